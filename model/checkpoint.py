@@ -1,0 +1,179 @@
+"""Checkpoints: the weights, momentum, order and RNG state of a run, in one ``.npz``.
+
+Written atomically (a temp file in the same folder, fsync, ``os.replace``), so a
+crash or kill mid-write leaves the old file or the new one, never a torn one.
+Loaded with ``allow_pickle=False``; every array's name, shape and dtype is checked
+and a problem is reported as one ``CheckpointError`` line. The run's config and
+counters travel as a JSON string inside the archive.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from model.config import HyperParams
+from model.mlp import MLP, PARAM_NAMES
+from model.trainer import Trainer, TrainState
+
+FORMAT = "mnist-tui-checkpoint/1"
+
+
+class CheckpointError(Exception):
+    """A checkpoint cannot be written or read; the message is one line for the user."""
+
+
+@dataclass
+class Checkpoint:
+    """What a checkpoint holds, validated."""
+
+    params: dict[str, NDArray[np.float32]]
+    velocity: dict[str, NDArray[np.float32]]
+    order: NDArray[np.int64]
+    hp: HyperParams
+    state: TrainState
+    rng_states: dict[str, Any]
+    meta: dict[str, Any]
+
+    def model(self) -> MLP:
+        """An MLP holding these weights."""
+        H, D = self.params["W1"].shape
+        model = MLP(D, H, self.params["W2"].shape[0], self.hp.activation)
+        model.set_params(self.params)
+        return model
+
+    def apply_to(self, trainer: Trainer) -> None:
+        """Continue this run in ``trainer``: weights, momentum, order, counters and RNGs."""
+        if len(self.order) != len(trainer.train[0]):
+            n_data = len(trainer.train[0])
+            raise CheckpointError(f"checkpoint was made on {len(self.order)} training examples, not {n_data}")
+        trainer.reset(self.hp)
+        trainer.model.set_params(self.params)
+        for name in PARAM_NAMES:
+            trainer.velocity[name][...] = self.velocity[name]
+        trainer.order = self.order.copy()
+        trainer.state = TrainState(**vars(self.state))
+        trainer.order_rng.bit_generator.state = self.rng_states["order"]
+        trainer.rule_rng.bit_generator.state = self.rng_states["rule"]
+
+
+def save_checkpoint(path: str | os.PathLike[str], trainer: Trainer, meta: dict[str, Any] | None = None) -> Path:
+    """Write ``trainer``'s run to ``path`` atomically; returns the path. Raises CheckpointError."""
+    path = Path(path)
+    if path.suffix != ".npz":
+        path = path.with_name(path.name + ".npz")
+    info = {
+        "format": FORMAT,
+        "hparams": trainer.hp.to_dict(),
+        "state": vars(trainer.state),
+        "rng": {"order": trainer.order_rng.bit_generator.state, "rule": trainer.rule_rng.bit_generator.state},
+        "meta": meta or {},
+    }
+    arrays: dict[str, NDArray[Any]] = {name: value for name, value in trainer.model.params.items()}
+    arrays.update({f"v_{name}": value for name, value in trainer.velocity.items()})
+    arrays["order"] = trainer.order
+    arrays["info"] = np.array(json.dumps(info, default=int))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.savez(f, **arrays)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        _fsync_dir(path.parent)
+    except OSError as exc:
+        raise CheckpointError(f"cannot write checkpoint {path}: {exc.strerror or exc}") from None
+    return path
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
+    """Read and validate a checkpoint; CheckpointError says what is wrong in one line."""
+    path = Path(path)
+    where = f"checkpoint {path}"
+    if not path.exists():
+        raise CheckpointError(f"{where}: no such file")
+    if path.is_dir():
+        raise CheckpointError(f"{where}: is a directory, not a checkpoint file")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {name: archive[name] for name in archive.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc).splitlines()[0]
+        raise CheckpointError(f"{where}: not a readable .npz checkpoint ({reason})") from None
+    return _validate(arrays, where)
+
+
+def _validate(arrays: dict[str, NDArray[Any]], where: str) -> Checkpoint:
+    expected = {*PARAM_NAMES, *(f"v_{n}" for n in PARAM_NAMES), "order", "info"}
+    missing, extra = expected - arrays.keys(), arrays.keys() - expected
+    if missing:
+        raise CheckpointError(f"{where}: missing arrays {', '.join(sorted(missing))}")
+    if extra:
+        raise CheckpointError(f"{where}: unexpected arrays {', '.join(sorted(extra))}")
+    try:
+        info = json.loads(str(arrays["info"][()]))
+        if info.get("format") != FORMAT:
+            raise CheckpointError(f"{where}: unknown format {info.get('format')!r} (expected {FORMAT})")
+        hp = HyperParams.from_dict(info["hparams"])
+        state = TrainState(**{k: int(v) for k, v in info["state"].items()})
+        rng_states = info["rng"]
+        rng_states["order"], rng_states["rule"]
+    except CheckpointError:
+        raise
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise CheckpointError(f"{where}: bad run information ({exc})") from None
+    W1 = arrays["W1"]
+    if W1.ndim != 2:
+        raise CheckpointError(f"{where}: W1 must be 2-D (hidden x inputs), got shape {W1.shape}")
+    H, D = W1.shape
+    K = arrays["W2"].shape[0] if arrays["W2"].ndim == 2 else -1
+    shapes = {"W1": (H, D), "b1": (H,), "W2": (K, H), "b2": (K,)}
+    for name, shape in shapes.items():
+        for key in (name, f"v_{name}"):
+            arr = arrays[key]
+            if arr.shape != shape or K < 1:
+                raise CheckpointError(f"{where}: {key} has shape {arr.shape}, expected {shape}")
+            if arr.dtype != np.float32:
+                raise CheckpointError(f"{where}: {key} has dtype {arr.dtype}, expected float32")
+            if not np.isfinite(arr).all():
+                raise CheckpointError(f"{where}: {key} contains NaN or infinity")
+    if hp.hidden != H:
+        hp = hp.validated(hidden=H)
+    order = arrays["order"]
+    if order.ndim != 1 or order.dtype.kind not in "iu" or not np.array_equal(np.sort(order), np.arange(len(order))):
+        raise CheckpointError(f"{where}: order is not a permutation of the training set")
+    return Checkpoint(
+        params={n: arrays[n] for n in PARAM_NAMES},
+        velocity={n: arrays[f"v_{n}"] for n in PARAM_NAMES},
+        order=order.astype(np.int64),
+        hp=hp,
+        state=state,
+        rng_states=rng_states,
+        meta=info.get("meta", {}),
+    )

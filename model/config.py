@@ -1,0 +1,135 @@
+"""Hyperparameters: one dataclass, its validation, and parsing from user text.
+
+The CLI flags and the app's input fields both go through ``parse_value`` and
+``HyperParams.validated``, so a value that reaches the trainer is always valid.
+Architecture fields (hidden units, activation, seed) only take effect on new weights.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from model.activations import ACTIVATIONS, DEFAULT_ACTIVATION
+
+SCHEDULES = ("constant", "step", "exp", "cosine")
+#: Fields that need fresh weights (they apply on reset).
+ARCHITECTURE_FIELDS = frozenset({"hidden", "activation", "seed"})
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """How one hyperparameter is parsed, bounded and described."""
+
+    kind: type
+    help: str
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False  # True: value must be > low (else >= low)
+    high_open: bool = False
+    choices: tuple[str, ...] = ()
+
+
+SPECS: dict[str, FieldSpec] = {
+    "lr": FieldSpec(float, "learning rate", 0.0, 1000.0, low_open=True),
+    "batch_size": FieldSpec(int, "examples per minibatch", 1, 50_000),
+    "momentum": FieldSpec(float, "heavy-ball momentum", 0.0, 1.0, high_open=True),
+    "weight_decay": FieldSpec(float, "L2 weight decay on W1, W2", 0.0, 1.0, high_open=True),
+    "schedule": FieldSpec(str, "learning-rate schedule", choices=SCHEDULES),
+    "lr_decay": FieldSpec(float, "decay factor per epoch (step/exp)", 0.0, 1.0, low_open=True),
+    "epochs": FieldSpec(int, "epochs (also the cosine schedule's length)", 1, 10_000),
+    "hidden": FieldSpec(int, "hidden units", 1, 8192),
+    "activation": FieldSpec(str, "hidden activation", choices=tuple(ACTIVATIONS)),
+    "seed": FieldSpec(int, "random seed", 0, 2**32 - 1),
+}
+
+
+@dataclass(frozen=True)
+class HyperParams:
+    """Everything that shapes a training run. Frozen: change with ``validated(**changes)``."""
+
+    lr: float = 0.05
+    batch_size: int = 64
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    schedule: str = "constant"
+    lr_decay: float = 0.9
+    epochs: int = 10
+    hidden: int = 256
+    activation: str = DEFAULT_ACTIVATION
+    seed: int = 0
+
+    def validated(self, **changes: Any) -> HyperParams:
+        """A copy with ``changes`` applied; ValueError (one line) if any value is invalid."""
+        for name, value in changes.items():
+            check_value(name, value)
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict of the fields."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> HyperParams:
+        """Build from a dict, validating each known field and ignoring unknown ones."""
+        known = {k: v for k, v in d.items() if k in SPECS}
+        return cls().validated(**known)
+
+
+def check_value(name: str, value: Any) -> None:
+    """Raise ValueError with a one-line reason if ``value`` is not valid for field ``name``."""
+    spec = SPECS.get(name)
+    if spec is None:
+        raise ValueError(f"unknown hyperparameter {name!r}")
+    if spec.choices:
+        if value not in spec.choices:
+            raise ValueError(f"{name} must be one of {', '.join(spec.choices)} (got {value!r})")
+        return
+    if spec.kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise ValueError(f"{name} must be a whole number (got {value!r})")
+    if spec.kind is float and (isinstance(value, bool) or not isinstance(value, int | float)):
+        raise ValueError(f"{name} must be a number (got {value!r})")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{name} must be finite (got {value})")
+    lo_ok = spec.low is None or (value > spec.low if spec.low_open else value >= spec.low)
+    hi_ok = spec.high is None or (value < spec.high if spec.high_open else value <= spec.high)
+    if not (lo_ok and hi_ok):
+        raise ValueError(f"{name} must be {_range_text(spec)} (got {value})")
+
+
+def _range_text(spec: FieldSpec) -> str:
+    lo = f"{'>' if spec.low_open else '>='} {spec.low:g}" if spec.low is not None else ""
+    hi = f"{'<' if spec.high_open else '<='} {spec.high:g}" if spec.high is not None else ""
+    return " and ".join(p for p in (lo, hi) if p)
+
+
+def parse_value(name: str, text: str) -> Any:
+    """Parse user text for field ``name`` into a valid value, or raise ValueError (one line)."""
+    spec = SPECS.get(name)
+    if spec is None:
+        raise ValueError(f"unknown hyperparameter {name!r}")
+    text = text.strip()
+    if not text:
+        raise ValueError(f"{name}: empty value")
+    value: Any
+    if spec.choices:
+        value = text.lower()
+    elif spec.kind is int:
+        try:
+            number = float(text.replace("_", "")) if any(c in text for c in ".eE") else int(text, 10)
+        except ValueError:
+            raise ValueError(f"{name} must be a whole number (got {text!r})") from None
+        if isinstance(number, float):
+            if not math.isfinite(number) or not number.is_integer():
+                raise ValueError(f"{name} must be a whole number (got {text!r})")
+            number = int(number)
+        value = number
+    else:
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueError(f"{name} must be a number (got {text!r})") from None
+    check_value(name, value)
+    return value

@@ -1,0 +1,117 @@
+"""Train for a number of epochs with per-epoch evaluation and best-validation selection.
+
+The headless ``mnist-tui train`` and the experiments study both run through
+``fit``. It keeps a copy of the weights at the best validation error and reports
+the test error there. Progress goes to optional callbacks; nothing is printed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from model.trainer import EvalMetrics, StepMetrics, Trainer
+
+
+@dataclass
+class EpochRecord:
+    """One line of the per-epoch log."""
+
+    epoch: int
+    train_loss: float  # mean minibatch loss over the epoch
+    errors: dict[str, float]  # error rate per evaluated set
+    seconds: float  # training time of the epoch (evaluation excluded)
+    lr: float
+
+
+@dataclass
+class FitResult:
+    """Summary of a run; ``to_dict`` is what ``train --json`` prints."""
+
+    epochs: int
+    steps: int
+    seconds: float  # training time, evaluation excluded
+    examples_per_second: float
+    train_loss: float
+    train_error: float
+    valid_error: float
+    test_error: float
+    best_epoch: int
+    best_valid_error: float
+    test_error_at_best: float
+    history: list[EpochRecord] = field(default_factory=list)
+    diverged: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def fit(
+    trainer: Trainer,
+    epochs: int,
+    on_epoch: Callable[[EpochRecord], Any] | None = None,
+    on_step: Callable[[StepMetrics], Any] | None = None,
+    keep_best: bool = True,
+) -> FitResult:
+    """Run ``epochs`` epochs, evaluating train/valid/test after each.
+
+    With ``keep_best`` the trainer's model ends holding the weights of the epoch with
+    the lowest validation error (the usual early-stopping choice).
+    """
+    n_train = len(trainer.train[0])
+    history: list[EpochRecord] = []
+    train_seconds = 0.0
+    best: tuple[float, int, float, dict[str, np.ndarray]] | None = None
+    last_eval: EvalMetrics | None = None
+    diverged = False
+    for epoch in range(1, epochs + 1):
+        losses: list[float] = []
+        t0 = time.perf_counter()
+        target = trainer.state.examples_seen + n_train
+        while trainer.state.examples_seen < target:
+            m = trainer.step()
+            losses.append(m.loss)
+            if on_step is not None:
+                on_step(m)
+            if not m.finite:
+                diverged = True
+                break
+        train_seconds += time.perf_counter() - t0
+        last_eval = trainer.evaluate()
+        errors = {name: err for name, (_, err) in last_eval.results.items()}
+        record = EpochRecord(
+            epoch, float(np.mean(losses)), errors, time.perf_counter() - t0 - last_eval.seconds, trainer.lr
+        )
+        history.append(record)
+        if on_epoch is not None:
+            on_epoch(record)
+        valid = errors.get("valid", errors["train"])
+        if best is None or valid < best[0]:
+            params = {k: v.copy() for k, v in trainer.model.params.items()} if keep_best else {}
+            best = (valid, epoch, errors.get("test", float("nan")), params)
+        if diverged:
+            break
+    assert best is not None and last_eval is not None
+    if keep_best and best[1] != len(history):
+        trainer.model.set_params(best[3])
+    final = history[-1]
+    steps = trainer.state.step
+    return FitResult(
+        epochs=len(history),
+        steps=steps,
+        seconds=train_seconds,
+        examples_per_second=trainer.state.examples_seen / max(train_seconds, 1e-9),
+        train_loss=final.train_loss,
+        train_error=final.errors["train"],
+        valid_error=final.errors.get("valid", float("nan")),
+        test_error=final.errors.get("test", float("nan")),
+        best_epoch=best[1],
+        best_valid_error=best[0],
+        test_error_at_best=best[2],
+        history=history,
+        diverged=diverged,
+    )

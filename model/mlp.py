@@ -1,0 +1,218 @@
+"""A one-hidden-layer perceptron and its exact backward pass, in numpy.
+
+    h = act(W1 x + b1)          W1: (H, D)  b1: (H,)
+    p = softmax(W2 h + b2)      W2: (K, H)  b2: (K,)
+    L = -sum_k y_k log p_k      averaged over a minibatch
+
+Rows of ``X`` are examples, so the minibatch form reads ``Z1 = X W1^T + b1``.
+Two backward passes live here: ``backprop_one_example`` follows the derivation in
+``assets/backprop.md`` line by line (readable, used by tests), and ``backward`` is
+the vectorised minibatch form used for training. Training loops, schedules and
+checkpoints live elsewhere (``trainer.py``, ``checkpoint.py``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from model.activations import DEFAULT_ACTIVATION, Activation, get_activation
+
+Array = NDArray[np.floating]
+Labels = NDArray[np.integer]
+Grads = dict[str, Array]
+PARAM_NAMES = ("W1", "b1", "W2", "b2")
+
+
+def log_softmax(logits: Array) -> Array:
+    """Row-wise log softmax with the max shift; logits: (B, K) -> (B, K). Stable for |logits| ~ 1e4+."""
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def softmax(logits: Array) -> Array:
+    """Row-wise softmax; logits: (B, K) -> probs (B, K), rows sum to 1."""
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    e = np.exp(shifted)
+    e /= e.sum(axis=-1, keepdims=True)
+    return e
+
+
+def cross_entropy(logits: Array, y: Labels) -> float:
+    """Mean of -log p_y over the batch; logits: (B, K), y: (B,) int."""
+    logp = log_softmax(logits)
+    return float(-logp[np.arange(len(y)), y].mean())
+
+
+def backward(X: Array, y: Labels, probs: Array, h: Array, dact: Array, W2: Array, grads: Grads | None = None) -> Grads:
+    """Minibatch backward pass from the softmax output to every parameter.
+
+    X: (B, D) inputs, y: (B,) labels, probs: (B, K) softmax outputs,
+    h: (B, H) hidden states that multiply the output delta in dW2,
+    dact: (B, H) act'(z1) written from h, W2: (K, H) matrix that carries the delta back.
+    Exact backprop passes the forward pass's own h, act'(h) and W2; the experiments
+    in ``model.variants`` pass replacements. ``grads`` (optional) holds output buffers.
+    """
+    B = X.shape[0]
+    if grads is None:
+        grads = {
+            "W1": np.empty((W2.shape[1], X.shape[1]), X.dtype),
+            "b1": np.empty(W2.shape[1], X.dtype),
+            "W2": np.empty_like(W2),
+            "b2": np.empty(W2.shape[0], X.dtype),
+        }
+    delta_out = probs.copy()  # dL/dlogits = p - onehot(y), (B, K)
+    delta_out[np.arange(B), y] -= 1.0
+    delta_out *= 1.0 / B  # mean over the batch
+    np.matmul(delta_out.T, h, out=grads["W2"])  # (K, H)
+    np.sum(delta_out, axis=0, out=grads["b2"])  # (K,)
+    delta_h = delta_out @ W2  # dL/dh, (B, H)
+    delta_h *= dact  # dL/dz1, (B, H)
+    np.matmul(delta_h.T, X, out=grads["W1"])  # (H, D)
+    np.sum(delta_h, axis=0, out=grads["b1"])  # (H,)
+    return grads
+
+
+def backprop_one_example(params: dict[str, Array], act: Activation, x: Array, y: int) -> Grads:
+    """Gradients for one example, in the vector form of the derivation.
+
+    x: (D,), y: int label. Returns dW1 (H, D), db1 (H,), dW2 (K, H), db2 (K,).
+    """
+    W1, b1, W2, b2 = (params[k] for k in PARAM_NAMES)
+    z1 = W1 @ x + b1  # (H,)
+    h = act.forward(z1)  # (H,)
+    z2 = W2 @ h + b2  # (K,)
+    p = softmax(z2[None, :])[0]  # (K,)
+    t = np.zeros_like(p)
+    t[y] = 1.0  # one-hot target
+    delta2 = p - t  # dL/dz2 = p - t, (K,)
+    dW2 = np.outer(delta2, h)  # dL/dW2 = delta2 h^T, (K, H)
+    db2 = delta2  # (K,)
+    delta_h = W2.T @ delta2  # dL/dh = W2^T delta2, (H,)
+    delta1 = delta_h * act.grad_from_output(h)  # dL/dz1 = dL/dh * act'(z1), (H,)
+    dW1 = np.outer(delta1, x)  # dL/dW1 = delta1 x^T, (H, D)
+    db1 = delta1  # (H,)
+    return {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2}
+
+
+class MLP:
+    """The network's parameters and its forward and backward passes.
+
+    Parameters are float32 for training (pass ``dtype=np.float64`` for gradient checks).
+    ``rng`` draws the initial weights: W1 ~ N(0, gain / D), W2 ~ N(0, 1 / H), biases 0.
+    """
+
+    def __init__(
+        self,
+        n_in: int = 784,
+        n_hidden: int = 100,
+        n_out: int = 10,
+        activation: str = DEFAULT_ACTIVATION,
+        rng: np.random.Generator | None = None,
+        dtype: type[np.floating] = np.float32,
+    ) -> None:
+        rng = rng if rng is not None else np.random.default_rng(0)
+        self.act = get_activation(activation)
+        self.dtype = np.dtype(dtype)
+        scale1 = np.sqrt(self.act.init_gain / n_in)
+        self.W1: Array = (rng.standard_normal((n_hidden, n_in)) * scale1).astype(dtype)
+        self.b1: Array = np.zeros(n_hidden, dtype)
+        self.W2: Array = (rng.standard_normal((n_out, n_hidden)) * np.sqrt(1.0 / n_hidden)).astype(dtype)
+        self.b2: Array = np.zeros(n_out, dtype)
+        self._grad_buffers: Grads | None = None
+
+    # ---- shapes and parameters -------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """(D, H, K): inputs, hidden units, classes."""
+        H, D = self.W1.shape
+        return D, H, self.W2.shape[0]
+
+    @property
+    def params(self) -> dict[str, Array]:
+        """The live parameter arrays keyed W1, b1, W2, b2 (not copies)."""
+        return {"W1": self.W1, "b1": self.b1, "W2": self.W2, "b2": self.b2}
+
+    def set_params(self, params: dict[str, Array]) -> None:
+        """Copy values into the live arrays (shapes must match)."""
+        for name in PARAM_NAMES:
+            getattr(self, name)[...] = params[name]
+
+    def copy(self) -> MLP:
+        """A deep copy, e.g. for a gradient check that must not touch the live weights."""
+        clone = MLP.__new__(MLP)
+        clone.act, clone.dtype, clone._grad_buffers = self.act, self.dtype, None
+        for name, value in self.params.items():
+            setattr(clone, name, value.copy())
+        return clone
+
+    def astype(self, dtype: type[np.floating]) -> MLP:
+        """A copy with every parameter cast to ``dtype``."""
+        clone = self.copy()
+        clone.dtype = np.dtype(dtype)
+        for name, value in clone.params.items():
+            setattr(clone, name, value.astype(dtype))
+        return clone
+
+    # ---- forward ------------------------------------------------------------------
+    def hidden(self, X: Array) -> Array:
+        """h = act(X W1^T + b1); X: (B, D) -> (B, H)."""
+        z1 = X @ self.W1.T
+        z1 += self.b1
+        return self.act.forward(z1, out=z1)
+
+    def logits(self, X: Array) -> Array:
+        """W2 h + b2 for every row; X: (B, D) -> (B, K)."""
+        z2 = self.hidden(X) @ self.W2.T
+        z2 += self.b2
+        return z2
+
+    def forward(self, X: Array) -> Array:
+        """Class probabilities p; X: (B, D) -> (B, K)."""
+        return softmax(self.logits(X))
+
+    def loss(self, X: Array, y: Labels) -> float:
+        """Mean cross-entropy; X: (B, D), y: (B,) int."""
+        return cross_entropy(self.logits(X), y)
+
+    def predict(self, X: Array, batch: int = 10_000) -> Labels:
+        """Most likely class per row; X: (N, D) -> (N,) int, in batches of ``batch`` rows."""
+        return np.concatenate([self.logits(X[i : i + batch]).argmax(axis=1) for i in range(0, len(X), batch)])
+
+    def evaluate(self, X: Array, y: Labels, batch: int = 10_000) -> tuple[float, float]:
+        """(mean loss, error rate) over a whole set; X: (N, D), y: (N,)."""
+        total_loss, wrong = 0.0, 0
+        for i in range(0, len(X), batch):
+            logits = self.logits(X[i : i + batch])
+            yb = y[i : i + batch]
+            total_loss += cross_entropy(logits, yb) * len(yb)
+            wrong += int((logits.argmax(axis=1) != yb).sum())
+        n = max(len(X), 1)
+        return total_loss / n, wrong / n
+
+    # ---- forward + backward -------------------------------------------------------
+    def forward_for_backprop(self, X: Array) -> tuple[Array, Array, Array]:
+        """Forward pass keeping what backprop needs: (h (B, H), log p (B, K), p (B, K))."""
+        h = self.hidden(X)
+        logits = h @ self.W2.T
+        logits += self.b2
+        log_probs = log_softmax(logits)
+        return h, log_probs, np.exp(log_probs)
+
+    def loss_and_grads(self, X: Array, y: Labels, reuse_buffers: bool = False) -> tuple[float, Grads]:
+        """Mean cross-entropy and its exact gradient for every parameter.
+
+        X: (B, D), y: (B,) int. grads: W1 (H, D), b1 (H,), W2 (K, H), b2 (K,).
+        With ``reuse_buffers`` the returned arrays are overwritten by the next call
+        (the trainer's hot loop); otherwise they are fresh arrays.
+        """
+        h, log_probs, probs = self.forward_for_backprop(X)
+        loss = float(-log_probs[np.arange(len(y)), y].mean())
+        dact = self.act.grad_from_output(h)
+        return loss, backward(X, y, probs, h, dact, self.W2, self.grad_buffers() if reuse_buffers else None)
+
+    def grad_buffers(self) -> Grads:
+        """Preallocated gradient arrays shaped like the parameters (reused across steps)."""
+        if self._grad_buffers is None or self._grad_buffers["W1"].shape != self.W1.shape:
+            self._grad_buffers = {k: np.empty_like(v) for k, v in self.params.items()}
+        return self._grad_buffers

@@ -1,0 +1,123 @@
+"""Trainer behaviour: determinism, step-wise control, schedules, evaluation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from model.config import HyperParams, parse_value
+from model.fit import fit
+from model.schedule import lr_at
+from model.trainer import Trainer
+
+
+def blobs(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Ten Gaussian clusters in 784-d pixel space: learnable in a few hundred steps."""
+    rng = np.random.default_rng(seed)
+    centres = np.random.default_rng(99).random((10, 784), dtype=np.float32)
+    y = rng.integers(0, 10, n)
+    X = np.clip(centres[y] + 0.3 * rng.standard_normal((n, 784), dtype=np.float32), 0, 0.99)
+    return X.astype(np.float32), y.astype(np.int64)
+
+
+def make(hp: HyperParams | None = None, n: int = 600) -> Trainer:
+    return Trainer(blobs(n), hp or HyperParams(hidden=32, batch_size=32), eval_sets={"valid": blobs(200, seed=1)})
+
+
+def test_same_seed_gives_same_numbers() -> None:
+    a, b = make(), make()
+    la = [a.step().loss for _ in range(30)]
+    lb = [b.step().loss for _ in range(30)]
+    assert la == lb
+    assert all(np.array_equal(a.model.params[k], b.model.params[k]) for k in a.model.params)
+
+
+def test_different_seed_gives_different_run() -> None:
+    a, b = make(), make(HyperParams(hidden=32, batch_size=32, seed=1))
+    assert [a.step().loss for _ in range(5)] != [b.step().loss for _ in range(5)]
+
+
+def test_epochs_cover_every_example_once_and_reshuffle() -> None:
+    t = make(HyperParams(hidden=8, batch_size=100), n=600)
+    first = t.order.copy()
+    for _ in range(6):
+        t.step()
+    assert t.state.position == 600 and t.state.epoch == 0
+    t.step()
+    assert t.state.epoch == 1 and not np.array_equal(first, t.order)
+    assert np.array_equal(np.sort(t.order), np.arange(600))
+
+
+def test_last_batch_of_epoch_is_partial() -> None:
+    t = make(HyperParams(hidden=8, batch_size=256), n=600)
+    sizes = [t.step().batch_size for _ in range(4)]
+    assert sizes == [256, 256, 88, 256]
+    assert t.state.examples_seen == 856
+
+
+def test_hyperparameter_change_applies_at_next_step() -> None:
+    t = make()
+    t.step()
+    t.update_hparams(lr=parse_value("lr", "0.001"), batch_size=parse_value("batch_size", "16"))
+    m = t.step()
+    assert m.lr == pytest.approx(0.001) and m.batch_size == 16
+
+
+def test_invalid_change_is_rejected_and_keeps_old_values() -> None:
+    t = make()
+    with pytest.raises(ValueError, match="lr must be"):
+        t.update_hparams(lr=-1.0)
+    assert t.hp.lr == HyperParams().lr
+
+
+def test_architecture_changes_wait_for_reset() -> None:
+    t = make()
+    assert t.update_hparams(hidden=16, lr=0.01) == ["hidden"]
+    assert t.model.shape[1] == 32 and t.pending_architecture == ["hidden"]
+    t.reset()
+    assert t.model.shape[1] == 16 and t.state.step == 0 and t.pending_architecture == []
+
+
+def test_training_reduces_loss_and_error() -> None:
+    t = make(HyperParams(hidden=32, batch_size=32, lr=0.05))
+    before = t.evaluate()
+    result = fit(t, epochs=3)
+    assert result.valid_error < 0.1 < before.error("valid")
+    assert result.train_loss < before.loss("train")
+    assert len(result.history) == 3 and result.best_epoch in (1, 2, 3)
+
+
+def test_momentum_and_weight_decay_change_the_update() -> None:
+    runs = {}
+    for name, hp in {
+        "plain": HyperParams(hidden=16, momentum=0.0),
+        "momentum": HyperParams(hidden=16, momentum=0.9),
+        "decay": HyperParams(hidden=16, momentum=0.0, weight_decay=0.1),
+    }.items():
+        t = make(hp)
+        for _ in range(5):
+            t.step()
+        runs[name] = t.model.W1.copy()
+    assert not np.allclose(runs["plain"], runs["momentum"])
+    assert np.linalg.norm(runs["decay"]) < np.linalg.norm(runs["plain"])
+
+
+@pytest.mark.parametrize(
+    ("schedule", "epoch", "factor"),
+    [("constant", 3.5, 1.0), ("step", 2.5, 0.25), ("exp", 1.5, 0.5**1.5), ("cosine", 5.0, 0.5), ("cosine", 10, 0.0)],
+)
+def test_schedules(schedule: str, epoch: float, factor: float) -> None:
+    hp = HyperParams(lr=0.1, schedule=schedule, lr_decay=0.5, epochs=10)
+    assert lr_at(hp, epoch) == pytest.approx(0.1 * factor, abs=1e-12)
+
+
+def test_non_finite_loss_restores_last_good_weights() -> None:
+    t = make()
+    for _ in range(3):
+        t.step()
+    t._take_snapshot()
+    good = {k: v.copy() for k, v in t.model.params.items()}
+    t.model.W2[0, 0] = np.nan
+    m = t.step()
+    assert not m.finite and t.diverged
+    assert all(np.array_equal(t.model.params[k], good[k]) for k in good)
