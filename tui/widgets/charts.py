@@ -1,0 +1,364 @@
+"""Training curves: loss and error against examples seen, drawn with plotext.
+
+``SeriesChart`` is a generic line chart: named series kept as raw growing arrays,
+vertical markers, optional log-y, its own x ticks ("10k", "1.2M"). It redraws at
+most every ``REPLOT_SECONDS`` (only when new data arrived), downsamples each series
+to a couple of points per terminal column, and rebuilds the whole plotext figure
+inside every render (plotext 5.3.2 breaks when a figure with legends or log scale
+is rendered twice). ``ChartsPanel`` stacks the loss and error charts and fans
+markers out to every chart; ``add_chart`` mounts a further chart later.
+Statistics (smoothing, downsampling, ticks) come from ``model.analysis``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from rich.text import Text
+from textual.app import ComposeResult, RenderResult
+from textual.widget import Widget
+from textual_plotext import PlotextPlot
+
+from model.analysis import GrowingArray, RunningEMA, downsample, log_ticks, nice_ticks
+
+RGB = tuple[int, int, int]
+
+LOSS_RAW: RGB = (88, 110, 150)
+LOSS_SMOOTH: RGB = (255, 190, 60)
+ERROR_COLORS: dict[str, RGB] = {"train": (90, 170, 255), "valid": (255, 140, 60), "test": (170, 120, 255)}
+EXTRA_COLORS: tuple[RGB, ...] = ((120, 220, 120), (230, 100, 200), (200, 200, 90))
+MARKER_COLOR: RGB = (150, 150, 150)
+DIVERGED_COLOR: RGB = (240, 70, 70)
+#: Smoothing factor of the loss EMA (about a 50-step window).
+LOSS_EMA_ALPHA = 0.02
+
+
+def format_count(value: float) -> str:
+    """Compact count for axis ticks: 0, 950, 10k, 12.5k, 1.2M."""
+    v = abs(value)
+    sign = "-" if value < 0 else ""
+    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if v >= scale:
+            return f"{sign}{v / scale:.3g}{suffix}"
+    return f"{sign}{v:.0f}"
+
+
+def format_value(value: float) -> str:
+    """Compact axis/legend number: 2.3, 0.05, 0.001, 1e-4."""
+    if value == 0 or not math.isfinite(value):
+        return f"{value:g}"
+    if abs(value) >= 0.001:
+        return f"{value:.3g}"
+    mant, exp = f"{value:.0e}".split("e")
+    return f"{mant}e{int(exp)}"
+
+
+def _hex(color: RGB) -> str:
+    return "#{:02x}{:02x}{:02x}".format(*color)
+
+
+@dataclass
+class Series:
+    """One named line: raw points, colour, and how densely to draw it."""
+
+    name: str
+    label: str
+    color: RGB
+    density: float = 2.0  # points kept per terminal column when downsampling
+    mark_last: bool = False  # a dot on the newest point (sparse series such as evaluations)
+    x: GrowingArray = field(default_factory=GrowingArray)
+    y: GrowingArray = field(default_factory=GrowingArray)
+
+    def last_finite(self) -> float | None:
+        y = self.y.values
+        finite = np.flatnonzero(np.isfinite(y))
+        return float(y[finite[-1]]) if len(finite) else None
+
+
+@dataclass(frozen=True)
+class Marker:
+    """A vertical line at ``x`` with a short label."""
+
+    x: float
+    label: str
+    color: RGB = MARKER_COLOR
+
+
+class SeriesChart(PlotextPlot):
+    """A line chart of named series against examples seen.
+
+    ``append`` stores points and marks the chart dirty; a timer replots at most
+    every ``REPLOT_SECONDS``. Non-finite points (and, with ``log_y``, points <= 0)
+    are skipped when drawing.
+    """
+
+    DEFAULT_CSS = """
+    SeriesChart {
+        min-height: 6;
+        min-width: 24;
+    }
+    """
+    REPLOT_SECONDS = 0.5
+    #: Points kept per series; past it the series is thinned to half by min/max buckets,
+    #: so memory and redraw time stay bounded over hours (the screen shows far fewer).
+    MAX_STORED = 200_000
+
+    def __init__(
+        self,
+        title: str,
+        *,
+        log_y: bool = False,
+        unit: str = "",
+        empty_text: str = "no data yet",
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(id=id, classes=classes)
+        self.border_title = title
+        self.log_y = log_y
+        self.unit = unit
+        self.empty_text = empty_text
+        self.series: dict[str, Series] = {}
+        self.markers: list[Marker] = []
+        self.dirty = False
+        self.renders = 0  # count of full rebuilds (tests, benchmarks)
+        self.linked: list[SeriesChart] = []  # other charts whose x range this one spans too
+        self.last_render_seconds = 0.0
+        self._last_render_end = 0.0
+
+    # ---- data --------------------------------------------------------------------------
+    def add_series(self, name: str, label: str, color: RGB, density: float = 2.0, mark_last: bool = False) -> Series:
+        """Register a series (drawn in registration order, later ones on top)."""
+        series = Series(name, label, color, density, mark_last)
+        self.series[name] = series
+        return series
+
+    def append(self, name: str, x: Sequence[float] | float, y: Sequence[float] | float) -> None:
+        """Append points to series ``name`` (created with a default colour if new)."""
+        series = self.series.get(name)
+        if series is None:
+            color = EXTRA_COLORS[len(self.series) % len(EXTRA_COLORS)]
+            series = self.add_series(name, name, color)
+        xs = np.asarray(x, np.float64).ravel()
+        ys = np.asarray(y, np.float64).ravel()
+        if len(xs) != len(ys):
+            raise ValueError(f"x and y differ in length: {len(xs)} != {len(ys)}")
+        series.x.extend(xs)
+        series.y.extend(ys)
+        if len(series.x) > self.MAX_STORED:
+            kept_x, kept_y = downsample(series.x.values, series.y.values, self.MAX_STORED // 2)
+            series.x.clear()
+            series.y.clear()
+            series.x.extend(kept_x)
+            series.y.extend(kept_y)
+        self.dirty = True
+
+    def add_marker(self, x: float, label: str, color: RGB = MARKER_COLOR) -> None:
+        """A vertical line at ``x`` labelled ``label``."""
+        self.markers.append(Marker(float(x), label, color))
+        self.dirty = True
+
+    def x_extent(self) -> tuple[float, float] | None:
+        """(min, max) x over all stored points, or None when empty."""
+        xs = [s.x.values for s in self.series.values() if len(s.x)]
+        if not xs:
+            return None
+        return min(float(x.min()) for x in xs), max(float(x.max()) for x in xs)
+
+    def clear(self) -> None:
+        """Drop every point and marker (series stay registered)."""
+        for series in self.series.values():
+            series.x.clear()
+            series.y.clear()
+        self.markers.clear()
+        self.dirty = True
+        self.refresh()
+
+    # ---- drawing -------------------------------------------------------------------------
+    def on_mount(self) -> None:
+        self.set_interval(self.REPLOT_SECONDS, self.replot_if_dirty)
+
+    def replot_if_dirty(self) -> None:
+        """Timer callback: schedule a redraw if data changed since the last one.
+
+        A slow redraw (a wide chart on a loaded machine) pushes the next one back so
+        drawing stays under about a fifth of the UI thread's time.
+        """
+        if self.dirty and time.perf_counter() >= self._last_render_end + 4 * self.last_render_seconds:
+            self.replot()
+
+    def replot(self) -> None:
+        """Redraw on the next frame whatever the throttle says; updates the legend too."""
+        self.dirty = False
+        self.border_subtitle = self.legend()
+        self.refresh()
+
+    def legend(self) -> str:
+        """Border-subtitle markup: a coloured dash, label and latest value per series."""
+        parts = []
+        for s in self.series.values():
+            last = s.last_finite()
+            if last is None:
+                continue
+            parts.append(f"[{_hex(s.color)}]━[/] {s.label} {format_value(last)}{self.unit}")
+        return "  ".join(parts)
+
+    def _visible(self, series: Series, width: int) -> tuple[np.ndarray, np.ndarray]:
+        """Finite (x, y-as-drawn) points of a series, downsampled for ``width`` columns."""
+        x, y = series.x.values, series.y.values
+        ok = np.isfinite(y) & np.isfinite(x)
+        if self.log_y:
+            ok &= y > 0
+        if not ok.all():
+            x, y = x[ok], y[ok]
+        if self.log_y:
+            y = np.log10(y)
+        return downsample(x, y, max(4, int(series.density * width)))
+
+    def rebuild(self) -> bool:
+        """Rebuild the plotext figure from the raw arrays; False when nothing is drawable."""
+        plt = self.plt
+        plt.clear_figure()
+        plt.theme(self._get_plotext_theme_name(self.app.theme))  # before text(): labels take its canvas colour
+        width = max(self.size.width - 8, 10)  # columns left for the canvas after the y ticks
+        lines = [(s, *self._visible(s, width)) for s in self.series.values()]
+        lines = [(s, x, y) for s, x, y in lines if len(x)]
+        if not lines:
+            return False
+        xs = np.concatenate([x for _, x, _ in lines] + [np.array([m.x for m in self.markers])])
+        ys = np.concatenate([y for _, _, y in lines])
+        x_lo, x_hi = float(xs.min()), float(xs.max())
+        for other in self.linked:  # charts stacked together share one x range
+            lo_hi = other.x_extent()
+            if lo_hi is not None:
+                x_lo, x_hi = min(x_lo, lo_hi[0]), max(x_hi, lo_hi[1])
+        if x_hi <= x_lo:
+            x_hi = x_lo + 1.0
+        y_lo, y_hi = float(ys.min()), float(ys.max())
+        pad = 0.05 * (y_hi - y_lo) if y_hi > y_lo else 0.5 if self.log_y else max(abs(y_hi) * 0.1, 0.5)
+        y_lo, y_hi = y_lo - pad, y_hi + pad
+        for s, x, y in lines:
+            plt.plot(x.tolist(), y.tolist(), color=s.color, marker="hd")
+            if s.mark_last:
+                plt.scatter([float(x[-1])], [float(y[-1])], color=s.color, marker="●")
+        self._draw_markers(x_lo, x_hi, y_hi, width)
+        plt.xlim(x_lo, x_hi)
+        if self.size.height >= 16:
+            plt.xlabel("examples seen")
+        plt.ylim(y_lo, y_hi)
+        xt = nice_ticks(x_lo, x_hi, max(2, width // 12))
+        plt.xticks(xt.tolist(), [format_count(v) for v in xt])
+        if self.log_y:
+            vals = log_ticks(10**y_lo, 10**y_hi)
+            plt.yticks(np.log10(vals).tolist(), [format_value(v) for v in vals])
+        else:
+            yt = nice_ticks(y_lo, y_hi, max(2, self.size.height // 4))
+            plt.yticks(yt.tolist(), [format_value(v) for v in yt])
+        return True
+
+    def _draw_markers(self, x_lo: float, x_hi: float, y_top: float, width: int) -> None:
+        """Vertical lines; labels at the top, skipping any that would overlap the previous one."""
+        per_col = (x_hi - x_lo) / width
+        free_from = -math.inf
+        for m in sorted(self.markers, key=lambda m: m.x):
+            self.plt.vline(m.x, m.color)
+            start = m.x + per_col  # label sits just right of its line ...
+            if m.x + per_col * (len(m.label) + 1) > x_hi:  # ... or left of it near the right edge
+                start = m.x - per_col * (len(m.label) + 1)
+            if start < free_from or start < x_lo:
+                continue
+            self.plt.text(m.label, start, y_top, color=m.color, alignment="left")
+            free_from = start + per_col * (len(m.label) + 1)
+
+    def render(self) -> RenderResult:
+        t0 = time.perf_counter()
+        self.renders += 1
+        if not self.rebuild():
+            return Text(self.empty_text, style="dim", justify="center")
+        result = super().render()
+        self._last_render_end = time.perf_counter()
+        self.last_render_seconds = self._last_render_end - t0
+        return result
+
+
+class ChartsPanel(Widget):
+    """The training curves: loss (raw and smoothed, log scale) and train/valid error in %."""
+
+    DEFAULT_CSS = """
+    ChartsPanel {
+        layout: vertical;
+        height: 1fr;
+        min-height: 12;
+        min-width: 30;
+    }
+    ChartsPanel > SeriesChart {
+        height: 1fr;
+    }
+    """
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.loss_chart = SeriesChart("Loss", log_y=True, empty_text="no training steps yet", id="loss-chart")
+        self.loss_chart.add_series("raw", "minibatch", LOSS_RAW, density=2.0)
+        self.loss_chart.add_series("smooth", "smoothed", LOSS_SMOOTH, density=1.0)
+        self.error_chart = SeriesChart("Error %", unit="%", empty_text="no evaluation yet", id="error-chart")
+        for name, color in ERROR_COLORS.items():
+            if name != "test":
+                self.error_chart.add_series(name, name, color, density=1.0, mark_last=True)
+        self.charts: dict[str, SeriesChart] = {}
+        self._ema = RunningEMA(LOSS_EMA_ALPHA)
+        self._register("loss", self.loss_chart)
+        self._register("error", self.error_chart)
+
+    def _register(self, key: str, chart: SeriesChart) -> None:
+        """Track ``chart`` and link x ranges, so all charts show the same span of training."""
+        self.charts[key] = chart
+        for c in self.charts.values():
+            c.linked = [o for o in self.charts.values() if o is not c]
+
+    def compose(self) -> ComposeResult:
+        yield self.loss_chart
+        yield self.error_chart
+
+    def add_chart(self, key: str, chart: SeriesChart) -> SeriesChart:
+        """Mount another chart below the others; markers reach it too. Returns ``chart``."""
+        for m in self.loss_chart.markers:
+            chart.add_marker(m.x, m.label, m.color)
+        self._register(key, chart)
+        if self.is_mounted:
+            self.mount(chart)
+        return chart
+
+    def append_losses(self, examples: Sequence[int], losses: Sequence[float]) -> None:
+        """Per-step minibatch losses at the given examples-seen counts (equal lengths)."""
+        losses_arr = np.asarray(losses, np.float64)
+        self.loss_chart.append("raw", examples, losses_arr)
+        self.loss_chart.append("smooth", examples, self._ema.update(losses_arr))
+
+    def append_errors(self, examples: int, errors: dict[str, float]) -> None:
+        """Error fractions per set (keys "train", "valid", ...) after an evaluation."""
+        for name, frac in errors.items():
+            if name not in self.error_chart.series:
+                color = ERROR_COLORS.get(name, EXTRA_COLORS[0])
+                self.error_chart.add_series(name, name, color, density=1.0, mark_last=True)
+            self.error_chart.append(name, [examples], [100.0 * frac])
+
+    def add_marker(self, examples: int, label: str) -> None:
+        """A hyperparameter changed at ``examples``: a labelled vertical line on every chart."""
+        for chart in self.charts.values():
+            chart.add_marker(examples, label)
+
+    def mark_diverged(self, examples: int) -> None:
+        """Training diverged at ``examples``: a red line on every chart."""
+        for chart in self.charts.values():
+            chart.add_marker(examples, "diverged", DIVERGED_COLOR)
+
+    def clear(self) -> None:
+        """Forget all curves and markers (a new run)."""
+        self._ema.reset()
+        for chart in self.charts.values():
+            chart.clear()

@@ -1,0 +1,367 @@
+"""The misclassified-digit viewer: one wrong test image at a time, and the confusion matrix.
+
+``MisclassifiedPanel.show`` receives a ready ``model.analysis.Misclassified``; the
+panel filters and sorts it through ``model.analysis.select`` and draws the current
+image (half blocks, or an ASCII ramp with ``a``), the model's probability per class
+as bars, where it stands (``i / N``, filters, order) and the test set's confusion
+matrix beside the digit when the panel is wide enough, otherwise behind it (``c``).
+It does no evaluation itself.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+from rich.text import Text
+from textual import events
+from textual.app import ComposeResult, RenderResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.widget import Widget
+from textual.widgets import Static
+
+from model.analysis import SORT_ORDERS, Misclassified, SortOrder, per_class_error, relocate, select
+from tui.digit_render import render_ascii, render_halfblock
+
+ORDER_LABELS: dict[SortOrder, str] = {
+    "index": "test order",
+    "confident": "most confident",
+    "unsure": "least confident",
+}
+TRUE_STYLE = "bold green"
+PRED_STYLE = "bold red"
+EIGHTHS = " ▏▎▍▌▋▊▉█"
+#: Content width of the digit, its probability bars and the gap before the matrix.
+DIGIT_VIEW_MIN = 52
+#: Content width under which one line of probabilities goes below the digit instead of the bars.
+STACK_BELOW = 41
+#: Content height under which the status line moves into the border.
+SHORT_BELOW = 15
+NO_EVALUATION = "no evaluation yet"
+NO_MATCH = "no misclassified images match this filter"
+
+
+def _bar(fraction: float, width: int) -> str:
+    """A horizontal bar of ``width`` cells filled to ``fraction`` (eighth-cell resolution)."""
+    eighths = round(min(max(fraction, 0.0), 1.0) * width * 8)
+    full, rest = divmod(eighths, 8)
+    return ("█" * full + (EIGHTHS[rest] if rest else "")).ljust(width)
+
+
+def _cycle(current: int | None) -> int | None:
+    """all -> 0 -> 1 ... -> 9 -> all."""
+    if current is None:
+        return 0
+    return None if current >= 9 else current + 1
+
+
+def _cell_width(values: np.ndarray) -> int:
+    """Columns for a count cell: the widest number plus one space, at least 3."""
+    return max(len(str(int(values.max(initial=0)))) + 1, 3)
+
+
+def confusion_width(confusion: np.ndarray) -> int:
+    """Columns the full matrix needs: row label, k count cells, error column."""
+    return 3 + confusion.shape[0] * _cell_width(confusion) + 6
+
+
+def confusion_text(confusion: np.ndarray, highlight: tuple[int, int] | None = None, width: int | None = None) -> Text:
+    """The (k, k) matrix as text: rows true, columns predicted, per-class error on the right.
+
+    When the full matrix is wider than ``width``, the diagonal (correct) counts become a
+    green mark, so the cells only need room for the errors.
+    """
+    k = confusion.shape[0]
+    err = per_class_error(confusion)
+    off = confusion.copy()
+    np.fill_diagonal(off, 0)
+    compact = width is not None and confusion_width(confusion) > width
+    cw = _cell_width(off) if compact else _cell_width(confusion)
+    worst = max(int(off.max(initial=0)), 1)
+    text = Text(no_wrap=True, overflow="crop")
+    text.append("t\\p", style="dim")
+    for j in range(k):
+        text.append(f"{j:>{cw}}", style="bold")
+    text.append("   err\n", style="dim")
+    for i in range(k):
+        text.append(f"{i:>3}", style="bold")
+        for j in range(k):
+            n = int(confusion[i, j])
+            cell = f"{'■' if compact and i == j else n if n else '·':>{cw}}"
+            if i == j:
+                style = "bold green"
+            elif n == 0:
+                style = "dim"
+            elif n >= max(worst // 2, 2):
+                style = "bold red"
+            elif n >= max(worst // 5, 1):
+                style = "yellow"
+            else:
+                style = ""
+            if highlight == (i, j):
+                style = f"{style} reverse".strip()
+            text.append(cell, style=style)
+        e = err[i]
+        text.append("    -\n" if np.isnan(e) else f"{100 * e:5.1f}%\n", style="dim" if e < 0.05 else "")
+    legend = "rows: true · columns: predicted" + (" · ■ correct" if compact else "")
+    text.append(legend, style="dim")
+    return text
+
+
+class ProbBars(Widget):
+    """The model's probability for each class as a bar; true and predicted rows highlighted.
+
+    ``compact``: one line with only the true and predicted classes' probabilities.
+    """
+
+    DEFAULT_CSS = """
+    ProbBars {
+        height: 13;
+        width: 1fr;
+        min-width: 12;
+    }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.probs: np.ndarray | None = None
+        self.true = self.pred = self.row = -1
+        self.compact = False
+
+    def set_data(self, probs: np.ndarray | None, true: int = -1, pred: int = -1, row: int = -1) -> None:
+        """probs: (10,) for one image; its true and predicted class and its row in the set."""
+        self.probs, self.true, self.pred, self.row = probs, true, pred, row
+        self.refresh()
+
+    def render(self) -> RenderResult:
+        if self.probs is None:
+            return Text()
+        if self.compact:
+            return self._render_compact()
+        w = self.size.width
+        text = Text.assemble(
+            ("true ", "dim"), (str(self.true), TRUE_STYLE),
+            ("  predicted " if w >= 20 else " pred " if w >= 13 else "\npred ", "dim"), (str(self.pred), PRED_STYLE),
+            (f"\ntest #{self.row}\n" if w >= 13 else "\n", "dim"),
+        )  # fmt: skip
+        width = max(self.size.width - 8, 3)  # "7 " + bar + " 0.83"
+        for c, p in enumerate(self.probs):
+            style = TRUE_STYLE if c == self.true else PRED_STYLE if c == self.pred else ""
+            text.append(f"\n{c} ", style=style or "bold")
+            text.append(_bar(float(p), width), style=style or "dim")
+            text.append(f" {p:.2f}"[:6], style=style)
+        return text
+
+    def _render_compact(self) -> Text:
+        assert self.probs is not None
+        return Text.assemble(
+            ("true ", "dim"), (f"{self.true}", TRUE_STYLE), (f" {self.probs[self.true]:.2f}", TRUE_STYLE),
+            ("  predicted ", "dim"), (f"{self.pred}", PRED_STYLE), (f" {self.probs[self.pred]:.2f}", PRED_STYLE),
+        )  # fmt: skip
+
+
+class MisclassifiedPanel(Widget, can_focus=True):
+    """One misclassified test image with its class probabilities, plus the confusion matrix."""
+
+    DEFAULT_CSS = """
+    MisclassifiedPanel {
+        height: auto;
+        min-width: 32;
+        min-height: 6;
+        layout: vertical;
+    }
+    MisclassifiedPanel #mis-body { height: auto; }
+    MisclassifiedPanel #mis-view { width: 1fr; height: auto; }
+    MisclassifiedPanel #mis-top { height: auto; }
+    MisclassifiedPanel #mis-image { width: 28; height: 14; margin-right: 1; }
+    MisclassifiedPanel #mis-status { height: auto; }
+    MisclassifiedPanel #mis-message { height: auto; color: $text-muted; }
+    MisclassifiedPanel #mis-confusion { width: auto; height: auto; display: none; margin-left: 2; }
+    MisclassifiedPanel.-stacked #mis-top { layout: vertical; }
+    MisclassifiedPanel.-stacked ProbBars { height: 1; }
+    MisclassifiedPanel.-show-confusion #mis-confusion { display: block; }
+    MisclassifiedPanel.-hide-view #mis-view { display: none; }
+    MisclassifiedPanel.-hide-view #mis-confusion { margin-left: 0; }
+    MisclassifiedPanel.-empty #mis-top { display: none; }
+    MisclassifiedPanel.-no-result #mis-status { display: none; }
+    MisclassifiedPanel.-short #mis-status { display: none; }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("j,right", "step(1)", "Next image", show=False),
+        Binding("k,left", "step(-1)", "Previous image", show=False),
+        Binding("home", "jump('first')", "First image", show=False),
+        Binding("end", "jump('last')", "Last image", show=False),
+        Binding("t", "cycle_true", "True class"),
+        Binding("p", "cycle_pred", "Predicted class"),
+        Binding("o", "cycle_order", "Sort"),
+        Binding("c", "toggle_confusion", "Confusion"),
+        Binding("a", "toggle_ascii", "ASCII"),
+    ]
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.border_title = "Misclassified"
+        self.result: Misclassified | None = None
+        self.true_filter: int | None = None
+        self.pred_filter: int | None = None
+        self.order: SortOrder = "index"
+        self.selection = np.zeros(0, np.int64)  # positions into result, in display order
+        self.position = 0
+        self.ascii_mode = False
+        self.confusion_toggled = False  # flips the default (shown when wide, hidden when narrow)
+        self.wide = False
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="mis-body"):
+            with Vertical(id="mis-view"):
+                yield Static(NO_EVALUATION, id="mis-message")
+                with Horizontal(id="mis-top"):
+                    yield Static(id="mis-image")
+                    yield ProbBars(id="mis-probs")
+                yield Static(id="mis-status")
+            yield Static(id="mis-confusion")
+
+    def on_mount(self) -> None:
+        self._redraw()
+
+    # ---- state -----------------------------------------------------------------------
+    @property
+    def current(self) -> int | None:
+        """Position into ``result`` of the image on screen, or None."""
+        if self.result is None or len(self.selection) == 0:
+            return None
+        return int(self.selection[self.position])
+
+    @property
+    def current_row(self) -> int | None:
+        """Row number in the evaluated set of the image on screen, or None."""
+        cur = self.current
+        return None if cur is None or self.result is None else int(self.result.indices[cur])
+
+    @property
+    def confusion_shown(self) -> bool:
+        return self.has_class("-show-confusion")
+
+    def show(self, result: Misclassified) -> None:
+        """Take a new evaluation's misclassified set, staying on the same image if it is still wrong."""
+        old_row = self.current_row
+        self.result = result
+        self._reselect(old_row)
+
+    def _reselect(self, old_row: int | None) -> None:
+        if self.result is None:
+            return
+        self.selection = select(self.result, self.true_filter, self.pred_filter, self.order)
+        rows = self.result.indices[self.selection]
+        self.position = relocate(rows, old_row, self.position, self.order)
+        self._redraw()
+        self.refresh_bindings()
+
+    # ---- actions ---------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("step", "jump", "cycle_true", "cycle_pred", "cycle_order", "toggle_ascii"):
+            return True if self.result is not None else None
+        return True
+
+    def action_step(self, delta: int) -> None:
+        if len(self.selection):
+            self.position = min(max(self.position + delta, 0), len(self.selection) - 1)
+            self._redraw()
+
+    def action_jump(self, where: str) -> None:
+        if len(self.selection):
+            self.position = 0 if where == "first" else len(self.selection) - 1
+            self._redraw()
+
+    def action_cycle_true(self) -> None:
+        self.true_filter = _cycle(self.true_filter)
+        self._reselect(self.current_row)
+
+    def action_cycle_pred(self) -> None:
+        self.pred_filter = _cycle(self.pred_filter)
+        self._reselect(self.current_row)
+
+    def action_cycle_order(self) -> None:
+        self.order = SORT_ORDERS[(SORT_ORDERS.index(self.order) + 1) % len(SORT_ORDERS)]
+        self.position = 0  # a new order starts from its first image
+        self._reselect(None)
+
+    def action_toggle_confusion(self) -> None:
+        self.confusion_toggled = not self.confusion_toggled
+        self._redraw()
+
+    def action_toggle_ascii(self) -> None:
+        self.ascii_mode = not self.ascii_mode
+        self._redraw()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._redraw()
+
+    # ---- drawing ---------------------------------------------------------------------
+    def _layout(self) -> None:
+        """Set the classes that decide what is visible for the current width and toggles."""
+        width = self.size.width
+        matrix = confusion_width(self.result.confusion) if self.result is not None else 59
+        self.wide = width >= DIGIT_VIEW_MIN + matrix
+        has = self.result is not None
+        show_conf = has and (self.wide != self.confusion_toggled)
+        self.set_class(show_conf, "-show-confusion")
+        self.set_class(show_conf and not self.wide, "-hide-view")
+        self.set_class(width < STACK_BELOW, "-stacked")
+        self.query_one(ProbBars).compact = width < STACK_BELOW
+        self.set_class(not has, "-no-result")
+        self.set_class(self.current is None, "-empty")
+        # Only a panel given a fixed height can be short (an auto height grows to fit).
+        height = self.styles.height
+        fixed = height is not None and not height.is_auto
+        self.set_class(fixed and has and not self.has_class("-hide-view") and self.size.height < SHORT_BELOW, "-short")
+
+    def status_line(self, compact: bool = False) -> str:
+        """'i / N' with the filters and order, e.g. '3 / 41 (of 312) · true 4 · pred all · ...'.
+
+        ``compact`` (for the border): '3/41 · true 4 · pred all · ...'.
+        """
+        if self.result is None:
+            return ""
+        n = len(self.selection)
+        i = self.position + 1 if n else 0
+        of = f" (of {len(self.result)})" if n != len(self.result) else ""
+        t = "all" if self.true_filter is None else str(self.true_filter)
+        p = "all" if self.pred_filter is None else str(self.pred_filter)
+        where = f"{i}/{n}" if compact else f"{i} / {n}{of}"
+        return f"{where} · true {t} · pred {p} · {ORDER_LABELS[self.order]}"
+
+    def _redraw(self) -> None:
+        if not self.is_mounted:
+            return
+        self._layout()
+        message = self.query_one("#mis-message", Static)
+        probs = self.query_one("#mis-probs", ProbBars)
+        result, cur = self.result, self.current
+        message.display = cur is None
+        if result is None:
+            message.update(NO_EVALUATION)
+            self.border_subtitle = ""
+            return
+        if self.has_class("-short"):
+            self.border_subtitle = self.status_line(compact=True)
+        else:
+            self.border_subtitle = f"{len(result)}/{result.total} wrong ({100 * result.error_rate:.2f}%)"
+        self.query_one("#mis-status", Static).update(self.status_line())
+        highlight = None
+        if cur is None:
+            message.update(NO_MATCH)
+            probs.set_data(None)
+        else:
+            true, pred = int(result.true[cur]), int(result.pred[cur])
+            highlight = (true, pred)
+            image = result.images[cur]
+            self.query_one("#mis-image", Static).update(
+                render_ascii(image) if self.ascii_mode else render_halfblock(image)
+            )
+            probs.set_data(result.probs[cur], true, pred, int(result.indices[cur]))
+        self.query_one("#mis-confusion", Static).update(
+            confusion_text(result.confusion, highlight, None if self.wide else self.size.width)
+        )
