@@ -1,0 +1,41 @@
+"""Shared fixtures: a small synthetic MNIST-like dataset so app tests train in milliseconds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from model.data import MNIST
+
+TINY_SPLITS = (2_000, 500, 500)
+
+
+def make_tiny_mnist(splits: tuple[int, int, int] = TINY_SPLITS, seed: int = 0) -> MNIST:
+    """Ten blurry class prototypes on a 28x28 grid plus noise: learnable, deterministic.
+
+    x: (N, 784) float32 in [0, 1) (multiples of 1/256, like the real file); y: (N,) int64.
+    """
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:28, 0:28].astype(np.float32)
+    prototypes = np.zeros((10, 784), np.float32)
+    for k in range(10):
+        img = np.zeros((28, 28), np.float32)
+        for _ in range(3):  # three soft strokes per class
+            cy, cx = rng.uniform(6, 22, 2)
+            img += np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * rng.uniform(2.0, 4.0) ** 2))
+        prototypes[k] = (img / img.max()).ravel()
+
+    def split(n: int) -> tuple[np.ndarray, np.ndarray]:
+        y = rng.integers(0, 10, n).astype(np.int64)
+        x = prototypes[y] * rng.uniform(0.6, 1.0, (n, 1)) + rng.normal(0.0, 0.6, (n, 784))
+        x = np.floor(np.clip(x, 0.0, 255 / 256) * 256) / 256
+        return x.astype(np.float32), y
+
+    (tx, ty), (vx, vy), (sx, sy) = (split(n) for n in splits)
+    return MNIST(tx, ty, vx, vy, sx, sy, source="synthetic")
+
+
+@pytest.fixture(scope="session")
+def tiny_mnist() -> MNIST:
+    """2,000 / 500 / 500 synthetic examples of 784 float32 pixels with learnable class structure."""
+    return make_tiny_mnist()

@@ -1,0 +1,415 @@
+"""Pilot tests of the app: real key presses against a live training worker on tiny data."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import Input
+
+from model.config import SPECS, HyperParams
+from model.data import DataError
+from tui.app import MnistApp
+from tui.bridge import GRADCHECK_THREAD_NAME, THREAD_NAME
+from tui.screens.help import HelpScreen
+from tui.screens.loading import LoadingScreen
+from tui.screens.prompt import PathPrompt
+from tui.widgets.controls import FieldInput, nudge
+
+SIZE = (120, 40)
+#: Small and fast; epochs high so the run never stops by itself during a test.
+HP = HyperParams(hidden=16, batch_size=16, epochs=10_000, lr=0.05)
+
+
+@pytest.fixture(autouse=True)
+def capped_idle_wait(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pilot waits after every key until the process goes idle (up to 1 s). A training worker
+    keeps it busy, so every key would cost 2 s; cap the wait and poll for results instead."""
+    import textual.app
+    import textual.pilot
+    from textual._wait import wait_for_idle
+
+    async def capped(min_sleep: float = 0.0, max_sleep: float = 1.0) -> None:
+        await wait_for_idle(min(min_sleep, 0.01), min(max_sleep, 0.02))
+
+    monkeypatch.setattr(textual.app, "wait_for_idle", capped)
+    monkeypatch.setattr(textual.pilot, "wait_for_idle", capped)
+
+
+async def wait_for(pilot: Pilot[Any], predicate: Callable[[], object], timeout: float = 15.0, what: str = "") -> None:
+    """Let the app run until ``predicate()`` is true; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or predicate}")
+        await pilot.pause(0.02)
+
+
+def our_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name in (THREAD_NAME, GRADCHECK_THREAD_NAME)]
+
+
+def make_app(tiny: Any, running: bool = False, **kwargs: Any) -> MnistApp:
+    """The app on ``tiny``; paused unless ``running`` (a tiny model's worker competes for the GIL)."""
+    return MnistApp(kwargs.pop("hp", HP), data=tiny, start_paused=not running, **kwargs)
+
+
+async def focus_field(pilot: Pilot[Any], name: str) -> FieldInput:
+    """Focus field ``name`` the way a user would: tab into the panel, then down."""
+    app = pilot.app
+    await pilot.press("tab")
+    order = list(SPECS)
+    await pilot.press(*["down"] * order.index(name))
+
+    def focused() -> bool:
+        field = app.screen.focused
+        return isinstance(field, FieldInput) and field.field_name == name
+
+    await wait_for(pilot, focused, what=f"focus on {name}")
+    assert isinstance(app.screen.focused, FieldInput)
+    return app.screen.focused
+
+
+async def pause_and_settle(pilot: Pilot[Any]) -> None:
+    """Press space and wait until the worker has really stopped stepping."""
+    app = pilot.app
+    await pilot.press("space")
+    await wait_for(pilot, lambda: app.bridge.paused and app.main.status.status.state == "paused", what="pause")
+
+
+# ---- controls ------------------------------------------------------------------------------------
+
+
+async def test_lr_typed_mid_run_reaches_the_worker(tiny_mnist: Any) -> None:
+    app = make_app(tiny_mnist, running=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.bridge.last_step is not None, what="first step")
+        field = await focus_field(pilot, "lr")
+        await pilot.press(*"0.01", "enter")
+        await wait_for(pilot, lambda: app.main.controls.hp.lr == 0.01, what="lr committed")
+        assert field.value == "0.01"
+        await wait_for(pilot, lambda: app.bridge.last_step.lr == 0.01, what="a step with the new lr")
+        assert app.bridge.trainer.hp.lr == 0.01
+        assert not app.bridge.paused  # training was never interrupted
+
+
+async def test_change_applies_at_the_very_next_step(tiny_mnist: Any) -> None:
+    app = make_app(tiny_mnist)
+    async with app.run_test(size=SIZE) as pilot:
+        await focus_field(pilot, "lr")
+        await pilot.press(*"0.02", "enter", "escape")
+        await wait_for(pilot, lambda: app.bridge.trainer.hp.lr == 0.02, what="hp handed over")
+        await pilot.press("n")
+        await wait_for(pilot, lambda: app.bridge.last_step is not None, what="one step")
+        assert app.bridge.last_step.step == 1 and app.bridge.last_step.lr == 0.02
+
+
+@pytest.mark.parametrize(
+    ("keys", "message"),
+    [(tuple("abc"), "must be a number"), (("backspace", "-", "1"), "must be > 0")],
+)
+async def test_invalid_input_is_refused_inline(tiny_mnist: Any, keys: tuple[str, ...], message: str) -> None:
+    app = make_app(tiny_mnist)
+    async with app.run_test(size=SIZE) as pilot:
+        field = await focus_field(pilot, "lr")
+        await pilot.press(*keys, "enter")
+        controls = app.main.controls
+        await wait_for(pilot, lambda: message in controls.error_text("lr"), what="inline message")
+        assert controls.hp.lr == 0.05 and field.value == "0.05"
+        error = app.main.query_one("#error-lr")
+        assert error.display and error.region.height == 1
+        await pilot.pause(0.2)
+        assert app.bridge.trainer.hp.lr == 0.05
+        await pilot.press(*"0.03", "enter")  # a good value clears the message
+        await wait_for(pilot, lambda: controls.hp.lr == 0.03, what="good value")
+        assert controls.error_text("lr") == ""
+
+
+async def test_letters_typed_in_a_field_are_not_shortcuts(tiny_mnist: Any) -> None:
+    app = make_app(tiny_mnist)
+    async with app.run_test(size=SIZE) as pilot:
+        field = await focus_field(pilot, "schedule")
+        await pilot.press(*"qsl ", "enter")
+        await wait_for(pilot, lambda: "must be one of" in app.main.controls.error_text("schedule"))
+        assert app.is_running and not isinstance(app.screen, PathPrompt) and app.bridge.trainer.state.step == 0
+        assert field.value == "constant"
+
+
+async def test_plus_minus_nudge(tiny_mnist: Any) -> None:
+    app = make_app(tiny_mnist)
+    async with app.run_test(size=SIZE) as pilot:
+        controls = app.main.controls
+        field = await focus_field(pilot, "lr")
+        await pilot.press("+")
+        await wait_for(pilot, lambda: controls.hp.lr == pytest.approx(0.0889) and field.value == "0.0889")
+        await pilot.press("-", "-")
+        await wait_for(pilot, lambda: controls.hp.lr == pytest.approx(0.0281))
+        await pilot.press("down", "+")  # batch size doubles / halves
+        await wait_for(pilot, lambda: controls.hp.batch_size == 32)
+        await pilot.press("down", "+")  # momentum: half the gap to 1
+        await wait_for(pilot, lambda: controls.hp.momentum == pytest.approx(0.95))
+        await pilot.press(*["down"] * (list(SPECS).index("activation") - 2), "+")
+        await wait_for(pilot, lambda: controls.hp.activation == SPECS["activation"].choices[1])
+        await wait_for(pilot, lambda: app.bridge.trainer.hp.batch_size == 32, what="nudge handed over")
+
+
+def test_nudge_rules_and_limits() -> None:
+    assert nudge("weight_decay", 0.0, 1) == 1e-5 and nudge("weight_decay", 1e-5, -1) == 0.0
+    assert nudge("hidden", 256, -1) == 128 and nudge("seed", 3, 1) == 4
+    assert nudge("lr_decay", 0.9, -1) == pytest.approx(0.8)
+    with pytest.raises(ValueError, match="limit"):
+        nudge("batch_size", 1, -1)
+    with pytest.raises(ValueError, match="limit"):
+        nudge("momentum", 0.0, -1)
+    choices = SPECS["schedule"].choices
+    assert nudge("schedule", choices[-1], 1) == choices[0]
+
+
+async def test_architecture_field_waits_for_reset(tiny_mnist: Any) -> None:
+    app = make_app(tiny_mnist)
+    async with app.run_test(size=SIZE) as pilot:
+        await focus_field(pilot, "hidden")
+        await pilot.press(*"8", "enter", "escape")
+        pending = app.main.query_one("#pending-hidden")
+        await wait_for(pilot, lambda: pending.display, what="pending note")
+        assert "applies on r" in str(pending.render())
+        await pilot.press("n")
+        await wait_for(pilot, lambda: app.bridge.trainer.state.step == 1)
+        assert app.bridge.trainer.model.shape[1] == 16  # not before the reset
+        await pilot.press("r")
+        await wait_for(pilot, lambda: app.bridge.trainer.model.shape[1] == 8, what="reset with H=8")
+        assert app.bridge.trainer.state.step == 0
+        await wait_for(pilot, lambda: not pending.display, what="pending note cleared")
+        await pilot.pause(0.2)
+        assert app.bridge.trainer.state.step == 0  # still paused after the reset
+
+
+# ---- training keys -------------------------------------------------------------------------------
+
+
+async def test_escape_leaves_the_field_then_space_pauses_and_steps_stop(tiny_mnist: Any) -> None:
+    app = make_app(tiny_mnist, running=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await focus_field(pilot, "momentum")
+        field = app.screen.focused
+        await pilot.press("space")  # typed into the field, not a shortcut
+        await wait_for(pilot, lambda: field.value == " ")
+        assert not app.bridge.paused
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen.focused is None, what="blur")
+        assert field.value == "0.9"  # the unfinished edit was dropped
+        await pilot.press("space")
+        await wait_for(pilot, lambda: app.bridge.paused and app.main.status.status.state == "paused")
+        steps = app.bridge.trainer.state.step
+        await pilot.pause(0.3)
+        assert app.bridge.trainer.state.step == steps
+        await pilot.press("space")
+        await wait_for(pilot, lambda: app.bridge.trainer.state.step > steps, what="steps resume")
+
+
+async def test_n_takes_exactly_one_step_and_only_while_paused(tiny_mnist: Any) -> None:
+    app = make_app(tiny_mnist, running=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.bridge.last_step is not None)
+        assert app.check_action("step", ()) is None  # greyed out while running
+        await pause_and_settle(pilot)
+        assert app.check_action("step", ()) is True
+        steps = app.bridge.trainer.state.step
+        await pilot.press("n")
+        await wait_for(pilot, lambda: app.bridge.trainer.state.step == steps + 1, what="one step")
+        await pilot.pause(0.2)
+        assert app.bridge.trainer.state.step == steps + 1
+        await wait_for(pilot, lambda: app.main.status.status.step == steps + 1, what="status shows the step")
+
+
+async def test_e_evaluates_and_fills_status_and_digits(tiny_mnist: Any) -> None:
+    app = make_app(tiny_mnist)
+    async with app.run_test(size=SIZE) as pilot:
+        assert app.main.status.status.valid_error is None
+        await pilot.press("e")
+        await wait_for(pilot, lambda: app.main.status.status.valid_error is not None, what="evaluation")
+        status = app.main.status.status
+        assert 0.0 <= status.valid_error <= 1.0 and status.best_valid_error == status.valid_error
+        assert status.test_error_at_best is not None
+        assert app.main.digits.result is not None and app.main.digits.result.total == 500
+        assert app.bridge.trainer.state.step == 0  # evaluating does not train
+
+
+async def test_s_then_l_round_trips_a_checkpoint(tiny_mnist: Any, tmp_path: Path) -> None:
+    app = make_app(tiny_mnist)
+    path = tmp_path / "run.npz"
+    async with app.run_test(size=SIZE) as pilot:
+        bridge = app.bridge
+        for _ in range(3):
+            await pilot.press("n")
+        await wait_for(pilot, lambda: bridge.trainer.state.step == 3)
+        saved_W1 = bridge.trainer.model.W1.copy()
+        await pilot.press("s")
+        await wait_for(pilot, lambda: isinstance(app.screen, PathPrompt), what="save prompt")
+        field = app.screen.query_one(Input)
+        assert field.value.endswith(".npz")
+        field.value = str(path)  # (typing a long path key by key only slows the test)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.last_checkpoint == str(path), what="save")
+        assert path.exists()
+        await pilot.press("r")  # change the state: fresh weights, step 0
+        await wait_for(pilot, lambda: bridge.trainer.state.step == 0)
+        assert not np.array_equal(bridge.trainer.model.W1, saved_W1)
+        await pilot.press("l")
+        await wait_for(pilot, lambda: isinstance(app.screen, PathPrompt), what="load prompt")
+        assert app.screen.query_one(Input).value == str(path)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: bridge.trainer.state.step == 3, what="load")
+        np.testing.assert_array_equal(bridge.trainer.model.W1, saved_W1)
+
+
+async def test_loading_a_bad_file_keeps_the_run(tiny_mnist: Any, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a checkpoint")
+    app = make_app(tiny_mnist)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("n", "n")
+        await wait_for(pilot, lambda: app.bridge.trainer.state.step == 2)
+        W1 = app.bridge.trainer.model.W1.copy()
+        await pilot.press("l")
+        await wait_for(pilot, lambda: isinstance(app.screen, PathPrompt), what="load prompt")
+        app.screen.query_one(Input).value = str(bad)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: any("bad.npz" in n.message for n in app._notifications), what="notice")
+        note = next(n for n in app._notifications if "bad.npz" in n.message)
+        assert note.severity == "error" and "\n" not in note.message
+        assert app.bridge.trainer.state.step == 2
+        np.testing.assert_array_equal(app.bridge.trainer.model.W1, W1)
+
+
+async def test_g_runs_the_gradient_check_without_stopping_training(tiny_mnist: Any) -> None:
+    app = make_app(tiny_mnist, running=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("g")
+        panel = app.main.gradcheck
+        await wait_for(pilot, lambda: panel.state == "done", timeout=20, what="gradient check")
+        assert len(panel.reports) == 7 and all(r.passed for r in panel.reports)
+        assert panel.has_live and "live" in panel.reports[-1].label
+        assert not app.bridge.paused
+
+
+class NaNRule:
+    """A gradient rule whose loss is not finite, as in a run that blew up."""
+
+    def loss_and_grads(self, model: Any, X: Any, y: Any, rng: Any) -> tuple[float, Any]:
+        _, grads = model.loss_and_grads(X, y)
+        return float("nan"), grads
+
+
+async def test_diverging_run_pauses_and_says_so(tiny_mnist: Any) -> None:
+    app = make_app(tiny_mnist)
+    async with app.run_test(size=SIZE) as pilot:
+        app.bridge.trainer.rule = NaNRule()  # safe: the worker is paused
+        W1 = app.bridge.trainer.model.W1.copy()
+        await pilot.press("space")
+        await wait_for(pilot, lambda: app.main.status.status.state == "diverged", what="divergence")
+        assert app.bridge.paused and app.bridge.trainer.state.step == 1
+        np.testing.assert_array_equal(app.bridge.trainer.model.W1, W1)  # the update was skipped
+        assert any("lower the learning rate" in n.message for n in app._notifications)
+        assert app.check_action("resume", ()) is True and app.check_action("pause", ()) is False
+
+
+async def test_question_mark_opens_help_listing_every_binding(tiny_mnist: Any) -> None:
+    app = make_app(tiny_mnist)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("?")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), what="help")
+        keys = {key for _, rows in app.screen.sections for key, _ in rows}
+        for binding in MnistApp.BINDINGS:
+            assert binding.description  # every binding is described
+        assert {"space", "n", "r", "e", "s", "l", "g", "?", "q", "+ / -", "escape"} <= keys
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, HelpScreen), what="help closed")
+
+
+async def test_every_action_is_in_the_command_palette(tiny_mnist: Any) -> None:
+    app = make_app(tiny_mnist)
+    async with app.run_test(size=SIZE):
+        titles = {c.title for c in app.get_system_commands(app.screen)}
+        assert {"Resume training", "Step once", "Reset weights", "Evaluate now", "Save checkpoint"} <= titles
+        assert {"Load checkpoint", "Gradient check", "Keys", "Quit"} <= titles
+        assert "Pause training" not in titles  # does not apply while paused
+
+
+async def test_q_quits_and_leaves_no_thread(tiny_mnist: Any) -> None:
+    app = make_app(tiny_mnist, running=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.bridge.last_step is not None)
+        await pilot.press("g")  # a gradient check in flight must not keep the app alive
+        t0 = time.monotonic()
+        await pilot.press("q")
+        await wait_for(pilot, lambda: not app.is_running, what="exit")
+        assert time.monotonic() - t0 < 5
+    assert app.return_code == 0
+    assert not our_threads()
+
+
+# ---- start-up ------------------------------------------------------------------------------------
+
+
+async def test_loader_progress_then_main_screen(tiny_mnist: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    gate = threading.Event()
+    seen: list[str] = []
+
+    def fake_load(path: str | None, progress: Callable[[str, float | None], None] | None = None) -> Any:
+        assert progress is not None
+        progress("Reading test file", 0.5)
+        gate.wait(5)
+        return tiny_mnist
+
+    monkeypatch.setattr("model.data.load_mnist", fake_load)
+    app = MnistApp(HP, data_path="somewhere")
+    async with app.run_test(size=SIZE) as pilot:
+        assert isinstance(app.screen, LoadingScreen)
+
+        def shows_progress() -> bool:
+            text = str(app.screen.query_one("#loading-text").render())
+            seen.append(text)
+            return "Reading test file" in text
+
+        await wait_for(pilot, shows_progress, what="progress text")
+        assert app.check_action("reset", ()) is None  # nothing to reset while loading
+        gate.set()
+        await wait_for(pilot, lambda: app.bridge is not None and app.bridge.last_step is not None, what="training")
+        assert app.screen is app.main
+
+
+async def test_data_failure_shows_reason_and_exits_with_2(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(path: str | None, progress: Any = None) -> Any:
+        raise DataError("/nowhere/mnist.pkl.gz: does not exist; pass --data PATH to a good copy")
+
+    monkeypatch.setattr("model.data.load_mnist", broken)
+    app = MnistApp(HP, data_path="/nowhere/mnist.pkl.gz")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.failed, what="failure")
+        assert "does not exist" in str(app.screen.query_one("#loading-text").render())
+        await pilot.press("x")
+        await wait_for(pilot, lambda: not app.is_running, what="exit")
+    assert app.return_code == 2
+
+
+async def test_resume_continues_a_saved_run(tiny_mnist: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from model.checkpoint import save_checkpoint
+    from tui.headless import make_trainer
+
+    trainer = make_trainer(HP.validated(hidden=12), tiny_mnist)
+    for _ in range(5):
+        trainer.step()
+    save_checkpoint(tmp_path / "r.npz", trainer)
+    monkeypatch.setattr("model.data.load_mnist", lambda path, progress=None: tiny_mnist)
+    app = MnistApp(HP, data_path="x", resume=str(tmp_path / "r.npz"), start_paused=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.bridge is not None, what="main screen")
+        assert app.bridge.trainer.state.step == 5 and app.bridge.trainer.model.shape[1] == 12
+        assert app.main.controls.field("hidden").value == "12"

@@ -1,0 +1,121 @@
+"""Snapshot tests of the main and help screens with fixed values (no live training, no clock).
+
+Regenerate after an intended change with ``pytest tests/test_snapshots.py --snapshot-update``
+and look at the SVGs in ``tests/__snapshots__/`` before accepting them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from textual.pilot import Pilot
+
+from model.analysis import Misclassified, confusion_matrix
+from model.config import HyperParams
+from model.gradcheck import CheckReport, ParamCheck
+from model.mlp import PARAM_NAMES
+from tui.app import MnistApp
+from tui.messages import TrainStatus
+
+HP = HyperParams(hidden=64, batch_size=64, epochs=10)
+STATUS = TrainStatus(
+    state="running",
+    epoch=3.42,
+    epochs=10,
+    step=2_671,
+    examples_seen=171_000,
+    examples_per_second=12_345.0,
+    elapsed=83.0,
+    lr=0.05,
+    last_loss=0.1234,
+    valid_error=0.0312,
+    best_valid_error=0.0298,
+    test_error_at_best=0.0305,
+)
+
+
+def fixed_misclassified(tiny: Any, n: int = 30) -> Misclassified:
+    """Thirty test images with made-up predictions: the same on every machine."""
+    rows = np.arange(n, dtype=np.int64) * 7
+    true = tiny.test_y[rows]
+    pred = (true + 3) % 10
+    probs = np.full((n, 10), 0.02, np.float32)
+    probs[np.arange(n), pred] = 0.70
+    probs[np.arange(n), true] = 0.14
+    all_pred = tiny.test_y.copy()
+    all_pred[rows] = pred
+    return Misclassified(
+        images=tiny.test_x[rows],
+        true=true,
+        pred=pred,
+        probs=probs,
+        indices=rows,
+        confusion=confusion_matrix(tiny.test_y, all_pred),
+        total=len(tiny.test_y),
+    )
+
+
+def fixed_reports() -> tuple[list[CheckReport], CheckReport]:
+    """Gradient-check reports with fixed errors and times."""
+    shapes = {"W1": (5, 10), "b1": (5,), "W2": (2, 5), "b2": (2,)}
+
+    def report(label: str, scale: float, threshold: float = 1e-6, seconds: float = 0.01) -> CheckReport:
+        params = tuple(
+            ParamCheck(name, shapes[name], int(np.prod(shapes[name])), scale * (i + 1), scale * 1e-3)
+            for i, name in enumerate(PARAM_NAMES)
+        )
+        return CheckReport(label, params, threshold, seconds)
+
+    toy = [
+        report(f"{act} {kind}", 1e-10 * (j + 1))
+        for j, (act, kind) in enumerate(
+            (a, k) for a in ("relu", "tanh", "sigmoid") for k in ("single example", "minibatch of 8")
+        )
+    ]
+    return toy, report("live model (H=64, batch 32)", 1e-7, threshold=1e-4, seconds=0.5)
+
+
+async def fill_panels(pilot: Pilot[Any], tiny: Any) -> None:
+    """Set every panel's values directly, as the worker's messages would."""
+    app = pilot.app
+    assert isinstance(app, MnistApp)
+    for _ in range(500):  # the main screen says Ready once its panels are mounted
+        if app.bridge is not None:
+            break
+        await pilot.pause(0.01)
+    main = app.main
+    assert main is not None and app.bridge is not None
+    main.status.update_status(STATUS)
+    examples = np.arange(1, 2_673) * 64
+    wiggle = 0.15 * np.sin(examples / 977.0) * np.exp(-examples / 60_000)
+    # inside one decade (0.15..0.9): few log ticks, so none collide on a short chart (plotext
+    # resolves colliding tick labels in hash order, which differs between interpreter runs)
+    losses = 0.75 * np.exp(-examples / 20_000) + 0.15 + 0.3 * wiggle
+    main.charts.append_losses(examples.tolist(), losses.tolist())
+    for epoch, (train, valid) in enumerate(((0.081, 0.078), (0.052, 0.049), (0.036, 0.0298)), start=1):
+        main.charts.append_errors(epoch * 50_000, {"train": train, "valid": valid})
+    main.charts.add_marker(120_000, "learning rate 0.05")
+    main.digits.show(fixed_misclassified(tiny))
+    toy, live = fixed_reports()
+    main.gradcheck.show_reports(toy, live)
+    await pilot.pause()
+    for chart in main.charts.charts.values():
+        chart.replot_if_dirty()
+    await pilot.pause()
+
+
+@pytest.mark.parametrize("size", [(120, 40), (80, 24)])
+def test_main_screen(snap_compare: Any, tiny_mnist: Any, size: tuple[int, int]) -> None:
+    app = MnistApp(HP, data=tiny_mnist, start_training=False)
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await fill_panels(pilot, tiny_mnist)
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+def test_help_screen(snap_compare: Any, tiny_mnist: Any) -> None:
+    app = MnistApp(HP, data=tiny_mnist, start_training=False)
+    assert snap_compare(app, press=["question_mark"], terminal_size=(120, 40))

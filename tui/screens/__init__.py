@@ -1,0 +1,1 @@
+"""Screens pushed over the main view: help, a path prompt, and data loading."""

@@ -1,0 +1,88 @@
+"""The help screen: every key binding of the app, the controls and the panels.
+
+Built from the ``BINDINGS`` of the classes it is given, so it cannot drift from
+the real keys. Escape, ``q`` or ``?`` close it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import ClassVar
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+#: Keys handled inside a controls field (they are not Bindings of one class).
+FIELD_KEYS: tuple[tuple[str, str], ...] = (
+    ("tab / shift+tab", "next / previous field or panel"),
+    ("up / down", "previous / next field"),
+    ("type, enter", "set the value (a bad one is refused)"),
+    ("+ / -", "nudge the value of an unedited field:"),
+    ("", "lr, weight decay x/÷ 10^(1/4)"),
+    ("", "momentum, lr decay: halve/double 1-v"),
+    ("", "batch size, hidden units x2/÷2"),
+    ("", "other numbers +1/-1; choices cycle"),
+    ("escape", "leave the field (shortcuts work again)"),
+)
+
+
+def key_label(key: str) -> str:
+    """'question_mark' -> '?', 'space' -> 'space', 'ctrl+p' -> 'ctrl+p'."""
+    names = {"question_mark": "?", "plus": "+", "minus": "-", "escape": "esc"}
+    return ", ".join(names.get(k.strip(), k.strip()) for k in key.split(","))
+
+
+def binding_rows(bindings: Iterable[BindingType]) -> list[tuple[str, str]]:
+    """(key, description) for each Binding with a description."""
+    rows = []
+    for b in bindings:
+        if isinstance(b, Binding) and b.description:
+            rows.append((key_label(b.key), b.description))
+    return rows
+
+
+class HelpScreen(ModalScreen[None]):
+    """A modal list of all keys, grouped by where they work."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "close", "Close help"),
+        Binding("q", "close", "Close help", show=False),
+        Binding("question_mark", "close", "Close help", show=False),
+    ]
+
+    def __init__(self, sections: Sequence[tuple[str, list[tuple[str, str]]]]) -> None:
+        super().__init__(id="help")
+        self.sections = sections
+
+    def compose(self) -> ComposeResult:
+        half = min(1, len(self.sections))  # the app keys left, fields and panels right
+        with VerticalScroll(id="help-box") as box:
+            box.border_title = "Keys"
+            box.border_subtitle = "esc closes"
+            with Horizontal(id="help-columns"):
+                yield Static(self._column(self.sections[:half]), id="help-left", classes="help-column")
+                yield Static(self._column(self.sections[half:]), id="help-right", classes="help-column")
+
+    @staticmethod
+    def _column(sections: Sequence[tuple[str, list[tuple[str, str]]]]) -> Group:
+        parts: list[Text | Table] = []
+        for title, rows in sections:
+            if parts:
+                parts.append(Text(""))
+            parts.append(Text(title, style="bold underline"))
+            table = Table.grid(padding=(0, 2), expand=True)
+            table.add_column(style="bold cyan", no_wrap=True)
+            table.add_column(ratio=1)
+            for key, description in rows:
+                table.add_row(key, description)
+            parts.append(table)
+        return Group(*parts)
+
+    def action_close(self) -> None:
+        self.dismiss(None)

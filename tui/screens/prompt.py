@@ -1,0 +1,46 @@
+"""A one-line path prompt (save / load a checkpoint): Enter accepts, Escape cancels."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label
+
+
+class PathPrompt(ModalScreen[str | None]):
+    """Ask for a file path; dismisses with the text (stripped) or None."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, title: str, default: str, hint: str = "") -> None:
+        super().__init__(classes="prompt")
+        self.title_text = title
+        self.default = default
+        self.hint = hint
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="prompt-box") as box:
+            box.border_title = self.title_text
+            box.border_subtitle = "enter: ok  esc: cancel"
+            yield Input(self.default, id="prompt-input")
+            yield Label(self.hint, id="prompt-hint")
+
+    def on_mount(self) -> None:
+        self.query_one("#prompt-input", Input).focus()  # selects all: typing replaces the default
+
+    @on(Input.Submitted, "#prompt-input")
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        text = event.value.strip()
+        if not text:
+            self.query_one("#prompt-hint", Label).update("a path is needed (esc cancels)")
+            return
+        self.dismiss(text)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,301 @@
+"""The controls panel: one editable field per hyperparameter, generated from ``model.config.SPECS``.
+
+Keys inside a field:
+    type a value, Enter     parse with ``model.config.parse_value``; a bad value shows a
+                            one-line message under the field and the old value stays
+    + / -                   nudge the value (when the text is not being edited):
+                            learning rate and weight decay x / ÷ 10^(1/4) (four steps per
+                            decade, rounded to 3 digits; weight decay steps 0 <-> 1e-5),
+                            momentum and lr decay halve / double the gap to 1 (0.9 -> 0.95),
+                            batch size and hidden units double / halve, other whole
+                            numbers +1 / -1, choices cycle
+    up / down, tab          previous / next field
+    Escape                  leave the field (letter shortcuts work again)
+
+A field whose name is in ``SPECS`` appears with no change here; ``LABELS`` and
+``NUDGE`` only refine the label and the nudge rule. Architecture fields (hidden
+units, activation, seed) say "applies on r (reset)" while their value differs
+from the live model's. The panel posts ``ControlsPanel.Changed``; it never talks
+to the trainer itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from textual import events, on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.suggester import SuggestFromList
+from textual.widgets import Input, Label
+
+from model.config import ARCHITECTURE_FIELDS, SPECS, HyperParams, check_value, parse_value
+
+#: Display labels; a field without one shows its name with spaces.
+LABELS: dict[str, str] = {
+    "lr": "learning rate",
+    "batch_size": "batch size",
+    "weight_decay": "weight decay",
+    "schedule": "lr schedule",
+    "lr_decay": "lr decay",
+    "hidden": "hidden units",
+}
+#: Nudge rule per field: "log" (x 10^(1/4)), "gap" (halve/double 1 - v), "double", "step" (+-1).
+#: Fields not listed: choices cycle, whole numbers step by 1, other numbers use "log".
+NUDGE: dict[str, str] = {
+    "lr": "log",
+    "weight_decay": "log",
+    "momentum": "gap",
+    "lr_decay": "gap",
+    "batch_size": "double",
+    "hidden": "double",
+}
+LOG_STEP = 10**0.25
+#: Smallest nonzero value "+" reaches from 0 on a log field that allows 0 (weight decay).
+LOG_FLOOR = 1e-5
+PENDING_NOTE = "applies on r (reset)"
+
+
+def label_for(name: str) -> str:
+    """The field's label in the panel."""
+    return LABELS.get(name, name.replace("_", " "))
+
+
+def format_value(value: Any) -> str:
+    """Text a field shows for ``value`` (floats with up to 6 significant digits)."""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def _round_sig(x: float, digits: int = 3) -> float:
+    return float(f"{x:.{digits}g}")
+
+
+def nudge(name: str, value: Any, direction: int) -> Any:
+    """The value one ``+`` (direction 1) or ``-`` (direction -1) away; ValueError at a limit."""
+    spec = SPECS[name]
+    if spec.choices:
+        i = spec.choices.index(value) if value in spec.choices else -1
+        return spec.choices[(i + direction) % len(spec.choices)]
+    mode = NUDGE.get(name, "step" if spec.kind is int else "log")
+    new: float
+    if mode == "log":
+        if value <= 0:
+            new = LOG_FLOOR if direction > 0 else value
+        elif direction < 0 and value <= LOG_FLOOR and spec.low == 0 and not spec.low_open:
+            new = 0.0
+        else:
+            new = _round_sig(value * LOG_STEP**direction)
+    elif mode == "gap":
+        gap = 1.0 - value
+        gap = gap / 2 if direction > 0 else max(gap * 2, 0.01)
+        new = round(1.0 - gap, 6)
+    elif mode == "double":
+        new = value * 2 if direction > 0 else value // 2
+    else:
+        new = value + direction
+    new = int(new) if spec.kind is int else float(new)
+    try:
+        check_value(name, new)
+    except ValueError:
+        bound = spec.low if direction < 0 else spec.high
+        closed = not (spec.low_open if direction < 0 else spec.high_open)
+        if bound is None or not closed:
+            raise ValueError(f"{name} is at its limit ({format_value(value)})") from None
+        new = int(bound) if spec.kind is int else float(bound)
+    if new == value:
+        raise ValueError(f"{name} is at its limit ({format_value(value)})")
+    return new
+
+
+class FieldInput(Input):
+    """A one-line input for one hyperparameter; ``+``/``-`` nudge while the text is unedited."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up", "move(-1)", "Previous field", show=False),
+        Binding("down", "move(1)", "Next field", show=False),
+        Binding("escape", "leave", "Leave field"),
+    ]
+
+    @dataclass
+    class Nudged(Message):
+        """``+`` or ``-`` was pressed in an unedited field."""
+
+        field: FieldInput
+        direction: int
+
+    def __init__(self, field_name: str, value: Any) -> None:
+        spec = SPECS[field_name]
+        super().__init__(
+            format_value(value),
+            id=f"field-{field_name}",
+            classes="field-input",
+            compact=True,
+            select_on_focus=True,
+            suggester=SuggestFromList(spec.choices, case_sensitive=False) if spec.choices else None,
+            tooltip=spec.help,
+        )
+        self.field_name = field_name
+        self.committed = format_value(value)
+
+    @property
+    def dirty(self) -> bool:
+        """True while the text differs from the field's value (the user is typing)."""
+        return self.value != self.committed
+
+    def show_value(self, value: Any) -> None:
+        """Display ``value`` as the field's committed value."""
+        self.committed = format_value(value)
+        self.value = self.committed
+        if self.has_focus:
+            self.select_all()
+
+    def revert(self) -> None:
+        """Drop any edit and show the committed value again."""
+        if self.dirty:
+            self.value = self.committed
+
+    async def _on_key(self, event: events.Key) -> None:
+        if event.character in ("+", "-") and not self.dirty:
+            event.stop()
+            event.prevent_default()  # Input's own handler would type the character
+            self.post_message(self.Nudged(self, 1 if event.character == "+" else -1))
+
+    def action_move(self, step: int) -> None:
+        """Focus the previous/next field in the panel (wrapping)."""
+        fields = list(self.screen.query(FieldInput))
+        if self in fields:
+            fields[(fields.index(self) + step) % len(fields)].focus()
+
+    def action_leave(self) -> None:
+        """Drop the edit and take focus away so app shortcuts work."""
+        self.revert()
+        self.screen.set_focus(None)
+
+
+class ControlsPanel(Vertical):
+    """Editable hyperparameters; ``hp`` is what the user asked for, ``live`` what the model has."""
+
+    @dataclass
+    class Changed(Message):
+        """The user set field ``name``; ``hp`` is the whole new set of hyperparameters."""
+
+        hp: HyperParams
+        name: str
+
+    def __init__(self, hp: HyperParams, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.hp = hp
+        self.live = hp  # architecture of the current weights
+        self.border_title = "Controls"
+
+    def compose(self) -> ComposeResult:
+        for name in SPECS:
+            with Vertical(classes="field", id=f"row-{name}"):
+                with Horizontal(classes="field-row"):
+                    yield Label(label_for(name), classes="field-label")
+                    yield FieldInput(name, getattr(self.hp, name))
+                yield Label("", classes="field-error", id=f"error-{name}")
+                yield Label(PENDING_NOTE, classes="field-pending", id=f"pending-{name}")
+
+    def on_mount(self) -> None:
+        self._update_pending()
+
+    # ---- public -------------------------------------------------------------------------
+    def field(self, name: str) -> FieldInput:
+        """The input of field ``name``."""
+        return self.query_one(f"#field-{name}", FieldInput)
+
+    def error_text(self, name: str) -> str:
+        """The inline message under field ``name`` ("" when none)."""
+        return str(self.query_one(f"#error-{name}", Label).content)
+
+    def set_hparams(self, hp: HyperParams, live: HyperParams | None = None) -> None:
+        """Show ``hp`` in every field (after a reset or load); ``live``: the weights' architecture."""
+        self.hp = hp
+        if live is not None:
+            self.live = live
+        for name in SPECS:
+            self.field(name).show_value(getattr(hp, name))
+            self._set_error(name, "")
+        self._update_pending()
+
+    def set_live(self, live: HyperParams) -> None:
+        """The weights were rebuilt with ``live``'s architecture."""
+        self.live = live
+        self._update_pending()
+
+    def pending(self) -> list[str]:
+        """Architecture fields whose value waits for a reset."""
+        return [n for n in SPECS if n in ARCHITECTURE_FIELDS and getattr(self.hp, n) != getattr(self.live, n)]
+
+    # ---- editing ---------------------------------------------------------------------------
+    def _commit(self, name: str, value: Any) -> None:
+        field = self.field(name)
+        try:
+            new_hp = self.hp.validated(**{name: value})
+        except ValueError as exc:
+            self._set_error(name, str(exc))
+            field.revert()
+            return
+        self._set_error(name, "")
+        field.show_value(value)
+        if new_hp != self.hp:
+            self.hp = new_hp
+            self._update_pending()
+            self.post_message(self.Changed(new_hp, name))
+
+    @on(Input.Submitted, ".field-input")
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        field = event.input
+        assert isinstance(field, FieldInput)
+        try:
+            value = parse_value(field.field_name, field.value)
+        except ValueError as exc:
+            self._set_error(field.field_name, str(exc))
+            field.value = field.committed
+            field.select_all()
+            return
+        self._commit(field.field_name, value)
+        field.select_all()
+
+    @on(FieldInput.Nudged)
+    def _nudged(self, event: FieldInput.Nudged) -> None:
+        event.stop()
+        name = event.field.field_name
+        try:
+            value = nudge(name, getattr(self.hp, name), event.direction)
+        except ValueError as exc:
+            self._set_error(name, str(exc))
+            return
+        self._commit(name, value)
+        event.field.select_all()
+
+    @on(Input.Changed, ".field-input")
+    def _edited(self, event: Input.Changed) -> None:
+        event.stop()
+        field = event.input
+        if isinstance(field, FieldInput) and field.dirty:
+            self._set_error(field.field_name, "")
+
+    @on(Input.Blurred, ".field-input")
+    def _blurred(self, event: Input.Blurred) -> None:
+        event.stop()
+        if isinstance(event.input, FieldInput):
+            event.input.revert()
+
+    def _set_error(self, name: str, text: str) -> None:
+        label = self.query_one(f"#error-{name}", Label)
+        label.update(text)
+        label.set_class(bool(text), "-shown")
+
+    def _update_pending(self) -> None:
+        waiting = set(self.pending())
+        for name in SPECS:
+            if name in ARCHITECTURE_FIELDS:
+                self.query_one(f"#pending-{name}", Label).set_class(name in waiting, "-shown")
