@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,10 +50,18 @@ class Checkpoint:
         return model
 
     def apply_to(self, trainer: Trainer) -> None:
-        """Continue this run in ``trainer``: weights, momentum, order, counters and RNGs."""
+        """Continue this run in ``trainer``: weights, momentum, order, counters and RNGs.
+
+        CheckpointError (and ``trainer`` untouched) if it was made for other data or outputs.
+        The trainer's last-good snapshot becomes the resumed weights.
+        """
         if len(self.order) != len(trainer.train[0]):
             n_data = len(trainer.train[0])
             raise CheckpointError(f"checkpoint was made on {len(self.order)} training examples, not {n_data}")
+        D, K = self.params["W1"].shape[1], self.params["W2"].shape[0]
+        D_data, K_model = trainer.train[0].shape[1], trainer.model.shape[2]
+        if D_data != D or K_model != K:
+            raise CheckpointError(f"checkpoint has {D} inputs and {K} classes, the trainer {D_data} and {K_model}")
         trainer.reset(self.hp)
         trainer.model.set_params(self.params)
         for name in PARAM_NAMES:
@@ -63,13 +70,18 @@ class Checkpoint:
         trainer.state = TrainState(**vars(self.state))
         trainer.order_rng.bit_generator.state = self.rng_states["order"]
         trainer.rule_rng.bit_generator.state = self.rng_states["rule"]
+        trainer._take_snapshot()  # a divergence right after resuming goes back here, not to fresh weights
+
+
+def checkpoint_path(path: str | os.PathLike[str]) -> Path:
+    """Where ``save_checkpoint(path, ...)`` writes: ``path`` with ``.npz`` appended if it lacks it."""
+    path = Path(path)
+    return path if path.suffix == ".npz" else path.with_name(path.name + ".npz")
 
 
 def save_checkpoint(path: str | os.PathLike[str], trainer: Trainer, meta: dict[str, Any] | None = None) -> Path:
     """Write ``trainer``'s run to ``path`` atomically; returns the path. Raises CheckpointError."""
-    path = Path(path)
-    if path.suffix != ".npz":
-        path = path.with_name(path.name + ".npz")
+    path = checkpoint_path(path)
     info = {
         "format": FORMAT,
         "hparams": trainer.hp.to_dict(),
@@ -123,8 +135,11 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in archive.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc).splitlines()[0]
+    except MemoryError:
+        raise CheckpointError(f"{where}: too large to load") from None
+    except Exception as exc:  # a damaged zip raises a zoo of types (BadZipFile, NotImplementedError, ...)
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc).strip()
+        reason = reason.splitlines()[0] if reason else type(exc).__name__
         raise CheckpointError(f"{where}: not a readable .npz checkpoint ({reason})") from None
     return _validate(arrays, where)
 
@@ -136,18 +151,24 @@ def _validate(arrays: dict[str, NDArray[Any]], where: str) -> Checkpoint:
         raise CheckpointError(f"{where}: missing arrays {', '.join(sorted(missing))}")
     if extra:
         raise CheckpointError(f"{where}: unexpected arrays {', '.join(sorted(extra))}")
+    for name in sorted(expected):
+        if not isinstance(arrays[name], np.ndarray):  # np.load hands back raw bytes for a non-.npy member
+            raise CheckpointError(f"{where}: {name} is not an array")
     try:
         info = json.loads(str(arrays["info"][()]))
         if info.get("format") != FORMAT:
             raise CheckpointError(f"{where}: unknown format {info.get('format')!r} (expected {FORMAT})")
         hp = HyperParams.from_dict(info["hparams"])
         state = TrainState(**{k: int(v) for k, v in info["state"].items()})
+        if min(vars(state).values()) < 0 or state.position > len(arrays["order"]):
+            raise ValueError(f"counters out of range: {vars(state)}")
         rng_states = info["rng"]
-        rng_states["order"], rng_states["rule"]
+        for key in ("order", "rule"):
+            np.random.PCG64().state = rng_states[key]  # raises on a malformed generator state
     except CheckpointError:
         raise
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise CheckpointError(f"{where}: bad run information ({exc})") from None
+    except Exception as exc:  # untrusted JSON: ValueError, KeyError, OverflowError, RecursionError...
+        raise CheckpointError(f"{where}: bad run information ({type(exc).__name__}: {exc})") from None
     W1 = arrays["W1"]
     if W1.ndim != 2:
         raise CheckpointError(f"{where}: W1 must be 2-D (hidden x inputs), got shape {W1.shape}")
@@ -164,7 +185,10 @@ def _validate(arrays: dict[str, NDArray[Any]], where: str) -> Checkpoint:
             if not np.isfinite(arr).all():
                 raise CheckpointError(f"{where}: {key} contains NaN or infinity")
     if hp.hidden != H:
-        hp = hp.validated(hidden=H)
+        try:
+            hp = hp.validated(hidden=H)
+        except ValueError as exc:
+            raise CheckpointError(f"{where}: {exc}") from None
     order = arrays["order"]
     if order.ndim != 1 or order.dtype.kind not in "iu" or not np.array_equal(np.sort(order), np.arange(len(order))):
         raise CheckpointError(f"{where}: order is not a permutation of the training set")

@@ -57,34 +57,45 @@ def fit(
     on_step: Callable[[StepMetrics], Any] | None = None,
     keep_best: bool = True,
 ) -> FitResult:
-    """Run ``epochs`` epochs, evaluating train/valid/test after each.
+    """Train until the trainer has completed ``epochs`` epochs in all, evaluating train/valid/test
+    after each. A resumed trainer (``trainer.state.examples_seen > 0``) first finishes its current
+    epoch; ValueError if it has already done ``epochs``. Stops early, after evaluating, when a step
+    reports ``diverged`` (the trainer has then restored its last good weights).
 
     With ``keep_best`` the trainer's model ends holding the weights of the epoch with
     the lowest validation error (the usual early-stopping choice).
     """
     n_train = len(trainer.train[0])
+    seen0 = trainer.state.examples_seen
+    done = seen0 // n_train  # whole epochs already trained (a resumed run)
+    if done >= epochs:
+        raise ValueError(f"the run has already trained {done} of {epochs} epochs")
     history: list[EpochRecord] = []
     train_seconds = 0.0
     best: tuple[float, int, float, dict[str, np.ndarray]] | None = None
     last_eval: EvalMetrics | None = None
     diverged = False
-    for epoch in range(1, epochs + 1):
+    for epoch in range(done + 1, epochs + 1):
         losses: list[float] = []
         t0 = time.perf_counter()
-        target = trainer.state.examples_seen + n_train
+        target = epoch * n_train  # examples_seen is a multiple of n_train at every epoch's end
         while trainer.state.examples_seen < target:
             m = trainer.step()
-            losses.append(m.loss)
             if on_step is not None:
                 on_step(m)
-            if not m.finite:
+            if m.diverged:
                 diverged = True
                 break
+            losses.append(m.loss)
         train_seconds += time.perf_counter() - t0
         last_eval = trainer.evaluate()
         errors = {name: err for name, (_, err) in last_eval.results.items()}
         record = EpochRecord(
-            epoch, float(np.mean(losses)), errors, time.perf_counter() - t0 - last_eval.seconds, trainer.lr
+            epoch,
+            float(np.mean(losses)) if losses else float("nan"),
+            errors,
+            time.perf_counter() - t0 - last_eval.seconds,
+            trainer.lr,
         )
         history.append(record)
         if on_epoch is not None:
@@ -104,7 +115,7 @@ def fit(
         epochs=len(history),
         steps=steps,
         seconds=train_seconds,
-        examples_per_second=trainer.state.examples_seen / max(train_seconds, 1e-9),
+        examples_per_second=(trainer.state.examples_seen - seen0) / max(train_seconds, 1e-9),
         train_loss=final.train_loss,
         train_error=final.errors["train"],
         valid_error=final.errors.get("valid", float("nan")),

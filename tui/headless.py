@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import math
+import signal
 import sys
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from model.config import HyperParams
+from model.checkpoint import CheckpointError, checkpoint_path, load_checkpoint, save_checkpoint
+from model.config import ARCHITECTURE_FIELDS, HyperParams
 from model.fit import EpochRecord, fit
 from model.gradcheck import CheckReport
 from model.trainer import StepMetrics, Trainer
 
 EXIT_DIVERGED = 3
+EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}  # 128 + signal number, as shells report it
 
 
 def make_trainer(hp: HyperParams, data: Any) -> Trainer:
@@ -29,17 +35,34 @@ def make_trainer(hp: HyperParams, data: Any) -> Trainer:
 
 
 def train_headless(args: argparse.Namespace, hp: HyperParams, data: Any) -> int:
-    """Train for ``hp.epochs`` epochs, print progress, optionally save; returns the exit status."""
-    trainer = make_trainer(hp, data)
+    """Train until ``hp.epochs`` epochs in all, print progress, optionally save; returns the exit status.
+
+    Exit 0 when done, 2 for a bad ``--save``/``--resume``, 3 when training diverged (the last good
+    weights are saved with ``--save``), 130/143 after SIGINT/SIGTERM (saved first with ``--save``).
+    """
+    save = getattr(args, "save", None)
+    problem = _save_target_problem(save, getattr(args, "data", None)) if save else None
+    if problem:
+        return _fail(problem)
     if getattr(args, "resume", None):
+        if getattr(args, "preset", None):
+            return _fail("--preset cannot be combined with --resume: the checkpoint has its settings")
         try:
-            load_checkpoint(args.resume).apply_to(trainer)
+            trainer = _resumed_trainer(args, data)
         except CheckpointError as exc:
-            print(f"mnist-tui: {exc}", file=sys.stderr)
-            return 2
+            return _fail(str(exc))
+        hp = trainer.hp
+        done = trainer.state.examples_seen // len(data.train_y)
+        if done >= hp.epochs:
+            return _fail(
+                f"{args.resume} has already trained {done} epochs; --epochs is the total, pass more than {done}"
+            )
+    else:
+        trainer = make_trainer(hp, data)
     console = Console(stderr=True)
     quiet = args.json
     steps_per_epoch = -(-len(data.train_y) // hp.batch_size)
+    first_epoch = trainer.state.examples_seen // len(data.train_y) + 1
     progress = Progress(
         TextColumn("epoch {task.fields[epoch]}"),
         BarColumn(),
@@ -50,10 +73,15 @@ def train_headless(args: argparse.Namespace, hp: HyperParams, data: Any) -> int:
         transient=True,
         disable=quiet,
     )
-    with progress:
-        task = progress.add_task("train", total=steps_per_epoch, epoch=1, loss=float("nan"))
+    last_diverged: list[StepMetrics] = []
+    with progress, _signals_as_flags() as caught:
+        task = progress.add_task("train", total=steps_per_epoch, epoch=first_epoch, loss=float("nan"))
 
         def on_step(m: StepMetrics) -> None:
+            if caught:
+                raise _Stopped  # between steps: the trainer is consistent and can be saved
+            if m.diverged:
+                last_diverged.append(m)
             if m.step % 20 == 0:
                 progress.update(task, completed=m.step % steps_per_epoch or steps_per_epoch, loss=m.loss)
 
@@ -61,20 +89,30 @@ def train_headless(args: argparse.Namespace, hp: HyperParams, data: Any) -> int:
             progress.update(task, completed=0, epoch=r.epoch + 1)
             if not quiet:
                 e = r.errors
+                loss = f"{r.train_loss:.4f}" if math.isfinite(r.train_loss) else "   n/a"  # no step survived
                 progress.console.print(
-                    f"epoch {r.epoch:3d}  loss {r.train_loss:.4f}  train {e['train']:6.2%}  "
+                    f"epoch {r.epoch:3d}  loss {loss}  train {e['train']:6.2%}  "
                     f"valid {e['valid']:6.2%}  test {e['test']:6.2%}  lr {r.lr:.4g}  {r.seconds:5.1f}s"
                 )
 
-        result = fit(trainer, hp.epochs, on_epoch=on_epoch, on_step=on_step)
-    if args.save:
         try:
-            path = save_checkpoint(args.save, trainer, meta={"result": result.to_dict() | {"history": []}})
-        except CheckpointError as exc:
-            print(f"mnist-tui: {exc}", file=sys.stderr)
-            return 2
+            # keep_best=False: the trainer ends holding its live (resumable) state, which --save writes.
+            result = fit(trainer, hp.epochs, on_epoch=on_epoch, on_step=on_step, keep_best=False)
+        except _Stopped:
+            signum = caught[0]
+            what = "interrupted" if signum == signal.SIGINT else "terminated"
+            _, saved = _save(save, trainer, {"stopped": what})
+            print(
+                f"mnist-tui: {what} at step {trainer.state.step} (epoch {trainer.epoch_float:.2f}); {saved}",
+                file=sys.stderr,
+            )
+            return EXIT_SIGNAL.get(signum, 130)
+    if save:
+        ok, saved = _save(save, trainer, {"result": result.to_dict() | {"history": []}})
+        if not ok:
+            return _fail(saved)
         if not quiet:
-            console.print(f"saved {path}")
+            console.print(saved)
     if quiet:
         out = result.to_dict()
         out["history"] = [vars(h) for h in result.history]
@@ -86,9 +124,85 @@ def train_headless(args: argparse.Namespace, hp: HyperParams, data: Any) -> int:
             f"{result.best_epoch}); {result.seconds:.1f}s training, {result.examples_per_second:,.0f} examples/s"
         )
     if result.diverged:
-        print("mnist-tui: training diverged (non-finite loss); lower --lr", file=sys.stderr)
+        m = last_diverged[-1]
+        kept = f"the last good weights are in {save}" if save else "pass --save PATH to keep the last good weights"
+        print(
+            f"mnist-tui: training diverged at step {m.step} (loss {m.loss:.3g} at lr {m.lr:.3g}); "
+            f"{kept}; lower --lr{f' and continue with --resume {save}' if save else ''}",
+            file=sys.stderr,
+        )
         return EXIT_DIVERGED
     return 0
+
+
+class _Stopped(Exception):
+    """SIGINT or SIGTERM arrived; raised from the step callback, between two steps."""
+
+
+@contextlib.contextmanager
+def _signals_as_flags() -> Iterator[list[int]]:
+    """While active, SIGINT and SIGTERM are only recorded (in the yielded list), not raised."""
+    caught: list[int] = []
+
+    def record(signum: int, frame: object) -> None:
+        caught.append(signum)
+
+    try:
+        previous = {s: signal.signal(s, record) for s in (signal.SIGINT, signal.SIGTERM)}
+    except ValueError:  # not the main thread: leave the handlers alone
+        previous = {}
+    try:
+        yield caught
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def _resumed_trainer(args: argparse.Namespace, data: Any) -> Trainer:
+    """A trainer continuing ``args.resume``; flags given on the command line override its settings."""
+    ckpt = load_checkpoint(args.resume)
+    given = {k: v for k in HyperParams().to_dict() if (v := getattr(args, k, None)) is not None}
+    clash = [
+        f"--{k.replace('_', '-')} {given[k]} (checkpoint: {getattr(ckpt.hp, k)})"
+        for k in sorted(ARCHITECTURE_FIELDS & given.keys())
+        if given[k] != getattr(ckpt.hp, k)
+    ]
+    if clash:
+        raise CheckpointError(f"a resumed run keeps its architecture and seed: {', '.join(clash)}")
+    trainer = make_trainer(ckpt.hp, data)
+    ckpt.apply_to(trainer)
+    trainer.update_hparams(**{k: v for k, v in given.items() if k not in ARCHITECTURE_FIELDS})
+    return trainer
+
+
+def _save_target_problem(save: str, data_path: str | None) -> str | None:
+    """Why ``--save`` cannot work, checked before training starts (None if it looks fine)."""
+    path = checkpoint_path(save)
+    if Path(save).is_dir() or path.is_dir():
+        return f"--save {save}: is a directory; give a file name such as {Path(save) / 'run.npz'}"
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"--save {save}: {parent} is not a directory"
+    if data_path and path.exists() and Path(data_path).exists() and path.samefile(data_path):
+        return f"--save {save}: is the --data file; refusing to overwrite it"
+    return None
+
+
+def _save(save: str | None, trainer: Trainer, meta: dict[str, Any]) -> tuple[bool, str]:
+    """Write the checkpoint if ``save`` is set; (written, what happened as a short phrase)."""
+    if not save:
+        return False, "not saved (no --save)"
+    try:
+        return True, f"saved {save_checkpoint(save, trainer, meta=meta)}"
+    except CheckpointError as exc:
+        return False, str(exc)
+
+
+def _fail(message: str) -> int:
+    print(f"mnist-tui: {message}", file=sys.stderr)
+    return 2
 
 
 def print_gradcheck(reports: list[CheckReport]) -> None:

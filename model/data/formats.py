@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import io
 import struct
-import zipfile
 from math import prod
 
 import numpy as np
@@ -66,8 +65,10 @@ def parse_npz(data: bytes) -> RawMNIST:
             arrays = [z[k] for k in NPZ_KEYS]
     except Invalid:
         raise
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError) as exc:
-        raise Invalid(f"not a readable npz archive ({exc})") from exc
+    except MemoryError:
+        raise
+    except Exception as exc:  # a damaged zip or .npy header raises many types (TokenError, NotImplementedError...)
+        raise Invalid(f"not a readable npz archive ({type(exc).__name__}: {exc})") from exc
     return from_train_test(*arrays)
 
 
@@ -87,4 +88,7 @@ def parse_idx(data: bytes) -> np.ndarray:
         raise Invalid(f"truncated: {have:,} of {need:,} data bytes for shape {dims}")
     if have > need:
         raise Invalid(f"{have - need:,} unexpected bytes after the data for shape {dims}")
-    return np.frombuffer(data, np.uint8, count=need, offset=header).reshape(dims)
+    try:
+        return np.frombuffer(data, np.uint8, count=need, offset=header).reshape(dims)
+    except ValueError as exc:  # an empty shape whose other sizes overflow numpy's limits
+        raise Invalid(f"impossible shape {dims} ({exc})") from exc
