@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from model.activations import ACTIVATIONS, DEFAULT_ACTIVATION
+from model.variants import VARIANT_NAMES
 
 SCHEDULES = ("constant", "step", "exp", "cosine")
 #: Fields that need fresh weights (they apply on reset).
@@ -43,6 +44,10 @@ SPECS: dict[str, FieldSpec] = {
     "hidden": FieldSpec(int, "hidden units", 1, 8192),
     "activation": FieldSpec(str, "hidden activation", choices=tuple(ACTIVATIONS)),
     "seed": FieldSpec(int, "random seed", 0, 2**32 - 1),
+    "variant": FieldSpec(str, "backward-pass variant (model.variants)", choices=VARIANT_NAMES),
+    "sigma": FieldSpec(float, "std of the noise-* variants' Gaussian noise on h", 0.0, 100.0),
+    "stale_k": FieldSpec(int, "steps of lag of the stale variant's W2", 0, 1000),
+    "augment": FieldSpec(int, "random shift of training images, in pixels (0: off)", 0, 4),
 }
 
 
@@ -60,6 +65,10 @@ class HyperParams:
     hidden: int = 256
     activation: str = DEFAULT_ACTIVATION
     seed: int = 0
+    variant: str = "exact"
+    sigma: float = 0.5
+    stale_k: int = 10
+    augment: int = 0
 
     def validated(self, **changes: Any) -> HyperParams:
         """A copy with ``changes`` applied; ValueError (one line) if any value is invalid."""

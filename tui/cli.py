@@ -5,6 +5,7 @@
     mnist-tui gradcheck [--json]        finite-difference checks on the toy net
     mnist-tui fetch                     get and verify MNIST, print where it is
     mnist-tui evaluate CHECKPOINT       error rates of a saved model
+    mnist-tui experiments               train every backward-pass variant, write results.md/json
 
 Heavy imports (numpy, textual) happen after argument parsing, so ``--help`` is
 instant and the BLAS thread count is set before numpy loads. Every user-facing
@@ -18,14 +19,23 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 EXIT_USAGE = 2
+EXIT_INTERNAL = 1
 DEFAULT_THREADS = 1
+MAX_THREADS = 256
 
 
 class UserError(Exception):
     """A problem the user can fix; printed as one line, exit status 2."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse whose usage errors are one line (no usage dump), exit status 2; subparsers inherit it."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: {' '.join(message.split())} (see {self.prog} --help)\n")
 
 
 def _hparam(name: str):  # type: ignore[no-untyped-def]
@@ -97,15 +107,54 @@ def add_training_flags(p: argparse.ArgumentParser) -> None:
         help=f"hidden activation (default {d.activation})",
     )
     p.add_argument("--seed", type=_hparam("seed"), default=d.seed, help=f"random seed (default {d.seed})")
+    from model.variants import VARIANT_NAMES
+
+    p.add_argument(
+        "--variant",
+        type=_hparam("variant"),
+        default=d.variant,
+        metavar="NAME",
+        help=f"backward-pass variant: {', '.join(VARIANT_NAMES)} (default {d.variant})",
+    )
+    p.add_argument(
+        "--sigma", type=_hparam("sigma"), default=d.sigma, help=f"noise std of the noise-* variants (default {d.sigma})"
+    )
+    p.add_argument(
+        "--stale-k", type=_hparam("stale_k"), default=d.stale_k, help=f"lag in steps of 'stale' (default {d.stale_k})"
+    )
+    p.add_argument(
+        "--augment",
+        type=_hparam("augment"),
+        default=d.augment,
+        metavar="PX",
+        help=f"shift training images by up to PX pixels at random (default {d.augment}: off)",
+    )
+    from model.presets import PRESETS
+
+    p.add_argument(
+        "--preset",
+        choices=list(PRESETS),
+        default=None,
+        help="start from named settings; explicit flags still win: "
+        + "; ".join(f"{name}: {preset.help}".replace("%", "%%") for name, preset in PRESETS.items()),
+    )
+    # Left-out flags stay None, so hparams_from_args can layer: defaults < preset < explicit flags.
+    p.set_defaults(**dict.fromkeys(d.to_dict(), None))
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="mnist-tui",
         description="Watch backprop learn: an interactive trainer for a one-hidden-layer MLP on MNIST.",
     )
     add_training_flags(parser)
     parser.add_argument("--resume", metavar="CHECKPOINT", help="continue a saved run")
+    parser.add_argument(
+        "--no-autosave",
+        action="store_true",
+        help="do not save the run when quitting (default: save it to autosave.npz in the user data folder, "
+        "e.g. ~/.local/share/mnist-tui/)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     train = sub.add_parser("train", help="train headless and report errors")
@@ -124,14 +173,58 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("checkpoint", metavar="CHECKPOINT")
     ev.add_argument("--data", metavar="PATH", help="MNIST file or folder")
     ev.add_argument("--json", action="store_true", help="print JSON")
+
+    ex = sub.add_parser("experiments", help="train exact backprop and every backward-pass variant, write results")
+    ex.add_argument("--epochs", type=_hparam("epochs"), default=10, help="epochs per run (default 10)")
+    ex.add_argument("--seeds", type=_positive("seeds"), default=3, help="seeds per variant, 0..S-1 (default 3)")
+    ex.add_argument("--jobs", type=_positive("jobs"), default=2, help="worker processes (default 2)")
+    ex.add_argument("--out", metavar="DIR", default="experiments-out", help="output folder (default experiments-out)")
+    ex.add_argument("--data", metavar="PATH", help="MNIST file or folder (default: $MNIST_TUI_DATA, then the cache)")
+    ex.add_argument("--hidden", type=_hparam("hidden"), default=256, help="hidden units (default 256)")
+    ex.add_argument("--variants", metavar="A,B", help="only these variants (and exact backprop)")
+    ex.add_argument("--angle-every", type=_positive("angle-every"), default=10, help="steps between angle probes")
+    ex.add_argument("--quiet", action="store_true", help="no progress display or plot, just the table")
+    ex.add_argument("--from-json", metavar="FILE", help="only redraw results.md and the plot from a results.json")
+
+    bench = sub.add_parser("bench", help="training speed vs this machine's GEMM rate, and every target: one table")
+    bench.add_argument("--threads", type=int, default=None, help=f"BLAS threads (default {DEFAULT_THREADS})")
+    try:
+        from benchmarks.run import add_arguments as add_bench_flags
+    except ImportError:  # an install without the source checkout's benchmarks/ package
+        pass
+    else:
+        add_bench_flags(bench)
     return parser
+
+
+def _positive(name: str):  # type: ignore[no-untyped-def]
+    """An argparse ``type=`` for a whole number >= 1."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a whole number (got {text!r})") from None
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"{name} must be at least 1 (got {value})")
+        return value
+
+    parse.__name__ = name
+    return parse
 
 
 def set_blas_threads(requested: int | None) -> int:
     """Cap BLAS threads through the environment, before numpy is imported."""
-    n = requested if requested is not None else int(os.environ.get("MNIST_TUI_THREADS", DEFAULT_THREADS))
-    if n < 1:
-        raise UserError(f"--threads must be at least 1 (got {n})")
+    if requested is not None:
+        n, source = requested, "--threads"
+    else:
+        text, source = os.environ.get("MNIST_TUI_THREADS", "").strip() or str(DEFAULT_THREADS), "MNIST_TUI_THREADS"
+        try:
+            n = int(text)
+        except ValueError:
+            raise UserError(f"MNIST_TUI_THREADS must be a whole number (got {text!r})") from None
+    if not 1 <= n <= MAX_THREADS:
+        raise UserError(f"{source} must be between 1 and {MAX_THREADS} (got {n})")
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(n)
     if "numpy" in sys.modules:  # already loaded (tests): limit at run time instead
@@ -142,15 +235,17 @@ def set_blas_threads(requested: int | None) -> int:
 
 
 def hparams_from_args(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from model.config import HyperParams
+    """The preset's (or the default) hyperparameters with every flag the user gave applied on top."""
+    from model.presets import DEFAULT_PRESET, preset_hparams
 
-    fields = HyperParams().to_dict()
-    return HyperParams().validated(**{k: getattr(args, k) for k in fields if hasattr(args, k)})
+    base = preset_hparams(getattr(args, "preset", None) or DEFAULT_PRESET)
+    given = {k: v for k in base.to_dict() if (v := getattr(args, k, None)) is not None}
+    return base.validated(**given)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv)  # SystemExit(2) after a one-line usage error, SystemExit(0) after --help
     try:
         set_blas_threads(getattr(args, "threads", None))
         command = args.command or "app"
@@ -160,6 +255,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "gradcheck": _cmd_gradcheck,
             "fetch": _cmd_fetch,
             "evaluate": _cmd_evaluate,
+            "experiments": _cmd_experiments,
+            "bench": _cmd_bench,
         }[command]
         return handler(args)
     except UserError as exc:
@@ -168,6 +265,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("mnist-tui: interrupted", file=sys.stderr)
         return 130
+    except MemoryError:
+        print("mnist-tui: out of memory; try a smaller --hidden or --batch-size", file=sys.stderr)
+        return EXIT_INTERNAL
+    except Exception as exc:  # a bug: one line here, the traceback in the log file
+        from tui.errorlog import log_error, summary
+
+        log = log_error(f"mnist-tui {args.command or 'app'}", exc)
+        where = f" (full report: {log})" if log else ""
+        print(f"mnist-tui: unexpected error: {summary(exc)}{where}", file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 # ---- subcommands -------------------------------------------------------------------------
@@ -185,9 +292,17 @@ def _load_data(path: str | None, quiet: bool = False):  # type: ignore[no-untype
 
 
 def _cmd_app(args: argparse.Namespace) -> int:
-    from tui.app import run_app
+    if args.resume:  # a bad checkpoint is one line here, before the screen opens
+        from model.checkpoint import CheckpointError, load_checkpoint
 
-    return run_app(hparams_from_args(args), data_path=args.data, resume=args.resume)
+        try:
+            load_checkpoint(args.resume)
+        except CheckpointError as exc:
+            raise UserError(str(exc)) from None
+    from tui.app import default_autosave_path, run_app
+
+    autosave = None if args.no_autosave else str(default_autosave_path())
+    return run_app(hparams_from_args(args), data_path=args.data, resume=args.resume, autosave=autosave)
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -251,6 +366,30 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         for name, (loss, err) in results.items():
             print(f"{name:5s}  error {err:7.2%}  loss {loss:.4f}")
     return 0
+
+
+def _cmd_experiments(args: argparse.Namespace) -> int:
+    from model.variants import VARIANT_NAMES
+    from tui.experiments_cli import run_experiments
+
+    unknown = sorted({v.strip() for v in (args.variants or "").split(",") if v.strip()} - set(VARIANT_NAMES))
+    if unknown:
+        raise UserError(f"unknown variant {', '.join(unknown)} (choose from {', '.join(VARIANT_NAMES)})")
+    if args.from_json:
+        from tui.experiments_cli import redraw
+
+        return redraw(args)
+    data = _load_data(args.data, quiet=args.quiet)  # fetches once here, not in every worker
+    return run_experiments(args, data if args.jobs == 1 else None)
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    try:
+        from benchmarks.run import run_bench
+    except ImportError:
+        raise UserError("bench needs the benchmarks/ package of a source checkout") from None
+    fmt = "markdown" if args.markdown else "json" if args.json else "text"
+    return run_bench(args.quick, set_blas_threads(args.threads), args.data, args.best, fmt)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,307 @@
+"""One function per group of table rows; each returns the ``Row``s it measured.
+
+Every function takes the ``Bench`` context (data, threads, scale, the GEMM samples) and
+does its own alternation: the things it compares run in turn, several times, and the
+best time of each counts. ``--quick`` shrinks every figure to a smoke test on synthetic
+data; its rows say "quick" instead of pass/fail. Leaves out the command and the printing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from threadpoolctl import threadpool_limits
+
+from benchmarks.measure import Samples, eval_flops, gemm_rate, run_child, run_examples, train_flops
+from benchmarks.table import SKIP, Row, at_least, at_most
+from benchmarks.torch_mlp import make_torch_step, torch_version
+from model.config import HyperParams
+from model.data import MNIST
+from model.fit import EpochRecord, fit
+from model.mlp import MLP
+from model.presets import get_preset
+from model.trainer import Trainer
+
+
+@dataclass(frozen=True)
+class Scale:
+    """How much work each figure does."""
+
+    epoch_examples: int  # examples per timed "epoch"
+    repeats: int  # timed runs per figure, alternated with the things it is compared with
+    gemm_n: int  # size of the square GEMM that measures the machine's rate
+    compare_steps: int  # steps per timed run in the threads and PyTorch comparisons
+    rss_steps: int  # steps of the memory child
+
+
+FULL = Scale(epoch_examples=50_000, repeats=5, gemm_n=1024, compare_steps=100, rss_steps=400)
+QUICK = Scale(epoch_examples=2_560, repeats=1, gemm_n=256, compare_steps=5, rss_steps=10)
+
+
+@dataclass
+class Bench:
+    """What every row needs: data, thread count, scale, and the GEMM rates sampled so far."""
+
+    data: MNIST
+    threads: int
+    quick: bool
+    data_path: str | None = None
+    log: Callable[[str], None] = lambda message: None
+    gemm_rates: list[float] = field(default_factory=list)
+
+    @property
+    def scale(self) -> Scale:
+        return QUICK if self.quick else FULL
+
+    @property
+    def peak(self) -> float:
+        """The best float32 GEMM rate seen in this run (FLOP/s); measured on first use."""
+        if not self.gemm_rates:
+            self.gemm_rates.append(gemm_rate(self.scale.gemm_n))
+        return max(self.gemm_rates)
+
+    def trainer(self, hidden: int, batch_size: int, **changes: object) -> Trainer:
+        """A trainer on the training set, warmed up by a few steps (buffers allocated)."""
+        hp = HyperParams().validated(hidden=hidden, batch_size=batch_size, **changes)
+        trainer = Trainer((self.data.train_x, self.data.train_y), hp)
+        for _ in range(3):
+            trainer.step()
+        return trainer
+
+
+def _epoch(trainer: Trainer, n_examples: int) -> Callable[[], None]:
+    return lambda: run_examples(trainer.step, lambda: trainer.state.examples_seen, n_examples)
+
+
+def _steps(step: Callable[[], object], n: int) -> Callable[[], None]:
+    def run() -> None:
+        for _ in range(n):
+            step()
+
+    return run
+
+
+# ---- speed against the hardware bound ------------------------------------------------------
+
+
+def epoch_rows(b: Bench) -> list[Row]:
+    """Epoch time vs the GEMM bound at H=800 and H=100 (B=128), and the app's defaults (H=256, B=64)."""
+    configs = [(800, 128, 0.75), (100, 128, 0.5), (256, 64, None)]
+    n = b.scale.epoch_examples
+    trainers = {c: b.trainer(c[0], c[1]) for c in configs}
+    samples = {c: Samples() for c in configs}
+    for _ in range(b.scale.repeats):
+        for c in configs:
+            b.gemm_rates.append(gemm_rate(b.scale.gemm_n))  # alternate: the bound drifts with the load too
+            samples[c].run(_epoch(trainers[c], n))
+    th = f"{b.threads} thread{'s' if b.threads > 1 else ''}"
+    rows = [Row(f"float32 GEMM rate ({b.scale.gemm_n}³, {th})", "info", f"{b.peak / 1e9:.0f} GFLOP/s")]
+    for (H, B, target), s in samples.items():
+        bound = train_flops(n, H) / b.peak
+        ratio, figure = bound / s.best, f"epoch H={H} B={B}: bound / time"
+        text = f"{ratio:.2f}: {s.best:.2f} s per {n:,} examples, bound {bound:.2f} s (CPU share {s.cpu_share:.2f})"
+        if target is None:
+            rows.append(Row(figure + " (app defaults)", "info", text))
+        else:
+            rows.append(at_least(figure, ratio, target, f"≥ {target:.2f}", text, b.quick))
+    return rows
+
+
+def thread_rows(b: Bench) -> list[Row]:
+    """Step time with 1 vs 2 BLAS threads (alternating): the evidence for the default thread count."""
+    if (os.cpu_count() or 1) < 2:
+        return [Row("1 vs 2 BLAS threads", "info", "one CPU: nothing to compare", status=SKIP)]
+    rows = []
+    for H, B in ((800, 128), (256, 64)):
+        trainer = b.trainer(H, B)
+        samples = {1: Samples(), 2: Samples()}
+        for _ in range(b.scale.repeats):
+            for th, s in samples.items():
+                with threadpool_limits(th):
+                    s.run(_steps(trainer.step, b.scale.compare_steps))
+        t1, t2 = (samples[t].best / b.scale.compare_steps * 1e3 for t in (1, 2))
+        text = f"1: {t1:.2f} ms/step, 2: {t2:.2f} ms/step (2 threads {t1 / t2:.2f}x as fast)"
+        rows.append(Row(f"2 vs 1 BLAS threads, H={H} B={B}", "info", text))
+    return rows
+
+
+def torch_row(b: Bench) -> list[Row]:
+    """numpy / PyTorch step time on the same MLP and threads, alternating (skipped without torch)."""
+    figure, H, B = "numpy / PyTorch time, H=800 B=128", 800, 128
+    if b.quick:  # importing torch alone takes seconds
+        return [Row(figure, "≤ 1.00", "not run in --quick", status=SKIP)]
+    torch_step = make_torch_step(b.data.train_x, b.data.train_y, H, B, b.threads)
+    if torch_step is None:
+        return [Row(figure, "≤ 1.00", "PyTorch not installed", status=SKIP)]
+    trainer = b.trainer(H, B)
+    for _ in range(3):
+        torch_step()
+    n = b.scale.compare_steps
+    samples = {"numpy": Samples(), "torch": Samples()}
+    for _ in range(b.scale.repeats):
+        samples["numpy"].run(_steps(trainer.step, n))
+        samples["torch"].run(_steps(torch_step, n))
+    ms_np, ms_t = (samples[k].best / n * 1e3 for k in ("numpy", "torch"))
+    text = f"{ms_np / ms_t:.2f}: {ms_np:.2f} vs {ms_t:.2f} ms/step (torch {torch_version()})"
+    return [at_most(figure, ms_np / ms_t, 1.0, "≤ 1.00", text, b.quick)]
+
+
+def eval_row(b: Bench) -> list[Row]:
+    """Error rate of the whole test set at H=800 (best of several), against the GEMM bound."""
+    model = MLP(b.data.test_x.shape[1], 800)
+    s = Samples()
+    for _ in range(b.scale.repeats + 2):
+        s.run(lambda: model.evaluate(b.data.test_x, b.data.test_y))
+    n = len(b.data.test_y)
+    bound = eval_flops(n, 800) / b.peak
+    text = f"{s.best * 1e3:.0f} ms, GEMM bound {bound * 1e3:.0f} ms"
+    return [at_most(f"evaluate {n:,} test examples, H=800", s.best, 0.050, "≤ 50 ms", text, b.quick)]
+
+
+# ---- learning -----------------------------------------------------------------------------
+
+
+def time_to_5_percent_row(b: Bench, every: int = 25, max_epochs: int = 3) -> list[Row]:
+    """Training seconds (evaluation excluded) until the test error first drops below 5%, defaults."""
+    figure = "time to < 5% test error (defaults)"
+    d = b.data
+    trainer = Trainer((d.train_x, d.train_y), HyperParams(), eval_sets={"test": (d.test_x, d.test_y)})
+    s, error = Samples(), 1.0
+    while error >= 0.05 and trainer.state.examples_seen < max_epochs * len(d.train_y):
+        s.run(_steps(trainer.step, every))
+        error = trainer.evaluate(("test",)).error("test")  # outside the timed part
+    seconds = sum(s.wall)
+    if error >= 0.05:
+        return [Row(figure, "≤ 2 s", f"not reached in {max_epochs} epochs ({error:.2%})", 0.0, "FAIL")]
+    text = f"{seconds:.2f} s: {error:.2%} after {trainer.state.examples_seen:,} examples"
+    return [at_most(figure, seconds, 2.0, "≤ 2 s", text, b.quick)]
+
+
+def best_preset_row(b: Bench, run: bool) -> list[Row]:
+    """Test error (at the best validation epoch) of ``--preset best``; slow, so only with ``--best``."""
+    preset = get_preset("best")
+    hp = preset.hparams()
+    figure = "test error, --preset best"
+    if not run or b.quick:
+        return [Row(figure, "≤ 1.40%", "not run (add --best; takes minutes)", status=SKIP)]
+    d = b.data
+    eval_sets = {"valid": (d.valid_x, d.valid_y), "test": (d.test_x, d.test_y)}
+    trainer = Trainer((d.train_x, d.train_y), hp, eval_sets=eval_sets)
+
+    def progress(r: EpochRecord) -> None:
+        b.log(f"  best preset: epoch {r.epoch}/{hp.epochs}, valid {r.errors['valid']:.2%}, test {r.errors['test']:.2%}")
+
+    result = fit(trainer, hp.epochs, on_epoch=progress)
+    err = result.test_error_at_best
+    text = (
+        f"{err:.2%} (valid {result.best_valid_error:.2%} at epoch {result.best_epoch}/{result.epochs}), "
+        f"{result.seconds:.0f} s training"
+    )
+    return [at_most(figure, err, 0.014, "≤ 1.40%", text)]
+
+
+# ---- start-up and memory (child processes) -------------------------------------------------
+
+_IMPORTS = """
+import time
+t0 = time.perf_counter(); import model; t1 = time.perf_counter()
+print(t1 - t0)
+"""
+
+_RSS = """
+import json, resource, sys
+from benchmarks.data import bench_data
+from model.config import HyperParams
+from model.trainer import Trainer
+quick, path, steps = json.loads(sys.argv[1])
+d = bench_data(quick, path)
+trainer = Trainer((d.train_x, d.train_y), HyperParams(hidden=800, batch_size=128),
+                  eval_sets={"valid": (d.valid_x, d.valid_y), "test": (d.test_x, d.test_y)})
+for _ in range(steps):
+    trainer.step()
+trainer.evaluate()
+try:  # Linux: this process's own peak. ru_maxrss would include the parent's, inherited through fork + exec.
+    print(next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:")) / 2**10)
+except OSError:
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
+    print(rss / 2**20 if sys.platform == "darwin" else rss / 2**10)
+"""
+
+_APP = """
+import time
+t0 = time.perf_counter()
+import asyncio, json, sys
+from model.config import HyperParams
+from tui.app import MnistApp
+quick, path = json.loads(sys.argv[1])
+
+async def main():
+    if quick:
+        from benchmarks.data import synthetic_mnist
+        app = MnistApp(HyperParams(), synthetic_mnist())
+    else:
+        app = MnistApp(HyperParams(), data_path=path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        while app.main is None or app.screen is not app.main:
+            if time.perf_counter() - t0 > 30:
+                raise SystemExit("the training screen did not appear within 30 s")
+            await pilot.pause(0.005)
+        print(time.perf_counter() - t0)
+        app.exit()
+
+asyncio.run(main())
+"""
+
+
+def _console_script() -> list[str]:
+    script = Path(sys.executable).parent / "mnist-tui"
+    return [str(script)] if script.exists() else ["python", "-m", "tui.cli"]
+
+
+def startup_rows(b: Bench) -> list[Row]:
+    """``mnist-tui --help`` wall time and ``import model`` time, best of a few child processes."""
+    repeats = max(b.scale.repeats, 1)
+    help_s = min(run_child([*_console_script(), "--help"], b.threads)[0] for _ in range(repeats))
+    import_s = min(float(run_child(["python", "-c", _IMPORTS], b.threads)[1]) for _ in range(repeats))
+    return [
+        at_most("mnist-tui --help (whole process)", help_s, 0.5, "≤ 0.5 s", f"{help_s:.2f} s", b.quick),
+        at_most("import model (numpy included)", import_s, 0.3, "≤ 0.3 s", f"{import_s:.2f} s", b.quick),
+    ]
+
+
+def app_row(b: Bench) -> list[Row]:
+    """Process start to the training screen of the app (data cached; synthetic data in quick mode)."""
+    figure = "app start to training screen"
+    try:
+        import tui.app  # noqa: F401
+    except ImportError as exc:
+        return [Row(figure, "≤ 1 s", f"tui.app not importable ({exc})", status=SKIP)]
+    args = json.dumps([b.quick, b.data_path])
+    seconds = min(float(run_child(["python", "-c", _APP, args], b.threads)[1]) for _ in range(b.scale.repeats))
+    return [at_most(figure, seconds, 1.0, "≤ 1 s", f"{seconds:.2f} s", b.quick)]
+
+
+def memory_row(b: Bench) -> list[Row]:
+    """Peak resident memory of a child that loads MNIST and trains H=800 (one epoch) + evaluates."""
+    args = json.dumps([b.quick, b.data_path, b.scale.rss_steps])
+    mb = float(run_child(["python", "-c", _RSS, args], b.threads)[1])
+    text = f"{mb:.0f} MB after {b.scale.rss_steps} steps + evaluation"
+    return [at_most("max RSS, training H=800 B=128", mb, 600.0, "≤ 600 MB", text, b.quick)]
+
+
+#: Table order. Each entry: (label used if the group fails, function).
+GROUPS: list[tuple[str, Callable[[Bench], list[Row]]]] = [
+    ("epoch time vs GEMM bound", epoch_rows),
+    ("numpy / PyTorch", torch_row),
+    ("1 vs 2 BLAS threads", thread_rows),
+    ("time to < 5% test error", time_to_5_percent_row),
+    ("evaluate test set", eval_row),
+    ("start-up", startup_rows),
+    ("app start to training screen", app_row),
+    ("max RSS", memory_row),
+]

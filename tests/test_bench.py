@@ -1,0 +1,93 @@
+"""Smoke test of ``mnist-tui bench --quick`` and the table logic. No timing asserts: the box is shared."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+
+import numpy as np
+import pytest
+
+from benchmarks.data import synthetic_mnist
+from benchmarks.measure import eval_flops, train_flops
+from benchmarks.table import FAIL, INFO, PASS, QUICK, SKIP, Row, at_least, at_most, render
+from tui.cli import main
+
+APP_ROW = "app start to training screen"
+FIGURES = (
+    "float32 GEMM rate",
+    "epoch H=800 B=128: bound / time",
+    "epoch H=100 B=128: bound / time",
+    "epoch H=256 B=64: bound / time (app defaults)",
+    "numpy / PyTorch time, H=800 B=128",
+    "2 vs 1 BLAS threads, H=800 B=128",
+    "2 vs 1 BLAS threads, H=256 B=64",
+    "time to < 5% test error (defaults)",
+    "evaluate 1,000 test examples, H=800",
+    "mnist-tui --help (whole process)",
+    "import model (numpy included)",
+    APP_ROW,
+    "max RSS, training H=800 B=128",
+    "test error, --preset best",
+)
+
+
+@pytest.fixture(scope="module")
+def quick_report() -> dict[str, object]:
+    """One ``bench --quick --json`` run through the real command line, shared by the tests below."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        status = main(["bench", "--quick", "--json", "--threads", "1"])
+    assert status == 0
+    return json.loads(out.getvalue())
+
+
+def test_quick_table_has_every_row_and_no_errors(quick_report: dict[str, object]) -> None:
+    rows = [Row(**r) for r in quick_report["rows"]]  # type: ignore[union-attr]
+    figures = [r.figure for r in rows]
+    for wanted in FIGURES:
+        assert any(f.startswith(wanted) for f in figures), f"missing row {wanted!r} in {figures}"
+    assert len(rows) == len(FIGURES)
+    # Quick mode never passes or fails a target, and none of the bench's own measurements may error.
+    # The app row runs the app in a child process: its start-up is the app's own tests' business.
+    bad = [(r.figure, r.measured) for r in rows if r.status not in (QUICK, INFO, SKIP) and r.figure != APP_ROW]
+    assert not bad, bad
+
+
+def test_quick_rows_carry_measured_values(quick_report: dict[str, object]) -> None:
+    rows = {r["figure"]: r for r in quick_report["rows"]}  # type: ignore[union-attr,index]
+    epoch = rows["epoch H=800 B=128: bound / time"]
+    assert epoch["margin"] > 0 and "bound" in epoch["measured"]
+    assert "MB" in rows["max RSS, training H=800 B=128"]["measured"]
+    assert rows["numpy / PyTorch time, H=800 B=128"]["status"] == SKIP  # torch is never imported in quick mode
+    assert rows["test error, --preset best"]["status"] == SKIP
+    assert "blas" in quick_report["context"]  # type: ignore[operator]
+
+
+def test_margins_are_oriented_so_one_passes() -> None:
+    assert at_most("t", 1.5, 2.0, "≤ 2 s", "1.5 s").status == PASS
+    assert at_most("t", 2.5, 2.0, "≤ 2 s", "2.5 s").margin == pytest.approx(0.8)
+    assert at_least("r", 0.8, 0.75, "≥ 0.75", "0.8").status == PASS
+    assert at_least("r", 0.6, 0.75, "≥ 0.75", "0.6").status == FAIL
+    assert at_least("r", 0.6, 0.75, "≥ 0.75", "0.6", quick=True).status == QUICK
+
+
+def test_render_aligns_text_and_writes_markdown() -> None:
+    rows = [Row("a figure", "≤ 1 s", "0.5 s", 2.0, PASS), Row("b", "info", "x")]
+    text = render(rows).splitlines()
+    assert len(text) == 4 and text[0].startswith("figure") and set(text[1]) <= {"-", " "}
+    assert text[2].index("≤ 1 s") == text[0].index("target")
+    md = render(rows, markdown=True).splitlines()
+    assert md[1] == "|---|---|---|---|---|" and md[2] == "| a figure | ≤ 1 s | 0.5 s | 2.00 | PASS |"
+
+
+def test_flop_counts_match_the_formula() -> None:
+    assert train_flops(50_000, 800) == 50_000 * (4 * 784 * 800 + 60 * 800)
+    assert eval_flops(10_000, 800) == 10_000 * (2 * 784 * 800 + 20 * 800)
+
+
+def test_synthetic_data_looks_like_mnist() -> None:
+    d = synthetic_mnist(n_train=500, n_eval=100)
+    assert d.train_x.shape == (500, 784) and d.train_x.dtype == np.float32 and d.train_y.dtype == np.int64
+    assert d.test_x.min() >= 0.0 and d.test_x.max() < 1.0 and set(np.unique(d.valid_y)) <= set(range(10))
