@@ -9,9 +9,11 @@ counters travel as a JSON string inside the archive.
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -95,8 +97,10 @@ def save_checkpoint(path: str | os.PathLike[str], trainer: Trainer, meta: dict[s
     arrays["info"] = np.array(json.dumps(info, default=int))
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale_temps(path)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         try:
+            os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; a checkpoint is an ordinary file
             with os.fdopen(fd, "wb") as f:
                 np.savez(f, **arrays)
                 f.flush()
@@ -109,6 +113,23 @@ def save_checkpoint(path: str | os.PathLike[str], trainer: Trainer, meta: dict[s
     except OSError as exc:
         raise CheckpointError(f"cannot write checkpoint {path}: {exc.strerror or exc}") from None
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _remove_stale_temps(path: Path, min_age: float = 60.0) -> None:
+    """Delete temp files that an interrupted save of ``path`` (e.g. SIGKILL) left behind."""
+    now = time.time()
+    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        try:
+            if now - tmp.stat().st_mtime > min_age:
+                tmp.unlink()
+        except OSError:
+            pass
 
 
 def _fsync_dir(folder: Path) -> None:

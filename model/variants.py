@@ -385,7 +385,8 @@ def make_rule(hp: HyperParams) -> Variant:
 
 def angle_degrees(a: Array, b: Array) -> float:
     """Angle between two arrays seen as vectors, in degrees; NaN if either is zero. Identical -> 0."""
-    a1, b1 = a.ravel(), b.ravel()
+    order = "F" if a.flags.f_contiguous and b.flags.f_contiguous else "C"  # views, no copy of W1
+    a1, b1 = a.ravel(order=order), b.ravel(order=order)
     ab, aa, bb = float(np.dot(a1, b1)), float(np.dot(a1, a1)), float(np.dot(b1, b1))
     if aa == 0.0 or bb == 0.0 or not math.isfinite(ab * aa * bb):
         return math.nan

@@ -356,3 +356,21 @@ def test_fuzz_run_information_only_raises_checkpoint_error(
     t = Trainer((np.zeros((N, D), np.float32), np.zeros(N, np.int64)), HyperParams(hidden=2))
     ckpt.apply_to(t)  # whatever loads must also resume
     assert np.isfinite(t.step().loss)
+
+
+def test_saved_checkpoint_follows_the_umask_and_clears_stale_temps(
+    tmp_path: Path, data: tuple[np.ndarray, np.ndarray]
+) -> None:
+    stale = tmp_path / ".run.npz.abc123.tmp"
+    stale.write_bytes(b"half a checkpoint")
+    os.utime(stale, (0, 0))  # left by a save that was killed long ago
+    fresh = tmp_path / ".run.npz.def456.tmp"
+    fresh.write_bytes(b"a save in progress")
+    old = os.umask(0o022)
+    try:
+        path = save_checkpoint(tmp_path / "run.npz", small_trainer(data))
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o644
+    assert not stale.exists() and fresh.exists()
+    load_checkpoint(path)
