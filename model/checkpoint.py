@@ -31,6 +31,10 @@ FORMAT = "mnist-tui-checkpoint/1"
 class CheckpointError(Exception):
     """A checkpoint cannot be written or read; the message is one line for the user."""
 
+    def __init__(self, message: str) -> None:
+        # One line whatever the underlying error text held (untrusted JSON keys included).
+        super().__init__(" ".join(str(message).split()))
+
 
 @dataclass
 class Checkpoint:
