@@ -106,7 +106,7 @@ def save_checkpoint(path: str | os.PathLike[str], trainer: Trainer, meta: dict[s
         try:
             os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; a checkpoint is an ordinary file
             with os.fdopen(fd, "wb") as f:
-                np.savez(f, **arrays)
+                np.savez(f, **arrays)  # type: ignore[arg-type]  # numpy's stub types **kwds too narrowly
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, path)

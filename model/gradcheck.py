@@ -11,7 +11,7 @@ entries whose true gradient is ~0 (dead ReLUs, saturated units) from dividing by
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -70,7 +70,8 @@ def relative_error(
     analytic: NDArray[np.float64], numeric: NDArray[np.float64], floor: float = _FLOOR
 ) -> NDArray[np.float64]:
     """Elementwise |a - n| / max(|a| + |n|, floor)."""
-    return np.abs(analytic - numeric) / np.maximum(np.abs(analytic) + np.abs(numeric), floor)
+    rel: NDArray[np.float64] = np.abs(analytic - numeric) / np.maximum(np.abs(analytic) + np.abs(numeric), floor)
+    return rel
 
 
 def roundoff_floor(loss: float, eps: float = EPS) -> float:
@@ -106,7 +107,7 @@ def _compare(
     X: NDArray[np.float64],
     y: NDArray[np.integer],
     analytic: Grads,
-    entries: dict[str, Iterable[tuple[int, ...]]],
+    entries: Mapping[str, Iterable[tuple[int, ...]]],
     floor: float = _FLOOR,
 ) -> list[ParamCheck]:
     results = []

@@ -26,14 +26,15 @@ PARAM_NAMES = ("W1", "b1", "W2", "b2")
 
 def log_softmax(logits: Array) -> Array:
     """Row-wise log softmax with the max shift; logits: (B, K) -> (B, K). Stable for |logits| ~ 1e4+."""
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    shifted: Array = logits - logits.max(axis=-1, keepdims=True)
+    shifted -= np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    return shifted
 
 
 def softmax(logits: Array) -> Array:
     """Row-wise softmax; logits: (B, K) -> probs (B, K), rows sum to 1."""
     shifted = logits - logits.max(axis=-1, keepdims=True)
-    e = np.exp(shifted)
+    e: Array = np.exp(shifted)
     e /= e.sum(axis=-1, keepdims=True)
     return e
 

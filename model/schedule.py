@@ -17,9 +17,9 @@ def lr_at(hp: HyperParams, epoch: float) -> float:
     if hp.schedule == "constant":
         return hp.lr
     if hp.schedule == "step":
-        return hp.lr * hp.lr_decay ** math.floor(epoch)
+        return float(hp.lr * hp.lr_decay ** math.floor(epoch))
     if hp.schedule == "exp":
-        return hp.lr * hp.lr_decay**epoch
+        return float(hp.lr * hp.lr_decay**epoch)
     if hp.schedule == "cosine":
         progress = min(epoch / hp.epochs, 1.0)
         return hp.lr * 0.5 * (1.0 + math.cos(math.pi * progress))
