@@ -48,6 +48,10 @@ SPECS: dict[str, FieldSpec] = {
     "sigma": FieldSpec(float, "std of the noise-* variants' Gaussian noise on h", 0.0, 100.0),
     "stale_k": FieldSpec(int, "steps of lag of the stale variant's W2", 0, 1000),
     "augment": FieldSpec(int, "random shift of training images, in pixels (0: off)", 0, 4),
+    "dropout": FieldSpec(float, "probability of dropping a hidden unit in a training step", 0.0, 1.0, high_open=True),
+    "input_dropout": FieldSpec(
+        float, "probability of dropping an input pixel in a training step", 0.0, 1.0, high_open=True
+    ),
 }
 
 
@@ -69,6 +73,8 @@ class HyperParams:
     sigma: float = 0.5
     stale_k: int = 10
     augment: int = 0
+    dropout: float = 0.0
+    input_dropout: float = 0.0
 
     def validated(self, **changes: Any) -> HyperParams:
         """A copy with ``changes`` applied; ValueError (one line) if any value is invalid."""

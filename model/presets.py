@@ -2,11 +2,12 @@
 
 ``default`` is ``HyperParams()`` itself: a 256-unit net that passes 5% test error within
 the first epoch. ``fast`` reaches about 2% in seconds. ``best`` is the best one-hidden-layer
-setting found without augmentation (small batches, weight decay, a cosine schedule; the
-model kept is the one with the best validation error), ``best-augment`` the same idea with
-random 2-pixel shifts of the training images. Error figures are from single runs with
-seed 0 (see the README). A preset only fills in fields; explicit command-line flags
-override it. Leaves out anything that is not a ``HyperParams`` field (threads, data paths).
+setting found without augmentation (dropout on hidden units and inputs, a cosine schedule;
+the model kept is the one with the best validation error), ``best-augment`` random 2-pixel
+shifts of the training images with weight decay instead of dropout. Error figures are
+from single runs with seed 0 (see the README). A preset only fills in fields; explicit
+command-line flags override it. Leaves out anything that is not a ``HyperParams`` field
+(threads, data paths).
 """
 
 from __future__ import annotations
@@ -41,15 +42,18 @@ PRESETS: dict[str, Preset] = {
         ),
         Preset(
             "best",
-            "1024 units, batch 16, lr 0.02, weight decay 1e-4, cosine over 30 epochs: about 1.5% test error",
+            "1024 units, dropout 0.5 (inputs 0.2), batch 128, lr 0.1, cosine over 60 epochs: "
+            "1.31% test error (seed 0; 1.3-1.5% over seeds), about 200 s",
             {
                 "hidden": 1024,
-                "batch_size": 16,
-                "lr": 0.02,
+                "batch_size": 128,
+                "lr": 0.1,
                 "momentum": 0.9,
-                "weight_decay": 1e-4,
+                "weight_decay": 0.0,
                 "schedule": "cosine",
-                "epochs": 30,
+                "epochs": 60,
+                "dropout": 0.5,
+                "input_dropout": 0.2,
             },
         ),
         Preset(

@@ -102,8 +102,8 @@ class Trainer:
     """Minibatch SGD with momentum, L2 weight decay and an LR schedule, in float32.
 
     train: (X (N, D) float32, y (N,) int). eval_sets: name -> (X, y), evaluated on demand.
-    The seed in ``hp`` fixes the initial weights, the shuffling and any variant's noise,
-    so the same seed gives the same numbers.
+    The seed in ``hp`` fixes the initial weights, the shuffling, any variant's noise and the
+    dropout masks, so the same seed gives the same numbers.
     """
 
     train: tuple[Array, Labels]
@@ -169,6 +169,8 @@ class Trainer:
         self.hp = self.hp.validated(**changes)
         if isinstance(self.rule, Variant) and self.rule.key != variant_key(self.hp):
             self.rule = make_rule(self.hp)  # takes effect from the next step
+        if isinstance(self.rule, Variant):  # dropout changes without rebuilding (a variant's state is kept)
+            self.rule.dropout, self.rule.input_dropout = self.hp.dropout, self.hp.input_dropout
         self.diverged = False  # a new setting deserves a new try
         return sorted(set(changes) & ARCHITECTURE_FIELDS)
 
@@ -232,7 +234,7 @@ class Trainer:
         healthy = finite and self._loss_avg <= self.loss_limit and loss <= MAX_STEP_LOSS
         angles = None
         if healthy and self.angle_every and self.state.step % self.angle_every == 0:
-            if getattr(self.rule, "name", None) == "exact":
+            if getattr(self.rule, "name", None) == "exact" and not (self.hp.dropout or self.hp.input_dropout):
                 # exact backprop is the true gradient: 0 degrees, without a second pass (10-18% of a step)
                 angles = dict.fromkeys(self._probe.layers, 0.0)
             else:

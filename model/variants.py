@@ -14,6 +14,13 @@ shared ``Variant.loss_and_grads`` runs the forward and the backward pass with th
 every variant has the trainer's ``GradientRule`` signature. ``VARIANTS`` is the registry
 (name -> question, help, factory) and ``make_rule(hp)`` builds one from the hyperparameters.
 
+Dropout (``hp.dropout`` on hidden units, ``hp.input_dropout`` on inputs) works with every
+variant: ``Variant.loss_and_grads`` multiplies the inputs by an inverted-dropout mask, and
+the hidden state the variant hands back (h_out, h_dW2) and act'(.) by another, so
+``backward`` itself never sees a mask. For exact backprop that is the true gradient of the
+masked network; the exact variant takes the model's faster path only when dropout is off.
+Training steps only: evaluation goes through ``MLP`` and never drops anything.
+
 Random numbers come only from the generator the trainer passes in (``rule_rng``), so a
 seed fixes them. ``AlignmentProbe`` measures, per weight matrix, the angle between a
 variant's update and the true gradient on the same minibatch.
@@ -27,7 +34,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -78,6 +85,19 @@ class Variant:
         self.last: BackwardInputs | None = None
         self._buf = _Buffers()
         self._grads: Grads | None = None
+        self.dropout = 0.0  # probability of dropping a hidden unit (0: off)
+        self.input_dropout = 0.0  # probability of dropping an input (0: off)
+        self.last_masks: tuple[Array | None, Array | None] = (None, None)  # (input (B, D), hidden (B, H))
+
+    def _mask(
+        self, slot: str, shape: tuple[int, ...], dtype: np.dtype[Any], p: float, rng: np.random.Generator
+    ) -> Array:
+        """Inverted-dropout mask: 1/(1-p) with probability 1-p, else 0; (B, n) in a reused buffer."""
+        m = self._buf.get(slot, shape, dtype)
+        rng.random(dtype=m.dtype.type, out=m)  # U[0, 1)
+        keep = self._buf.get(slot + "_keep", shape, np.dtype(np.bool_))
+        np.greater_equal(m, p, out=keep)  # kept with probability 1 - p
+        return np.multiply(keep, 1.0 / (1.0 - p), out=m, dtype=m.dtype)
 
     def inputs(self, model: MLP, h: Array, z1: Array, rng: np.random.Generator) -> BackwardInputs:
         """What the backward pass uses; h, z1: (B, H) this minibatch's hidden state and pre-activation."""
@@ -87,30 +107,52 @@ class Variant:
         """Mean cross-entropy of the (possibly perturbed) forward pass and the variant's update.
 
         X: (B, D), y: (B,) int. Returns grads W1 (H, D), b1 (H,), W2 (K, H), b2 (K,).
+        With dropout the inputs are X * m_in and the hidden state the variant hands back is
+        multiplied by m (inverted-dropout masks, 0 or 1/(1-p), drawn from ``rng``) wherever it
+        enters the output layer or dW2; act'(.) is multiplied by the same m, so the backward
+        pass is the exact gradient of the masked network (for the exact variant).
         """
-        B, H = X.shape[0], model.W1.shape[0]
-        z1 = np.matmul(X, model.W1.T, out=self._buf.get("z1", (B, H), model.W1.dtype))
+        B, (H, D) = X.shape[0], model.W1.shape
+        dtype = model.W1.dtype
+        m_in = m_h = None
+        if self.input_dropout:
+            m_in = self._mask("m_in", (B, D), dtype, self.input_dropout, rng)  # (B, D)
+            X = np.multiply(X, m_in, out=self._buf.get("X_drop", (B, D), dtype))
+        z1 = np.matmul(X, model.W1.T, out=self._buf.get("z1", (B, H), dtype))
         z1 += model.b1  # pre-activation, (B, H)
         h = model.act.forward(z1, out=self._buf.get("h", (B, H), z1.dtype))  # (B, H)
+        if self.dropout:
+            m_h = self._mask("m_h", (B, H), dtype, self.dropout, rng)  # (B, H)
         fed = self.inputs(model, h, z1, rng)
-        self.last = fed
-        logits = fed.h_out @ model.W2.T  # (B, K)
+        self.last, self.last_masks = fed, (m_in, m_h)
+        # act'(.) from the unmasked state (sigmoid's h(1-h) needs the real h), then masked
+        dact = model.act.grad_from_output(fed.h_act, out=self._buf.get("dact", (B, H), h.dtype))
+        h_out, h_dW2 = fed.h_out, fed.h_dW2
+        if m_h is not None:
+            dact *= m_h  # d h~ / d z1 = act'(z1) m, (B, H)
+            h_out = np.multiply(fed.h_out, m_h, out=self._buf.get("h_out_drop", (B, H), dtype))  # h~ = h m
+            if fed.h_dW2 is fed.h_out:
+                h_dW2 = h_out
+            else:
+                h_dW2 = np.multiply(fed.h_dW2, m_h, out=self._buf.get("h_dW2_drop", (B, H), dtype))
+        logits = h_out @ model.W2.T  # (B, K)
         logits += model.b2
         log_probs = log_softmax(logits)
         probs = np.exp(log_probs)
         loss = float(-log_probs[np.arange(B), y].mean())
-        dact = model.act.grad_from_output(fed.h_act, out=self._buf.get("dact", (B, H), h.dtype))
         if self._grads is None or self._grads["W1"].shape != model.W1.shape:
             self._grads = {k: np.empty_like(v) for k, v in model.params.items()}
-        return loss, backward(X, y, probs, fed.h_dW2, dact, fed.feedback, self._grads)
+        return loss, backward(X, y, probs, h_dW2, dact, fed.feedback, self._grads)
 
 
 class Exact(Variant):
-    """True backprop, through the model's own (fastest) path."""
+    """True backprop, through the model's own (fastest) path; with dropout, the masked network's."""
 
     name = "exact"
 
     def loss_and_grads(self, model: MLP, X: Array, y: Labels, rng: np.random.Generator) -> tuple[float, Grads]:
+        if self.dropout or self.input_dropout:
+            return super().loss_and_grads(model, X, y, rng)
         return model.loss_and_grads(X, y, reuse_buffers=True)
 
 
@@ -377,6 +419,7 @@ def make_rule(hp: HyperParams) -> Variant:
     """A fresh gradient rule for ``hp.variant`` with its options (fixed draws happen on first use)."""
     rule = get_variant(hp.variant).make(hp)
     rule.key = variant_key(hp)
+    rule.dropout, rule.input_dropout = hp.dropout, hp.input_dropout
     return rule
 
 
@@ -385,7 +428,7 @@ def make_rule(hp: HyperParams) -> Variant:
 
 def angle_degrees(a: Array, b: Array) -> float:
     """Angle between two arrays seen as vectors, in degrees; NaN if either is zero. Identical -> 0."""
-    order = "F" if a.flags.f_contiguous and b.flags.f_contiguous else "C"  # views, no copy of W1
+    order: Literal["F", "C"] = "F" if a.flags.f_contiguous and b.flags.f_contiguous else "C"  # views, no copy
     a1, b1 = a.ravel(order=order), b.ravel(order=order)
     ab, aa, bb = float(np.dot(a1, b1)), float(np.dot(a1, a1)), float(np.dot(b1, b1))
     if aa == 0.0 or bb == 0.0 or not math.isfinite(ab * aa * bb):

@@ -24,7 +24,7 @@ def mnist():  # type: ignore[no-untyped-def]
 def test_real_mnist_shapes(mnist) -> None:  # type: ignore[no-untyped-def]
     assert mnist.train_x.shape == (50_000, 784) and mnist.valid_x.shape == (10_000, 784)
     assert mnist.test_x.shape == (10_000, 784)
-    assert 0.0 <= mnist.train_x.min() and mnist.train_x.max() < 1.0
+    assert mnist.train_x.min() >= 0.0 and mnist.train_x.max() < 1.0
 
 
 def test_default_training_reaches_under_five_percent_test_error(mnist) -> None:  # type: ignore[no-untyped-def]

@@ -129,6 +129,20 @@ def add_training_flags(p: argparse.ArgumentParser) -> None:
         metavar="PX",
         help=f"shift training images by up to PX pixels at random (default {d.augment}: off)",
     )
+    p.add_argument(
+        "--dropout",
+        type=_hparam("dropout"),
+        default=d.dropout,
+        metavar="P",
+        help=f"drop each hidden unit with probability P in training steps (default {d.dropout}: off)",
+    )
+    p.add_argument(
+        "--input-dropout",
+        type=_hparam("input_dropout"),
+        default=d.input_dropout,
+        metavar="P",
+        help=f"drop each input pixel with probability P in training steps (default {d.input_dropout}: off)",
+    )
     from model.presets import PRESETS
 
     p.add_argument(
