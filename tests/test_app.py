@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from textual import events
 from textual.pilot import Pilot
 from textual.widgets import Input
 
@@ -63,15 +64,21 @@ def make_app(tiny: Any, running: bool = False, **kwargs: Any) -> MnistApp:
 async def focus_field(pilot: Pilot[Any], name: str) -> FieldInput:
     """Focus field ``name`` the way a user would: tab into the panel, then down."""
     app = pilot.app
+    order = app.main.controls.shown_fields()
+
+    def on(i: int) -> Callable[[], bool]:
+        def focused() -> bool:
+            field = app.screen.focused
+            return isinstance(field, FieldInput) and field.field_name == order[i]
+
+        return focused
+
     await pilot.press("tab")
-    order = list(SPECS)
-    await pilot.press(*["down"] * order.index(name))
-
-    def focused() -> bool:
-        field = app.screen.focused
-        return isinstance(field, FieldInput) and field.field_name == name
-
-    await wait_for(pilot, focused, what=f"focus on {name}")
+    await wait_for(pilot, on(0), what=f"focus on {order[0]}")
+    # one key at a time: focus moves on the next idle moment, and a busy worker can delay that
+    for i in range(1, order.index(name) + 1):
+        await pilot.press("down")
+        await wait_for(pilot, on(i), what=f"focus on {order[i]}")
     assert isinstance(app.screen.focused, FieldInput)
     return app.screen.focused
 
@@ -154,9 +161,78 @@ async def test_plus_minus_nudge(tiny_mnist: Any) -> None:
         await wait_for(pilot, lambda: controls.hp.batch_size == 32)
         await pilot.press("down", "+")  # momentum: half the gap to 1
         await wait_for(pilot, lambda: controls.hp.momentum == pytest.approx(0.95))
-        await pilot.press(*["down"] * (list(SPECS).index("activation") - 2), "+")
+        await pilot.press(*["down"] * (controls.shown_fields().index("activation") - 2), "+")
         await wait_for(pilot, lambda: controls.hp.activation == SPECS["activation"].choices[1])
         await wait_for(pilot, lambda: app.bridge.trainer.hp.batch_size == 32, what="nudge handed over")
+
+
+async def test_variant_options_show_only_while_the_variant_reads_them(tiny_mnist: Any) -> None:
+    app = make_app(tiny_mnist)
+    async with app.run_test(size=SIZE) as pilot:
+        controls, left = app.main.controls, app.main.query_one("#left")
+        shown = controls.shown_fields()
+        assert "sigma" not in shown and "stale_k" not in shown and "augment" in shown
+        await focus_field(pilot, "variant")
+        await pilot.press("down")  # skips the hidden options
+        await wait_for(pilot, lambda: app.screen.focused.field_name == shown[shown.index("variant") + 1])
+        await pilot.press("up")
+        await wait_for(pilot, lambda: app.screen.focused.field_name == "variant")
+        await pilot.press(*"noise-same", "enter")
+        await wait_for(pilot, lambda: "sigma" in controls.shown_fields(), what="sigma shown")
+        assert "stale_k" not in controls.shown_fields()
+        await pilot.press("down")
+        await wait_for(pilot, lambda: app.screen.focused.field_name == "sigma", what="down onto sigma")
+        await pilot.press(*"0.2", "enter")
+        await wait_for(pilot, lambda: app.bridge.trainer.hp.sigma == 0.2, what="sigma handed over")
+        assert controls.region.bottom <= left.region.bottom  # every field fits at 120x40
+        await pilot.press("up", *"stale", "enter")
+        await wait_for(pilot, lambda: "stale_k" in controls.shown_fields(), what="stale k shown")
+        assert "sigma" not in controls.shown_fields()
+
+
+async def test_quick_arrow_keys_each_move_one_field(tiny_mnist: Any) -> None:
+    app = make_app(tiny_mnist)
+    async with app.run_test(size=SIZE) as pilot:
+        controls = app.main.controls
+        shown = controls.shown_fields()
+        await pilot.press("h")
+        await wait_for(pilot, lambda: isinstance(app.screen.focused, FieldInput), what="first field")
+        first = app.screen.focused
+        first.action_move(1)
+        # at once, not on the next idle moment: a key typed meanwhile must start from the new field
+        assert app.screen.focused is controls.field(shown[1])
+        app.main.focus_digits()
+        assert app.screen.focused is app.main.digits
+        controls.focus_first()
+        assert app.screen.focused is first
+        await pilot.press(*["down"] * shown.index("variant"))  # typed ahead, as a user would
+        await wait_for(pilot, lambda: app.screen.focused.field_name == "variant", timeout=3, what="variant")
+        await pilot.press("up", "up", "up")
+        await wait_for(pilot, lambda: app.screen.focused.field_name == shown[shown.index("variant") - 3])
+
+
+async def test_enter_then_escape_in_one_burst_still_sets_the_value(tiny_mnist: Any) -> None:
+    app = make_app(tiny_mnist)
+    async with app.run_test(size=SIZE) as pilot:
+        field = await focus_field(pilot, "lr")
+        field.value = "0.02"
+        await field.action_submit()  # Enter: posts Submitted ...
+        field.action_leave()  # ... and Escape, already queued, reverts the field before it is handled
+        await wait_for(pilot, lambda: app.bridge.trainer.hp.lr == 0.02, what="the submitted value")
+        assert field.value == "0.02" and app.screen.focused is None
+
+
+async def test_a_key_queued_at_a_field_that_lost_the_focus_goes_to_the_focused_one(tiny_mnist: Any) -> None:
+    app = make_app(tiny_mnist)
+    async with app.run_test(size=SIZE) as pilot:
+        lr = await focus_field(pilot, "lr")
+        batch = app.main.controls.field("batch_size")
+        app.screen.set_focus(batch)
+        lr._forward_event(events.Key("3", "3"))  # the app handed it to lr just before the focus moved on
+        await wait_for(pilot, lambda: batch.value == "3", what="the key in the focused field")
+        assert lr.value == "0.05"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.bridge.trainer.hp.batch_size == 3, what="batch size handed over")
 
 
 def test_nudge_rules_and_limits() -> None:
@@ -328,7 +404,10 @@ async def test_question_mark_opens_help_listing_every_binding(tiny_mnist: Any) -
         keys = {key for _, rows in app.screen.sections for key, _ in rows}
         for binding in MnistApp.BINDINGS:
             assert binding.description  # every binding is described
-        assert {"space", "n", "r", "e", "s", "l", "g", "?", "q", "+ / -", "escape"} <= keys
+        assert {"space", "n", "r", "e", "s", "l", "g", "d", "h", "4", "?", "q", "+ / -", "escape", "esc"} <= keys
+        rows = dict(app.screen.sections)
+        digits = dict(rows["Misclassified digits (when focused)"])
+        assert digits["esc"] == "Leave the panel" and "digit viewer" in dict(rows["Training (outside a field)"])["d"]
         await pilot.press("escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, HelpScreen), what="help closed")
 
@@ -339,6 +418,7 @@ async def test_every_action_is_in_the_command_palette(tiny_mnist: Any) -> None:
         titles = {c.title for c in app.get_system_commands(app.screen)}
         assert {"Resume training", "Step once", "Reset weights", "Evaluate now", "Save checkpoint"} <= titles
         assert {"Load checkpoint", "Gradient check", "Keys", "Quit"} <= titles
+        assert {"Browse misclassified digits", "Edit hyperparameters", "Show angle chart"} <= titles
         assert "Pause training" not in titles  # does not apply while paused
 
 
@@ -413,3 +493,98 @@ async def test_resume_continues_a_saved_run(tiny_mnist: Any, tmp_path: Path, mon
         await wait_for(pilot, lambda: app.bridge is not None, what="main screen")
         assert app.bridge.trainer.state.step == 5 and app.bridge.trainer.model.shape[1] == 12
         assert app.main.controls.field("hidden").value == "12"
+
+
+# ---- focus keys and the angle chart --------------------------------------------------------------
+
+
+async def test_d_focuses_the_digits_then_j_k_browse_and_escape_leaves(tiny_mnist: Any) -> None:
+    app = make_app(tiny_mnist)
+    async with app.run_test(size=SIZE) as pilot:
+        digits = app.main.digits
+        await pilot.press("e")
+        await wait_for(pilot, lambda: digits.result is not None and len(digits.selection) > 2, what="digits")
+        await pilot.press("d")
+        await wait_for(pilot, lambda: app.screen.focused is digits, what="digits focused")
+        rows = [digits.current_row]
+        for key in ("j", "j", "k"):
+            await pilot.press(key)
+            await pilot.pause()
+            rows.append(digits.current_row)
+        assert digits.position == 1 and rows[1] != rows[0] and rows[3] == rows[1]
+        await pilot.press("t")  # filter keys act on the focused panel
+        await wait_for(pilot, lambda: digits.true_filter == 0)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen.focused is None, what="escape leaves the panel")
+        await pilot.press("t")
+        await pilot.pause(0.1)
+        assert digits.true_filter == 0  # unfocused: t is no longer the panel's
+        await pilot.press("n")  # app keys work again
+        await wait_for(pilot, lambda: app.bridge.trainer.state.step == 1, what="a step")
+        await pilot.press("d", "o")  # typed ahead: o already reaches the viewer
+        await wait_for(pilot, lambda: digits.order == "confident", what="sort order changed")
+        assert app.screen.focused is digits
+
+
+async def test_d_on_a_small_screen_switches_to_the_digits_tab(tiny_mnist: Any) -> None:
+    app = make_app(tiny_mnist)
+    async with app.run_test(size=(80, 24)) as pilot:
+        main = app.main
+        assert main.compact
+        assert main.charts.region.height > 0 and main.digits.region.height == 0  # charts tab at start
+        await pilot.press("d")
+        await wait_for(pilot, lambda: app.screen.focused is main.digits, what="digits focused")
+        await wait_for(pilot, lambda: main.digits.region.height > 0 and main.charts.region.height == 0)
+        await pilot.press("1")  # back to the charts: the hidden viewer gives the keys back
+        await wait_for(pilot, lambda: main.charts.region.height > 0, what="charts tab")
+        assert app.screen.focused is None
+
+
+async def test_h_focuses_the_controls(tiny_mnist: Any) -> None:
+    app = make_app(tiny_mnist)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("h")
+        await wait_for(pilot, lambda: isinstance(app.screen.focused, FieldInput), what="a field focused")
+        assert app.screen.focused.field_name == next(iter(SPECS))
+        await pilot.press(*"0.02", "enter", "escape")
+        await wait_for(pilot, lambda: app.bridge.trainer.hp.lr == 0.02, what="lr handed over")
+        assert app.screen.focused is None
+
+
+async def test_switching_variant_mid_run_brings_angles_to_the_chart(tiny_mnist: Any) -> None:
+    app = make_app(tiny_mnist, running=True)
+    async with app.run_test(size=SIZE) as pilot:
+        charts, status = app.main.charts, app.main.status
+        w1 = charts.angle_chart.series["W1"]
+        await wait_for(pilot, lambda: len(w1.x) >= 2, what="angles of exact backprop")
+        assert not charts.angles_shown and not charts.angle_chart.display  # hidden for exact backprop
+        assert np.all(charts.angle_chart.series["W2"].y.values == 0.0) and np.all(w1.y.values == 0.0)
+        await wait_for(pilot, lambda: "∠W1 [b]0.0°" in status.title_markup(), what="status shows 0°")
+        field = await focus_field(pilot, "variant")
+        await pilot.press(*"feedback-fixed", "enter", "escape")
+        await wait_for(pilot, lambda: app.bridge.trainer.hp.variant == "feedback-fixed", what="variant handed over")
+        assert field.value == "feedback-fixed" and not app.bridge.paused
+        await wait_for(pilot, lambda: np.nanmax(w1.y.values) > 10.0, what="a large angle for W1")
+        assert charts.angles_shown and charts.angle_chart.display
+        assert any("feedback-fixed" in m.label for m in charts.angle_chart.markers)
+        switched = next(m.x for m in charts.angle_chart.markers if "feedback-fixed" in m.label)
+        after = w1.y.values[w1.x.values > switched]
+        assert np.all(w1.y.values[w1.x.values <= switched] == 0.0) and np.nanmean(after) > 10.0
+        await wait_for(pilot, lambda: "feedback-fixed" in str(status.border_title), what="status names the variant")
+        await wait_for(pilot, lambda: "∠W1 [b]0.0°" not in status.title_markup(), what="status angle")
+
+
+async def test_4_shows_the_angle_chart_on_its_own_tab(tiny_mnist: Any) -> None:
+    app = make_app(tiny_mnist)
+    async with app.run_test(size=(80, 24)) as pilot:
+        charts = app.main.charts
+        await pilot.press("4")
+        await wait_for(pilot, lambda: charts.angle_chart.region.height > 10, what="angle tab")
+        assert charts.loss_chart.region.height == 0 and charts.error_chart.region.height == 0
+        await pilot.press("1")
+        await wait_for(pilot, lambda: charts.loss_chart.region.height > 0, what="charts tab")
+        assert charts.angle_chart.region.height == 0  # the charts tab keeps loss and error only
+        await pilot.resize_terminal(*SIZE)
+        await wait_for(pilot, lambda: not app.main.compact, what="wide layout")
+        await wait_for(pilot, lambda: charts.angle_chart.region.width > 20, what="angle chart beside the error chart")
+        assert charts.error_chart.region.y == charts.angle_chart.region.y

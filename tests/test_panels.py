@@ -16,7 +16,7 @@ from model.analysis import Misclassified, confusion_matrix, misclassified
 from model.gradcheck import CheckReport, ParamCheck, toy_suite
 from model.mlp import MLP
 from tui.digit_render import ASCII_RAMP, render_ascii, render_halfblock
-from tui.widgets.charts import ChartsPanel, SeriesChart, format_count
+from tui.widgets.charts import DEGREE_STEPS, ChartsPanel, SeriesChart, format_count, stepped_ticks
 from tui.widgets.digits import NO_EVALUATION, NO_MATCH, MisclassifiedPanel, confusion_text, confusion_width
 from tui.widgets.gradcheck import HINT, GradCheckPanel
 
@@ -287,12 +287,31 @@ def test_confusion_text_full_and_compact() -> None:
 
 
 def test_digit_bindings_avoid_app_keys() -> None:
-    app_keys = set("nreslgq?+-") | {"space"}
+    from tui.app import MnistApp
+
+    app_keys = {k for b in MnistApp.BINDINGS for k in b.key.split(",")} | set("+-")
+    assert set("nreslgqdh1234") | {"space", "question_mark"} <= app_keys
     for b in MisclassifiedPanel.BINDINGS:
         keys = set(b.key.split(","))
         assert not keys & app_keys, b
         assert b.description
         assert b.show == (len(b.key) == 1 and b.key.isalpha() and b.key not in "jk")
+
+
+async def test_new_results_refresh_the_footer_keys_only_when_they_become_available() -> None:
+    panel = MisclassifiedPanel()
+    async with PanelApp(panel).run_test(size=SIZE) as pilot:
+        calls = []
+        original = panel.refresh_bindings
+        panel.refresh_bindings = lambda: (calls.append(1), original())[1]  # type: ignore[method-assign]
+        assert panel.check_action("step", (1,)) is None
+        panel.show(make_result())
+        assert len(calls) == 1 and panel.check_action("step", (1,)) is True
+        for seed in (1, 2, 3):  # later evaluations: the same keys apply, no footer relayout
+            panel.show(make_result(seed=seed))
+        panel.focus()
+        await pilot.press("t", "j")
+        assert len(calls) == 1
 
 
 # ---- charts ---------------------------------------------------------------------------------
@@ -390,6 +409,52 @@ async def test_charts_accept_another_chart_later() -> None:
         await replot(pilot, panel)
         assert [m.label for m in align.markers] == ["batch 64→128", "diverged"]
         assert "Alignment" in screen_text(pilot.app) and "angle 30°" in align.border_subtitle
+
+
+async def test_angle_chart_spans_0_to_90_degrees_and_sits_beside_the_error_chart() -> None:
+    panel = ChartsPanel()
+    async with PanelApp(panel).run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert not panel.angle_chart.display and panel.error_chart.region.width > 100  # hidden at first
+        ex = list(range(640, 64_001, 640))
+        panel.append_angles([(e, {"W1": 0.0, "W2": 0.0}) for e in ex])  # exact backprop: 0 degrees
+        panel.append_losses(ex, [1.0] * len(ex))
+        panel.show_angles()
+        await replot(pilot, panel)
+        chart = panel.angle_chart
+        assert chart.region.width > 40 and chart.region.y == panel.error_chart.region.y
+        text = screen_text(pilot.app, chart)
+        ticks = [line.split("┤")[0].strip("│ ") for line in text.splitlines() if "┤" in line]
+        assert ticks[0] == "90" and ticks[-1] == "0"  # the full 0-90 range, not a band around 0
+        assert "∠W1 0°" in chart.border_subtitle and "∠W2 0°" in chart.border_subtitle
+        panel.append_angles([(64_640, {"W1": 61.5, "W2": 0.0}), (65_280, {"W1": 120.0, "W2": float("nan")})])
+        panel.add_marker(64_000, "variant feedback-fixed")
+        await replot(pilot, panel)
+        assert list(chart.series["W1"].y.values[-2:]) == [61.5, 120.0]
+        assert "∠W1 120°" in chart.border_subtitle and "∠W2 0°" in chart.border_subtitle  # NaN skipped
+        ticks = [line.split("┤")[0].strip("│ ") for line in screen_text(pilot.app, chart).splitlines() if "┤" in line]
+        assert float(ticks[0]) >= 90 and ticks[-1] == "0" and [m.label for m in chart.markers]
+        panel.clear()
+        assert len(chart.series["W1"].x) == 0 and panel.angles_shown  # a new run keeps its place
+
+
+@pytest.mark.parametrize(("width", "dashes"), [(80, True), (34, False)])
+async def test_legend_drops_the_dashes_when_the_border_is_short(width: int, dashes: bool) -> None:
+    chart = SeriesChart("Error %", unit="%")
+    async with PanelApp(chart).run_test(size=(width, 12)) as pilot:
+        for name, value in (("train", 0.798), ("valid", 2.37)):
+            chart.append(name, [1, 2], [5.0, value])
+        chart.replot()
+        await pilot.pause()
+        subtitle = screen_text(pilot.app).splitlines()[-1]
+        assert "0.798%" in subtitle and "2.37%" in subtitle and "…" not in subtitle
+        assert ("━ train" in subtitle) == dashes
+
+
+def test_stepped_ticks() -> None:
+    assert stepped_ticks(-4.5, 94.5, 2, DEGREE_STEPS).tolist() == [0.0, 45.0, 90.0]
+    assert stepped_ticks(-4.5, 94.5, 3, DEGREE_STEPS).tolist() == [0.0, 30.0, 60.0, 90.0]
+    assert stepped_ticks(0.0, 180.0, 2, DEGREE_STEPS).tolist() == [0.0, 90.0, 180.0]
 
 
 def test_format_count() -> None:

@@ -6,6 +6,7 @@ and look at the SVGs in ``tests/__snapshots__/`` before accepting them.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -112,6 +113,39 @@ def test_main_screen(snap_compare: Any, tiny_mnist: Any, size: tuple[int, int]) 
 
     async def run_before(pilot: Pilot[Any]) -> None:
         await fill_panels(pilot, tiny_mnist)
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+async def fill_angles(pilot: Pilot[Any]) -> None:
+    """Exact backprop (0 degrees) until 60k examples, then feedback alignment, as the worker posts it."""
+    app = pilot.app
+    assert isinstance(app, MnistApp) and app.main is not None
+    charts = app.main.charts
+    examples = np.arange(10, 2_673, 10) * 64
+    after = np.clip(examples - 60_000, 0, None)
+    w1 = np.where(examples <= 60_000, 0.0, 25.0 + 37.0 * np.exp(-after / 25_000))
+    charts.append_angles([(int(e), {"W1": float(a), "W2": 0.0}) for e, a in zip(examples, w1, strict=True)])
+    charts.add_marker(60_000, "variant feedback-fixed")
+    charts.show_angles()
+    app.main.controls.set_hparams(replace(HP, variant="feedback-fixed"))
+    angles = (("W1", float(w1[-1])), ("W2", 0.0))
+    app.main.status.update_status(replace(STATUS, variant="feedback-fixed", angles=angles))
+    await pilot.pause()
+    for chart in charts.charts.values():
+        chart.replot_if_dirty()
+    await pilot.pause()
+
+
+@pytest.mark.parametrize("size", [(120, 40), (80, 24)])
+def test_main_screen_with_angles(snap_compare: Any, tiny_mnist: Any, size: tuple[int, int]) -> None:
+    app = MnistApp(HP, data=tiny_mnist, start_training=False)
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await fill_panels(pilot, tiny_mnist)
+        await fill_angles(pilot)
+        if size[0] < 100:
+            await pilot.press("4")  # small screens: the angle chart has its own tab
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)
 

@@ -115,12 +115,15 @@ class MnistApp(App[int]):
         Binding("s", "save", "Save"),
         Binding("l", "load", "Load"),
         Binding("g", "gradcheck", "Grad check"),
+        Binding("d", "focus_digits", "Digits", tooltip="focus the digit viewer (esc leaves)"),
+        Binding("h", "focus_controls", "Controls", tooltip="focus the controls (esc leaves)"),
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
         Binding("ctrl+c", "quit", "Quit", show=False),  # a focused text field still copies with it
         Binding("1", "show_panel('charts')", "Show charts (small screens)", show=False),
         Binding("2", "show_panel('digits')", "Show digits (small screens)", show=False),
         Binding("3", "show_panel('gradcheck')", "Show grad check (small screens)", show=False),
+        Binding("4", "show_panel('angles')", "Show angle chart (also when wide)", show=False),
     ]
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (100, "-wide")]
     VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-short"), (32, "-tall")]
@@ -138,6 +141,9 @@ class MnistApp(App[int]):
         ("Show charts panel", "On small screens (1)", "show_panel", "charts"),
         ("Show digits panel", "On small screens (2)", "show_panel", "digits"),
         ("Show grad check panel", "On small screens (3)", "show_panel", "gradcheck"),
+        ("Show angle chart", "Angle between each update and the true gradient (4)", "show_panel", "angles"),
+        ("Browse misclassified digits", "Focus the digit viewer: j/k, t, p, o, c, a (d)", "focus_digits", None),
+        ("Edit hyperparameters", "Focus the first controls field (h)", "focus_controls", None),
     )
 
     def __init__(
@@ -311,7 +317,7 @@ class MnistApp(App[int]):
             if action == "gradcheck":
                 return None if bridge.gradcheck_running else True
             return True
-        if action == "show_panel":
+        if action in ("show_panel", "focus_digits", "focus_controls"):
             return True if self.main is not None else None
         return True
 
@@ -370,6 +376,14 @@ class MnistApp(App[int]):
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.help_sections()))
+
+    def action_focus_digits(self) -> None:
+        if self.main is not None:
+            self.main.focus_digits()
+
+    def action_focus_controls(self) -> None:
+        if self.main is not None:
+            self.main.controls.focus_first()
 
     def action_show_panel(self, key: str) -> None:
         if self.main is not None:
@@ -479,6 +493,8 @@ class MnistApp(App[int]):
             return
         if message.examples:
             self.panels.charts.append_losses(message.examples, message.losses)
+        if message.angles:
+            self.panels.charts.append_angles(message.angles)
         self._show_status(message.status)
 
     @on(Evaluated)
@@ -530,6 +546,8 @@ class MnistApp(App[int]):
         ]
         if shown:
             self.panels.charts.add_marker(message.examples_seen, ", ".join(shown))
+        if message.hp.variant != "exact":
+            self.panels.charts.show_angles()
 
     @on(RunReset)
     def _run_reset(self, message: RunReset) -> None:
@@ -538,6 +556,7 @@ class MnistApp(App[int]):
             return
         with self.batch_update():
             main.charts.clear()
+            main.charts.show_angles(message.hp.variant != "exact")
             if message.source == "reset":
                 main.controls.set_live(message.hp)
             else:

@@ -8,9 +8,10 @@ hyperparameters and nothing else ever touches the weights while a step runs.
 
 Worker -> UI: the messages of ``tui.messages`` through ``post`` (the app's
 ``post_message``, which is thread-safe and never blocks): one ``TrainProgress``
-about every ``post_interval`` seconds with the losses since the last one, never
-one per step. A paused worker waits on an Event with a timeout and every loop
-checks the stop flag, so ``stop()`` returns promptly. The sampled gradient check
+about every ``post_interval`` seconds with the losses (and the alignment angles the
+trainer measures every ``angle_every`` steps) since the last one, never one per step.
+A paused worker waits on an Event with a timeout and every loop checks the stop
+flag, so ``stop()`` returns promptly. The sampled gradient check
 runs on a copy of the weights in a short second thread so training does not stall.
 Leaves out widgets and drawing.
 """
@@ -93,6 +94,8 @@ class TrainingBridge:
         # Worker-owned counters.
         self._examples: list[int] = []
         self._losses: list[float] = []
+        self._angles: list[tuple[int, dict[str, float]]] = []  # (examples seen, degrees per W)
+        self._last_angles: dict[str, float] | None = None
         self._train_seconds = 0.0
         self._eval_seconds = 0.0
         self._last_post = -1e9
@@ -233,6 +236,8 @@ class TrainingBridge:
             return
         changes = {k: v for k, v in hp.to_dict().items() if getattr(old, k) != v}
         self.trainer.update_hparams(**changes)
+        if {"variant", "sigma", "stale_k"} & set(changes):
+            self._last_angles = None  # they measured the old rule
         self._flush(force=True)  # losses so far belong to the old settings
         self._post(HParamsApplied(self.trainer.state.examples_seen, changes, self.trainer.hp))
 
@@ -257,6 +262,9 @@ class TrainingBridge:
         self._examples.append(m.examples_seen)
         self._losses.append(m.loss)
         self._last_loss = m.loss
+        if m.angles is not None:
+            self._angles.append((m.examples_seen, m.angles))
+            self._last_angles = m.angles
         if trainer.state.position >= len(trainer.order):  # this step finished an epoch
             done = trainer.state.epoch + 1
             self._flush(force=True)
@@ -281,14 +289,14 @@ class TrainingBridge:
         if not force and now - self._last_post < self._interval:
             return
         self._last_post = now
-        examples, losses = self._examples, self._losses
-        self._examples, self._losses = [], []
+        examples, losses, angles = self._examples, self._losses, self._angles
+        self._examples, self._losses, self._angles = [], [], []
         self._rate_points.append((self._train_seconds, self.trainer.state.examples_seen))
         t0, e0 = self._rate_points[0]
         t1, e1 = self._rate_points[-1]
         if t1 - t0 > 0.05:
             self._rate = (e1 - e0) / (t1 - t0)
-        self._post(TrainProgress(examples, losses, self._snapshot()))
+        self._post(TrainProgress(examples, losses, self._snapshot(), angles))
 
     def _state(self) -> str:
         if self._stop.is_set():
@@ -312,11 +320,14 @@ class TrainingBridge:
             valid_error=self._valid_error,
             best_valid_error=self._best_valid,
             test_error_at_best=self._test_at_best,
+            variant=t.hp.variant,
+            angles=tuple(self._last_angles.items()) if self._last_angles else (),
         )
 
     def _clear_counters(self, meta: dict[str, Any] | None = None) -> None:
         meta = meta or {}
-        self._examples, self._losses = [], []
+        self._examples, self._losses, self._angles = [], [], []
+        self._last_angles = None
         self._rate_points.clear()
         self._rate = None
         self._train_seconds = float(meta.get("elapsed", 0.0))

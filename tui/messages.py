@@ -9,7 +9,7 @@ Types from ``model`` are only named in annotations, so importing this module sta
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
@@ -40,6 +40,8 @@ class TrainStatus:
     valid_error: float | None = None  # at the latest evaluation
     best_valid_error: float | None = None
     test_error_at_best: float | None = None  # test error when validation was best
+    variant: str = "exact"  # backward-pass variant the next step uses
+    angles: tuple[tuple[str, float], ...] = ()  # latest (weight, degrees to the true gradient) pairs
 
 
 # ---- loader -> app ---------------------------------------------------------------------
@@ -74,11 +76,13 @@ class DataFailed(Message):
 
 @dataclass
 class TrainProgress(Message):
-    """Steps since the last post: (examples seen, minibatch loss) pairs, and the status now."""
+    """Steps since the last post: (examples seen, minibatch loss) pairs, the status now, and the
+    alignment angles measured meanwhile as (examples seen, {"W1": degrees, "W2": degrees})."""
 
     examples: list[int]
     losses: list[float]
     status: TrainStatus
+    angles: list[tuple[int, dict[str, float]]] = field(default_factory=list)
 
 
 @dataclass

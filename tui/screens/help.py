@@ -39,11 +39,11 @@ def key_label(key: str) -> str:
 
 
 def binding_rows(bindings: Iterable[BindingType]) -> list[tuple[str, str]]:
-    """(key, description) for each Binding with a description."""
+    """(key, description) for each Binding with a description (its tooltip, if it has one)."""
     rows = []
     for b in bindings:
         if isinstance(b, Binding) and b.description:
-            rows.append((key_label(b.key), b.description))
+            rows.append((key_label(b.key), b.tooltip or b.description))
     return rows
 
 

@@ -4,7 +4,7 @@ At 100x32 and above every panel is visible: the status strip across the top,
 controls and charts below it, digits and gradient check at the bottom. Below that
 (``-narrow`` / ``-short`` breakpoint classes, see ``assets/app.tcss``) the left
 column scrolls and the right side shows one panel at a time, picked with the tab
-strip or the keys 1, 2, 3.
+strip or the keys 1, 2, 3, 4 (4: the angle chart on its own).
 This module only composes; the app routes the worker's messages to the panels.
 """
 
@@ -25,7 +25,12 @@ from tui.widgets.gradcheck import GradCheckPanel
 from tui.widgets.status import StatusPanel
 
 #: Right-hand panels in tab order: (id, tab label).
-PANELS: tuple[tuple[str, str], ...] = (("charts", "1 Charts"), ("digits", "2 Digits"), ("gradcheck", "3 Grad check"))
+PANELS: tuple[tuple[str, str], ...] = (
+    ("charts", "1 Charts"),
+    ("digits", "2 Digits"),
+    ("gradcheck", "3 Grad check"),
+    ("angles", "4 Angles"),
+)
 
 
 class MainScreen(Screen[None]):
@@ -51,7 +56,7 @@ class MainScreen(Screen[None]):
             yield ChartsPanel(id="charts")
             yield MisclassifiedPanel(id="digits")
             yield GradCheckPanel(id="gradcheck")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         titles = {"charts": "Training curves", "digits": "Misclassified test digits", "gradcheck": "Gradient check"}
@@ -59,6 +64,7 @@ class MainScreen(Screen[None]):
             widget = self.query_one(f"#{key}")
             if not widget.border_title:
                 widget.border_title = title
+        self.charts.show_angles(self.hp.variant != "exact")
         self.post_message(self.Ready())
 
     # ---- panels -----------------------------------------------------------------------------
@@ -88,9 +94,15 @@ class MainScreen(Screen[None]):
         return self.has_class("-narrow") or self.has_class("-short")
 
     def show_panel(self, key: str) -> None:
-        """Make panel ``key`` the one shown on small screens."""
+        """Make panel ``key`` the one shown on small screens ("angles" also shows that chart when wide)."""
         self.query_one("#panel-tabs", Tabs).active = f"tab-{key}"
         self._select(key)
+
+    def focus_digits(self) -> None:
+        """Focus the digit viewer (on small screens, switch to its tab first)."""
+        if self.compact:
+            self.show_panel("digits")
+        self.set_focus(self.digits)  # at once: a key typed right after goes to the viewer
 
     @on(Tabs.TabActivated, "#panel-tabs")
     def _tab(self, event: Tabs.TabActivated) -> None:
@@ -102,3 +114,7 @@ class MainScreen(Screen[None]):
         body = self.query_one("#body")
         for other, _ in PANELS:
             body.set_class(other == key, f"-show-{other}")
+        if key == "angles":
+            self.charts.show_angles()
+        if self.compact and key != "digits" and self.focused is self.digits:
+            self.set_focus(None)  # a hidden panel must not keep the keys

@@ -5,21 +5,24 @@ vertical markers, optional log-y, its own x ticks ("10k", "1.2M"). It redraws at
 most every ``REPLOT_SECONDS`` (only when new data arrived), downsamples each series
 to a couple of points per terminal column, and rebuilds the whole plotext figure
 inside every render (plotext 5.3.2 breaks when a figure with legends or log scale
-is rendered twice). ``ChartsPanel`` stacks the loss and error charts and fans
-markers out to every chart; ``add_chart`` mounts a further chart later.
-Statistics (smoothing, downsampling, ticks) come from ``model.analysis``.
+is rendered twice). ``ChartsPanel`` shows the loss chart above the error chart
+and, once a backward-pass variant other than exact backprop has run, the angle
+between the update and the true gradient beside the error chart; it fans markers
+out to every chart, and ``add_chart`` mounts a further chart later.
+Statistics (smoothing, downsampling, 1-2-5 ticks) come from ``model.analysis``.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 from rich.text import Text
 from textual.app import ComposeResult, RenderResult
+from textual.containers import Horizontal
 from textual.widget import Widget
 from textual_plotext import PlotextPlot
 
@@ -33,8 +36,13 @@ ERROR_COLORS: dict[str, RGB] = {"train": (90, 170, 255), "valid": (255, 140, 60)
 EXTRA_COLORS: tuple[RGB, ...] = ((120, 220, 120), (230, 100, 200), (200, 200, 90))
 MARKER_COLOR: RGB = (150, 150, 150)
 DIVERGED_COLOR: RGB = (240, 70, 70)
+ANGLE_COLORS: dict[str, RGB] = {"W1": (120, 220, 120), "W2": (230, 100, 200)}
 #: Smoothing factor of the loss EMA (about a 50-step window).
 LOSS_EMA_ALPHA = 0.02
+#: The angle chart always spans 0-90 degrees (wider if an angle goes past 90).
+ANGLE_SPAN = (0.0, 90.0)
+#: Tick spacings for degrees, finest first.
+DEGREE_STEPS = (15.0, 30.0, 45.0, 90.0)
 
 
 def format_count(value: float) -> str:
@@ -55,6 +63,16 @@ def format_value(value: float) -> str:
         return f"{value:.3g}"
     mant, exp = f"{value:.0e}".split("e")
     return f"{mant}e{int(exp)}"
+
+
+def stepped_ticks(lo: float, hi: float, target: int, steps: Sequence[float]) -> np.ndarray:
+    """Multiples of the finest of ``steps`` that gives at most 1.5x ``target`` ticks inside [lo, hi]."""
+    ticks = np.zeros(0)
+    for step in sorted(steps):
+        ticks = np.arange(math.ceil(lo / step - 1e-9) * step, hi + step * 1e-9, step)
+        if len(ticks) <= 1.5 * target:
+            break
+    return ticks
 
 
 def _hex(color: RGB) -> str:
@@ -93,7 +111,8 @@ class SeriesChart(PlotextPlot):
 
     ``append`` stores points and marks the chart dirty; a timer replots at most
     every ``REPLOT_SECONDS``. Non-finite points (and, with ``log_y``, points <= 0)
-    are skipped when drawing.
+    are skipped when drawing. ``y_span`` (linear charts): a y range always shown, widened
+    by data outside it; ``y_steps``: tick spacings to pick from instead of 1-2-5 steps.
     """
 
     DEFAULT_CSS = """
@@ -114,12 +133,16 @@ class SeriesChart(PlotextPlot):
         log_y: bool = False,
         unit: str = "",
         empty_text: str = "no data yet",
+        y_span: tuple[float, float] | None = None,
+        y_steps: Sequence[float] = (),
         id: str | None = None,
         classes: str | None = None,
     ) -> None:
         super().__init__(id=id, classes=classes)
         self.border_title = title
         self.log_y = log_y
+        self.y_span = y_span
+        self.y_steps = tuple(y_steps)
         self.unit = unit
         self.empty_text = empty_text
         self.series: dict[str, Series] = {}
@@ -198,14 +221,19 @@ class SeriesChart(PlotextPlot):
         self.refresh()
 
     def legend(self) -> str:
-        """Border-subtitle markup: a coloured dash, label and latest value per series."""
-        parts = []
-        for s in self.series.values():
-            last = s.last_finite()
-            if last is None:
-                continue
-            parts.append(f"[{_hex(s.color)}]━[/] {s.label} {format_value(last)}{self.unit}")
-        return "  ".join(parts)
+        """Border-subtitle markup: a coloured dash, label and latest value per series.
+
+        When that is wider than the border has room for, the label itself is coloured instead.
+        """
+        items = [
+            (s, f"{s.label} {format_value(v)}{self.unit}")
+            for s in self.series.values()
+            if (v := s.last_finite()) is not None
+        ]
+        width = sum(len(text) + 4 for _, text in items) - 2  # "━ " before each, "  " between
+        if self.size.width == 0 or width <= self.size.width - 4:  # a dash and a space each side
+            return "  ".join(f"[{_hex(s.color)}]━[/] {text}" for s, text in items)
+        return "  ".join(f"[{_hex(s.color)}]{s.label}[/]{text[len(s.label) :]}" for s, text in items)
 
     def _visible(self, series: Series, width: int) -> tuple[np.ndarray, np.ndarray]:
         """Finite (x, y-as-drawn) points of a series, downsampled for ``width`` columns."""
@@ -239,6 +267,8 @@ class SeriesChart(PlotextPlot):
         if x_hi <= x_lo:
             x_hi = x_lo + 1.0
         y_lo, y_hi = float(ys.min()), float(ys.max())
+        if self.y_span is not None and not self.log_y:
+            y_lo, y_hi = min(y_lo, self.y_span[0]), max(y_hi, self.y_span[1])
         pad = 0.05 * (y_hi - y_lo) if y_hi > y_lo else 0.5 if self.log_y else max(abs(y_hi) * 0.1, 0.5)
         y_lo, y_hi = y_lo - pad, y_hi + pad
         for s, x, y in lines:
@@ -256,7 +286,9 @@ class SeriesChart(PlotextPlot):
             vals = log_ticks(10**y_lo, 10**y_hi)
             plt.yticks(np.log10(vals).tolist(), [format_value(v) for v in vals])
         else:
-            yt = nice_ticks(y_lo, y_hi, max(2, self.size.height // 4))
+            target = max(2, self.size.height // 4)
+            steps = self.y_steps
+            yt = stepped_ticks(y_lo, y_hi, target, steps) if steps else nice_ticks(y_lo, y_hi, target)
             plt.yticks(yt.tolist(), [format_value(v) for v in yt])
         return True
 
@@ -286,7 +318,12 @@ class SeriesChart(PlotextPlot):
 
 
 class ChartsPanel(Widget):
-    """The training curves: loss (raw and smoothed, log scale) and train/valid error in %."""
+    """The training curves: loss (raw and smoothed, log scale) above train/valid error in %.
+
+    The angle chart (degrees between each weight update and the true gradient) sits beside
+    the error chart once ``show_angles`` is called (the app does when a backward-pass
+    variant other than exact backprop runs); until then the error chart has the full width.
+    """
 
     DEFAULT_CSS = """
     ChartsPanel {
@@ -295,8 +332,18 @@ class ChartsPanel(Widget):
         min-height: 12;
         min-width: 30;
     }
-    ChartsPanel > SeriesChart {
+    ChartsPanel > SeriesChart, ChartsPanel > #charts-lower {
         height: 1fr;
+    }
+    ChartsPanel #charts-lower > SeriesChart {
+        width: 1fr;
+        height: 1fr;
+    }
+    ChartsPanel #angle-chart {
+        display: none;
+    }
+    ChartsPanel.-with-angles #angle-chart {
+        display: block;
     }
     """
 
@@ -309,10 +356,21 @@ class ChartsPanel(Widget):
         for name, color in ERROR_COLORS.items():
             if name != "test":
                 self.error_chart.add_series(name, name, color, density=1.0, mark_last=True)
+        self.angle_chart = SeriesChart(
+            "Angle to true gradient",
+            unit="°",
+            empty_text="no angles yet",
+            y_span=ANGLE_SPAN,
+            y_steps=DEGREE_STEPS,
+            id="angle-chart",
+        )
+        for name, color in ANGLE_COLORS.items():
+            self.angle_chart.add_series(name, f"∠{name}", color, density=1.0)
         self.charts: dict[str, SeriesChart] = {}
         self._ema = RunningEMA(LOSS_EMA_ALPHA)
         self._register("loss", self.loss_chart)
         self._register("error", self.error_chart)
+        self._register("angles", self.angle_chart)
 
     def _register(self, key: str, chart: SeriesChart) -> None:
         """Track ``chart`` and link x ranges, so all charts show the same span of training."""
@@ -322,7 +380,9 @@ class ChartsPanel(Widget):
 
     def compose(self) -> ComposeResult:
         yield self.loss_chart
-        yield self.error_chart
+        with Horizontal(id="charts-lower"):
+            yield self.error_chart
+            yield self.angle_chart
 
     def add_chart(self, key: str, chart: SeriesChart) -> SeriesChart:
         """Mount another chart below the others; markers reach it too. Returns ``chart``."""
@@ -332,6 +392,18 @@ class ChartsPanel(Widget):
         if self.is_mounted:
             self.mount(chart)
         return chart
+
+    @property
+    def angles_shown(self) -> bool:
+        """True when the angle chart has its place beside the error chart."""
+        return self.has_class("-with-angles")
+
+    def show_angles(self, show: bool = True) -> None:
+        """Give the angle chart its place beside the error chart (or take it away)."""
+        if show != self.angles_shown:
+            self.set_class(show, "-with-angles")
+            if show:
+                self.angle_chart.replot()
 
     def append_losses(self, examples: Sequence[int], losses: Sequence[float]) -> None:
         """Per-step minibatch losses at the given examples-seen counts (equal lengths)."""
@@ -347,6 +419,20 @@ class ChartsPanel(Widget):
                 self.error_chart.add_series(name, name, color, density=1.0, mark_last=True)
             self.error_chart.append(name, [examples], [100.0 * frac])
 
+    def append_angles(self, points: Sequence[tuple[int, Mapping[str, float]]]) -> None:
+        """Angles in degrees per weight matrix, e.g. [(6400, {"W1": 58.2, "W2": 0.0}), ...]."""
+        layers: dict[str, tuple[list[int], list[float]]] = {}
+        for examples, angles in points:
+            for name, degrees in angles.items():
+                xs, ys = layers.setdefault(name, ([], []))
+                xs.append(examples)
+                ys.append(degrees)
+        for name, (xs, ys) in layers.items():
+            if name not in self.angle_chart.series:
+                color = EXTRA_COLORS[len(self.angle_chart.series) % len(EXTRA_COLORS)]
+                self.angle_chart.add_series(name, f"∠{name}", color, density=1.0)
+            self.angle_chart.append(name, xs, ys)
+
     def add_marker(self, examples: int, label: str) -> None:
         """A hyperparameter changed at ``examples``: a labelled vertical line on every chart."""
         for chart in self.charts.values():
@@ -358,7 +444,7 @@ class ChartsPanel(Widget):
             chart.add_marker(examples, "diverged", DIVERGED_COLOR)
 
     def clear(self) -> None:
-        """Forget all curves and markers (a new run)."""
+        """Forget all curves and markers (a new run); the angle chart keeps its place."""
         self._ema.reset()
         for chart in self.charts.values():
             chart.clear()

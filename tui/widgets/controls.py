@@ -13,9 +13,10 @@ Keys inside a field:
     Escape                  leave the field (letter shortcuts work again)
 
 A field whose name is in ``SPECS`` appears with no change here; ``LABELS`` and
-``NUDGE`` only refine the label and the nudge rule. Architecture fields (hidden
-units, activation, seed) say "applies on r (reset)" while their value differs
-from the live model's. The panel posts ``ControlsPanel.Changed``; it never talks
+``NUDGE`` only refine the label and the nudge rule. A variant's own options (sigma,
+stale k) show only while the chosen backward-pass variant reads them. Architecture
+fields (hidden units, activation, seed) say "applies on r (reset)" while their value
+differs from the live model's. The panel posts ``ControlsPanel.Changed``; it never talks
 to the trainer itself.
 """
 
@@ -33,6 +34,7 @@ from textual.suggester import SuggestFromList
 from textual.widgets import Input, Label
 
 from model.config import ARCHITECTURE_FIELDS, SPECS, HyperParams, check_value, parse_value
+from model.variants import VARIANT_OPTIONS, get_variant
 
 #: Display labels; a field without one shows its name with spaces.
 LABELS: dict[str, str] = {
@@ -154,22 +156,45 @@ class FieldInput(Input):
         if self.has_focus:
             self.select_all()
 
+    @property
+    def row_shown(self) -> bool:
+        """False when the field's row is hidden (a variant option the variant does not read)."""
+        row = self.parent.parent if self.parent is not None else None
+        return row is None or bool(row.display)
+
     def revert(self) -> None:
         """Drop any edit and show the committed value again."""
         if self.dirty:
             self.value = self.committed
 
     async def _on_key(self, event: events.Key) -> None:
+        if self.screen.focused is not self:
+            # Typed while a quick arrow key or Escape was moving the focus away: the app queued
+            # it here first. Hand it back so it goes where the focus is now.
+            event.stop()
+            event.prevent_default()
+            self.app.post_message(events.Key(event.key, event.character))
+            return
+        moves = {"up": lambda: self.action_move(-1), "down": lambda: self.action_move(1), "escape": self.action_leave}
+        if event.key in moves:
+            # Here, not only through BINDINGS (which run once the key has bubbled up to the app):
+            # keys typed right after must already find the focus moved.
+            event.stop()
+            event.prevent_default()
+            moves[event.key]()
+            return
         if event.character in ("+", "-") and not self.dirty:
             event.stop()
             event.prevent_default()  # Input's own handler would type the character
             self.post_message(self.Nudged(self, 1 if event.character == "+" else -1))
 
     def action_move(self, step: int) -> None:
-        """Focus the previous/next field in the panel (wrapping)."""
-        fields = list(self.screen.query(FieldInput))
+        """Focus the previous/next shown field in the panel (wrapping)."""
+        fields = [f for f in self.screen.query(FieldInput) if f is self or f.row_shown]
         if self in fields:
-            fields[(fields.index(self) + step) % len(fields)].focus()
+            # at once, not on the next idle moment (as focus() does): a second key pressed meanwhile
+            # must move on from the new field
+            self.screen.set_focus(fields[(fields.index(self) + step) % len(fields)])
 
     def action_leave(self) -> None:
         """Drop the edit and take focus away so app shortcuts work."""
@@ -204,11 +229,20 @@ class ControlsPanel(Vertical):
 
     def on_mount(self) -> None:
         self._update_pending()
+        self._update_variant_options()
 
     # ---- public -------------------------------------------------------------------------
     def field(self, name: str) -> FieldInput:
         """The input of field ``name``."""
         return self.query_one(f"#field-{name}", FieldInput)
+
+    def shown_fields(self) -> list[str]:
+        """Names of the fields on show, top to bottom."""
+        return [n for n in SPECS if self.query_one(f"#row-{n}").display]
+
+    def focus_first(self) -> None:
+        """Focus the first field, ready to type (Escape leaves it)."""
+        self.screen.set_focus(self.field(next(iter(SPECS))))  # at once, for keys typed right after
 
     def error_text(self, name: str) -> str:
         """The inline message under field ``name`` ("" when none)."""
@@ -223,6 +257,7 @@ class ControlsPanel(Vertical):
             self.field(name).show_value(getattr(hp, name))
             self._set_error(name, "")
         self._update_pending()
+        self._update_variant_options()
 
     def set_live(self, live: HyperParams) -> None:
         """The weights were rebuilt with ``live``'s architecture."""
@@ -247,6 +282,7 @@ class ControlsPanel(Vertical):
         if new_hp != self.hp:
             self.hp = new_hp
             self._update_pending()
+            self._update_variant_options()
             self.post_message(self.Changed(new_hp, name))
 
     @on(Input.Submitted, ".field-input")
@@ -254,8 +290,8 @@ class ControlsPanel(Vertical):
         event.stop()
         field = event.input
         assert isinstance(field, FieldInput)
-        try:
-            value = parse_value(field.field_name, field.value)
+        try:  # the submitted text: an Escape typed right after Enter may have reverted the field already
+            value = parse_value(field.field_name, event.value)
         except ValueError as exc:
             self._set_error(field.field_name, str(exc))
             field.value = field.committed
@@ -293,6 +329,13 @@ class ControlsPanel(Vertical):
         label = self.query_one(f"#error-{name}", Label)
         label.update(text)
         label.set_class(bool(text), "-shown")
+
+    def _update_variant_options(self) -> None:
+        """Show sigma / stale k only while the chosen variant reads them."""
+        used = get_variant(self.hp.variant).options
+        for name in VARIANT_OPTIONS:
+            if name in SPECS:
+                self.query_one(f"#row-{name}").display = name in used
 
     def _update_pending(self) -> None:
         waiting = set(self.pending())

@@ -198,6 +198,7 @@ class MisclassifiedPanel(Widget, can_focus=True):
         Binding("o", "cycle_order", "Sort"),
         Binding("c", "toggle_confusion", "Confusion"),
         Binding("a", "toggle_ascii", "ASCII"),
+        Binding("escape", "leave", "Leave the panel", show=False),
     ]
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
@@ -246,9 +247,11 @@ class MisclassifiedPanel(Widget, can_focus=True):
 
     def show(self, result: Misclassified) -> None:
         """Take a new evaluation's misclassified set, staying on the same image if it is still wrong."""
-        old_row = self.current_row
+        old_row, had_result = self.current_row, self.result is not None
         self.result = result
         self._reselect(old_row)
+        if not had_result:  # the keys just became available; refreshing them relayouts the footer
+            self.refresh_bindings()
 
     def _reselect(self, old_row: int | None) -> None:
         if self.result is None:
@@ -257,13 +260,16 @@ class MisclassifiedPanel(Widget, can_focus=True):
         rows = self.result.indices[self.selection]
         self.position = relocate(rows, old_row, self.position, self.order)
         self._redraw()
-        self.refresh_bindings()
 
     # ---- actions ---------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("step", "jump", "cycle_true", "cycle_pred", "cycle_order", "toggle_ascii"):
             return True if self.result is not None else None
         return True
+
+    def action_leave(self) -> None:
+        """Give focus back to the screen, so no panel holds the keys."""
+        self.screen.set_focus(None)
 
     def action_step(self, delta: int) -> None:
         if len(self.selection):

@@ -1,13 +1,16 @@
 """The status panel: run state and counters from a ``TrainStatus`` snapshot.
 
 A strip of "label value" items that flows onto as many lines as the width needs
-(two at 120 columns, three at 80), btop style. ``hide_time`` replaces the
+(two at 120 columns, three at 80), btop style; the border title names the
+backward-pass variant and the latest angles between its update and the true
+gradient (so the strip keeps its height when they appear). ``hide_time`` replaces the
 time-based values (examples/s, elapsed) with "--" so snapshot tests do not depend
 on the clock. The panel only draws what it is given; the worker computes it.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -40,6 +43,10 @@ def fmt_percent(value: float | None) -> str:
 
 def fmt_float(value: float | None, digits: int = 4) -> str:
     return "--" if value is None else f"{value:.{digits}g}"
+
+
+def fmt_degrees(value: float) -> str:
+    return f"{value:.1f}°" if math.isfinite(value) else "--"
 
 
 def fmt_duration(seconds: float) -> str:
@@ -86,6 +93,9 @@ class StatusPanel(Widget):
         """Refresh now (a relayout only if the number of lines changes)."""
         self._timer = None
         self._last_draw = time.monotonic()
+        title = self.title_markup()
+        if title != self.border_title:
+            self.border_title = title
         shown, self._shown = self._shown, None
         width = self.content_size.width
         if shown is None or not width:
@@ -98,6 +108,14 @@ class StatusPanel(Widget):
         self.update_status(replace(self.status, state=state))
 
     # ---- drawing ----------------------------------------------------------------------------
+    def title_markup(self, status: TrainStatus | None = None) -> str:
+        """'Status · variant exact · ∠W1 0.0° ∠W2 0.0°' (angles once measured), as markup."""
+        s = status if status is not None else self.status
+        parts = [f"Status · variant [b]{s.variant}[/b]"]
+        if s.angles:
+            parts.append(" ".join(f"∠{name} [b]{fmt_degrees(deg)}[/b]" for name, deg in s.angles))
+        return " · ".join(parts)
+
     def items(self, status: TrainStatus | None = None) -> list[Text]:
         """One styled "label value" item per counter, in reading order."""
         s = status if status is not None else self.status
