@@ -251,7 +251,9 @@ async def main():
             if time.perf_counter() - t0 > 30:
                 raise SystemExit("the training screen did not appear within 30 s")
             await pilot.pause(0.005)
-        print(time.perf_counter() - t0)
+        seconds = time.perf_counter() - t0
+        await pilot.pause(0.5)  # let the screen finish mounting before tearing it down
+        print(seconds)
         app.exit()
 
 asyncio.run(main())

@@ -335,10 +335,12 @@ class ControlsPanel(Vertical):
         used = get_variant(self.hp.variant).options
         for name in VARIANT_OPTIONS:
             if name in SPECS:
-                self.query_one(f"#row-{name}").display = name in used
+                for row in self.query(f"#row-{name}"):  # none while the panel is torn down
+                    row.display = name in used
 
     def _update_pending(self) -> None:
         waiting = set(self.pending())
         for name in SPECS:
             if name in ARCHITECTURE_FIELDS:
-                self.query_one(f"#pending-{name}", Label).set_class(name in waiting, "-shown")
+                for label in self.query(f"#pending-{name}").results(Label):
+                    label.set_class(name in waiting, "-shown")
