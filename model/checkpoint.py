@@ -14,7 +14,7 @@ import json
 import os
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from model.config import HyperParams
 from model.mlp import MLP, PARAM_NAMES
 from model.trainer import Trainer, TrainState
 
+RULE_PREFIX = "rule_"  # arrays a backward-pass variant carries between steps
 FORMAT = "mnist-tui-checkpoint/1"
 
 
@@ -47,6 +48,7 @@ class Checkpoint:
     state: TrainState
     rng_states: dict[str, Any]
     meta: dict[str, Any]
+    rule_state: dict[str, NDArray[Any]] = field(default_factory=dict)  # e.g. a fixed feedback matrix
 
     def model(self) -> MLP:
         """An MLP holding these weights."""
@@ -76,6 +78,12 @@ class Checkpoint:
         trainer.state = TrainState(**vars(self.state))
         trainer.order_rng.bit_generator.state = self.rng_states["order"]
         trainer.rule_rng.bit_generator.state = self.rng_states["rule"]
+        load_state = getattr(trainer.rule, "load_state", None)
+        if self.rule_state and load_state is not None:
+            try:
+                load_state(self.rule_state)
+            except ValueError as exc:
+                raise CheckpointError(f"checkpoint's {self.hp.variant} state: {exc}") from None
         trainer._take_snapshot()  # a divergence right after resuming goes back here, not to fresh weights
 
 
@@ -98,6 +106,8 @@ def save_checkpoint(path: str | os.PathLike[str], trainer: Trainer, meta: dict[s
     arrays: dict[str, NDArray[Any]] = {name: value for name, value in trainer.model.params.items()}
     arrays.update({f"v_{name}": value for name, value in trainer.velocity.items()})
     arrays["order"] = trainer.order
+    rule_state: dict[str, NDArray[Any]] = getattr(trainer.rule, "state", dict)()
+    arrays.update({f"{RULE_PREFIX}{name}": value for name, value in rule_state.items()})
     arrays["info"] = np.array(json.dumps(info, default=int))
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -171,7 +181,8 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
 
 def _validate(arrays: dict[str, NDArray[Any]], where: str) -> Checkpoint:
     expected = {*PARAM_NAMES, *(f"v_{n}" for n in PARAM_NAMES), "order", "info"}
-    missing, extra = expected - arrays.keys(), arrays.keys() - expected
+    rule_keys = {k for k in arrays if k.startswith(RULE_PREFIX) and len(k) > len(RULE_PREFIX)}
+    missing, extra = expected - arrays.keys(), arrays.keys() - expected - rule_keys
     if missing:
         raise CheckpointError(f"{where}: missing arrays {', '.join(sorted(missing))}")
     if extra:
@@ -217,7 +228,14 @@ def _validate(arrays: dict[str, NDArray[Any]], where: str) -> Checkpoint:
     order = arrays["order"]
     if order.ndim != 1 or order.dtype.kind not in "iu" or not np.array_equal(np.sort(order), np.arange(len(order))):
         raise CheckpointError(f"{where}: order is not a permutation of the training set")
+    rule_state = {}
+    for key in sorted(rule_keys):
+        arr = arrays[key]
+        if arr.dtype not in (np.float32, np.int64) or arr.ndim > 3 or not np.isfinite(arr).all():
+            raise CheckpointError(f"{where}: {key} must be a finite float32 or int64 array of at most 3 dimensions")
+        rule_state[key[len(RULE_PREFIX) :]] = arr
     return Checkpoint(
+        rule_state=rule_state,
         params={n: arrays[n] for n in PARAM_NAMES},
         velocity={n: arrays[f"v_{n}"] for n in PARAM_NAMES},
         order=order.astype(np.int64),

@@ -89,6 +89,19 @@ class Variant:
         self.input_dropout = 0.0  # probability of dropping an input (0: off)
         self.last_masks: tuple[Array | None, Array | None] = (None, None)  # (input (B, D), hidden (B, H))
 
+    def state(self) -> dict[str, Array]:
+        """Arrays this rule carries from step to step (saved in checkpoints); none by default."""
+        return {}
+
+    def load_state(self, arrays: dict[str, Array]) -> None:
+        """Restore what ``state`` returned; ValueError (one line) if it does not fit this rule."""
+        if not set(arrays) <= set(self.state_names()):
+            raise ValueError(f"{self.name} keeps {sorted(self.state_names())}, the checkpoint has {sorted(arrays)}")
+
+    def state_names(self) -> tuple[str, ...]:
+        """Names ``state`` returns once the rule has run a step."""
+        return ()
+
     def _mask(
         self, slot: str, shape: tuple[int, ...], dtype: np.dtype[Any], p: float, rng: np.random.Generator
     ) -> Array:
@@ -169,6 +182,17 @@ class RandomFeedback(Variant):
         self.redraw = redraw
         self.feedback: Array | None = None
 
+    def state_names(self) -> tuple[str, ...]:
+        return () if self.redraw else ("feedback",)
+
+    def state(self) -> dict[str, Array]:
+        return {} if self.redraw or self.feedback is None else {"feedback": self.feedback}
+
+    def load_state(self, arrays: dict[str, Array]) -> None:
+        super().load_state(arrays)
+        if "feedback" in arrays:
+            self.feedback = arrays["feedback"].astype(np.float32)
+
     def draw(self, model: MLP, rng: np.random.Generator, out: Array) -> Array:
         """Fill ``out`` (K, H) with N(0, 1/H) numbers."""
         out[...] = rng.standard_normal(out.shape, dtype=np.float32)
@@ -200,6 +224,21 @@ class StaleWeights(Variant):
         self.ring: Array | None = None  # (k+1, K, H)
         self.t = 0  # calls so far
 
+    def state_names(self) -> tuple[str, ...]:
+        return ("ring", "t")
+
+    def state(self) -> dict[str, Array]:
+        return {} if self.ring is None else {"ring": self.ring, "t": np.array(self.t, np.int64)}
+
+    def load_state(self, arrays: dict[str, Array]) -> None:
+        super().load_state(arrays)
+        if not arrays:
+            return
+        ring, t = arrays["ring"], arrays.get("t", np.array(-1))
+        if ring.ndim != 3 or ring.shape[0] != self.k + 1 or t.shape != () or int(t) < 0:
+            raise ValueError(f"stale: a ring of shape {ring.shape} and t={t} do not fit k={self.k}")
+        self.ring, self.t = ring.astype(np.float32), int(t)
+
     def inputs(self, model: MLP, h: Array, z1: Array, rng: np.random.Generator) -> BackwardInputs:
         W2 = model.W2
         if self.ring is None or self.ring.shape[1:] != W2.shape or self.ring.dtype != W2.dtype:
@@ -229,6 +268,17 @@ class RandomHidden(Variant):
         super().__init__()
         self.where, self.redraw = where, redraw
         self.xi: Array | None = None  # (B_max, H) standard normals
+
+    def state_names(self) -> tuple[str, ...]:
+        return () if self.redraw else ("xi",)
+
+    def state(self) -> dict[str, Array]:
+        return {} if self.redraw or self.xi is None else {"xi": self.xi}
+
+    def load_state(self, arrays: dict[str, Array]) -> None:
+        super().load_state(arrays)
+        if "xi" in arrays:
+            self.xi = arrays["xi"].astype(np.float32)
 
     def random_h(self, model: MLP, h: Array, z1: Array, rng: np.random.Generator) -> Array:
         """A random hidden state shaped like h (B, H), written into a reused buffer."""

@@ -71,6 +71,9 @@ def assert_same_run(a: Trainer, b: Trainer) -> None:
         ({"schedule": "exp", "lr_decay": 0.7, "activation": "tanh"}, 4, 17),
         ({"schedule": "cosine", "epochs": 3, "batch_size": 7}, 9, 30),
         ({"variant": "noise-backward", "sigma": 0.3}, 6, 12),  # draws from the rule's RNG every step
+        ({"variant": "feedback-fixed"}, 5, 10),  # the fixed feedback matrix travels in the file
+        ({"variant": "stale", "stale_k": 3}, 7, 10),  # so does the ring of old W2s
+        ({"variant": "random-h-act-fixed"}, 4, 9),  # and the fixed random draws
     ],
 )
 def test_resume_reproduces_the_uninterrupted_run_bit_for_bit(
