@@ -44,7 +44,7 @@ SPECS: dict[str, FieldSpec] = {
     "hidden": FieldSpec(int, "hidden units", 1, 8192),
     "activation": FieldSpec(str, "hidden activation", choices=tuple(ACTIVATIONS)),
     "seed": FieldSpec(int, "random seed", 0, 2**32 - 1),
-    "variant": FieldSpec(str, "backward-pass variant (model.variants)", choices=VARIANT_NAMES),
+    "variant": FieldSpec(str, "backward-pass variant", choices=VARIANT_NAMES),
     "sigma": FieldSpec(float, "std of the noise-* variants' Gaussian noise on h", 0.0, 100.0),
     "stale_k": FieldSpec(int, "steps of lag of the stale variant's W2", 0, 1000),
     "augment": FieldSpec(int, "random shift of training images, in pixels (0: off)", 0, 4),

@@ -55,7 +55,7 @@ def _hparam(name: str):  # type: ignore[no-untyped-def]
 
 def add_training_flags(p: argparse.ArgumentParser) -> None:
     """Flags shared by the app and ``train``: data, threads and every hyperparameter."""
-    from model.config import SCHEDULES, HyperParams
+    from model.config import SPECS, HyperParams
 
     d = HyperParams()
     p.add_argument("--data", metavar="PATH", help="MNIST file or folder (default: $MNIST_TUI_DATA, then the cache)")
@@ -65,84 +65,15 @@ def add_training_flags(p: argparse.ArgumentParser) -> None:
         default=None,
         help=f"BLAS threads (default: $MNIST_TUI_THREADS or {DEFAULT_THREADS})",
     )
-    p.add_argument("--epochs", type=_hparam("epochs"), default=d.epochs, help=f"epochs (default {d.epochs})")
-    p.add_argument("--hidden", type=_hparam("hidden"), default=d.hidden, help=f"hidden units (default {d.hidden})")
-    p.add_argument("--lr", type=_hparam("lr"), default=d.lr, help=f"learning rate (default {d.lr})")
-    p.add_argument(
-        "--batch-size",
-        type=_hparam("batch_size"),
-        default=d.batch_size,
-        help=f"minibatch size (default {d.batch_size})",
-    )
-    p.add_argument(
-        "--momentum",
-        type=_hparam("momentum"),
-        default=d.momentum,
-        help=f"momentum in [0, 1) (default {d.momentum})",
-    )
-    p.add_argument(
-        "--weight-decay",
-        type=_hparam("weight_decay"),
-        default=d.weight_decay,
-        help=f"L2 weight decay (default {d.weight_decay})",
-    )
-    p.add_argument(
-        "--schedule",
-        type=_hparam("schedule"),
-        default=d.schedule,
-        metavar="{" + ",".join(SCHEDULES) + "}",
-        help=f"learning-rate schedule (default {d.schedule})",
-    )
-    p.add_argument(
-        "--lr-decay",
-        type=_hparam("lr_decay"),
-        default=d.lr_decay,
-        help=f"decay per epoch for step/exp (default {d.lr_decay})",
-    )
-    p.add_argument(
-        "--activation",
-        type=_hparam("activation"),
-        default=d.activation,
-        metavar="{relu,tanh,sigmoid}",
-        help=f"hidden activation (default {d.activation})",
-    )
-    p.add_argument("--seed", type=_hparam("seed"), default=d.seed, help=f"random seed (default {d.seed})")
-    from model.variants import VARIANT_NAMES
-
-    p.add_argument(
-        "--variant",
-        type=_hparam("variant"),
-        default=d.variant,
-        metavar="NAME",
-        help=f"backward-pass variant: {', '.join(VARIANT_NAMES)} (default {d.variant})",
-    )
-    p.add_argument(
-        "--sigma", type=_hparam("sigma"), default=d.sigma, help=f"noise std of the noise-* variants (default {d.sigma})"
-    )
-    p.add_argument(
-        "--stale-k", type=_hparam("stale_k"), default=d.stale_k, help=f"lag in steps of 'stale' (default {d.stale_k})"
-    )
-    p.add_argument(
-        "--augment",
-        type=_hparam("augment"),
-        default=d.augment,
-        metavar="PX",
-        help=f"shift training images by up to PX pixels at random (default {d.augment}: off)",
-    )
-    p.add_argument(
-        "--dropout",
-        type=_hparam("dropout"),
-        default=d.dropout,
-        metavar="P",
-        help=f"drop each hidden unit with probability P in training steps (default {d.dropout}: off)",
-    )
-    p.add_argument(
-        "--input-dropout",
-        type=_hparam("input_dropout"),
-        default=d.input_dropout,
-        metavar="P",
-        help=f"drop each input pixel with probability P in training steps (default {d.input_dropout}: off)",
-    )
+    for name, spec in SPECS.items():  # one flag per hyperparameter, as the app's controls
+        short_choices = 0 < len(spec.choices) <= 6
+        listed = f": {', '.join(spec.choices)}" if len(spec.choices) > 6 else ""
+        p.add_argument(
+            f"--{name.replace('_', '-')}",
+            type=_hparam(name),
+            metavar="{" + ",".join(spec.choices) + "}" if short_choices else ("NAME" if spec.choices else None),
+            help=f"{spec.help}{listed} (default {getattr(d, name)})".replace("%", "%%"),
+        )
     from model.presets import PRESETS
 
     p.add_argument(
