@@ -22,6 +22,7 @@ from tui.screens.help import HelpScreen
 from tui.screens.loading import LoadingScreen
 from tui.screens.prompt import PathPrompt
 from tui.widgets.controls import FieldInput, nudge
+from tui.widgets.keybar import KeyBar
 
 SIZE = (120, 40)
 #: Small and fast; epochs high so the run never stops by itself during a test.
@@ -410,6 +411,45 @@ async def test_question_mark_opens_help_listing_every_binding(tiny_mnist: Any) -
         assert digits["esc"] == "Leave the panel" and "digit viewer" in dict(rows["Training (outside a field)"])["d"]
         await pilot.press("escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, HelpScreen), what="help closed")
+        first = app.get_screen("help")
+        await pilot.press("?")  # opens again: the same screen, kept rather than rebuilt
+        await wait_for(pilot, lambda: app.screen is first, what="help again")
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: not isinstance(app.screen, HelpScreen), what="help closed by ?")
+
+
+async def test_key_bar_follows_focus_keeps_help_and_quit_and_clicks(tiny_mnist: Any) -> None:
+    app = make_app(tiny_mnist)
+    async with app.run_test(size=(80, 24)) as pilot:
+        bar = app.screen.query_one(KeyBar)
+        await wait_for(pilot, lambda: bar.items, what="keys on the bar")
+        shown = {i.action for i in bar.fit(bar.size.width - 2)}
+        assert {"help", "quit", "command_palette"} <= shown  # kept at 80 columns
+        assert {i.action for i in bar.items} - shown  # while others had to go
+        line = bar.render().plain
+        assert "? Help" in line and "q Quit" in line and line.rstrip().endswith("^p palette")
+        assert len(line) <= bar.size.width
+        await pilot.press("h")  # a field takes focus: the bar shows the field's keys
+        await wait_for(pilot, lambda: "Leave field" in bar.render().plain, what="field keys")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: "Leave field" not in bar.render().plain, what="app keys again")
+        help_span = next(start for start, _, item in bar._spans if item.action == "help")
+        await pilot.click(KeyBar, offset=(help_span, 0))
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), what="help by click")
+
+
+async def test_controls_title_marks_editing(tiny_mnist: Any) -> None:
+    app = make_app(tiny_mnist)
+    async with app.run_test(size=SIZE) as pilot:
+        controls = app.main.controls
+        assert controls.border_title == "Controls"
+        await pilot.press("h")
+        await wait_for(pilot, lambda: "editing" in str(controls.border_title), what="editing title")
+        await pilot.press("down")  # focus moves between fields: still editing
+        await pilot.pause(0.05)
+        assert "editing" in str(controls.border_title)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: controls.border_title == "Controls", what="plain title")
 
 
 async def test_every_action_is_in_the_command_palette(tiny_mnist: Any) -> None:

@@ -375,7 +375,11 @@ class MnistApp(App[int]):
         self.refresh_bindings()
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(self.help_sections()))
+        # Installed once and kept: composing the key tables again on every press was the
+        # slowest part of opening help while training runs.
+        if not self.is_screen_installed("help"):
+            self.install_screen(HelpScreen(self.help_sections()), "help")
+        self.push_screen("help")
 
     def action_focus_digits(self) -> None:
         if self.main is not None:

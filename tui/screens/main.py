@@ -15,13 +15,14 @@ from textual.app import ComposeResult
 from textual.containers import Grid, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Tab, Tabs
+from textual.widgets import Header, Tab, Tabs
 
 from model.config import HyperParams
 from tui.widgets.charts import ChartsPanel
 from tui.widgets.controls import ControlsPanel
 from tui.widgets.digits import MisclassifiedPanel
 from tui.widgets.gradcheck import GradCheckPanel
+from tui.widgets.keybar import KeyBar
 from tui.widgets.status import StatusPanel
 
 #: Right-hand panels in tab order: (id, tab label).
@@ -56,7 +57,7 @@ class MainScreen(Screen[None]):
             yield ChartsPanel(id="charts")
             yield MisclassifiedPanel(id="digits")
             yield GradCheckPanel(id="gradcheck")
-        yield Footer(compact=True)
+        yield KeyBar()
 
     def on_mount(self) -> None:
         titles = {"charts": "Training curves", "digits": "Misclassified test digits", "gradcheck": "Gradient check"}

@@ -59,6 +59,8 @@ LOG_STEP = 10**0.25
 #: Smallest nonzero value "+" reaches from 0 on a log field that allows 0 (weight decay).
 LOG_FLOOR = 1e-5
 PENDING_NOTE = "applies on r (reset)"
+TITLE = "Controls"
+EDITING_TITLE = "[b $accent]Controls · editing[/] (esc leaves)"
 
 
 def label_for(name: str) -> str:
@@ -216,7 +218,7 @@ class ControlsPanel(Vertical):
         super().__init__(id=id, classes=classes)
         self.hp = hp
         self.live = hp  # architecture of the current weights
-        self.border_title = "Controls"
+        self.border_title = TITLE
 
     def compose(self) -> ComposeResult:
         for name in SPECS:
@@ -230,6 +232,18 @@ class ControlsPanel(Vertical):
     def on_mount(self) -> None:
         self._update_pending()
         self._update_variant_options()
+
+    def on_descendant_focus(self) -> None:
+        self._highlight(True)
+
+    def on_descendant_blur(self) -> None:
+        self._highlight(False)
+
+    def _highlight(self, on: bool) -> None:
+        """Mark the panel while a field has focus, in its title. (A ``:focus-within`` border rule
+        would make Textual restyle every field, and a border change relayout the screen, on each
+        focus change: the slowest part of moving focus while training runs.)"""
+        self.border_title = EDITING_TITLE if on else TITLE
 
     # ---- public -------------------------------------------------------------------------
     def field(self, name: str) -> FieldInput:
