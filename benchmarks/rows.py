@@ -17,7 +17,7 @@ from pathlib import Path
 
 from threadpoolctl import threadpool_limits
 
-from benchmarks.measure import Samples, eval_flops, gemm_rate, run_child, run_examples, train_flops
+from benchmarks.measure import Samples, child_env, eval_flops, gemm_rate, run_child, run_examples, train_flops
 from benchmarks.table import SKIP, Row, at_least, at_most
 from benchmarks.torch_mlp import make_torch_step, torch_version
 from model.config import HyperParams
@@ -288,6 +288,34 @@ def app_row(b: Bench) -> list[Row]:
     return [at_most(figure, seconds, 1.0, "≤ 1 s", f"{seconds:.2f} s", b.quick)]
 
 
+def in_app_rows(b: Bench) -> list[Row]:
+    """The app in a pseudo-terminal at batch 16: training rate against headless, key latency."""
+    rate_figure, key_figure = "in the app, B=16: training rate / headless", "in the app, B=16: key → screen p95"
+    if b.quick:
+        return [Row(f, t, "not in --quick", status=SKIP) for f, t in ((rate_figure, "≥ 0.90"), (key_figure, "< 50 ms"))]
+    try:
+        import pyte  # noqa: F401
+    except ImportError:
+        why = "needs pyte (pip install pyte, or the dev extra)"
+        return [Row(f, t, why, status=SKIP) for f, t in ((rate_figure, "≥ 0.90"), (key_figure, "< 50 ms"))]
+    from benchmarks.in_app import measure_app
+
+    changes = {"batch_size": 16, "epochs": 1000}
+    f = measure_app(_console_script(), child_env(b.threads), changes, b.data_path, log=b.log)
+    pairs = ", ".join(f"{a / h:.2f}" for a, h in zip(f.app_rates, f.headless_rates, strict=True))
+    rate_text = f"{f.ratio:.2f} (median of {pairs}; headless {max(f.headless_rates):,.0f} examples/s)"
+    worst = max(f.latencies, key=lambda k: f.percentile(0.95, k))
+    n = sum(len(xs) for xs in f.latencies.values())
+    key_text = (
+        f"{f.percentile(0.95) * 1e3:.0f} ms (p50 {f.percentile(0.5) * 1e3:.0f} ms, {n} keys; "
+        f"slowest: {worst} p95 {f.percentile(0.95, worst) * 1e3:.0f} ms)"
+    )
+    return [
+        at_least(rate_figure, f.ratio, 0.90, "≥ 0.90", rate_text),
+        at_most(key_figure, f.percentile(0.95), 0.050, "< 50 ms", key_text),
+    ]
+
+
 def memory_row(b: Bench) -> list[Row]:
     """Peak resident memory of a child that loads MNIST and trains H=800 (one epoch) + evaluates."""
     args = json.dumps([b.quick, b.data_path, b.scale.rss_steps])
@@ -305,5 +333,6 @@ GROUPS: list[tuple[str, Callable[[Bench], list[Row]]]] = [
     ("evaluate test set", eval_row),
     ("start-up", startup_rows),
     ("app start to training screen", app_row),
+    ("in the app", in_app_rows),
     ("max RSS", memory_row),
 ]

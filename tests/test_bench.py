@@ -28,6 +28,8 @@ FIGURES = (
     "mnist-tui --help (whole process)",
     "import model (numpy included)",
     APP_ROW,
+    "in the app, B=16: training rate / headless",
+    "in the app, B=16: key → screen p95",
     "max RSS, training H=800 B=128",
     "test error, --preset best",
 )

@@ -1,0 +1,298 @@
+"""The app measured as a person uses it: in a pseudo-terminal, keys in, screen out.
+
+``AppTerminal`` starts ``mnist-tui`` in a pty of a fixed size and parses everything it
+writes with pyte (a terminal emulator in Python), so "the screen shows X" is checked on
+the same cells a terminal would show. ``measure_app`` trains in the app while pressing the
+keys of ``ROUND`` at random moments and records the time from writing each key to the
+arrival of the output that shows its effect. Separate sessions press no key: the autosave
+the app writes on quitting (ctrl+q) gives their steps and training seconds, compared with
+headless training (``Trainer.step`` in a loop, same settings, a child process like the
+app) run alternately with them. Leaves out the table.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import json
+import os
+import pty
+import random
+import re
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HELP_MARKER = "Controls fields"  # a heading only the help screen shows
+TRAINING_MARKER = "running"  # the status line once the worker steps
+FIELD_MARKER = "Leave field"  # the footer while a controls field has focus
+LR_UP = re.compile(r"learning rate\s+0\.0889\s")  # the default 0.05 nudged up by +
+LR_BACK = re.compile(r"learning rate\s+0\.05\s")
+
+
+def _shows(marker: str | re.Pattern[str], present: bool = True) -> Callable[[str], bool]:
+    if isinstance(marker, str):
+        return lambda screen: (marker in screen) == present
+    return lambda screen: bool(marker.search(screen)) == present
+
+
+#: One round of keys a person presses while training runs: (key, name, what the screen then shows).
+#: Help opens and closes; ``h`` focuses the learning-rate field; ``+``/``-`` nudge it (the new
+#: rate reaches the worker); escape leaves the field (not timed: a lone escape byte is held back
+#: by the terminal parser until it knows no sequence follows).
+ROUND: tuple[tuple[str, str, Callable[[str], bool], bool], ...] = (
+    ("?", "? (help opens)", _shows(HELP_MARKER), True),
+    ("?", "? (help closes)", _shows(HELP_MARKER, False), True),
+    ("h", "h (focus a field)", _shows(FIELD_MARKER), True),
+    ("+", "+ (nudge lr up)", _shows(LR_UP), True),
+    ("-", "- (nudge lr back)", _shows(LR_BACK), True),
+    ("\x1b", "escape (leave the field)", _shows(FIELD_MARKER, False), False),
+)
+
+
+class AppTerminal:
+    """``argv`` in a ``cols`` x ``rows`` pseudo-terminal; ``text()`` is what the screen shows.
+
+    A reader thread only timestamps the raw output; parsing happens in the caller, so the
+    time of a change is when its bytes arrived, not when the (slow) emulator got to them.
+    """
+
+    def __init__(self, argv: list[str], env: dict[str, str], cols: int = 120, rows: int = 40) -> None:
+        import pyte
+
+        self._screen = pyte.Screen(cols, rows)
+        self._stream = pyte.Stream(self._screen)
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._arrived = threading.Condition()
+        self._chunks: list[tuple[float, bytes]] = []  # (arrival time, bytes) not parsed yet
+        self._closed = False
+        self.pid, self._fd = pty.fork()
+        if self.pid == 0:  # child: the app, with the pty as its terminal
+            os.execvpe(argv[0], argv, env)
+        import fcntl
+        import termios
+
+        fcntl.ioctl(self._fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                data = os.read(self._fd, 1 << 16)
+            except OSError:  # the child closed the pty
+                data = b""
+            now = time.perf_counter()
+            with self._arrived:
+                if data:
+                    self._chunks.append((now, data))
+                else:
+                    self._closed = True
+                self._arrived.notify_all()
+            if not data:
+                return
+
+    def text(self) -> str:
+        """The screen after all output so far."""
+        self._parse(lambda screen: False)
+        return self._screen_text()
+
+    def _screen_text(self) -> str:
+        return "\n".join(self._screen.display)
+
+    def _parse(self, predicate: Callable[[str], bool]) -> float | None:
+        """Feed the pending output chunk by chunk; the arrival time of the first chunk after
+        which the screen satisfies ``predicate``, else None (everything parsed)."""
+        while True:
+            with self._arrived:
+                if not self._chunks:
+                    return None
+                arrived, data = self._chunks.pop(0)
+            self._stream.feed(self._decoder.decode(data))
+            if predicate(self._screen_text()):
+                return arrived
+
+    def wait_for(self, predicate: Callable[[str], bool], timeout: float) -> float | None:
+        """Arrival time of the output that made the screen satisfy ``predicate`` (None on timeout
+        or exit). Checks output that arrives from now on."""
+        deadline = time.perf_counter() + timeout
+        while True:
+            arrived = self._parse(predicate)
+            if arrived is not None:
+                return arrived
+            with self._arrived:
+                left = deadline - time.perf_counter()
+                if self._closed or left <= 0:
+                    return None
+                if not self._chunks:
+                    self._arrived.wait(left)
+
+    def press(self, key: str, until: Callable[[str], bool], timeout: float = 5.0) -> float | None:
+        """Write ``key``; seconds until output first satisfies ``until`` (None on timeout)."""
+        self.text()  # everything before the key is parsed
+        t0 = time.perf_counter()
+        os.write(self._fd, key.encode())
+        arrived = self.wait_for(until, timeout)
+        return None if arrived is None else arrived - t0
+
+    def close(self, timeout: float = 10.0) -> int:
+        """Press ctrl+q (quits from anywhere, a focused field too) and wait for the exit status
+        (killed after ``timeout``)."""
+        with contextlib.suppress(OSError):
+            os.write(self._fd, b"\x11")
+        deadline = time.perf_counter() + timeout
+        while time.perf_counter() < deadline:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                return os.waitstatus_to_exitcode(status)
+            time.sleep(0.05)
+        os.kill(self.pid, signal.SIGKILL)
+        return os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1])
+
+
+def percentile(xs: list[float], q: float) -> float:
+    """The ``q`` quantile of ``xs`` (nearest rank); nan when empty."""
+    s = sorted(xs)
+    return s[min(len(s) - 1, round(q * (len(s) - 1)))] if s else float("nan")
+
+
+@dataclass
+class AppRun:
+    """One app session: key latencies (s) and the training it did."""
+
+    latencies: dict[str, list[float]] = field(default_factory=dict)  # per key name
+    missed: int = 0  # key presses whose change never showed
+    examples: int = 0
+    train_seconds: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        return self.examples / max(self.train_seconds, 1e-9)
+
+
+def run_app_session(
+    command: list[str], settings: list[str], env: dict[str, str], seconds: float, rng: random.Random | None
+) -> AppRun:
+    """Train in the app for about ``seconds``, pressing the keys of ``ROUND`` at random moments
+    (``rng``), or no key at all (``rng`` None: the training rate undisturbed)."""
+    run = AppRun()
+    with tempfile.TemporaryDirectory(prefix="mnist-tui-bench-") as tmp:
+        env = {**env, "XDG_DATA_HOME": tmp, "TERM": "xterm-256color"}
+        term = AppTerminal([*command, *settings], env)
+        try:
+            if term.wait_for(lambda s: TRAINING_MARKER in s, 60.0) is None:
+                raise RuntimeError(f"the app did not start training: {term.text().strip()[-200:]!r}")
+            end = time.perf_counter() + seconds
+            while rng is None and time.perf_counter() < end:
+                time.sleep(0.1)
+            while rng is not None and time.perf_counter() < end:
+                for key, name, until, timed in ROUND:
+                    time.sleep(rng.uniform(0.05, 0.25))  # keys land at random moments of the training loop
+                    latency = term.press(key, until)
+                    if latency is None:
+                        run.missed += 1
+                    elif timed:
+                        run.latencies.setdefault(name, []).append(latency)
+        finally:
+            status = term.close()
+        if status != 0:
+            raise RuntimeError(f"the app exited with status {status}")
+        from model.checkpoint import load_checkpoint
+
+        ckpt = load_checkpoint(str(Path(tmp) / "mnist-tui" / "autosave.npz"))
+        run.examples = ckpt.state.examples_seen
+        run.train_seconds = float(ckpt.meta["elapsed"])
+    return run
+
+
+_HEADLESS = """
+import json, sys, time
+from model.config import HyperParams
+from model.data import load_mnist
+from model.trainer import Trainer
+data_path, changes, seconds = json.loads(sys.argv[1])
+d = load_mnist(data_path)
+trainer = Trainer((d.train_x, d.train_y), HyperParams().validated(**changes))
+n0, t0 = trainer.state.examples_seen, time.perf_counter()
+while time.perf_counter() - t0 < seconds:
+    for _ in range(50):
+        trainer.step()
+print(json.dumps([trainer.state.examples_seen - n0, time.perf_counter() - t0]))
+"""
+
+
+def headless_rate(data_path: str | None, changes: dict[str, object], seconds: float, env: dict[str, str]) -> float:
+    """Examples/s of ``Trainer.step`` in a loop in a child process (no UI, no evaluation)."""
+    args = json.dumps([data_path, changes, seconds])
+    out = subprocess.run(
+        [sys.executable, "-c", _HEADLESS, args], env=env, capture_output=True, text=True, timeout=300, check=True
+    )
+    examples, wall = json.loads(out.stdout)
+    return float(examples) / float(wall)
+
+
+def app_settings(changes: dict[str, object], data_path: str | None) -> list[str]:
+    """Command-line flags for ``changes`` (HyperParams fields), plus ``--data`` if given."""
+    flags = [f"--{k.replace('_', '-')}={v}" for k, v in changes.items()]
+    return [*flags, *(["--data", data_path] if data_path else [])]
+
+
+@dataclass
+class AppFigures:
+    """Key latencies over all sessions and the paired app/headless rates."""
+
+    latencies: dict[str, list[float]]
+    missed: int
+    app_rates: list[float]
+    headless_rates: list[float]
+
+    def percentile(self, q: float, key: str | None = None) -> float:
+        """Latency quantile ``q`` (s) over every timed key, or over ``key``'s presses."""
+        return percentile([x for name, xs in self.latencies.items() if key in (None, name) for x in xs], q)
+
+    @property
+    def ratio(self) -> float:
+        """Median of app rate / headless rate over the alternated pairs."""
+        ratios = sorted(a / h for a, h in zip(self.app_rates, self.headless_rates, strict=True))
+        mid = len(ratios) // 2
+        return ratios[mid] if len(ratios) % 2 else (ratios[mid - 1] + ratios[mid]) / 2
+
+
+def measure_app(
+    command: list[str],
+    env: dict[str, str],
+    changes: dict[str, object],
+    data_path: str | None = None,
+    seconds: float = 8.0,
+    pairs: int = 3,
+    key_sessions: int = 2,
+    log: Callable[[str], None] = lambda message: None,
+) -> AppFigures:
+    """``pairs`` app sessions without keys, each followed by headless training of the same length
+    and settings (the rates), then ``key_sessions`` sessions pressing keys (the latencies)."""
+    figures = AppFigures({}, 0, [], [])
+    settings = app_settings(changes, data_path)
+    for i in range(pairs):
+        app = run_app_session(command, settings, env, seconds, None)
+        headless = headless_rate(data_path, changes, app.train_seconds, env)
+        figures.app_rates.append(app.rate)
+        figures.headless_rates.append(headless)
+        log(f"  rate pair {i + 1}: app {app.rate:,.0f} ex/s, headless {headless:,.0f} ({app.rate / headless:.2f})")
+    rng = random.Random(0)
+    for i in range(key_sessions):
+        app = run_app_session(command, settings, env, seconds, rng)
+        for name, xs in app.latencies.items():
+            figures.latencies.setdefault(name, []).extend(xs)
+        figures.missed += app.missed
+        every = [x for xs in app.latencies.values() for x in xs]
+        log(
+            f"  key session {i + 1}: {len(every)} keys, p50 {percentile(every, 0.5) * 1e3:.0f} ms, "
+            f"p95 {percentile(every, 0.95) * 1e3:.0f} ms, {app.missed} not shown within 5 s"
+        )
+    return figures
