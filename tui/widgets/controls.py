@@ -60,7 +60,7 @@ LOG_STEP = 10**0.25
 LOG_FLOOR = 1e-5
 PENDING_NOTE = "applies on r (reset)"
 TITLE = "Controls"
-EDITING_TITLE = "[b $accent]Controls · editing[/] (esc leaves)"
+EDITING_TITLE = "[b $accent]Controls · editing[/]"  # the key bar shows "esc Leave field"
 
 
 def label_for(name: str) -> str:
