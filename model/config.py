@@ -52,6 +52,7 @@ SPECS: dict[str, FieldSpec] = {
     "input_dropout": FieldSpec(
         float, "probability of dropping an input pixel in a training step", 0.0, 1.0, high_open=True
     ),
+    "max_norm": FieldSpec(float, "cap on the norm of each hidden unit's incoming weights (0: off)", 0.0, 1000.0),
 }
 
 
@@ -75,6 +76,7 @@ class HyperParams:
     augment: int = 0
     dropout: float = 0.0
     input_dropout: float = 0.0
+    max_norm: float = 0.0
 
     def validated(self, **changes: Any) -> HyperParams:
         """A copy with ``changes`` applied; ValueError (one line) if any value is invalid."""

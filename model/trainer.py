@@ -258,7 +258,8 @@ class Trainer:
         return metrics
 
     def _apply(self, grads: Grads, lr: float) -> None:
-        """v = mu v + (g + wd W); W -= lr v (in place; decay on weights, not biases)."""
+        """v = mu v + (g + wd W); W -= lr v (in place; decay on weights, not biases); then
+        each row of W1 is scaled back to norm ``max_norm`` if it grew past it."""
         mu, wd = self.hp.momentum, self.hp.weight_decay
         for name, param in self.model.params.items():
             g, v, tmp = grads[name], self.velocity[name], self._update_scratch[name]
@@ -270,6 +271,8 @@ class Trainer:
             else:
                 np.copyto(v, g)
             param -= np.multiply(v, lr, out=tmp)  # lr v into a reused buffer, not a fresh temporary
+        if self.hp.max_norm:
+            cap_row_norms(self.model.W1, self.hp.max_norm)
 
     def run_epoch(self) -> StepMetrics:
         """Steps until the current epoch's order is used up; returns the last step's metrics."""
@@ -290,3 +293,14 @@ class Trainer:
         for callback in self.on_eval:
             callback(metrics)
         return metrics
+
+
+def cap_row_norms(W: NDArray[np.float32], limit: float) -> None:
+    """Scale each row of W (H, D) whose L2 norm exceeds ``limit`` back to ``limit``, in place.
+
+    The max-norm constraint of the dropout paper: it bounds each hidden unit's incoming
+    weights, so no unit can grow without limit however the updates push it.
+    """
+    norms = np.sqrt(np.einsum("ij,ij->i", W, W))  # (H,)
+    if (norms > limit).any():
+        W *= np.minimum(1.0, limit / np.maximum(norms, 1e-12)).astype(W.dtype)[:, None]

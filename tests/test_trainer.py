@@ -8,7 +8,7 @@ import pytest
 from model.config import HyperParams, parse_value
 from model.fit import fit
 from model.schedule import lr_at
-from model.trainer import Trainer
+from model.trainer import Trainer, cap_row_norms
 
 
 def blobs(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -100,6 +100,30 @@ def test_momentum_and_weight_decay_change_the_update() -> None:
         runs[name] = t.model.W1.copy()
     assert not np.allclose(runs["plain"], runs["momentum"])
     assert np.linalg.norm(runs["decay"]) < np.linalg.norm(runs["plain"])
+
+
+def test_cap_row_norms_scales_only_rows_over_the_limit() -> None:
+    W = np.asfortranarray(np.array([[3.0, 4.0], [0.3, 0.4], [0.0, 0.0]], np.float32))  # norms 5, 0.5, 0
+    cap_row_norms(W, 2.0)
+    np.testing.assert_allclose(W, [[1.2, 1.6], [0.3, 0.4], [0.0, 0.0]], rtol=1e-6)
+    assert W.dtype == np.float32 and W.flags.f_contiguous
+
+
+def test_max_norm_bounds_every_hidden_unit_and_zero_turns_it_off() -> None:
+    hp = HyperParams(hidden=16, lr=0.5, momentum=0.9)
+    free, capped = make(hp), make(hp.validated(max_norm=0.5))
+    for _ in range(40):
+        free.step()
+        capped.step()
+    assert np.linalg.norm(free.model.W1, axis=1).max() > 0.5  # the limit binds on this run
+    assert np.linalg.norm(capped.model.W1, axis=1).max() <= 0.5 * (1 + 1e-5)
+    capped.update_hparams(max_norm=0.0)  # off: rows may grow again
+    for _ in range(40):
+        capped.step()
+    assert np.linalg.norm(capped.model.W1, axis=1).max() > 0.5
+    assert parse_value("max_norm", "2") == 2.0
+    with pytest.raises(ValueError, match="max_norm"):
+        parse_value("max_norm", "-1")
 
 
 @pytest.mark.parametrize(
