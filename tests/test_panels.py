@@ -396,6 +396,23 @@ async def test_charts_many_points_are_downsampled_and_replotted_by_the_timer() -
         assert time.perf_counter() - t0 < 1.0  # ~20 ms measured; loose bound for a loaded box
 
 
+async def test_an_unchanged_chart_is_not_rebuilt_but_new_data_or_a_linked_chart_rebuilds_it() -> None:
+    panel = ChartsPanel()
+    async with PanelApp(panel).run_test(size=SIZE) as pilot:
+        panel.append_losses([64, 128, 192], [2.0, 1.5, 1.2])
+        panel.append_errors(192, {"train": 0.3, "valid": 0.35})
+        await replot(pilot, panel)
+        loss = panel.loss_chart
+        first = loss.render()
+        renders = loss.renders
+        assert loss.render() is first and loss.renders == renders  # e.g. help closed: reused
+        panel.append_losses([256], [1.0])
+        assert loss.render() is not first and loss.renders == renders + 1
+        again = loss.render()
+        panel.append_errors(4096, {"train": 0.2, "valid": 0.25})  # widens the shared x range
+        assert loss.render() is not again
+
+
 async def test_charts_accept_another_chart_later() -> None:
     panel = ChartsPanel()
     async with PanelApp(panel).run_test(size=SIZE) as pilot:

@@ -148,6 +148,8 @@ class SeriesChart(PlotextPlot):
         self.series: dict[str, Series] = {}
         self.markers: list[Marker] = []
         self.dirty = False
+        self.version = 0  # bumped by every change to what is drawn
+        self._drawn: tuple[object, RenderResult] | None = None  # (inputs, figure) of the last build
         self.renders = 0  # count of full rebuilds (tests, benchmarks)
         self.linked: list[SeriesChart] = []  # other charts whose x range this one spans too
         self.last_render_seconds = 0.0
@@ -179,11 +181,13 @@ class SeriesChart(PlotextPlot):
             series.x.extend(kept_x)
             series.y.extend(kept_y)
         self.dirty = True
+        self.version += 1
 
     def add_marker(self, x: float, label: str, color: RGB = MARKER_COLOR) -> None:
         """A vertical line at ``x`` labelled ``label``."""
         self.markers.append(Marker(float(x), label, color))
         self.dirty = True
+        self.version += 1
 
     def x_extent(self) -> tuple[float, float] | None:
         """(min, max) x over all stored points, or None when empty."""
@@ -199,6 +203,7 @@ class SeriesChart(PlotextPlot):
             series.y.clear()
         self.markers.clear()
         self.dirty = True
+        self.version += 1
         self.refresh()
 
     # ---- drawing -------------------------------------------------------------------------
@@ -217,6 +222,7 @@ class SeriesChart(PlotextPlot):
     def replot(self) -> None:
         """Redraw on the next frame whatever the throttle says; updates the legend too."""
         self.dirty = False
+        self.version += 1
         self.border_subtitle = self.legend()
         self.refresh()
 
@@ -307,11 +313,19 @@ class SeriesChart(PlotextPlot):
             free_from = start + per_col * (len(m.label) + 1)
 
     def render(self) -> RenderResult:
+        """The figure, rebuilt only when its data, size, theme or a linked chart changed.
+
+        Textual renders again after a screen comes back (help closed) or a relayout; plotext's
+        build is the UI thread's most expensive step, so an unchanged figure is reused.
+        """
+        inputs = (self.version, tuple(o.version for o in self.linked), self.size, self.app.theme)
+        if self._drawn is not None and self._drawn[0] == inputs:
+            return self._drawn[1]
         t0 = time.perf_counter()
         self.renders += 1
-        if not self.rebuild():
-            return Text(self.empty_text, style="dim", justify="center")
-        result = super().render()
+        empty = Text(self.empty_text, style="dim", justify="center")
+        result: RenderResult = super().render() if self.rebuild() else empty
+        self._drawn = (inputs, result)
         self._last_render_end = time.perf_counter()
         self.last_render_seconds = self._last_render_end - t0
         return result
