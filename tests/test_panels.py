@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 import time
 from pathlib import Path
 
@@ -396,21 +397,30 @@ async def test_charts_many_points_are_downsampled_and_replotted_by_the_timer() -
         assert time.perf_counter() - t0 < 1.0  # ~20 ms measured; loose bound for a loaded box
 
 
-async def test_an_unchanged_chart_is_not_rebuilt_but_new_data_or_a_linked_chart_rebuilds_it() -> None:
+async def test_an_unchanged_chart_is_reused_and_new_data_is_drawn_off_the_event_loop() -> None:
     panel = ChartsPanel()
     async with PanelApp(panel).run_test(size=SIZE) as pilot:
         panel.append_losses([64, 128, 192], [2.0, 1.5, 1.2])
-        panel.append_errors(192, {"train": 0.3, "valid": 0.35})
         await replot(pilot, panel)
         loss = panel.loss_chart
-        first = loss.render()
-        renders = loss.renders
+        first, renders = loss.render(), loss.renders
         assert loss.render() is first and loss.renders == renders  # e.g. help closed: reused
+        main = threading.get_ident()
+        built_on: list[int] = []
+        plot_onto = loss._plot_onto
+        loss._plot_onto = lambda plt, snap: built_on.append(threading.get_ident()) or plot_onto(plt, snap)  # type: ignore[method-assign]
         panel.append_losses([256], [1.0])
-        assert loss.render() is not first and loss.renders == renders + 1
-        again = loss.render()
-        panel.append_errors(4096, {"train": 0.2, "valid": 0.25})  # widens the shared x range
-        assert loss.render() is not again
+        panel.append_errors(4096, {"train": 0.2, "valid": 0.25})  # widens the loss chart's x range too
+        assert loss.dirty and loss.render() is first  # new data waits for the timer ...
+        for _ in range(200):  # ... which builds it on a thread
+            if loss.renders > renders:
+                break
+            await pilot.pause(0.02)
+        assert built_on and main not in built_on
+        assert loss.render() is not first
+        loss.replot()  # an explicit redraw builds at once
+        await pilot.pause()
+        assert loss.renders > renders + 1
 
 
 async def test_charts_accept_another_chart_later() -> None:

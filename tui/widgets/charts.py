@@ -3,9 +3,11 @@
 ``SeriesChart`` is a generic line chart: named series kept as raw growing arrays,
 vertical markers, optional log-y, its own x ticks ("10k", "1.2M"). It redraws at
 most every ``REPLOT_SECONDS`` (only when new data arrived), downsamples each series
-to a couple of points per terminal column, and rebuilds the whole plotext figure
-inside every render (plotext 5.3.2 breaks when a figure with legends or log scale
-is rendered twice). ``ChartsPanel`` shows the loss chart above the error chart
+to a couple of points per terminal column, and draws every figure afresh from the raw
+arrays (plotext 5.3.2 breaks when a figure with legends or log scale is rendered
+twice). New data is drawn on a short-lived thread, so plotext's slow build never holds
+back a key; Textual's repeated renders (help closed, focus moved) reuse the last figure.
+``ChartsPanel`` shows the loss chart above the error chart
 and, once a backward-pass variant other than exact backprop has run, the angle
 between the update and the true gradient beside the error chart; it fans markers
 out to every chart, and ``add_chart`` mounts a further chart later.
@@ -14,7 +16,9 @@ Statistics (smoothing, downsampling, 1-2-5 ticks) come from ``model.analysis``.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,8 +29,10 @@ from textual.app import ComposeResult, RenderResult
 from textual.containers import Horizontal
 from textual.widget import Widget
 from textual_plotext import PlotextPlot
+from textual_plotext.plot import Plot
 
 from model.analysis import GrowingArray, RunningEMA, downsample, log_ticks, nice_ticks
+from tui.errorlog import log_error
 
 RGB = tuple[int, int, int]
 
@@ -148,8 +154,10 @@ class SeriesChart(PlotextPlot):
         self.series: dict[str, Series] = {}
         self.markers: list[Marker] = []
         self.dirty = False
-        self.version = 0  # bumped by every change to what is drawn
+        self.generation = 0  # bumped when a redraw is asked for now (replot, clear)
         self._drawn: tuple[object, RenderResult] | None = None  # (inputs, figure) of the last build
+        self._building = False  # a background build is running
+        self._background_plot = Plot()  # the background builds' own figure
         self.renders = 0  # count of full rebuilds (tests, benchmarks)
         self.linked: list[SeriesChart] = []  # other charts whose x range this one spans too
         self.last_render_seconds = 0.0
@@ -181,13 +189,13 @@ class SeriesChart(PlotextPlot):
             series.x.extend(kept_x)
             series.y.extend(kept_y)
         self.dirty = True
-        self.version += 1
+        for other in self.linked:  # linked charts span each other's x range (the panel links all)
+            other.dirty = True
 
     def add_marker(self, x: float, label: str, color: RGB = MARKER_COLOR) -> None:
         """A vertical line at ``x`` labelled ``label``."""
         self.markers.append(Marker(float(x), label, color))
         self.dirty = True
-        self.version += 1
 
     def x_extent(self) -> tuple[float, float] | None:
         """(min, max) x over all stored points, or None when empty."""
@@ -203,26 +211,34 @@ class SeriesChart(PlotextPlot):
             series.y.clear()
         self.markers.clear()
         self.dirty = True
-        self.version += 1
+        self.generation += 1
         self.refresh()
 
     # ---- drawing -------------------------------------------------------------------------
     def on_mount(self) -> None:
-        self.set_interval(self.REPLOT_SECONDS, self.replot_if_dirty)
+        self.set_interval(self.REPLOT_SECONDS, self._replot_tick)
+
+    def _replot_tick(self) -> None:
+        """Timer: new data is drawn on a background thread (see ``_build_in_background``)."""
+        if self.dirty and not self._building and self.size.width and self._replot_due():
+            self.dirty = False
+            self.border_subtitle = self.legend()
+            self._build_in_background()
+
+    def _replot_due(self) -> bool:
+        """A slow redraw (a wide chart on a loaded machine) pushes the next one back so
+        drawing stays under about a fifth of the time."""
+        return time.perf_counter() >= self._last_render_end + 4 * self.last_render_seconds
 
     def replot_if_dirty(self) -> None:
-        """Timer callback: schedule a redraw if data changed since the last one.
-
-        A slow redraw (a wide chart on a loaded machine) pushes the next one back so
-        drawing stays under about a fifth of the UI thread's time.
-        """
-        if self.dirty and time.perf_counter() >= self._last_render_end + 4 * self.last_render_seconds:
+        """Schedule a redraw, built on the next frame, if data changed since the last one."""
+        if self.dirty and self._replot_due():
             self.replot()
 
     def replot(self) -> None:
         """Redraw on the next frame whatever the throttle says; updates the legend too."""
         self.dirty = False
-        self.version += 1
+        self.generation += 1
         self.border_subtitle = self.legend()
         self.refresh()
 
@@ -255,21 +271,35 @@ class SeriesChart(PlotextPlot):
 
     def rebuild(self) -> bool:
         """Rebuild the plotext figure from the raw arrays; False when nothing is drawable."""
-        plt = self.plt
-        plt.clear_figure()
-        plt.theme(self._get_plotext_theme_name(self.app.theme))  # before text(): labels take its canvas colour
+        return self._plot_onto(self.plt, self._snapshot())
+
+    def _snapshot(self) -> _Snapshot:
+        """Everything a figure is drawn from, copied (on the UI thread, where data is appended)."""
         width = max(self.size.width - 8, 10)  # columns left for the canvas after the y ticks
         lines = [(s, *self._visible(s, width)) for s in self.series.values()]
-        lines = [(s, x, y) for s, x, y in lines if len(x)]
+        return _Snapshot(
+            inputs=self._inputs(),
+            theme=self._get_plotext_theme_name(self.app.theme),
+            size=(self.size.width, self.size.height),
+            lines=[(s, x, y) for s, x, y in lines if len(x)],
+            markers=list(self.markers),
+            linked=[lo_hi for o in self.linked if (lo_hi := o.x_extent()) is not None],
+        )
+
+    def _plot_onto(self, plt: Plot, snap: _Snapshot) -> bool:
+        """Draw ``snap`` on the figure ``plt``; False when nothing is drawable. Reads only ``snap``
+        and fixed settings, so it may run off the UI thread on a figure of its own."""
+        plt.clear_figure()
+        plt.theme(snap.theme)  # before text(): labels take its canvas colour
+        width, height = max(snap.size[0] - 8, 10), snap.size[1]
+        lines = snap.lines
         if not lines:
             return False
-        xs = np.concatenate([x for _, x, _ in lines] + [np.array([m.x for m in self.markers])])
+        xs = np.concatenate([x for _, x, _ in lines] + [np.array([m.x for m in snap.markers])])
         ys = np.concatenate([y for _, _, y in lines])
         x_lo, x_hi = float(xs.min()), float(xs.max())
-        for other in self.linked:  # charts stacked together share one x range
-            lo_hi = other.x_extent()
-            if lo_hi is not None:
-                x_lo, x_hi = min(x_lo, lo_hi[0]), max(x_hi, lo_hi[1])
+        for lo, hi in snap.linked:  # charts stacked together share one x range
+            x_lo, x_hi = min(x_lo, lo), max(x_hi, hi)
         if x_hi <= x_lo:
             x_hi = x_lo + 1.0
         y_lo, y_hi = float(ys.min()), float(ys.max())
@@ -281,9 +311,9 @@ class SeriesChart(PlotextPlot):
             plt.plot(x.tolist(), y.tolist(), color=s.color, marker="hd")
             if s.mark_last:
                 plt.scatter([float(x[-1])], [float(y[-1])], color=s.color, marker="●")
-        self._draw_markers(x_lo, x_hi, y_hi, width)
+        _draw_markers(plt, snap.markers, x_lo, x_hi, y_hi, width)
         plt.xlim(x_lo, x_hi)
-        if self.size.height >= 16:
+        if height >= 16:
             plt.xlabel("examples seen")
         plt.ylim(y_lo, y_hi)
         xt = nice_ticks(x_lo, x_hi, max(2, width // 12))
@@ -292,33 +322,21 @@ class SeriesChart(PlotextPlot):
             vals = log_ticks(10**y_lo, 10**y_hi)
             plt.yticks(np.log10(vals).tolist(), [format_value(v) for v in vals])
         else:
-            target = max(2, self.size.height // 4)
+            target = max(2, height // 4)
             steps = self.y_steps
             yt = stepped_ticks(y_lo, y_hi, target, steps) if steps else nice_ticks(y_lo, y_hi, target)
             plt.yticks(yt.tolist(), [format_value(v) for v in yt])
         return True
 
-    def _draw_markers(self, x_lo: float, x_hi: float, y_top: float, width: int) -> None:
-        """Vertical lines; labels at the top, skipping any that would overlap the previous one."""
-        per_col = (x_hi - x_lo) / width
-        free_from = -math.inf
-        for m in sorted(self.markers, key=lambda m: m.x):
-            self.plt.vline(m.x, m.color)
-            start = m.x + per_col  # label sits just right of its line ...
-            if m.x + per_col * (len(m.label) + 1) > x_hi:  # ... or left of it near the right edge
-                start = m.x - per_col * (len(m.label) + 1)
-            if start < free_from or start < x_lo:
-                continue
-            self.plt.text(m.label, start, y_top, color=m.color, alignment="left")
-            free_from = start + per_col * (len(m.label) + 1)
+    def _inputs(self) -> tuple[object, ...]:
+        """When the last figure must not be shown again: after ``replot``/``clear``, a resize or
+        a theme change. (New data only sets ``dirty``; the timer draws it in the background.)"""
+        return (self.generation, self.size, self.app.theme)
 
     def render(self) -> RenderResult:
-        """The figure, rebuilt only when its data, size, theme or a linked chart changed.
-
-        Textual renders again after a screen comes back (help closed) or a relayout; plotext's
-        build is the UI thread's most expensive step, so an unchanged figure is reused.
-        """
-        inputs = (self.version, tuple(o.version for o in self.linked), self.size, self.app.theme)
+        """The last figure if still valid (Textual renders again after help closes or focus moves;
+        rebuilding then would hold back the key), else one built now."""
+        inputs = self._inputs()
         if self._drawn is not None and self._drawn[0] == inputs:
             return self._drawn[1]
         t0 = time.perf_counter()
@@ -329,6 +347,66 @@ class SeriesChart(PlotextPlot):
         self._last_render_end = time.perf_counter()
         self.last_render_seconds = self._last_render_end - t0
         return result
+
+    def _build_in_background(self) -> None:
+        """Build the figure for the current data on a thread of its own, then show it.
+
+        plotext's build is pure Python and takes ~10-20 ms a chart; on the event loop that
+        would hold back any key pressed meanwhile, on a thread it only shares the GIL.
+        """
+        snap = self._snapshot()
+        self._building = True
+
+        def build() -> None:
+            result: RenderResult | None = None
+            try:
+                plot = self._background_plot
+                if self._plot_onto(plot, snap):
+                    plot.plotsize(*snap.size)
+                    plot._set_size(*snap.size)  # as PlotextPlot.render does
+                    result = Text.from_ansi(plot.build())
+            except Exception as exc:  # logged; the chart keeps its last figure
+                log_error("drawing a chart", exc)
+            with contextlib.suppress(RuntimeError):  # the app is closing
+                self.app.call_from_thread(self._built, snap.inputs, result)
+
+        threading.Thread(target=build, name="mnist-tui-chart", daemon=True).start()
+
+    def _built(self, inputs: tuple[object, ...], result: RenderResult | None) -> None:
+        """Back on the UI thread: show the figure unless a replot, resize or theme change came
+        meanwhile (render has then drawn a newer one already)."""
+        self._building = False
+        if result is not None and inputs == self._inputs():
+            self._drawn = (inputs, result)
+            self.renders += 1
+            self.refresh()
+
+
+def _draw_markers(plt: Plot, markers: Sequence[Marker], x_lo: float, x_hi: float, y_top: float, width: int) -> None:
+    """Vertical lines; labels at the top, skipping any that would overlap the previous one."""
+    per_col = (x_hi - x_lo) / width
+    free_from = -math.inf
+    for m in sorted(markers, key=lambda m: m.x):
+        plt.vline(m.x, m.color)
+        start = m.x + per_col  # label sits just right of its line ...
+        if m.x + per_col * (len(m.label) + 1) > x_hi:  # ... or left of it near the right edge
+            start = m.x - per_col * (len(m.label) + 1)
+        if start < free_from or start < x_lo:
+            continue
+        plt.text(m.label, start, y_top, color=m.color, alignment="left")
+        free_from = start + per_col * (len(m.label) + 1)
+
+
+@dataclass
+class _Snapshot:
+    """A chart's drawing inputs at one moment (see ``SeriesChart._snapshot``)."""
+
+    inputs: tuple[object, ...]  # what the finished figure is valid for
+    theme: str
+    size: tuple[int, int]
+    lines: list[tuple[Series, np.ndarray, np.ndarray]]  # (series, x, y as drawn), non-empty only
+    markers: list[Marker]
+    linked: list[tuple[float, float]]  # x extents of linked charts
 
 
 class ChartsPanel(Widget):
