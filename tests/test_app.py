@@ -16,7 +16,7 @@ from textual.widgets import Input
 
 from model.config import SPECS, HyperParams
 from model.data import DataError
-from tui.app import MnistApp
+from tui.app import GC_THRESHOLDS, MnistApp
 from tui.bridge import GRADCHECK_THREAD_NAME, THREAD_NAME
 from tui.screens.help import HelpScreen
 from tui.screens.loading import LoadingScreen
@@ -450,6 +450,22 @@ async def test_controls_title_marks_editing(tiny_mnist: Any) -> None:
         assert "editing" in str(controls.border_title)
         await pilot.press("escape")
         await wait_for(pilot, lambda: controls.border_title == "Controls", what="plain title")
+
+
+async def test_the_real_app_settles_the_garbage_collector_once_training_starts(tiny_mnist: Any) -> None:
+    import gc
+
+    thresholds = gc.get_threshold()
+    app = make_app(tiny_mnist, settle_gc=True)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: gc.get_freeze_count() > 0, what="objects frozen")
+            assert gc.get_threshold() == GC_THRESHOLDS
+            before = gc.get_freeze_count()
+            assert gc.collect() >= 0 and gc.get_freeze_count() == before  # frozen objects stay out
+    finally:
+        gc.unfreeze()  # process-wide: later tests get the collector back as it was
+        gc.set_threshold(*thresholds)
 
 
 async def test_every_action_is_in_the_command_palette(tiny_mnist: Any) -> None:
