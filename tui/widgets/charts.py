@@ -359,6 +359,7 @@ class SeriesChart(PlotextPlot):
 
         def build() -> None:
             result: RenderResult | None = None
+            t0 = time.perf_counter()
             try:
                 plot = self._background_plot
                 if self._plot_onto(plot, snap):
@@ -368,14 +369,16 @@ class SeriesChart(PlotextPlot):
             except Exception as exc:  # logged; the chart keeps its last figure
                 log_error("drawing a chart", exc)
             with contextlib.suppress(RuntimeError):  # the app is closing
-                self.app.call_from_thread(self._built, snap.inputs, result)
+                self.app.call_from_thread(self._built, snap.inputs, result, time.perf_counter() - t0)
 
         threading.Thread(target=build, name="mnist-tui-chart", daemon=True).start()
 
-    def _built(self, inputs: tuple[object, ...], result: RenderResult | None) -> None:
+    def _built(self, inputs: tuple[object, ...], result: RenderResult | None, seconds: float) -> None:
         """Back on the UI thread: show the figure unless a replot, resize or theme change came
-        meanwhile (render has then drawn a newer one already)."""
+        meanwhile (render has then drawn a newer one already). ``seconds`` the build took
+        feeds the redraw throttle as a build on the event loop does."""
         self._building = False
+        self._last_render_end, self.last_render_seconds = time.perf_counter(), seconds
         if result is not None and inputs == self._inputs():
             self._drawn = (inputs, result)
             self.renders += 1
