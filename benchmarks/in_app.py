@@ -137,14 +137,6 @@ class AppTerminal:
                 if self._parsed >= len(self.chunks):
                     self._arrived.wait(left)
 
-    def press(self, key: str, until: Callable[[str], bool], timeout: float = 5.0) -> float | None:
-        """Write ``key``; seconds until output first satisfies ``until`` (None on timeout)."""
-        self.text()  # everything before the key is parsed
-        t0 = time.perf_counter()
-        os.write(self._fd, key.encode())
-        arrived = self.wait_for(until, timeout)
-        return None if arrived is None else arrived - t0
-
     def write(self, key: str) -> float:
         """Write ``key`` without looking at the screen; returns when (perf_counter)."""
         t0 = time.perf_counter()
