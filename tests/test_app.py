@@ -461,8 +461,9 @@ async def test_the_real_app_settles_the_garbage_collector_once_training_starts(t
         async with app.run_test(size=SIZE) as pilot:
             await wait_for(pilot, lambda: gc.get_freeze_count() > 0, what="objects frozen")
             assert gc.get_threshold() == GC_THRESHOLDS
-            before = gc.get_freeze_count()
-            assert gc.collect() >= 0 and gc.get_freeze_count() == before  # frozen objects stay out
+            # Most objects are now out of the collector's scans (frozen objects may still be freed
+            # by reference counting, so their count is not fixed).
+            assert len(gc.get_objects()) < gc.get_freeze_count()
     finally:
         gc.unfreeze()  # process-wide: later tests get the collector back as it was
         gc.set_threshold(*thresholds)
