@@ -609,7 +609,9 @@ async def test_h_focuses_the_controls(tiny_mnist: Any) -> None:
 
 
 async def test_switching_variant_mid_run_brings_angles_to_the_chart(tiny_mnist: Any) -> None:
-    app = make_app(tiny_mnist, running=True)
+    # lr 0.02: at 0.05 feedback alignment on the noisy synthetic set really diverges for some
+    # switch points (7 of 19 headless), and the step the switch lands on depends on timing
+    app = make_app(tiny_mnist, running=True, hp=HP.validated(lr=0.02))
     async with app.run_test(size=SIZE) as pilot:
         charts, status = app.main.charts, app.main.status
         w1 = charts.angle_chart.series["W1"]
