@@ -6,6 +6,7 @@ import re
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -318,6 +319,14 @@ async def test_new_results_refresh_the_footer_keys_only_when_they_become_availab
 # ---- charts ---------------------------------------------------------------------------------
 
 
+async def pause_until(pilot, predicate, seconds: float = 5.0) -> None:
+    """Let the app run until ``predicate()`` holds; fails after ``seconds``."""
+    deadline = time.perf_counter() + seconds
+    while not predicate():
+        assert time.perf_counter() < deadline, "timed out"
+        await pilot.pause(0.02)
+
+
 async def replot(pilot, panel: ChartsPanel) -> None:
     """Draw now instead of waiting for the replot timer."""
     for chart in panel.charts.values():
@@ -407,17 +416,26 @@ async def test_an_unchanged_chart_is_reused_and_new_data_is_drawn_off_the_event_
         assert loss.render() is first and loss.renders == renders  # e.g. help closed: reused
         main = threading.get_ident()
         built_on: list[int] = []
+        release = threading.Event()  # holds the build until the test has looked at the legend
         plot_onto = loss._plot_onto
-        loss._plot_onto = lambda plt, snap: built_on.append(threading.get_ident()) or plot_onto(plt, snap)  # type: ignore[method-assign]
+
+        def held_plot_onto(plt: Any, snap: Any) -> bool:
+            built_on.append(threading.get_ident())
+            release.wait(5.0)
+            return plot_onto(plt, snap)
+
+        loss._plot_onto = held_plot_onto  # type: ignore[method-assign]
         panel.append_losses([256], [1.0])
         panel.append_errors(4096, {"train": 0.2, "valid": 0.25})  # widens the loss chart's x range too
         assert loss.dirty and loss.render() is first  # new data waits for the timer ...
-        for _ in range(200):  # ... which builds it on a thread
-            if loss.renders > renders:
-                break
-            await pilot.pause(0.02)
-        assert built_on and main not in built_on
+        await pause_until(pilot, lambda: bool(built_on))  # ... which builds it on a thread
+        assert main not in built_on
+        assert "minibatch 1.2 " in loss.border_subtitle  # the legend waits for the figure
+        release.set()
+        await pause_until(pilot, lambda: loss.renders > renders)
+        assert "minibatch 1 " in loss.border_subtitle  # both changed in the same refresh
         assert loss.render() is not first
+        assert "minibatch 1 " in loss.border_subtitle  # figure and legend changed together
         loss.replot()  # an explicit redraw builds at once
         await pilot.pause()
         assert loss.renders > renders + 1

@@ -222,7 +222,6 @@ class SeriesChart(PlotextPlot):
         """Timer: new data is drawn on a background thread (see ``_build_in_background``)."""
         if self.dirty and not self._building and self.size.width and self._replot_due():
             self.dirty = False
-            self.border_subtitle = self.legend()
             self._build_in_background()
 
     def _replot_due(self) -> bool:
@@ -354,7 +353,7 @@ class SeriesChart(PlotextPlot):
         plotext's build is pure Python and takes ~10-20 ms a chart; on the event loop that
         would hold back any key pressed meanwhile, on a thread it only shares the GIL.
         """
-        snap = self._snapshot()
+        snap, legend = self._snapshot(), self.legend()
         self._building = True
 
         def build() -> None:
@@ -369,19 +368,21 @@ class SeriesChart(PlotextPlot):
             except Exception as exc:  # logged; the chart keeps its last figure
                 log_error("drawing a chart", exc)
             with contextlib.suppress(RuntimeError):  # the app is closing
-                self.app.call_from_thread(self._built, snap.inputs, result, time.perf_counter() - t0)
+                self.app.call_from_thread(self._built, snap.inputs, legend, result, time.perf_counter() - t0)
 
         threading.Thread(target=build, name="mnist-tui-chart", daemon=True).start()
 
-    def _built(self, inputs: tuple[object, ...], result: RenderResult | None, seconds: float) -> None:
-        """Back on the UI thread: show the figure unless a replot, resize or theme change came
-        meanwhile (render has then drawn a newer one already). ``seconds`` the build took
-        feeds the redraw throttle as a build on the event loop does."""
+    def _built(self, inputs: tuple[object, ...], legend: str, result: RenderResult | None, seconds: float) -> None:
+        """Back on the UI thread: show the figure and its legend unless a replot, resize or theme
+        change came meanwhile (render has then drawn a newer one already). Both change in one
+        refresh: set apart, each would repaint the whole chart. ``seconds`` the build took feeds
+        the redraw throttle as a build on the event loop does."""
         self._building = False
         self._last_render_end, self.last_render_seconds = time.perf_counter(), seconds
         if result is not None and inputs == self._inputs():
             self._drawn = (inputs, result)
             self.renders += 1
+            self.border_subtitle = legend
             self.refresh()
 
 
