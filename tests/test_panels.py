@@ -362,6 +362,7 @@ async def test_charts_draw_losses_errors_and_markers() -> None:
         assert "diverged" in screen_text(pilot.app, panel)
         assert all(len(c.markers) == 2 for c in panel.charts.values())
         panel.clear()
+        assert all(c.border_subtitle == "" for c in panel.charts.values())  # no stale legend
         await replot(pilot, panel)
         assert "no training steps yet" in screen_text(pilot.app, panel)
 

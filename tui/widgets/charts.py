@@ -212,6 +212,7 @@ class SeriesChart(PlotextPlot):
         self.markers.clear()
         self.dirty = True
         self.generation += 1
+        self.border_subtitle = ""
         self.refresh()
 
     # ---- drawing -------------------------------------------------------------------------
@@ -379,10 +380,12 @@ class SeriesChart(PlotextPlot):
         the redraw throttle as a build on the event loop does."""
         self._building = False
         self._last_render_end, self.last_render_seconds = time.perf_counter(), seconds
-        if result is not None and inputs == self._inputs():
+        if inputs != self._inputs():
+            return
+        self.border_subtitle = legend  # also when nothing is drawable: empties it after a clear
+        if result is not None:
             self._drawn = (inputs, result)
             self.renders += 1
-            self.border_subtitle = legend
             self.refresh()
 
 
