@@ -37,6 +37,14 @@ class OneLineParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USAGE, f"{self.prog}: {' '.join(message.split())} (see {self.prog} --help)\n")
 
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        parsed, extras = super().parse_known_args(args, namespace)
+        for dest, value in vars(parsed).items():
+            # No flag takes a list: "--lr=--" makes argparse drop the "--" and store [] unchecked.
+            if isinstance(value, list):
+                self.error(f"argument --{dest.replace('_', '-')}: expected one value, got '--'")
+        return parsed, extras
+
 
 def _hparam(name: str):  # type: ignore[no-untyped-def]
     """An argparse ``type=`` that parses and validates with the model's own rules."""
