@@ -210,10 +210,15 @@ class AppRun:
 
 
 def run_app_session(
-    command: list[str], settings: list[str], env: dict[str, str], seconds: float, rng: random.Random | None
+    command: list[str],
+    settings: list[str],
+    env: dict[str, str],
+    seconds: float,
+    rng: random.Random | None,
+    gap: tuple[float, float] = (0.3, 0.6),
 ) -> AppRun:
     """Train in the app for about ``seconds``, pressing the keys of ``ROUND`` at random moments
-    (``rng``), or no key at all (``rng`` None: the training rate undisturbed)."""
+    ``gap`` seconds apart (``rng``), or no key at all (``rng`` None: the training rate undisturbed)."""
     run = AppRun()
     with tempfile.TemporaryDirectory(prefix="mnist-tui-bench-") as tmp:
         env = {**env, "XDG_DATA_HOME": tmp, "TERM": "xterm-256color"}
@@ -230,10 +235,10 @@ def run_app_session(
                 for key, name, shows, timed in ROUND:
                     # Random moments of the training loop, far enough apart that each key's
                     # effect shows before the next key goes out.
-                    time.sleep(rng.uniform(0.3, 0.6))
+                    time.sleep(rng.uniform(*gap))
                     presses.append((term.write(key), shows))
                     names.append(name if timed else None)
-            time.sleep(0.6)  # the last key's effect
+            time.sleep(gap[1])  # the last key's effect
             for name, latency in zip(names, term.replay(presses), strict=True):
                 if latency is None:
                     run.missed += 1

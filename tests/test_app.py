@@ -207,7 +207,7 @@ async def test_quick_arrow_keys_each_move_one_field(tiny_mnist: Any) -> None:
         controls.focus_first()
         assert app.screen.focused is first
         await pilot.press(*["down"] * shown.index("variant"))  # typed ahead, as a user would
-        await wait_for(pilot, lambda: app.screen.focused.field_name == "variant", timeout=3, what="variant")
+        await wait_for(pilot, lambda: app.screen.focused.field_name == "variant", what="variant")
         await pilot.press("up", "up", "up")
         await wait_for(pilot, lambda: app.screen.focused.field_name == shown[shown.index("variant") - 3])
 
