@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 HELP_MARKER = "Controls fields"  # a heading only the help screen shows
 TRAINING_MARKER = "running"  # the status line once the worker steps
 FIELD_MARKER = "Leave field"  # the footer while a controls field has focus
@@ -191,8 +193,7 @@ def _display(screen: Any) -> str:
 
 def percentile(xs: list[float], q: float) -> float:
     """The ``q`` quantile of ``xs`` (nearest rank); nan when empty."""
-    s = sorted(xs)
-    return s[min(len(s) - 1, round(q * (len(s) - 1)))] if s else float("nan")
+    return float(np.percentile(xs, 100 * q, method="nearest")) if xs else float("nan")
 
 
 @dataclass
