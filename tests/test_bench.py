@@ -9,9 +9,9 @@ import json
 import numpy as np
 import pytest
 
-from benchmarks.data import synthetic_mnist
-from benchmarks.measure import eval_flops, train_flops
-from benchmarks.table import FAIL, INFO, PASS, QUICK, SKIP, Row, at_least, at_most, render
+from tui.bench.data import synthetic_mnist
+from tui.bench.measure import eval_flops, train_flops
+from tui.bench.table import FAIL, INFO, PASS, QUICK, SKIP, Row, at_least, at_most, render
 from tui.cli import main
 
 APP_ROW = "app start to training screen"

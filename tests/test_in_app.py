@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmarks.in_app import ROUND, AppTerminal, app_settings, percentile, run_app_session
-from benchmarks.measure import child_env
-from benchmarks.rows import _console_script
+from tui.bench.in_app import ROUND, AppTerminal, app_settings, percentile, run_app_session
+from tui.bench.measure import child_env
+from tui.bench.rows import _console_script
 
 pytest.importorskip("pyte")
 

@@ -43,6 +43,7 @@ from tui.messages import (
     TrainStatus,
     WorkerFailed,
 )
+from tui.resources import asset
 from tui.screens.help import FIELD_KEYS, HelpScreen, binding_rows
 from tui.screens.loading import LoadingScreen
 from tui.screens.prompt import PathPrompt
@@ -56,7 +57,6 @@ if TYPE_CHECKING:
     from tui.bridge import TrainingBridge
     from tui.screens.main import MainScreen
 
-ASSETS = Path(__file__).parent.parent / "assets"
 EXIT_DATA_ERROR = 2
 FAIL_EXIT_SECONDS = 3.0
 #: Garbage-collector thresholds while the app runs (Python's default: 700, 10, 10).
@@ -65,9 +65,8 @@ DIGITS_SECONDS = 0.5  # the digit viewer gets a new result at most this often
 
 
 def css_paths() -> list[Path]:
-    """The panels' stylesheet (if present) then the app's, which has the last word on layout."""
-    panels = ASSETS / "panels.tcss"
-    return [*([panels] if panels.exists() else []), ASSETS / "app.tcss"]
+    """The panels' stylesheet, then the app's, which has the last word on layout."""
+    return [asset("panels.tcss"), asset("app.tcss")]
 
 
 def default_autosave_path() -> Path:

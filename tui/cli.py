@@ -141,12 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="training speed vs this machine's GEMM rate, and every target: one table")
     bench.add_argument("--threads", type=int, default=None, help=f"BLAS threads (default {DEFAULT_THREADS})")
-    try:
-        from benchmarks.run import add_arguments as add_bench_flags
-    except ImportError:  # an install without the source checkout's benchmarks/ package
-        pass
-    else:
-        add_bench_flags(bench)
+    from tui.bench.run import add_arguments as add_bench_flags
+
+    add_bench_flags(bench)
     return parser
 
 
@@ -337,10 +334,8 @@ def _cmd_experiments(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    try:
-        from benchmarks.run import run_bench
-    except ImportError:
-        raise UserError("bench needs the benchmarks/ package of a source checkout") from None
+    from tui.bench.run import run_bench
+
     fmt = "markdown" if args.markdown else "json" if args.json else "text"
     return run_bench(args.quick, set_blas_threads(args.threads), args.data, args.best, fmt)
 

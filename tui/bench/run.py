@@ -1,6 +1,6 @@
 """The benchmark command: measure every group of rows, print one table (and a short header).
 
-``run_bench`` is what ``mnist-tui bench`` and ``python -m benchmarks`` call. Progress
+``run_bench`` is what ``mnist-tui bench`` calls. Progress
 goes to stderr; the table (text, ``--markdown`` or ``--json``) to stdout. A group that
 fails becomes one "error" row with a one-line reason instead of stopping the run.
 """
@@ -13,9 +13,8 @@ import os
 import platform
 import sys
 import time
-from collections.abc import Sequence
 
-from benchmarks.table import ERROR, FAIL, Row, render
+from tui.bench.table import ERROR, FAIL, Row, render
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -48,8 +47,8 @@ def context() -> dict[str, str]:
 
 def collect(quick: bool, threads: int, data_path: str | None, best: bool, log: object = None) -> list[Row]:
     """Measure every group; returns the table's rows in order."""
-    from benchmarks.data import bench_data
-    from benchmarks.rows import GROUPS, Bench, best_preset_row
+    from tui.bench.data import bench_data
+    from tui.bench.rows import GROUPS, Bench, best_preset_row
 
     say = log if callable(log) else (lambda message: None)
     bench = Bench(bench_data(quick, data_path), threads, quick, data_path, say)
@@ -98,15 +97,3 @@ def run_bench(quick: bool, threads: int, data_path: str | None, best: bool, fmt:
         print(render(rows, markdown=fmt == "markdown"))
     bad = [r for r in rows if r.status in (FAIL, ERROR)]
     return 0 if quick and not any(r.status == ERROR for r in rows) else int(bool(bad))
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m benchmarks``: same flags as ``mnist-tui bench``."""
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=int, default=1, help="BLAS threads (default 1)")
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = str(args.threads)  # before numpy loads: no idle BLAS threads
-    fmt = "markdown" if args.markdown else "json" if args.json else "text"
-    return run_bench(args.quick, args.threads, args.data, args.best, fmt)

@@ -1,6 +1,6 @@
 """Benchmark suite for mnist-tui: training speed against the machine's own GEMM rate, and targets.
 
-Run ``mnist-tui bench`` (or ``python -m benchmarks``); ``--quick`` is a seconds-long smoke
+Run ``mnist-tui bench``; ``--quick`` is a seconds-long smoke
 run on synthetic data. Every timed figure is compared with something measured in the same
 run (the float32 GEMM rate at the same BLAS thread count, or PyTorch on the same shapes),
 because the machine is shared and absolute times drift. Modules: ``measure`` (timing

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 D, K = 784, 10  # MNIST inputs and classes
-REPO_ROOT = Path(__file__).resolve().parent.parent
+IMPORT_ROOT = Path(__file__).resolve().parents[2]  # the folder holding the model and tui packages
 
 
 def train_flops(n_examples: int, hidden: int, n_in: int = D) -> float:
@@ -83,11 +83,11 @@ def run_examples(step: Callable[[], object], examples_seen: Callable[[], int], n
 
 
 def child_env(threads: int) -> dict[str, str]:
-    """Environment for a child Python: same BLAS thread cap, and this checkout importable."""
+    """Environment for a child Python: same BLAS thread cap, and these packages importable."""
     env = dict(os.environ)
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "MNIST_TUI_THREADS"):
         env[var] = str(threads)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(IMPORT_ROOT), env.get("PYTHONPATH", "")) if p)
     return env
 
 

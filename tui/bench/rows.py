@@ -18,15 +18,15 @@ from pathlib import Path
 
 from threadpoolctl import threadpool_limits
 
-from benchmarks.measure import Samples, child_env, eval_flops, gemm_rate, run_child, run_examples, train_flops
-from benchmarks.table import SKIP, Row, at_least, at_most
-from benchmarks.torch_mlp import make_torch_step, torch_version
 from model.config import HyperParams
 from model.data import MNIST
 from model.fit import EpochRecord, fit
 from model.mlp import MLP
 from model.presets import get_preset
 from model.trainer import Trainer
+from tui.bench.measure import Samples, child_env, eval_flops, gemm_rate, run_child, run_examples, train_flops
+from tui.bench.table import SKIP, Row, at_least, at_most
+from tui.bench.torch_mlp import make_torch_step, torch_version
 
 
 @dataclass(frozen=True)
@@ -216,7 +216,7 @@ print(t1 - t0)
 
 _RSS = """
 import json, resource, sys
-from benchmarks.data import bench_data
+from tui.bench.data import bench_data
 from model.config import HyperParams
 from model.trainer import Trainer
 quick, path, steps = json.loads(sys.argv[1])
@@ -243,7 +243,7 @@ quick, path = json.loads(sys.argv[1])
 
 async def main():
     if quick:
-        from benchmarks.data import synthetic_mnist
+        from tui.bench.data import synthetic_mnist
         app = MnistApp(HyperParams(), synthetic_mnist())
     else:
         app = MnistApp(HyperParams(), data_path=path)
@@ -296,7 +296,7 @@ def in_app_rows(b: Bench) -> list[Row]:
     if b.quick or importlib.util.find_spec("pyte") is None:
         why = "not in --quick" if b.quick else "needs pyte (pip install pyte, or the dev extra)"
         return [Row(f, t, why, status=SKIP) for f, t in targets]
-    from benchmarks.in_app import measure_app
+    from tui.bench.in_app import measure_app
 
     changes = {"batch_size": 16, "epochs": 1000}
     f = measure_app(_console_script(), child_env(b.threads), changes, b.data_path, log=b.log)
