@@ -382,7 +382,7 @@ def test_cache_round_trip_is_exact(tmp_path: Path, digits: Digits, isolated: Pat
     second = load_mnist(path)
     assert "cached" in second.source and "cached" not in first.source
     assert arrays_equal(first, second)
-    assert not list(isolated.glob("*.part"))
+    assert not list(isolated.glob(".*.tmp")) and not list(isolated.glob(".*.part"))
 
 
 @pytest.mark.parametrize("damage", ["flip", "truncate", "directory"])

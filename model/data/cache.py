@@ -2,7 +2,7 @@
 
 An entry ``mnist-<first 16 hex of the source sha256>.npz`` holds the six arrays (pixels uint8
 ``(N, 784)``, labels int64 ``(N,)``), the source key and description, and a sha256 over the arrays.
-It is written atomically (temp file + os.replace), read with ``allow_pickle=False`` and checked on
+It is written atomically (``model.atomic``), read with ``allow_pickle=False`` and checked on
 every load; a damaged entry is deleted and reported, never trusted. Writing is best effort: a
 read-only cache only costs speed. Leaves out downloads (fetch.py) and parsing (formats.py).
 """
@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import platformdirs
 
+from ..atomic import atomic_write
 from .errors import DataError, os_error
 from .progress import Reporter
 from .validate import RawMNIST, check
@@ -59,7 +60,7 @@ def ensure_cache_dir() -> Path:
 def atomic_target(target: Path) -> Iterator[Path]:
     """Yield a temp path next to ``target``; os.replace it onto ``target`` if the block succeeds.
 
-    The temp file is removed whatever happens; OSErrors propagate.
+    The temp file is removed whatever happens; OSErrors propagate. (Downloads only.)
     """
     fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
     os.close(fd)
@@ -134,8 +135,7 @@ def store(key: str, raw: RawMNIST, source: str, report: Reporter) -> Path | None
             "key": np.str_(key),
             "source": np.str_(source),
         }
-        with atomic_target(path) as tmp, open(tmp, "wb") as f:
-            np.savez(f, **members)
+        atomic_write(path, lambda f: np.savez(f, **members))
     except OSError as exc:
         report(f"Could not write the cache in {path.parent} ({exc}); next start will be slower")
         log.info("could not write cache entry %s: %s", path, exc)

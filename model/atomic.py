@@ -1,0 +1,75 @@
+"""Write a file so that a crash, a kill or a full disk leaves the old file or the new one, never a torn one.
+
+``atomic_write(path, write)`` hands ``write`` a binary file object on a temp file in the same
+folder, then flushes, fsyncs, ``os.replace``s it onto ``path`` and fsyncs the folder. The temp
+file has ordinary permissions (``0o666`` less the umask, as ``open`` would give) and is removed on
+any failure; temp files that a killed writer left behind are cleaned up on the next write.
+Leaves out what is written (checkpoints, cache entries) and error wording (callers turn OSError
+into their own one-line message).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO
+
+TEMP_SUFFIX = ".tmp"
+STALE_SECONDS = 60.0  # a temp file older than this belongs to a writer that died
+
+
+def atomic_write(path: Path, write: Callable[[BinaryIO], object]) -> Path:
+    """Write ``path`` through ``write(file)`` atomically and durably; returns ``path``.
+
+    OSError (and anything ``write`` raises) propagates; ``path`` is then untouched.
+    """
+    remove_stale_temps(path)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
+    tmp = Path(name)
+    try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; these are ordinary files
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    fsync_dir(path.parent)
+    return path
+
+
+def remove_stale_temps(path: Path, min_age: float = STALE_SECONDS) -> None:
+    """Delete temp files that an interrupted write of ``path`` (e.g. SIGKILL) left behind."""
+    now = time.time()
+    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*{TEMP_SUFFIX}"):
+        with contextlib.suppress(OSError):
+            if now - tmp.lstat().st_mtime > min_age:
+                tmp.unlink()
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (best effort: some filesystems refuse)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
