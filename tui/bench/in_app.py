@@ -62,7 +62,7 @@ ROUND: tuple[tuple[str, str, Callable[[str], bool], bool], ...] = (
 
 
 class AppTerminal:
-    """``argv`` in a ``cols`` x ``rows`` pseudo-terminal; ``text()`` is what the screen shows.
+    """``argv`` in a ``cols`` x ``rows`` pseudo-terminal (started in ``cwd``); ``text()`` is what the screen shows.
 
     A reader thread only timestamps the raw output and keeps every chunk. While keys are
     being timed nothing else runs in this process: ``replay`` parses the recording
@@ -70,7 +70,9 @@ class AppTerminal:
     timestamps nor holds the app's output back.
     """
 
-    def __init__(self, argv: list[str], env: dict[str, str], cols: int = 120, rows: int = 40) -> None:
+    def __init__(
+        self, argv: list[str], env: dict[str, str], cols: int = 120, rows: int = 40, cwd: str | None = None
+    ) -> None:
         import pyte
 
         self.size = (cols, rows)
@@ -83,6 +85,8 @@ class AppTerminal:
         self._closed = False
         self.pid, self._fd = pty.fork()
         if self.pid == 0:  # child: the app, with the pty as its terminal
+            if cwd is not None:
+                os.chdir(cwd)
             os.execvpe(argv[0], argv, env)
         import fcntl
         import termios

@@ -1,0 +1,112 @@
+"""The installed wheel is the product: build it, install it into a fresh venv, use it from elsewhere.
+
+A user runs ``pip install .`` (or ``pipx install .``) and then ``mnist-tui`` from any folder, so
+nothing here may lean on the checkout: the wheel is built from this tree, installed with its
+dependencies into a new virtual environment, and every command runs from a temp folder with
+``PYTHONPATH`` unset. The app runs in a real pseudo-terminal (``tui.bench.in_app.AppTerminal``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tui.bench.in_app import AppTerminal
+
+pytest.importorskip("pyte")
+
+ROOT = Path(__file__).resolve().parents[1]
+PANEL_TITLES = ("Status", "Controls", "Error %", "Misclassified", "finite differences")  # one per panel
+
+
+def _run(argv: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, capture_output=True, text=True, timeout=600, check=False, **kwargs)  # type: ignore[call-overload,no-any-return]
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("wheel")
+    done = _run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(out), str(ROOT)])
+    assert done.returncode == 0, done.stderr
+    (built,) = out.glob("mnist_tui-*.whl")
+    return built
+
+
+@pytest.fixture(scope="module")
+def venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh virtual environment with the wheel and its dependencies installed; returns its bin/."""
+    root = tmp_path_factory.mktemp("venv")
+    base_python = getattr(sys, "_base_executable", sys.executable)
+    assert _run([base_python, "-m", "venv", str(root)]).returncode == 0
+    done = _run([str(root / "bin" / "python"), "-m", "pip", "install", "--quiet", str(wheel)])
+    assert done.returncode == 0, done.stderr
+    return root / "bin"
+
+
+@pytest.fixture(scope="module")
+def elsewhere(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder outside the checkout holding a small Keras-layout ``mnist.npz``."""
+    folder = tmp_path_factory.mktemp("elsewhere")
+    rng = np.random.default_rng(0)
+    np.savez(
+        folder / "mnist.npz",
+        x_train=rng.integers(0, 256, (600, 28, 28), dtype=np.uint8),
+        y_train=rng.integers(0, 10, 600).astype(np.uint8),
+        x_test=rng.integers(0, 256, (100, 28, 28), dtype=np.uint8),
+        y_test=rng.integers(0, 10, 100).astype(np.uint8),
+    )
+    return folder
+
+
+def _env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    return {**env, "XDG_DATA_HOME": str(home / "data"), "XDG_STATE_HOME": str(home / "state"), "TERM": "xterm-256color"}
+
+
+def test_wheel_holds_only_the_two_packages_and_what_they_read(wheel: Path) -> None:
+    names = zipfile.ZipFile(wheel).namelist()
+    top = {name.split("/")[0] for name in names}
+    assert {t for t in top if not t.endswith(".dist-info")} == {"model", "tui"}
+    for asset in ("app.tcss", "panels.tcss", "backprop.md"):
+        assert f"tui/assets/{asset}" in names
+    assert not any(name.startswith(("tests/", "benchmarks/")) for name in names)
+
+
+def test_installed_app_trains_shows_every_panel_and_quits(venv: Path, elsewhere: Path, tmp_path: Path) -> None:
+    argv = [str(venv / "mnist-tui"), "--data", "mnist.npz", "--hidden", "16"]
+    term = AppTerminal(argv, _env(tmp_path), cols=120, rows=40, cwd=str(elsewhere))
+    try:
+        assert term.wait_for(lambda s: "running" in s, 60.0) is not None, term.text()
+        screen = term.text()
+        for title in PANEL_TITLES:
+            assert title in screen, f"{title!r} missing:\n{screen}"
+        term.write("?")
+        assert term.wait_for(lambda s: "Controls fields" in s, 15.0) is not None, term.text()
+    finally:
+        status = term.close()
+    assert status == 0
+    assert (tmp_path / "data" / "mnist-tui" / "autosave.npz").exists()
+
+
+def test_installed_subcommands_work_from_another_folder(venv: Path, elsewhere: Path, tmp_path: Path) -> None:
+    tool, env = str(venv / "mnist-tui"), _env(tmp_path)
+    train = _run([tool, "train", "--data", "mnist.npz", "--epochs", "1", "--hidden", "16", "--json",
+                  "--save", "run.npz"], cwd=elsewhere, env=env)  # fmt: skip
+    assert train.returncode == 0, train.stderr
+    assert 0.0 <= json.loads(train.stdout)["test_error"] <= 1.0
+    evaluated = _run([tool, "evaluate", "run.npz", "--data", "mnist.npz", "--json"], cwd=elsewhere, env=env)
+    assert evaluated.returncode == 0 and "test_error" in json.loads(evaluated.stdout), evaluated.stderr
+    gradcheck = _run([tool, "gradcheck", "--json"], cwd=elsewhere, env=env)
+    assert gradcheck.returncode == 0 and json.loads(gradcheck.stdout)["passed"] is True
+    fetched = _run([tool, "fetch", "--data", "mnist.npz"], cwd=elsewhere, env=env)
+    assert fetched.returncode == 0 and "MNIST ok" in fetched.stdout, fetched.stderr
+    for command in ("experiments", "bench"):
+        shown = _run([tool, command, "--help"], cwd=elsewhere, env=env)
+        assert shown.returncode == 0 and "usage: mnist-tui" in shown.stdout, shown.stderr
