@@ -9,11 +9,13 @@ counters travel as a JSON string inside the archive.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 from numpy.typing import NDArray
@@ -94,6 +96,11 @@ def checkpoint_path(path: str | os.PathLike[str]) -> Path:
 def save_checkpoint(path: str | os.PathLike[str], trainer: Trainer, meta: dict[str, Any] | None = None) -> Path:
     """Write ``trainer``'s run to ``path`` atomically; returns the path. Raises CheckpointError."""
     path = checkpoint_path(path)
+    try:
+        if path.exists() and not path.is_file():  # a FIFO, device or folder: never replace it
+            raise CheckpointError(f"cannot write checkpoint {path}: it exists and is not a regular file")
+    except OSError as exc:
+        raise CheckpointError(f"cannot write checkpoint {path}: {exc.strerror or exc}") from None
     info = {
         "format": FORMAT,
         "hparams": trainer.hp.to_dict(),
@@ -115,16 +122,37 @@ def save_checkpoint(path: str | os.PathLike[str], trainer: Trainer, meta: dict[s
     return path
 
 
+def open_regular(path: Path) -> BinaryIO:
+    """Open ``path`` for reading if it is a regular file; OSError (with a reason) otherwise.
+
+    Opened non-blocking, so a FIFO (even one swapped in after a check) cannot hang the caller,
+    and refused unless fstat says regular file: no FIFO, device (``/dev/zero``), socket or folder.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = "a directory" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else "a special file"
+            raise OSError(errno.EINVAL, f"is {kind}, not a checkpoint file", str(path))
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     """Read and validate a checkpoint; CheckpointError says what is wrong in one line."""
     path = Path(path)
     where = f"checkpoint {path}"
-    if not path.exists():
-        raise CheckpointError(f"{where}: no such file")
-    if path.is_dir():
-        raise CheckpointError(f"{where}: is a directory, not a checkpoint file")
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        f = open_regular(path)
+    except FileNotFoundError:
+        raise CheckpointError(f"{where}: no such file") from None
+    except OSError as exc:
+        raise CheckpointError(f"{where}: {exc.strerror or exc}") from None
+    try:
+        with f, np.load(f, allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in archive.files}
     except MemoryError:
         raise CheckpointError(f"{where}: too large to load") from None

@@ -15,14 +15,17 @@ failure is one line on stderr and exit status 2.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-EXIT_USAGE = 2
-EXIT_INTERNAL = 1
+from tui.exitcodes import BROKEN_PIPE, INTERNAL, USAGE
+
+EXIT_USAGE = USAGE  # kept for callers of the old names
+EXIT_INTERNAL = INTERNAL
 DEFAULT_THREADS = 1
 MAX_THREADS = 256
 
@@ -164,7 +167,10 @@ def _positive(name: str):  # type: ignore[no-untyped-def]
 
 
 def set_blas_threads(requested: int | None) -> int:
-    """Cap BLAS threads through the environment, before numpy is imported."""
+    """Cap BLAS threads (flag, then $MNIST_TUI_THREADS), at most this machine's CPUs, before numpy loads."""
+    from model.threads import cpu_count
+    from model.threads import set_blas_threads as apply_threads
+
     if requested is not None:
         n, source = requested, "--threads"
     else:
@@ -175,13 +181,19 @@ def set_blas_threads(requested: int | None) -> int:
             raise UserError(f"MNIST_TUI_THREADS must be a whole number (got {text!r})") from None
     if not 1 <= n <= MAX_THREADS:
         raise UserError(f"{source} must be between 1 and {MAX_THREADS} (got {n})")
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = str(n)
-    if "numpy" in sys.modules:  # already loaded (tests): limit at run time instead
-        from threadpoolctl import threadpool_limits
+    cpus = cpu_count()
+    if n > cpus:  # more BLAS threads than CPUs only fight each other (an epoch took minutes)
+        print(f"mnist-tui: {source} {n} is more than the {cpus} CPUs here; using {cpus}", file=sys.stderr)
+        n = cpus
+    return apply_threads(n)
 
-        threadpool_limits(n)
-    return n
+
+#: OSError numbers that mean a path the user gave is bad (one line, exit 2), not a bug.
+PATH_ERRNOS = frozenset(
+    getattr(errno, name)
+    for name in ("ENAMETOOLONG", "ENOENT", "ENOTDIR", "EISDIR", "EACCES", "EPERM", "EROFS", "ELOOP", "ENOSPC", "EDQUOT")
+    if hasattr(errno, name)
+)
 
 
 def hparams_from_args(args: argparse.Namespace):  # type: ignore[no-untyped-def]
@@ -194,6 +206,23 @@ def hparams_from_args(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command; a closed stdout (``mnist-tui gradcheck | head -1``) ends quietly.
+
+    On a broken pipe the status is 141 (128 + SIGPIPE), what a shell reports for ``yes`` in
+    ``yes | head -1``; stdout is pointed at /dev/null so the final flush cannot fail again.
+    """
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # inside the try: a closed pipe surfaces here, not at interpreter exit
+        return code
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return BROKEN_PIPE
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)  # SystemExit(2) after a one-line usage error, SystemExit(0) after --help
     try:
@@ -215,16 +244,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("mnist-tui: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        if exc.errno not in PATH_ERRNOS:
+            return _unexpected(args, exc)
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"mnist-tui: {where}{exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
     except MemoryError:
         print("mnist-tui: out of memory; try a smaller --hidden or --batch-size", file=sys.stderr)
         return EXIT_INTERNAL
-    except Exception as exc:  # a bug: one line here, the traceback in the log file
-        from tui.errorlog import log_error, summary
+    except Exception as exc:
+        return _unexpected(args, exc)
 
-        log = log_error(f"mnist-tui {args.command or 'app'}", exc)
-        where = f" (full report: {log})" if log else ""
-        print(f"mnist-tui: unexpected error: {summary(exc)}{where}", file=sys.stderr)
-        return EXIT_INTERNAL
+
+def _unexpected(args: argparse.Namespace, exc: BaseException) -> int:
+    """A bug: one line here, the traceback in the log file."""
+    from tui.errorlog import log_error, summary
+
+    log = log_error(f"mnist-tui {args.command or 'app'}", exc)
+    where = f" (full report: {log})" if log else ""
+    print(f"mnist-tui: unexpected error: {summary(exc)}{where}", file=sys.stderr)
+    return EXIT_INTERNAL
 
 
 # ---- subcommands -------------------------------------------------------------------------
@@ -249,6 +291,8 @@ def _cmd_app(args: argparse.Namespace) -> int:
             load_checkpoint(args.resume)
         except CheckpointError as exc:
             raise UserError(str(exc)) from None
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):  # no keys can arrive, or the screen goes to a pipe
+        raise UserError("the interactive trainer needs a terminal; for a run without one use: mnist-tui train")
     from tui.app import default_autosave_path, run_app
 
     autosave = None if args.no_autosave else str(default_autosave_path())
@@ -303,6 +347,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     model = ckpt.model()
     if model.shape[0] != data.test_x.shape[1]:
         raise UserError(f"checkpoint expects {model.shape[0]} inputs, the data has {data.test_x.shape[1]}")
+    n_classes = 1 + int(max(data.train_y.max(), data.valid_y.max(), data.test_y.max()))
+    if model.shape[2] != n_classes:
+        raise UserError(f"checkpoint {args.checkpoint} has {model.shape[2]} classes, the data has {n_classes}")
     results = {
         name: model.evaluate(X, y)
         for name, (X, y) in {

@@ -6,8 +6,10 @@ import argparse
 import contextlib
 import json
 import math
+import os
 import signal
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,9 +22,11 @@ from model.config import ARCHITECTURE_FIELDS, HyperParams
 from model.fit import EpochRecord, fit
 from model.gradcheck import CheckReport
 from model.trainer import StepMetrics, Trainer
+from tui import exitcodes
 
-EXIT_DIVERGED = 3
-EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}  # 128 + signal number, as shells report it
+EXIT_DIVERGED = exitcodes.DIVERGED
+#: Signals that stop a run between two steps (saved first with --save); SIGHUP is a closed terminal.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def make_trainer(hp: HyperParams, data: Any) -> Trainer:
@@ -38,9 +42,12 @@ def train_headless(args: argparse.Namespace, hp: HyperParams, data: Any) -> int:
     """Train until ``hp.epochs`` epochs in all, print progress, optionally save; returns the exit status.
 
     Exit 0 when done, 2 for a bad ``--save``/``--resume``, 3 when training diverged (the last good
-    weights are saved with ``--save``), 130/143 after SIGINT/SIGTERM (saved first with ``--save``).
+    weights are saved with ``--save``), 128 + n after SIGINT/SIGTERM/SIGHUP (saved first with ``--save``).
+    A save that still fails at the end prints the results first, then one line, exit 2.
     """
     save = getattr(args, "save", None)
+    if save is not None and not save.strip():
+        return _fail("--save needs a file name (got an empty one)")
     problem = _save_target_problem(save, getattr(args, "data", None)) if save else None
     if problem:
         return _fail(problem)
@@ -71,7 +78,7 @@ def train_headless(args: argparse.Namespace, hp: HyperParams, data: Any) -> int:
         TimeRemainingColumn(),
         console=console,
         transient=True,
-        disable=quiet,
+        disable=quiet or not console.is_terminal,  # off a terminal a bar is noise (and rich adds a blank line)
     )
     last_diverged: list[StepMetrics] = []
     with progress, _signals_as_flags() as caught:
@@ -100,18 +107,19 @@ def train_headless(args: argparse.Namespace, hp: HyperParams, data: Any) -> int:
             result = fit(trainer, hp.epochs, on_epoch=on_epoch, on_step=on_step, keep_best=False)
         except _Stopped:
             signum = caught[0]
-            what = "interrupted" if signum == signal.SIGINT else "terminated"
+            what = {signal.SIGINT: "interrupted", signal.SIGHUP: "hung up"}.get(signum, "terminated")
             _, saved = _save(save, trainer, {"stopped": what})
             print(
                 f"mnist-tui: {what} at step {trainer.state.step} (epoch {trainer.epoch_float:.2f}); {saved}",
                 file=sys.stderr,
             )
-            return EXIT_SIGNAL.get(signum, 130)
+            return exitcodes.from_signal(signum)
+    save_failed = ""
     if save:
         ok, saved = _save(save, trainer, {"result": result.to_dict() | {"history": []}})
         if not ok:
-            return _fail(saved)
-        if not quiet:
+            save_failed = saved  # still print the results below: the run is not thrown away
+        elif not quiet:
             console.print(saved)
     if quiet:
         out = result.to_dict()
@@ -123,6 +131,8 @@ def train_headless(args: argparse.Namespace, hp: HyperParams, data: Any) -> int:
             f"test error {result.test_error_at_best:.2%} (best valid {result.best_valid_error:.2%} at epoch "
             f"{result.best_epoch}); {result.seconds:.1f}s training, {result.examples_per_second:,.0f} examples/s"
         )
+    if save_failed:
+        return _fail(save_failed)
     if result.diverged:
         m = last_diverged[-1]
         kept = f"the last good weights are in {save}" if save else "pass --save PATH to keep the last good weights"
@@ -136,19 +146,19 @@ def train_headless(args: argparse.Namespace, hp: HyperParams, data: Any) -> int:
 
 
 class _Stopped(Exception):
-    """SIGINT or SIGTERM arrived; raised from the step callback, between two steps."""
+    """SIGINT, SIGTERM or SIGHUP arrived; raised from the step callback, between two steps."""
 
 
 @contextlib.contextmanager
 def _signals_as_flags() -> Iterator[list[int]]:
-    """While active, SIGINT and SIGTERM are only recorded (in the yielded list), not raised."""
+    """While active, the ``STOP_SIGNALS`` are only recorded (in the yielded list), not raised."""
     caught: list[int] = []
 
     def record(signum: int, frame: object) -> None:
         caught.append(signum)
 
     try:
-        previous = {s: signal.signal(s, record) for s in (signal.SIGINT, signal.SIGTERM)}
+        previous = {s: signal.signal(s, record) for s in STOP_SIGNALS}
     except ValueError:  # not the main thread: leave the handlers alone
         previous = {}
     try:
@@ -187,6 +197,15 @@ def _save_target_problem(save: str, data_path: str | None) -> str | None:
         return f"--save {save}: {parent} is not a directory"
     if data_path and path.exists() and Path(data_path).exists() and path.samefile(data_path):
         return f"--save {save}: is the --data file; refusing to overwrite it"
+    if path.exists() and not path.is_file():
+        return f"--save {save}: is not a regular file"
+    # Missing folders are made at save time; the nearest existing one must take a new file now.
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".mnist-tui-probe.", dir=parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        return f"--save {save}: cannot write in {parent} ({exc.strerror or exc})"
     return None
 
 
@@ -202,7 +221,7 @@ def _save(save: str | None, trainer: Trainer, meta: dict[str, Any]) -> tuple[boo
 
 def _fail(message: str) -> int:
     print(f"mnist-tui: {message}", file=sys.stderr)
-    return 2
+    return exitcodes.USAGE
 
 
 def print_gradcheck(reports: list[CheckReport]) -> None:

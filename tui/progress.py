@@ -13,11 +13,15 @@ ProgressFn = Callable[[str, float | None], None]
 
 @contextmanager
 def console_progress(quiet: bool = False) -> Iterator[ProgressFn | None]:
-    """Yield a callback that draws one bar on stderr (or None when ``quiet``)."""
-    if quiet:
+    """Yield a callback that draws one bar on stderr (None when ``quiet`` or stderr is not a terminal).
+
+    Off a terminal a bar is noise, and rich ends a non-interactive one with a blank line that
+    would precede every message.
+    """
+    console = Console(stderr=True)
+    if quiet or not console.is_terminal:
         yield None
         return
-    console = Console(stderr=True)
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),

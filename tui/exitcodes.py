@@ -1,0 +1,26 @@
+"""Exit statuses of every ``mnist-tui`` command, in one place.
+
+OK        0    done
+INTERNAL  1    a bug (one line on stderr, the traceback in the log)
+USAGE     2    bad input: a flag, a file, a folder; one line says what
+DIVERGED  3    ``train`` diverged (the last good weights are saved with --save)
+128 + n        stopped by signal n (SIGINT 130, SIGHUP 129, SIGTERM 143, a closed pipe 141),
+               as a shell reports a process the signal killed
+"""
+
+from __future__ import annotations
+
+import signal as _signal
+
+OK = 0
+INTERNAL = 1
+USAGE = 2
+DIVERGED = 3
+
+
+def from_signal(signum: int) -> int:
+    """The status a shell shows for a process stopped by ``signum``: 128 + its number."""
+    return 128 + int(signum)
+
+
+BROKEN_PIPE = from_signal(_signal.SIGPIPE)  # what `yes | head -1` reports for yes
