@@ -27,6 +27,7 @@ import numpy as np
 
 from model.config import HyperParams
 from model.fit import EpochRecord, fit
+from model.threads import set_blas_threads
 from model.trainer import StepMetrics, Trainer
 from model.variants import VARIANTS
 
@@ -204,11 +205,7 @@ _QUEUE: Any = None  # where a worker sends "start"/"epoch" events
 def _init_worker(data: Any, events: Any) -> None:
     """Worker set-up: one BLAS thread, the dataset (loaded here if ``data`` is a path or None)."""
     global _DATA, _QUEUE
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = "1"
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(1)
+    set_blas_threads(1)
     _DATA = _load(data)
     _QUEUE = events
 

@@ -28,6 +28,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.worker import get_current_worker
 
+from tui import exitcodes
 from tui.messages import (
     CheckpointSaved,
     DataFailed,
@@ -57,7 +58,6 @@ if TYPE_CHECKING:
     from tui.bridge import TrainingBridge
     from tui.screens.main import MainScreen
 
-EXIT_DATA_ERROR = 2
 FAIL_EXIT_SECONDS = 3.0
 #: Garbage-collector thresholds while the app runs (Python's default: 700, 10, 10).
 GC_THRESHOLDS = (5000, 20, 20)
@@ -302,7 +302,7 @@ class MnistApp(App[int]):
         self.set_timer(FAIL_EXIT_SECONDS, self._exit_failed)
 
     def _exit_failed(self) -> None:
-        self.exit(return_code=EXIT_DATA_ERROR)
+        self.exit(return_code=exitcodes.USAGE)
 
     def on_key(self, event: Any) -> None:
         if self.failed:
@@ -409,11 +409,11 @@ class MnistApp(App[int]):
         self.stop_training()
         self.workers.cancel_group(self, "loader")
         self._autosave()
-        self.exit(return_code=EXIT_DATA_ERROR if self.failed else self._exit_code)
+        self.exit(return_code=exitcodes.USAGE if self.failed else self._exit_code)
 
     def _on_signal(self, signum: int) -> None:
         """SIGTERM, SIGHUP or SIGINT: quit as with q, exit status 128 + the signal number."""
-        self._exit_code = 128 + signum
+        self._exit_code = exitcodes.from_signal(signum)
         self.call_later(self.action_quit)
 
     def _autosave(self) -> None:

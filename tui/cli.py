@@ -18,14 +18,13 @@ import argparse
 import errno
 import json
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from tui.exitcodes import BROKEN_PIPE, INTERNAL, USAGE
+from tui.exitcodes import BROKEN_PIPE, INTERNAL, USAGE, from_signal
 
-EXIT_USAGE = USAGE  # kept for callers of the old names
-EXIT_INTERNAL = INTERNAL
 DEFAULT_THREADS = 1
 MAX_THREADS = 256
 
@@ -38,7 +37,7 @@ class OneLineParser(argparse.ArgumentParser):
     """argparse whose usage errors are one line (no usage dump), exit status 2; subparsers inherit it."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"{self.prog}: {' '.join(message.split())} (see {self.prog} --help)\n")
+        self.exit(USAGE, f"{self.prog}: {' '.join(message.split())} (see {self.prog} --help)\n")
 
     def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
         parsed, extras = super().parse_known_args(args, namespace)
@@ -240,10 +239,10 @@ def _main(argv: Sequence[str] | None) -> int:
         return handler(args)
     except UserError as exc:
         print(f"mnist-tui: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return USAGE
     except KeyboardInterrupt:
         print("mnist-tui: interrupted", file=sys.stderr)
-        return 130
+        return from_signal(signal.SIGINT)
     except BrokenPipeError:
         raise
     except OSError as exc:
@@ -251,10 +250,10 @@ def _main(argv: Sequence[str] | None) -> int:
             return _unexpected(args, exc)
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"mnist-tui: {where}{exc.strerror or exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return USAGE
     except MemoryError:
         print("mnist-tui: out of memory; try a smaller --hidden or --batch-size", file=sys.stderr)
-        return EXIT_INTERNAL
+        return INTERNAL
     except Exception as exc:
         return _unexpected(args, exc)
 
@@ -266,7 +265,7 @@ def _unexpected(args: argparse.Namespace, exc: BaseException) -> int:
     log = log_error(f"mnist-tui {args.command or 'app'}", exc)
     where = f" (full report: {log})" if log else ""
     print(f"mnist-tui: unexpected error: {summary(exc)}{where}", file=sys.stderr)
-    return EXIT_INTERNAL
+    return INTERNAL
 
 
 # ---- subcommands -------------------------------------------------------------------------

@@ -24,7 +24,6 @@ from model.gradcheck import CheckReport
 from model.trainer import StepMetrics, Trainer
 from tui import exitcodes
 
-EXIT_DIVERGED = exitcodes.DIVERGED
 #: Signals that stop a run between two steps (saved first with --save); SIGHUP is a closed terminal.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -141,7 +140,7 @@ def train_headless(args: argparse.Namespace, hp: HyperParams, data: Any) -> int:
             f"{kept}; lower --lr{f' and continue with --resume {save}' if save else ''}",
             file=sys.stderr,
         )
-        return EXIT_DIVERGED
+        return exitcodes.DIVERGED
     return 0
 
 

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from model.threads import blas_env
+
 D, K = 784, 10  # MNIST inputs and classes
 IMPORT_ROOT = Path(__file__).resolve().parents[2]  # the folder holding the model and tui packages
 
@@ -84,9 +86,7 @@ def run_examples(step: Callable[[], object], examples_seen: Callable[[], int], n
 
 def child_env(threads: int) -> dict[str, str]:
     """Environment for a child Python: same BLAS thread cap, and these packages importable."""
-    env = dict(os.environ)
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "MNIST_TUI_THREADS"):
-        env[var] = str(threads)
+    env = blas_env(threads) | {"MNIST_TUI_THREADS": str(threads)}
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(IMPORT_ROOT), env.get("PYTHONPATH", "")) if p)
     return env
 
