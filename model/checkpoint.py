@@ -9,24 +9,33 @@ counters travel as a JSON string inside the archive.
 
 from __future__ import annotations
 
-import errno
 import json
 import os
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from model.atomic import atomic_write
-from model.config import HyperParams
+from model.config import SPECS, HyperParams
 from model.mlp import MLP, PARAM_NAMES
+from model.safe_read import Member, open_regular, read_npz
 from model.trainer import Trainer, TrainState
+from model.variants import VARIANT_NAMES, make_rule
 
 RULE_PREFIX = "rule_"  # arrays a backward-pass variant carries between steps
 FORMAT = "mnist-tui-checkpoint/1"
+#: Bounds a checkpoint's headers are held to before anything is read.
+MAX_INPUTS = 784
+MAX_CLASSES = 10
+MAX_EXAMPLES = 60_000
+MAX_HIDDEN = int(SPECS["hidden"].high or 0)
+MAX_STALE_RING = int(SPECS["stale_k"].high or 0) + 1
+MAX_INFO_BYTES = 1 << 20
+#: Names of the arrays any backward-pass variant keeps between steps.
+VARIANT_STATE = frozenset(n for v in VARIANT_NAMES for n in make_rule(HyperParams(variant=v)).state_names())
 
 
 class CheckpointError(Exception):
@@ -122,25 +131,6 @@ def save_checkpoint(path: str | os.PathLike[str], trainer: Trainer, meta: dict[s
     return path
 
 
-def open_regular(path: Path) -> BinaryIO:
-    """Open ``path`` for reading if it is a regular file; OSError (with a reason) otherwise.
-
-    Opened non-blocking, so a FIFO (even one swapped in after a check) cannot hang the caller,
-    and refused unless fstat says regular file: no FIFO, device (``/dev/zero``), socket or folder.
-    """
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            kind = "a directory" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else "a special file"
-            raise OSError(errno.EINVAL, f"is {kind}, not a checkpoint file", str(path))
-        os.set_blocking(fd, True)
-        return os.fdopen(fd, "rb")
-    except BaseException:
-        os.close(fd)
-        raise
-
-
 def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     """Read and validate a checkpoint; CheckpointError says what is wrong in one line."""
     path = Path(path)
@@ -151,11 +141,20 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
         raise CheckpointError(f"{where}: no such file") from None
     except OSError as exc:
         raise CheckpointError(f"{where}: {exc.strerror or exc}") from None
+    declared: list[Member] = []
+
+    def check(members: dict[str, Member]) -> None:
+        declared.extend(members.values())
+        _check_headers(members)
+
     try:
-        with f, np.load(f, allow_pickle=False) as archive:
-            arrays = {name: archive[name] for name in archive.files}
+        with f:
+            arrays = read_npz(f, check)
     except MemoryError:
-        raise CheckpointError(f"{where}: too large to load") from None
+        total = sum(m.nbytes for m in declared) / 2**20
+        raise CheckpointError(f"{where}: not enough memory for the {total:,.0f} MiB of arrays it declares") from None
+    except CheckpointError as exc:
+        raise CheckpointError(f"{where}: {exc}") from None
     except Exception as exc:  # a damaged zip raises a zoo of types (BadZipFile, NotImplementedError, ...)
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc).strip()
         reason = reason.splitlines()[0] if reason else type(exc).__name__
@@ -163,14 +162,51 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     return _validate(arrays, where)
 
 
+def _check_headers(members: dict[str, Member]) -> None:
+    """Refuse, from the headers alone, members a checkpoint of the declared W1/W2 shape cannot have.
+
+    Bounds: W1 (H, D) and W2 (K, H) within MNIST's D and K and the hidden-size limit; order at most
+    a training set; a variant's arrays shaped (K, H), (k+1, K, H), (rows <= N, H) or a scalar.
+    """
+    expected = {*PARAM_NAMES, *(f"v_{n}" for n in PARAM_NAMES), "order", "info"}
+    rule_names = {n for n in members if n.startswith(RULE_PREFIX) and n[len(RULE_PREFIX) :] in VARIANT_STATE}
+    missing, extra = expected - members.keys(), members.keys() - expected - rule_names
+    if missing:
+        raise CheckpointError(f"missing arrays {', '.join(sorted(missing))}")
+    if extra:
+        raise CheckpointError(f"unexpected arrays {', '.join(sorted(extra))}")
+    W1, W2 = members["W1"].shape, members["W2"].shape
+    if len(W1) != 2 or not (1 <= W1[0] <= MAX_HIDDEN and 1 <= W1[1] <= MAX_INPUTS):
+        raise CheckpointError(f"W1 declares shape {W1}, expected (hidden <= {MAX_HIDDEN}, inputs <= {MAX_INPUTS})")
+    H = W1[0]
+    if len(W2) != 2 or W2[1] != H or not 1 <= W2[0] <= MAX_CLASSES:
+        raise CheckpointError(f"W2 declares shape {W2}, expected (classes <= {MAX_CLASSES}, {H})")
+    K = W2[0]
+    params = {"W1": W1, "b1": (H,), "W2": W2, "b2": (K,)}
+    for name, shape in params.items():
+        for key in (name, f"v_{name}"):
+            if members[key].shape != shape:
+                raise CheckpointError(f"{key} has shape {members[key].shape}, expected {shape}")
+    order, info = members["order"], members["info"]
+    if len(order.shape) != 1 or order.shape[0] > MAX_EXAMPLES:
+        raise CheckpointError(f"order declares {order.describe()}, expected at most {MAX_EXAMPLES:,} indices")
+    if info.shape != () or info.dtype.kind != "U" or info.nbytes > MAX_INFO_BYTES:
+        raise CheckpointError(f"info declares {info.describe()}, expected one string under 1 MiB")
+    n_rows = max(order.shape[0], 1)
+    for name in rule_names:
+        shape = members[name].shape
+        fits = (
+            shape in ((), (K, H))
+            or (len(shape) == 3 and shape[1:] == (K, H) and shape[0] <= MAX_STALE_RING)
+            or (len(shape) == 2 and shape[1] == H and shape[0] <= n_rows)
+        )
+        if not fits:
+            raise CheckpointError(f"{members[name].describe()} does not fit a {K}x{H} network")
+
+
 def _validate(arrays: dict[str, NDArray[Any]], where: str) -> Checkpoint:
     expected = {*PARAM_NAMES, *(f"v_{n}" for n in PARAM_NAMES), "order", "info"}
-    rule_keys = {k for k in arrays if k.startswith(RULE_PREFIX) and len(k) > len(RULE_PREFIX)}
-    missing, extra = expected - arrays.keys(), arrays.keys() - expected - rule_keys
-    if missing:
-        raise CheckpointError(f"{where}: missing arrays {', '.join(sorted(missing))}")
-    if extra:
-        raise CheckpointError(f"{where}: unexpected arrays {', '.join(sorted(extra))}")
+    rule_keys = {k for k in arrays if k.startswith(RULE_PREFIX)}
     for name in sorted(expected):
         if not isinstance(arrays[name], np.ndarray):  # np.load hands back raw bytes for a non-.npy member
             raise CheckpointError(f"{where}: {name} is not an array")
@@ -212,6 +248,10 @@ def _validate(arrays: dict[str, NDArray[Any]], where: str) -> Checkpoint:
     order = arrays["order"]
     if order.ndim != 1 or order.dtype.kind not in "iu" or not np.array_equal(np.sort(order), np.arange(len(order))):
         raise CheckpointError(f"{where}: order is not a permutation of the training set")
+    allowed = {RULE_PREFIX + n for n in make_rule(hp).state_names()}
+    if rule_keys - allowed:
+        unexpected = ", ".join(sorted(rule_keys - allowed))
+        raise CheckpointError(f"{where}: unexpected arrays {unexpected} for variant {hp.variant}")
     rule_state = {}
     for key in sorted(rule_keys):
         arr = arrays[key]

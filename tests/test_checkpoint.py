@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kill_writer import campaign, naive_save
 
+import model.checkpoint as checkpoint_mod
 from model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from model.config import HyperParams
 from model.trainer import Trainer
@@ -211,7 +212,7 @@ def bad_files(
     put("infinite-counter", _with_info(a, state={"step": float("inf")}), "bad run information")  # found by fuzzing
     H = 9000  # consistent shapes, but more hidden units than the settings allow
     big = {"W1": np.zeros((H, D), np.float32), "b1": np.zeros(H, np.float32), "W2": np.zeros((10, H), np.float32)}
-    put("huge-hidden", a | big | {f"v_{k}": v for k, v in big.items()}, "hidden must be")
+    put("huge-hidden", a | big | {f"v_{k}": v for k, v in big.items()}, "hidden <= 8192")
     # A pickle that would run a shell command if it were unpickled.
     Evil.marker = str(tmp / "PWNED")
     put("pickle-payload", pickle.dumps(Evil()), "not a readable")
@@ -253,7 +254,7 @@ def test_unreadable_file_is_one_line(good: Path, monkeypatch: pytest.MonkeyPatch
     def refuse(*args: Any, **kwargs: Any) -> Any:
         raise PermissionError(13, "Permission denied", str(good))
 
-    monkeypatch.setattr(np, "load", refuse)
+    monkeypatch.setattr(checkpoint_mod, "open_regular", refuse)
     with pytest.raises(CheckpointError, match="Permission denied"):
         load_checkpoint(good)
 

@@ -339,7 +339,7 @@ def test_unreadable_file(tmp_path: Path, digits: Digits, monkeypatch: pytest.Mon
     def denied(*args: object, **kwargs: object) -> None:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(fileio, "open", denied, raising=False)  # root ignores chmod, so simulate
+    monkeypatch.setattr(fileio, "open_regular", denied)  # root ignores chmod, so simulate
     with pytest.raises(DataError) as error:
         load_mnist(path)
     assert_one_line(error, str(path), "permission denied")
@@ -372,6 +372,18 @@ def test_cache_dir_env(isolated: Path) -> None:
     assert cache_dir() == isolated
 
 
+@pytest.fixture()
+def cacheable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Let the tiny test set be cached: only data of the classic split's sizes is."""
+    monkeypatch.setattr(classic, "SPLIT", (50, 10, N_TEST))
+
+
+def test_only_classic_sizes_are_cached(tmp_path: Path, digits: Digits, isolated: Path) -> None:
+    load_mnist(digits.write_pickle(tmp_path / "mnist.pkl.gz"))
+    assert not list(isolated.glob("mnist-*.npz"))
+
+
+@pytest.mark.usefixtures("cacheable")
 def test_cache_round_trip_is_exact(tmp_path: Path, digits: Digits, isolated: Path) -> None:
     path = digits.write_pickle(tmp_path / "mnist.pkl.gz")
     first = load_mnist(path)
@@ -385,7 +397,8 @@ def test_cache_round_trip_is_exact(tmp_path: Path, digits: Digits, isolated: Pat
     assert not list(isolated.glob(".*.tmp")) and not list(isolated.glob(".*.part"))
 
 
-@pytest.mark.parametrize("damage", ["flip", "truncate", "directory"])
+@pytest.mark.usefixtures("cacheable")
+@pytest.mark.parametrize("damage", ["flip", "truncate", "directory", "fifo"])
 def test_corrupt_cache_entry_is_rebuilt(tmp_path: Path, digits: Digits, isolated: Path, damage: str) -> None:
     path = digits.write_pickle(tmp_path / "mnist.pkl.gz")
     first = load_mnist(path)
@@ -397,18 +410,22 @@ def test_corrupt_cache_entry_is_rebuilt(tmp_path: Path, digits: Digits, isolated
         entry.write_bytes(bytes(data))
     elif damage == "truncate":
         entry.write_bytes(bytes(data[: len(data) // 2]))
+    elif damage == "fifo":  # would block a plain open() forever
+        entry.unlink()
+        os.mkfifo(entry)
     else:
         entry.unlink()
         entry.mkdir()
     progress = Recorder()
     rebuilt = load_mnist(path, progress=progress)
     assert "cached" not in rebuilt.source
-    if damage != "directory":
+    if damage in ("flip", "truncate"):
         assert "damaged" in progress.text()
     assert arrays_equal(first, rebuilt)
     assert "cached" in load_mnist(path).source  # the entry is good again
 
 
+@pytest.mark.usefixtures("cacheable")
 def test_unwritable_cache_still_loads(tmp_path: Path, digits: Digits, monkeypatch: pytest.MonkeyPatch) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")
@@ -437,6 +454,8 @@ def small_classic(digits: Digits, monkeypatch: pytest.MonkeyPatch) -> bytes:
     monkeypatch.setattr(classic, "SHA256", hashlib.sha256(data).hexdigest())
     monkeypatch.setattr(classic, "SIZE", len(data))
     monkeypatch.setattr(classic, "SPLIT", (50, 10, N_TEST))
+    raw = validate.from_train_test(digits.train_x, digits.train_y, digits.test_x, digits.test_y)
+    monkeypatch.setattr(classic, "ARRAYS_SHA256", cache_mod.digest(raw).hex())
     return data
 
 

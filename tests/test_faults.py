@@ -36,9 +36,9 @@ def test_special_files_are_refused_at_once(tmp_path: Path, kind: str) -> None:
         path.symlink_to("/dev/zero")  # reading it would never end
     with pytest.raises(CheckpointError) as err:
         load_checkpoint(path)
-    assert "not a checkpoint file" in str(err.value)
+    assert "not a regular file" in str(err.value)
     done = _run(["evaluate", str(path)])
-    assert done.returncode == 2 and "not a checkpoint file" in done.stderr
+    assert done.returncode == 2 and "not a regular file" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
 
 

@@ -22,9 +22,11 @@ import numpy as np
 import platformdirs
 
 from ..atomic import atomic_write
+from ..safe_read import Member, open_regular, read_npz
+from . import classic
 from .errors import DataError, os_error
 from .progress import Reporter
-from .validate import RawMNIST, check
+from .validate import PIXELS, RawMNIST, check
 
 CACHE_ENV = "MNIST_TUI_CACHE"
 APP_NAME = "mnist-tui"
@@ -87,23 +89,47 @@ def digest(raw: RawMNIST) -> bytes:
     return h.digest()
 
 
+def _expected_members() -> dict[str, tuple[tuple[int, ...], str]]:
+    """Shape and dtype of every member a cache entry has (exactly the classic sizes)."""
+    n = dict(zip(("train", "valid", "test"), classic.SPLIT, strict=True))
+    members = {f"{s}_x": ((n[s], PIXELS), "u1") for s in n} | {f"{s}_y": ((n[s],), "i8") for s in n}
+    return members | {"sha256": ((32,), "u1"), "version": ((), "i8"), "key": ((), "U"), "source": ((), "U")}
+
+
+def _check_entry(members: dict[str, Member]) -> None:
+    """Refuse an entry whose headers declare anything but the expected members, before reading."""
+    expected = _expected_members()
+    if sorted(members) != sorted(expected):
+        raise ValueError(f"unexpected members {sorted(members)}")
+    for name, (shape, code) in expected.items():
+        m = members[name]
+        if m.shape != shape or not m.dtype.str.lstrip("<>|=").startswith(code) or m.nbytes > 64 << 20:
+            raise ValueError(f"{m.describe()} is not the expected {shape} {code}")
+
+
 def load(key: str, report: Reporter) -> tuple[RawMNIST, str] | None:
-    """(arrays, source description) from a verified cache entry, or None (missing or damaged)."""
+    """(arrays, source description) from a verified cache entry, or None (missing or damaged).
+
+    An entry holds exactly the classic 50,000/10,000/10,000 split; one for the classic file must
+    also match its pinned array digest, so an entry forged with a recomputed checksum is refused.
+    """
     path = entry_path(key)
     if not path.exists():
         return None
     report("Loading MNIST from the cache", None)
     try:
-        with np.load(path, allow_pickle=False) as z:
-            if sorted(z.files) != sorted(_ARRAYS + _META):
-                raise ValueError(f"unexpected members {sorted(z.files)}")
-            if int(z["version"]) != FORMAT_VERSION or str(z["key"]) != key:
-                raise ValueError("written for another source or format version")
-            raw = RawMNIST(**{name: z[name] for name in _ARRAYS})
-            stored, source = z["sha256"].tobytes(), str(z["source"])
-        if digest(raw) != stored:
+        with open_regular(path) as f:
+            z = read_npz(f, _check_entry)
+        if int(z["version"]) != FORMAT_VERSION or str(z["key"]) != key:
+            raise ValueError("written for another source or format version")
+        raw = RawMNIST(**{name: z[name] for name in _ARRAYS})
+        stored, source = z["sha256"].tobytes(), str(z["source"])
+        actual = digest(raw)
+        if actual != stored:
             raise ValueError("checksum mismatch")
-        check(raw)
+        if key == classic.SHA256 and actual.hex() != classic.ARRAYS_SHA256:
+            raise ValueError("its arrays are not the classic file's")
+        check(raw, classic.SPLIT)
     except Exception as exc:  # anything wrong with the entry means: rebuild it
         report(f"Cache entry {path.name} is damaged ({exc}); rebuilding it", None)
         log.info("discarding damaged cache entry %s: %s", path, exc)
@@ -122,7 +148,15 @@ def discard(path: Path) -> None:
 
 
 def store(key: str, raw: RawMNIST, source: str, report: Reporter) -> Path | None:
-    """Write a cache entry atomically; returns its path, or None (reported) if it cannot."""
+    """Write a cache entry atomically; returns its path, or None (reported) if it cannot.
+
+    Only data of exactly the classic sizes is cached (anything smaller parses fast anyway), and
+    for the classic file only its pinned arrays.
+    """
+    if raw.sizes() != classic.SPLIT:
+        return None
+    if key == classic.SHA256 and digest(raw).hex() != classic.ARRAYS_SHA256:
+        return None
     path = entry_path(key)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -11,6 +11,8 @@ SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416"
 SIZE = 17_051_982
 #: (train, valid, test) example counts.
 SPLIT = (50_000, 10_000, 10_000)
+#: sha256 over the parsed arrays (``cache.digest``): what any cache entry of the classic file must hold.
+ARRAYS_SHA256 = "55380fc00220602b9c58f2571b52de1c4517fbd837fadfca2dfdf541670e673e"
 #: Test-set examples per digit 0..9: a cheap integrity check.
 TEST_CLASS_COUNTS = (980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009)
 

@@ -17,8 +17,9 @@ from math import prod
 
 import numpy as np
 
+from ..safe_read import Member, Refused, read_npz
 from .safe_pickle import safe_loads
-from .validate import SPLITS, Invalid, RawMNIST, from_train_test, split_pair
+from .validate import MAX_EXAMPLES, MAX_TEST, PIXELS, SIDE, SPLITS, Invalid, RawMNIST, from_train_test, split_pair
 
 ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")
 IDX_UBYTE = 0x08
@@ -52,24 +53,34 @@ def parse_pickle(data: bytes, where: str) -> RawMNIST:
     return RawMNIST(tx, ty, vx, vy, sx, sy)
 
 
+def _check_npz(members: dict[str, Member]) -> None:
+    """Refuse anything but Keras' four arrays at MNIST's sizes, before one is read."""
+    if sorted(members) != sorted(NPZ_KEYS):
+        raise Invalid(
+            f"npz holds {', '.join(sorted(members)) or 'nothing'}; expected exactly "
+            f"{', '.join(NPZ_KEYS)} (Keras' mnist.npz layout)"
+        )
+    for name, m in members.items():
+        limit = MAX_EXAMPLES if name.endswith("train") else MAX_TEST
+        wanted = "(N, 784) or (N, 28, 28)" if name.startswith("x") else "(N,)"
+        ok_shape = m.shape[1:] in ((SIDE, SIDE), (PIXELS,)) if name.startswith("x") else len(m.shape) == 1
+        if not ok_shape or not m.shape or m.dtype.kind not in "iuf":
+            raise Invalid(f"npz declares {m.describe()}, expected {wanted} numbers")
+        if m.shape[0] > limit:
+            raise Invalid(f"npz declares {m.describe()}: more than MNIST's {limit:,} examples")
+
+
 def parse_npz(data: bytes) -> RawMNIST:
     """Keras layout (x_train, y_train, x_test, y_test); valid = last 1/6 of train."""
     try:
-        with np.load(io.BytesIO(data), allow_pickle=False) as z:
-            missing = [k for k in NPZ_KEYS if k not in z.files]
-            if missing:
-                raise Invalid(
-                    f"npz lacks {', '.join(missing)} (has {', '.join(z.files) or 'nothing'}); "
-                    "expected Keras' mnist.npz layout"
-                )
-            arrays = [z[k] for k in NPZ_KEYS]
-    except Invalid:
-        raise
+        arrays = read_npz(io.BytesIO(data), _check_npz)
+    except (Invalid, Refused) as exc:
+        raise Invalid(str(exc)) from exc
     except MemoryError:
         raise
-    except Exception as exc:  # a damaged zip or .npy header raises many types (TokenError, NotImplementedError...)
+    except Exception as exc:  # a damaged zip raises many types (BadZipFile, NotImplementedError, zlib.error...)
         raise Invalid(f"not a readable npz archive ({type(exc).__name__}: {exc})") from exc
-    return from_train_test(*arrays)
+    return from_train_test(*(arrays[k] for k in NPZ_KEYS))
 
 
 def parse_idx(data: bytes) -> np.ndarray:

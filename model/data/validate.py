@@ -17,6 +17,10 @@ from numpy.typing import NDArray
 PIXELS = 784
 SIDE = 28
 SPLITS = ("train", "valid", "test")
+#: The most examples a split of MNIST has (Keras' and LeCun's train set); more is refused unread.
+MAX_EXAMPLES = 60_000
+#: The most examples MNIST's test set (and the classic valid set) has.
+MAX_TEST = 10_000
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,8 @@ def images(x: object, name: str) -> NDArray[np.uint8]:
         raise Invalid(f"{name} has shape {x.shape}, expected (N, 784) or (N, 28, 28)")
     if len(x) == 0:
         raise Invalid(f"{name} is empty")
+    if len(x) > MAX_EXAMPLES:
+        raise Invalid(f"{name} declares {len(x):,} images, more than MNIST's {MAX_EXAMPLES:,}")
     return np.ascontiguousarray(_pixels_to_uint8(x, name))
 
 
