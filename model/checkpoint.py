@@ -90,7 +90,7 @@ class Checkpoint:
         load_state = getattr(trainer.rule, "load_state", None)
         if self.rule_state and load_state is not None:
             try:
-                load_state(self.rule_state)
+                load_state(self.rule_state, trainer.model.W2.shape)
             except ValueError as exc:
                 raise CheckpointError(f"checkpoint's {self.hp.variant} state: {exc}") from None
         trainer._take_snapshot()  # a divergence right after resuming goes back here, not to fresh weights
@@ -258,6 +258,10 @@ def _validate(arrays: dict[str, NDArray[Any]], where: str) -> Checkpoint:
         if arr.dtype not in (np.float32, np.int64) or arr.ndim > 3 or not np.isfinite(arr).all():
             raise CheckpointError(f"{where}: {key} must be a finite float32 or int64 array of at most 3 dimensions")
         rule_state[key[len(RULE_PREFIX) :]] = arr
+    try:  # the variant checks every piece now, so a bad one is refused before anything is touched
+        make_rule(hp).load_state(rule_state, (K, H))
+    except ValueError as exc:
+        raise CheckpointError(f"{where}: {hp.variant} state: {exc}") from None
     return Checkpoint(
         rule_state=rule_state,
         params={n: arrays[n] for n in PARAM_NAMES},

@@ -93,10 +93,23 @@ class Variant:
         """Arrays this rule carries from step to step (saved in checkpoints); none by default."""
         return {}
 
-    def load_state(self, arrays: dict[str, Array]) -> None:
-        """Restore what ``state`` returned; ValueError (one line) if it does not fit this rule."""
+    def load_state(self, arrays: dict[str, Array], shape: tuple[int, int]) -> None:
+        """Restore what ``state`` returned for a net whose W2 is ``shape`` (K, H).
+
+        ValueError (one line naming the piece) if anything does not fit this rule: nothing is
+        silently redrawn or reset.
+        """
         if not set(arrays) <= set(self.state_names()):
             raise ValueError(f"{self.name} keeps {sorted(self.state_names())}, the checkpoint has {sorted(arrays)}")
+
+    def _expect(self, arrays: dict[str, Array], name: str, shape: tuple[int, ...], dtype: type) -> Array:
+        """``arrays[name]`` if it has exactly ``shape`` and ``dtype`` and is finite; ValueError otherwise."""
+        a = arrays[name]
+        if a.shape != shape or a.dtype != dtype:
+            raise ValueError(f"{self.name}: {name} is {a.dtype} {a.shape}, expected {np.dtype(dtype)} {shape}")
+        if a.dtype.kind == "f" and not np.isfinite(a).all():
+            raise ValueError(f"{self.name}: {name} contains NaN or infinity")
+        return a
 
     def state_names(self) -> tuple[str, ...]:
         """Names ``state`` returns once the rule has run a step."""
@@ -188,10 +201,10 @@ class RandomFeedback(Variant):
     def state(self) -> dict[str, Array]:
         return {} if self.redraw or self.feedback is None else {"feedback": self.feedback}
 
-    def load_state(self, arrays: dict[str, Array]) -> None:
-        super().load_state(arrays)
+    def load_state(self, arrays: dict[str, Array], shape: tuple[int, int]) -> None:
+        super().load_state(arrays, shape)
         if "feedback" in arrays:
-            self.feedback = arrays["feedback"].astype(np.float32)
+            self.feedback = self._expect(arrays, "feedback", shape, np.float32).copy()
 
     def draw(self, model: MLP, rng: np.random.Generator, out: Array) -> Array:
         """Fill ``out`` (K, H) with N(0, 1/H) numbers."""
@@ -230,14 +243,17 @@ class StaleWeights(Variant):
     def state(self) -> dict[str, Array]:
         return {} if self.ring is None else {"ring": self.ring, "t": np.array(self.t, np.int64)}
 
-    def load_state(self, arrays: dict[str, Array]) -> None:
-        super().load_state(arrays)
+    def load_state(self, arrays: dict[str, Array], shape: tuple[int, int]) -> None:
+        super().load_state(arrays, shape)
         if not arrays:
             return
-        ring, t = arrays["ring"], arrays.get("t", np.array(-1))
-        if ring.ndim != 3 or ring.shape[0] != self.k + 1 or t.shape != () or int(t) < 0:
-            raise ValueError(f"stale: a ring of shape {ring.shape} and t={t} do not fit k={self.k}")
-        self.ring, self.t = ring.astype(np.float32), int(t)
+        if set(arrays) != {"ring", "t"}:
+            raise ValueError(f"stale: needs both ring and t, the checkpoint has {sorted(arrays)}")
+        ring = self._expect(arrays, "ring", (self.k + 1, *shape), np.float32)
+        t = self._expect(arrays, "t", (), np.int64)
+        if int(t) < 0:
+            raise ValueError(f"stale: step counter t={int(t)} is negative")
+        self.ring, self.t = ring.copy(), int(t)
 
     def inputs(self, model: MLP, h: Array, z1: Array, rng: np.random.Generator) -> BackwardInputs:
         W2 = model.W2
@@ -275,10 +291,11 @@ class RandomHidden(Variant):
     def state(self) -> dict[str, Array]:
         return {} if self.redraw or self.xi is None else {"xi": self.xi}
 
-    def load_state(self, arrays: dict[str, Array]) -> None:
-        super().load_state(arrays)
+    def load_state(self, arrays: dict[str, Array], shape: tuple[int, int]) -> None:
+        super().load_state(arrays, shape)
         if "xi" in arrays:
-            self.xi = arrays["xi"].astype(np.float32)
+            rows = arrays["xi"].shape[0] if arrays["xi"].ndim == 2 and len(arrays["xi"]) else 1
+            self.xi = self._expect(arrays, "xi", (rows, shape[1]), np.float32).copy()
 
     def random_h(self, model: MLP, h: Array, z1: Array, rng: np.random.Generator) -> Array:
         """A random hidden state shaped like h (B, H), written into a reused buffer."""

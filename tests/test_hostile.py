@@ -385,3 +385,39 @@ def test_checkpoint_info_must_be_small_text(checkpoint: Path, tmp_path: Path) ->
             dst.writestr(name, data)
     with pytest.raises(CheckpointError, match="under 1 MiB"):
         load_checkpoint(out)
+
+
+def _replace_member(path: Path, name: str, value: np.ndarray) -> Path:
+    out = path.with_name(f"bad-{name}.npz")
+    buf = io.BytesIO()
+    np.lib.format.write_array(buf, value)
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            dst.writestr(info.filename, buf.getvalue() if info.filename == f"{name}.npy" else src.read(info))
+    return out
+
+
+@pytest.mark.parametrize(
+    ("variant", "member", "value", "needle"),
+    [
+        ("feedback-fixed", "rule_feedback", np.zeros((10, 7), np.float32), "rule_feedback (10, 7)"),
+        ("feedback-fixed", "rule_feedback", np.full((10, 8), np.nan, np.float32), "finite"),
+        ("stale", "rule_ring", np.zeros((2, 10, 8), np.float32), "ring is float32 (2, 10, 8)"),
+        ("stale", "rule_t", np.array(3.0, np.float32), "t is float32"),
+        ("stale", "rule_t", np.array(-1, np.int64), "negative"),
+        ("random-h-act-fixed", "rule_xi", np.zeros((8, 3), np.float32), "rule_xi (8, 3)"),
+    ],
+)
+def test_corrupt_variant_state_is_refused_not_redrawn(
+    tmp_path: Path, variant: str, member: str, value: np.ndarray, needle: str
+) -> None:
+    rng = np.random.default_rng(2)
+    x, y = rng.random((40, 784), dtype=np.float32), rng.integers(0, 10, 40)
+    trainer = Trainer((x, y), HyperParams(hidden=8, batch_size=8, variant=variant, stale_k=3))
+    for _ in range(4):
+        trainer.step()
+    good = save_checkpoint(tmp_path / "run.npz", trainer)
+    load_checkpoint(good)  # the genuine state loads
+    with pytest.raises(CheckpointError) as err:
+        load_checkpoint(_replace_member(good, member, value))
+    assert needle in str(err.value) and "\n" not in str(err.value)
