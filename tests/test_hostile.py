@@ -143,11 +143,12 @@ def _child(args: list[str], tmp_path: Path) -> tuple[subprocess.CompletedProcess
     """Run ``mnist-tui ARGS`` in a child; (result, the child's peak RSS in MiB)."""
     peak_file = tmp_path / "peak"
     code = (
-        "import resource, sys\n"
+        "import sys\n"
         "from tui.cli import main\n"
         "try:\n    rc = main(sys.argv[1:])\n"
-        "finally:\n"
-        f"    open({str(peak_file)!r}, 'w').write(str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))\n"
+        "finally:\n"  # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the forking parent
+        "    hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1]\n"
+        f"    open({str(peak_file)!r}, 'w').write(hwm)\n"
         "sys.exit(rc)\n"
     )
     env = dict(os.environ, MNIST_TUI_THREADS="1", MNIST_TUI_CACHE=str(tmp_path / "cache"))
