@@ -64,6 +64,12 @@ def _dtype(code: str) -> bytes:
     return _global("numpy", "dtype") + MARK + _text(code) + FALSE + TRUE + TUPLE + REDUCE
 
 
+def plain_dtype(code: str, order: str = "<") -> bytes:
+    """A numeric dtype exactly as numpy pickles it: dtype(code, False, True) and its BUILD state."""
+    state = MARK + _int(3) + _text(order) + NONE + NONE + NONE + _int(-1) + _int(-1) + _int(0) + TUPLE + BUILD
+    return _dtype(code) + state
+
+
 def object_struct_dtype(flags: int) -> bytes:
     """dtype('V8') whose BUILD state claims an object field 'a' with the given flags."""
     fields = b"}" + _text("a") + MARK + _dtype("O8") + _int(0) + TUPLE + b"s"
@@ -97,7 +103,9 @@ CRAFTED = {
     + REDUCE
     + STOP,
     # zero strides are not expressible any more: 1,000,000 x 784 bytes declared over 784 bytes
-    "declared-bigger-than-data": b"\x80\x04" + reconstructed(_dtype("u1"), (1_000_000, 784), bytes(784)) + STOP,
+    "declared-bigger-than-data": b"\x80\x04"
+    + reconstructed(plain_dtype("u1", "|"), (1_000_000, 784), bytes(784))
+    + STOP,
     "dtype-built-twice": b"\x80\x04"
     + reconstructed(
         _dtype("f4")
@@ -159,7 +167,8 @@ def _child(args: list[str], tmp_path: Path) -> tuple[subprocess.CompletedProcess
 @pytest.mark.parametrize("name", ["object-field-flags-0", "ndarray-with-buffer", "declared-bigger-than-data"])
 def test_crafted_pickle_gives_exit_2_in_train(tmp_path: Path, name: str) -> None:
     evil = tmp_path / "mnist.pkl"
-    x, y = reconstructed(_dtype("f4"), (2, 784), bytes(2 * 784 * 4)), reconstructed(_dtype("i8"), (2,), bytes(16))
+    x = reconstructed(plain_dtype("f4"), (2, 784), bytes(2 * 784 * 4))
+    y = reconstructed(plain_dtype("i8"), (2,), bytes(16))
     split = MARK + x + y + TUPLE
     body = CRAFTED[name][2:-1]
     evil.write_bytes(b"\x80\x04" + MARK + MARK + x + body + TUPLE + split + split + TUPLE + STOP)
