@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -346,9 +347,13 @@ async def test_s_then_l_round_trips_a_checkpoint(tiny_mnist: Any, tmp_path: Path
         np.testing.assert_array_equal(bridge.trainer.model.W1, saved_W1)
 
 
-async def test_loading_a_bad_file_keeps_the_run(tiny_mnist: Any, tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["garbage", "fifo"])
+async def test_loading_a_bad_file_keeps_the_run(tiny_mnist: Any, tmp_path: Path, kind: str) -> None:
     bad = tmp_path / "bad.npz"
-    bad.write_bytes(b"not a checkpoint")
+    if kind == "fifo":  # a plain open() would block the worker until a writer appears
+        os.mkfifo(bad)
+    else:
+        bad.write_bytes(b"not a checkpoint")
     app = make_app(tiny_mnist)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("n", "n")
@@ -363,6 +368,8 @@ async def test_loading_a_bad_file_keeps_the_run(tiny_mnist: Any, tmp_path: Path)
         assert note.severity == "error" and "\n" not in note.message
         assert app.bridge.trainer.state.step == 2
         np.testing.assert_array_equal(app.bridge.trainer.model.W1, W1)
+        await pilot.press("n")  # the worker is free: it still steps
+        await wait_for(pilot, lambda: app.bridge.trainer.state.step == 3, what="a step after the refusal")
 
 
 async def test_g_runs_the_gradient_check_without_stopping_training(tiny_mnist: Any) -> None:
