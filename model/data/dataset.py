@@ -66,7 +66,12 @@ def load_mnist(
     except DataError:
         raise
     except MemoryError as exc:
-        raise DataError("not enough memory to load MNIST (needs about 1 GB)") from exc
+        # Files are held to MNIST's sizes before anything is allocated, so this is a machine short
+        # of memory, not a file declaring too much: parsing the classic file peaks at about 730 MB.
+        raise DataError(
+            "ran out of memory while loading MNIST (parsing the classic file peaks at about 730 MB, "
+            "loading the cache at about 300 MB); free some memory and retry"
+        ) from exc
     except Exception as exc:  # a bug or an unforeseen OS condition: still one clear line
         raise DataError(f"unexpected error while loading MNIST ({type(exc).__name__}: {exc}); {classic.HINT}") from exc
 
