@@ -463,7 +463,8 @@ class MnistApp(App[int]):
         return sections
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        ours = {title for title, *_ in self.PALETTE}  # e.g. our "Keys" (the help screen) replaces Textual's
+        yield from (command for command in super().get_system_commands(screen) if command.title not in ours)
         for title, help_text, action, arg in self.PALETTE:
             params = () if arg is None else (arg,)
             if self.check_action(action, params):
