@@ -129,6 +129,12 @@ def test_help_is_not_an_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert "--resume" in capsys.readouterr().out
 
 
+def test_experiments_help_says_what_it_does_and_how_long(capsys: pytest.CaptureFixture[str]) -> None:
+    assert exit_status(["experiments", "--help"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "write results.md and results.json" in out and "about 30 minutes" in out
+
+
 @pytest.mark.parametrize(
     ("name", "needle"),
     [

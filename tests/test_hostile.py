@@ -431,3 +431,13 @@ def test_corrupt_variant_state_is_refused_not_redrawn(
     with pytest.raises(CheckpointError) as err:
         load_checkpoint(_replace_member(good, member, value))
     assert needle in str(err.value) and "\n" not in str(err.value)
+
+
+def test_random_bytes_checkpoint_never_advises_unpickling(tmp_path: Path) -> None:
+    path = tmp_path / "junk.npz"
+    path.write_bytes(np.random.default_rng(3).bytes(4096))
+    with pytest.raises(CheckpointError) as err:
+        load_checkpoint(path)
+    message = str(err.value)
+    assert "not a readable .npz checkpoint" in message
+    assert "pickle" not in message.lower()

@@ -129,7 +129,15 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--data", metavar="PATH", help="MNIST file or folder")
     ev.add_argument("--json", action="store_true", help="print JSON")
 
-    ex = sub.add_parser("experiments", help="train exact backprop and every backward-pass variant, write results")
+    ex = sub.add_parser(
+        "experiments",
+        help="train exact backprop and every backward-pass variant, write results",
+        description=(
+            "Train exact backprop and every backward-pass variant at one setting and write results.md and "
+            "results.json. The defaults (18 variants x 3 seeds x 10 epochs, 2 workers) take about 30 minutes "
+            "on a 2-core machine; --variants, --seeds and --epochs make it shorter."
+        ),
+    )
     ex.add_argument("--epochs", type=_hparam("epochs"), default=10, help="epochs per run (default 10)")
     ex.add_argument("--seeds", type=_positive("seeds"), default=3, help="seeds per variant, 0..S-1 (default 3)")
     ex.add_argument("--jobs", type=_positive("jobs"), default=2, help="worker processes (default 2)")
