@@ -64,10 +64,14 @@ def _dtype(code: str) -> bytes:
     return _global("numpy", "dtype") + MARK + _text(code) + FALSE + TRUE + TUPLE + REDUCE
 
 
+def dtype_state(order: str) -> bytes:
+    """BUILD with numpy's state for a plain numeric dtype of the given byte order."""
+    return MARK + _int(3) + _text(order) + NONE + NONE + NONE + _int(-1) + _int(-1) + _int(0) + TUPLE + BUILD
+
+
 def plain_dtype(code: str, order: str = "<") -> bytes:
     """A numeric dtype exactly as numpy pickles it: dtype(code, False, True) and its BUILD state."""
-    state = MARK + _int(3) + _text(order) + NONE + NONE + NONE + _int(-1) + _int(-1) + _int(0) + TUPLE + BUILD
-    return _dtype(code) + state
+    return _dtype(code) + dtype_state(order)
 
 
 def object_struct_dtype(flags: int) -> bytes:
@@ -106,35 +110,7 @@ CRAFTED = {
     "declared-bigger-than-data": b"\x80\x04"
     + reconstructed(plain_dtype("u1", "|"), (1_000_000, 784), bytes(784))
     + STOP,
-    "dtype-built-twice": b"\x80\x04"
-    + reconstructed(
-        _dtype("f4")
-        + MARK
-        + _int(3)
-        + _text("<")
-        + NONE
-        + NONE
-        + NONE
-        + _int(-1)
-        + _int(-1)
-        + _int(0)
-        + TUPLE
-        + BUILD
-        + MARK
-        + _int(3)
-        + _text("<")
-        + NONE
-        + NONE
-        + NONE
-        + _int(-1)
-        + _int(-1)
-        + _int(0)
-        + TUPLE
-        + BUILD,
-        (1,),
-        bytes(4),
-    )
-    + STOP,
+    "dtype-built-twice": b"\x80\x04" + reconstructed(plain_dtype("f4") + dtype_state("<"), (1,), bytes(4)) + STOP,
 }
 
 
