@@ -9,6 +9,7 @@ within a second; resuming the saved run reproduces the uninterrupted one bit for
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import signal
@@ -21,7 +22,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from model.checkpoint import load_checkpoint
+from model.checkpoint import CheckpointError, load_checkpoint
 from model.config import HyperParams
 from model.data import MNIST
 from model.mlp import MLP, Grads
@@ -524,3 +525,37 @@ async def test_starting_in_a_small_terminal(tiny_mnist: MNIST, fast_pilot: None,
         assert not app.main.compact
         await pilot.press("q")
     assert app.return_code == 0
+
+
+# ---- saving: a folder that cannot take the file ----------------------------------------------
+
+
+def test_unwritable_save_folder_is_refused_before_training(
+    data_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import tui.headless
+
+    def read_only(*args: Any, **kwargs: Any) -> Any:  # root ignores permissions: simulate the OS
+        raise OSError(30, "Read-only file system")
+
+    monkeypatch.setattr(tui.headless.tempfile, "mkstemp", read_only)
+    status = main(["train", "--data", str(data_file), "--epochs", "1", "--save", str(tmp_path / "run.npz")])
+    out, err = capsys.readouterr()
+    assert status == 2 and "cannot write in" in err and "Read-only file system" in err
+    assert "epoch" not in out  # nothing was trained and thrown away
+
+
+def test_a_late_save_failure_still_prints_the_results(
+    data_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import tui.headless
+
+    def full_disk(path: Any, *args: Any, **kwargs: Any) -> Any:
+        raise CheckpointError(f"cannot write checkpoint {path}: No space left on device")
+
+    monkeypatch.setattr(tui.headless, "save_checkpoint", full_disk)
+    argv = ["train", "--data", str(data_file), "--epochs", "1", "--json", "--save", str(tmp_path / "run.npz")]
+    status = main(argv)
+    out, err = capsys.readouterr()
+    assert status != 0 and "No space left on device" in err
+    assert "test_error" in json.loads(out)  # the run's results survive the failed save
