@@ -129,6 +129,18 @@ def test_help_is_not_an_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert "--resume" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("kind", ["missing", "junk"])
+def test_app_refuses_bad_data_before_taking_the_screen(
+    tmp_path: Path, kind: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "mnist.pkl.gz"
+    if kind == "junk":
+        path.write_bytes(b"this is not MNIST at all")
+    assert exit_status(["--data", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert str(path) in err and len(err.strip().splitlines()) == 1 and "terminal" not in err
+
+
 def test_experiments_help_says_what_it_does_and_how_long(capsys: pytest.CaptureFixture[str]) -> None:
     assert exit_status(["experiments", "--help"]) == 0
     out = " ".join(capsys.readouterr().out.split())

@@ -185,6 +185,7 @@ class MnistApp(App[int]):
         self.bridge: TrainingBridge | None = None
         self.main: MainScreen | None = None
         self.failed = False
+        self.failure = ""  # why the data or checkpoint could not be loaded (one line)
         self.last_checkpoint = ""
         self._state = "loading"
         self._digits_pending: Misclassified | None = None
@@ -293,6 +294,7 @@ class MnistApp(App[int]):
     @on(DataFailed)
     def _data_failed(self, message: DataFailed) -> None:
         self.failed = True
+        self.failure = message.reason  # printed again after the screen is restored
         screen = self.screen
         hint = f"press any key to exit (exits in {FAIL_EXIT_SECONDS:.0f} s)"
         if isinstance(screen, LoadingScreen):
@@ -654,6 +656,8 @@ def run_app(hp: HyperParams, data_path: str | None, resume: str | None, autosave
         app.run()
     finally:
         app.stop_training()
+    if app.failure:
+        print(f"mnist-tui: {app.failure}", file=sys.stderr)
     if app.autosave_note:
         print(f"mnist-tui: {app.autosave_note}", file=sys.stderr)
     return app.return_code or 0

@@ -298,6 +298,13 @@ def _cmd_app(args: argparse.Namespace) -> int:
             load_checkpoint(args.resume)
         except CheckpointError as exc:
             raise UserError(str(exc)) from None
+    if args.data and args.data.strip():  # a missing or unrecognised --data: one line, before the screen
+        from model.data import DataError, check_source
+
+        try:
+            check_source(args.data)
+        except DataError as exc:
+            raise UserError(str(exc)) from None
     if not (sys.stdin.isatty() and sys.stdout.isatty()):  # no keys can arrive, or the screen goes to a pipe
         raise UserError("the interactive trainer needs a terminal; for a run without one use: mnist-tui train")
     from tui.app import default_autosave_path, run_app

@@ -76,6 +76,14 @@ def load_mnist(
         raise DataError(f"unexpected error while loading MNIST ({type(exc).__name__}: {exc}); {classic.HINT}") from exc
 
 
+def check_source(path: str | os.PathLike[str]) -> None:
+    """Cheap check that ``path`` names MNIST data (exists, is readable, a known format): DataError if not.
+
+    Reads only the first bytes; the full validation happens in ``load_mnist``.
+    """
+    sources.resolve(Path(os.fspath(path)).expanduser(), classic.HINT)
+
+
 def _load(path: str | os.PathLike[str] | None, report: Reporter) -> MNIST:
     hint = classic.HINT
     if isinstance(path, str) and not path.strip():
