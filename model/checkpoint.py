@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 
 from model.atomic import atomic_write
 from model.config import SPECS, HyperParams
+from model.data.validate import MAX_EXAMPLES, PIXELS
 from model.mlp import MLP, PARAM_NAMES
 from model.safe_read import Member, open_regular, read_npz
 from model.trainer import Trainer, TrainState
@@ -27,10 +28,9 @@ from model.variants import VARIANT_NAMES, make_rule
 
 RULE_PREFIX = "rule_"  # arrays a backward-pass variant carries between steps
 FORMAT = "mnist-tui-checkpoint/1"
-#: Bounds a checkpoint's headers are held to before anything is read.
-MAX_INPUTS = 784
+#: Bounds a checkpoint's headers are held to before anything is read (MNIST's pixels and training set).
+MAX_INPUTS = PIXELS
 MAX_CLASSES = 10
-MAX_EXAMPLES = 60_000
 MAX_HIDDEN = int(SPECS["hidden"].high or 0)
 MAX_STALE_RING = int(SPECS["stale_k"].high or 0) + 1
 MAX_INFO_BYTES = 1 << 20
