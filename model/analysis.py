@@ -78,27 +78,25 @@ def per_class_error(confusion: I64) -> F64:
 
 
 def misclassified(model: MLP, X: NDArray[np.floating], y: ArrayLike, batch: int = 10_000) -> Misclassified:
-    """Run the model over a whole set and keep what it gets wrong.
-
-    X: (N, D), y: (N,) int. Evaluated in batches of ``batch`` rows (vectorised).
-    """
+    """Run the model over a whole set and keep what it gets wrong; X: (N, D), y: (N,) int."""
     y = np.asarray(y, np.int64)
-    K = model.shape[2]
-    probs_parts, pred_parts = [], []
-    for i in range(0, len(X), batch):
-        p = model.forward(X[i : i + batch]).astype(np.float32, copy=False)  # (b, K)
-        probs_parts.append(p)
-        pred_parts.append(p.argmax(axis=1))
-    probs = np.concatenate(probs_parts) if probs_parts else np.zeros((0, K), np.float32)
-    pred = np.concatenate(pred_parts).astype(np.int64) if pred_parts else np.zeros(0, np.int64)
+    _, _, pred, probs = model.scores(X, y, batch)
+    return mistakes(X, y, pred.astype(np.int64, copy=False), probs)
+
+
+def mistakes(X: NDArray[np.floating], y: I64, pred: I64, probs: NDArray[np.floating]) -> Misclassified:
+    """The wrong rows of a set already run through the model.
+
+    X: (N, D), y, pred: (N,) int64, probs: (N, K) the model's probabilities.
+    """
     wrong = np.flatnonzero(pred != y).astype(np.int64)
     return Misclassified(
         images=np.asarray(X[wrong], np.float32),
         true=y[wrong],
         pred=pred[wrong],
-        probs=probs[wrong],
+        probs=np.asarray(probs[wrong], np.float32),
         indices=wrong,
-        confusion=confusion_matrix(y, pred, K),
+        confusion=confusion_matrix(y, pred, probs.shape[1]),
         total=len(y),
     )
 

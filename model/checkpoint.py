@@ -66,34 +66,28 @@ class Checkpoint:
         model.set_params(self.params)
         return model
 
+    def state_dict(self) -> dict[str, Any]:
+        """The run in ``Trainer.state_dict``'s shape."""
+        return {
+            "hp": self.hp,
+            "params": self.params,
+            "velocity": self.velocity,
+            "order": self.order,
+            "counters": vars(self.state),
+            "rng": self.rng_states,
+            "variant_state": self.rule_state,
+        }
+
     def apply_to(self, trainer: Trainer) -> None:
         """Continue this run in ``trainer``: weights, momentum, order, counters and RNGs.
 
         CheckpointError (and ``trainer`` untouched) if it was made for other data or outputs.
         The trainer's last-good snapshot becomes the resumed weights.
         """
-        if len(self.order) != len(trainer.train[0]):
-            n_data = len(trainer.train[0])
-            raise CheckpointError(f"checkpoint was made on {len(self.order)} training examples, not {n_data}")
-        D, K = self.params["W1"].shape[1], self.params["W2"].shape[0]
-        D_data, K_model = trainer.train[0].shape[1], trainer.model.shape[2]
-        if D_data != D or K_model != K:
-            raise CheckpointError(f"checkpoint has {D} inputs and {K} classes, the trainer {D_data} and {K_model}")
-        trainer.reset(self.hp)
-        trainer.model.set_params(self.params)
-        for name in PARAM_NAMES:
-            trainer.velocity[name][...] = self.velocity[name]
-        trainer.order = self.order.copy()
-        trainer.state = TrainState(**vars(self.state))
-        trainer.order_rng.bit_generator.state = self.rng_states["order"]
-        trainer.rule_rng.bit_generator.state = self.rng_states["rule"]
-        load_state = getattr(trainer.rule, "load_state", None)
-        if self.rule_state and load_state is not None:
-            try:
-                load_state(self.rule_state, trainer.model.W2.shape)
-            except ValueError as exc:
-                raise CheckpointError(f"checkpoint's {self.hp.variant} state: {exc}") from None
-        trainer._take_snapshot()  # a divergence right after resuming goes back here, not to fresh weights
+        try:
+            trainer.load_state_dict(self.state_dict())
+        except ValueError as exc:
+            raise CheckpointError(f"checkpoint {exc}") from None
 
 
 def checkpoint_path(path: str | os.PathLike[str]) -> Path:
@@ -110,18 +104,18 @@ def save_checkpoint(path: str | os.PathLike[str], trainer: Trainer, meta: dict[s
             raise CheckpointError(f"cannot write checkpoint {path}: it exists and is not a regular file")
     except OSError as exc:
         raise CheckpointError(f"cannot write checkpoint {path}: {exc.strerror or exc}") from None
+    run = trainer.state_dict()
     info = {
         "format": FORMAT,
-        "hparams": trainer.hp.to_dict(),
-        "state": vars(trainer.state),
-        "rng": {"order": trainer.order_rng.bit_generator.state, "rule": trainer.rule_rng.bit_generator.state},
+        "hparams": run["hp"].to_dict(),
+        "state": run["counters"],
+        "rng": run["rng"],
         "meta": meta or {},
     }
-    arrays: dict[str, NDArray[Any]] = {name: value for name, value in trainer.model.params.items()}
-    arrays.update({f"v_{name}": value for name, value in trainer.velocity.items()})
-    arrays["order"] = trainer.order
-    rule_state: dict[str, NDArray[Any]] = getattr(trainer.rule, "state", dict)()
-    arrays.update({f"{RULE_PREFIX}{name}": value for name, value in rule_state.items()})
+    arrays: dict[str, NDArray[Any]] = dict(run["params"])
+    arrays.update({f"v_{name}": value for name, value in run["velocity"].items()})
+    arrays["order"] = run["order"]
+    arrays.update({f"{RULE_PREFIX}{name}": value for name, value in run["variant_state"].items()})
     arrays["info"] = np.array(json.dumps(info, default=int))
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

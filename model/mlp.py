@@ -195,14 +195,26 @@ class MLP:
 
     def evaluate(self, X: Array, y: Labels, batch: int = 10_000) -> tuple[float, float]:
         """(mean loss, error rate) over a whole set; X: (N, D), y: (N,)."""
-        total_loss, wrong = 0.0, 0
+        loss, error, _, _ = self.scores(X, y, batch)
+        return loss, error
+
+    def scores(self, X: Array, y: Labels, batch: int = 10_000) -> tuple[float, float, Labels, Array]:
+        """One pass over a whole set: (mean loss, error rate, predictions (N,) int64, probabilities (N, K)).
+
+        X: (N, D), y: (N,) int; run in batches of ``batch`` rows.
+        """
+        K = self.shape[2]
+        pred = np.empty(len(X), np.int64)
+        probs = np.empty((len(X), K), self.dtype)
+        total_loss = 0.0
         for i in range(0, len(X), batch):
-            logits = self.logits(X[i : i + batch])
+            log_probs = log_softmax(self.logits(X[i : i + batch]))  # (b, K)
             yb = y[i : i + batch]
-            total_loss += cross_entropy(logits, yb) * len(yb)
-            wrong += int((logits.argmax(axis=1) != yb).sum())
+            total_loss -= float(log_probs[np.arange(len(yb)), yb].sum())
+            np.argmax(log_probs, axis=1, out=pred[i : i + batch])
+            np.exp(log_probs, out=probs[i : i + batch])
         n = max(len(X), 1)
-        return total_loss / n, wrong / n
+        return total_loss / n, int(np.count_nonzero(pred != y)) / n, pred, probs
 
     # ---- forward + backward -------------------------------------------------------
     def forward_for_backprop(self, X: Array, work: dict[str, Array] | None = None) -> tuple[Array, Array, Array]:

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
+from model.analysis import Misclassified, mistakes
 from model.augment import random_shift
 from model.config import ARCHITECTURE_FIELDS, HyperParams
 from model.mlp import MLP, Grads
@@ -285,14 +286,83 @@ class Trainer:
     # ---- evaluation ------------------------------------------------------------------
     def evaluate(self, names: tuple[str, ...] | None = None) -> EvalMetrics:
         """Loss and error on each named set (all ``eval_sets`` and "train" by default)."""
+        return self.evaluate_with_mistakes(names, mistakes_in=None)[0]
+
+    def evaluate_with_mistakes(
+        self, names: tuple[str, ...] | None = None, mistakes_in: str | None = "test"
+    ) -> tuple[EvalMetrics, Misclassified | None]:
+        """``evaluate``, and the misclassified rows of set ``mistakes_in`` from the same pass
+        (None when that set is not evaluated)."""
         t0 = time.perf_counter()
         names = names if names is not None else ("train", *self.eval_sets)
         sets = {"train": self.train, **self.eval_sets}
-        results = {name: self.model.evaluate(*sets[name]) for name in names}
+        results: dict[str, tuple[float, float]] = {}
+        wrong = None
+        for name in names:
+            X, y = sets[name]
+            loss, error, pred, probs = self.model.scores(X, y)
+            results[name] = (loss, error)
+            if name == mistakes_in:
+                wrong = mistakes(X, np.asarray(y, np.int64), pred.astype(np.int64, copy=False), probs)
         metrics = EvalMetrics(self.state.step, self.state.examples_seen, results, time.perf_counter() - t0)
         for callback in self.on_eval:
             callback(metrics)
-        return metrics
+        return metrics, wrong
+
+    # ---- saving and resuming -----------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """Everything that decides the rest of this run, as plain values and arrays.
+
+        Keys: ``hp`` (HyperParams), ``params`` and ``velocity`` (name -> array: W1 (H, D), b1 (H,),
+        W2 (K, H), b2 (K,)), ``order`` (N,) int64, ``counters`` (step, epoch, position,
+        examples_seen), ``rng`` (the bit-generator states of ``order_rng`` and ``rule_rng``) and
+        ``variant_state`` (name -> array, e.g. a fixed feedback matrix (K, H) or the ring of old
+        W2s). Arrays are the live ones, not copies: write them out before the next step.
+        """
+        return {
+            "hp": self.hp,
+            "params": dict(self.model.params),
+            "velocity": dict(self.velocity),
+            "order": self.order,
+            "counters": dict(vars(self.state)),
+            "rng": {"order": self.order_rng.bit_generator.state, "rule": self.rule_rng.bit_generator.state},
+            "variant_state": self.rule.state() if isinstance(self.rule, Variant) else {},
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue the run ``state`` (from ``state_dict``) here, on this trainer's data.
+
+        The architecture and every setting come from ``state``; the loaded weights become the
+        last-good snapshot, so a divergence right after resuming goes back to them, not to fresh
+        weights. ValueError (one line), with the trainer untouched, if ``state`` was made for
+        other data or outputs or its variant state does not fit.
+        """
+        hp: HyperParams = state["hp"]
+        params, order = state["params"], state["order"]
+        X, _ = self.train
+        if len(order) != len(X):
+            raise ValueError(f"was made on {len(order)} training examples, not {len(X)}")
+        (H, D), K = params["W1"].shape, params["W2"].shape[0]
+        if X.shape[1] != D or self.model.shape[2] != K:
+            raise ValueError(f"has {D} inputs and {K} classes, the trainer {X.shape[1]} and {self.model.shape[2]}")
+        rule: Variant | None = None
+        if isinstance(self.rule, ExactBackprop | Variant):  # a custom rule is kept and has no state
+            rule = make_rule(hp)
+            try:
+                rule.load_state(state["variant_state"], (K, H))
+            except ValueError as exc:
+                raise ValueError(f"{hp.variant} state: {exc}") from None
+        self.reset(hp)
+        if rule is not None:
+            self.rule = rule
+        self.model.set_params(params)
+        for name, v in state["velocity"].items():
+            np.copyto(self.velocity[name], v)
+        self.order = np.array(order, np.int64)
+        self.state = TrainState(**state["counters"])
+        self.order_rng.bit_generator.state = state["rng"]["order"]
+        self.rule_rng.bit_generator.state = state["rng"]["rule"]
+        self._take_snapshot()
 
 
 def cap_row_norms(W: NDArray[np.float32], limit: float) -> None:

@@ -18,10 +18,10 @@ from textual.widgets import Input
 from model.config import SPECS, HyperParams
 from model.data import DataError
 from tui.app import GC_THRESHOLDS, MnistApp
-from tui.bridge import GRADCHECK_THREAD_NAME, THREAD_NAME
 from tui.screens.help import HelpScreen
 from tui.screens.loading import LoadingScreen
 from tui.screens.prompt import PathPrompt
+from tui.session.bridge import GRADCHECK_THREAD_NAME, THREAD_NAME
 from tui.widgets.controls import FieldInput, nudge
 from tui.widgets.keybar import KeyBar
 
@@ -98,12 +98,14 @@ async def pause_and_settle(pilot: Pilot[Any]) -> None:
 async def test_lr_typed_mid_run_reaches_the_worker(tiny_mnist: Any) -> None:
     app = make_app(tiny_mnist, running=True)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: app.bridge.last_step is not None, what="first step")
+        await wait_for(pilot, lambda: app.bridge.trainer.state.step > 0, what="first step")
+        steps: list[Any] = []
+        app.bridge.trainer.on_step.append(steps.append)  # the worker calls it after each step
         field = await focus_field(pilot, "lr")
         await pilot.press(*"0.01", "enter")
         await wait_for(pilot, lambda: app.main.controls.hp.lr == 0.01, what="lr committed")
         assert field.value == "0.01"
-        await wait_for(pilot, lambda: app.bridge.last_step.lr == 0.01, what="a step with the new lr")
+        await wait_for(pilot, lambda: any(m.lr == 0.01 for m in steps), what="a step with the new lr")
         assert app.bridge.trainer.hp.lr == 0.01
         assert not app.bridge.paused  # training was never interrupted
 
@@ -114,9 +116,11 @@ async def test_change_applies_at_the_very_next_step(tiny_mnist: Any) -> None:
         await focus_field(pilot, "lr")
         await pilot.press(*"0.02", "enter", "escape")
         await wait_for(pilot, lambda: app.bridge.trainer.hp.lr == 0.02, what="hp handed over")
+        steps: list[Any] = []
+        app.bridge.trainer.on_step.append(steps.append)
         await pilot.press("n")
-        await wait_for(pilot, lambda: app.bridge.last_step is not None, what="one step")
-        assert app.bridge.last_step.step == 1 and app.bridge.last_step.lr == 0.02
+        await wait_for(pilot, lambda: len(steps) > 0, what="one step")
+        assert steps[0].step == 1 and steps[0].lr == 0.02
 
 
 @pytest.mark.parametrize(
@@ -294,7 +298,7 @@ async def test_escape_leaves_the_field_then_space_pauses_and_steps_stop(tiny_mni
 async def test_n_takes_exactly_one_step_and_only_while_paused(tiny_mnist: Any) -> None:
     app = make_app(tiny_mnist, running=True)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: app.bridge.last_step is not None)
+        await wait_for(pilot, lambda: app.bridge.trainer.state.step > 0)
         assert app.check_action("step", ()) is None  # greyed out while running
         await pause_and_settle(pilot)
         assert app.check_action("step", ()) is True
@@ -491,7 +495,7 @@ async def test_every_action_is_in_the_command_palette(tiny_mnist: Any) -> None:
 async def test_q_quits_and_leaves_no_thread(tiny_mnist: Any) -> None:
     app = make_app(tiny_mnist, running=True)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: app.bridge.last_step is not None)
+        await wait_for(pilot, lambda: app.bridge.trainer.state.step > 0)
         await pilot.press("g")  # a gradient check in flight must not keep the app alive
         t0 = time.monotonic()
         await pilot.press("q")
@@ -527,7 +531,7 @@ async def test_loader_progress_then_main_screen(tiny_mnist: Any, monkeypatch: py
         await wait_for(pilot, shows_progress, what="progress text")
         assert app.check_action("reset", ()) is None  # nothing to reset while loading
         gate.set()
-        await wait_for(pilot, lambda: app.bridge is not None and app.bridge.last_step is not None, what="training")
+        await wait_for(pilot, lambda: app.bridge is not None and app.bridge.trainer.state.step > 0, what="training")
         assert app.screen is app.main
 
 

@@ -340,7 +340,7 @@ async def until(pilot: Any, predicate: Any, what: str, timeout: float = 15.0) ->
 def trainer_threads() -> list[Any]:
     import threading
 
-    from tui.bridge import GRADCHECK_THREAD_NAME, THREAD_NAME
+    from tui.session.bridge import GRADCHECK_THREAD_NAME, THREAD_NAME
 
     return [t for t in threading.enumerate() if t.name in (THREAD_NAME, GRADCHECK_THREAD_NAME)]
 
@@ -360,7 +360,7 @@ async def test_app_catches_lr_50_restores_and_recovers(tiny_mnist: MNIST, fast_p
             np.testing.assert_array_equal(trainer.model.params[name], value)
         assert any("diverged" in n.message for n in app._notifications)
         assert any(m.label == "diverged" for chart in app.main.charts.charts.values() for m in chart.markers)
-        app.bridge.set_hparams(app.hp.validated(lr=0.05))  # what typing 0.05 in the field does
+        app.bridge.set_field("lr", 0.05)  # what typing 0.05 in the field does
         await pilot.press("space")
         await until(pilot, lambda: trainer.state.step > 60, "training again")
         assert app.main.status.status.state == "running" and not trainer.diverged

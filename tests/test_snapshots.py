@@ -18,7 +18,7 @@ from model.config import HyperParams
 from model.gradcheck import CheckReport, ParamCheck
 from model.mlp import PARAM_NAMES
 from tui.app import MnistApp
-from tui.messages import TrainStatus
+from tui.session.events import TrainStatus
 
 HP = HyperParams(hidden=64, batch_size=64, epochs=10)
 STATUS = TrainStatus(

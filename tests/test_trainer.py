@@ -139,9 +139,33 @@ def test_non_finite_loss_restores_last_good_weights() -> None:
     t = make()
     for _ in range(3):
         t.step()
-    t._take_snapshot()
+    t.load_state_dict(t.state_dict())  # a loaded state is the last good one
     good = {k: v.copy() for k, v in t.model.params.items()}
     t.model.W2[0, 0] = np.nan
     m = t.step()
     assert not m.finite and t.diverged
     assert all(np.array_equal(t.model.params[k], good[k]) for k in good)
+
+
+@pytest.mark.parametrize("variant", ["exact", "stale", "feedback-fixed", "noise-independent"])
+def test_a_loaded_state_continues_the_run_bit_for_bit(variant: str) -> None:
+    hp = HyperParams(hidden=16, batch_size=64, lr=0.02, variant=variant, stale_k=2, sigma=0.2)
+    straight, first = make(hp), make(hp)
+    for _ in range(5):
+        straight.step()
+        first.step()
+    resumed = make(HyperParams(hidden=4, seed=9))  # everything comes from the state
+    resumed.load_state_dict(first.state_dict())
+    ahead, behind = [straight.step() for _ in range(15)], [resumed.step() for _ in range(15)]  # crosses an epoch
+    assert [m.loss for m in ahead] == [m.loss for m in behind] and not any(m.diverged for m in ahead)
+    for name, value in straight.model.params.items():
+        np.testing.assert_array_equal(resumed.model.params[name], value)
+
+
+def test_a_state_for_other_data_is_refused_and_changes_nothing() -> None:
+    state = make().state_dict()
+    other = make(n=300)
+    before = {k: v.copy() for k, v in other.model.params.items()}
+    with pytest.raises(ValueError, match="600 training examples, not 300"):
+        other.load_state_dict(state)
+    assert all(np.array_equal(other.model.params[k], v) for k, v in before.items())

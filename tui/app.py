@@ -3,7 +3,7 @@
 ``MnistApp`` shows a loading screen while a thread worker loads MNIST (and the
 checkpoint to resume), then the main screen. It owns the ``TrainingBridge``
 (the training thread), turns key presses into bridge calls, and routes the
-worker's messages (``tui.messages``) to the panels. ``run_app`` is what the
+worker's events (``tui.session.events``) to the panels. ``run_app`` is what the
 ``mnist-tui`` command calls. Heavy modules (the panels, plotext) are imported
 in the loader thread, so the first frame appears before they are needed.
 Leaves out the math (``model``) and each panel's drawing (``tui.widgets``).
@@ -25,15 +25,17 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from textual import on
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.message import Message
 from textual.screen import Screen
 from textual.worker import get_current_worker
 
 from tui import exitcodes
-from tui.messages import (
+from tui.resources import asset
+from tui.screens.help import FIELD_KEYS, HelpScreen, binding_rows
+from tui.screens.loading import DataFailed, DataProgress, DataReady, LoadingScreen
+from tui.screens.prompt import PathPrompt
+from tui.session.events import (
     CheckpointSaved,
-    DataFailed,
-    DataProgress,
-    DataReady,
     Diverged,
     Evaluated,
     GradCheckDone,
@@ -42,12 +44,9 @@ from tui.messages import (
     RunReset,
     TrainProgress,
     TrainStatus,
+    WorkerEvent,
     WorkerFailed,
 )
-from tui.resources import asset
-from tui.screens.help import FIELD_KEYS, HelpScreen, binding_rows
-from tui.screens.loading import LoadingScreen
-from tui.screens.prompt import PathPrompt
 
 if TYPE_CHECKING:
     from textual.timer import Timer
@@ -55,8 +54,8 @@ if TYPE_CHECKING:
     from model.analysis import Misclassified
     from model.config import HyperParams
     from model.trainer import Trainer
-    from tui.bridge import TrainingBridge
     from tui.screens.main import MainScreen
+    from tui.session.bridge import TrainingBridge
 
 FAIL_EXIT_SECONDS = 3.0
 #: Garbage-collector thresholds while the app runs (Python's default: 700, 10, 10).
@@ -88,6 +87,14 @@ def newest_checkpoint(folder: Path = Path(".")) -> str:
     except OSError:
         return ""
     return f"./{found[-1].name}" if found else ""
+
+
+class WorkerMessage(Message):
+    """A training-worker event on its way to the UI thread."""
+
+    def __init__(self, event: WorkerEvent) -> None:
+        super().__init__()
+        self.event = event
 
 
 class _Cancelled(Exception):
@@ -191,6 +198,7 @@ class MnistApp(App[int]):
         self._digits_pending: Misclassified | None = None
         self._digits_shown = -1e9
         self._digits_timer: Timer | None = None
+        self._resumed_meta: dict[str, Any] | None = None  # a resumed run's clock and best figures
 
     # ---- start-up ------------------------------------------------------------------------------
     def get_default_screen(self) -> Screen[Any]:
@@ -228,12 +236,12 @@ class MnistApp(App[int]):
         return self.main
 
     def _start_bridge(self) -> None:
-        from tui.bridge import TrainingBridge
+        from tui.session.bridge import TrainingBridge
 
-        kwargs: dict[str, Any] = {"start_paused": self.start_paused}
+        kwargs: dict[str, Any] = {"start_paused": self.start_paused, "meta": self._resumed_meta}
         if self.clock is not None:
             kwargs["clock"] = self.clock
-        self.bridge = TrainingBridge(self._trainer, self.post_message, **kwargs)
+        self.bridge = TrainingBridge(self._trainer, self._post_event, **kwargs)
         self._start_step = self._trainer.state.step
         if self.start_training:
             self.bridge.start()
@@ -255,17 +263,17 @@ class MnistApp(App[int]):
         try:
             data = load_mnist(self.data_path, progress=progress)
             progress("Building the network", None)
-            from tui.bridge import apply_checkpoint
             from tui.headless import make_trainer
+            from tui.session.checkpoints import apply_checkpoint
 
             trainer = make_trainer(self.hp, data)
-            note = ""
+            note, meta = "", None
             if self.resume_path:
-                apply_checkpoint(trainer, self.resume_path)
+                meta = apply_checkpoint(trainer, self.resume_path).meta
                 note = f"resumed {self.resume_path}"
             import tui.screens.main  # noqa: F401  (plotext and the panels, off the UI thread)
 
-            self.post_message(DataReady(data, trainer, note))
+            self.post_message(DataReady(data, trainer, note, meta))
         except _Cancelled:
             return
         except (DataError, CheckpointError) as exc:
@@ -287,6 +295,7 @@ class MnistApp(App[int]):
         screen = self.screen
         if isinstance(screen, LoadingScreen):  # it stays below the main screen: stop its animation
             screen.set_progress("Ready", 1.0)
+        self._resumed_meta = message.meta
         self.push_screen(self._build_main(message.data, message.trainer))
         if message.note:
             self.notify(message.note)
@@ -473,7 +482,25 @@ class MnistApp(App[int]):
                 method = getattr(self, f"action_{action}")
                 yield SystemCommand(title, help_text, method if arg is None else partial(method, arg))
 
-    # ---- worker messages -------------------------------------------------------------------------
+    # ---- worker events -------------------------------------------------------------------------
+    def _post_event(self, event: WorkerEvent) -> None:
+        """The worker's callback (any thread): hand ``event`` to the UI thread without blocking."""
+        self.post_message(WorkerMessage(event))
+
+    def on_worker_message(self, message: WorkerMessage) -> None:
+        handlers: dict[type, Callable[[Any], None]] = {
+            TrainProgress: self._progress,
+            Evaluated: self._evaluated,
+            HParamsApplied: self._hparams_applied,
+            RunReset: self._run_reset,
+            Diverged: self._diverged,
+            WorkerFailed: self._worker_failed,
+            GradCheckDone: self._gradcheck_done,
+            CheckpointSaved: self._saved,
+            Notice: self._notice,
+        }
+        handlers[type(message.event)](message.event)
+
     @property
     def panels(self) -> MainScreen | None:
         """The main screen while its panels can be updated (None while loading or shutting down)."""
@@ -502,7 +529,6 @@ class MnistApp(App[int]):
             self._state = status.state
             self.refresh_bindings()
 
-    @on(TrainProgress)
     def _progress(self, message: TrainProgress) -> None:
         if self.panels is None:
             return
@@ -512,7 +538,6 @@ class MnistApp(App[int]):
             self.panels.charts.append_angles(message.angles)
         self._show_status(message.status)
 
-    @on(Evaluated)
     def _evaluated(self, message: Evaluated) -> None:
         main = self.panels
         if main is None:
@@ -549,7 +574,6 @@ class MnistApp(App[int]):
         self._digits_timer = None
         self._show_digits()
 
-    @on(HParamsApplied)
     def _hparams_applied(self, message: HParamsApplied) -> None:
         if self.panels is None:
             return
@@ -564,7 +588,6 @@ class MnistApp(App[int]):
         if message.hp.variant != "exact":
             self.panels.charts.show_angles()
 
-    @on(RunReset)
     def _run_reset(self, message: RunReset) -> None:
         main = self.panels
         if main is None:
@@ -580,7 +603,6 @@ class MnistApp(App[int]):
                 self.notify(message.source)
             self._show_status(message.status)
 
-    @on(Diverged)
     def _diverged(self, message: Diverged) -> None:
         if self.panels is None:
             return
@@ -593,7 +615,6 @@ class MnistApp(App[int]):
             timeout=8,
         )
 
-    @on(WorkerFailed)
     def _worker_failed(self, message: WorkerFailed) -> None:
         from tui.screens.error import ErrorScreen
 
@@ -601,7 +622,6 @@ class MnistApp(App[int]):
         hint = "Training stopped; the app still works: save (s), change settings, reset (r) or retry (space)."
         self.push_screen(ErrorScreen("Training stopped", message.summary, message.detail, message.log_path, hint))
 
-    @on(GradCheckDone)
     def _gradcheck_done(self, message: GradCheckDone) -> None:
         if self.panels is not None:
             if message.error:
@@ -609,12 +629,10 @@ class MnistApp(App[int]):
             self.panels.gradcheck.show_reports(message.toy, message.live)
         self.refresh_bindings()
 
-    @on(CheckpointSaved)
     def _saved(self, message: CheckpointSaved) -> None:
         self.last_checkpoint = message.path
         self.notify(f"saved {message.path}")
 
-    @on(Notice)
     def _notice(self, message: Notice) -> None:
         self.notify(message.text, severity=message.severity)  # type: ignore[arg-type]
         self.refresh_bindings()
@@ -624,7 +642,7 @@ class MnistApp(App[int]):
         """A field changed: hand the whole new HyperParams to the worker."""
         self.hp = message.hp
         if self.bridge is not None:
-            self.bridge.set_hparams(message.hp)
+            self.bridge.set_field(message.name, getattr(message.hp, message.name))
 
 
 def _merge_keys(rows: list[tuple[str, str]]) -> list[tuple[str, str]]:

@@ -7,10 +7,46 @@ The loading itself runs in the app's thread worker; this screen only shows the
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
 from textual.app import ComposeResult
 from textual.containers import Center, Middle, Vertical
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Label, ProgressBar
+
+if TYPE_CHECKING:
+    from model.trainer import Trainer
+
+
+# ---- the app's loader thread -> the app --------------------------------------------------
+
+
+@dataclass
+class DataProgress(Message):
+    """The MNIST loader moved on: a message and a fraction in [0, 1] (None: unknown)."""
+
+    text: str
+    fraction: float | None
+
+
+@dataclass
+class DataReady(Message):
+    """MNIST is loaded and a trainer is built on it (``note`` says e.g. what was resumed;
+    ``meta``: the resumed checkpoint's run figures)."""
+
+    data: Any
+    trainer: Trainer
+    note: str = ""
+    meta: dict[str, Any] | None = None
+
+
+@dataclass
+class DataFailed(Message):
+    """Loading MNIST (or the checkpoint to resume) failed; ``reason`` is one line."""
+
+    reason: str
 
 
 class LoadingScreen(Screen[None]):

@@ -20,7 +20,7 @@ from textual.app import RenderResult
 from textual.geometry import Size
 from textual.widget import Widget
 
-from tui.messages import TrainStatus
+from tui.session.events import TrainStatus
 
 if TYPE_CHECKING:
     from textual.timer import Timer

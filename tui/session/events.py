@@ -1,9 +1,9 @@
-"""Messages that cross threads: from the loader and the training worker to the app.
+"""What the training worker reports: plain dataclasses, handed to a callback.
 
-Every message here is posted with ``post_message`` from a worker thread (which is
-thread-safe in Textual) and handled on the UI thread by ``MnistApp``. ``TrainStatus``
-is the plain snapshot of counters the status panel draws. Messages only one widget
-posts to its parent (e.g. ``ControlsPanel.Changed``) live with that widget instead.
+The worker (``tui.session.bridge``) builds these on its own thread and passes each to the
+``post`` callback it was given; the app wraps them for Textual and the main screen routes
+them to its panels. ``TrainStatus`` is the plain snapshot of counters the status panel draws.
+Nothing here knows about Textual, so the worker runs (and is tested) without an app.
 Types from ``model`` are only named in annotations, so importing this module stays cheap.
 """
 
@@ -12,21 +12,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from textual.message import Message
-
 if TYPE_CHECKING:
     from model.analysis import Misclassified
     from model.config import HyperParams
     from model.gradcheck import CheckReport
-    from model.trainer import EvalMetrics, Trainer
-
-#: Run states shown in the status panel.
-STATES = ("loading", "running", "paused", "diverged", "stopped")
+    from model.trainer import EvalMetrics
 
 
 @dataclass(frozen=True)
 class TrainStatus:
-    """The counters of a run at one moment (None: not known yet)."""
+    """The counters of a run at one moment (None: not known yet).
+
+    state: "loading", "running", "paused", "diverged" or "stopped" (the run ended or the worker failed).
+    """
 
     state: str = "loading"
     epoch: float = 0.0  # fractional epochs completed
@@ -44,38 +42,8 @@ class TrainStatus:
     angles: tuple[tuple[str, float], ...] = ()  # latest (weight, degrees to the true gradient) pairs
 
 
-# ---- loader -> app ---------------------------------------------------------------------
-
-
 @dataclass
-class DataProgress(Message):
-    """The MNIST loader moved on: a message and a fraction in [0, 1] (None: unknown)."""
-
-    text: str
-    fraction: float | None
-
-
-@dataclass
-class DataReady(Message):
-    """MNIST is loaded and a trainer is built on it (``note`` says e.g. what was resumed)."""
-
-    data: Any
-    trainer: Trainer
-    note: str = ""
-
-
-@dataclass
-class DataFailed(Message):
-    """Loading MNIST (or the checkpoint to resume) failed; ``reason`` is one line."""
-
-    reason: str
-
-
-# ---- training worker -> app ------------------------------------------------------------
-
-
-@dataclass
-class TrainProgress(Message):
+class TrainProgress:
     """Steps since the last post: (examples seen, minibatch loss) pairs, the status now, and the
     alignment angles measured meanwhile as (examples seen, {"W1": degrees, "W2": degrees})."""
 
@@ -86,7 +54,7 @@ class TrainProgress(Message):
 
 
 @dataclass
-class Evaluated(Message):
+class Evaluated:
     """Loss/error on train, valid and test, the misclassified test digits, and the status."""
 
     metrics: EvalMetrics
@@ -96,8 +64,9 @@ class Evaluated(Message):
 
 
 @dataclass
-class HParamsApplied(Message):
-    """The worker switched to new hyperparameters before the step after ``examples_seen``."""
+class HParamsApplied:
+    """The worker switched to new hyperparameters before the step after ``examples_seen``;
+    ``changes`` maps each field that changed to its new value."""
 
     examples_seen: int
     changes: dict[str, Any]
@@ -105,7 +74,7 @@ class HParamsApplied(Message):
 
 
 @dataclass
-class RunReset(Message):
+class RunReset:
     """The run restarted: fresh weights (``r``) or a loaded checkpoint (``source`` says which)."""
 
     hp: HyperParams
@@ -114,7 +83,7 @@ class RunReset(Message):
 
 
 @dataclass
-class Diverged(Message):
+class Diverged:
     """A step's loss exploded or was not finite: the update was refused, the last good weights
     restored, and training paused."""
 
@@ -123,7 +92,7 @@ class Diverged(Message):
 
 
 @dataclass
-class GradCheckDone(Message):
+class GradCheckDone:
     """Gradient-check reports: the toy suite and the sampled check of the live model."""
 
     toy: list[CheckReport]
@@ -132,14 +101,14 @@ class GradCheckDone(Message):
 
 
 @dataclass
-class CheckpointSaved(Message):
+class CheckpointSaved:
     """The run was written to ``path``."""
 
     path: str
 
 
 @dataclass
-class WorkerFailed(Message):
+class WorkerFailed:
     """An unexpected exception in the training worker: training stopped, the worker still serves commands."""
 
     summary: str  # one line: "TypeError: ..."
@@ -148,8 +117,22 @@ class WorkerFailed(Message):
 
 
 @dataclass
-class Notice(Message):
+class Notice:
     """A one-line note for the user (load failed, run finished, worker error)."""
 
     text: str
     severity: str = "information"  # Textual notify severity: information, warning, error
+
+
+#: Every event the worker posts.
+WorkerEvent = (
+    TrainProgress
+    | Evaluated
+    | HParamsApplied
+    | RunReset
+    | Diverged
+    | GradCheckDone
+    | CheckpointSaved
+    | WorkerFailed
+    | Notice
+)
