@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from model.best import BestSoFar
 from model.trainer import EvalMetrics, StepMetrics, Trainer
 
 
@@ -72,7 +73,8 @@ def fit(
         raise ValueError(f"the run has already trained {done} of {epochs} epochs")
     history: list[EpochRecord] = []
     train_seconds = 0.0
-    best: tuple[float, int, float, dict[str, np.ndarray]] | None = None
+    best = BestSoFar(keep_params=keep_best)
+    best_epoch = 0
     last_eval: EvalMetrics | None = None
     diverged = False
     for epoch in range(done + 1, epochs + 1):
@@ -100,15 +102,13 @@ def fit(
         history.append(record)
         if on_epoch is not None:
             on_epoch(record)
-        valid = errors.get("valid", errors["train"])
-        if best is None or valid < best[0]:
-            params = {k: v.copy() for k, v in trainer.model.params.items()} if keep_best else {}
-            best = (valid, epoch, errors.get("test", float("nan")), params)
+        if best.update(last_eval, trainer.model.params):
+            best_epoch = epoch
         if diverged:
             break
-    assert best is not None and last_eval is not None
-    if keep_best and best[1] != len(history):
-        trainer.model.set_params(best[3])
+    assert best.valid_error is not None and last_eval is not None
+    if keep_best and best_epoch != history[-1].epoch:
+        trainer.model.set_params(best.params)
     final = history[-1]
     steps = trainer.state.step
     return FitResult(
@@ -120,9 +120,9 @@ def fit(
         train_error=final.errors["train"],
         valid_error=final.errors.get("valid", float("nan")),
         test_error=final.errors.get("test", float("nan")),
-        best_epoch=best[1],
-        best_valid_error=best[0],
-        test_error_at_best=best[2],
+        best_epoch=best_epoch,
+        best_valid_error=best.valid_error,
+        test_error_at_best=float("nan") if best.test_error is None else best.test_error,
         history=history,
         diverged=diverged,
     )
