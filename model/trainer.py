@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 
 from model.analysis import Misclassified, mistakes
 from model.augment import random_shift
-from model.config import ARCHITECTURE_FIELDS, HyperParams
+from model.config import ARCHITECTURE_FIELDS, SPECS, HyperParams
 from model.mlp import MLP, Grads
 from model.schedule import lr_at
 from model.variants import AlignmentProbe, Variant, make_rule, variant_key
@@ -124,6 +124,7 @@ class Trainer:
         """New weights, momentum and order from ``hp`` (default: the current one)."""
         if hp is not None:
             self.hp = hp
+        self.built_from = self.hp  # the settings of the live weights (see pending_architecture)
         init_seq, order_seq, rule_seq = np.random.SeedSequence(self.hp.seed).spawn(3)
         X, _ = self.train
         self.model = MLP(X.shape[1], self.hp.hidden, 10, self.hp.activation, np.random.default_rng(init_seq))
@@ -166,24 +167,28 @@ class Trainer:
             np.copyto(self.velocity[k], v)
 
     def update_hparams(self, **changes: Any) -> list[str]:
-        """Apply validated changes; returns the names that wait for ``reset`` (architecture)."""
-        self.hp = self.hp.validated(**changes)
-        if isinstance(self.rule, Variant) and self.rule.key != variant_key(self.hp):
-            self.rule = make_rule(self.hp)  # takes effect from the next step
-        if isinstance(self.rule, Variant):  # dropout changes without rebuilding (a variant's state is kept)
-            self.rule.dropout, self.rule.input_dropout = self.hp.dropout, self.hp.input_dropout
-        self.diverged = False  # a new setting deserves a new try
+        """Validate and apply ``changes``; returns the names that wait for ``reset`` (architecture)."""
+        self.set_hparams(self.hp.validated(**changes))
         return sorted(set(changes) & ARCHITECTURE_FIELDS)
+
+    def set_hparams(self, hp: HyperParams) -> None:
+        """Train on with ``hp`` from the next step (already valid: HyperParams are built validated).
+
+        Architecture fields wait for ``reset`` (see ``pending_architecture``); a new variant
+        setting rebuilds the rule, a new dropout rate does not (a variant's state is kept).
+        """
+        self.hp = hp
+        if isinstance(self.rule, Variant) and self.rule.key != variant_key(hp):
+            self.rule = make_rule(hp)
+        if isinstance(self.rule, Variant):
+            self.rule.dropout, self.rule.input_dropout = hp.dropout, hp.input_dropout
+        self.diverged = False  # a new setting deserves a new try
 
     @property
     def pending_architecture(self) -> list[str]:
-        """Architecture fields whose value differs from the live model's."""
-        pending = []
-        if self.hp.hidden != self.model.shape[1]:
-            pending.append("hidden")
-        if self.hp.activation != self.model.act.name:
-            pending.append("activation")
-        return pending
+        """Architecture fields (hidden, activation, seed; in ``SPECS`` order) whose value differs
+        from the one the live weights were built with: they apply on ``reset``."""
+        return [n for n in SPECS if n in ARCHITECTURE_FIELDS and getattr(self.hp, n) != getattr(self.built_from, n)]
 
     # ---- training --------------------------------------------------------------------
     @property

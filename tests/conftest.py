@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
 from hypothesis import settings
+from textual.pilot import Pilot
 
 from model.data import MNIST
 
@@ -48,3 +52,30 @@ def make_tiny_mnist(splits: tuple[int, int, int] = TINY_SPLITS, seed: int = 0) -
 def tiny_mnist() -> MNIST:
     """2,000 / 500 / 500 synthetic examples of 784 float32 pixels with learnable class structure."""
     return make_tiny_mnist()
+
+
+# ---- app tests ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fast_pilot(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cap Pilot's wait-for-idle after each key: a training worker never lets the app go idle,
+    so every key would cost up to 2 s. Tests poll for results with ``wait_for`` instead."""
+    import textual.app
+    import textual.pilot
+    from textual._wait import wait_for_idle
+
+    async def capped(min_sleep: float = 0.0, max_sleep: float = 1.0) -> None:
+        await wait_for_idle(min(min_sleep, 0.01), min(max_sleep, 0.02))
+
+    monkeypatch.setattr(textual.app, "wait_for_idle", capped)
+    monkeypatch.setattr(textual.pilot, "wait_for_idle", capped)
+
+
+async def wait_for(pilot: Pilot[Any], predicate: Callable[[], object], timeout: float = 15.0, what: str = "") -> None:
+    """Let the app run until ``predicate()`` is true; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or predicate}")
+        await pilot.pause(0.02)

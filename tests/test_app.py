@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import wait_for
 from textual import events
 from textual.pilot import Pilot
 from textual.widgets import Input
@@ -31,27 +32,8 @@ HP = HyperParams(hidden=16, batch_size=16, epochs=10_000, lr=0.05)
 
 
 @pytest.fixture(autouse=True)
-def capped_idle_wait(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Pilot waits after every key until the process goes idle (up to 1 s). A training worker
-    keeps it busy, so every key would cost 2 s; cap the wait and poll for results instead."""
-    import textual.app
-    import textual.pilot
-    from textual._wait import wait_for_idle
-
-    async def capped(min_sleep: float = 0.0, max_sleep: float = 1.0) -> None:
-        await wait_for_idle(min(min_sleep, 0.01), min(max_sleep, 0.02))
-
-    monkeypatch.setattr(textual.app, "wait_for_idle", capped)
-    monkeypatch.setattr(textual.pilot, "wait_for_idle", capped)
-
-
-async def wait_for(pilot: Pilot[Any], predicate: Callable[[], object], timeout: float = 15.0, what: str = "") -> None:
-    """Let the app run until ``predicate()`` is true; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or predicate}")
-        await pilot.pause(0.02)
+def _fast(fast_pilot: None) -> None:
+    """Every test here drives a training app."""
 
 
 def our_threads() -> list[threading.Thread]:
@@ -103,7 +85,7 @@ async def test_lr_typed_mid_run_reaches_the_worker(tiny_mnist: Any) -> None:
         app.bridge.trainer.on_step.append(steps.append)  # the worker calls it after each step
         field = await focus_field(pilot, "lr")
         await pilot.press(*"0.01", "enter")
-        await wait_for(pilot, lambda: app.main.controls.hp.lr == 0.01, what="lr committed")
+        await wait_for(pilot, lambda: app.bridge.hp.lr == 0.01, what="lr committed")
         assert field.value == "0.01"
         await wait_for(pilot, lambda: any(m.lr == 0.01 for m in steps), what="a step with the new lr")
         assert app.bridge.trainer.hp.lr == 0.01
@@ -134,14 +116,42 @@ async def test_invalid_input_is_refused_inline(tiny_mnist: Any, keys: tuple[str,
         await pilot.press(*keys, "enter")
         controls = app.main.controls
         await wait_for(pilot, lambda: message in controls.error_text("lr"), what="inline message")
-        assert controls.hp.lr == 0.05 and field.value == "0.05"
+        assert app.bridge.hp.lr == 0.05 and field.value == "0.05"
         error = app.main.query_one("#error-lr")
         assert error.display and error.region.height == 1
         await pilot.pause(0.2)
         assert app.bridge.trainer.hp.lr == 0.05
         await pilot.press(*"0.03", "enter")  # a good value clears the message
-        await wait_for(pilot, lambda: controls.hp.lr == 0.03, what="good value")
+        await wait_for(pilot, lambda: app.bridge.hp.lr == 0.03, what="good value")
         assert controls.error_text("lr") == ""
+
+
+@pytest.mark.parametrize("sign", ["-", "+"])
+async def test_a_leading_sign_is_typed_not_taken_for_a_nudge(tiny_mnist: Any, sign: str) -> None:
+    app = make_app(tiny_mnist)
+    async with app.run_test(size=SIZE) as pilot:
+        field = await focus_field(pilot, "lr")
+        await pilot.press(sign, "5")
+        assert field.value == f"{sign}5"  # no keystroke lost, nothing applied yet
+        assert app.bridge.hp.lr == 0.05
+        await pilot.press("enter")
+        controls = app.main.controls
+        if sign == "-":
+            await wait_for(pilot, lambda: "must be > 0" in controls.error_text("lr"), what="one-line error")
+            assert app.bridge.hp.lr == 0.05 and field.value == "0.05"
+        else:
+            await wait_for(pilot, lambda: app.bridge.hp.lr == 5.0, what="+5 is 5")
+
+
+async def test_a_nudge_drops_an_unfinished_edit_and_shows_its_keys(tiny_mnist: Any) -> None:
+    app = make_app(tiny_mnist)
+    async with app.run_test(size=SIZE) as pilot:
+        field = await focus_field(pilot, "lr")
+        keys = str(app.main.query_one(KeyBar).render())
+        assert "] Nudge up" in keys and "[ Nudge down" in keys
+        await pilot.press("backspace", "7", "left_square_bracket")
+        await wait_for(pilot, lambda: app.bridge.hp.lr == pytest.approx(0.0281), what="nudged from 0.05")
+        assert field.value == "0.0281"
 
 
 async def test_letters_typed_in_a_field_are_not_shortcuts(tiny_mnist: Any) -> None:
@@ -154,21 +164,21 @@ async def test_letters_typed_in_a_field_are_not_shortcuts(tiny_mnist: Any) -> No
         assert field.value == "constant"
 
 
-async def test_plus_minus_nudge(tiny_mnist: Any) -> None:
+async def test_bracket_keys_nudge(tiny_mnist: Any) -> None:
     app = make_app(tiny_mnist)
     async with app.run_test(size=SIZE) as pilot:
         controls = app.main.controls
         field = await focus_field(pilot, "lr")
-        await pilot.press("+")
-        await wait_for(pilot, lambda: controls.hp.lr == pytest.approx(0.0889) and field.value == "0.0889")
-        await pilot.press("-", "-")
-        await wait_for(pilot, lambda: controls.hp.lr == pytest.approx(0.0281))
-        await pilot.press("down", "+")  # batch size doubles / halves
-        await wait_for(pilot, lambda: controls.hp.batch_size == 32)
-        await pilot.press("down", "+")  # momentum: half the gap to 1
-        await wait_for(pilot, lambda: controls.hp.momentum == pytest.approx(0.95))
-        await pilot.press(*["down"] * (controls.shown_fields().index("activation") - 2), "+")
-        await wait_for(pilot, lambda: controls.hp.activation == SPECS["activation"].choices[1])
+        await pilot.press("right_square_bracket")
+        await wait_for(pilot, lambda: app.bridge.hp.lr == pytest.approx(0.0889) and field.value == "0.0889")
+        await pilot.press("left_square_bracket", "left_square_bracket")
+        await wait_for(pilot, lambda: app.bridge.hp.lr == pytest.approx(0.0281))
+        await pilot.press("down", "right_square_bracket")  # batch size doubles / halves
+        await wait_for(pilot, lambda: app.bridge.hp.batch_size == 32)
+        await pilot.press("down", "right_square_bracket")  # momentum: half the gap to 1
+        await wait_for(pilot, lambda: app.bridge.hp.momentum == pytest.approx(0.95))
+        await pilot.press(*["down"] * (controls.shown_fields().index("activation") - 2), "right_square_bracket")
+        await wait_for(pilot, lambda: app.bridge.hp.activation == SPECS["activation"].choices[1])
         await wait_for(pilot, lambda: app.bridge.trainer.hp.batch_size == 32, what="nudge handed over")
 
 
@@ -299,9 +309,9 @@ async def test_n_takes_exactly_one_step_and_only_while_paused(tiny_mnist: Any) -
     app = make_app(tiny_mnist, running=True)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: app.bridge.trainer.state.step > 0)
-        assert app.check_action("step", ()) is None  # greyed out while running
+        assert app.main.check_action("step", ()) is None  # greyed out while running
         await pause_and_settle(pilot)
-        assert app.check_action("step", ()) is True
+        assert app.main.check_action("step", ()) is True
         steps = app.bridge.trainer.state.step
         await pilot.press("n")
         await wait_for(pilot, lambda: app.bridge.trainer.state.step == steps + 1, what="one step")
@@ -338,7 +348,7 @@ async def test_s_then_l_round_trips_a_checkpoint(tiny_mnist: Any, tmp_path: Path
         assert field.value.endswith(".npz")
         field.value = str(path)  # (typing a long path key by key only slows the test)
         await pilot.press("enter")
-        await wait_for(pilot, lambda: app.last_checkpoint == str(path), what="save")
+        await wait_for(pilot, lambda: app.main.last_checkpoint == str(path), what="save")
         assert path.exists()
         await pilot.press("r")  # change the state: fresh weights, step 0
         await wait_for(pilot, lambda: bridge.trainer.state.step == 0)
@@ -405,7 +415,7 @@ async def test_diverging_run_pauses_and_says_so(tiny_mnist: Any) -> None:
         assert app.bridge.paused and app.bridge.trainer.state.step == 1
         np.testing.assert_array_equal(app.bridge.trainer.model.W1, W1)  # the update was skipped
         assert any("lower the learning rate" in n.message for n in app._notifications)
-        assert app.check_action("resume", ()) is True and app.check_action("pause", ()) is False
+        assert app.main.check_action("resume", ()) is True and app.main.check_action("pause", ()) is False
 
 
 async def test_question_mark_opens_help_listing_every_binding(tiny_mnist: Any) -> None:
@@ -529,7 +539,7 @@ async def test_loader_progress_then_main_screen(tiny_mnist: Any, monkeypatch: py
             return "Reading test file" in text
 
         await wait_for(pilot, shows_progress, what="progress text")
-        assert app.check_action("reset", ()) is None  # nothing to reset while loading
+        assert app.main is None and "r" not in app.screen.active_bindings  # nothing to reset while loading
         gate.set()
         await wait_for(pilot, lambda: app.bridge is not None and app.bridge.trainer.state.step > 0, what="training")
         assert app.screen is app.main

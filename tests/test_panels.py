@@ -290,8 +290,10 @@ def test_confusion_text_full_and_compact() -> None:
 
 def test_digit_bindings_avoid_app_keys() -> None:
     from tui.app import MnistApp
+    from tui.screens.main import MainScreen
 
-    app_keys = {k for b in MnistApp.BINDINGS for k in b.key.split(",")} | set("+-")
+    bindings = [*MnistApp.BINDINGS, *MainScreen.BINDINGS]
+    app_keys = {k for b in bindings for k in b.key.split(",")} | set("+-")
     assert set("nreslgqdh1234") | {"space", "question_mark"} <= app_keys
     for b in MisclassifiedPanel.BINDINGS:
         keys = set(b.key.split(","))

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import wait_for
 
 from model.checkpoint import CheckpointError, load_checkpoint
 from model.config import HyperParams
@@ -316,27 +317,6 @@ def test_cache_entry_with_one_changed_pixel_is_caught_by_its_checksum(
 APP_HP = HyperParams(hidden=16, batch_size=16, epochs=10_000, lr=0.05)
 
 
-@pytest.fixture
-def fast_pilot(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Cap Pilot's wait-for-idle after each key (a training worker never lets the app go idle)."""
-    import textual.app
-    import textual.pilot
-    from textual._wait import wait_for_idle
-
-    async def capped(min_sleep: float = 0.0, max_sleep: float = 1.0) -> None:
-        await wait_for_idle(min(min_sleep, 0.01), min(max_sleep, 0.02))
-
-    monkeypatch.setattr(textual.app, "wait_for_idle", capped)
-    monkeypatch.setattr(textual.pilot, "wait_for_idle", capped)
-
-
-async def until(pilot: Any, predicate: Any, what: str, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await pilot.pause(0.02)
-
-
 def trainer_threads() -> list[Any]:
     import threading
 
@@ -350,10 +330,10 @@ async def test_app_catches_lr_50_restores_and_recovers(tiny_mnist: MNIST, fast_p
 
     app = MnistApp(APP_HP.validated(lr=50.0), data=tiny_mnist, start_paused=True)
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.bridge is not None, "main screen")
+        await wait_for(pilot, lambda: app.bridge is not None, what="main screen")
         start = params_copy(app.bridge.trainer)
         await pilot.press("space")
-        await until(pilot, lambda: app.main.status.status.state == "diverged", "divergence")
+        await wait_for(pilot, lambda: app.main.status.status.state == "diverged", what="divergence")
         trainer = app.bridge.trainer
         assert app.bridge.paused and trainer.diverged and trainer.state.step <= 3
         for name, value in start.items():  # the last good weights, not NaN
@@ -362,7 +342,7 @@ async def test_app_catches_lr_50_restores_and_recovers(tiny_mnist: MNIST, fast_p
         assert any(m.label == "diverged" for chart in app.main.charts.charts.values() for m in chart.markers)
         app.bridge.set_field("lr", 0.05)  # what typing 0.05 in the field does
         await pilot.press("space")
-        await until(pilot, lambda: trainer.state.step > 60, "training again")
+        await wait_for(pilot, lambda: trainer.state.step > 60, what="training again")
         assert app.main.status.status.state == "running" and not trainer.diverged
         await pilot.press("q")
 
@@ -393,11 +373,11 @@ async def test_worker_exception_is_shown_logged_and_the_app_stays_usable(
     monkeypatch.setattr(tui.errorlog, "log_dirs", lambda: [tmp_path / "logs"])
     app = MnistApp(APP_HP, data=tiny_mnist, start_paused=True)
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.bridge is not None, "main screen")
+        await wait_for(pilot, lambda: app.bridge is not None, what="main screen")
         app.bridge.trainer.rule = Boom(at=4)  # safe: the worker is paused
         await pilot.press("space")
-        await until(
-            pilot, lambda: isinstance(app.screen, ErrorScreen) and app.screen.query(Collapsible), "error screen"
+        await wait_for(
+            pilot, lambda: isinstance(app.screen, ErrorScreen) and app.screen.query(Collapsible), what="error screen"
         )
         screen = app.screen
         assert screen.summary == "RuntimeError: boom in the backward pass"
@@ -409,15 +389,15 @@ async def test_worker_exception_is_shown_logged_and_the_app_stays_usable(
         await pilot.press("escape")
         # Still usable: the worker serves a save, then trains again once the cause is gone.
         await pilot.press("s")
-        await until(pilot, lambda: isinstance(app.screen, PathPrompt), "save prompt")
+        await wait_for(pilot, lambda: isinstance(app.screen, PathPrompt), what="save prompt")
         target = tmp_path / "after-error.npz"
         app.screen.query_one("#prompt-input").value = str(target)
         await pilot.press("enter")
-        await until(pilot, target.exists, "checkpoint written by the worker")
+        await wait_for(pilot, target.exists, what="checkpoint written by the worker")
         assert load_checkpoint(target).state.step == 3
         app.bridge.trainer.rule = Boom(at=-1)
         await pilot.press("space")
-        await until(pilot, lambda: app.bridge.trainer.state.step > 20, "training again")
+        await wait_for(pilot, lambda: app.bridge.trainer.state.step > 20, what="training again")
         await pilot.press("q")
 
 
@@ -430,17 +410,18 @@ async def test_quitting_stops_the_worker_fast_and_autosaves(
     auto = tmp_path / "auto" / "autosave.npz"
     app = MnistApp(APP_HP, data=tiny_mnist, autosave=str(auto), handle_signals=how == "SIGTERM")
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.bridge is not None and app.bridge.trainer.state.step > 30, "training")
-        t0 = time.monotonic()
+        await wait_for(pilot, lambda: app.bridge is not None and app.bridge.trainer.state.step > 30, what="training")
+        joined: list[bool] = []  # what each stop() returned: False if a thread outlived the join timeout
+        stop = app.bridge.stop
+        app.bridge.stop = lambda *args, **kwargs: joined.append(stop(*args, **kwargs)) or joined[-1]  # type: ignore[method-assign]
         if how == "SIGTERM":
             assert signal.SIGTERM in app._signals  # our handler, not the default (which would end pytest)
             os.kill(os.getpid(), signal.SIGTERM)
         else:
             await pilot.press(how)
-        await until(pilot, lambda: not trainer_threads(), "worker stopped")
-        stopped_in = time.monotonic() - t0
-        await until(pilot, lambda: not app.is_running, "exit")
-    assert stopped_in < 1.0, stopped_in
+        await wait_for(pilot, lambda: not trainer_threads(), what="worker stopped")
+        await wait_for(pilot, lambda: not app.is_running, what="exit")
+    assert joined and all(joined)  # the worker saw the stop flag between steps and was joined
     assert app.return_code == code
     saved = load_checkpoint(auto)
     live = app.bridge.trainer
@@ -460,7 +441,7 @@ async def test_quitting_an_untouched_run_keeps_the_previous_autosave(
     auto.write_bytes(b"an earlier session's run")
     app = MnistApp(APP_HP, data=tiny_mnist, autosave=str(auto), start_paused=True)
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.bridge is not None, "main screen")
+        await wait_for(pilot, lambda: app.bridge is not None, what="main screen")
         await pilot.press("q")
     assert auto.read_bytes() == b"an earlier session's run" and app.autosave_note == ""
 
@@ -482,11 +463,11 @@ async def test_app_resume_continues_bit_for_bit(
     monkeypatch.setattr("model.data.load_mnist", lambda *a, **k: tiny_mnist)
     app = MnistApp(APP_HP, data_path="x", resume=str(path), start_paused=True)
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.bridge is not None, "main screen")
+        await wait_for(pilot, lambda: app.bridge is not None, what="main screen")
         for _ in range(5):
             step = app.bridge.trainer.state.step
             await pilot.press("n")
-            await until(pilot, lambda s=step: app.bridge.trainer.state.step == s + 1, "one step")
+            await wait_for(pilot, lambda s=step: app.bridge.trainer.state.step == s + 1, what="one step")
         resumed = app.bridge.trainer
         for name in first.model.params:
             np.testing.assert_array_equal(resumed.model.params[name], first.model.params[name])
@@ -500,14 +481,14 @@ async def test_resizing_to_tiny_and_back_never_crashes(tiny_mnist: MNIST, fast_p
 
     app = MnistApp(APP_HP, data=tiny_mnist)
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.bridge is not None and app.bridge.trainer.state.step > 10, "training")
+        await wait_for(pilot, lambda: app.bridge is not None and app.bridge.trainer.state.step > 10, what="training")
         for size in [(60, 20), (30, 10), (10, 5), (1, 1), (200, 60), (60, 20), (120, 40)]:
             await pilot.resize_terminal(*size)
             await pilot.pause(0.15)
             assert app.is_running and app.main.is_attached, size
             assert app.main.compact == (size[0] < 100 or size[1] < 32), size
         steps = app.bridge.trainer.state.step
-        await until(pilot, lambda: app.bridge.trainer.state.step > steps + 10, "still training")
+        await wait_for(pilot, lambda: app.bridge.trainer.state.step > steps + 10, what="still training")
         await pilot.press("q")
     assert app.return_code == 0
 
@@ -518,7 +499,7 @@ async def test_starting_in_a_small_terminal(tiny_mnist: MNIST, fast_pilot: None,
 
     app = MnistApp(APP_HP, data=tiny_mnist)
     async with app.run_test(size=size) as pilot:
-        await until(pilot, lambda: app.bridge is not None and app.bridge.trainer.state.step > 10, "training")
+        await wait_for(pilot, lambda: app.bridge is not None and app.bridge.trainer.state.step > 10, what="training")
         assert app.main.compact
         await pilot.resize_terminal(120, 40)
         await pilot.pause(0.15)

@@ -1,9 +1,10 @@
 """The interactive app: the Textual shell around the training worker.
 
-``MnistApp`` shows a loading screen while a thread worker loads MNIST (and the
-checkpoint to resume), then the main screen. It owns the ``TrainingBridge``
-(the training thread), turns key presses into bridge calls, and routes the
-worker's events (``tui.session.events``) to the panels. ``run_app`` is what the
+``MnistApp`` keeps the lifecycle: a loading screen while a thread worker loads MNIST
+(and the checkpoint to resume), then the main screen; it starts the ``TrainingBridge``
+(the training thread) once that screen is ready and hands it over, and on quit (q,
+ctrl+c, a signal) stops it and autosaves. The main screen (``tui.screens.main``) owns the
+training keys and routes the worker's events to its panels. ``run_app`` is what the
 ``mnist-tui`` command calls. Heavy modules (the panels, plotext) are imported
 in the loader thread, so the first frame appears before they are needed.
 Leaves out the math (``model``) and each panel's drawing (``tui.widgets``).
@@ -16,16 +17,13 @@ import contextlib
 import gc
 import signal
 import sys
-import time
 from collections.abc import Callable, Iterable
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
-from textual.message import Message
 from textual.screen import Screen
 from textual.worker import get_current_worker
 
@@ -33,25 +31,8 @@ from tui import exitcodes
 from tui.resources import asset
 from tui.screens.help import FIELD_KEYS, HelpScreen, binding_rows
 from tui.screens.loading import DataFailed, DataProgress, DataReady, LoadingScreen
-from tui.screens.prompt import PathPrompt
-from tui.session.events import (
-    CheckpointSaved,
-    Diverged,
-    Evaluated,
-    GradCheckDone,
-    HParamsApplied,
-    Notice,
-    RunReset,
-    TrainProgress,
-    TrainStatus,
-    WorkerEvent,
-    WorkerFailed,
-)
 
 if TYPE_CHECKING:
-    from textual.timer import Timer
-
-    from model.analysis import Misclassified
     from model.config import HyperParams
     from model.trainer import Trainer
     from tui.screens.main import MainScreen
@@ -60,7 +41,6 @@ if TYPE_CHECKING:
 FAIL_EXIT_SECONDS = 3.0
 #: Garbage-collector thresholds while the app runs (Python's default: 700, 10, 10).
 GC_THRESHOLDS = (5000, 20, 20)
-DIGITS_SECONDS = 0.5  # the digit viewer gets a new result at most this often
 
 
 def css_paths() -> list[Path]:
@@ -73,28 +53,6 @@ def default_autosave_path() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_data_dir("mnist-tui", appauthor=False)) / "autosave.npz"
-
-
-def default_save_path() -> str:
-    """./mnist-tui-YYYYmmdd-HHMMSS.npz"""
-    return f"./mnist-tui-{time.strftime('%Y%m%d-%H%M%S')}.npz"
-
-
-def newest_checkpoint(folder: Path = Path(".")) -> str:
-    """The most recently written mnist-tui-*.npz in ``folder`` ("" if none)."""
-    try:
-        found = sorted(folder.glob("mnist-tui-*.npz"), key=lambda p: p.stat().st_mtime)
-    except OSError:
-        return ""
-    return f"./{found[-1].name}" if found else ""
-
-
-class WorkerMessage(Message):
-    """A training-worker event on its way to the UI thread."""
-
-    def __init__(self, event: WorkerEvent) -> None:
-        super().__init__()
-        self.event = event
 
 
 class _Cancelled(Exception):
@@ -118,44 +76,13 @@ class MnistApp(App[int]):
     SUB_TITLE = "backprop on MNIST"
     CSS_PATH = css_paths()
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("space", "pause", "Pause"),
-        Binding("space", "resume", "Resume"),
-        Binding("n", "step", "Step"),
-        Binding("r", "reset", "Reset"),
-        Binding("e", "evaluate", "Evaluate"),
-        Binding("s", "save", "Save"),
-        Binding("l", "load", "Load"),
-        Binding("g", "gradcheck", "Grad check"),
-        Binding("d", "focus_digits", "Digits", tooltip="focus the digit viewer (esc leaves)"),
-        Binding("h", "focus_controls", "Controls", tooltip="focus the controls (esc leaves)"),
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
-        Binding("ctrl+c", "quit", "Quit", show=False),  # a focused text field still copies with it
-        Binding("1", "show_panel('charts')", "Show charts (small screens)", show=False),
-        Binding("2", "show_panel('digits')", "Show digits (small screens)", show=False),
-        Binding("3", "show_panel('gradcheck')", "Show grad check (small screens)", show=False),
-        Binding("4", "show_panel('angles')", "Show angle chart (also when wide)", show=False),
+        # priority: a focused text field or prompt must not swallow it (Input copies with ctrl+c)
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
     ]
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (100, "-wide")]
     VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-short"), (32, "-tall")]
-    #: Palette entries: (title, help, action, argument).
-    PALETTE: tuple[tuple[str, str, str, str | None], ...] = (
-        ("Pause training", "Stop stepping (space)", "pause", None),
-        ("Resume training", "Continue stepping (space)", "resume", None),
-        ("Step once", "One minibatch step while paused (n)", "step", None),
-        ("Reset weights", "New weights with the current architecture and seed (r)", "reset", None),
-        ("Evaluate now", "Error on train, valid and test; refresh the digits (e)", "evaluate", None),
-        ("Save checkpoint", "Write the run to a .npz file (s)", "save", None),
-        ("Load checkpoint", "Continue a saved run (l)", "load", None),
-        ("Gradient check", "Finite differences vs backprop, toy net and live model (g)", "gradcheck", None),
-        ("Keys", "Every key binding (?)", "help", None),
-        ("Show charts panel", "On small screens (1)", "show_panel", "charts"),
-        ("Show digits panel", "On small screens (2)", "show_panel", "digits"),
-        ("Show grad check panel", "On small screens (3)", "show_panel", "gradcheck"),
-        ("Show angle chart", "Angle between each update and the true gradient (4)", "show_panel", "angles"),
-        ("Browse misclassified digits", "Focus the digit viewer: j/k, t, p, o, c, a (d)", "focus_digits", None),
-        ("Edit hyperparameters", "Focus the first controls field (h)", "focus_controls", None),
-    )
 
     def __init__(
         self,
@@ -181,7 +108,7 @@ class MnistApp(App[int]):
         self._quitting = False
         self._start_step = 0
         self._signals: list[int] = []
-        self.hp = hp
+        self.start_hp = hp  # the settings to start with; the bridge owns them once training starts
         self.data = data
         self.data_path = data_path
         self.resume_path = resume
@@ -193,11 +120,6 @@ class MnistApp(App[int]):
         self.main: MainScreen | None = None
         self.failed = False
         self.failure = ""  # why the data or checkpoint could not be loaded (one line)
-        self.last_checkpoint = ""
-        self._state = "loading"
-        self._digits_pending: Misclassified | None = None
-        self._digits_shown = -1e9
-        self._digits_timer: Timer | None = None
         self._resumed_meta: dict[str, Any] | None = None  # a resumed run's clock and best figures
 
     # ---- start-up ------------------------------------------------------------------------------
@@ -205,7 +127,7 @@ class MnistApp(App[int]):
         if self.data is not None:
             from tui.headless import make_trainer
 
-            return self._build_main(self.data, make_trainer(self.hp, self.data))
+            return self._build_main(self.data, make_trainer(self.start_hp, self.data))
         return LoadingScreen(id="loading")
 
     def on_mount(self) -> None:
@@ -241,12 +163,12 @@ class MnistApp(App[int]):
         kwargs: dict[str, Any] = {"start_paused": self.start_paused, "meta": self._resumed_meta}
         if self.clock is not None:
             kwargs["clock"] = self.clock
-        self.bridge = TrainingBridge(self._trainer, self._post_event, **kwargs)
+        assert self.main is not None
+        self.bridge = TrainingBridge(self._trainer, self.main.post_event, **kwargs)
         self._start_step = self._trainer.state.step
         if self.start_training:
             self.bridge.start()
-        self._state = "paused" if self.start_paused else "running"
-        self.refresh_bindings()
+        self.main.attach(self.bridge, "paused" if self.start_paused else "running")
 
     def _load(self) -> None:
         """Thread worker: load MNIST, build the trainer, apply ``--resume``, warm the panel imports."""
@@ -266,7 +188,7 @@ class MnistApp(App[int]):
             from tui.headless import make_trainer
             from tui.session.checkpoints import apply_checkpoint
 
-            trainer = make_trainer(self.hp, data)
+            trainer = make_trainer(self.start_hp, data)
             note, meta = "", None
             if self.resume_path:
                 meta = apply_checkpoint(trainer, self.resume_path).meta
@@ -321,96 +243,12 @@ class MnistApp(App[int]):
             self._exit_failed()
 
     # ---- actions ------------------------------------------------------------------------------
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Hide pause/resume that does not apply; grey out what needs a worker or a paused run."""
-        bridge = self.bridge
-        if action in ("pause", "resume"):
-            if bridge is None:  # loading: show "Pause" greyed out, hide "Resume"
-                return None if action == "pause" else False
-            return bridge.paused == (action == "resume")
-        if action in ("step", "reset", "evaluate", "save", "load", "gradcheck"):
-            if bridge is None:
-                return None
-            if action == "step":
-                return True if bridge.paused else None
-            if action == "gradcheck":
-                return None if bridge.gradcheck_running else True
-            return True
-        if action in ("show_panel", "focus_digits", "focus_controls"):
-            return True if self.main is not None else None
-        return True
-
-    def action_pause(self) -> None:
-        if self.bridge is not None and not self.bridge.paused:
-            self.bridge.pause()
-            self._set_state("paused")
-
-    def action_resume(self) -> None:
-        if self.bridge is not None and self.bridge.paused:
-            self.bridge.resume()
-            self._set_state("running")
-
-    def action_step(self) -> None:
-        if self.bridge is not None and self.bridge.paused:
-            self.bridge.step_once()
-
-    def action_reset(self) -> None:
-        if self.bridge is not None:
-            self.bridge.reset()
-
-    def action_evaluate(self) -> None:
-        if self.bridge is not None and self.main is not None:
-            self.main.status.border_subtitle = "evaluating"
-            self.bridge.evaluate()
-
-    def action_save(self) -> None:
-        if self.bridge is None:
-            return
-
-        def save(path: str | None) -> None:
-            if path and self.bridge is not None:
-                self.bridge.save(path)
-
-        self.push_screen(PathPrompt("Save checkpoint", default_save_path(), "written atomically (.npz)"), save)
-
-    def action_load(self) -> None:
-        if self.bridge is None:
-            return
-
-        def load(path: str | None) -> None:
-            if path and self.bridge is not None:
-                self.bridge.load(path)
-
-        default = self.last_checkpoint or newest_checkpoint()
-        self.push_screen(PathPrompt("Load checkpoint", default, "replaces the current run"), load)
-
-    def action_gradcheck(self) -> None:
-        if self.bridge is None or self.main is None or self.bridge.gradcheck_running:
-            return
-        self.main.gradcheck.show_running()
-        if self.main.compact:
-            self.main.show_panel("gradcheck")
-        self.bridge.gradcheck()
-        self.refresh_bindings()
-
     def action_help(self) -> None:
         # Installed once and kept: composing the key tables again on every press was the
         # slowest part of opening help while training runs.
         if not self.is_screen_installed("help"):
             self.install_screen(HelpScreen(self.help_sections()), "help")
         self.push_screen("help")
-
-    def action_focus_digits(self) -> None:
-        if self.main is not None:
-            self.main.focus_digits()
-
-    def action_focus_controls(self) -> None:
-        if self.main is not None:
-            self.main.controls.focus_first()
-
-    def action_show_panel(self, key: str) -> None:
-        if self.main is not None:
-            self.main.show_panel(key)
 
     async def action_quit(self) -> None:
         """Stop the worker (joined), autosave the run, then exit."""
@@ -456,11 +294,15 @@ class MnistApp(App[int]):
 
     def help_sections(self) -> list[tuple[str, list[tuple[str, str]]]]:
         """Every key, grouped by where it works (for the help screen)."""
+        from tui.screens.main import MainScreen
         from tui.widgets.charts import ChartsPanel
         from tui.widgets.digits import MisclassifiedPanel
         from tui.widgets.gradcheck import GradCheckPanel
 
-        app_rows = _merge_keys(binding_rows(self.BINDINGS))
+        training = [b for b in MainScreen.BINDINGS if isinstance(b, Binding)]
+        panel_keys = [b for b in training if b.action.startswith("show_panel")]
+        ordered = [b for b in training if b not in panel_keys] + list(self.BINDINGS) + panel_keys
+        app_rows = _merge_keys(binding_rows(ordered))
         app_rows += [("ctrl+p", "command palette (every action)"), ("ctrl+q", "quit")]
         sections = [("Training (outside a field)", app_rows), ("Controls fields", list(FIELD_KEYS))]
         for title, cls in (
@@ -474,175 +316,11 @@ class MnistApp(App[int]):
         return sections
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        ours = {title for title, *_ in self.PALETTE}  # e.g. our "Keys" (the help screen) replaces Textual's
-        yield from (command for command in super().get_system_commands(screen) if command.title not in ours)
-        for title, help_text, action, arg in self.PALETTE:
-            params = () if arg is None else (arg,)
-            if self.check_action(action, params):
-                method = getattr(self, f"action_{action}")
-                yield SystemCommand(title, help_text, method if arg is None else partial(method, arg))
-
-    # ---- worker events -------------------------------------------------------------------------
-    def _post_event(self, event: WorkerEvent) -> None:
-        """The worker's callback (any thread): hand ``event`` to the UI thread without blocking."""
-        self.post_message(WorkerMessage(event))
-
-    def on_worker_message(self, message: WorkerMessage) -> None:
-        handlers: dict[type, Callable[[Any], None]] = {
-            TrainProgress: self._progress,
-            Evaluated: self._evaluated,
-            HParamsApplied: self._hparams_applied,
-            RunReset: self._run_reset,
-            Diverged: self._diverged,
-            WorkerFailed: self._worker_failed,
-            GradCheckDone: self._gradcheck_done,
-            CheckpointSaved: self._saved,
-            Notice: self._notice,
-        }
-        handlers[type(message.event)](message.event)
-
-    @property
-    def panels(self) -> MainScreen | None:
-        """The main screen while its panels can be updated (None while loading or shutting down)."""
-        main = self.main
-        if main is None or not self.is_running or not main.is_attached:
-            return None
-        return main
-
-    def _set_state(self, state: str) -> None:
-        """A key changed the run state: show it now, relabel the footer on the frame after.
-
-        (The footer rebuilds its keys and relayouts the screen; doing that first would
-        hold back the status change by a layout pass.)
-        """
-        if self.panels is not None:
-            self.panels.status.set_state(state)
-        if state != self._state:
-            self._state = state
-            self.call_after_refresh(self.refresh_bindings)
-
-    def _show_status(self, status: TrainStatus) -> None:
-        if self.panels is None:
-            return
-        self.panels.status.update_status(status)
-        if status.state != self._state:
-            self._state = status.state
-            self.refresh_bindings()
-
-    def _progress(self, message: TrainProgress) -> None:
-        if self.panels is None:
-            return
-        if message.examples:
-            self.panels.charts.append_losses(message.examples, message.losses)
-        if message.angles:
-            self.panels.charts.append_angles(message.angles)
-        self._show_status(message.status)
-
-    def _evaluated(self, message: Evaluated) -> None:
-        main = self.panels
-        if main is None:
-            return
-        results = message.metrics.results
-        errors = {name: results[name][1] for name in ("train", "valid") if name in results}
-        with self.batch_update():
-            main.charts.append_errors(message.metrics.examples_seen, errors)
-            if message.misclassified is not None:
-                self._show_digits(message.misclassified)
-            main.status.border_subtitle = ""
-            self._show_status(message.status)
-
-    def _show_digits(self, result: Misclassified | None = None) -> None:
-        """Hand the newest misclassified set to the viewer, at most every DIGITS_SECONDS.
-
-        Tiny epochs can finish many times a second; the viewer redraws fully on each
-        ``show``, so results in between are dropped (the latest always arrives).
-        """
-        if result is not None:
-            self._digits_pending = result
-        if self._digits_pending is None or self.panels is None:
-            return
-        wait = self._digits_shown + DIGITS_SECONDS - time.monotonic()
-        if wait > 0:
-            if self._digits_timer is None:
-                self._digits_timer = self.set_timer(wait, self._digits_due)
-            return
-        self._digits_shown = time.monotonic()
-        self.panels.digits.show(self._digits_pending)
-        self._digits_pending = None
-
-    def _digits_due(self) -> None:
-        self._digits_timer = None
-        self._show_digits()
-
-    def _hparams_applied(self, message: HParamsApplied) -> None:
-        if self.panels is None:
-            return
-        from model.config import ARCHITECTURE_FIELDS
-        from tui.widgets.controls import format_value, label_for
-
-        shown = [
-            f"{label_for(k)} {format_value(v)}" for k, v in message.changes.items() if k not in ARCHITECTURE_FIELDS
-        ]
-        if shown:
-            self.panels.charts.add_marker(message.examples_seen, ", ".join(shown))
-        if message.hp.variant != "exact":
-            self.panels.charts.show_angles()
-
-    def _run_reset(self, message: RunReset) -> None:
-        main = self.panels
-        if main is None:
-            return
-        with self.batch_update():
-            main.charts.clear()
-            main.charts.show_angles(message.hp.variant != "exact")
-            if message.source == "reset":
-                main.controls.set_live(message.hp)
-            else:
-                main.controls.set_hparams(message.hp, live=message.hp)
-                main.charts.add_marker(message.status.examples_seen, message.source)
-                self.notify(message.source)
-            self._show_status(message.status)
-
-    def _diverged(self, message: Diverged) -> None:
-        if self.panels is None:
-            return
-        self.panels.charts.mark_diverged(message.examples_seen)
-        self._show_status(message.status)
-        self.notify(
-            "Training diverged (the loss exploded): the last good weights are back; "
-            "lower the learning rate and press space.",
-            severity="warning",
-            timeout=8,
-        )
-
-    def _worker_failed(self, message: WorkerFailed) -> None:
-        from tui.screens.error import ErrorScreen
-
-        self._set_state("stopped")
-        hint = "Training stopped; the app still works: save (s), change settings, reset (r) or retry (space)."
-        self.push_screen(ErrorScreen("Training stopped", message.summary, message.detail, message.log_path, hint))
-
-    def _gradcheck_done(self, message: GradCheckDone) -> None:
-        if self.panels is not None:
-            if message.error:
-                self.notify(f"gradient check failed: {message.error}", severity="error")
-            self.panels.gradcheck.show_reports(message.toy, message.live)
-        self.refresh_bindings()
-
-    def _saved(self, message: CheckpointSaved) -> None:
-        self.last_checkpoint = message.path
-        self.notify(f"saved {message.path}")
-
-    def _notice(self, message: Notice) -> None:
-        self.notify(message.text, severity=message.severity)  # type: ignore[arg-type]
-        self.refresh_bindings()
-
-    # ---- controls -----------------------------------------------------------------------------------
-    def on_controls_panel_changed(self, message: Any) -> None:
-        """A field changed: hand the whole new HyperParams to the worker."""
-        self.hp = message.hp
-        if self.bridge is not None:
-            self.bridge.set_field(message.name, getattr(message.hp, message.name))
+        yield from (command for command in super().get_system_commands(screen) if command.title != "Keys")
+        yield SystemCommand("Keys", "Every key binding (?)", self.action_help)  # ours replaces Textual's
+        palette = getattr(screen, "palette_commands", None)
+        if palette is not None:
+            yield from palette()
 
 
 def _merge_keys(rows: list[tuple[str, str]]) -> list[tuple[str, str]]:

@@ -1,29 +1,71 @@
-"""The main screen: status strip, controls, charts, misclassified digits and gradient check.
+"""The main screen: status strip, controls, charts, misclassified digits and gradient check,
+and the training keys.
 
 At 100x32 and above every panel is visible: the status strip across the top,
 controls and charts below it, digits and gradient check at the bottom. Below that
 (``-narrow`` / ``-short`` breakpoint classes, see ``assets/app.tcss``) the left
 column scrolls and the right side shows one panel at a time, picked with the tab
 strip or the keys 1, 2, 3, 4 (4: the angle chart on its own).
-This module only composes; the app routes the worker's messages to the panels.
+The screen owns what happens on it: it turns training keys (and palette entries) into
+calls on the ``TrainingBridge`` the app attaches, and routes the worker's events to the
+panels that show them. The app keeps the lifecycle (loading, starting and stopping the
+worker, quitting and the autosave).
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Iterator
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
 from textual import on
-from textual.app import ComposeResult
+from textual.app import ComposeResult, SystemCommand
+from textual.binding import Binding, BindingType
 from textual.containers import Grid, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Header, Tab, Tabs
 
-from model.config import HyperParams
+from model.config import ARCHITECTURE_FIELDS, HyperParams
+from tui.screens.prompt import PathPrompt
+from tui.session.events import (
+    CheckpointSaved,
+    Diverged,
+    Evaluated,
+    GradCheckDone,
+    HParamsApplied,
+    Notice,
+    RunReset,
+    TrainProgress,
+    TrainStatus,
+    WorkerEvent,
+    WorkerFailed,
+)
 from tui.widgets.charts import ChartsPanel
-from tui.widgets.controls import ControlsPanel
+from tui.widgets.controls import ControlsPanel, format_value, label_for
 from tui.widgets.digits import MisclassifiedPanel
 from tui.widgets.gradcheck import GradCheckPanel
 from tui.widgets.keybar import KeyBar
 from tui.widgets.status import StatusPanel
+
+if TYPE_CHECKING:
+    from textual.timer import Timer
+
+    from model.analysis import Misclassified
+    from tui.session.bridge import TrainingBridge
+
+DIGITS_SECONDS = 0.5  # the digit viewer gets a new result at most this often
+
+
+class WorkerMessage(Message):
+    """A training-worker event on its way to the UI thread."""
+
+    def __init__(self, event: WorkerEvent) -> None:
+        super().__init__()
+        self.event = event
+
 
 #: Right-hand panels in tab order: (id, tab label).
 PANELS: tuple[tuple[str, str], ...] = (
@@ -35,17 +77,60 @@ PANELS: tuple[tuple[str, str], ...] = (
 
 
 class MainScreen(Screen[None]):
-    """All panels; nothing focused at start so the letter keys work at once."""
+    """All panels and the training keys; nothing focused at start so the letter keys work at once.
+
+    ``bridge`` is attached by the app once the screen is ready (``attach``); until then the
+    training keys are greyed out.
+    """
 
     AUTO_FOCUS = ""
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("space", "pause", "Pause"),
+        Binding("space", "resume", "Resume"),
+        Binding("n", "step", "Step"),
+        Binding("r", "reset", "Reset"),
+        Binding("e", "evaluate", "Evaluate"),
+        Binding("s", "save", "Save"),
+        Binding("l", "load", "Load"),
+        Binding("g", "gradcheck", "Grad check"),
+        Binding("d", "focus_digits", "Digits", tooltip="focus the digit viewer (esc leaves)"),
+        Binding("h", "focus_controls", "Controls", tooltip="focus the controls (esc leaves)"),
+        Binding("1", "show_panel('charts')", "Show charts (small screens)", show=False),
+        Binding("2", "show_panel('digits')", "Show digits (small screens)", show=False),
+        Binding("3", "show_panel('gradcheck')", "Show grad check (small screens)", show=False),
+        Binding("4", "show_panel('angles')", "Show angle chart (also when wide)", show=False),
+    ]
+    #: Palette entries: (title, help, action, argument).
+    PALETTE: tuple[tuple[str, str, str, str | None], ...] = (
+        ("Pause training", "Stop stepping (space)", "pause", None),
+        ("Resume training", "Continue stepping (space)", "resume", None),
+        ("Step once", "One minibatch step while paused (n)", "step", None),
+        ("Reset weights", "New weights with the current architecture and seed (r)", "reset", None),
+        ("Evaluate now", "Error on train, valid and test; refresh the digits (e)", "evaluate", None),
+        ("Save checkpoint", "Write the run to a .npz file (s)", "save", None),
+        ("Load checkpoint", "Continue a saved run (l)", "load", None),
+        ("Gradient check", "Finite differences vs backprop, toy net and live model (g)", "gradcheck", None),
+        ("Show charts panel", "On small screens (1)", "show_panel", "charts"),
+        ("Show digits panel", "On small screens (2)", "show_panel", "digits"),
+        ("Show grad check panel", "On small screens (3)", "show_panel", "gradcheck"),
+        ("Show angle chart", "Angle between each update and the true gradient (4)", "show_panel", "angles"),
+        ("Browse misclassified digits", "Focus the digit viewer: j/k, t, p, o, c, a (d)", "focus_digits", None),
+        ("Edit hyperparameters", "Focus the first controls field (h)", "focus_controls", None),
+    )
 
     class Ready(Message):
-        """Every panel is mounted; the app may start feeding them."""
+        """Every panel is mounted; the app may attach the worker."""
 
     def __init__(self, hp: HyperParams, *, hide_time: bool = False) -> None:
         super().__init__(id="main")
-        self.hp = hp
+        self.hp = hp  # the settings the run starts with (the bridge owns them from then on)
         self.hide_time = hide_time
+        self.bridge: TrainingBridge | None = None
+        self.last_checkpoint = ""
+        self._state = "loading"
+        self._digits_pending: Misclassified | None = None
+        self._digits_shown = -1e9
+        self._digits_timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -119,3 +204,246 @@ class MainScreen(Screen[None]):
             self.charts.show_angles()
         if self.compact and key != "digits" and self.focused is self.digits:
             self.set_focus(None)  # a hidden panel must not keep the keys
+
+    # ---- the worker ------------------------------------------------------------------------
+    def attach(self, bridge: TrainingBridge, state: str) -> None:
+        """Drive ``bridge`` from now on; ``state``: "running" or "paused"."""
+        self.bridge = bridge
+        self._state = state
+        self.refresh_bindings()
+
+    def post_event(self, event: WorkerEvent) -> None:
+        """The worker's callback (any thread): hand ``event`` to this screen without blocking."""
+        self.post_message(WorkerMessage(event))
+
+    def on_worker_message(self, message: WorkerMessage) -> None:
+        handlers: dict[type, Callable[[Any], None]] = {
+            TrainProgress: self._progress,
+            Evaluated: self._evaluated,
+            HParamsApplied: self._hparams_applied,
+            RunReset: self._run_reset,
+            Diverged: self._diverged,
+            WorkerFailed: self._worker_failed,
+            GradCheckDone: self._gradcheck_done,
+            CheckpointSaved: self._saved,
+            Notice: self._notice,
+        }
+        if self.is_attached and self.app.is_running:
+            handlers[type(message.event)](message.event)
+
+    # ---- actions ---------------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Hide pause/resume that does not apply; grey out what needs a worker or a paused run."""
+        bridge = self.bridge
+        if action in ("pause", "resume"):
+            if bridge is None:  # starting: show "Pause" greyed out, hide "Resume"
+                return None if action == "pause" else False
+            return bridge.paused == (action == "resume")
+        if action in ("step", "reset", "evaluate", "save", "load", "gradcheck"):
+            if bridge is None:
+                return None
+            if action == "step":
+                return True if bridge.paused else None
+            if action == "gradcheck":
+                return None if bridge.gradcheck_running else True
+        return True
+
+    def palette_commands(self) -> Iterator[SystemCommand]:
+        """The palette entries that apply now."""
+        for title, help_text, action, arg in self.PALETTE:
+            params = () if arg is None else (arg,)
+            if self.check_action(action, params):
+                method = getattr(self, f"action_{action}")
+                yield SystemCommand(title, help_text, method if arg is None else partial(method, arg))
+
+    def action_pause(self) -> None:
+        if self.bridge is not None and not self.bridge.paused:
+            self.bridge.pause()
+            self._set_state("paused")
+
+    def action_resume(self) -> None:
+        if self.bridge is not None and self.bridge.paused:
+            self.bridge.resume()
+            self._set_state("running")
+
+    def action_step(self) -> None:
+        if self.bridge is not None and self.bridge.paused:
+            self.bridge.step_once()
+
+    def action_reset(self) -> None:
+        if self.bridge is not None:
+            self.bridge.reset()
+
+    def action_evaluate(self) -> None:
+        if self.bridge is not None:
+            self.status.border_subtitle = "evaluating"
+            self.bridge.evaluate()
+
+    def action_save(self) -> None:
+        if self.bridge is None:
+            return
+
+        def save(path: str | None) -> None:
+            if path and self.bridge is not None:
+                self.bridge.save(path)
+
+        self.app.push_screen(PathPrompt("Save checkpoint", default_save_path(), "written atomically (.npz)"), save)
+
+    def action_load(self) -> None:
+        if self.bridge is None:
+            return
+
+        def load(path: str | None) -> None:
+            if path and self.bridge is not None:
+                self.bridge.load(path)
+
+        default = self.last_checkpoint or newest_checkpoint()
+        self.app.push_screen(PathPrompt("Load checkpoint", default, "replaces the current run"), load)
+
+    def action_gradcheck(self) -> None:
+        if self.bridge is None or self.bridge.gradcheck_running:
+            return
+        self.gradcheck.show_running()
+        if self.compact:
+            self.show_panel("gradcheck")
+        self.bridge.gradcheck()
+        self.refresh_bindings()
+
+    def action_focus_digits(self) -> None:
+        self.focus_digits()
+
+    def action_focus_controls(self) -> None:
+        self.controls.focus_first()
+
+    def action_show_panel(self, key: str) -> None:
+        self.show_panel(key)
+
+    @on(ControlsPanel.Changed)
+    def _field_changed(self, message: ControlsPanel.Changed) -> None:
+        if self.bridge is not None:
+            self.bridge.set_field(message.name, message.value)
+
+    # ---- worker events -----------------------------------------------------------------------
+    def _set_state(self, state: str) -> None:
+        """A key changed the run state: show it now, relabel the key bar on the frame after.
+
+        (The key bar rebuilds its keys and relayouts the screen; doing that first would
+        hold back the status change by a layout pass.)
+        """
+        self.status.set_state(state)
+        if state != self._state:
+            self._state = state
+            self.call_after_refresh(self.refresh_bindings)
+
+    def _show_status(self, status: TrainStatus) -> None:
+        self.status.update_status(status)
+        if status.state != self._state:
+            self._state = status.state
+            self.refresh_bindings()
+
+    def _progress(self, message: TrainProgress) -> None:
+        if message.examples:
+            self.charts.append_losses(message.examples, message.losses)
+        if message.angles:
+            self.charts.append_angles(message.angles)
+        self._show_status(message.status)
+
+    def _evaluated(self, message: Evaluated) -> None:
+        results = message.metrics.results
+        errors = {name: results[name][1] for name in ("train", "valid") if name in results}
+        with self.app.batch_update():
+            self.charts.append_errors(message.metrics.examples_seen, errors)
+            if message.misclassified is not None:
+                self._show_digits(message.misclassified)
+            self.status.border_subtitle = ""
+            self._show_status(message.status)
+
+    def _show_digits(self, result: Misclassified | None = None) -> None:
+        """Hand the newest misclassified set to the viewer, at most every DIGITS_SECONDS.
+
+        Tiny epochs can finish many times a second; the viewer redraws fully on each
+        ``show``, so results in between are dropped (the latest always arrives).
+        """
+        if result is not None:
+            self._digits_pending = result
+        if self._digits_pending is None or not self.is_attached:
+            return
+        wait = self._digits_shown + DIGITS_SECONDS - time.monotonic()
+        if wait > 0:
+            if self._digits_timer is None:
+                self._digits_timer = self.set_timer(wait, self._digits_due)
+            return
+        self._digits_shown = time.monotonic()
+        self.digits.show(self._digits_pending)
+        self._digits_pending = None
+
+    def _digits_due(self) -> None:
+        self._digits_timer = None
+        self._show_digits()
+
+    def _hparams_applied(self, message: HParamsApplied) -> None:
+        shown = [
+            f"{label_for(k)} {format_value(v)}" for k, v in message.changes.items() if k not in ARCHITECTURE_FIELDS
+        ]
+        if shown:
+            self.charts.add_marker(message.examples_seen, ", ".join(shown))
+        self.controls.show_pending(message.pending)
+        if message.hp.variant != "exact":
+            self.charts.show_angles()
+
+    def _run_reset(self, message: RunReset) -> None:
+        with self.app.batch_update():
+            self.charts.clear()
+            self.charts.show_angles(message.hp.variant != "exact")
+            if message.source == "reset":
+                self.controls.show_pending(())
+            else:
+                self.controls.set_hparams(message.hp)
+                self.charts.add_marker(message.status.examples_seen, message.source)
+                self.notify(message.source)
+            self._show_status(message.status)
+
+    def _diverged(self, message: Diverged) -> None:
+        self.charts.mark_diverged(message.examples_seen)
+        self._show_status(message.status)
+        self.notify(
+            "Training diverged (the loss exploded): the last good weights are back; "
+            "lower the learning rate and press space.",
+            severity="warning",
+            timeout=8,
+        )
+
+    def _worker_failed(self, message: WorkerFailed) -> None:
+        from tui.screens.error import ErrorScreen
+
+        self._set_state("stopped")
+        hint = "Training stopped; the app still works: save (s), change settings, reset (r) or retry (space)."
+        self.app.push_screen(ErrorScreen("Training stopped", message.summary, message.detail, message.log_path, hint))
+
+    def _gradcheck_done(self, message: GradCheckDone) -> None:
+        if message.error:
+            self.notify(f"gradient check failed: {message.error}", severity="error")
+        self.gradcheck.show_reports(message.toy, message.live)
+        self.refresh_bindings()
+
+    def _saved(self, message: CheckpointSaved) -> None:
+        self.last_checkpoint = message.path
+        self.notify(f"saved {message.path}")
+
+    def _notice(self, message: Notice) -> None:
+        self.notify(message.text, severity=message.severity)  # type: ignore[arg-type]
+        self.refresh_bindings()
+
+
+def default_save_path() -> str:
+    """./mnist-tui-YYYYmmdd-HHMMSS.npz"""
+    return f"./mnist-tui-{time.strftime('%Y%m%d-%H%M%S')}.npz"
+
+
+def newest_checkpoint(folder: Path = Path(".")) -> str:
+    """The most recently written mnist-tui-*.npz in ``folder`` ("" if none)."""
+    try:
+        found = sorted(folder.glob("mnist-tui-*.npz"), key=lambda p: p.stat().st_mtime)
+    except OSError:
+        return ""
+    return f"./{found[-1].name}" if found else ""

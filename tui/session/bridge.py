@@ -229,11 +229,12 @@ class TrainingBridge:
         if hp == old:
             return
         changes = {k: v for k, v in hp.to_dict().items() if getattr(old, k) != v}
-        self.trainer.update_hparams(**changes)
+        self.trainer.set_hparams(hp)
         if {"variant", "sigma", "stale_k"} & set(changes):
             self.stats.last_angles = None  # they measured the old rule
         self._flush(force=True)  # losses so far belong to the old settings
-        self._post(HParamsApplied(self.trainer.state.examples_seen, changes, self.trainer.hp))
+        pending = tuple(self.trainer.pending_architecture)
+        self._post(HParamsApplied(self.trainer.state.examples_seen, changes, hp, pending))
 
     def _drain_commands(self) -> None:
         while True:

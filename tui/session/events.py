@@ -66,11 +66,13 @@ class Evaluated:
 @dataclass
 class HParamsApplied:
     """The worker switched to new hyperparameters before the step after ``examples_seen``;
-    ``changes`` maps each field that changed to its new value."""
+    ``changes`` maps each field that changed to its new value; ``pending`` names the
+    architecture fields that differ from the live weights' (they apply on reset)."""
 
     examples_seen: int
     changes: dict[str, Any]
     hp: HyperParams
+    pending: tuple[str, ...] = ()
 
 
 @dataclass

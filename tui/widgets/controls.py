@@ -3,7 +3,8 @@
 Keys inside a field:
     type a value, Enter     parse with ``model.config.parse_value``; a bad value shows a
                             one-line message under the field and the old value stays
-    + / -                   nudge the value (when the text is not being edited):
+    ] / [                   nudge the value up / down (keys no value contains, so a
+                            typed "-1" or "1e-3" is never taken for a nudge):
                             learning rate and weight decay x / ÷ 10^(1/4) (four steps per
                             decade, rounded to 3 digits; weight decay steps 0 <-> 1e-5),
                             momentum and lr decay halve / double the gap to 1 (0.9 -> 0.95),
@@ -15,9 +16,11 @@ Keys inside a field:
 A field whose name is in ``SPECS`` appears with no change here; ``LABELS`` and
 ``NUDGE`` only refine the label and the nudge rule. A variant's own options (sigma,
 stale k) show only while the chosen backward-pass variant reads them. Architecture
-fields (hidden units, activation, seed) say "applies on r (reset)" while their value
-differs from the live model's. The panel posts ``ControlsPanel.Changed``; it never talks
-to the trainer itself.
+fields (hidden units, activation, seed) say "applies on r (reset)" while the trainer
+reports them pending (``show_pending``). The panel validates what is typed or nudged,
+once, and posts ``ControlsPanel.Changed`` with the one field that changed; it holds no
+copy of the hyperparameters (each field shows its committed value) and never talks to
+the trainer itself.
 """
 
 from __future__ import annotations
@@ -56,7 +59,7 @@ NUDGE: dict[str, str] = {
     "hidden": "double",
 }
 LOG_STEP = 10**0.25
-#: Smallest nonzero value "+" reaches from 0 on a log field that allows 0 (weight decay).
+#: Smallest nonzero value a nudge up reaches from 0 on a log field that allows 0 (weight decay).
 LOG_FLOOR = 1e-5
 PENDING_NOTE = "applies on r (reset)"
 TITLE = "Controls"
@@ -80,7 +83,7 @@ def _round_sig(x: float, digits: int = 3) -> float:
 
 
 def nudge(name: str, value: Any, direction: int) -> Any:
-    """The value one ``+`` (direction 1) or ``-`` (direction -1) away; ValueError at a limit."""
+    """The value one nudge up (direction 1) or down (direction -1) away; ValueError at a limit."""
     spec = SPECS[name]
     if spec.choices:
         i = spec.choices.index(value) if value in spec.choices else -1
@@ -117,17 +120,20 @@ def nudge(name: str, value: Any, direction: int) -> Any:
 
 
 class FieldInput(Input):
-    """A one-line input for one hyperparameter; ``+``/``-`` nudge while the text is unedited."""
+    """A one-line input for one hyperparameter; ``]`` / ``[`` nudge its value up / down."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("up", "move(-1)", "Previous field", show=False),
         Binding("down", "move(1)", "Next field", show=False),
+        Binding("right_square_bracket", "nudge(1)", "Nudge up", key_display="]"),
+        Binding("left_square_bracket", "nudge(-1)", "Nudge down", key_display="["),
         Binding("escape", "leave", "Leave field"),
     ]
+    NUDGE_KEYS: ClassVar[dict[str, int]] = {"]": 1, "[": -1}
 
     @dataclass
     class Nudged(Message):
-        """``+`` or ``-`` was pressed in an unedited field."""
+        """``]`` or ``[`` was pressed in the field (any edit is dropped first)."""
 
         field: FieldInput
         direction: int
@@ -144,6 +150,7 @@ class FieldInput(Input):
             tooltip=spec.help,
         )
         self.field_name = field_name
+        self.committed_value = value  # the field's value (valid), as the run has it
         self.committed = format_value(value)
 
     @property
@@ -153,6 +160,7 @@ class FieldInput(Input):
 
     def show_value(self, value: Any) -> None:
         """Display ``value`` as the field's committed value."""
+        self.committed_value = value
         self.committed = format_value(value)
         self.value = self.committed
         if self.has_focus:
@@ -185,10 +193,15 @@ class FieldInput(Input):
             event.prevent_default()
             moves[event.key]()
             return
-        if event.character in ("+", "-") and not self.dirty:
+        if event.character in self.NUDGE_KEYS:
             event.stop()
             event.prevent_default()  # Input's own handler would type the character
-            self.post_message(self.Nudged(self, 1 if event.character == "+" else -1))
+            self.action_nudge(self.NUDGE_KEYS[event.character])
+
+    def action_nudge(self, direction: int) -> None:
+        """Nudge the committed value (an unfinished edit is dropped: the nudge says what it set)."""
+        self.revert()
+        self.post_message(self.Nudged(self, direction))
 
     def action_move(self, step: int) -> None:
         """Focus the previous/next shown field in the panel (wrapping)."""
@@ -205,19 +218,18 @@ class FieldInput(Input):
 
 
 class ControlsPanel(Vertical):
-    """Editable hyperparameters; ``hp`` is what the user asked for, ``live`` what the model has."""
+    """Editable hyperparameters, starting from ``hp``."""
 
     @dataclass
     class Changed(Message):
-        """The user set field ``name``; ``hp`` is the whole new set of hyperparameters."""
+        """The user set field ``name`` to ``value`` (already valid)."""
 
-        hp: HyperParams
         name: str
+        value: Any
 
     def __init__(self, hp: HyperParams, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
-        self.hp = hp
-        self.live = hp  # architecture of the current weights
+        self._start = hp
         self.border_title = TITLE
 
     def compose(self) -> ComposeResult:
@@ -225,12 +237,11 @@ class ControlsPanel(Vertical):
             with Vertical(classes="field", id=f"row-{name}"):
                 with Horizontal(classes="field-row"):
                     yield Label(label_for(name), classes="field-label")
-                    yield FieldInput(name, getattr(self.hp, name))
+                    yield FieldInput(name, getattr(self._start, name))
                 yield Label("", classes="field-error", id=f"error-{name}")
                 yield Label(PENDING_NOTE, classes="field-pending", id=f"pending-{name}")
 
     def on_mount(self) -> None:
-        self._update_pending()
         self._update_variant_options()
 
     def on_descendant_focus(self) -> None:
@@ -262,42 +273,39 @@ class ControlsPanel(Vertical):
         """The inline message under field ``name`` ("" when none)."""
         return str(self.query_one(f"#error-{name}", Label).content)
 
-    def set_hparams(self, hp: HyperParams, live: HyperParams | None = None) -> None:
-        """Show ``hp`` in every field (after a reset or load); ``live``: the weights' architecture."""
-        self.hp = hp
-        if live is not None:
-            self.live = live
+    def value(self, name: str) -> Any:
+        """Field ``name``'s committed value."""
+        return self.field(name).committed_value
+
+    def set_hparams(self, hp: HyperParams) -> None:
+        """Show ``hp`` in every field (a loaded run's settings); nothing is pending then."""
         for name in SPECS:
             self.field(name).show_value(getattr(hp, name))
             self._set_error(name, "")
-        self._update_pending()
+        self.show_pending(())
         self._update_variant_options()
 
-    def set_live(self, live: HyperParams) -> None:
-        """The weights were rebuilt with ``live``'s architecture."""
-        self.live = live
-        self._update_pending()
+    def show_pending(self, names: tuple[str, ...] | list[str]) -> None:
+        """Mark the architecture fields ``names`` as waiting for a reset (and no others)."""
+        waiting = set(names)
+        for name in ARCHITECTURE_FIELDS & set(SPECS):
+            for label in self.query(f"#pending-{name}").results(Label):
+                label.set_class(name in waiting, "-shown")
 
     def pending(self) -> list[str]:
-        """Architecture fields whose value waits for a reset."""
-        return [n for n in SPECS if n in ARCHITECTURE_FIELDS and getattr(self.hp, n) != getattr(self.live, n)]
+        """Architecture fields marked as waiting for a reset."""
+        return [n for n in SPECS if self.query(f"#pending-{n}.-shown")]
 
     # ---- editing ---------------------------------------------------------------------------
     def _commit(self, name: str, value: Any) -> None:
+        """Show ``value`` (valid: from ``parse_value`` or ``nudge``) and announce it if it is new."""
         field = self.field(name)
-        try:
-            new_hp = self.hp.validated(**{name: value})
-        except ValueError as exc:
-            self._set_error(name, str(exc))
-            field.revert()
-            return
         self._set_error(name, "")
+        changed = value != field.committed_value
         field.show_value(value)
-        if new_hp != self.hp:
-            self.hp = new_hp
-            self._update_pending()
+        if changed:
             self._update_variant_options()
-            self.post_message(self.Changed(new_hp, name))
+            self.post_message(self.Changed(name, value))
 
     @on(Input.Submitted, ".field-input")
     def _submitted(self, event: Input.Submitted) -> None:
@@ -319,7 +327,7 @@ class ControlsPanel(Vertical):
         event.stop()
         name = event.field.field_name
         try:
-            value = nudge(name, getattr(self.hp, name), event.direction)
+            value = nudge(name, event.field.committed_value, event.direction)
         except ValueError as exc:
             self._set_error(name, str(exc))
             return
@@ -346,15 +354,8 @@ class ControlsPanel(Vertical):
 
     def _update_variant_options(self) -> None:
         """Show sigma / stale k only while the chosen variant reads them."""
-        used = get_variant(self.hp.variant).options
+        used = get_variant(self.value("variant")).options
         for name in VARIANT_OPTIONS:
             if name in SPECS:
                 for row in self.query(f"#row-{name}"):  # none while the panel is torn down
                     row.display = name in used
-
-    def _update_pending(self) -> None:
-        waiting = set(self.pending())
-        for name in SPECS:
-            if name in ARCHITECTURE_FIELDS:
-                for label in self.query(f"#pending-{name}").results(Label):
-                    label.set_class(name in waiting, "-shown")
