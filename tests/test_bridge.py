@@ -1,0 +1,101 @@
+"""The training worker without an app: commands in, plain events out through a callback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+from model.config import HyperParams
+from model.data import MNIST
+from tui.headless import make_trainer
+from tui.session.bridge import TrainingBridge
+from tui.session.events import Evaluated, HParamsApplied, RunReset, TrainProgress, WorkerEvent
+
+HP = HyperParams(hidden=16, batch_size=32, epochs=10_000, lr=0.05)
+
+
+class Recorder:
+    """The bridge's ``post`` callback: keeps every event (called from the worker thread)."""
+
+    def __init__(self) -> None:
+        self.events: list[WorkerEvent] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, event: WorkerEvent) -> None:
+        with self._lock:
+            self.events.append(event)
+
+    def of(self, kind: type) -> list[Any]:
+        with self._lock:
+            return [e for e in self.events if isinstance(e, kind)]
+
+    def wait(self, predicate: Callable[[], object], what: str, timeout: float = 15.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            assert time.monotonic() < deadline, f"timed out waiting for {what}"
+            time.sleep(0.01)
+
+
+@pytest.fixture
+def running(tiny_mnist: MNIST) -> Any:
+    posted = Recorder()
+    bridge = TrainingBridge(make_trainer(HP, tiny_mnist), posted, start_paused=True)
+    bridge.start()
+    yield bridge, posted
+    assert bridge.stop() and not bridge.alive
+
+
+def test_training_posts_batched_losses_and_a_paused_worker_does_not_step(running: Any) -> None:
+    bridge, posted = running
+    time.sleep(0.2)
+    assert bridge.trainer.state.step == 0
+    bridge.resume()
+    posted.wait(lambda: sum(len(e.losses) for e in posted.of(TrainProgress)) > 50, "losses")
+    progress = [e for e in posted.of(TrainProgress) if e.losses]
+    assert len(progress) < sum(len(e.losses) for e in progress)  # many steps per event, not one each
+    assert all(np.isfinite(e.losses).all() and e.status.state == "running" for e in progress)
+    bridge.pause()
+    posted.wait(lambda: posted.of(TrainProgress)[-1].status.state == "paused", "paused")
+    step = bridge.trainer.state.step
+    time.sleep(0.2)
+    assert bridge.trainer.state.step == step
+
+
+def test_a_field_change_reaches_the_trainer_and_architecture_waits_for_reset(running: Any) -> None:
+    bridge, posted = running
+    bridge.set_field("lr", 0.01)
+    posted.wait(lambda: posted.of(HParamsApplied), "lr applied")
+    (applied,) = posted.of(HParamsApplied)
+    assert applied.changes == {"lr": 0.01} and applied.pending == () and bridge.trainer.hp.lr == 0.01
+    bridge.set_field("hidden", 8)
+    posted.wait(lambda: len(posted.of(HParamsApplied)) == 2, "hidden applied")
+    assert posted.of(HParamsApplied)[-1].pending == ("hidden",) and bridge.trainer.model.shape[1] == 16
+    bridge.reset()
+    posted.wait(lambda: posted.of(RunReset), "reset")
+    assert bridge.trainer.model.shape[1] == 8 and bridge.trainer.pending_architecture == []
+
+
+def test_one_evaluation_gives_the_errors_and_the_mistakes_of_the_same_pass(running: Any, tiny_mnist: MNIST) -> None:
+    bridge, posted = running
+    for _ in range(20):
+        bridge.step_once()
+    bridge.evaluate()
+    posted.wait(lambda: posted.of(Evaluated), "evaluation")
+    (evaluated,) = posted.of(Evaluated)
+    wrong = evaluated.misclassified
+    assert wrong is not None
+    assert len(wrong.indices) == round(evaluated.metrics.error("test") * len(tiny_mnist.test_y))
+    np.testing.assert_array_equal(bridge.trainer.model.predict(tiny_mnist.test_x)[wrong.indices], wrong.pred)
+
+
+def test_the_worker_side_imports_no_textual() -> None:
+    code = "import sys, tui.session.bridge, tui.session.events; print('textual' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
