@@ -37,7 +37,7 @@ import numpy as np
 HELP_MARKER = "Controls fields"  # a heading only the help screen shows
 TRAINING_MARKER = "running"  # the status line once the worker steps
 FIELD_MARKER = "Leave field"  # the footer while a controls field has focus
-LR_UP = re.compile(r"learning rate\s+0\.0889\s")  # the default 0.05 nudged up by +
+LR_UP = re.compile(r"learning rate\s+0\.0889\s")  # the default 0.05 nudged up by ]
 LR_BACK = re.compile(r"learning rate\s+0\.05\s")
 
 
@@ -55,8 +55,8 @@ ROUND: tuple[tuple[str, str, Callable[[str], bool], bool], ...] = (
     ("?", "? (help opens)", _shows(HELP_MARKER), True),
     ("?", "? (help closes)", _shows(HELP_MARKER, False), True),
     ("h", "h (focus a field)", _shows(FIELD_MARKER), True),
-    ("+", "+ (nudge lr up)", _shows(LR_UP), True),
-    ("-", "- (nudge lr back)", _shows(LR_BACK), True),
+    ("]", "] (nudge lr up)", _shows(LR_UP), True),
+    ("[", "[ (nudge lr back)", _shows(LR_BACK), True),
     ("\x1b", "escape (leave the field)", _shows(FIELD_MARKER, False), False),
 )
 

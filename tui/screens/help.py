@@ -23,7 +23,7 @@ FIELD_KEYS: tuple[tuple[str, str], ...] = (
     ("tab / shift+tab", "next / previous field or panel"),
     ("up / down", "previous / next field"),
     ("type, enter", "set the value (a bad one is refused)"),
-    ("+ / -", "nudge the value of an unedited field:"),
+    ("] / [", "nudge the value up / down:"),
     ("", "lr, weight decay x/÷ 10^(1/4)"),
     ("", "momentum, lr decay: halve/double 1-v"),
     ("", "batch size, hidden units x2/÷2"),
