@@ -670,3 +670,23 @@ async def test_4_shows_the_angle_chart_on_its_own_tab(tiny_mnist: Any) -> None:
         await wait_for(pilot, lambda: not app.main.compact, what="wide layout")
         await wait_for(pilot, lambda: charts.angle_chart.region.width > 20, what="angle chart beside the error chart")
         assert charts.error_chart.region.y == charts.angle_chart.region.y
+
+
+@pytest.mark.parametrize("where", ["field", "save prompt", "help"])
+async def test_ctrl_c_quits_from_anywhere_with_the_autosave(tiny_mnist: Any, tmp_path: Path, where: str) -> None:
+    auto = tmp_path / "autosave.npz"
+    app = MnistApp(HP, data=tiny_mnist, autosave=str(auto))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.bridge is not None and app.bridge.trainer.state.step > 5, what="training")
+        if where == "field":
+            await focus_field(pilot, "lr")
+            await pilot.press("1")  # mid-edit: the field would copy with ctrl+c
+        elif where == "save prompt":
+            await pilot.press("s")
+            await wait_for(pilot, lambda: isinstance(app.screen, PathPrompt), what="save prompt")
+        else:
+            await pilot.press("question_mark")
+            await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), what="help")
+        await pilot.press("ctrl+c")
+        await wait_for(pilot, lambda: not app.is_running, what="quit")
+    assert app.return_code == 0 and auto.exists()

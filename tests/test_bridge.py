@@ -16,7 +16,7 @@ from model.config import HyperParams
 from model.data import MNIST
 from tui.headless import make_trainer
 from tui.session.bridge import TrainingBridge
-from tui.session.events import Evaluated, HParamsApplied, RunReset, TrainProgress, WorkerEvent
+from tui.session.events import Evaluated, HParamsApplied, Notice, RunReset, TrainProgress, WorkerEvent
 
 HP = HyperParams(hidden=16, batch_size=32, epochs=10_000, lr=0.05)
 
@@ -99,3 +99,22 @@ def test_the_worker_side_imports_no_textual() -> None:
     code = "import sys, tui.session.bridge, tui.session.events; print('textual' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_finishing_is_its_own_state_and_continuing_says_how_far(tiny_mnist: MNIST) -> None:
+    posted = Recorder()
+    bridge = TrainingBridge(make_trainer(HP.validated(epochs=2), tiny_mnist), posted)
+    bridge.start()
+    try:
+        last = lambda: posted.of(TrainProgress)[-1].status  # noqa: E731
+        posted.wait(lambda: posted.of(TrainProgress) and last().state == "finished", "finished")
+        n = len(tiny_mnist.train_y)
+        assert bridge.paused and bridge.trainer.state.examples_seen == 2 * n and last().epochs == 2
+        assert any("finished 2 epochs; space trains 2 more (to 4)" in e.text for e in posted.of(Notice))
+        bridge.resume()
+        posted.wait(lambda: last().state == "finished" and last().epochs == 4, "finished again")
+        assert bridge.trainer.state.examples_seen == 4 * n and bridge.hp.epochs == 4
+        assert any(e.changes == {"epochs": 4} for e in posted.of(HParamsApplied))
+        assert any(e.text == "training 2 more epochs, to 4" for e in posted.of(Notice))
+    finally:
+        assert bridge.stop()

@@ -225,6 +225,24 @@ def test_resume_with_preset_is_refused(
     run_fails(["train", "--data", str(files["good"]), "--resume", str(ck), "--preset", "fast"], capsys, "--preset")
 
 
+@pytest.mark.parametrize(
+    ("flags", "needle"),
+    [
+        (["--preset", "best"], "--preset cannot be combined with --resume"),
+        (["--hidden", "300", "--lr", "0.01"], "keeps its architecture and seed: --hidden 300 (checkpoint: 8)"),
+    ],
+)
+def test_the_app_and_train_refuse_the_same_flags_beside_resume(
+    files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str], flags: list[str], needle: str
+) -> None:
+    ck = tmp_path / "run.npz"
+    assert main(["train", "--data", str(files["good"]), "--epochs", "1", "--hidden", "8", "--save", str(ck)]) == 0
+    capsys.readouterr()
+    in_train = run_fails(["train", "--data", str(files["good"]), "--resume", str(ck), *flags], capsys, needle)
+    in_app = run_fails(["--data", str(files["good"]), "--resume", str(ck), *flags], capsys, needle)
+    assert in_app == in_train  # one rule, one message, before the app takes the screen
+
+
 def test_checkpoint_for_other_inputs(
     files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -476,6 +476,32 @@ async def test_app_resume_continues_bit_for_bit(
         await pilot.press("q")
 
 
+async def test_app_resume_continues_the_clock_and_best_figures_and_takes_flags(
+    tiny_mnist: MNIST, tmp_path: Path, fast_pilot: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from model.checkpoint import save_checkpoint
+    from tui.app import MnistApp
+    from tui.headless import make_trainer
+
+    first = make_trainer(APP_HP, tiny_mnist)
+    for _ in range(7):
+        first.step()
+    meta = {"elapsed": 3725.0, "valid_error": 0.081, "best_valid_error": 0.0625, "test_error_at_best": 0.07}
+    path = save_checkpoint(tmp_path / "run.npz", first, meta=meta)
+    monkeypatch.setattr("model.data.load_mnist", lambda *a, **k: tiny_mnist)
+    app = MnistApp(APP_HP, data_path="x", resume=str(path), overrides={"lr": 0.01}, start_paused=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.bridge is not None, what="main screen")
+        status = app.main.status.status
+        assert status.elapsed >= 3725.0 and status.best_valid_error == 0.0625 and status.test_error_at_best == 0.07
+        assert app.bridge.trainer.hp.lr == 0.01 and app.main.controls.value("lr") == 0.01
+        notes = [n.message for n in app._notifications]
+        assert any("with lr 0.01 from the command line" in n for n in notes), notes
+        text = str(app.main.status.render())
+        assert "1:02:05" in text and "6.25%" in text, text
+        await pilot.press("q")
+
+
 async def test_resizing_to_tiny_and_back_never_crashes(tiny_mnist: MNIST, fast_pilot: None) -> None:
     from tui.app import MnistApp
 

@@ -63,7 +63,8 @@ class MnistApp(App[int]):
     """Train a one-hidden-layer MLP on MNIST and watch it learn.
 
     hp: starting hyperparameters. data: an MNIST-like object (skips the loader; tests).
-    data_path / resume: as the command-line flags. start_paused: begin paused.
+    data_path / resume: as the command-line flags; overrides: settings given beside --resume, applied
+    over the checkpoint's (already checked by ``resumed_hparams``). start_paused: begin paused.
     start_training: False builds everything but never starts the worker thread (snapshots).
     hide_time: show "--" for examples/s and elapsed. clock: the worker's clock.
     autosave: quitting (q, ctrl+c, SIGTERM) saves the run there if it trained since it started.
@@ -91,6 +92,7 @@ class MnistApp(App[int]):
         *,
         data_path: str | None = None,
         resume: str | None = None,
+        overrides: dict[str, Any] | None = None,
         start_paused: bool = False,
         start_training: bool = True,
         hide_time: bool = False,
@@ -112,6 +114,7 @@ class MnistApp(App[int]):
         self.data = data
         self.data_path = data_path
         self.resume_path = resume
+        self.overrides = overrides or {}  # flags given beside --resume (valid for its checkpoint)
         self.start_paused = start_paused
         self.start_training = start_training
         self.hide_time = hide_time
@@ -193,6 +196,12 @@ class MnistApp(App[int]):
             if self.resume_path:
                 meta = apply_checkpoint(trainer, self.resume_path).meta
                 note = f"resumed {self.resume_path}"
+                if self.overrides:
+                    from tui.widgets.controls import format_value
+
+                    trainer.set_hparams(trainer.hp.validated(**self.overrides))
+                    shown = ", ".join(f"{k} {format_value(v)}" for k, v in self.overrides.items())
+                    note += f" with {shown} from the command line"
             import tui.screens.main  # noqa: F401  (plotext and the panels, off the UI thread)
 
             self.post_message(DataReady(data, trainer, note, meta))
@@ -344,10 +353,24 @@ def settle_garbage_collector(thresholds: tuple[int, int, int] = GC_THRESHOLDS) -
     gc.set_threshold(*thresholds)
 
 
-def run_app(hp: HyperParams, data_path: str | None, resume: str | None, autosave: str | None = None) -> int:
+def run_app(
+    hp: HyperParams,
+    data_path: str | None,
+    resume: str | None,
+    autosave: str | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> int:
     """Run the app until it quits; returns its exit status (2 when the data cannot be loaded,
     128 + N after signal N). Says where the run was autosaved, if it was."""
-    app = MnistApp(hp, data_path=data_path, resume=resume, autosave=autosave, handle_signals=True, settle_gc=True)
+    app = MnistApp(
+        hp,
+        data_path=data_path,
+        resume=resume,
+        overrides=overrides,
+        autosave=autosave,
+        handle_signals=True,
+        settle_gc=True,
+    )
     try:
         app.run()
     finally:

@@ -291,13 +291,18 @@ def _load_data(path: str | None, quiet: bool = False):  # type: ignore[no-untype
 
 
 def _cmd_app(args: argparse.Namespace) -> int:
-    if args.resume:  # a bad checkpoint is one line here, before the screen opens
+    overrides: dict[str, object] = {}
+    if args.resume:  # a bad checkpoint, or flags it cannot take, is one line here, before the screen opens
         from model.checkpoint import CheckpointError, load_checkpoint
+        from tui.headless import given_flags
+        from tui.session.checkpoints import resumed_hparams
 
         try:
-            load_checkpoint(args.resume)
+            saved = load_checkpoint(args.resume).hp
+            resumed = resumed_hparams(saved, given_flags(args), args.preset)
         except CheckpointError as exc:
             raise UserError(str(exc)) from None
+        overrides = {k: v for k, v in resumed.to_dict().items() if getattr(saved, k) != v}
     if args.data and args.data.strip():  # a missing or unrecognised --data: one line, before the screen
         from model.data import DataError, check_source
 
@@ -310,7 +315,9 @@ def _cmd_app(args: argparse.Namespace) -> int:
     from tui.app import default_autosave_path, run_app
 
     autosave = None if args.no_autosave else str(default_autosave_path())
-    return run_app(hparams_from_args(args), data_path=args.data, resume=args.resume, autosave=autosave)
+    return run_app(
+        hparams_from_args(args), data_path=args.data, resume=args.resume, autosave=autosave, overrides=overrides
+    )
 
 
 def _cmd_train(args: argparse.Namespace) -> int:

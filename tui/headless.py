@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from model.checkpoint import CheckpointError, checkpoint_path, load_checkpoint, save_checkpoint
-from model.config import ARCHITECTURE_FIELDS, HyperParams
+from model.config import HyperParams
 from model.fit import EpochRecord, fit
 from model.gradcheck import CheckReport
 from model.trainer import StepMetrics, Trainer
@@ -51,8 +51,6 @@ def train_headless(args: argparse.Namespace, hp: HyperParams, data: Any) -> int:
     if problem:
         return _fail(problem)
     if getattr(args, "resume", None):
-        if getattr(args, "preset", None):
-            return _fail("--preset cannot be combined with --resume: the checkpoint has its settings")
         try:
             trainer = _resumed_trainer(args, data)
         except CheckpointError as exc:
@@ -169,19 +167,19 @@ def _signals_as_flags() -> Iterator[list[int]]:
 
 def _resumed_trainer(args: argparse.Namespace, data: Any) -> Trainer:
     """A trainer continuing ``args.resume``; flags given on the command line override its settings."""
+    from tui.session.checkpoints import resumed_hparams
+
     ckpt = load_checkpoint(args.resume)
-    given = {k: v for k in HyperParams().to_dict() if (v := getattr(args, k, None)) is not None}
-    clash = [
-        f"--{k.replace('_', '-')} {given[k]} (checkpoint: {getattr(ckpt.hp, k)})"
-        for k in sorted(ARCHITECTURE_FIELDS & given.keys())
-        if given[k] != getattr(ckpt.hp, k)
-    ]
-    if clash:
-        raise CheckpointError(f"a resumed run keeps its architecture and seed: {', '.join(clash)}")
+    hp = resumed_hparams(ckpt.hp, given_flags(args), getattr(args, "preset", None))
     trainer = make_trainer(ckpt.hp, data)
     ckpt.apply_to(trainer)
-    trainer.update_hparams(**{k: v for k, v in given.items() if k not in ARCHITECTURE_FIELDS})
+    trainer.set_hparams(hp)
     return trainer
+
+
+def given_flags(args: argparse.Namespace) -> dict[str, Any]:
+    """The hyperparameter flags the user gave (left-out flags are None)."""
+    return {k: v for k in HyperParams().to_dict() if (v := getattr(args, k, None)) is not None}
 
 
 def _save_target_problem(save: str, data_path: str | None) -> str | None:

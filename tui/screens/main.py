@@ -387,6 +387,7 @@ class MainScreen(Screen[None]):
         ]
         if shown:
             self.charts.add_marker(message.examples_seen, ", ".join(shown))
+        self.controls.show_values(message.changes)
         self.controls.show_pending(message.pending)
         if message.hp.variant != "exact":
             self.charts.show_angles()

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from model.checkpoint import CheckpointError, save_checkpoint
-from model.config import HyperParams
+from model.config import SPECS, HyperParams
 from model.mlp import MLP
 from model.trainer import StepMetrics, Trainer
 from tui.errorlog import detail, log_error, summary
@@ -86,7 +86,9 @@ class TrainingBridge:
             self._run.set()
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._halt: str | None = None  # "diverged" or "stopped" while paused for that reason
+        self._halt: str | None = None  # "diverged", "finished" or "stopped" while paused for that reason
+        self._epoch_budget = trainer.hp.epochs  # what continuing after "finished" adds
+        self._extended = 0  # epochs the last resume added (announced by the worker)
         self._thread: threading.Thread | None = None
         self._gradcheck_thread: threading.Thread | None = None
         self._gradcheck_rng = np.random.default_rng(trainer.hp.seed)
@@ -136,6 +138,16 @@ class TrainingBridge:
         self._wake.set()
 
     def resume(self) -> None:
+        """Train on. After the run finished its epochs, this first extends the budget by as many
+        epochs again (an ``HParamsApplied`` and a ``Notice`` say so)."""
+        done = self.trainer.state.examples_seen // len(self.trainer.order)  # whole epochs trained
+        if self._halt == "finished" and self._hp.epochs <= done:  # (a larger epochs field just goes on)
+            with self._hp_lock:
+                self._hp = dataclasses.replace(
+                    self._hp, epochs=min(done + self._epoch_budget, int(SPECS["epochs"].high or 0))
+                )
+                self._hp_changed = True
+                self._extended = self._hp.epochs - done
         self._halt = None
         self._run.set()
         self._wake.set()
@@ -233,6 +245,9 @@ class TrainingBridge:
         if {"variant", "sigma", "stale_k"} & set(changes):
             self.stats.last_angles = None  # they measured the old rule
         self._flush(force=True)  # losses so far belong to the old settings
+        if self._extended:
+            more, self._extended = self._extended, 0
+            self._post(Notice(f"training {more} more epochs, to {hp.epochs}"))
         pending = tuple(self.trainer.pending_architecture)
         self._post(HParamsApplied(self.trainer.state.examples_seen, changes, hp, pending))
 
@@ -257,10 +272,11 @@ class TrainingBridge:
             done = trainer.state.epoch + 1
             self._flush(force=True)
             self._evaluate(epoch_end=True)
-            if done == trainer.hp.epochs:
-                self._halt = "stopped"
+            if done >= trainer.hp.epochs:
+                self._halt = "finished"
                 self._run.clear()
-                self._post(Notice(f"finished {done} epochs; press space to keep training"))
+                more = self._epoch_budget
+                self._post(Notice(f"finished {done} epochs; space trains {more} more (to {done + more})"))
         return m
 
     def _handle_divergence(self, m: StepMetrics) -> None:

@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 class TrainStatus:
     """The counters of a run at one moment (None: not known yet).
 
-    state: "loading", "running", "paused", "diverged" or "stopped" (the run ended or the worker failed).
+    state: "loading", "running", "paused", "diverged", "finished" (the configured epochs are
+    done) or "stopped" (the worker failed or is shutting down).
     """
 
     state: str = "loading"

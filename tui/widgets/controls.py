@@ -285,6 +285,15 @@ class ControlsPanel(Vertical):
         self.show_pending(())
         self._update_variant_options()
 
+    def show_values(self, changes: dict[str, Any]) -> None:
+        """Show values the run took from elsewhere (e.g. a longer epoch budget); a field being
+        edited keeps the user's text."""
+        for name, value in changes.items():
+            field = self.field(name)
+            if not field.dirty and value != field.committed_value:
+                field.show_value(value)
+        self._update_variant_options()
+
     def show_pending(self, names: tuple[str, ...] | list[str]) -> None:
         """Mark the architecture fields ``names`` as waiting for a reset (and no others)."""
         waiting = set(names)

@@ -30,6 +30,7 @@ STATE_STYLES = {
     "running": "bold green",
     "paused": "bold yellow",
     "diverged": "bold red",
+    "finished": "bold blue",
     "stopped": "bold magenta",
 }
 REFRESH_SECONDS = 0.25  # counters redraw at most this often (state changes at once)
