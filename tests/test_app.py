@@ -21,6 +21,7 @@ from model.data import DataError
 from tui.app import GC_THRESHOLDS, MnistApp
 from tui.screens.help import HelpScreen
 from tui.screens.loading import LoadingScreen
+from tui.screens.main import MainScreen
 from tui.screens.prompt import PathPrompt
 from tui.session.bridge import GRADCHECK_THREAD_NAME, THREAD_NAME
 from tui.widgets.controls import FieldInput, nudge
@@ -118,7 +119,7 @@ async def test_invalid_input_is_refused_inline(tiny_mnist: Any, keys: tuple[str,
         await wait_for(pilot, lambda: message in controls.error_text("lr"), what="inline message")
         assert app.bridge.hp.lr == 0.05 and field.value == "0.05"
         error = app.main.query_one("#error-lr")
-        assert error.display and error.region.height == 1
+        assert error.display and error.region.height in (1, 2)  # wrapped beside the labels when long
         await pilot.pause(0.2)
         assert app.bridge.trainer.hp.lr == 0.05
         await pilot.press(*"0.03", "enter")  # a good value clears the message
@@ -424,9 +425,9 @@ async def test_question_mark_opens_help_listing_every_binding(tiny_mnist: Any) -
         await pilot.press("?")
         await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), what="help")
         keys = {key for _, rows in app.screen.sections for key, _ in rows}
-        for binding in MnistApp.BINDINGS:
+        for binding in [*MnistApp.BINDINGS, *MainScreen.BINDINGS]:
             assert binding.description  # every binding is described
-        assert {"space", "n", "r", "e", "s", "l", "g", "d", "h", "4", "?", "q", "+ / -", "escape", "esc"} <= keys
+        assert {"space", "n", "r", "e", "s", "l", "g", "d", "h", "4", "?", "q", "] / [", "escape", "esc"} <= keys
         rows = dict(app.screen.sections)
         digits = dict(rows["Misclassified digits (when focused)"])
         assert digits["esc"] == "Leave the panel" and "digit viewer" in dict(rows["Training (outside a field)"])["d"]
@@ -690,3 +691,60 @@ async def test_ctrl_c_quits_from_anywhere_with_the_autosave(tiny_mnist: Any, tmp
         await pilot.press("ctrl+c")
         await wait_for(pilot, lambda: not app.is_running, what="quit")
     assert app.return_code == 0 and auto.exists()
+
+
+async def test_reset_refreshes_the_digits_and_marks_the_gradient_check_stale(tiny_mnist: Any) -> None:
+    app = make_app(tiny_mnist)
+    async with app.run_test(size=SIZE) as pilot:
+        main = app.main
+        await pilot.press("g")
+        await wait_for(pilot, lambda: main.gradcheck.state == "done", timeout=60, what="gradient check")
+        await pilot.press("e")
+        await wait_for(pilot, lambda: main.digits.result is not None, what="digits")
+        before = main.digits.result
+        await pilot.press("r")
+        await wait_for(pilot, lambda: main.gradcheck.state == "stale", what="stale mark")
+        assert "stale: new weights" in str(main.gradcheck.border_subtitle)
+        await wait_for(pilot, lambda: main.digits.result is not before, what="digits of the new weights")
+        await pilot.press("g")
+        await wait_for(pilot, lambda: main.gradcheck.state == "done", timeout=60, what="checked again")
+        assert main.gradcheck.border_subtitle == ""
+
+
+async def test_below_the_smallest_layout_a_notice_replaces_the_panels(tiny_mnist: Any) -> None:
+    app = make_app(tiny_mnist)
+    async with app.run_test(size=SIZE) as pilot:
+        notice = app.main.query_one("#too-small")
+        await pilot.resize_terminal(60, 20)
+        await wait_for(pilot, lambda: app.main.too_small, what="notice")
+        assert notice.display and "need 80x20" in str(notice.render())
+        assert not app.main.query_one("#body").display
+        await pilot.resize_terminal(80, 24)
+        await wait_for(pilot, lambda: not app.main.too_small, what="panels back")
+        assert app.main.query_one("#body").display and not notice.display
+
+
+async def test_a_long_field_error_wraps_whole_and_clears_when_the_field_is_left(tiny_mnist: Any) -> None:
+    app = make_app(tiny_mnist)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await focus_field(pilot, "batch_size")
+        await pilot.press(*"0", "enter")
+        controls = app.main.controls
+        message = "batch_size must be >= 1 and <= 50000 (got 0)"
+        await wait_for(pilot, lambda: controls.error_text("batch_size") == message, what="error")
+        label = app.main.query_one("#error-batch_size")
+        await pilot.pause()
+        assert label.region.height >= 2  # wrapped, not cut
+        shown = "".join(line.text.strip() for line in label.render_lines(label.region.reset_offset))
+        assert shown.replace(" ", "") == message.replace(" ", "")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: controls.error_text("batch_size") == "", what="cleared on leaving")
+
+
+async def test_the_longest_variant_name_shows_whole_at_80_columns(tiny_mnist: Any) -> None:
+    app = MnistApp(HP.validated(variant="round-forward-backward"), data=tiny_mnist, start_training=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        field = app.main.controls.field("variant")
+        assert field.region.width >= len("round-forward-backward")
+        assert "round-forward-backward" in str(field.render_line(0).text)

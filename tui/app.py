@@ -83,7 +83,8 @@ class MnistApp(App[int]):
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
     ]
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (100, "-wide")]
-    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-short"), (32, "-tall")]
+    #: -huge: the digit viewer and gradient check grow into the rows the controls leave free
+    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-short"), (32, "-tall"), (50, "-huge")]
 
     def __init__(
         self,

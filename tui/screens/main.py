@@ -20,13 +20,13 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Header, Tab, Tabs
+from textual.widgets import Header, Static, Tab, Tabs
 
 from model.config import ARCHITECTURE_FIELDS, HyperParams
 from tui.screens.prompt import PathPrompt
@@ -57,6 +57,13 @@ if TYPE_CHECKING:
     from tui.session.bridge import TrainingBridge
 
 DIGITS_SECONDS = 0.5  # the digit viewer gets a new result at most this often
+#: The smallest terminal (columns, rows) the compact layout fits: the controls column (41),
+#: the four tabs beside it, and a chart of a few rows under the status strip.
+MIN_SIZE = (80, 20)
+
+
+def too_small_text(need: tuple[int, int]) -> str:
+    return f"terminal too small: need {need[0]}x{need[1]}\n(training goes on; q quits)"
 
 
 class WorkerMessage(Message):
@@ -71,7 +78,7 @@ class WorkerMessage(Message):
 PANELS: tuple[tuple[str, str], ...] = (
     ("charts", "1 Charts"),
     ("digits", "2 Digits"),
-    ("gradcheck", "3 Grad check"),
+    ("gradcheck", "3 Check"),
     ("angles", "4 Angles"),
 )
 
@@ -142,7 +149,12 @@ class MainScreen(Screen[None]):
             yield ChartsPanel(id="charts")
             yield MisclassifiedPanel(id="digits")
             yield GradCheckPanel(id="gradcheck")
+        yield Static(too_small_text(MIN_SIZE), id="too-small")
         yield KeyBar()
+
+    def on_resize(self, event: events.Resize) -> None:
+        """Below ``MIN_SIZE`` the panels cannot be laid out: say so instead of drawing them broken."""
+        self.set_class(event.size.width < MIN_SIZE[0] or event.size.height < MIN_SIZE[1], "-too-small")
 
     def on_mount(self) -> None:
         titles = {"charts": "Training curves", "digits": "Misclassified test digits", "gradcheck": "Gradient check"}
@@ -178,6 +190,11 @@ class MainScreen(Screen[None]):
     def compact(self) -> bool:
         """True when the right side shows one panel at a time."""
         return self.has_class("-narrow") or self.has_class("-short")
+
+    @property
+    def too_small(self) -> bool:
+        """True while the terminal is below ``MIN_SIZE`` (a notice replaces the panels)."""
+        return self.has_class("-too-small")
 
     def show_panel(self, key: str) -> None:
         """Make panel ``key`` the one shown on small screens ("angles" also shows that chart when wide)."""
@@ -389,6 +406,8 @@ class MainScreen(Screen[None]):
             self.charts.add_marker(message.examples_seen, ", ".join(shown))
         self.controls.show_values(message.changes)
         self.controls.show_pending(message.pending)
+        if {"variant", "sigma", "stale_k"} & message.changes.keys():
+            self.gradcheck.mark_stale(f"checked before the switch to {message.hp.variant}")
         if message.hp.variant != "exact":
             self.charts.show_angles()
 
@@ -396,6 +415,7 @@ class MainScreen(Screen[None]):
         with self.app.batch_update():
             self.charts.clear()
             self.charts.show_angles(message.hp.variant != "exact")
+            self.gradcheck.mark_stale("new weights" if message.source == "reset" else message.source)
             if message.source == "reset":
                 self.controls.show_pending(())
             else:

@@ -325,6 +325,7 @@ class TrainingBridge:
         self._halt = None
         self._post(RunReset(self.trainer.hp, self._status(), "reset"))
         self._flush(force=True)
+        self._evaluate(epoch_end=False)  # the digits and errors of the old weights are gone
 
     def _do_evaluate(self, _: Any) -> None:
         self._flush(force=True)
@@ -360,6 +361,7 @@ class TrainingBridge:
         self._halt = None
         self._post(RunReset(trainer.hp, self._status(), f"loaded {Path(path).name}"))
         self._flush(force=True)
+        self._evaluate(epoch_end=False)
 
     def _do_gradcheck(self, _: Any) -> None:
         if self.gradcheck_running:

@@ -355,11 +355,14 @@ class ControlsPanel(Vertical):
         event.stop()
         if isinstance(event.input, FieldInput):
             event.input.revert()
+            self._set_error(event.input.field_name, "")  # left: the message has done its job
 
     def _set_error(self, name: str, text: str) -> None:
         label = self.query_one(f"#error-{name}", Label)
         label.update(text)
         label.set_class(bool(text), "-shown")
+        if text:
+            self.call_after_refresh(label.scroll_visible)  # in a scrolled column, bring it into view
 
     def _update_variant_options(self) -> None:
         """Show sigma / stale k only while the chosen variant reads them."""

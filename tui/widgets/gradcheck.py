@@ -128,7 +128,7 @@ class GradCheckPanel(Widget):
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self.border_title = "Gradient check"
-        self.state = "idle"  # idle | running | done
+        self.state = "idle"  # idle | running | done | stale
         self.reports: list[CheckReport] = []
         self.has_live = False
 
@@ -146,12 +146,19 @@ class GradCheckPanel(Widget):
         self.border_subtitle = ""
         self.refresh(layout=True)
 
+    def mark_stale(self, reason: str) -> None:
+        """The shown results are about weights or a rule that are gone: dim them and say why."""
+        if self.reports and self.state != "running":
+            self.state = "stale"
+            self.border_subtitle = f"stale: {reason}; g checks again"
+            self.refresh()
+
     def render(self) -> RenderResult:
         if not self.reports:
             running = self.state == "running"
             return Text(RUNNING if running else HINT, style="" if running else "dim")
         running = self.state == "running"
         section = len(self.reports) - 1 if self.has_live and len(self.reports) > 1 else None
-        table = report_table(self.reports, self.size.width, section, dim=running)
+        table = report_table(self.reports, self.size.width, section, dim=self.state in ("running", "stale"))
         head = Text(RUNNING) if running else verdict_line(self.reports)
         return Group(head, table, summary_line(self.reports, self.has_live))
