@@ -12,7 +12,7 @@ import pytest
 
 from model.config import HyperParams
 from model.data import MNIST
-from model.experiments import (
+from model.study import (
     RunConfig,
     default_configs,
     from_json,
@@ -126,3 +126,10 @@ def test_experiments_command_on_tiny_data(tmp_path: Path, monkeypatch: pytest.Mo
     assert "--variants round-dw,stale" in json.loads((out / "results.json").read_text())["meta"]["command"]
     assert main([*argv, "--variants", "nope", "--out", str(out)]) == 2
     assert "unknown variant nope" in capsys.readouterr().err
+
+
+def test_a_worker_that_cannot_load_the_data_stops_the_study_with_its_reason(tmp_path: Path) -> None:
+    from model.data import DataError
+
+    with pytest.raises(DataError, match="does not exist"):
+        run_study([RunConfig("exact")], seeds=2, epochs=1, jobs=2, data=str(tmp_path / "missing.pkl.gz"))
