@@ -67,20 +67,17 @@ class _Buffers:
 class Variant:
     """A gradient rule: forward pass, then ``backward`` fed by ``inputs``. The base is exact backprop.
 
-    Subclasses override ``inputs`` only. ``last`` keeps the most recent ``BackwardInputs``
-    (for tests and inspection); the returned gradients live in buffers reused next call.
+    Subclasses override ``inputs`` only. The returned gradients live in buffers reused next call.
     """
 
-    name = "base"  # subclasses name themselves; the trainer skips the angle probe only for "exact"
+    name = "base"  # subclasses name themselves (the registry's name)
 
     def __init__(self) -> None:
         self.key: tuple[Any, ...] = (self.name,)
-        self.last: BackwardInputs | None = None
         self._buf = _Buffers()
         self._grads: Grads | None = None
         self.dropout = 0.0  # probability of dropping a hidden unit (0: off)
         self.input_dropout = 0.0  # probability of dropping an input (0: off)
-        self.last_masks: tuple[Array | None, Array | None] = (None, None)  # (input (B, D), hidden (B, H))
 
     def state(self) -> dict[str, Array]:
         """Arrays this rule carries from step to step (saved in checkpoints); none by default."""
@@ -133,7 +130,7 @@ class Variant:
         """
         B, (H, D) = X.shape[0], model.W1.shape
         dtype = model.W1.dtype
-        m_in = m_h = None
+        m_h = None
         if self.input_dropout:
             m_in = self._mask("m_in", (B, D), dtype, self.input_dropout, rng)  # (B, D)
             X = np.multiply(X, m_in, out=self._buf.get("X_drop", (B, D), dtype))
@@ -143,7 +140,6 @@ class Variant:
         if self.dropout:
             m_h = self._mask("m_h", (B, H), dtype, self.dropout, rng)  # (B, H)
         fed = self.inputs(model, h, z1, rng)
-        self.last, self.last_masks = fed, (m_in, m_h)
         # act'(.) from the unmasked state (sigmoid's h(1-h) needs the real h), then masked
         dact = model.act.grad_from_output(fed.h_act, out=self._buf.get("dact", (B, H), h.dtype))
         h_out, h_dW2 = fed.h_out, fed.h_dW2
