@@ -18,6 +18,7 @@ from model.variants import (
     VARIANT_NAMES,
     AlignmentProbe,
     BackwardInputs,
+    Exact,
     HiddenNoise,
     RandomFeedback,
     RandomHidden,
@@ -223,12 +224,31 @@ def test_same_seed_gives_same_random_numbers() -> None:
     assert runs[0] == runs[1]
 
 
-def test_angles_are_zero_for_exact_and_reported_every_n_steps() -> None:
+class MeasuredExact:
+    """Exact backprop under a rule the trainer does not know, so its angles go through the probe."""
+
+    def __init__(self) -> None:
+        self.exact = Exact()
+
+    def loss_and_grads(self, model, X, y, rng):  # type: ignore[no-untyped-def]
+        return self.exact.loss_and_grads(model, X, y, rng)
+
+
+def test_exact_backprop_measures_zero_degrees_and_the_trainer_reports_what_it_measures() -> None:
     X, y = prototypes(300, 0)
-    t = Trainer((X, y), HyperParams(hidden=H, batch_size=32), angle_every=3)
-    metrics = [t.step() for _ in range(7)]
-    assert [m.angles is not None for m in metrics] == [True, False, False, True, False, False, True]
-    assert all(m.angles == {"W1": 0.0, "W2": 0.0} for m in metrics if m.angles is not None)
+    hp = HyperParams(hidden=H, batch_size=32)
+    shortcut = Trainer((X, y), hp, angle_every=3)  # exact: the trainer skips the second pass
+    measured = Trainer((X, y), hp, angle_every=3, rule=MeasuredExact())  # same run, angles probed
+    assert isinstance(shortcut.rule, Exact) and isinstance(measured.rule, MeasuredExact)
+    reported = [shortcut.step().angles for _ in range(7)]
+    probed = [measured.step().angles for _ in range(7)]
+    assert [a is not None for a in reported] == [True, False, False, True, False, False, True]
+    assert [a is not None for a in probed] == [a is not None for a in reported]
+    np.testing.assert_array_equal(measured.model.W1, shortcut.model.W1)  # the same steps were taken
+    for got, want in zip(reported, probed, strict=True):
+        if want is not None:
+            assert set(want) == {"W1", "W2"} and all(0.0 <= v < 1e-3 for v in want.values())  # measured ~0
+            assert got == pytest.approx(want, abs=1e-3)  # the shortcut agrees with the measurement
 
 
 def test_angle_probe_gives_exactly_zero_for_the_true_gradient() -> None:
