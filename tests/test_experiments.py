@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import pickle
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import numpy as np
@@ -133,3 +135,16 @@ def test_a_worker_that_cannot_load_the_data_stops_the_study_with_its_reason(tmp_
 
     with pytest.raises(DataError, match="does not exist"):
         run_study([RunConfig("exact")], seeds=2, epochs=1, jobs=2, data=str(tmp_path / "missing.pkl.gz"))
+
+
+class DiesInTheWorker:
+    """Data whose first use ends the process without a word, as an out-of-memory kill would."""
+
+    @property
+    def train_x(self) -> np.ndarray:
+        os._exit(3)
+
+
+def test_a_worker_that_dies_silently_stops_the_study_as_a_broken_pool() -> None:
+    with pytest.raises(BrokenProcessPool):
+        run_study([RunConfig("exact")], seeds=2, epochs=1, jobs=2, data=DiesInTheWorker())
