@@ -12,7 +12,7 @@ from model.checkpoint import load_checkpoint, save_checkpoint
 from model.config import HyperParams, parse_value
 from model.mlp import MLP, PARAM_NAMES, cross_entropy
 from model.trainer import Trainer
-from model.variants import StaleWeights, make_rule
+from model.variants import StaleWeights, Variant, make_rule
 
 D, H, K, B = 12, 9, 10, 7
 
@@ -25,6 +25,29 @@ def data(n: int = 300, d: int = 64, seed: int = 0) -> tuple[np.ndarray, np.ndarr
 def trainer(**changes: object) -> Trainer:
     hp = HyperParams(hidden=16, batch_size=20, lr=0.1).validated(**changes)
     return Trainer(data(), hp)
+
+
+def record_masks(rule: Variant) -> list[dict[str, np.ndarray]]:
+    """Wrap ``rule._mask`` so each call's masks are kept, one dict per call of ``loss_and_grads``.
+
+    Keys are the mask slots ("m_in" for the inputs (B, D), "m_h" for the hidden units (B, H));
+    the arrays are copies, since the rule reuses its buffers.
+    """
+    calls: list[dict[str, np.ndarray]] = []
+    mask, loss_and_grads = rule._mask, rule.loss_and_grads
+
+    def recording_mask(slot: str, *args: object) -> np.ndarray:
+        m = mask(slot, *args)  # type: ignore[arg-type]
+        calls[-1][slot] = m.copy()
+        return m
+
+    def recording_step(*args: object) -> object:
+        calls.append({})
+        return loss_and_grads(*args)  # type: ignore[arg-type]
+
+    rule._mask = recording_mask  # type: ignore[method-assign]
+    rule.loss_and_grads = recording_step  # type: ignore[assignment,method-assign]
+    return calls
 
 
 def masked_loss(model: MLP, X: np.ndarray, y: np.ndarray, m_in: np.ndarray, m_h: np.ndarray) -> float:
@@ -40,8 +63,9 @@ def test_dropout_gradient_matches_finite_differences_of_the_masked_network(activ
     model.b1[...] = rng.normal(0.0, 0.3, H)  # no ReLU unit sits exactly at its kink
     X, y = rng.random((B, D)), rng.integers(0, K, B)
     rule = make_rule(HyperParams(dropout=0.5, input_dropout=0.3))
+    masks = record_masks(rule)
     loss, grads = rule.loss_and_grads(model, X, y, np.random.default_rng(3))
-    m_in, m_h = (m.copy() for m in rule.last_masks)  # type: ignore[union-attr]
+    m_in, m_h = masks[-1]["m_in"], masks[-1]["m_h"]
     assert m_in.shape == (B, D) and m_h.shape == (B, H) and m_h.dtype == np.float64
     assert 0 < (m_h == 0).sum() < m_h.size and 0 < (m_in == 0).sum() < m_in.size
     assert loss == pytest.approx(masked_loss(model, X, y, m_in, m_h), rel=1e-12)
@@ -64,9 +88,10 @@ def test_masks_are_inverted_dropout() -> None:
     rule = make_rule(HyperParams(dropout=0.25, input_dropout=0.5))
     model = MLP(64, 400, 10, "relu", np.random.default_rng(0))
     X, y = data(200)
+    masks = record_masks(rule)
     rule.loss_and_grads(model, X, y, np.random.default_rng(0))
-    m_in, m_h = rule.last_masks
-    assert m_h is not None and m_in is not None and m_h.dtype == np.float32
+    m_in, m_h = masks[-1]["m_in"], masks[-1]["m_h"]
+    assert m_h.dtype == np.float32
     assert set(np.unique(m_h)) == {0.0, np.float32(1 / 0.75)}
     assert set(np.unique(m_in)) == {0.0, 2.0}
     assert (m_h == 0).mean() == pytest.approx(0.25, abs=0.01)  # 80,000 draws
@@ -151,14 +176,17 @@ def test_resume_with_dropout_reproduces_the_uninterrupted_run(tmp_path: Path) ->
 
 def test_changing_dropout_keeps_the_variant_and_applies_next_step() -> None:
     t = trainer(variant="stale", stale_k=3)
+    rule = t.rule
+    assert isinstance(rule, StaleWeights)
+    masks = record_masks(rule)
     for _ in range(4):
         t.step()
-    rule = t.rule
-    assert isinstance(rule, StaleWeights) and rule.last_masks == (None, None)
+    assert masks == [{}] * 4  # no dropout: no mask drawn
+    ring = rule.ring
     t.update_hparams(dropout=0.5)
     t.step()
-    assert t.rule is rule and rule.dropout == 0.5  # the stale ring is kept
-    assert rule.last_masks[1] is not None and (rule.last_masks[1] == 0).any()
+    assert t.rule is rule and rule.dropout == 0.5 and rule.ring is ring  # the stale ring is kept
+    assert set(masks[-1]) == {"m_h"} and (masks[-1]["m_h"] == 0).any()
 
 
 @pytest.mark.parametrize("text", ["1", "1.0", "-0.1", "nan", "half"])

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import pickle
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +14,7 @@ import pytest
 
 from model.config import HyperParams
 from model.data import MNIST
-from model.experiments import (
+from model.study import (
     RunConfig,
     default_configs,
     from_json,
@@ -126,3 +128,23 @@ def test_experiments_command_on_tiny_data(tmp_path: Path, monkeypatch: pytest.Mo
     assert "--variants round-dw,stale" in json.loads((out / "results.json").read_text())["meta"]["command"]
     assert main([*argv, "--variants", "nope", "--out", str(out)]) == 2
     assert "unknown variant nope" in capsys.readouterr().err
+
+
+def test_a_worker_that_cannot_load_the_data_stops_the_study_with_its_reason(tmp_path: Path) -> None:
+    from model.data import DataError
+
+    with pytest.raises(DataError, match="does not exist"):
+        run_study([RunConfig("exact")], seeds=2, epochs=1, jobs=2, data=str(tmp_path / "missing.pkl.gz"))
+
+
+class DiesInTheWorker:
+    """Data whose first use ends the process without a word, as an out-of-memory kill would."""
+
+    @property
+    def train_x(self) -> np.ndarray:
+        os._exit(3)
+
+
+def test_a_worker_that_dies_silently_stops_the_study_as_a_broken_pool() -> None:
+    with pytest.raises(BrokenProcessPool):
+        run_study([RunConfig("exact")], seeds=2, epochs=1, jobs=2, data=DiesInTheWorker())

@@ -17,6 +17,8 @@ from model.trainer import Trainer
 from model.variants import (
     VARIANT_NAMES,
     AlignmentProbe,
+    BackwardInputs,
+    Exact,
     HiddenNoise,
     RandomFeedback,
     RandomHidden,
@@ -45,6 +47,19 @@ def prototypes(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     y = rng.integers(0, 10, n)
     X = centres[y] + 0.6 * rng.standard_normal((n, 64), dtype=np.float32)
     return X.astype(np.float32), y.astype(np.int64)
+
+
+def record_inputs(rule: Variant) -> list[BackwardInputs]:
+    """Wrap ``rule.inputs`` so every ``BackwardInputs`` it hands the backward pass is kept, in order."""
+    seen: list[BackwardInputs] = []
+    inputs = rule.inputs
+
+    def recording(model: MLP, h: np.ndarray, z1: np.ndarray, rng: np.random.Generator) -> BackwardInputs:
+        seen.append(inputs(model, h, z1, rng))
+        return seen[-1]
+
+    rule.inputs = recording  # type: ignore[method-assign]
+    return seen
 
 
 def switched_off(name: str, model: MLP) -> Variant:
@@ -87,10 +102,10 @@ def test_fixed_feedback_stays_constant_and_redrawn_changes() -> None:
     rng = np.random.default_rng(0)
     for redraw in (False, True):
         rule = RandomFeedback(redraw)
-        seen = []
+        fed, seen = record_inputs(rule), []
         for _ in range(3):
             rule.loss_and_grads(model, X, y, rng)
-            assert rule.last is not None and rule.last.feedback is rule.feedback
+            assert fed[-1].feedback is rule.feedback
             seen.append(rule.feedback.copy())
         same = [np.array_equal(seen[0], s) for s in seen[1:]]
         assert same == ([False, False] if redraw else [True, True])
@@ -112,13 +127,12 @@ def test_stale_weights_lag_by_exactly_k_steps(k: int) -> None:
     trainer = Trainer((X, y), HyperParams(hidden=H, batch_size=16, variant="stale", stale_k=k))
     rule = trainer.rule
     assert isinstance(rule, StaleWeights)
-    history = []
+    fed, history = record_inputs(rule), []
     ring = None
     for t in range(8):
         history.append(trainer.model.W2.copy())  # W2 before step t
         trainer.step()
-        assert rule.last is not None
-        np.testing.assert_array_equal(rule.last.feedback, history[max(0, t - k)])
+        np.testing.assert_array_equal(fed[-1].feedback, history[max(0, t - k)])
         assert rule.ring is not None and rule.ring.shape == (k + 1, K, H)
         assert ring is None or rule.ring is ring  # written in place, never reallocated
         ring = rule.ring
@@ -129,9 +143,9 @@ def test_stale_weights_lag_by_exactly_k_steps(k: int) -> None:
 def test_noise_goes_where_the_mode_says(mode: str) -> None:
     model, X, y = tiny()
     rule = HiddenNoise(mode, sigma=0.5)
+    seen = record_inputs(rule)
     rule.loss_and_grads(model, X, y, np.random.default_rng(0))
-    fed, h = rule.last, model.hidden(X)
-    assert fed is not None
+    fed, h = seen[-1], model.hidden(X)
     noisy_out = not np.array_equal(fed.h_out, h)
     noisy_back = not np.array_equal(fed.h_dW2, h)
     assert (noisy_out, noisy_back) == {
@@ -154,14 +168,13 @@ def test_random_hidden_fixed_pattern_and_redrawn_pattern() -> None:
     rng = np.random.default_rng(0)
     for redraw in (False, True):
         rule = RandomHidden("act", redraw)
-        xis = []
+        seen, xis = record_inputs(rule), []
         for _ in range(3):
             rule.loss_and_grads(model, X, y, rng)
             assert rule.xi is not None
             xis.append(rule.xi.copy())
         assert [np.array_equal(xis[0], x) for x in xis[1:]] == ([False, False] if redraw else [True, True])
-        fed, h = rule.last, model.hidden(X)
-        assert fed is not None
+        fed, h = seen[-1], model.hidden(X)
         np.testing.assert_array_equal(fed.h_out, h)
         np.testing.assert_array_equal(fed.h_dW2, h)
         assert not np.array_equal(fed.h_act, h)
@@ -195,9 +208,9 @@ def test_rounding_places(name: str, places: tuple[bool, bool, bool]) -> None:
     model, X, y = tiny()
     model.W1 *= 8  # hidden states spread over a few integers
     rule = make_rule(HyperParams(variant=name))
+    seen = record_inputs(rule)
     rule.loss_and_grads(model, X, y, np.random.default_rng(0))
-    fed, h = rule.last, model.hidden(X)
-    assert fed is not None
+    fed, h = seen[-1], model.hidden(X)
     for arr, rounded in zip((fed.h_out, fed.h_dW2, fed.h_act), places, strict=True):
         np.testing.assert_array_equal(arr, np.rint(h) if rounded else h)
 
@@ -211,12 +224,31 @@ def test_same_seed_gives_same_random_numbers() -> None:
     assert runs[0] == runs[1]
 
 
-def test_angles_are_zero_for_exact_and_reported_every_n_steps() -> None:
+class MeasuredExact:
+    """Exact backprop under a rule the trainer does not know, so its angles go through the probe."""
+
+    def __init__(self) -> None:
+        self.exact = Exact()
+
+    def loss_and_grads(self, model, X, y, rng):  # type: ignore[no-untyped-def]
+        return self.exact.loss_and_grads(model, X, y, rng)
+
+
+def test_exact_backprop_measures_zero_degrees_and_the_trainer_reports_what_it_measures() -> None:
     X, y = prototypes(300, 0)
-    t = Trainer((X, y), HyperParams(hidden=H, batch_size=32), angle_every=3)
-    metrics = [t.step() for _ in range(7)]
-    assert [m.angles is not None for m in metrics] == [True, False, False, True, False, False, True]
-    assert all(m.angles == {"W1": 0.0, "W2": 0.0} for m in metrics if m.angles is not None)
+    hp = HyperParams(hidden=H, batch_size=32)
+    shortcut = Trainer((X, y), hp, angle_every=3)  # exact: the trainer skips the second pass
+    measured = Trainer((X, y), hp, angle_every=3, rule=MeasuredExact())  # same run, angles probed
+    assert isinstance(shortcut.rule, Exact) and isinstance(measured.rule, MeasuredExact)
+    reported = [shortcut.step().angles for _ in range(7)]
+    probed = [measured.step().angles for _ in range(7)]
+    assert [a is not None for a in reported] == [True, False, False, True, False, False, True]
+    assert [a is not None for a in probed] == [a is not None for a in reported]
+    np.testing.assert_array_equal(measured.model.W1, shortcut.model.W1)  # the same steps were taken
+    for got, want in zip(reported, probed, strict=True):
+        if want is not None:
+            assert set(want) == {"W1", "W2"} and all(0.0 <= v < 1e-3 for v in want.values())  # measured ~0
+            assert got == pytest.approx(want, abs=1e-3)  # the shortcut agrees with the measurement
 
 
 def test_angle_probe_gives_exactly_zero_for_the_true_gradient() -> None:

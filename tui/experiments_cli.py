@@ -3,7 +3,7 @@
 Shows one overall bar (epochs done across all runs) and one bar per running run, prints
 a line as each run ends, then the results table and the validation-error curves as a
 terminal plot (plotext), and writes results.md, results.json and results_plot.txt.
-The study itself (configs, workers, aggregation, files) is ``model.experiments``.
+The study itself (configs, workers, aggregation, files) is ``model.study``.
 """
 
 from __future__ import annotations
@@ -23,13 +23,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from model.data import DataError
-from model.experiments import Event, Row, Study, from_json, markdown_table, plot_groups, run_study, write_results
+from model.study import ConfigSummary, Event, Study, from_json, markdown_table, plot_groups, run_study, write_results
 
 MARKERS = "EABCDFGHIJKLMNOP"  # E is exact backprop in every panel
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
-def render_plot(rows: Sequence[Row], width: int = 100, height: int = 18, color: bool = False) -> str:
+def render_plot(rows: Sequence[ConfigSummary], width: int = 100, height: int = 18, color: bool = False) -> str:
     """Validation error (%, log scale) per epoch, one panel per question, a letter per variant."""
     panels = []
     for title, members in plot_groups(rows):
@@ -105,7 +105,7 @@ def run_experiments(args: argparse.Namespace, data: Any = None) -> int:
     ``data``: an MNIST-like object for every run, or None to let each worker load ``args.data``.
     """
     from model.config import HyperParams
-    from model.experiments import default_configs
+    from model.study import default_configs
 
     console = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
     configs = default_configs()

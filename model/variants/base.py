@@ -1,0 +1,171 @@
+"""The backward-pass variant base: what backprop is fed, and the exact rule.
+
+The exact minibatch backward pass (``model.mlp.backward``) reads four things besides
+the inputs and labels:
+
+    h_out     (B, H)  the hidden state the output layer saw in the forward pass
+    h_dW2     (B, H)  the hidden state that multiplies the output delta in dW2 = delta^T h
+    h_act     (B, H)  the hidden state act'(.) is evaluated from (derivatives are written from h)
+    feedback  (K, H)  the matrix that carries the output delta back: delta_h = delta W2
+
+Exact backprop uses the forward pass's own h in all three places and W2 as feedback.
+A variant is a small class whose ``inputs`` method returns what to use instead; the
+shared ``Variant.loss_and_grads`` runs the forward and the backward pass with them, so
+every variant is a gradient rule in the trainer's sense (``model.trainer.GradientRule``).
+
+Dropout (``hp.dropout`` on hidden units, ``hp.input_dropout`` on inputs) works with every
+variant: ``Variant.loss_and_grads`` multiplies the inputs by an inverted-dropout mask, and
+the hidden state the variant hands back (h_out, h_dW2) and act'(.) by another, so
+``backward`` itself never sees a mask. For exact backprop that is the true gradient of the
+masked network; the exact variant takes the model's faster path only when dropout is off.
+Training steps only: evaluation goes through ``MLP`` and never drops anything.
+
+Random numbers come only from the generator the trainer passes in (``rule_rng``), so a
+seed fixes them.
+
+Leaves out: the perturbing variants (``rules.py``), the registry (``registry.py``), the
+angle diagnostics (``alignment.py``) and the training loop (``model.trainer``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from model.mlp import MLP, Grads, backward, log_softmax
+
+Array = NDArray[np.floating]
+Labels = NDArray[np.integer]
+
+
+@dataclass(frozen=True)
+class BackwardInputs:
+    """What one backward pass is fed (see the module docstring for the four roles)."""
+
+    h_out: Array  # (B, H) hidden state the output layer sees in the forward pass
+    h_dW2: Array  # (B, H) hidden state multiplying the output delta in dW2
+    h_act: Array  # (B, H) hidden state act'(.) is computed from
+    feedback: Array  # (K, H) carries the output delta back to the hidden layer
+
+
+class _Buffers:
+    """Named scratch arrays, reallocated only when a shape or dtype changes."""
+
+    def __init__(self) -> None:
+        self._arrays: dict[str, Array] = {}
+
+    def get(self, name: str, shape: tuple[int, ...], dtype: np.dtype[Any]) -> Array:
+        a = self._arrays.get(name)
+        if a is None or a.shape != shape or a.dtype != dtype:
+            a = self._arrays[name] = np.empty(shape, dtype)
+        return a
+
+
+class Variant:
+    """A gradient rule: forward pass, then ``backward`` fed by ``inputs``. The base is exact backprop.
+
+    Subclasses override ``inputs`` only. The returned gradients live in buffers reused next call.
+    """
+
+    name = "base"  # subclasses name themselves (the registry's name)
+
+    def __init__(self) -> None:
+        self.key: tuple[Any, ...] = (self.name,)
+        self._buf = _Buffers()
+        self._grads: Grads | None = None
+        self.dropout = 0.0  # probability of dropping a hidden unit (0: off)
+        self.input_dropout = 0.0  # probability of dropping an input (0: off)
+
+    def state(self) -> dict[str, Array]:
+        """Arrays this rule carries from step to step (saved in checkpoints); none by default."""
+        return {}
+
+    def load_state(self, arrays: dict[str, Array], shape: tuple[int, int]) -> None:
+        """Restore what ``state`` returned for a net whose W2 is ``shape`` (K, H).
+
+        ValueError (one line naming the piece) if anything does not fit this rule: nothing is
+        silently redrawn or reset.
+        """
+        if not set(arrays) <= set(self.state_names()):
+            raise ValueError(f"{self.name} keeps {sorted(self.state_names())}, the checkpoint has {sorted(arrays)}")
+
+    def _expect(self, arrays: dict[str, Array], name: str, shape: tuple[int, ...], dtype: type) -> Array:
+        """``arrays[name]`` if it has exactly ``shape`` and ``dtype`` and is finite; ValueError otherwise."""
+        a = arrays[name]
+        if a.shape != shape or a.dtype != dtype:
+            raise ValueError(f"{self.name}: {name} is {a.dtype} {a.shape}, expected {np.dtype(dtype)} {shape}")
+        if a.dtype.kind == "f" and not np.isfinite(a).all():
+            raise ValueError(f"{self.name}: {name} contains NaN or infinity")
+        return a
+
+    def state_names(self) -> tuple[str, ...]:
+        """Names ``state`` returns once the rule has run a step."""
+        return ()
+
+    def _mask(
+        self, slot: str, shape: tuple[int, ...], dtype: np.dtype[Any], p: float, rng: np.random.Generator
+    ) -> Array:
+        """Inverted-dropout mask: 1/(1-p) with probability 1-p, else 0; (B, n) in a reused buffer."""
+        m = self._buf.get(slot, shape, dtype)
+        rng.random(dtype=m.dtype.type, out=m)  # U[0, 1)
+        keep = self._buf.get(slot + "_keep", shape, np.dtype(np.bool_))
+        np.greater_equal(m, p, out=keep)  # kept with probability 1 - p
+        return np.multiply(keep, 1.0 / (1.0 - p), out=m, dtype=m.dtype)
+
+    def inputs(self, model: MLP, h: Array, z1: Array, rng: np.random.Generator) -> BackwardInputs:
+        """What the backward pass uses; h, z1: (B, H) this minibatch's hidden state and pre-activation."""
+        return BackwardInputs(h, h, h, model.W2)
+
+    def loss_and_grads(self, model: MLP, X: Array, y: Labels, rng: np.random.Generator) -> tuple[float, Grads]:
+        """Mean cross-entropy of the (possibly perturbed) forward pass and the variant's update.
+
+        X: (B, D), y: (B,) int. Returns grads W1 (H, D), b1 (H,), W2 (K, H), b2 (K,).
+        With dropout the inputs are X * m_in and the hidden state the variant hands back is
+        multiplied by m (inverted-dropout masks, 0 or 1/(1-p), drawn from ``rng``) wherever it
+        enters the output layer or dW2; act'(.) is multiplied by the same m, so the backward
+        pass is the exact gradient of the masked network (for the exact variant).
+        """
+        B, (H, D) = X.shape[0], model.W1.shape
+        dtype = model.W1.dtype
+        m_h = None
+        if self.input_dropout:
+            m_in = self._mask("m_in", (B, D), dtype, self.input_dropout, rng)  # (B, D)
+            X = np.multiply(X, m_in, out=self._buf.get("X_drop", (B, D), dtype))
+        z1 = np.matmul(X, model.W1.T, out=self._buf.get("z1", (B, H), dtype))
+        z1 += model.b1  # pre-activation, (B, H)
+        h = model.act.forward(z1, out=self._buf.get("h", (B, H), z1.dtype))  # (B, H)
+        if self.dropout:
+            m_h = self._mask("m_h", (B, H), dtype, self.dropout, rng)  # (B, H)
+        fed = self.inputs(model, h, z1, rng)
+        # act'(.) from the unmasked state (sigmoid's h(1-h) needs the real h), then masked
+        dact = model.act.grad_from_output(fed.h_act, out=self._buf.get("dact", (B, H), h.dtype))
+        h_out, h_dW2 = fed.h_out, fed.h_dW2
+        if m_h is not None:
+            dact *= m_h  # d h~ / d z1 = act'(z1) m, (B, H)
+            h_out = np.multiply(fed.h_out, m_h, out=self._buf.get("h_out_drop", (B, H), dtype))  # h~ = h m
+            if fed.h_dW2 is fed.h_out:
+                h_dW2 = h_out
+            else:
+                h_dW2 = np.multiply(fed.h_dW2, m_h, out=self._buf.get("h_dW2_drop", (B, H), dtype))
+        logits = h_out @ model.W2.T  # (B, K)
+        logits += model.b2
+        log_probs = log_softmax(logits)
+        probs = np.exp(log_probs)
+        loss = float(-log_probs[np.arange(B), y].mean())
+        if self._grads is None or self._grads["W1"].shape != model.W1.shape:
+            self._grads = {k: np.empty_like(v) for k, v in model.params.items()}
+        return loss, backward(X, y, probs, h_dW2, dact, fed.feedback, self._grads)
+
+
+class Exact(Variant):
+    """True backprop, through the model's own (fastest) path; with dropout, the masked network's."""
+
+    name = "exact"
+
+    def loss_and_grads(self, model: MLP, X: Array, y: Labels, rng: np.random.Generator) -> tuple[float, Grads]:
+        if self.dropout or self.input_dropout:
+            return super().loss_and_grads(model, X, y, rng)
+        return model.loss_and_grads(X, y, reuse_buffers=True)
