@@ -3,13 +3,19 @@
 The headless ``mnist-tui train`` and the experiments study both run through
 ``fit``. It keeps a copy of the weights at the best validation error and reports
 the test error there. Progress goes to optional callbacks; nothing is printed.
+
+The train error of an epoch is the running one (as Keras reports it): the share of the
+epoch's training rows that its steps' own forward passes classified wrong, while the
+weights moved. It costs nothing, where a second pass over the 50,000 training images took
+a third of an epoch's time at H=800; it reads a little higher than the error of the final
+weights, and with dropout or a perturbing variant it is that of the network as trained.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -24,7 +30,7 @@ class EpochRecord:
 
     epoch: int
     train_loss: float  # mean minibatch loss over the epoch
-    errors: dict[str, float]  # error rate per evaluated set
+    errors: dict[str, float]  # error rate per evaluated set; "train": running over the epoch
     seconds: float  # training time of the epoch (evaluation excluded)
     lr: float
 
@@ -79,6 +85,7 @@ def fit(
     diverged = False
     for epoch in range(done + 1, epochs + 1):
         losses: list[float] = []
+        correct = rows = 0
         t0 = time.perf_counter()
         target = epoch * n_train  # examples_seen is a multiple of n_train at every epoch's end
         while trainer.state.examples_seen < target:
@@ -89,12 +96,17 @@ def fit(
                 diverged = True
                 break
             losses.append(m.loss)
+            correct += m.correct
+            rows += m.batch_size
         train_seconds += time.perf_counter() - t0
-        last_eval = trainer.evaluate()
+        last_eval = trainer.evaluate(tuple(trainer.eval_sets))
+        train_loss = float(np.mean(losses)) if losses else float("nan")
+        running = (train_loss, 1.0 - correct / rows if rows else float("nan"))
+        last_eval = replace(last_eval, results={"train": running, **last_eval.results})
         errors = {name: err for name, (_, err) in last_eval.results.items()}
         record = EpochRecord(
             epoch,
-            float(np.mean(losses)) if losses else float("nan"),
+            train_loss,
             errors,
             time.perf_counter() - t0 - last_eval.seconds,
             trainer.lr,

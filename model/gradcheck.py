@@ -140,7 +140,7 @@ def toy_problem(
 def check_full(model: MLP, X: NDArray[np.float64], y: NDArray[np.integer], label: str = "") -> CheckReport:
     """Every parameter entry; minibatch backprop. X: (B, D) float64, y: (B,)."""
     t0 = time.perf_counter()
-    _, analytic = model.loss_and_grads(X, y)
+    _, _, analytic = model.loss_and_grads(X, y)
     entries = {name: list(np.ndindex(model.params[name].shape)) for name in PARAM_NAMES}
     params = _compare(model, X, y, analytic, entries)
     return CheckReport(label or "full", tuple(params), THRESHOLD, time.perf_counter() - t0)
@@ -175,7 +175,7 @@ def check_sampled(
     rng = rng if rng is not None else np.random.default_rng(0)
     model64 = model.astype(np.float64)
     X64 = np.asarray(X, np.float64)
-    loss, analytic = model64.loss_and_grads(X64, y)
+    loss, _, analytic = model64.loss_and_grads(X64, y)
     sizes = np.array([model64.params[n].size for n in PARAM_NAMES], np.float64)
     counts = np.maximum(1, np.round(n_samples * sizes / sizes.sum())).astype(int)
     kinks = _kink_finder(model64, X64)

@@ -13,6 +13,8 @@ checkpoints live elsewhere (``trainer.py``, ``checkpoint.py``).
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -41,8 +43,27 @@ def softmax(logits: Array) -> Array:
 
 def cross_entropy(logits: Array, y: Labels) -> float:
     """Mean of -log p_y over the batch; logits: (B, K), y: (B,) int."""
-    logp = log_softmax(logits)
-    return float(-logp[np.arange(len(y)), y].mean())
+    return loss_and_correct(log_softmax(logits), y)[0]
+
+
+def loss_and_correct(log_probs: Array, y: Labels) -> tuple[float, int]:
+    """(mean of -log p_y, number of rows whose most likely class is y); log_probs: (B, K), y: (B,)."""
+    B = len(y)
+    loss = float(-log_probs[np.arange(B), y].mean()) if B else 0.0
+    return loss, int(np.count_nonzero(log_probs.argmax(axis=1) == y))
+
+
+class StepResult(NamedTuple):
+    """What a training step's forward and backward pass found on one minibatch.
+
+    ``correct`` counts the rows the forward pass (as trained: with any dropout or perturbation)
+    classified right, so a running training error costs nothing extra. grads: W1 (H, D), b1 (H,),
+    W2 (K, H), b2 (K,).
+    """
+
+    loss: float
+    correct: int
+    grads: Grads
 
 
 def backward(
@@ -210,7 +231,7 @@ class MLP:
         for i in range(0, len(X), batch):
             log_probs = log_softmax(self.logits(X[i : i + batch]))  # (b, K)
             yb = y[i : i + batch]
-            total_loss -= float(log_probs[np.arange(len(yb)), yb].sum())
+            total_loss += loss_and_correct(log_probs, yb)[0] * len(yb)
             np.argmax(log_probs, axis=1, out=pred[i : i + batch])
             np.exp(log_probs, out=probs[i : i + batch])
         n = max(len(X), 1)
@@ -229,8 +250,8 @@ class MLP:
         log_probs = log_softmax(logits)
         return h, log_probs, np.exp(log_probs)
 
-    def loss_and_grads(self, X: Array, y: Labels, reuse_buffers: bool = False) -> tuple[float, Grads]:
-        """Mean cross-entropy and its exact gradient for every parameter.
+    def loss_and_grads(self, X: Array, y: Labels, reuse_buffers: bool = False) -> StepResult:
+        """Mean cross-entropy, rows classified right, and the exact gradient for every parameter.
 
         X: (B, D), y: (B,) int. grads: W1 (H, D), b1 (H,), W2 (K, H), b2 (K,).
         With ``reuse_buffers`` the returned arrays are overwritten by the next call
@@ -238,10 +259,11 @@ class MLP:
         """
         work = self.workspace(len(X)) if reuse_buffers else {}
         h, log_probs, probs = self.forward_for_backprop(X, work)
-        loss = float(-log_probs[np.arange(len(y)), y].mean())
+        loss, correct = loss_and_correct(log_probs, y)
         dact = self.act.grad_from_output(h, out=work.get("dact"))
         grads = self.grad_buffers() if reuse_buffers else None
-        return loss, backward(X, y, probs, h, dact, self.W2, grads, delta_h_out=work.get("delta_h"))
+        grads = backward(X, y, probs, h, dact, self.W2, grads, delta_h_out=work.get("delta_h"))
+        return StepResult(loss, correct, grads)
 
     def workspace(self, B: int) -> dict[str, Array]:
         """Scratch arrays for a training step on B rows: h, dact, delta_h (B, H), logits (B, K).

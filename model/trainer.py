@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 from model.analysis import Misclassified, mistakes
 from model.augment import random_shift
 from model.config import ARCHITECTURE_FIELDS, SPECS, HyperParams
-from model.mlp import MLP, Grads
+from model.mlp import MLP, Grads, StepResult
 from model.schedule import lr_at
 from model.variants import AlignmentProbe, Exact, Variant, make_rule, variant_key
 
@@ -49,7 +49,7 @@ class GradientRule(Protocol):
     default), rebuilt from ``hp.variant``; any other object with this method is kept as given.
     """
 
-    def loss_and_grads(self, model: MLP, X: Array, y: Labels, rng: np.random.Generator) -> tuple[float, Grads]: ...
+    def loss_and_grads(self, model: MLP, X: Array, y: Labels, rng: np.random.Generator) -> StepResult: ...
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,7 @@ class StepMetrics:
     finite: bool = True  # loss and gradient were finite
     angles: dict[str, float] | None = None  # degrees between this update and the true gradient, per W
     diverged: bool = False  # this step was refused: weights went back to the last good snapshot
+    correct: int = 0  # minibatch rows the step's forward pass classified right (before its update)
 
 
 @dataclass(frozen=True)
@@ -226,7 +227,7 @@ class Trainer:
         """
         lr = self.lr
         Xb, yb = self._next_batch()
-        loss, grads = self.rule.loss_and_grads(self.model, Xb, yb, self.rule_rng)
+        loss, correct, grads = self.rule.loss_and_grads(self.model, Xb, yb, self.rule_rng)
         # db1 sums every row of delta1 and dW2 every hidden unit: a NaN/inf anywhere shows up there.
         finite = math.isfinite(loss) and all(np.isfinite(grads[k]).all() for k in ("b1", "W2", "b2"))
         if finite:
@@ -251,7 +252,16 @@ class Trainer:
         self.state.step += 1
         self.state.examples_seen += len(yb)
         metrics = StepMetrics(
-            self.state.step, self.epoch_float, self.state.examples_seen, loss, lr, len(yb), finite, angles, not healthy
+            self.state.step,
+            self.epoch_float,
+            self.state.examples_seen,
+            loss,
+            lr,
+            len(yb),
+            finite,
+            angles,
+            not healthy,
+            correct,
         )
         for callback in self.on_step:
             callback(metrics)

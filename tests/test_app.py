@@ -401,9 +401,9 @@ async def test_g_runs_the_gradient_check_without_stopping_training(tiny_mnist: A
 class NaNRule:
     """A gradient rule whose loss is not finite, as in a run that blew up."""
 
-    def loss_and_grads(self, model: Any, X: Any, y: Any, rng: Any) -> tuple[float, Any]:
-        _, grads = model.loss_and_grads(X, y)
-        return float("nan"), grads
+    def loss_and_grads(self, model: Any, X: Any, y: Any, rng: Any) -> tuple[float, int, Any]:
+        _, _, grads = model.loss_and_grads(X, y)
+        return float("nan"), 0, grads
 
 
 async def test_diverging_run_pauses_and_says_so(tiny_mnist: Any) -> None:

@@ -64,7 +64,7 @@ def test_dropout_gradient_matches_finite_differences_of_the_masked_network(activ
     X, y = rng.random((B, D)), rng.integers(0, K, B)
     rule = make_rule(HyperParams(dropout=0.5, input_dropout=0.3))
     masks = record_masks(rule)
-    loss, grads = rule.loss_and_grads(model, X, y, np.random.default_rng(3))
+    loss, _, grads = rule.loss_and_grads(model, X, y, np.random.default_rng(3))
     m_in, m_h = masks[-1]["m_in"], masks[-1]["m_h"]
     assert m_in.shape == (B, D) and m_h.shape == (B, H) and m_h.dtype == np.float64
     assert 0 < (m_h == 0).sum() < m_h.size and 0 < (m_in == 0).sum() < m_in.size
@@ -101,10 +101,10 @@ def test_masks_are_inverted_dropout() -> None:
 def test_zero_dropout_is_exactly_the_old_gradient_and_draws_nothing() -> None:
     model = MLP(64, 16, 10, "relu", np.random.default_rng(0))
     X, y = data(20)
-    loss0, ref = model.loss_and_grads(X, y)
+    loss0, _, ref = model.loss_and_grads(X, y)
     rng = np.random.default_rng(5)
     before = rng.bit_generator.state
-    loss, grads = make_rule(HyperParams(dropout=0.0, input_dropout=0.0)).loss_and_grads(model, X, y, rng)
+    loss, _, grads = make_rule(HyperParams(dropout=0.0, input_dropout=0.0)).loss_and_grads(model, X, y, rng)
     assert loss == loss0 and rng.bit_generator.state == before
     for name in PARAM_NAMES:
         assert_array_equal(grads[name], ref[name])
@@ -113,9 +113,9 @@ def test_zero_dropout_is_exactly_the_old_gradient_and_draws_nothing() -> None:
 def test_dropout_that_keeps_every_unit_gives_the_plain_gradient() -> None:
     model = MLP(64, 16, 10, "relu", np.random.default_rng(0))
     X, y = data(20)
-    loss0, ref = model.loss_and_grads(X, y)
+    loss0, _, ref = model.loss_and_grads(X, y)
     rule = make_rule(HyperParams(dropout=1e-12, input_dropout=1e-12))  # masked path, mask = 1
-    loss, grads = rule.loss_and_grads(model, X, y, np.random.default_rng(0))
+    loss, _, grads = rule.loss_and_grads(model, X, y, np.random.default_rng(0))
     assert loss == pytest.approx(loss0, rel=1e-6)
     for name in PARAM_NAMES:
         assert_allclose(grads[name], ref[name], rtol=1e-5, atol=1e-7)

@@ -44,7 +44,7 @@ def test_single_example_gradient_matches_finite_differences(activation: str) -> 
 @pytest.mark.parametrize("activation", list(ACTIVATIONS))
 def test_minibatch_gradient_matches_finite_differences(activation: str) -> None:
     model, X, y = toy_problem(activation, batch=16, seed=2)
-    _, analytic = model.loss_and_grads(X, y)
+    _, _, analytic = model.loss_and_grads(X, y)
     numeric = numeric_grads(model, X, y)
     for name in PARAM_NAMES:
         assert_allclose(analytic[name], numeric[name], rtol=RTOL, atol=ATOL, err_msg=name)
@@ -53,7 +53,7 @@ def test_minibatch_gradient_matches_finite_differences(activation: str) -> None:
 @pytest.mark.parametrize("activation", list(ACTIVATIONS))
 def test_minibatch_gradient_is_mean_of_single_example_gradients(activation: str) -> None:
     model, X, y = toy_problem(activation, batch=7, seed=3)
-    _, batch = model.loss_and_grads(X, y)
+    _, _, batch = model.loss_and_grads(X, y)
     singles = [backprop_one_example(model.params, model.act, x, int(t)) for x, t in zip(X, y, strict=True)]
     for name in PARAM_NAMES:
         assert_allclose(batch[name], np.mean([g[name] for g in singles], axis=0), rtol=1e-12, atol=1e-15)
@@ -137,7 +137,7 @@ def test_can_overfit_twenty_examples(activation: str) -> None:
     y = np.arange(20) % 10
     model = MLP(784, 64, 10, activation, rng)
     for _ in range(300):
-        _, g = model.loss_and_grads(X, y)
+        _, _, g = model.loss_and_grads(X, y)
         for k, p in model.params.items():
             p -= {"relu": 0.1, "tanh": 0.1, "sigmoid": 0.3}[activation] * g[k]
     assert model.loss(X, y) < 0.05
@@ -147,7 +147,7 @@ def test_can_overfit_twenty_examples(activation: str) -> None:
 def test_training_is_float32() -> None:
     model = MLP(784, 32, 10)
     X = np.zeros((4, 784), np.float32)
-    _, g = model.loss_and_grads(X, np.zeros(4, np.int64))
+    _, _, g = model.loss_and_grads(X, np.zeros(4, np.int64))
     assert all(v.dtype == np.float32 for v in (*model.params.values(), *g.values()))
 
 

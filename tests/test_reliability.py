@@ -26,7 +26,7 @@ from conftest import wait_for
 from model.checkpoint import CheckpointError, load_checkpoint
 from model.config import HyperParams
 from model.data import MNIST
-from model.mlp import MLP, Grads
+from model.mlp import MLP, StepResult
 from model.trainer import MAX_STEP_LOSS, Trainer
 from tui.cli import main
 
@@ -94,13 +94,13 @@ class NanAt:
     def __init__(self, bad_step: int) -> None:
         self.calls, self.bad_step = 0, bad_step
 
-    def loss_and_grads(self, model: MLP, X: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> tuple[float, Grads]:
+    def loss_and_grads(self, model: MLP, X: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> StepResult:
         self.calls += 1
-        loss, grads = model.loss_and_grads(X, y, reuse_buffers=True)
+        loss, correct, grads = model.loss_and_grads(X, y, reuse_buffers=True)
         if self.calls == self.bad_step:
             grads["W2"][0, 0] = np.nan
-            return float("nan"), grads
-        return loss, grads
+            return StepResult(float("nan"), correct, grads)
+        return StepResult(loss, correct, grads)
 
 
 def test_non_finite_gradient_restores_the_last_snapshot(tiny_mnist: MNIST) -> None:
@@ -353,7 +353,7 @@ class Boom:
     def __init__(self, at: int) -> None:
         self.calls, self.at = 0, at
 
-    def loss_and_grads(self, model: MLP, X: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> tuple[float, Grads]:
+    def loss_and_grads(self, model: MLP, X: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> StepResult:
         self.calls += 1
         if self.calls == self.at:
             raise RuntimeError("boom in the backward pass")

@@ -169,3 +169,27 @@ def test_a_state_for_other_data_is_refused_and_changes_nothing() -> None:
     with pytest.raises(ValueError, match="600 training examples, not 300"):
         other.load_state_dict(state)
     assert all(np.array_equal(other.model.params[k], v) for k, v in before.items())
+
+
+def test_a_step_counts_the_rows_its_own_forward_pass_got_right() -> None:
+    t = make()
+    X, y = t.train
+    for _ in range(5):
+        idx = t.order[t.state.position : t.state.position + t.hp.batch_size]
+        before = t.model.predict(X[idx])  # the weights the step's forward pass sees
+        m = t.step()
+        assert m.correct == int(np.count_nonzero(before == y[idx]))
+
+
+def test_fit_reports_the_running_train_error_without_a_pass_over_the_training_set() -> None:
+    t = make(HyperParams(hidden=32, batch_size=32, epochs=2))
+    evaluated: list[tuple[str, ...]] = []
+    evaluate = t.evaluate
+    t.evaluate = lambda names=None: evaluated.append(tuple(names or ())) or evaluate(names)  # type: ignore[method-assign]
+    steps: list = []
+    result = fit(t, 2, on_step=steps.append)
+    assert evaluated == [("valid",), ("valid",)]  # the training set is never run again
+    n = len(t.train[0])
+    for record, epoch_steps in zip(result.history, (steps[: len(steps) // 2], steps[len(steps) // 2 :]), strict=True):
+        assert sum(m.batch_size for m in epoch_steps) == n
+        assert record.errors["train"] == pytest.approx(1 - sum(m.correct for m in epoch_steps) / n)

@@ -79,8 +79,8 @@ def test_every_variant_is_exactly_backprop_with_its_perturbation_off(name: str) 
     model, X, y = tiny()
     rule, rng = switched_off(name, model), np.random.default_rng(0)
     for _ in range(3):  # several calls: ring buffers and fixed draws are in play
-        loss, grads = rule.loss_and_grads(model, X, y, rng)
-        exact_loss, exact = model.loss_and_grads(X, y)
+        loss, _, grads = rule.loss_and_grads(model, X, y, rng)
+        exact_loss, _, exact = model.loss_and_grads(X, y)
         assert loss == exact_loss
         for k in exact:
             np.testing.assert_array_equal(grads[k], exact[k], err_msg=f"{name} {k}")
@@ -91,7 +91,7 @@ def test_every_variant_is_exactly_backprop_with_its_perturbation_off(name: str) 
 def test_exact_base_matches_the_per_example_derivation() -> None:
     model32, X32, y = tiny()
     model, X = model32.astype(np.float64), X32.astype(np.float64)
-    _, grads = Variant().loss_and_grads(model, X, y, np.random.default_rng(0))
+    _, _, grads = Variant().loss_and_grads(model, X, y, np.random.default_rng(0))
     per = [backprop_one_example(model.params, model.act, x, int(t)) for x, t in zip(X, y, strict=True)]
     for k in grads:
         np.testing.assert_allclose(grads[k], np.mean([p[k] for p in per], axis=0), rtol=1e-10, atol=1e-12)
@@ -115,8 +115,8 @@ def test_fixed_feedback_stays_constant_and_redrawn_changes() -> None:
 
 def test_random_feedback_changes_only_the_first_layer_gradient() -> None:
     model, X, y = tiny()
-    _, g = RandomFeedback(False).loss_and_grads(model, X, y, np.random.default_rng(0))
-    _, exact = model.loss_and_grads(X, y)
+    _, _, g = RandomFeedback(False).loss_and_grads(model, X, y, np.random.default_rng(0))
+    _, _, exact = model.loss_and_grads(X, y)
     np.testing.assert_array_equal(g["W2"], exact["W2"])
     assert angle_degrees(g["W1"], exact["W1"]) > 20
 
@@ -253,16 +253,16 @@ def test_exact_backprop_measures_zero_degrees_and_the_trainer_reports_what_it_me
 
 def test_angle_probe_gives_exactly_zero_for_the_true_gradient() -> None:
     model, X, y = tiny()
-    _, g = Variant().loss_and_grads(model, X, y, np.random.default_rng(0))
+    _, _, g = Variant().loss_and_grads(model, X, y, np.random.default_rng(0))
     assert AlignmentProbe()(model, X, y, g) == {"W1": 0.0, "W2": 0.0}
 
 
 def test_angle_probe_measures_the_variants_update() -> None:
     model, X, y = tiny()
-    _, g = RandomFeedback(False).loss_and_grads(model, X, y, np.random.default_rng(0))
+    _, _, g = RandomFeedback(False).loss_and_grads(model, X, y, np.random.default_rng(0))
     g = {k: v.copy() for k, v in g.items()}
     angles = AlignmentProbe()(model, X, y, g)
-    _, exact = model.loss_and_grads(X, y)
+    _, _, exact = model.loss_and_grads(X, y)
     assert angles["W2"] == 0.0
     assert angles["W1"] == pytest.approx(angle_degrees(g["W1"], exact["W1"]))
     assert angle_degrees(exact["W1"], -exact["W1"]) == pytest.approx(180.0)
@@ -293,8 +293,8 @@ def test_variant_switches_between_steps_and_keeps_state_when_options_do_not_matt
 def test_custom_rule_is_kept() -> None:
     class Doubled:
         def loss_and_grads(self, model, X, y, rng):  # type: ignore[no-untyped-def]
-            loss, g = model.loss_and_grads(X, y)
-            return loss, {k: 2 * v for k, v in g.items()}
+            loss, correct, g = model.loss_and_grads(X, y)
+            return loss, correct, {k: 2 * v for k, v in g.items()}
 
     X, y = prototypes(100, 0)
     rule = Doubled()

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from model.mlp import MLP, Grads, backward, log_softmax
+from model.mlp import MLP, Grads, StepResult, backward, log_softmax, loss_and_correct
 
 Array = NDArray[np.floating]
 Labels = NDArray[np.integer]
@@ -119,8 +119,9 @@ class Variant:
         """What the backward pass uses; h, z1: (B, H) this minibatch's hidden state and pre-activation."""
         return BackwardInputs(h, h, h, model.W2)
 
-    def loss_and_grads(self, model: MLP, X: Array, y: Labels, rng: np.random.Generator) -> tuple[float, Grads]:
-        """Mean cross-entropy of the (possibly perturbed) forward pass and the variant's update.
+    def loss_and_grads(self, model: MLP, X: Array, y: Labels, rng: np.random.Generator) -> StepResult:
+        """Mean cross-entropy and correct count of the (possibly perturbed) forward pass, and the
+        variant's update.
 
         X: (B, D), y: (B,) int. Returns grads W1 (H, D), b1 (H,), W2 (K, H), b2 (K,).
         With dropout the inputs are X * m_in and the hidden state the variant hands back is
@@ -154,10 +155,10 @@ class Variant:
         logits += model.b2
         log_probs = log_softmax(logits)
         probs = np.exp(log_probs)
-        loss = float(-log_probs[np.arange(B), y].mean())
+        loss, correct = loss_and_correct(log_probs, y)
         if self._grads is None or self._grads["W1"].shape != model.W1.shape:
             self._grads = {k: np.empty_like(v) for k, v in model.params.items()}
-        return loss, backward(X, y, probs, h_dW2, dact, fed.feedback, self._grads)
+        return StepResult(loss, correct, backward(X, y, probs, h_dW2, dact, fed.feedback, self._grads))
 
 
 class Exact(Variant):
@@ -165,7 +166,7 @@ class Exact(Variant):
 
     name = "exact"
 
-    def loss_and_grads(self, model: MLP, X: Array, y: Labels, rng: np.random.Generator) -> tuple[float, Grads]:
+    def loss_and_grads(self, model: MLP, X: Array, y: Labels, rng: np.random.Generator) -> StepResult:
         if self.dropout or self.input_dropout:
             return super().loss_and_grads(model, X, y, rng)
         return model.loss_and_grads(X, y, reuse_buffers=True)

@@ -308,7 +308,10 @@ class TrainingBridge:
 
     def _evaluate(self, epoch_end: bool) -> None:
         t0 = self._clock()
-        metrics, wrong = self.trainer.evaluate_with_mistakes()
+        metrics, wrong = self.trainer.evaluate_with_mistakes(tuple(self.trainer.eval_sets))
+        running = self.stats.running_train()
+        if running is not None:  # the steps' own forward passes: no second pass over the training set
+            metrics = dataclasses.replace(metrics, results={"train": running, **metrics.results})
         self.stats.record_eval(metrics)
         self.stats.eval_seconds += self._clock() - t0
         self._post(Evaluated(metrics, wrong, self._status(), epoch_end))

@@ -41,6 +41,7 @@ class RunStats:
         self.last_loss = numbers.get("last_loss")
         self.valid_error = numbers.get("valid_error")
         self.best = BestSoFar()
+        self._loss_sum, self._correct, self._rows = 0.0, 0, 0  # steps since the last evaluation
         self.best.restore(numbers.get("best_valid_error"), numbers.get("test_error_at_best"))
 
     def record_step(self, m: StepMetrics) -> None:
@@ -48,9 +49,21 @@ class RunStats:
         self.examples.append(m.examples_seen)
         self.losses.append(m.loss)
         self.last_loss = m.loss
+        self._loss_sum += m.loss * m.batch_size
+        self._correct += m.correct
+        self._rows += m.batch_size
         if m.angles is not None:
             self.angles.append((m.examples_seen, m.angles))
             self.last_angles = m.angles
+
+    def running_train(self) -> tuple[float, float] | None:
+        """(mean loss, error) of the training steps since the last call, from their own forward
+        passes (as Keras reports a running train error); None if no step ran since."""
+        if not self._rows:
+            return None
+        figures = (self._loss_sum / self._rows, 1.0 - self._correct / self._rows)
+        self._loss_sum, self._correct, self._rows = 0.0, 0, 0
+        return figures
 
     def record_eval(self, metrics: EvalMetrics) -> None:
         if "valid" in metrics.results:
