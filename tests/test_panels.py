@@ -17,10 +17,12 @@ from textual.widget import Widget
 from model.analysis import Misclassified, confusion_matrix, misclassified
 from model.gradcheck import CheckReport, ParamCheck, toy_suite
 from model.mlp import MLP
-from tui.digit_render import ASCII_RAMP, render_ascii, render_halfblock
-from tui.widgets.charts import DEGREE_STEPS, ChartsPanel, SeriesChart, format_count, stepped_ticks
-from tui.widgets.digits import NO_EVALUATION, NO_MATCH, MisclassifiedPanel, confusion_text, confusion_width
+from tui.view.confusion import confusion_text, confusion_width
+from tui.view.digit_render import ASCII_RAMP, render_ascii, render_halfblock
+from tui.widgets.charts import ChartsPanel
+from tui.widgets.digits import NO_EVALUATION, NO_MATCH, MisclassifiedPanel
 from tui.widgets.gradcheck import HINT, GradCheckPanel
+from tui.widgets.series_chart import SeriesChart
 
 PANELS_CSS = Path(__file__).resolve().parents[1] / "assets" / "panels.tcss"
 SIZE = (120, 40)
@@ -395,7 +397,7 @@ async def test_charts_many_points_are_downsampled_and_replotted_by_the_timer() -
             panel.append_losses(ex, 2.0 * np.exp(-ex / 2e6) + 0.1 * rng.random(500))
         assert len(panel.loss_chart.series["raw"].x) == 100_000
         raw = panel.loss_chart.series["raw"]
-        x, _ = panel.loss_chart._visible(raw, 110)
+        x, _ = raw.visible(110, log_y=True)
         assert len(x) <= 2 * 110 and x[-1] == 100_000 * 64
         renders = panel.loss_chart.renders
         t0 = time.perf_counter()
@@ -495,18 +497,6 @@ async def test_legend_drops_the_dashes_when_the_border_is_short(width: int, dash
         subtitle = screen_text(pilot.app).splitlines()[-1]
         assert "0.798%" in subtitle and "2.37%" in subtitle and "…" not in subtitle
         assert ("━ train" in subtitle) == dashes
-
-
-def test_stepped_ticks() -> None:
-    assert stepped_ticks(-4.5, 94.5, 2, DEGREE_STEPS).tolist() == [0.0, 45.0, 90.0]
-    assert stepped_ticks(-4.5, 94.5, 3, DEGREE_STEPS).tolist() == [0.0, 30.0, 60.0, 90.0]
-    assert stepped_ticks(0.0, 180.0, 2, DEGREE_STEPS).tolist() == [0.0, 90.0, 180.0]
-
-
-def test_format_count() -> None:
-    assert [format_count(v) for v in (0, 950, 10_000, 12_500, 1_200_000, 3e9)] == [
-        "0", "950", "10k", "12.5k", "1.2M", "3G",
-    ]  # fmt: skip
 
 
 # ---- gradient check panel ------------------------------------------------------------------
