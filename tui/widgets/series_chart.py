@@ -78,7 +78,6 @@ class SeriesChart(PlotextPlot):
         self._drawn: tuple[object, RenderResult] | None = None  # (inputs, figure) of the last build
         self._building = False  # a background build is running
         self._background_plot = Plot()  # the background builds' own figure
-        self.renders = 0  # count of full rebuilds (tests, benchmarks)
         self.linked: list[SeriesChart] = []  # other charts whose x range this one spans too
         self.last_render_seconds = 0.0
         self._last_render_end = 0.0
@@ -220,7 +219,6 @@ class SeriesChart(PlotextPlot):
         if self._drawn is not None and self._drawn[0] == inputs:
             return self._drawn[1]
         t0 = time.perf_counter()
-        self.renders += 1
         empty = Text(self.empty_text, style="dim", justify="center")
         result: RenderResult = super().render() if self.rebuild() else empty
         self._drawn = (inputs, result)
@@ -265,5 +263,4 @@ class SeriesChart(PlotextPlot):
         self.border_subtitle = legend  # also when nothing is drawable: empties it after a clear
         if result is not None:
             self._drawn = (inputs, result)
-            self.renders += 1
             self.refresh()
