@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
 from model.analysis import Misclassified, confusion_matrix
+from tui.view.chart import Marker, marker_labels
 from tui.view.format import format_compact, format_count
-from tui.view.selection import relocate, select
+from tui.view.selection import MistakeBrowser, cycle_class, relocate, select
 from tui.view.series import GrowingArray, RunningEMA, downsample, ema
 from tui.view.ticks import log_ticks, nice_ticks, stepped_ticks
 from tui.widgets.charts import DEGREE_STEPS
@@ -182,3 +183,30 @@ def test_view_does_not_import_textual() -> None:
         "sys.exit('textual' in sys.modules)"
     )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_browser_steps_filters_and_status_line() -> None:
+    res = make_result(true=[1, 1, 2, 1, 3], pred=[7, 2, 7, 7, 8], conf=[0.5, 0.9, 0.6, 0.8, 0.4])
+    browser = MistakeBrowser()
+    assert browser.shown() is None and browser.status_line() == "" and not browser.step(1)
+    browser.show(res)
+    assert browser.step(10) and browser.position == 4 and browser.current_row == 43
+    browser.cycle_true()  # true 0: nothing matches
+    assert len(browser) == 0 and browser.shown() is None and not browser.jump("last")
+    browser.cycle_true()  # true 1
+    assert list(browser.selection) == [0, 1, 3]
+    assert browser.status_line() == "1 / 3 (of 5) · true 1 · pred all · test order"  # nothing to stay on
+    browser.cycle_order()
+    shown = browser.shown()
+    assert shown is not None and (shown.true, shown.pred, shown.row) == (1, 2, 13)
+    assert shown.probs[2] == pytest.approx(0.9) and browser.status_line(compact=True).startswith("1/3 · true 1")
+    assert [cycle_class(c) for c in (None, 0, 8, 9)] == [0, 1, 9, None]
+
+
+def test_marker_labels_skip_overlaps_and_flip_at_the_right_edge() -> None:
+    markers = [Marker(50.0, "b"), Marker(10.0, "first label"), Marker(12.0, "close"), Marker(99.0, "end")]
+    placed = marker_labels(markers, 0.0, 100.0, 100)
+    assert [m.label for m, _ in placed] == ["first label", "close", "b", "end"]  # in x order
+    starts = [start for _, start in placed]
+    assert starts[0] == pytest.approx(11.0) and starts[1] is None  # would overlap the first
+    assert starts[2] == pytest.approx(51.0) and starts[3] == pytest.approx(95.0)  # left of its line
