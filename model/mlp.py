@@ -19,6 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from model.activations import DEFAULT_ACTIVATION, Activation, get_activation
+from model.buffers import Buffers
 
 Array = NDArray[np.floating]
 Labels = NDArray[np.integer]
@@ -153,8 +154,7 @@ class MLP:
         self.b1: Array = np.zeros(n_hidden, dtype)
         self.W2: Array = (rng.standard_normal((n_out, n_hidden)) * np.sqrt(1.0 / n_hidden)).astype(dtype)
         self.b2: Array = np.zeros(n_out, dtype)
-        self._grad_buffers: Grads | None = None
-        self._work: dict[str, Array] = {}
+        self._buffers = Buffers()  # the training step's scratch: workspace and gradients
 
     # ---- shapes and parameters -------------------------------------------------
     @property
@@ -176,7 +176,7 @@ class MLP:
     def copy(self) -> MLP:
         """A deep copy, e.g. for a gradient check that must not touch the live weights."""
         clone = MLP.__new__(MLP)
-        clone.act, clone.dtype, clone._grad_buffers, clone._work = self.act, self.dtype, None, {}
+        clone.act, clone.dtype, clone._buffers = self.act, self.dtype, Buffers()
         for name, value in self.params.items():
             setattr(clone, name, value.copy(order="K"))  # keep W1's column-major layout
         return clone
@@ -271,14 +271,10 @@ class MLP:
         Reallocated only when B or the model's shape changes; the next step overwrites them.
         """
         _, H, K = self.shape
-        h = self._work.get("h")
-        if h is None or h.shape != (B, H) or self._work["logits"].shape != (B, K):
-            self._work = {name: np.empty((B, H), self.dtype) for name in ("h", "dact", "delta_h")}
-            self._work["logits"] = np.empty((B, K), self.dtype)
-        return self._work
+        work = {name: self._buffers.get(name, (B, H), self.dtype) for name in ("h", "dact", "delta_h")}
+        work["logits"] = self._buffers.get("logits", (B, K), self.dtype)
+        return work
 
     def grad_buffers(self) -> Grads:
         """Preallocated gradient arrays shaped like the parameters (reused across steps)."""
-        if self._grad_buffers is None or self._grad_buffers["W1"].shape != self.W1.shape:
-            self._grad_buffers = {k: np.empty_like(v) for k, v in self.params.items()}
-        return self._grad_buffers
+        return self._buffers.like(self.params, prefix="d")

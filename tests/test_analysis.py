@@ -1,4 +1,4 @@
-"""Statistics behind the panels: confusion matrix, misclassified sets, selection, curves, ticks."""
+"""What a model gets wrong: confusion matrix, per-class error, misclassified sets."""
 
 from __future__ import annotations
 
@@ -7,57 +7,10 @@ import sys
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
-from model.analysis import (
-    GrowingArray,
-    Misclassified,
-    RunningEMA,
-    confusion_matrix,
-    downsample,
-    ema,
-    log_ticks,
-    misclassified,
-    nice_ticks,
-    per_class_error,
-    relocate,
-    select,
-)
+from model.analysis import confusion_matrix, misclassified, per_class_error
 from model.mlp import MLP
-
-
-def ema_reference(values: np.ndarray, alpha: float) -> np.ndarray:
-    """The recurrence written out; non-finite inputs skipped (NaN out, state kept)."""
-    s, out = None, []
-    for v in values:
-        if not np.isfinite(v):
-            out.append(np.nan)
-            continue
-        s = v if s is None else (1 - alpha) * s + alpha * v
-        out.append(s)
-    return np.array(out)
-
-
-def make_result(true: list[int], pred: list[int], conf: list[float]) -> Misclassified:
-    """A hand-made misclassified set: probability ``conf`` on the predicted class."""
-    n = len(true)
-    probs = np.full((n, 10), 0.0, np.float32)
-    for i, (p, c) in enumerate(zip(pred, conf, strict=True)):
-        probs[i] = (1 - c) / 9
-        probs[i, p] = c
-    cm = confusion_matrix(true, pred)
-    return Misclassified(
-        images=np.zeros((n, 784), np.float32),
-        true=np.array(true, np.int64),
-        pred=np.array(pred, np.int64),
-        probs=probs,
-        indices=np.arange(n, dtype=np.int64) * 10 + 3,
-        confusion=cm,
-        total=100,
-    )
-
 
 # ---- confusion matrix and misclassified -------------------------------------------
 
@@ -111,114 +64,6 @@ def test_misclassified_with_nothing_wrong_has_empty_arrays() -> None:
     res = misclassified(model, X, y)
     assert len(res) == 0 and res.images.shape == (0, 4) and res.probs.shape == (0, 10)
     assert res.confusion.trace() == 9 and res.error_rate == 0.0
-
-
-# ---- selection for the viewer ---------------------------------------------------------
-
-
-def test_select_filters_and_sorts() -> None:
-    res = make_result(true=[1, 1, 2, 1, 3], pred=[7, 2, 7, 7, 8], conf=[0.5, 0.9, 0.6, 0.8, 0.4])
-    assert_array_equal(select(res), [0, 1, 2, 3, 4])
-    assert_array_equal(select(res, true_class=1), [0, 1, 3])
-    assert_array_equal(select(res, pred_class=7), [0, 2, 3])
-    assert_array_equal(select(res, true_class=1, pred_class=7), [0, 3])
-    assert_array_equal(select(res, true_class=5), [])
-    assert_array_equal(select(res, order="confident"), [1, 3, 2, 0, 4])
-    assert_array_equal(select(res, order="unsure"), [4, 0, 2, 3, 1])
-    assert_array_equal(select(res, pred_class=7, order="confident"), [3, 2, 0])
-
-
-def test_relocate_keeps_the_image_or_a_sensible_neighbour() -> None:
-    rows = np.array([3, 13, 23, 43])
-    assert relocate(rows, 23, 0, "index") == 2  # same image, wherever it moved
-    assert relocate(rows, 33, 0, "index") == 3  # gone: the next one in set order
-    assert relocate(rows, 99, 0, "index") == 3  # past the end: the last
-    assert relocate(rows, 33, 1, "confident") == 1  # gone, sorted view: same position
-    assert relocate(rows, None, 9, "unsure") == 3  # clipped to the new length
-    assert relocate(np.zeros(0, np.int64), 3, 5, "index") == 0
-
-
-# ---- curves -----------------------------------------------------------------------------
-
-
-def test_growing_array_appends_many_chunks() -> None:
-    buf = GrowingArray(capacity=2)
-    expected = []
-    for i in range(300):
-        chunk = np.arange(i % 7) + i
-        buf.extend(chunk)
-        expected.extend(chunk.tolist())
-    buf.extend(5.0)
-    expected.append(5.0)
-    assert_array_equal(buf.values, expected)
-    buf.clear()
-    assert len(buf) == 0
-
-
-def test_downsample_keeps_ends_extremes_and_bounds_count() -> None:
-    rng = np.random.default_rng(0)
-    x = np.arange(100_003, dtype=np.float64)
-    y = rng.standard_normal(len(x))
-    y[54_321] = 40.0  # a spike must survive
-    y[77_777] = -40.0
-    xd, yd = downsample(x, y, 400)
-    assert len(xd) <= 400
-    assert xd[0] == 0 and xd[-1] == x[-1]
-    assert np.all(np.diff(xd) > 0)
-    assert yd.max() == 40.0 and yd.min() == -40.0
-    # Every kept point is an original point.
-    assert_array_equal(yd, y[xd.astype(int)])
-
-
-def test_downsample_small_input_is_a_copy() -> None:
-    x, y = np.arange(5.0), np.arange(5.0) ** 2
-    xd, yd = downsample(x, y, 10)
-    assert_array_equal(xd, x) and assert_array_equal(yd, y)
-    xd[0] = 99
-    assert x[0] == 0
-    with pytest.raises(ValueError):
-        downsample(x, y, 3)
-
-
-@settings(max_examples=60, deadline=None)
-@given(n=st.integers(1, 3000), max_points=st.integers(4, 500))
-def test_downsample_property(n: int, max_points: int) -> None:
-    y = np.sin(np.arange(n) * 0.37) * np.arange(n)
-    xd, yd = downsample(np.arange(n, dtype=float), y, max_points)
-    assert 1 <= len(xd) <= max(max_points, 1)
-    assert xd[0] == 0 and xd[-1] == n - 1
-    assert yd.max() == y.max() and yd.min() == y.min()
-
-
-@pytest.mark.parametrize("alpha", [0.005, 0.02, 0.3, 1.0])
-def test_ema_matches_the_recurrence(alpha: float) -> None:
-    v = np.random.default_rng(1).random(5000) * 3
-    assert_allclose(ema(v, alpha), ema_reference(v, alpha), rtol=1e-10, atol=1e-12)
-
-
-def test_running_ema_in_chunks_equals_one_pass_and_skips_non_finite() -> None:
-    v = np.random.default_rng(2).random(1000)
-    v[[0, 10, 11, 500]] = [np.nan, np.inf, -np.inf, np.nan]
-    running = RunningEMA(0.05)
-    parts = [running.update(v[i : i + k]) for i, k in ((0, 1), (1, 30), (31, 469), (500, 500))]
-    got = np.concatenate(parts)
-    assert_allclose(got, ema_reference(v, 0.05), rtol=1e-10, equal_nan=True)
-    assert np.isnan(got[[0, 10, 11, 500]]).all()
-    assert running.value == pytest.approx(ema_reference(v, 0.05)[-1])
-    running.reset()
-    assert running.update([2.0])[0] == 2.0
-    with pytest.raises(ValueError):
-        RunningEMA(0.0)
-
-
-def test_ticks() -> None:
-    assert_allclose(nice_ticks(0, 50_000, 4), [0, 10_000, 20_000, 30_000, 40_000, 50_000])
-    t = nice_ticks(64, 1_280_000, 6)
-    assert 3 <= len(t) <= 9 and t[0] >= 64 and t[-1] <= 1_280_000
-    assert len(nice_ticks(float("nan"), 1.0)) == 0
-    assert_allclose(log_ticks(0.03, 2.4), [0.05, 0.1, 0.2, 0.5, 1, 2])
-    assert_allclose(log_ticks(0.003, 2.4), [0.01, 0.1, 1])
-    assert len(log_ticks(-1, 2)) == 0
 
 
 def test_analysis_does_not_import_the_ui() -> None:

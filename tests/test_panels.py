@@ -17,10 +17,12 @@ from textual.widget import Widget
 from model.analysis import Misclassified, confusion_matrix, misclassified
 from model.gradcheck import CheckReport, ParamCheck, toy_suite
 from model.mlp import MLP
-from tui.digit_render import ASCII_RAMP, render_ascii, render_halfblock
-from tui.widgets.charts import DEGREE_STEPS, ChartsPanel, SeriesChart, format_count, stepped_ticks
-from tui.widgets.digits import NO_EVALUATION, NO_MATCH, MisclassifiedPanel, confusion_text, confusion_width
+from tui.view.confusion import confusion_text, confusion_width
+from tui.view.digit_render import ASCII_RAMP, render_ascii, render_halfblock
+from tui.widgets.charts import ChartsPanel
+from tui.widgets.digits import NO_EVALUATION, NO_MATCH, MisclassifiedPanel
 from tui.widgets.gradcheck import HINT, GradCheckPanel
+from tui.widgets.series_chart import SeriesChart
 
 PANELS_CSS = Path(__file__).resolve().parents[1] / "assets" / "panels.tcss"
 SIZE = (120, 40)
@@ -381,11 +383,14 @@ async def test_charts_survive_non_finite_values_and_resizes() -> None:
         await replot(pilot, panel)
         assert "●" in screen_text(pilot.app, panel.error_chart)  # a lone evaluation is still visible
         before = screen_text(pilot.app, panel.loss_chart)
+        builds = []
+        rebuild = panel.loss_chart.rebuild
+        panel.loss_chart.rebuild = lambda: (builds.append(1), rebuild())[1]  # type: ignore[method-assign]
         for size in ((80, 24), (60, 20), (120, 40)):  # each resize re-renders the log-scale plot
             await pilot.resize_terminal(*size)
             await pilot.pause()
         assert screen_text(pilot.app, panel.loss_chart) == before  # no double log on re-render
-        assert panel.loss_chart.renders >= 3
+        assert len(builds) >= 3
 
 
 async def test_charts_many_points_are_downsampled_and_replotted_by_the_timer() -> None:
@@ -397,13 +402,12 @@ async def test_charts_many_points_are_downsampled_and_replotted_by_the_timer() -
             panel.append_losses(ex, 2.0 * np.exp(-ex / 2e6) + 0.1 * rng.random(500))
         assert len(panel.loss_chart.series["raw"].x) == 100_000
         raw = panel.loss_chart.series["raw"]
-        x, _ = panel.loss_chart._visible(raw, 110)
+        x, _ = raw.visible(110, log_y=True)
         assert len(x) <= 2 * 110 and x[-1] == 100_000 * 64
-        renders = panel.loss_chart.renders
-        t0 = time.perf_counter()
+        assert "no training steps yet" in screen_text(pilot.app, panel.loss_chart)  # not drawn yet
         await pilot.pause(SeriesChart.REPLOT_SECONDS * 2.5)  # the timer notices the new data
-        assert panel.loss_chart.renders > renders
-        assert "6.4M" in screen_text(pilot.app, panel) or "6M" in screen_text(pilot.app, panel)
+        text = screen_text(pilot.app, panel.loss_chart)
+        assert "no training steps yet" not in text and ("6.4M" in text or "6M" in text)
         t0 = time.perf_counter()
         panel.loss_chart.render()
         assert time.perf_counter() - t0 < 1.0  # ~20 ms measured; loose bound for a loaded box
@@ -415,8 +419,8 @@ async def test_an_unchanged_chart_is_reused_and_new_data_is_drawn_off_the_event_
         panel.append_losses([64, 128, 192], [2.0, 1.5, 1.2])
         await replot(pilot, panel)
         loss = panel.loss_chart
-        first, renders = loss.render(), loss.renders
-        assert loss.render() is first and loss.renders == renders  # e.g. help closed: reused
+        first = loss.render()
+        assert loss.render() is first  # e.g. help closed: reused
         main = threading.get_ident()
         built_on: list[int] = []
         release = threading.Event()  # holds the build until the test has looked at the legend
@@ -430,18 +434,21 @@ async def test_an_unchanged_chart_is_reused_and_new_data_is_drawn_off_the_event_
         loss._plot_onto = held_plot_onto  # type: ignore[method-assign]
         panel.append_losses([256], [1.0])
         panel.append_errors(4096, {"train": 0.2, "valid": 0.25})  # widens the loss chart's x range too
+        shown = screen_text(pilot.app, loss)
         assert loss.dirty and loss.render() is first  # new data waits for the timer ...
         await pause_until(pilot, lambda: bool(built_on))  # ... which builds it on a thread
         assert main not in built_on
         assert "minibatch 1.2 " in loss.border_subtitle  # the legend waits for the figure
+        assert screen_text(pilot.app, loss) == shown  # and the old figure stays meanwhile
         release.set()
-        await pause_until(pilot, lambda: loss.renders > renders)
+        await pause_until(pilot, lambda: screen_text(pilot.app, loss) != shown)
         assert "minibatch 1 " in loss.border_subtitle  # both changed in the same refresh
         assert loss.render() is not first
         assert "minibatch 1 " in loss.border_subtitle  # figure and legend changed together
-        loss.replot()  # an explicit redraw builds at once
+        built = len(built_on)
+        loss.replot()  # an explicit redraw builds at once, on the event loop
         await pilot.pause()
-        assert loss.renders > renders + 1
+        assert len(built_on) == built + 1 and built_on[-1] == main
 
 
 async def test_charts_accept_another_chart_later() -> None:
@@ -497,18 +504,6 @@ async def test_legend_drops_the_dashes_when_the_border_is_short(width: int, dash
         subtitle = screen_text(pilot.app).splitlines()[-1]
         assert "0.798%" in subtitle and "2.37%" in subtitle and "…" not in subtitle
         assert ("━ train" in subtitle) == dashes
-
-
-def test_stepped_ticks() -> None:
-    assert stepped_ticks(-4.5, 94.5, 2, DEGREE_STEPS).tolist() == [0.0, 45.0, 90.0]
-    assert stepped_ticks(-4.5, 94.5, 3, DEGREE_STEPS).tolist() == [0.0, 30.0, 60.0, 90.0]
-    assert stepped_ticks(0.0, 180.0, 2, DEGREE_STEPS).tolist() == [0.0, 90.0, 180.0]
-
-
-def test_format_count() -> None:
-    assert [format_count(v) for v in (0, 950, 10_000, 12_500, 1_200_000, 3e9)] == [
-        "0", "950", "10k", "12.5k", "1.2M", "3G",
-    ]  # fmt: skip
 
 
 # ---- gradient check panel ------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """The misclassified-digit viewer: one wrong test image at a time, and the confusion matrix.
 
 ``MisclassifiedPanel.show`` receives a ready ``model.analysis.Misclassified``; the
-panel filters and sorts it through ``model.analysis.select`` and draws the current
+panel filters and sorts it through ``tui.view.selection.MistakeBrowser`` and draws the current
 image (half blocks, or an ASCII ramp with ``a``), the model's probability per class
 as bars, where it stands (``i / N``, filters, order) and the test set's confusion
 matrix beside the digit when the panel is wide enough, otherwise behind it (``c``).
@@ -10,9 +10,9 @@ It does no evaluation itself.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 
-import numpy as np
 from rich.text import Text
 from textual import events
 from textual.app import ComposeResult, RenderResult
@@ -21,14 +21,11 @@ from textual.containers import Horizontal, Vertical
 from textual.widget import Widget
 from textual.widgets import Static
 
-from model.analysis import SORT_ORDERS, Misclassified, SortOrder, per_class_error, relocate, select
-from tui.digit_render import render_ascii, render_halfblock
+from model.analysis import Misclassified
+from tui.view.confusion import confusion_text, confusion_width
+from tui.view.digit_render import render_ascii, render_halfblock
+from tui.view.selection import I64, MistakeBrowser, SortOrder
 
-ORDER_LABELS: dict[SortOrder, str] = {
-    "index": "test order",
-    "confident": "most confident",
-    "unsure": "least confident",
-}
 TRUE_STYLE = "bold green"
 PRED_STYLE = "bold red"
 EIGHTHS = " ▏▎▍▌▋▊▉█"
@@ -49,66 +46,6 @@ def _bar(fraction: float, width: int) -> str:
     return ("█" * full + (EIGHTHS[rest] if rest else "")).ljust(width)
 
 
-def _cycle(current: int | None) -> int | None:
-    """all -> 0 -> 1 ... -> 9 -> all."""
-    if current is None:
-        return 0
-    return None if current >= 9 else current + 1
-
-
-def _cell_width(values: np.ndarray) -> int:
-    """Columns for a count cell: the widest number plus one space, at least 3."""
-    return max(len(str(int(values.max(initial=0)))) + 1, 3)
-
-
-def confusion_width(confusion: np.ndarray) -> int:
-    """Columns the full matrix needs: row label, k count cells, error column."""
-    return 3 + confusion.shape[0] * _cell_width(confusion) + 6
-
-
-def confusion_text(confusion: np.ndarray, highlight: tuple[int, int] | None = None, width: int | None = None) -> Text:
-    """The (k, k) matrix as text: rows true, columns predicted, per-class error on the right.
-
-    When the full matrix is wider than ``width``, the diagonal (correct) counts become a
-    green mark, so the cells only need room for the errors.
-    """
-    k = confusion.shape[0]
-    err = per_class_error(confusion)
-    off = confusion.copy()
-    np.fill_diagonal(off, 0)
-    compact = width is not None and confusion_width(confusion) > width
-    cw = _cell_width(off) if compact else _cell_width(confusion)
-    worst = max(int(off.max(initial=0)), 1)
-    text = Text(no_wrap=True, overflow="crop")
-    text.append("t\\p", style="dim")
-    for j in range(k):
-        text.append(f"{j:>{cw}}", style="bold")
-    text.append("   err\n", style="dim")
-    for i in range(k):
-        text.append(f"{i:>3}", style="bold")
-        for j in range(k):
-            n = int(confusion[i, j])
-            cell = f"{'■' if compact and i == j else n if n else '·':>{cw}}"
-            if i == j:
-                style = "bold green"
-            elif n == 0:
-                style = "dim"
-            elif n >= max(worst // 2, 2):
-                style = "bold red"
-            elif n >= max(worst // 5, 1):
-                style = "yellow"
-            else:
-                style = ""
-            if highlight == (i, j):
-                style = f"{style} reverse".strip()
-            text.append(cell, style=style)
-        e = err[i]
-        text.append("    -\n" if np.isnan(e) else f"{100 * e:5.1f}%\n", style="dim" if e < 0.05 else "")
-    legend = "rows: true · columns: predicted" + (" · ■ correct" if compact else "")
-    text.append(legend, style="dim")
-    return text
-
-
 class ProbBars(Widget):
     """The model's probability for each class as a bar; true and predicted rows highlighted.
 
@@ -125,11 +62,11 @@ class ProbBars(Widget):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.probs: np.ndarray | None = None
+        self.probs: Sequence[float] | None = None
         self.true = self.pred = self.row = -1
         self.compact = False
 
-    def set_data(self, probs: np.ndarray | None, true: int = -1, pred: int = -1, row: int = -1) -> None:
+    def set_data(self, probs: Sequence[float] | None, true: int = -1, pred: int = -1, row: int = -1) -> None:
         """probs: (10,) for one image; its true and predicted class and its row in the set."""
         self.probs, self.true, self.pred, self.row = probs, true, pred, row
         self.refresh()
@@ -149,7 +86,7 @@ class ProbBars(Widget):
         for c, p in enumerate(self.probs):
             style = TRUE_STYLE if c == self.true else PRED_STYLE if c == self.pred else ""
             text.append(f"\n{c} ", style=style or "bold")
-            text.append(_bar(float(p), width), style=style or "dim")
+            text.append(_bar(p, width), style=style or "dim")
             text.append(f" {p:.2f}"[:6], style=style)
         return text
 
@@ -204,12 +141,7 @@ class MisclassifiedPanel(Widget, can_focus=True):
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self.border_title = "Misclassified"
-        self.result: Misclassified | None = None
-        self.true_filter: int | None = None
-        self.pred_filter: int | None = None
-        self.order: SortOrder = "index"
-        self.selection = np.zeros(0, np.int64)  # positions into result, in display order
-        self.position = 0
+        self.browser = MistakeBrowser()  # filters, order and position
         self.ascii_mode = False
         self.confusion_toggled = False  # flips the default (shown when wide, hidden when narrow)
         self.wide = False
@@ -227,19 +159,41 @@ class MisclassifiedPanel(Widget, can_focus=True):
     def on_mount(self) -> None:
         self._redraw()
 
-    # ---- state -----------------------------------------------------------------------
+    # ---- state (kept by ``browser``) ----------------------------------------------------
+    @property
+    def result(self) -> Misclassified | None:
+        return self.browser.result
+
+    @property
+    def true_filter(self) -> int | None:
+        return self.browser.true_filter
+
+    @property
+    def pred_filter(self) -> int | None:
+        return self.browser.pred_filter
+
+    @property
+    def order(self) -> SortOrder:
+        return self.browser.order
+
+    @property
+    def selection(self) -> I64:
+        """Positions into ``result`` matching the filters, in display order."""
+        return self.browser.selection
+
+    @property
+    def position(self) -> int:
+        return self.browser.position
+
     @property
     def current(self) -> int | None:
         """Position into ``result`` of the image on screen, or None."""
-        if self.result is None or len(self.selection) == 0:
-            return None
-        return int(self.selection[self.position])
+        return self.browser.current
 
     @property
     def current_row(self) -> int | None:
         """Row number in the evaluated set of the image on screen, or None."""
-        cur = self.current
-        return None if cur is None or self.result is None else int(self.result.indices[cur])
+        return self.browser.current_row
 
     @property
     def confusion_shown(self) -> bool:
@@ -247,19 +201,11 @@ class MisclassifiedPanel(Widget, can_focus=True):
 
     def show(self, result: Misclassified) -> None:
         """Take a new evaluation's misclassified set, staying on the same image if it is still wrong."""
-        old_row, had_result = self.current_row, self.result is not None
-        self.result = result
-        self._reselect(old_row)
+        had_result = self.result is not None
+        self.browser.show(result)
+        self._redraw()
         if not had_result:  # the keys just became available; refreshing them relayouts the footer
             self.refresh_bindings()
-
-    def _reselect(self, old_row: int | None) -> None:
-        if self.result is None:
-            return
-        self.selection = select(self.result, self.true_filter, self.pred_filter, self.order)
-        rows = self.result.indices[self.selection]
-        self.position = relocate(rows, old_row, self.position, self.order)
-        self._redraw()
 
     # ---- actions ---------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -272,27 +218,24 @@ class MisclassifiedPanel(Widget, can_focus=True):
         self.screen.set_focus(None)
 
     def action_step(self, delta: int) -> None:
-        if len(self.selection):
-            self.position = min(max(self.position + delta, 0), len(self.selection) - 1)
+        if self.browser.step(delta):
             self._redraw()
 
     def action_jump(self, where: str) -> None:
-        if len(self.selection):
-            self.position = 0 if where == "first" else len(self.selection) - 1
+        if self.browser.jump(where):
             self._redraw()
 
     def action_cycle_true(self) -> None:
-        self.true_filter = _cycle(self.true_filter)
-        self._reselect(self.current_row)
+        self.browser.cycle_true()
+        self._redraw()
 
     def action_cycle_pred(self) -> None:
-        self.pred_filter = _cycle(self.pred_filter)
-        self._reselect(self.current_row)
+        self.browser.cycle_pred()
+        self._redraw()
 
     def action_cycle_order(self) -> None:
-        self.order = SORT_ORDERS[(SORT_ORDERS.index(self.order) + 1) % len(SORT_ORDERS)]
-        self.position = 0  # a new order starts from its first image
-        self._reselect(None)
+        self.browser.cycle_order()  # a new order starts from its first image
+        self._redraw()
 
     def action_toggle_confusion(self) -> None:
         self.confusion_toggled = not self.confusion_toggled
@@ -325,19 +268,8 @@ class MisclassifiedPanel(Widget, can_focus=True):
         self.set_class(fixed and has and not self.has_class("-hide-view") and self.size.height < SHORT_BELOW, "-short")
 
     def status_line(self, compact: bool = False) -> str:
-        """'i / N' with the filters and order, e.g. '3 / 41 (of 312) · true 4 · pred all · ...'.
-
-        ``compact`` (for the border): '3/41 · true 4 · pred all · ...'.
-        """
-        if self.result is None:
-            return ""
-        n = len(self.selection)
-        i = self.position + 1 if n else 0
-        of = f" (of {len(self.result)})" if n != len(self.result) else ""
-        t = "all" if self.true_filter is None else str(self.true_filter)
-        p = "all" if self.pred_filter is None else str(self.pred_filter)
-        where = f"{i}/{n}" if compact else f"{i} / {n}{of}"
-        return f"{where} · true {t} · pred {p} · {ORDER_LABELS[self.order]}"
+        """'i / N' with the filters and order (see ``MistakeBrowser.status_line``)."""
+        return self.browser.status_line(compact)
 
     def _redraw(self) -> None:
         if not self.is_mounted:
@@ -345,8 +277,8 @@ class MisclassifiedPanel(Widget, can_focus=True):
         self._layout()
         message = self.query_one("#mis-message", Static)
         probs = self.query_one("#mis-probs", ProbBars)
-        result, cur = self.result, self.current
-        message.display = cur is None
+        result, shown = self.result, self.browser.shown()
+        message.display = shown is None
         if result is None:
             message.update(NO_EVALUATION)
             self.border_subtitle = ""
@@ -357,17 +289,15 @@ class MisclassifiedPanel(Widget, can_focus=True):
             self.border_subtitle = f"{len(result)}/{result.total} wrong ({100 * result.error_rate:.2f}%)"
         self.query_one("#mis-status", Static).update(self.status_line())
         highlight = None
-        if cur is None:
+        if shown is None:
             message.update(NO_MATCH)
             probs.set_data(None)
         else:
-            true, pred = int(result.true[cur]), int(result.pred[cur])
-            highlight = (true, pred)
-            image = result.images[cur]
+            highlight = (shown.true, shown.pred)
             self.query_one("#mis-image", Static).update(
-                render_ascii(image) if self.ascii_mode else render_halfblock(image)
+                render_ascii(shown.image) if self.ascii_mode else render_halfblock(shown.image)
             )
-            probs.set_data(result.probs[cur], true, pred, int(result.indices[cur]))
+            probs.set_data(shown.probs, shown.true, shown.pred, shown.row)
         self.query_one("#mis-confusion", Static).update(
             confusion_text(result.confusion, highlight, None if self.wide else self.size.width)
         )

@@ -1,0 +1,151 @@
+"""A line chart's layout: axis ranges, ticks with their labels, and where marker labels go.
+
+``ChartData`` is what one figure is drawn from, copied on the UI thread; ``layout`` turns
+it into a ``Frame`` of plain lists and numbers that a plotting backend draws as they are.
+It may run off the UI thread: it reads only its arguments.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from tui.view.format import format_compact, format_count
+from tui.view.series import F64, RGB, Series
+from tui.view.ticks import log_ticks, nice_ticks, stepped_ticks
+
+MARKER_COLOR: RGB = (150, 150, 150)
+#: Columns a chart's y tick labels take; the canvas gets the rest.
+TICK_COLUMNS = 8
+
+
+@dataclass(frozen=True)
+class Marker:
+    """A vertical line at ``x`` with a short label."""
+
+    x: float
+    label: str
+    color: RGB = MARKER_COLOR
+
+
+@dataclass(frozen=True)
+class Axis:
+    """How a chart reads its data: log y, a y range always shown, tick spacings to pick from."""
+
+    log_y: bool = False
+    y_span: tuple[float, float] | None = None  # linear charts: widened by data outside it
+    y_steps: tuple[float, ...] = ()  # instead of 1-2-5 steps
+
+
+@dataclass
+class ChartData:
+    """A chart's drawing inputs at one moment."""
+
+    inputs: tuple[object, ...]  # what the finished figure is valid for
+    theme: str
+    size: tuple[int, int]
+    lines: list[tuple[Series, F64, F64]]  # (series, x, y as drawn), non-empty only
+    markers: list[Marker]
+    linked: list[tuple[float, float]]  # x extents of linked charts
+
+
+@dataclass(frozen=True)
+class Line:
+    """One series as drawn: its points, and the newest point when it gets a dot."""
+
+    color: RGB
+    x: list[float]
+    y: list[float]
+    last: tuple[float, float] | None
+
+
+@dataclass(frozen=True)
+class Frame:
+    """Everything a figure needs, in drawing order: lines, markers (label start or None), axes."""
+
+    lines: list[Line]
+    markers: list[tuple[Marker, float | None]]
+    x_lim: tuple[float, float]
+    y_lim: tuple[float, float]
+    x_ticks: list[float]
+    x_labels: list[str]
+    y_ticks: list[float]
+    y_labels: list[str]
+
+
+def canvas_width(width: int) -> int:
+    """Columns left for the canvas of a chart ``width`` wide, after the y ticks."""
+    return max(width - TICK_COLUMNS, 10)
+
+
+def x_extent(series: Iterable[Series]) -> tuple[float, float] | None:
+    """(min, max) x over all stored points of ``series``, or None when all are empty."""
+    extents = [e for s in series if (e := s.extent()) is not None]
+    if not extents:
+        return None
+    return min(lo for lo, _ in extents), max(hi for _, hi in extents)
+
+
+def layout(data: ChartData, axis: Axis) -> Frame | None:
+    """The frame for ``data``; None when nothing is drawable."""
+    width, height = canvas_width(data.size[0]), data.size[1]
+    lines = data.lines
+    if not lines:
+        return None
+    xs = np.concatenate([x for _, x, _ in lines] + [np.array([m.x for m in data.markers])])
+    ys = np.concatenate([y for _, _, y in lines])
+    x_lo, x_hi = float(xs.min()), float(xs.max())
+    for lo, hi in data.linked:  # charts stacked together share one x range
+        x_lo, x_hi = min(x_lo, lo), max(x_hi, hi)
+    if x_hi <= x_lo:
+        x_hi = x_lo + 1.0
+    y_lo, y_hi = float(ys.min()), float(ys.max())
+    if axis.y_span is not None and not axis.log_y:
+        y_lo, y_hi = min(y_lo, axis.y_span[0]), max(y_hi, axis.y_span[1])
+    pad = 0.05 * (y_hi - y_lo) if y_hi > y_lo else 0.5 if axis.log_y else max(abs(y_hi) * 0.1, 0.5)
+    y_lo, y_hi = y_lo - pad, y_hi + pad
+    drawn = [
+        Line(s.color, x.tolist(), y.tolist(), (float(x[-1]), float(y[-1])) if s.mark_last else None)
+        for s, x, y in lines
+    ]
+    xt = nice_ticks(x_lo, x_hi, max(2, width // 12))
+    if axis.log_y:
+        vals = log_ticks(10**y_lo, 10**y_hi)
+        y_ticks, y_labels = np.log10(vals).tolist(), [format_compact(v) for v in vals]
+    else:
+        target = max(2, height // 4)
+        steps = axis.y_steps
+        yt = stepped_ticks(y_lo, y_hi, target, steps) if steps else nice_ticks(y_lo, y_hi, target)
+        y_ticks, y_labels = yt.tolist(), [format_compact(v) for v in yt]
+    return Frame(
+        lines=drawn,
+        markers=marker_labels(data.markers, x_lo, x_hi, width),
+        x_lim=(x_lo, x_hi),
+        y_lim=(y_lo, y_hi),
+        x_ticks=xt.tolist(),
+        x_labels=[format_count(v) for v in xt],
+        y_ticks=y_ticks,
+        y_labels=y_labels,
+    )
+
+
+def marker_labels(markers: Sequence[Marker], x_lo: float, x_hi: float, width: int) -> list[tuple[Marker, float | None]]:
+    """Markers in x order, each with the x its label starts at, or None where it would overlap
+    the previous label or run off the left edge. A label sits just right of its line, or left
+    of it near the right edge."""
+    per_col = (x_hi - x_lo) / width
+    free_from = -math.inf
+    placed: list[tuple[Marker, float | None]] = []
+    for m in sorted(markers, key=lambda m: m.x):
+        start = m.x + per_col
+        if m.x + per_col * (len(m.label) + 1) > x_hi:
+            start = m.x - per_col * (len(m.label) + 1)
+        if start < free_from or start < x_lo:
+            placed.append((m, None))
+            continue
+        placed.append((m, start))
+        free_from = start + per_col * (len(m.label) + 1)
+    return placed
