@@ -11,6 +11,7 @@ from typing import Literal
 
 import numpy as np
 
+from model.buffers import Buffers
 from model.mlp import MLP, Grads, backward
 from model.variants.base import Array, Labels
 
@@ -35,15 +36,13 @@ class AlignmentProbe:
 
     def __init__(self, layers: tuple[str, ...] = ("W1", "W2")) -> None:
         self.layers = layers
-        self._ref: Grads | None = None
+        self._ref = Buffers()
 
     def exact(self, model: MLP, X: Array, y: Labels) -> Grads:
         """The true gradient on (X (B, D), y (B,)), in reused buffers."""
         h, _, probs = model.forward_for_backprop(X)
         dact = model.act.grad_from_output(h)
-        if self._ref is None or self._ref["W1"].shape != model.W1.shape or self._ref["W1"].dtype != model.W1.dtype:
-            self._ref = {k: np.empty_like(v) for k, v in model.params.items()}
-        return backward(X, y, probs, h, dact, model.W2, self._ref)
+        return backward(X, y, probs, h, dact, model.W2, self._ref.like(model.params))
 
     def __call__(self, model: MLP, X: Array, y: Labels, grads: Grads) -> dict[str, float]:
         """{"W1": degrees, "W2": degrees} for ``grads`` computed on (X, y)."""

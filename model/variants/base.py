@@ -35,7 +35,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from model.mlp import MLP, Grads, StepResult, backward, log_softmax, loss_and_correct
+from model.buffers import Buffers
+from model.mlp import MLP, StepResult, backward, log_softmax, loss_and_correct
 
 Array = NDArray[np.floating]
 Labels = NDArray[np.integer]
@@ -51,19 +52,6 @@ class BackwardInputs:
     feedback: Array  # (K, H) carries the output delta back to the hidden layer
 
 
-class _Buffers:
-    """Named scratch arrays, reallocated only when a shape or dtype changes."""
-
-    def __init__(self) -> None:
-        self._arrays: dict[str, Array] = {}
-
-    def get(self, name: str, shape: tuple[int, ...], dtype: np.dtype[Any]) -> Array:
-        a = self._arrays.get(name)
-        if a is None or a.shape != shape or a.dtype != dtype:
-            a = self._arrays[name] = np.empty(shape, dtype)
-        return a
-
-
 class Variant:
     """A gradient rule: forward pass, then ``backward`` fed by ``inputs``. The base is exact backprop.
 
@@ -74,8 +62,7 @@ class Variant:
 
     def __init__(self) -> None:
         self.key: tuple[Any, ...] = (self.name,)
-        self._buf = _Buffers()
-        self._grads: Grads | None = None
+        self._buf = Buffers()
         self.dropout = 0.0  # probability of dropping a hidden unit (0: off)
         self.input_dropout = 0.0  # probability of dropping an input (0: off)
 
@@ -156,9 +143,8 @@ class Variant:
         log_probs = log_softmax(logits)
         probs = np.exp(log_probs)
         loss, correct = loss_and_correct(log_probs, y)
-        if self._grads is None or self._grads["W1"].shape != model.W1.shape:
-            self._grads = {k: np.empty_like(v) for k, v in model.params.items()}
-        return StepResult(loss, correct, backward(X, y, probs, h_dW2, dact, fed.feedback, self._grads))
+        grads = self._buf.like(model.params, prefix="grad_")
+        return StepResult(loss, correct, backward(X, y, probs, h_dW2, dact, fed.feedback, grads))
 
 
 class Exact(Variant):
