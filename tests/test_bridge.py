@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import wait_until
 
 from model.config import HyperParams
 from model.data import MNIST
@@ -36,11 +37,8 @@ class Recorder:
         with self._lock:
             return [e for e in self.events if isinstance(e, kind)]
 
-    def wait(self, predicate: Callable[[], object], what: str, timeout: float = 15.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not predicate():
-            assert time.monotonic() < deadline, f"timed out waiting for {what}"
-            time.sleep(0.01)
+    def wait(self, predicate: Callable[[], object], what: str) -> None:
+        wait_until(predicate, what=what)
 
 
 @pytest.fixture
