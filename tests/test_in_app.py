@@ -7,6 +7,7 @@ on the emulated screen and that a session's training is read back from the autos
 from __future__ import annotations
 
 import random
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -64,3 +65,12 @@ def test_percentile_is_nearest_rank() -> None:
     assert percentile([3.0, 1.0, 2.0], 0.5) == 2.0
     assert percentile([float(i) for i in range(101)], 0.95) == 95.0
     assert np.isnan(percentile([], 0.5))
+
+
+@pytest.mark.parametrize("attempt", range(3))  # the hang it guards against struck 1 close in 3
+def test_closing_the_terminal_saves_the_run_and_ends_the_process(small_npz: Path, tmp_path: Path, attempt: int) -> None:
+    env = {**child_env(1), "XDG_DATA_HOME": str(tmp_path), "TERM": "xterm-256color"}
+    term = AppTerminal([*_console_script(), "--data", str(small_npz), "--hidden", "16"], env, cols=120, rows=40)
+    assert term.wait_for(lambda s: "running" in s and "step 0 " not in s, 60.0) is not None
+    assert term.hang_up() == 128 + signal.SIGHUP  # not left hanging on a terminal that is gone
+    assert (tmp_path / "mnist-tui" / "autosave.npz").exists()

@@ -15,8 +15,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import os
 import signal
 import sys
+import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -39,6 +41,9 @@ if TYPE_CHECKING:
     from tui.session.bridge import TrainingBridge
 
 FAIL_EXIT_SECONDS = 3.0
+#: After a signal, once the run is saved, the process ends within this many seconds even if
+#: the terminal is gone and Textual cannot finish restoring it.
+SHUTDOWN_GRACE_SECONDS = 2.0
 #: Garbage-collector thresholds while the app runs (Python's default: 700, 10, 10).
 GC_THRESHOLDS = (5000, 20, 20)
 
@@ -109,6 +114,9 @@ class MnistApp(App[int]):
         self.autosave_note = ""  # what quitting did about the autosave (run_app prints it)
         self._exit_code = 0
         self._quitting = False
+        self._signalled = False
+        self.exit_watchdog = False  # run_app: after a signal, end the process if shutdown hangs
+        self._watchdog: threading.Timer | None = None
         self._start_step = 0
         self._signals: list[int] = []
         self.start_hp = hp  # the settings to start with; the bridge owns them once training starts
@@ -268,11 +276,19 @@ class MnistApp(App[int]):
         self.stop_training()
         self.workers.cancel_group(self, "loader")
         self._autosave()
-        self.exit(return_code=exitcodes.USAGE if self.failed else self._exit_code)
+        code = exitcodes.USAGE if self.failed else self._exit_code
+        if self._signalled and self.exit_watchdog:
+            # The run is saved. A closed terminal can leave Textual's shutdown blocked on writes
+            # that never drain (measured: 1 in 3 tmux kill-servers), so end the process anyway.
+            self._watchdog = threading.Timer(SHUTDOWN_GRACE_SECONDS, os._exit, args=(code,))
+            self._watchdog.daemon = True
+            self._watchdog.start()
+        self.exit(return_code=code)
 
     def _on_signal(self, signum: int) -> None:
         """SIGTERM, SIGHUP or SIGINT: quit as with q, exit status 128 + the signal number."""
         self._exit_code = exitcodes.from_signal(signum)
+        self._signalled = True
         self.call_later(self.action_quit)
 
     def _autosave(self) -> None:
@@ -372,10 +388,13 @@ def run_app(
         handle_signals=True,
         settle_gc=True,
     )
+    app.exit_watchdog = True
     try:
         app.run()
     finally:
         app.stop_training()
+        if app._watchdog is not None:  # the shutdown finished in time
+            app._watchdog.cancel()
     if app.failure:
         print(f"mnist-tui: {app.failure}", file=sys.stderr)
     if app.autosave_note:

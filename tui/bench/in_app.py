@@ -176,6 +176,20 @@ class AppTerminal:
                 latencies.append(arrived - written)
         return latencies + [None] * (len(presses) - len(latencies))
 
+    def hang_up(self, timeout: float = 15.0) -> int | None:
+        """Close the terminal (as closing a window does: the app gets SIGHUP) and wait for the
+        exit status; None if the app was still alive after ``timeout`` (it is killed then)."""
+        os.close(self._fd)
+        deadline = time.perf_counter() + timeout
+        while time.perf_counter() < deadline:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                return os.waitstatus_to_exitcode(status)
+            time.sleep(0.05)
+        os.kill(self.pid, signal.SIGKILL)
+        os.waitpid(self.pid, 0)
+        return None
+
     def close(self, timeout: float = 10.0) -> int:
         """Press ctrl+q (quits from anywhere, a focused field too) and wait for the exit status
         (killed after ``timeout``)."""
