@@ -19,6 +19,7 @@ from model.config import HyperParams
 from model.data import MNIST
 from model.trainer import Trainer
 from tui.cli import main
+from tui.exitcodes import USAGE
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +81,7 @@ def run_fails(argv: list[str], capsys: pytest.CaptureFixture[str], needle: str) 
     code = exit_status(argv)
     out, err = capsys.readouterr()
     lines = err.strip().splitlines()
-    assert code == 2, (argv, err)
+    assert code == USAGE, (argv, err)
     assert len(lines) == 1 and lines[0].startswith("mnist-tui"), err
     assert needle in lines[0], lines[0]
     assert "Traceback" not in err and out == ""
@@ -136,7 +137,7 @@ def test_app_refuses_bad_data_before_taking_the_screen(
     path = tmp_path / "mnist.pkl.gz"
     if kind == "junk":
         path.write_bytes(b"this is not MNIST at all")
-    assert exit_status(["--data", str(path)]) == 2
+    assert exit_status(["--data", str(path)]) == USAGE
     err = capsys.readouterr().err
     assert str(path) in err and len(err.strip().splitlines()) == 1 and "terminal" not in err
 

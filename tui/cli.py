@@ -23,7 +23,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from tui.exitcodes import BROKEN_PIPE, INTERNAL, USAGE, from_signal
+from tui.exitcodes import BROKEN_PIPE, INTERNAL, OK, USAGE, from_signal
 
 DEFAULT_THREADS = 1
 MAX_THREADS = 256
@@ -331,7 +331,7 @@ def _cmd_gradcheck(args: argparse.Namespace) -> int:
         from tui.headless import print_gradcheck
 
         print_gradcheck(reports)
-    return 0 if all(r.passed for r in reports) else 1
+    return OK if all(r.passed for r in reports) else INTERNAL  # a failing check means backprop has a bug
 
 
 def _cmd_fetch(args: argparse.Namespace) -> int:
@@ -347,7 +347,7 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
                 print(fetch_mnist(progress=progress))
     except DataError as exc:
         raise UserError(str(exc)) from None
-    return 0
+    return OK
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
@@ -376,7 +376,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     else:
         for name, (loss, err) in results.items():
             print(f"{name:5s}  error {err:7.2%}  loss {loss:.4f}")
-    return 0
+    return OK
 
 
 def _cmd_experiments(args: argparse.Namespace) -> int:
