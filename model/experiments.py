@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from model.config import HyperParams
 from model.fit import EpochRecord, fit
-from model.threads import set_blas_threads
 from model.trainer import StepMetrics, Trainer
 from model.variants import VARIANTS
 
@@ -203,9 +203,13 @@ _QUEUE: Any = None  # where a worker sends "start"/"epoch" events
 
 
 def _init_worker(data: Any, events: Any) -> None:
-    """Worker set-up: one BLAS thread, the dataset (loaded here if ``data`` is a path or None)."""
+    """Worker set-up: one BLAS thread, the dataset (loaded here if ``data`` is a path or None).
+
+    numpy is loaded by now (unpickling the arguments needs it), so only threadpoolctl can still
+    shrink this running worker's BLAS pool; the limit holds for the worker's life.
+    """
     global _DATA, _QUEUE
-    set_blas_threads(1)
+    threadpool_limits(1)
     _DATA = _load(data)
     _QUEUE = events
 
