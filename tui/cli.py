@@ -173,10 +173,9 @@ def _positive(name: str):  # type: ignore[no-untyped-def]
     return parse
 
 
-def set_blas_threads(requested: int | None) -> int:
+def choose_threads(requested: int | None) -> int:
     """Cap BLAS threads (flag, then $MNIST_TUI_THREADS), at most this machine's CPUs, before numpy loads."""
-    from model.threads import cpu_count
-    from model.threads import set_blas_threads as apply_threads
+    from model.threads import cpu_count, set_blas_threads
 
     if requested is not None:
         n, source = requested, "--threads"
@@ -192,7 +191,7 @@ def set_blas_threads(requested: int | None) -> int:
     if n > cpus:  # more BLAS threads than CPUs only fight each other (an epoch took minutes)
         print(f"mnist-tui: {source} {n} is more than the {cpus} CPUs here; using {cpus}", file=sys.stderr)
         n = cpus
-    return apply_threads(n)
+    return set_blas_threads(n)
 
 
 #: OSError numbers that mean a path the user gave is bad (one line, exit 2), not a bug.
@@ -233,7 +232,7 @@ def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)  # SystemExit(2) after a one-line usage error, SystemExit(0) after --help
     try:
-        set_blas_threads(getattr(args, "threads", None))
+        choose_threads(getattr(args, "threads", None))
         command = args.command or "app"
         handler = {
             "app": _cmd_app,
@@ -398,7 +397,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from tui.bench.run import run_bench
 
     fmt = "markdown" if args.markdown else "json" if args.json else "text"
-    return run_bench(args.quick, set_blas_threads(args.threads), args.data, args.best, fmt)
+    return run_bench(args.quick, choose_threads(args.threads), args.data, args.best, fmt)
 
 
 if __name__ == "__main__":
