@@ -251,3 +251,19 @@ def test_an_unexpected_error_is_one_line_and_logged(
     log = tmp_path / "logs" / "mnist-tui.log"
     assert err == f"mnist-tui: unexpected error: KeyError: 'a bug somewhere' (full report: {log})"
     assert "Traceback" in log.read_text() and "a bug somewhere" in log.read_text()
+
+
+def test_the_error_log_rolls_over_and_falls_back_to_the_next_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tui.errorlog
+
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the log folder belongs")
+    monkeypatch.setattr(tui.errorlog, "log_dirs", lambda: [blocked, tmp_path / "logs"])
+    monkeypatch.setattr(tui.errorlog, "MAX_BYTES", 200)
+    for n in range(3):
+        path = tui.errorlog.log_error(f"call {n}", ValueError("x" * 150))
+    assert path == tmp_path / "logs" / "mnist-tui.log"
+    assert "call 2" in path.read_text() and "call 1" in path.with_name("mnist-tui.log.1").read_text()
+    assert capsys.readouterr() == ("", "")  # nothing reaches the terminal
