@@ -555,7 +555,9 @@ def test_damaged_download_in_cache_is_replaced(
     (isolated / classic.FILENAME).write_bytes(b"\x1f\x8b garbage")
     calls: list[str] = []
     monkeypatch.setattr(fetch, "MIRRORS", [fetch.Mirror("fake", _writer(small_classic, calls))])
-    assert fetch_mnist().read_bytes() == small_classic and len(calls) == 1
+    progress = Recorder()
+    assert fetch_mnist(progress=progress).read_bytes() == small_classic and len(calls) == 1
+    assert "Cached mnist.pkl.gz is damaged" in progress.text()
 
 
 def test_directory_where_download_belongs(isolated: Path) -> None:

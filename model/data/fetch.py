@@ -84,7 +84,7 @@ def _fetch(report: Reporter) -> Path:
                     known_hash=f"sha256:{classic.SHA256}",
                     fname=classic.FILENAME,
                     path=directory,
-                    downloader=_downloader(mirror, report),
+                    downloader=_downloader(mirror, target, report),
                     processor=_durable,
                 )
             return Path(path)
@@ -97,10 +97,12 @@ def _fetch(report: Reporter) -> Path:
     )
 
 
-def _downloader(mirror: Mirror, report: Reporter) -> Callable[[str, str, Any], None]:
-    """``mirror`` as a pooch downloader ``(url, output_file, pooch)``; reports the verification."""
+def _downloader(mirror: Mirror, target: Path, report: Reporter) -> Callable[[str, str, Any], None]:
+    """``mirror`` as a pooch downloader ``(url, output_file, pooch)`` for ``target``."""
 
     def download(url: str, output_file: str, _pooch: Any) -> None:
+        if target.exists():  # pooch downloads over a cached copy only when its sha256 is wrong
+            report(f"Cached {classic.FILENAME} is damaged; downloading it again", None)
         mirror.fetch(Path(output_file), report)
         fsync_file(Path(output_file))  # on disk before pooch renames it: model.atomic's rule
         report(f"Verifying {classic.FILENAME}", None)
