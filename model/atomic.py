@@ -4,8 +4,9 @@
 folder, then flushes, fsyncs, ``os.replace``s it onto ``path`` and fsyncs the folder. The temp
 file has ordinary permissions (``0o666`` less the umask, as ``open`` would give) and is removed on
 any failure; temp files that a killed writer left behind are cleaned up on the next write.
-Leaves out what is written (checkpoints, cache entries) and error wording (callers turn OSError
-into their own one-line message).
+``fsync_file`` and ``fsync_dir`` apply the same rule where another library does the rename (pooch
+for downloads). Leaves out what is written (checkpoints, cache entries, downloads) and error
+wording (callers turn OSError into their own one-line message).
 """
 
 from __future__ import annotations
@@ -53,6 +54,15 @@ def remove_stale_temps(path: Path, min_age: float = STALE_SECONDS) -> None:
         with contextlib.suppress(OSError):
             if now - tmp.lstat().st_mtime > min_age:
                 tmp.unlink()
+
+
+def fsync_file(path: Path) -> None:
+    """Flush a file someone else wrote (a downloader) to disk before it is renamed into place."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def fsync_dir(folder: Path) -> None:

@@ -19,6 +19,7 @@ from model.config import HyperParams
 from model.data import MNIST
 from model.trainer import Trainer
 from tui.cli import main
+from tui.exitcodes import USAGE
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +81,7 @@ def run_fails(argv: list[str], capsys: pytest.CaptureFixture[str], needle: str) 
     code = exit_status(argv)
     out, err = capsys.readouterr()
     lines = err.strip().splitlines()
-    assert code == 2, (argv, err)
+    assert code == USAGE, (argv, err)
     assert len(lines) == 1 and lines[0].startswith("mnist-tui"), err
     assert needle in lines[0], lines[0]
     assert "Traceback" not in err and out == ""
@@ -136,7 +137,7 @@ def test_app_refuses_bad_data_before_taking_the_screen(
     path = tmp_path / "mnist.pkl.gz"
     if kind == "junk":
         path.write_bytes(b"this is not MNIST at all")
-    assert exit_status(["--data", str(path)]) == 2
+    assert exit_status(["--data", str(path)]) == USAGE
     err = capsys.readouterr().err
     assert str(path) in err and len(err.strip().splitlines()) == 1 and "terminal" not in err
 
@@ -268,3 +269,19 @@ def test_an_unexpected_error_is_one_line_and_logged(
     log = tmp_path / "logs" / "mnist-tui.log"
     assert err == f"mnist-tui: unexpected error: KeyError: 'a bug somewhere' (full report: {log})"
     assert "Traceback" in log.read_text() and "a bug somewhere" in log.read_text()
+
+
+def test_the_error_log_rolls_over_and_falls_back_to_the_next_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tui.errorlog
+
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the log folder belongs")
+    monkeypatch.setattr(tui.errorlog, "log_dirs", lambda: [blocked, tmp_path / "logs"])
+    monkeypatch.setattr(tui.errorlog, "MAX_BYTES", 200)
+    for n in range(3):
+        path = tui.errorlog.log_error(f"call {n}", ValueError("x" * 150))
+    assert path == tmp_path / "logs" / "mnist-tui.log"
+    assert "call 2" in path.read_text() and "call 1" in path.with_name("mnist-tui.log.1").read_text()
+    assert capsys.readouterr() == ("", "")  # nothing reaches the terminal

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import http.server
 import io
 import os
 import pickle
 import struct
 import sys
+import threading
 import time
 import zipfile
 from collections.abc import Callable
@@ -498,6 +500,18 @@ def test_env_var_named_in_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert_one_line(error, "gone", "does not exist", "MNIST_TUI_DATA")
 
 
+def test_download_is_fsynced_before_the_rename_and_its_folder_after(
+    small_classic: bytes, isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = isolated / classic.FILENAME
+    order: list[tuple[str, bool]] = []
+    monkeypatch.setattr(fetch, "fsync_file", lambda p: order.append(("file", target.exists())))
+    monkeypatch.setattr(fetch, "fsync_dir", lambda d: order.append((f"dir {d.samefile(isolated)}", target.exists())))
+    monkeypatch.setattr(fetch, "MIRRORS", [fetch.Mirror("fake", _writer(small_classic, []))])
+    assert fetch_mnist().read_bytes() == small_classic
+    assert order == [("file", False), ("dir True", True)]
+
+
 def test_wrong_checksum_download_is_refused(
     small_classic: bytes, isolated: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -541,7 +555,9 @@ def test_damaged_download_in_cache_is_replaced(
     (isolated / classic.FILENAME).write_bytes(b"\x1f\x8b garbage")
     calls: list[str] = []
     monkeypatch.setattr(fetch, "MIRRORS", [fetch.Mirror("fake", _writer(small_classic, calls))])
-    assert fetch_mnist().read_bytes() == small_classic and len(calls) == 1
+    progress = Recorder()
+    assert fetch_mnist(progress=progress).read_bytes() == small_classic and len(calls) == 1
+    assert "Cached mnist.pkl.gz is damaged" in progress.text()
 
 
 def test_directory_where_download_belongs(isolated: Path) -> None:
@@ -549,6 +565,33 @@ def test_directory_where_download_belongs(isolated: Path) -> None:
     with pytest.raises(DataError) as error:
         fetch_mnist()
     assert_one_line(error, classic.FILENAME, "directory")
+
+
+def test_http_route_through_pooch_with_progress(
+    small_classic: bytes, isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(small_classic)))
+            self.end_headers()
+            self.wfile.write(small_classic)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setattr(classic, "GITHUB_URL", f"http://127.0.0.1:{server.server_port}/mnist.pkl.gz")
+        monkeypatch.setattr(fetch, "MIRRORS", [fetch.Mirror("GitHub", fetch.fetch_github)])
+        progress = Recorder()
+        assert fetch_mnist(progress=progress).read_bytes() == small_classic
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert ("Downloading mnist.pkl.gz from GitHub", 1.0) in progress.calls
+    assert [p.name for p in isolated.iterdir()] == [classic.FILENAME]
 
 
 def _fake_pip(script: str) -> Callable[[Path, bool], list[str]]:

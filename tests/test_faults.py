@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from model.checkpoint import CheckpointError, load_checkpoint
-from tui.exitcodes import BROKEN_PIPE
+from tui.exitcodes import BROKEN_PIPE, USAGE
 
 TIMEOUT = 60
 
@@ -38,7 +38,7 @@ def test_special_files_are_refused_at_once(tmp_path: Path, kind: str) -> None:
         load_checkpoint(path)
     assert "not a regular file" in str(err.value)
     done = _run(["evaluate", str(path)])
-    assert done.returncode == 2 and "not a regular file" in done.stderr
+    assert done.returncode == USAGE and "not a regular file" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
 
 
@@ -51,12 +51,12 @@ def test_closed_stdout_exits_quietly() -> None:
 
 def test_app_without_a_terminal_is_refused() -> None:
     done = _run([], stdin=subprocess.DEVNULL)
-    assert done.returncode == 2 and "mnist-tui train" in done.stderr and done.stdout == ""
+    assert done.returncode == USAGE and "mnist-tui train" in done.stderr and done.stdout == ""
 
 
 def test_empty_save_name_is_refused() -> None:
     done = _run(["train", "--save", "", "--epochs", "1"])
-    assert done.returncode == 2 and "--save needs a file name" in done.stderr
+    assert done.returncode == USAGE and "--save needs a file name" in done.stderr
 
 
 def test_too_many_threads_are_capped_with_a_warning() -> None:
@@ -69,11 +69,11 @@ def test_too_many_threads_are_capped_with_a_warning() -> None:
 
 def test_long_path_component_is_bad_input(tmp_path: Path) -> None:
     done = _run(["train", "--save", str(tmp_path / ("x" * 300)), "--epochs", "1"])
-    assert done.returncode == 2 and "File name too long" in done.stderr and "unexpected" not in done.stderr
+    assert done.returncode == USAGE and "File name too long" in done.stderr and "unexpected" not in done.stderr
 
 
 def test_first_stderr_line_is_the_message_when_piped(tmp_path: Path) -> None:
     ck = tmp_path / "nope.npz"
     done = _run(["train", "--resume", str(ck), "--epochs", "1"])  # loads data (a progress bar), then fails
-    assert done.returncode == 2
+    assert done.returncode == USAGE
     assert done.stderr.splitlines()[0].startswith("mnist-tui:"), repr(done.stderr[:80])

@@ -31,6 +31,7 @@ from model.data import DataError, load_mnist
 from model.data.formats import parse_idx, parse_npz, parse_pickle
 from model.data.validate import Invalid
 from model.trainer import Trainer
+from tui.exitcodes import USAGE
 
 FIELDS = sorted(SPECS)
 EXAMPLES_PER_FIELD = 300
@@ -139,7 +140,7 @@ def test_cli_flag_values_are_parsed_or_refused_in_one_line(
         try:
             expected = parse_value(name, text)
         except ValueError:
-            assert code == 2 and not received
+            assert code == USAGE and not received
             lines = err.getvalue().strip().splitlines()
             assert len(lines) == 1 and lines[0].startswith("mnist-tui") and "Traceback" not in lines[0], lines
             return

@@ -23,7 +23,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from tui.exitcodes import BROKEN_PIPE, INTERNAL, USAGE, from_signal
+from tui.exitcodes import BROKEN_PIPE, INTERNAL, OK, USAGE, from_signal
 
 DEFAULT_THREADS = 1
 MAX_THREADS = 256
@@ -173,10 +173,9 @@ def _positive(name: str):  # type: ignore[no-untyped-def]
     return parse
 
 
-def set_blas_threads(requested: int | None) -> int:
+def choose_threads(requested: int | None) -> int:
     """Cap BLAS threads (flag, then $MNIST_TUI_THREADS), at most this machine's CPUs, before numpy loads."""
-    from model.threads import cpu_count
-    from model.threads import set_blas_threads as apply_threads
+    from model.threads import cpu_count, set_blas_threads
 
     if requested is not None:
         n, source = requested, "--threads"
@@ -192,7 +191,7 @@ def set_blas_threads(requested: int | None) -> int:
     if n > cpus:  # more BLAS threads than CPUs only fight each other (an epoch took minutes)
         print(f"mnist-tui: {source} {n} is more than the {cpus} CPUs here; using {cpus}", file=sys.stderr)
         n = cpus
-    return apply_threads(n)
+    return set_blas_threads(n)
 
 
 #: OSError numbers that mean a path the user gave is bad (one line, exit 2), not a bug.
@@ -233,7 +232,7 @@ def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)  # SystemExit(2) after a one-line usage error, SystemExit(0) after --help
     try:
-        set_blas_threads(getattr(args, "threads", None))
+        choose_threads(getattr(args, "threads", None))
         command = args.command or "app"
         handler = {
             "app": _cmd_app,
@@ -338,7 +337,7 @@ def _cmd_gradcheck(args: argparse.Namespace) -> int:
         from tui.headless import print_gradcheck
 
         print_gradcheck(reports)
-    return 0 if all(r.passed for r in reports) else 1
+    return OK if all(r.passed for r in reports) else INTERNAL  # a failing check means backprop has a bug
 
 
 def _cmd_fetch(args: argparse.Namespace) -> int:
@@ -354,7 +353,7 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
                 print(fetch_mnist(progress=progress))
     except DataError as exc:
         raise UserError(str(exc)) from None
-    return 0
+    return OK
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
@@ -383,7 +382,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     else:
         for name, (loss, err) in results.items():
             print(f"{name:5s}  error {err:7.2%}  loss {loss:.4f}")
-    return 0
+    return OK
 
 
 def _cmd_experiments(args: argparse.Namespace) -> int:
@@ -405,7 +404,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from tui.bench.run import run_bench
 
     fmt = "markdown" if args.markdown else "json" if args.json else "text"
-    return run_bench(args.quick, set_blas_threads(args.threads), args.data, args.best, fmt)
+    return run_bench(args.quick, choose_threads(args.threads), args.data, args.best, fmt)
 
 
 if __name__ == "__main__":

@@ -1,21 +1,39 @@
 """Where unexpected errors are written in full: ``mnist-tui.log`` in the user log directory.
 
-The app shows one line and the path; the traceback goes here. Tries platformdirs'
-``user_log_dir("mnist-tui")``, then the user cache directory; if neither can be written the
-error is still shown, just not logged. Leaves out any UI.
+The app shows one line and the path; the traceback goes here through ``logging`` (a
+``RotatingFileHandler``: past ``MAX_BYTES`` the file moves to ``mnist-tui.log.1`` and a new one
+starts). Tries platformdirs' ``user_log_dir("mnist-tui")``, then the user cache directory; if
+neither can be written the error is still shown, just not logged. Leaves out any UI.
 """
 
 from __future__ import annotations
 
-import time
+import logging
+import threading
 import traceback
+from logging.handlers import RotatingFileHandler
 from pathlib import Path
 
 import platformdirs
 
-APP_NAME = "mnist-tui"
-LOG_NAME = "mnist-tui.log"
-MAX_BYTES = 1 << 20  # start the file afresh past this size
+from model.data.cache import APP_NAME
+
+LOG_NAME = f"{APP_NAME}.log"
+MAX_BYTES = 1 << 20  # roll the file over past this size, keeping one old file
+
+_log = logging.getLogger(f"{APP_NAME}.errors")
+_log.propagate = False  # the file only: never the terminal the app has taken over
+_log.setLevel(logging.ERROR)
+_lock = threading.Lock()  # the handler is attached for one record at a time
+
+
+class _FileHandler(RotatingFileHandler):
+    """A RotatingFileHandler that notes a failed write instead of printing it to stderr."""
+
+    failed = False
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        self.failed = True
 
 
 def log_dirs() -> list[Path]:
@@ -39,15 +57,21 @@ def detail(exc: BaseException) -> str:
 
 def log_error(where: str, exc: BaseException) -> Path | None:
     """Append a timestamped report of ``exc`` (raised in ``where``); the log's path, or None."""
-    entry = f"---- {time.strftime('%Y-%m-%d %H:%M:%S')} {where}\n{detail(exc)}\n"
     for folder in log_dirs():
         path = folder / LOG_NAME
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            mode = "w" if path.exists() and path.stat().st_size > MAX_BYTES else "a"
-            with open(path, mode, encoding="utf-8") as f:
-                f.write(entry)
+            handler = _FileHandler(path, maxBytes=MAX_BYTES, backupCount=1, encoding="utf-8")
         except OSError:
             continue
-        return path
+        handler.setFormatter(logging.Formatter("---- %(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S"))
+        with _lock:
+            _log.addHandler(handler)
+            try:
+                _log.error("%s", where, exc_info=exc)
+            finally:
+                _log.removeHandler(handler)
+                handler.close()
+        if not handler.failed:
+            return path
     return None

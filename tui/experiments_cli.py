@@ -24,6 +24,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 
 from model.data import DataError
 from model.study import ConfigSummary, Event, Study, from_json, markdown_table, plot_groups, run_study, write_results
+from tui.exitcodes import OK, USAGE
 
 MARKERS = "EABCDFGHIJKLMNOP"  # E is exact backprop in every panel
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -132,7 +133,7 @@ def run_experiments(args: argparse.Namespace, data: Any = None) -> int:
         study = _run_with_progress(progress, configs, args, base, data, total)
     except (BrokenProcessPool, DataError) as exc:
         print(f"mnist-tui: the study stopped: {' '.join(str(exc).split()) or type(exc).__name__}", file=sys.stderr)
-        return 2
+        return USAGE
     rows = study.rows()
     plot = render_plot(rows)
     paths = write_results(study, args.out, command=command_line(args), plot=plot)
@@ -140,7 +141,7 @@ def run_experiments(args: argparse.Namespace, data: Any = None) -> int:
     if not args.quiet:
         print(render_plot(rows, color=sys.stdout.isatty()))
     print(f"wall time {study.meta['wall_seconds'] / 60:.1f} min; wrote {', '.join(map(str, paths))}")
-    return 0
+    return OK
 
 
 def _run_with_progress(
@@ -165,9 +166,9 @@ def redraw(args: argparse.Namespace) -> int:
         study = from_json(json.loads(Path(args.from_json).read_text()))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         print(f"mnist-tui: cannot read {args.from_json}: {exc}", file=sys.stderr)
-        return 2
+        return USAGE
     rows = study.rows()
     paths = write_results(study, args.out, command=study.meta.get("command", ""), plot=render_plot(rows))
     print(markdown_table(rows))
     print(f"wrote {', '.join(map(str, paths))}")
-    return 0
+    return OK

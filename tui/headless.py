@@ -139,7 +139,7 @@ def train_headless(args: argparse.Namespace, hp: HyperParams, data: Any) -> int:
             file=sys.stderr,
         )
         return exitcodes.DIVERGED
-    return 0
+    return exitcodes.OK
 
 
 class _Stopped(Exception):

@@ -1,7 +1,7 @@
 """MNIST data pipeline: find, download, verify, parse, validate and cache the MNIST arrays.
 
 Public API: ``load_mnist``, ``check_source``, ``fetch_mnist``, ``cache_dir``, ``MNIST``, ``DataError``. Pure Python +
-numpy (pooch only for the GitHub mirror, imported lazily); leaves out any UI.
+numpy, with pooch for downloads (imported lazily); leaves out any UI.
 """
 
 from __future__ import annotations

@@ -13,8 +13,6 @@ import contextlib
 import hashlib
 import logging
 import os
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -56,23 +54,6 @@ def ensure_cache_dir() -> Path:
     except OSError as exc:
         raise os_error(directory, exc, hint) from exc
     return directory
-
-
-@contextlib.contextmanager
-def atomic_target(target: Path) -> Iterator[Path]:
-    """Yield a temp path next to ``target``; os.replace it onto ``target`` if the block succeeds.
-
-    The temp file is removed whatever happens; OSErrors propagate. (Downloads only.)
-    """
-    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        yield tmp
-        os.replace(tmp, target)
-    finally:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
 
 
 def entry_path(key: str) -> Path:

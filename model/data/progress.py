@@ -10,7 +10,8 @@ from collections.abc import Callable
 
 from .errors import CallbackError
 
-ProgressFn = Callable[[str, "float | None"], None]
+#: ``progress(message, fraction_or_None)``: what every front end hands the data pipeline.
+ProgressFn = Callable[[str, float | None], None]
 
 
 class Reporter:
