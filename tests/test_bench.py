@@ -23,6 +23,7 @@ FIGURES = (
     "numpy / PyTorch time, H=800 B=128",
     "2 vs 1 BLAS threads, H=800 B=128",
     "2 vs 1 BLAS threads, H=256 B=64",
+    "train epoch, 2 threads, H=800 B=128, evaluation included: bound / time",
     "time to < 5% test error (defaults)",
     "evaluate 1,000 test examples, H=800",
     "mnist-tui --help (whole process)",

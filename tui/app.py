@@ -395,8 +395,8 @@ def run_app(
         app.stop_training()
         if app._watchdog is not None:  # the shutdown finished in time
             app._watchdog.cancel()
-    if app.failure:
-        print(f"mnist-tui: {app.failure}", file=sys.stderr)
-    if app.autosave_note:
-        print(f"mnist-tui: {app.autosave_note}", file=sys.stderr)
+    for note in (app.failure, app.autosave_note):
+        if note:
+            with contextlib.suppress(OSError):  # the terminal may be gone (it was closed: SIGHUP)
+                print(f"mnist-tui: {note}", file=sys.stderr)
     return app.return_code or 0

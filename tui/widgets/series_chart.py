@@ -13,7 +13,6 @@ places come from ``tui.view.chart``; this module only hands them to plotext.
 from __future__ import annotations
 
 import contextlib
-import threading
 import time
 from collections.abc import Sequence
 
@@ -249,7 +248,8 @@ class SeriesChart(PlotextPlot):
             with contextlib.suppress(RuntimeError):  # the app is closing
                 self.app.call_from_thread(self._built, snap.inputs, legend, result, time.perf_counter() - t0)
 
-        threading.Thread(target=build, name="mnist-tui-chart", daemon=True).start()
+        # A Textual thread worker: the app cancels and joins it on exit, like its other workers.
+        self.run_worker(build, thread=True, name="chart-build", group="chart-build", exit_on_error=False)
 
     def _built(self, inputs: tuple[object, ...], legend: str, result: RenderResult | None, seconds: float) -> None:
         """Back on the UI thread: show the figure and its legend unless a replot, resize or theme
