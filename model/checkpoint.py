@@ -97,11 +97,20 @@ def checkpoint_path(path: str | os.PathLike[str]) -> Path:
 
 
 def save_checkpoint(path: str | os.PathLike[str], trainer: Trainer, meta: dict[str, Any] | None = None) -> Path:
-    """Write ``trainer``'s run to ``path`` atomically; returns the path. Raises CheckpointError."""
+    """Write ``trainer``'s run to ``path`` atomically; returns the path. Raises CheckpointError
+    (one line saying what is wrong: a folder given as the file, a file where a folder must be)."""
+    given = Path(path)
     path = checkpoint_path(path)
     try:
+        if given.is_dir():  # not <folder>.npz beside it: the user named a folder
+            raise CheckpointError(
+                f"cannot write checkpoint {given}: it is a folder; name a file in it, e.g. {given / 'run.npz'}"
+            )
         if path.exists() and not path.is_file():  # a FIFO, device or folder: never replace it
             raise CheckpointError(f"cannot write checkpoint {path}: it exists and is not a regular file")
+        blocker = next((p for p in path.parents if p.exists()), None)
+        if blocker is not None and not blocker.is_dir():
+            raise CheckpointError(f"cannot write checkpoint {path}: {blocker} is a file, not a folder")
     except OSError as exc:
         raise CheckpointError(f"cannot write checkpoint {path}: {exc.strerror or exc}") from None
     run = trainer.state_dict()

@@ -745,3 +745,17 @@ async def test_the_longest_variant_name_shows_whole_at_80_columns(tiny_mnist: An
         field = app.main.controls.field("variant")
         assert field.region.width >= len("round-forward-backward")
         assert "round-forward-backward" in str(field.render_line(0).text)
+
+
+async def test_saving_to_a_folder_writes_inside_it(tiny_mnist: Any, tmp_path: Path) -> None:
+    app = make_app(tiny_mnist, running=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.bridge.trainer.state.step > 0, what="training")
+        await pilot.press("s")
+        await wait_for(pilot, lambda: isinstance(app.screen, PathPrompt), what="save prompt")
+        app.screen.query_one("#prompt-input", Input).value = str(tmp_path)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.main.last_checkpoint != "", what="saved")
+        saved = Path(app.main.last_checkpoint)
+        assert saved.parent == tmp_path and saved.name.startswith("mnist-tui-") and saved.suffix == ".npz"
+        assert not tmp_path.with_name(tmp_path.name + ".npz").exists()

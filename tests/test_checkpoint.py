@@ -378,3 +378,14 @@ def test_saved_checkpoint_follows_the_umask_and_clears_stale_temps(
     assert path.stat().st_mode & 0o777 == 0o644
     assert not stale.exists() and fresh.exists()
     load_checkpoint(path)
+
+
+def test_a_folder_or_a_file_in_the_way_is_refused_in_words(tmp_path: Path) -> None:
+    t = Trainer((np.zeros((30, 20), np.float32), np.arange(30) % 10), HyperParams(hidden=4))
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "notes").write_text("x")
+    with pytest.raises(CheckpointError, match=r"runs: it is a folder; name a file in it, e\.g\. .*runs/run\.npz"):
+        save_checkpoint(tmp_path / "runs", t)
+    with pytest.raises(CheckpointError, match=r"notes is a file, not a folder"):
+        save_checkpoint(tmp_path / "notes" / "deeper" / "run.npz", t)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes", "runs"]  # nothing written beside them

@@ -302,6 +302,8 @@ class MainScreen(Screen[None]):
 
         def save(path: str | None) -> None:
             if path and self.bridge is not None:
+                if Path(path).expanduser().is_dir():  # a folder: save in it under the default name
+                    path = str(Path(path).expanduser() / Path(default_save_path()).name)
                 self.bridge.save(path)
 
         self.app.push_screen(PathPrompt("Save checkpoint", default_save_path(), "written atomically (.npz)"), save)
