@@ -429,7 +429,7 @@ async def test_question_mark_opens_help_listing_every_binding(tiny_mnist: Any) -
         assert {"space", "n", "r", "e", "s", "l", "g", "d", "h", "4", "?", "q", "] / [", "escape", "esc"} <= keys
         rows = dict(app.screen.sections)
         digits = dict(rows["Misclassified digits (when focused)"])
-        assert digits["esc"] == "Leave the panel" and "digit viewer" in dict(rows["Training (outside a field)"])["d"]
+        assert digits["esc"] == "Leave" and "digit viewer" in dict(rows["Training (outside a field)"])["d"]
         await pilot.press("escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, HelpScreen), what="help closed")
         first = app.get_screen("help")
@@ -759,3 +759,17 @@ async def test_saving_to_a_folder_writes_inside_it(tiny_mnist: Any, tmp_path: Pa
         saved = Path(app.main.last_checkpoint)
         assert saved.parent == tmp_path and saved.name.startswith("mnist-tui-") and saved.suffix == ".npz"
         assert not tmp_path.with_name(tmp_path.name + ".npz").exists()
+
+
+async def test_the_focused_digit_viewer_shows_its_keys_first_and_that_it_has_focus(tiny_mnist: Any) -> None:
+    app = make_app(tiny_mnist)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("d")
+        await wait_for(pilot, lambda: app.screen.focused is app.main.digits, what="viewer focused")
+        await pilot.pause()
+        keys = str(app.main.query_one(KeyBar).render())
+        assert keys.lstrip().startswith("esc Leave t True class p Predicted o Sort c Confusion"), keys
+        assert "browsing" in str(app.main.digits.border_title)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen.focused is None, what="left")
+        assert "browsing" not in str(app.main.digits.border_title)

@@ -98,6 +98,10 @@ class ProbBars(Widget):
         )  # fmt: skip
 
 
+TITLE = "Misclassified"
+FOCUSED_TITLE = "[b $accent]Misclassified · browsing[/]"  # the key bar shows the viewer's keys
+
+
 class MisclassifiedPanel(Widget, can_focus=True):
     """One misclassified test image with its class probabilities, plus the confusion matrix."""
 
@@ -126,21 +130,21 @@ class MisclassifiedPanel(Widget, can_focus=True):
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "leave", "Leave"),  # first: the one a narrow key bar must keep
         Binding("j,right", "step(1)", "Next image", show=False),
         Binding("k,left", "step(-1)", "Previous image", show=False),
         Binding("home", "jump('first')", "First image", show=False),
         Binding("end", "jump('last')", "Last image", show=False),
         Binding("t", "cycle_true", "True class"),
-        Binding("p", "cycle_pred", "Predicted class"),
+        Binding("p", "cycle_pred", "Predicted"),
         Binding("o", "cycle_order", "Sort"),
         Binding("c", "toggle_confusion", "Confusion"),
         Binding("a", "toggle_ascii", "ASCII"),
-        Binding("escape", "leave", "Leave the panel", show=False),
     ]
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
-        self.border_title = "Misclassified"
+        self.border_title = TITLE
         self.browser = MistakeBrowser()  # filters, order and position
         self.ascii_mode = False
         self.confusion_toggled = False  # flips the default (shown when wide, hidden when narrow)
@@ -212,6 +216,12 @@ class MisclassifiedPanel(Widget, can_focus=True):
         if action in ("step", "jump", "cycle_true", "cycle_pred", "cycle_order", "toggle_ascii"):
             return True if self.result is not None else None
         return True
+
+    def on_focus(self) -> None:
+        self.border_title = FOCUSED_TITLE
+
+    def on_blur(self) -> None:
+        self.border_title = TITLE
 
     def action_leave(self) -> None:
         """Give focus back to the screen, so no panel holds the keys."""

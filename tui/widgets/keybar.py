@@ -73,10 +73,13 @@ class KeyBar(Widget):
             self.refresh()
 
     def collect(self, screen: Screen[object]) -> tuple[KeyItem, ...]:
-        """Shown bindings of ``screen``, one per action, in binding order; the palette last."""
+        """Shown bindings of ``screen``, one per action: the focused widget's first (a narrow bar
+        drops from the end), then the screen's and the app's in binding order; the palette last."""
         by_action: dict[str, KeyItem] = {}
         palette: KeyItem | None = None
-        for key, (_node, binding, enabled, _tooltip) in screen.active_bindings.items():
+        focused = screen.focused
+        bindings = sorted(screen.active_bindings.items(), key=lambda item: item[1][0] is not focused)
+        for key, (_node, binding, enabled, _tooltip) in bindings:
             display = self.app.get_key_display(binding)
             if key == self.app.COMMAND_PALETTE_BINDING and self.app.ENABLE_COMMAND_PALETTE:
                 palette = KeyItem(binding.key, display, "palette", "command_palette", enabled)
