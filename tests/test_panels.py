@@ -443,7 +443,8 @@ async def test_charts_accept_another_chart_later() -> None:
         align.append("angle", [500, 1500, 2500], [80.0, 45.0, 30.0])
         panel.mark_diverged(3000)
         await replot(pilot, panel)
-        assert [m.label for m in align.markers] == ["batch 64→128", "diverged"]
+        assert [m.label for m in align.markers] == ["1 batch 64→128", "diverged"]
+        assert panel.changes.entries == ["1 batch 64→128"]
         assert "Alignment" in screen_text(pilot.app) and "angle 30°" in align.border_subtitle
 
 
@@ -556,3 +557,21 @@ def test_chart_storage_stays_bounded() -> None:
     series = chart.series["raw"]
     assert len(series.x) <= 1_000
     assert series.x.values[-1] == 4_999 and series.y.values.max() == 50.0  # latest point and spike kept
+
+
+async def test_every_change_is_numbered_on_its_marker_and_listed_under_the_charts() -> None:
+    panel = ChartsPanel()
+    async with PanelApp(panel).run_test(size=SIZE) as pilot:
+        panel.append_losses([64 * i for i in range(1, 400)], [1.0 / i for i in range(1, 400)])
+        for i, label in enumerate(["lr 0.1", "variant stale", "variant feedback-fixed", "momentum 0.5"]):
+            panel.add_marker(20_000 + 400 * i, label)  # crowded: most labels cannot fit whole
+        await replot(pilot, panel)
+        assert panel.changes.entries[-1] == "4 momentum 0.5"
+        listed = screen_text(pilot.app, panel.changes)
+        assert "changes:" in listed and "4 momentum 0.5" in listed
+        chart = screen_text(pilot.app, panel.loss_chart)
+        assert "4 momentum 0.5" in chart or " 4" in chart
+        assert "variant stale" not in chart.replace("2 variant stale", "")  # never a label without its number
+        panel.clear()
+        await pilot.pause()
+        assert panel.changes.entries == [] and not panel.changes.display

@@ -203,10 +203,21 @@ def test_browser_steps_filters_and_status_line() -> None:
     assert [cycle_class(c) for c in (None, 0, 8, 9)] == [0, 1, 9, None]
 
 
-def test_marker_labels_skip_overlaps_and_flip_at_the_right_edge() -> None:
-    markers = [Marker(50.0, "b"), Marker(10.0, "first label"), Marker(12.0, "close"), Marker(99.0, "end")]
+def test_marker_labels_fall_back_to_numbers_and_never_sit_beside_another_line() -> None:
+    markers = [
+        Marker(50.0, "3 b", short="3"),
+        Marker(10.0, "1 first label", short="1"),
+        Marker(12.0, "2 close", short="2"),
+        Marker(99.0, "4 end", short="4"),
+    ]
     placed = marker_labels(markers, 0.0, 100.0, 100)
-    assert [m.label for m, _ in placed] == ["first label", "close", "b", "end"]  # in x order
-    starts = [start for _, start in placed]
-    assert starts[0] == pytest.approx(11.0) and starts[1] is None  # would overlap the first
-    assert starts[2] == pytest.approx(51.0) and starts[3] == pytest.approx(95.0)  # left of its line
+    assert [m.label for m, _, _ in placed] == ["1 first label", "2 close", "3 b", "4 end"]  # in x order
+    (_, s1, t1), (_, s2, t2), (_, s3, t3), (_, s4, t4) = placed
+    assert (s1, t1) == (pytest.approx(8.0), "1")  # the label would run over line 2: its number, left
+    assert (s2, t2) == (pytest.approx(13.0), "2 close")
+    assert (s3, t3) == (pytest.approx(51.0), "3 b")
+    assert (s4, t4) == (pytest.approx(93.0), "4 end")  # the right edge: left of its own line, nothing between
+    crowded = [Marker(90.0, "1 lr 0.1", short="1"), Marker(97.0, "2 variant stale", short="2")]
+    (_, a, ta), (_, b, tb) = marker_labels(crowded, 0.0, 100.0, 100)
+    assert ta == "1 lr 0.1" and a == pytest.approx(81.0)  # right of its line it would cross line 2
+    assert tb == "2" and b == pytest.approx(98.0)  # no room for the whole label: its number

@@ -24,11 +24,12 @@ TICK_COLUMNS = 8
 
 @dataclass(frozen=True)
 class Marker:
-    """A vertical line at ``x`` with a short label."""
+    """A vertical line at ``x`` with a label, and a shorter form (e.g. its number) for crowded charts."""
 
     x: float
     label: str
     color: RGB = MARKER_COLOR
+    short: str = ""
 
 
 @dataclass(frozen=True)
@@ -64,10 +65,11 @@ class Line:
 
 @dataclass(frozen=True)
 class Frame:
-    """Everything a figure needs, in drawing order: lines, markers (label start or None), axes."""
+    """Everything a figure needs, in drawing order: lines, markers (label start and text, or
+    None and ""), axes."""
 
     lines: list[Line]
-    markers: list[tuple[Marker, float | None]]
+    markers: list[tuple[Marker, float | None, str]]
     x_lim: tuple[float, float]
     y_lim: tuple[float, float]
     x_ticks: list[float]
@@ -132,20 +134,38 @@ def layout(data: ChartData, axis: Axis) -> Frame | None:
     )
 
 
-def marker_labels(markers: Sequence[Marker], x_lo: float, x_hi: float, width: int) -> list[tuple[Marker, float | None]]:
-    """Markers in x order, each with the x its label starts at, or None where it would overlap
-    the previous label or run off the left edge. A label sits just right of its line, or left
-    of it near the right edge."""
+def marker_labels(
+    markers: Sequence[Marker], x_lo: float, x_hi: float, width: int
+) -> list[tuple[Marker, float | None, str]]:
+    """Markers in x order, each with where its label starts and the label's text: the full label
+    where it fits, else its short form, else nothing (None, ""). A label sits right of its own
+    line, or left of it where the right has no room; never with another marker's line between
+    a label and its own line, nor over another label, so no label can be read as another
+    marker's."""
     per_col = (x_hi - x_lo) / width
+    ordered = sorted(markers, key=lambda m: m.x)
+    lines = [m.x for m in ordered]
     free_from = -math.inf
-    placed: list[tuple[Marker, float | None]] = []
-    for m in sorted(markers, key=lambda m: m.x):
-        start = m.x + per_col
-        if m.x + per_col * (len(m.label) + 1) > x_hi:
-            start = m.x - per_col * (len(m.label) + 1)
-        if start < free_from or start < x_lo:
-            placed.append((m, None))
+    placed: list[tuple[Marker, float | None, str]] = []
+    for m in ordered:
+        spot: tuple[float, str] | None = None
+        for text in dict.fromkeys(t for t in (m.label, m.short) if t):  # full label first, no repeats
+            span = per_col * (len(text) + 1)
+            right, left = m.x + per_col, m.x - span
+            if right + span - per_col <= x_hi and right >= free_from and not _lines_in(lines, m.x, m.x + span, m.x):
+                spot = (right, text)
+            elif left >= max(free_from, x_lo) and not _lines_in(lines, left, m.x, m.x):
+                spot = (left, text)
+            if spot is not None:
+                break
+        if spot is None:
+            placed.append((m, None, ""))
             continue
-        placed.append((m, start))
-        free_from = start + per_col * (len(m.label) + 1)
+        placed.append((m, spot[0], spot[1]))
+        free_from = max(free_from, spot[0] + per_col * (len(spot[1]) + 1))
     return placed
+
+
+def _lines_in(lines: Sequence[float], lo: float, hi: float, own: float) -> bool:
+    """True if a marker line other than the one at ``own`` lies within [lo, hi]."""
+    return any(lo <= x <= hi and x != own for x in lines)

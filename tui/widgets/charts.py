@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widget import Widget
@@ -29,6 +30,43 @@ LOSS_EMA_ALPHA = 0.02
 ANGLE_SPAN = (0.0, 90.0)
 #: Tick spacings for degrees, finest first.
 DEGREE_STEPS = (15.0, 30.0, 45.0, 90.0)
+
+
+class ChangesLine(Widget):
+    """One line under the charts: the numbered hyperparameter changes, newest last ("1 lr 0.1 ·
+    2 variant stale"), the oldest dropped first when they do not fit. Each chart marker carries
+    its number, so a marker too crowded for its full label is still identified here."""
+
+    DEFAULT_CSS = """
+    ChangesLine {
+        height: 1;
+        color: $text-muted;
+        display: none;
+    }
+    ChangesLine.-shown {
+        display: block;
+    }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.entries: list[str] = []
+
+    def add(self, entry: str) -> None:
+        self.entries.append(entry)
+        self.add_class("-shown")
+        self.refresh()
+
+    def clear(self) -> None:
+        self.entries.clear()
+        self.remove_class("-shown")
+
+    def render(self) -> Text:
+        shown, width = list(self.entries), self.size.width - len("changes: ")
+        while len(shown) > 1 and len(" · ".join(["…", *shown])) > width:
+            shown.pop(0)
+        head = ["…"] if len(shown) < len(self.entries) else []
+        return Text("changes: " + " · ".join([*head, *shown]), no_wrap=True, overflow="ellipsis")
 
 
 class ChartsPanel(Widget):
@@ -80,6 +118,7 @@ class ChartsPanel(Widget):
         )
         for name, color in ANGLE_COLORS.items():
             self.angle_chart.add_series(name, f"∠{name}", color, density=1.0)
+        self.changes = ChangesLine(id="chart-changes")
         self.charts: dict[str, SeriesChart] = {}
         self._ema = RunningEMA(LOSS_EMA_ALPHA)
         self._register("loss", self.loss_chart)
@@ -97,11 +136,12 @@ class ChartsPanel(Widget):
         with Horizontal(id="charts-lower"):
             yield self.error_chart
             yield self.angle_chart
+        yield self.changes
 
     def add_chart(self, key: str, chart: SeriesChart) -> SeriesChart:
         """Mount another chart below the others; markers reach it too. Returns ``chart``."""
         for m in self.loss_chart.markers:
-            chart.add_marker(m.x, m.label, m.color)
+            chart.add_marker(m.x, m.label, m.color, m.short)
         self._register(key, chart)
         if self.is_mounted:
             self.mount(chart)
@@ -147,9 +187,13 @@ class ChartsPanel(Widget):
             self.angle_chart.append(name, xs, ys)
 
     def add_marker(self, examples: int, label: str) -> None:
-        """A hyperparameter changed at ``examples``: a labelled vertical line on every chart."""
+        """A hyperparameter changed at ``examples``: a vertical line on every chart, labelled with
+        the change's number and text (its number alone where crowded), listed under the charts."""
+        number = str(len(self.changes.entries) + 1)
+        entry = f"{number} {label}"
         for chart in self.charts.values():
-            chart.add_marker(examples, label)
+            chart.add_marker(examples, entry, short=number)
+        self.changes.add(entry)
 
     def mark_diverged(self, examples: int) -> None:
         """Training diverged at ``examples``: a red line on every chart."""
@@ -159,5 +203,6 @@ class ChartsPanel(Widget):
     def clear(self) -> None:
         """Forget all curves and markers (a new run); the angle chart keeps its place."""
         self._ema.reset()
+        self.changes.clear()
         for chart in self.charts.values():
             chart.clear()

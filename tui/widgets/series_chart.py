@@ -104,9 +104,9 @@ class SeriesChart(PlotextPlot):
         for other in self.linked:  # linked charts span each other's x range (the panel links all)
             other.dirty = True
 
-    def add_marker(self, x: float, label: str, color: RGB = MARKER_COLOR) -> None:
-        """A vertical line at ``x`` labelled ``label``."""
-        self.markers.append(Marker(float(x), label, color))
+    def add_marker(self, x: float, label: str, color: RGB = MARKER_COLOR, short: str = "") -> None:
+        """A vertical line at ``x`` labelled ``label`` (``short`` where the full label does not fit)."""
+        self.markers.append(Marker(float(x), label, color, short))
         self.dirty = True
 
     def x_extent(self) -> tuple[float, float] | None:
@@ -194,10 +194,10 @@ class SeriesChart(PlotextPlot):
             plt.plot(line.x, line.y, color=line.color, marker="hd")
             if line.last is not None:
                 plt.scatter([line.last[0]], [line.last[1]], color=line.color, marker="●")
-        for m, start in frame.markers:  # vertical lines; labels at the top where they fit
+        for m, start, text in frame.markers:  # vertical lines; labels at the top where they fit
             plt.vline(m.x, m.color)
             if start is not None:
-                plt.text(m.label, start, frame.y_lim[1], color=m.color, alignment="left")
+                plt.text(text, start, frame.y_lim[1], color=m.color, alignment="left")
         plt.xlim(*frame.x_lim)
         if snap.size[1] >= 16:
             plt.xlabel("examples seen")
