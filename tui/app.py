@@ -194,6 +194,10 @@ class MnistApp(App[int]):
         from model.checkpoint import CheckpointError
         from model.data import DataError, load_mnist
 
+        # The panels' imports (plotext, the widgets: ~0.2 s of Python) run beside the data's
+        # file reads, which release the GIL, instead of after them.
+        panels = threading.Thread(target=_import_panels, name="mnist-tui-imports", daemon=True)
+        panels.start()
         try:
             data = load_mnist(self.data_path, progress=progress)
             progress("Building the network", None)
@@ -211,7 +215,7 @@ class MnistApp(App[int]):
                     trainer.set_hparams(trainer.hp.validated(**self.overrides))
                     shown = ", ".join(f"{k} {format_value(v)}" for k, v in self.overrides.items())
                     note += f" with {shown} from the command line"
-            import tui.screens.main  # noqa: F401  (plotext and the panels, off the UI thread)
+            panels.join()
 
             self.post_message(DataReady(data, trainer, note, meta))
         except _Cancelled:
@@ -347,6 +351,11 @@ class MnistApp(App[int]):
         palette = getattr(screen, "palette_commands", None)
         if palette is not None:
             yield from palette()
+
+
+def _import_panels() -> None:
+    """Import the main screen's modules (plotext and the panels), off the UI thread."""
+    import tui.screens.main  # noqa: F401
 
 
 def _merge_keys(rows: list[tuple[str, str]]) -> list[tuple[str, str]]:
