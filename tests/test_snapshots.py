@@ -103,7 +103,7 @@ async def fill_panels(pilot: Pilot[Any], tiny: Any) -> None:
     main.gradcheck.show_reports(toy, live)
     await pilot.pause()
     for chart in main.charts.charts.values():
-        chart.replot_if_dirty()
+        chart.replot()  # now, on the event loop: a timer build in flight is dropped
     await pilot.pause()
 
 
@@ -133,7 +133,7 @@ async def fill_angles(pilot: Pilot[Any]) -> None:
     app.main.status.update_status(replace(STATUS, variant="feedback-fixed", angles=angles))
     await pilot.pause()
     for chart in charts.charts.values():
-        chart.replot_if_dirty()
+        chart.replot()  # now, on the event loop: a timer build in flight is dropped
     await pilot.pause()
 
 

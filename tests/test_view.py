@@ -221,3 +221,10 @@ def test_marker_labels_fall_back_to_numbers_and_never_sit_beside_another_line() 
     (_, a, ta), (_, b, tb) = marker_labels(crowded, 0.0, 100.0, 100)
     assert ta == "1 lr 0.1" and a == pytest.approx(81.0)  # right of its line it would cross line 2
     assert tb == "2" and b == pytest.approx(98.0)  # no room for the whole label: its number
+
+
+def test_y_ticks_closer_than_two_rows_are_thinned_so_no_two_labels_share_a_row() -> None:
+    from tui.view.chart import apart
+
+    assert apart([0.0, 2.0, 4.0, 6.0, 8.0], 0.0, 8.0, rows=4) == [0.0, 4.0, 8.0]  # 1 row apart -> every other
+    assert apart([0.0, 2.0, 4.0], 0.0, 4.0, rows=8) == [0.0, 2.0, 4.0]  # 4 rows apart: all kept

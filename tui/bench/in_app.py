@@ -180,6 +180,18 @@ class AppTerminal:
         """Close the terminal (as closing a window does: the app gets SIGHUP) and wait for the
         exit status; None if the app was still alive after ``timeout`` (it is killed then)."""
         os.close(self._fd)
+        return self._exit_status(timeout)
+
+    def close(self, timeout: float = 10.0) -> int:
+        """Press ctrl+q (quits from anywhere, a focused field too) and wait for the exit status
+        (killed after ``timeout``)."""
+        with contextlib.suppress(OSError):
+            os.write(self._fd, b"\x11")
+        status = self._exit_status(timeout)
+        return -signal.SIGKILL if status is None else status
+
+    def _exit_status(self, timeout: float) -> int | None:
+        """The app's exit status once it ends; None if it outlived ``timeout`` (it is killed then)."""
         deadline = time.perf_counter() + timeout
         while time.perf_counter() < deadline:
             pid, status = os.waitpid(self.pid, os.WNOHANG)
@@ -189,20 +201,6 @@ class AppTerminal:
         os.kill(self.pid, signal.SIGKILL)
         os.waitpid(self.pid, 0)
         return None
-
-    def close(self, timeout: float = 10.0) -> int:
-        """Press ctrl+q (quits from anywhere, a focused field too) and wait for the exit status
-        (killed after ``timeout``)."""
-        with contextlib.suppress(OSError):
-            os.write(self._fd, b"\x11")
-        deadline = time.perf_counter() + timeout
-        while time.perf_counter() < deadline:
-            pid, status = os.waitpid(self.pid, os.WNOHANG)
-            if pid:
-                return os.waitstatus_to_exitcode(status)
-            time.sleep(0.05)
-        os.kill(self.pid, signal.SIGKILL)
-        return os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1])
 
 
 def _display(screen: Any) -> str:

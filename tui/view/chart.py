@@ -114,14 +114,16 @@ def layout(data: ChartData, axis: Axis) -> Frame | None:
         for s, x, y in lines
     ]
     xt = nice_ticks(x_lo, x_hi, max(2, width // 12))
+    rows = max(1, height - (4 if height >= 16 else 3))  # the plot's own rows (frame and x ticks off)
     if axis.log_y:
-        vals = log_ticks(10**y_lo, 10**y_hi)
-        y_ticks, y_labels = np.log10(vals).tolist(), [format_compact(v) for v in vals]
+        y_ticks = apart(np.log10(log_ticks(10**y_lo, 10**y_hi)).tolist(), y_lo, y_hi, rows)
+        y_labels = [format_compact(10**t) for t in y_ticks]
     else:
         target = max(2, height // 4)
         steps = axis.y_steps
         yt = stepped_ticks(y_lo, y_hi, target, steps) if steps else nice_ticks(y_lo, y_hi, target)
-        y_ticks, y_labels = yt.tolist(), [format_compact(v) for v in yt]
+        y_ticks = apart(yt.tolist(), y_lo, y_hi, rows)
+        y_labels = [format_compact(v) for v in y_ticks]
     return Frame(
         lines=drawn,
         markers=marker_labels(data.markers, x_lo, x_hi, width),
@@ -132,6 +134,18 @@ def layout(data: ChartData, axis: Axis) -> Frame | None:
         y_ticks=y_ticks,
         y_labels=y_labels,
     )
+
+
+def apart(ticks: Sequence[float], lo: float, hi: float, rows: int) -> list[float]:
+    """``ticks`` (ascending) thinned so that kept ones are at least two of ``rows`` apart on an
+    axis from ``lo`` to ``hi``: two labels on one row would be resolved by plotext in hash order,
+    which differs between runs."""
+    kept: list[float] = []
+    per_row = (hi - lo) / rows if rows else math.inf
+    for t in ticks:
+        if not kept or t - kept[-1] >= 2 * per_row:
+            kept.append(t)
+    return kept
 
 
 def marker_labels(
