@@ -26,6 +26,7 @@ FIGURES = (
     "train epoch, 2 threads, H=800 B=128, evaluation included: bound / time",
     "time to < 5% test error (defaults)",
     "evaluate 1,000 test examples, H=800",
+    "drawn-digit path, 1,000 test digits: accuracy",
     "mnist-tui --help (whole process)",
     "import model (numpy included)",
     APP_ROW,

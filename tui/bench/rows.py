@@ -16,10 +16,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from threadpoolctl import threadpool_limits
 
 from model.config import HyperParams
 from model.data import MNIST
+from model.drawing import SIDE, resize, to_mnist
 from model.fit import EpochRecord, fit
 from model.mlp import MLP
 from model.presets import get_preset
@@ -210,6 +212,36 @@ def time_to_5_percent_row(b: Bench, every: int = 25, max_epochs: int = 3) -> lis
     return [at_most(figure, seconds, 2.0, "≤ 2 s", text, b.quick)]
 
 
+def drawing_row(b: Bench, n: int = 1_000) -> list[Row]:
+    """Accuracy of the drawing pad's path (``model.drawing.to_mnist``) on ``n`` test digits, as if
+    drawn, next to the clean accuracy, after two epochs at the defaults; and on the same digits
+    shrunk to half size in a corner, the careless drawing the preprocessing must undo."""
+    figure = f"drawn-digit path, {n:,} test digits: accuracy"
+    d = b.data
+    trainer = Trainer((d.train_x, d.train_y), HyperParams(), eval_sets={"valid": (d.valid_x, d.valid_y)})
+    fit(trainer, 1 if b.quick else 2, keep_best=False)
+    X, y = d.test_x[:n], d.test_y[:n]
+    images = X.reshape(len(X), SIDE, SIDE)
+    found: list[np.ndarray] = []
+    s = Samples()
+    s.run(lambda: found.append(np.stack([to_mnist(img) for img in images])))
+    drawn = found[0]
+    corner = np.zeros_like(images)
+    half = SIDE // 2
+    for i, img in enumerate(images):
+        corner[i, 1 : 1 + half, 1 : 1 + half] = resize(img, half, half)
+    fixed = np.stack([to_mnist(c) for c in corner])
+
+    def accuracy(inputs: np.ndarray) -> float:
+        return float(np.mean(trainer.model.predict(inputs.reshape(len(y), -1)) == y))
+
+    text = (
+        f"{accuracy(drawn):.1%} through the preprocessing vs {accuracy(X):.1%} clean; shrunk into a corner: "
+        f"{accuracy(corner):.1%} raw, {accuracy(fixed):.1%} preprocessed ({s.best / len(X) * 1e3:.2f} ms a digit)"
+    )
+    return [Row(figure, "info", text)]
+
+
 def best_preset_row(b: Bench, run: bool) -> list[Row]:
     """Test error (at the best validation epoch) of ``--preset best``; slow, so only with ``--best``."""
     preset = get_preset("best")
@@ -357,6 +389,7 @@ GROUPS: list[tuple[str, Callable[[Bench], list[Row]]]] = [
     ("train epoch on two threads", train_epoch_row),
     ("time to < 5% test error", time_to_5_percent_row),
     ("evaluate test set", eval_row),
+    ("drawn-digit path", drawing_row),
     ("start-up", startup_rows),
     ("app start to training screen", app_row),
     ("in the app", in_app_rows),
