@@ -30,7 +30,7 @@ def test_a_small_digit_in_a_corner_is_scaled_to_the_20_pixel_box_and_centred() -
     assert cols.max() - cols.min() + 1 == pytest.approx(8, abs=1)  # aspect ratio kept (4/10 of 20)
     r, c = centre_of_mass(out)
     assert abs(r - 13.5) <= 0.5 and abs(c - 13.5) <= 0.5  # centred by its centre of mass
-    assert out.dtype == np.float32 and 0.0 <= out.min() and out.max() <= 1.0
+    assert out.dtype == np.float32 and out.min() >= 0.0 and out.max() <= 1.0
 
 
 def test_where_and_how_big_a_digit_is_drawn_does_not_matter() -> None:
