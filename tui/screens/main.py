@@ -40,6 +40,7 @@ from tui.session.events import (
     RunReset,
     TrainProgress,
     TrainStatus,
+    WeightsSnapshot,
     WorkerEvent,
     WorkerFailed,
 )
@@ -138,6 +139,8 @@ class MainScreen(Screen[None]):
         self._digits_pending: Misclassified | None = None
         self._digits_shown = -1e9
         self._digits_timer: Timer | None = None
+        #: Screens and panels that asked for weight snapshots get each one (they unsubscribe on unmount).
+        self.snapshot_listeners: list[Callable[[WeightsSnapshot], None]] = []
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -244,6 +247,7 @@ class MainScreen(Screen[None]):
             GradCheckDone: self._gradcheck_done,
             CheckpointSaved: self._saved,
             Notice: self._notice,
+            WeightsSnapshot: self._weights_snapshot,
         }
         if self.is_attached and self.app.is_running:
             handlers[type(message.event)](message.event)
@@ -452,6 +456,10 @@ class MainScreen(Screen[None]):
     def _saved(self, message: CheckpointSaved) -> None:
         self.last_checkpoint = message.path
         self.notify(f"saved {message.path}")
+
+    def _weights_snapshot(self, snapshot: WeightsSnapshot) -> None:
+        for listener in list(self.snapshot_listeners):
+            listener(snapshot)
 
     def _notice(self, message: Notice) -> None:
         self.notify(message.text, severity=message.severity)  # type: ignore[arg-type]

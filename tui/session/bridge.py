@@ -42,6 +42,7 @@ from tui.session.events import (
     RunReset,
     TrainProgress,
     TrainStatus,
+    WeightsSnapshot,
     WorkerEvent,
     WorkerFailed,
 )
@@ -180,6 +181,10 @@ class TrainingBridge:
 
     def gradcheck(self) -> None:
         self._send("gradcheck")
+
+    def snapshot(self, tag: str = "") -> None:
+        """Ask for a ``WeightsSnapshot`` (posted between two steps, also while paused)."""
+        self._send("snapshot", tag)
 
     def _send(self, name: str, arg: Any = None) -> None:
         self._commands.put((name, arg))
@@ -333,6 +338,22 @@ class TrainingBridge:
     def _do_evaluate(self, _: Any) -> None:
         self._flush(force=True)
         self._evaluate(epoch_end=False)
+
+    def _do_snapshot(self, tag: str) -> None:
+        trainer = self.trainer
+        feedback = getattr(trainer.rule, "feedback", None)
+        if feedback is None and getattr(trainer.rule, "ring", None) is not None:
+            ring = trainer.rule.ring  # stale: the W2 the next backward pass will use
+            feedback = ring[(trainer.rule.t + 1) % len(ring)]
+        self._post(
+            WeightsSnapshot(
+                {k: v.copy() for k, v in trainer.model.params.items()},
+                trainer.hp,
+                trainer.state.examples_seen,
+                None if feedback is None else np.array(feedback, copy=True),
+                tag,
+            )
+        )
 
     def save_stopped(self, path: str) -> Path:
         """Save from the calling thread once ``stop()`` has joined the worker (quitting).

@@ -127,6 +127,22 @@ class Notice:
     severity: str = "information"  # Textual notify severity: information, warning, error
 
 
+@dataclass
+class WeightsSnapshot:
+    """A copy of the live weights taken between two steps (``TrainingBridge.snapshot``).
+
+    params: W1 (H, D), b1 (H,), W2 (K, H), b2 (K,); feedback: the (K, H) matrix a random-feedback
+    or stale variant carries the delta back with, None for the others. Copies: the worker goes on
+    training without touching them.
+    """
+
+    params: dict[str, Any]
+    hp: HyperParams
+    examples_seen: int
+    feedback: Any = None
+    tag: str = ""  # who asked (the reply goes to every listener; each keeps its own)
+
+
 #: Every event the worker posts.
 WorkerEvent = (
     TrainProgress
@@ -138,4 +154,5 @@ WorkerEvent = (
     | CheckpointSaved
     | WorkerFailed
     | Notice
+    | WeightsSnapshot
 )
