@@ -202,6 +202,7 @@ def _check_headers(members: dict[str, Member]) -> None:
             shape in ((), (K, H))
             or (len(shape) == 3 and shape[1:] == (K, H) and shape[0] <= MAX_STALE_RING)
             or (len(shape) == 2 and shape[1] == H and shape[0] <= n_rows)
+            or (len(shape) == 1 and shape[0] <= n_rows)
         )
         if not fits:
             raise CheckpointError(f"{members[name].describe()} does not fit a {K}x{H} network")
@@ -258,8 +259,10 @@ def _validate(arrays: dict[str, NDArray[Any]], where: str) -> Checkpoint:
     rule_state = {}
     for key in sorted(rule_keys):
         arr = arrays[key]
-        if arr.dtype not in (np.float32, np.int64) or arr.ndim > 3 or not np.isfinite(arr).all():
-            raise CheckpointError(f"{where}: {key} must be a finite float32 or int64 array of at most 3 dimensions")
+        if arr.dtype not in (np.float32, np.int64, np.bool_) or arr.ndim > 3 or not np.isfinite(arr).all():
+            raise CheckpointError(
+                f"{where}: {key} must be a finite float32, int64 or bool array of at most 3 dimensions"
+            )
         rule_state[key[len(RULE_PREFIX) :]] = arr
     try:  # the variant checks every piece now, so a bad one is refused before anything is touched
         make_rule(hp).load_state(rule_state, (K, H))

@@ -133,6 +133,7 @@ class Trainer:
         self.state = TrainState()
         self.order = self.order_rng.permutation(len(X))
         self._batch_x = np.empty((0, X.shape[1]), X.dtype)
+        self._batch_rows = np.empty(0, np.int64)
         self._batch_y = np.empty(0, np.int64)
         self.diverged = False
         self.loss_limit = DIVERGENCE_FACTOR * math.log(self.model.shape[2])
@@ -205,6 +206,7 @@ class Trainer:
             self.order = self.order_rng.permutation(n)
         idx = self.order[self.state.position : self.state.position + self.hp.batch_size]
         B = len(idx)
+        self._batch_rows = idx  # (B,) rows of the training set
         if self._batch_x.shape[0] != B:
             self._batch_x = np.empty((B, X.shape[1]), X.dtype)
             self._batch_y = np.empty(B, np.int64)
@@ -227,6 +229,8 @@ class Trainer:
         """
         lr = self.lr
         Xb, yb = self._next_batch()
+        if isinstance(self.rule, Variant):  # for variants that keep something per training example
+            self.rule.rows, self.rule.n_rows = self._batch_rows, len(self.order)
         loss, correct, grads = self.rule.loss_and_grads(self.model, Xb, yb, self.rule_rng)
         # db1 sums every row of delta1 and dW2 every hidden unit: a NaN/inf anywhere shows up there.
         finite = math.isfinite(loss) and all(np.isfinite(grads[k]).all() for k in ("b1", "W2", "b2"))

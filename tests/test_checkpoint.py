@@ -75,6 +75,7 @@ def assert_same_run(a: Trainer, b: Trainer) -> None:
         ({"variant": "feedback-fixed"}, 5, 10),  # the fixed feedback matrix travels in the file
         ({"variant": "stale", "stale_k": 3}, 7, 10),  # so does the ring of old W2s
         ({"variant": "random-h-act-fixed"}, 4, 9),  # and the fixed random draws
+        ({"variant": "random-h-both-example"}, 4, 9),  # and the per-example draws with which rows are drawn
     ],
 )
 def test_resume_reproduces_the_uninterrupted_run_bit_for_bit(

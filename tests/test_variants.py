@@ -74,7 +74,7 @@ def switched_off(name: str, model: MLP) -> Variant:
     return rule
 
 
-@pytest.mark.parametrize("name", VARIANT_NAMES)
+@pytest.mark.parametrize("name", [n for n in VARIANT_NAMES if n != "shallow"])
 def test_every_variant_is_exactly_backprop_with_its_perturbation_off(name: str) -> None:
     model, X, y = tiny()
     rule, rng = switched_off(name, model), np.random.default_rng(0)
@@ -167,7 +167,7 @@ def test_random_hidden_fixed_pattern_and_redrawn_pattern() -> None:
     model, X, y = tiny()
     rng = np.random.default_rng(0)
     for redraw in (False, True):
-        rule = RandomHidden("act", redraw)
+        rule = RandomHidden("act", "redrawn" if redraw else "fixed")
         seen, xis = record_inputs(rule), []
         for _ in range(3):
             rule.loss_and_grads(model, X, y, rng)
@@ -187,7 +187,7 @@ def test_random_hidden_states_match_each_units_statistics() -> None:
     X = rng.random((4000, 30), dtype=np.float32)
     z1 = X @ model.W1.T + model.b1
     h = np.maximum(z1, 0)
-    r = RandomHidden("dW2", True).random_h(model, h, z1, rng)
+    r = RandomHidden("dW2", "redrawn").random_h(model, h, z1, rng)
     np.testing.assert_allclose((r > 0).mean(axis=0), (h > 0).mean(axis=0), atol=0.06)  # firing rate per unit
     np.testing.assert_allclose(r.mean(axis=0), h.mean(axis=0), rtol=0.25, atol=0.02)
     assert abs(np.corrcoef(r[:, 0], h[:, 0])[0, 1]) < 0.1  # unrelated to the example
@@ -349,3 +349,85 @@ def test_train_command_accepts_a_variant(tmp_path: Path, monkeypatch: pytest.Mon
     with pytest.raises(SystemExit):
         main([*argv, "--variant", "nope"])
     assert "variant must be one of" in capsys.readouterr().err
+
+
+def test_random_hidden_per_example_keeps_each_examples_own_draw() -> None:
+    rng = np.random.default_rng(0)
+    X = rng.random((96, 20), dtype=np.float32)
+    y = rng.integers(0, K, 96)
+    trainer = Trainer((X, y), HyperParams(hidden=8, batch_size=32, variant="random-h-both-example"), angle_every=0)
+    rule = trainer.rule
+    assert isinstance(rule, RandomHidden)
+    seen: list[tuple[np.ndarray, np.ndarray]] = []  # copies: the rule reuses its buffers
+    inputs = rule.inputs
+
+    def recording(model: MLP, h: np.ndarray, z1: np.ndarray, rng: np.random.Generator) -> BackwardInputs:
+        fed = inputs(model, h, z1, rng)
+        seen.append((fed.h_act.copy(), fed.h_dW2.copy()))
+        return fed
+
+    rule.inputs = recording  # type: ignore[method-assign]
+    for _ in range(6):  # two epochs, each example seen twice in a different batch
+        trainer.step()
+    assert rule.h_example is not None and rule.seen is not None and rule.seen.all()
+    first = {}
+    for (h_act, h_dW2), batch_rows in zip(seen, rule_rows(trainer, 6), strict=True):
+        np.testing.assert_array_equal(h_act, h_dW2)  # "both": one random h in both places
+        for r, h_row in zip(batch_rows, h_act, strict=True):
+            if r in first:
+                np.testing.assert_array_equal(h_row, first[r])  # the same example, the same random h
+            first[r] = h_row.copy()
+    assert len(first) == 96
+    assert len({tuple(v) for v in first.values()}) == 96  # every example its own draw
+
+
+def rule_rows(trainer: Trainer, steps: int) -> list[np.ndarray]:
+    """The batch rows of the first ``steps`` steps of a fresh trainer with the same seed."""
+    twin = Trainer(trainer.train, trainer.hp, angle_every=0)
+    rows = []
+    for _ in range(steps):
+        twin._next_batch()
+        rows.append(twin._batch_rows.copy())
+    return rows
+
+
+def test_random_hidden_per_example_without_rows_is_one_clear_error() -> None:
+    model, X, y = tiny()
+    with pytest.raises(ValueError, match="row indices"):
+        RandomHidden("act", "example").loss_and_grads(model, X, y, np.random.default_rng(0))
+
+
+def test_true_gradient_noise_takes_act_prime_from_the_clean_state() -> None:
+    model, X, y = tiny()
+    rule = HiddenNoise("true", 0.5)
+    seen = record_inputs(rule)
+    rule.loss_and_grads(model, X, y, np.random.default_rng(0))
+    fed, h = seen[-1], model.hidden(X)
+    np.testing.assert_array_equal(fed.h_act, h)
+    np.testing.assert_array_equal(fed.h_out, fed.h_dW2)
+    assert not np.allclose(fed.h_out, h)
+
+
+def test_shallow_control_trains_only_the_output_layer() -> None:
+    rng = np.random.default_rng(0)
+    X = rng.random((128, 20), dtype=np.float32)
+    y = rng.integers(0, K, 128)
+    trainer = Trainer((X, y), HyperParams(hidden=8, batch_size=32, variant="shallow", lr=0.1), angle_every=0)
+    W1, b1, W2 = trainer.model.W1.copy(), trainer.model.b1.copy(), trainer.model.W2.copy()
+    losses = [trainer.step().loss for _ in range(40)]
+    np.testing.assert_array_equal(trainer.model.W1, W1)
+    np.testing.assert_array_equal(trainer.model.b1, b1)
+    assert not np.array_equal(trainer.model.W2, W2)
+    assert np.mean(losses[-8:]) < np.mean(losses[:8])
+
+
+def test_the_net_as_trained_is_perturbed_only_where_the_forward_pass_is() -> None:
+    model, X, _ = tiny()
+    rng = np.random.default_rng(0)
+    assert make_rule(HyperParams(variant="exact")).forward_as_trained(model, X, rng) is None
+    assert make_rule(HyperParams(variant="noise-backward")).forward_as_trained(model, X, rng) is None
+    assert make_rule(HyperParams(variant="round-dw")).forward_as_trained(model, X, rng) is None
+    rounded = make_rule(HyperParams(variant="round-forward")).forward_as_trained(model, X, rng)
+    np.testing.assert_allclose(rounded, np.rint(model.hidden(X)) @ model.W2.T + model.b2, rtol=1e-5, atol=1e-5)
+    noisy = make_rule(HyperParams(variant="noise-true", sigma=0.5)).forward_as_trained(model, X, rng)
+    assert noisy.shape == (len(X), K) and not np.allclose(noisy, model.logits(X))

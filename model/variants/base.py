@@ -65,6 +65,10 @@ class Variant:
         self._buf = Buffers()
         self.dropout = 0.0  # probability of dropping a hidden unit (0: off)
         self.input_dropout = 0.0  # probability of dropping an input (0: off)
+        # set by the trainer before each step: the minibatch's rows in the training set (B,)
+        # and the training set's size, for variants that keep something per example
+        self.rows: NDArray[np.integer] | None = None
+        self.n_rows = 0
 
     def state(self) -> dict[str, Array]:
         """Arrays this rule carries from step to step (saved in checkpoints); none by default."""
@@ -101,6 +105,11 @@ class Variant:
         keep = self._buf.get(slot + "_keep", shape, np.dtype(np.bool_))
         np.greater_equal(m, p, out=keep)  # kept with probability 1 - p
         return np.multiply(keep, 1.0 / (1.0 - p), out=m, dtype=m.dtype)
+
+    def forward_as_trained(self, model: MLP, X: Array, rng: np.random.Generator) -> Array | None:
+        """Logits (n, K) of X (n, D) through the network as this rule trains it (noise or rounding
+        in the forward pass), for test-time evaluation; None when the forward pass is the clean one."""
+        return None
 
     def inputs(self, model: MLP, h: Array, z1: Array, rng: np.random.Generator) -> BackwardInputs:
         """What the backward pass uses; h, z1: (B, H) this minibatch's hidden state and pre-activation."""

@@ -10,7 +10,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from model.variants.base import Exact, Variant
-from model.variants.rules import ROUND_PLACES, HiddenNoise, RandomFeedback, RandomHidden, Rounding, StaleWeights
+from model.variants.rules import (
+    ROUND_PLACES,
+    FrozenFirstLayer,
+    HiddenNoise,
+    RandomFeedback,
+    RandomHidden,
+    Rounding,
+    StaleWeights,
+)
 
 if TYPE_CHECKING:
     from model.config import HyperParams
@@ -34,6 +42,12 @@ def _round(name: str, *places: str) -> Callable[[HyperParams], Variant]:
 _INFOS = [
     VariantInfo("exact", "-", "true backprop", lambda hp: Exact()),
     VariantInfo(
+        "shallow",
+        "-",
+        "control: W1 frozen at its initial value, only the output layer learns",
+        lambda hp: FrozenFirstLayer(),
+    ),
+    VariantInfo(
         "feedback-fixed", "1a", "one random matrix replaces W2 in the backward pass", lambda hp: RandomFeedback(False)
     ),
     VariantInfo(
@@ -47,14 +61,46 @@ _INFOS = [
         ("stale_k",),
     ),
     VariantInfo(
-        "random-h-act-fixed", "3a", "fixed random h where act'(.) is evaluated", lambda hp: RandomHidden("act", False)
+        "random-h-act-fixed",
+        "3a",
+        "random h where act'(.) is evaluated, fixed per batch row",
+        lambda hp: RandomHidden("act", "fixed"),
     ),
     VariantInfo(
-        "random-h-act-redrawn", "3b", "random h for act'(.), redrawn every step", lambda hp: RandomHidden("act", True)
+        "random-h-act-redrawn",
+        "3b",
+        "random h for act'(.), redrawn every step",
+        lambda hp: RandomHidden("act", "redrawn"),
     ),
-    VariantInfo("random-h-dw-fixed", "4", "fixed random h in dL/dW2", lambda hp: RandomHidden("dW2", False)),
     VariantInfo(
-        "random-h-dw-redrawn", "4", "random h in dL/dW2, redrawn every step", lambda hp: RandomHidden("dW2", True)
+        "random-h-act-example",
+        "3c",
+        "random h for act'(.), one fixed draw per training example",
+        lambda hp: RandomHidden("act", "example"),
+    ),
+    VariantInfo(
+        "random-h-dw-fixed", "4a", "random h in dL/dW2, fixed per batch row", lambda hp: RandomHidden("dW2", "fixed")
+    ),
+    VariantInfo(
+        "random-h-dw-redrawn", "4b", "random h in dL/dW2, redrawn every step", lambda hp: RandomHidden("dW2", "redrawn")
+    ),
+    VariantInfo(
+        "random-h-dw-example",
+        "4c",
+        "random h in dL/dW2, one fixed draw per training example",
+        lambda hp: RandomHidden("dW2", "example"),
+    ),
+    VariantInfo(
+        "random-h-both-redrawn",
+        "3+4",
+        "random h in act'(.) and dL/dW2 together, redrawn every step",
+        lambda hp: RandomHidden("both", "redrawn"),
+    ),
+    VariantInfo(
+        "random-h-both-example",
+        "3+4",
+        "random h in act'(.) and dL/dW2 together, one draw per training example",
+        lambda hp: RandomHidden("both", "example"),
     ),
     VariantInfo(
         "noise-forward",
@@ -76,6 +122,13 @@ _INFOS = [
         "5d",
         "independent noise in each pass",
         lambda hp: HiddenNoise("independent", hp.sigma),
+        ("sigma",),
+    ),
+    VariantInfo(
+        "noise-true",
+        "5e",
+        "reference: the true gradient of the noise-injected net (act' from the clean pre-activation)",
+        lambda hp: HiddenNoise("true", hp.sigma),
         ("sigma",),
     ),
     VariantInfo("round-forward", "6", "round(h) in the forward pass", _round("round-forward", "forward")),

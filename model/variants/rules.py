@@ -10,9 +10,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numpy.typing import NDArray
 
-from model.mlp import MLP
-from model.variants.base import Array, BackwardInputs, Variant
+from model.mlp import MLP, StepResult
+from model.variants.base import Array, BackwardInputs, Labels, Variant
 
 
 class RandomFeedback(Variant):
@@ -101,60 +102,113 @@ class StaleWeights(Variant):
         return BackwardInputs(h, h, h, stale)
 
 
+HIDDEN_PLACES = ("act", "dW2", "both")
+HIDDEN_DRAWS = ("fixed", "redrawn", "example")
+
+
 class RandomHidden(Variant):
-    """Q3/Q4: random hidden states where act'(.) is evaluated (``where="act"``) or in dW2 (``"dW2"``).
+    """Q3/Q4: random hidden states where act'(.) is evaluated (``where="act"``), in dW2 (``"dW2"``)
+    or in both (``"both"``).
 
     A random state is act(mu + sd * xi) with xi ~ N(0, 1) of shape (B, H) and mu, sd the
     per-unit mean and standard deviation of this minibatch's pre-activations z1: each unit
     keeps its own scale and (for ReLU) its firing rate, but the state is unrelated to the
-    example. ``redraw=False`` keeps one xi for the whole run (a larger batch draws more rows).
+    example. ``draw``: "fixed" keeps one xi per batch row for the whole run (tied to a row, not
+    to an example, with this step's statistics), "redrawn" draws xi every step, "example"
+    gives each training example its own random h, drawn the first time the example is seen
+    and kept (it needs the batch's row indices, which the trainer sets as ``rows``).
     """
 
-    def __init__(self, where: str, redraw: bool) -> None:
-        if where not in ("act", "dW2"):
-            raise ValueError(f"where must be 'act' or 'dW2' (got {where!r})")
-        self.name = f"random-h-{'act' if where == 'act' else 'dw'}-{'redrawn' if redraw else 'fixed'}"
+    def __init__(self, where: str, draw: str) -> None:
+        if where not in HIDDEN_PLACES:
+            raise ValueError(f"where must be one of {', '.join(HIDDEN_PLACES)} (got {where!r})")
+        if draw not in HIDDEN_DRAWS:
+            raise ValueError(f"draw must be one of {', '.join(HIDDEN_DRAWS)} (got {draw!r})")
+        self.name = f"random-h-{ {'act': 'act', 'dW2': 'dw', 'both': 'both'}[where] }-{draw}"
         super().__init__()
-        self.where, self.redraw = where, redraw
-        self.xi: Array | None = None  # (B_max, H) standard normals
+        self.where, self.draw = where, draw
+        self.redraw = draw == "redrawn"
+        self.xi: Array | None = None  # (B_max, H) standard normals ("fixed", "redrawn")
+        self.h_example: Array | None = None  # (N, H) one random h per training example ("example")
+        self.seen: NDArray[np.bool_] | None = None  # (N,) which rows of h_example are drawn
 
     def state_names(self) -> tuple[str, ...]:
-        return () if self.redraw else ("xi",)
+        return {"fixed": ("xi",), "redrawn": (), "example": ("h_example", "seen")}[self.draw]
 
     def state(self) -> dict[str, Array]:
-        return {} if self.redraw or self.xi is None else {"xi": self.xi}
+        if self.draw == "fixed" and self.xi is not None:
+            return {"xi": self.xi}
+        if self.draw == "example" and self.h_example is not None and self.seen is not None:
+            return {"h_example": self.h_example, "seen": self.seen}
+        return {}
 
     def load_state(self, arrays: dict[str, Array], shape: tuple[int, int]) -> None:
         super().load_state(arrays, shape)
         if "xi" in arrays:
             rows = arrays["xi"].shape[0] if arrays["xi"].ndim == 2 and len(arrays["xi"]) else 1
             self.xi = self._expect(arrays, "xi", (rows, shape[1]), np.float32).copy()
+        if arrays and self.draw == "example":
+            if set(arrays) != {"h_example", "seen"}:
+                raise ValueError(f"{self.name}: needs both h_example and seen, the checkpoint has {sorted(arrays)}")
+            n = arrays["seen"].shape[0] if arrays["seen"].ndim == 1 else 0
+            self.h_example = self._expect(arrays, "h_example", (n, shape[1]), np.float32).copy()
+            self.seen = self._expect(arrays, "seen", (n,), np.bool_).copy()
+
+    def _draw_states(self, model: MLP, z1: Array, xi: Array, out: Array) -> Array:
+        """act(mu + sd * xi) with this batch's per-unit statistics; xi, out: (n, H)."""
+        np.multiply(xi, z1.std(axis=0), out=out)
+        out += z1.mean(axis=0)
+        return model.act.forward(out, out=out)
 
     def random_h(self, model: MLP, h: Array, z1: Array, rng: np.random.Generator) -> Array:
         """A random hidden state shaped like h (B, H), written into a reused buffer."""
         B, H = h.shape
+        if self.draw == "example":
+            return self._example_h(model, h, z1, rng)
         if self.xi is None or self.xi.shape[1] != H or self.xi.shape[0] < B or self.xi.dtype != h.dtype:
             self.xi = rng.standard_normal((B, H), dtype=np.float32).astype(h.dtype, copy=False)
         elif self.redraw:
             self.xi = rng.standard_normal(self.xi.shape, dtype=np.float32).astype(h.dtype, copy=False)
         out = self._buf.get("h_rand", (B, H), h.dtype)
-        np.multiply(self.xi[:B], z1.std(axis=0), out=out)
-        out += z1.mean(axis=0)
-        return model.act.forward(out, out=out)
+        return self._draw_states(model, z1, self.xi[:B], out)
+
+    def _example_h(self, model: MLP, h: Array, z1: Array, rng: np.random.Generator) -> Array:
+        rows = self.rows
+        if rows is None:
+            raise ValueError(f"{self.name} needs the batch's row indices (train it with the Trainer)")
+        B, H = h.shape
+        n = max(self.n_rows, int(rows.max()) + 1)
+        if self.h_example is None or self.seen is None or self.h_example.shape[1] != H:
+            self.h_example, self.seen = np.zeros((n, H), np.float32), np.zeros(n, np.bool_)
+        elif len(self.seen) < n:  # a larger training set: keep what was drawn
+            self.h_example = np.concatenate([self.h_example, np.zeros((n - len(self.seen), H), np.float32)])
+            self.seen = np.concatenate([self.seen, np.zeros(n - len(self.seen), np.bool_)])
+        new = rows[~self.seen[rows]]
+        if len(new):
+            xi = rng.standard_normal((len(new), H), dtype=np.float32)
+            self.h_example[new] = self._draw_states(model, z1, xi, xi)
+            self.seen[new] = True
+        return np.take(self.h_example, rows, axis=0, out=self._buf.get("h_rand", (B, H), np.float32))
 
     def inputs(self, model: MLP, h: Array, z1: Array, rng: np.random.Generator) -> BackwardInputs:
         r = self.random_h(model, h, z1, rng)
-        return BackwardInputs(h, r, h, model.W2) if self.where == "dW2" else BackwardInputs(h, h, r, model.W2)
+        if self.where == "dW2":
+            return BackwardInputs(h, r, h, model.W2)
+        if self.where == "act":
+            return BackwardInputs(h, h, r, model.W2)
+        return BackwardInputs(h, r, r, model.W2)
 
 
-NOISE_MODES = ("forward", "backward", "same", "independent")
+NOISE_MODES = ("forward", "backward", "same", "independent", "true")
 
 
 class HiddenNoise(Variant):
     """Q5: h + N(0, sigma^2) in the forward pass, the backward pass (act' and dW2), or both.
 
     ``same`` feeds one noisy h everywhere (as if h were overwritten in place), ``independent``
-    draws a second sample for the backward pass. sigma = 0 is exact backprop.
+    draws a second sample for the backward pass. ``true`` is the reference: the exact gradient
+    of the noise-injected network, h + eps in the output and in dW2 and act'(.) from the clean
+    pre-activation (d(h + eps)/dz1 = act'(z1)). sigma = 0 is exact backprop for every mode.
     """
 
     def __init__(self, mode: str, sigma: float) -> None:
@@ -185,8 +239,17 @@ class HiddenNoise(Variant):
         if self.mode == "same":
             n = self._noisy(h, rng, "n1")
             return BackwardInputs(n, n, n, W2)
+        if self.mode == "true":
+            n = self._noisy(h, rng, "n1")
+            return BackwardInputs(n, n, h, W2)
         n1, n2 = self._noisy(h, rng, "n1"), self._noisy(h, rng, "n2")
         return BackwardInputs(n1, n2, n2, W2)
+
+    def forward_as_trained(self, model: MLP, X: Array, rng: np.random.Generator) -> Array | None:
+        if self.mode == "backward":
+            return None  # the forward pass is the clean network's
+        _, h = _hidden(model, X)
+        return _logits(model, self._noisy(h, rng, "eval"))
 
 
 ROUND_PLACES = ("forward", "act", "dW2")
@@ -209,3 +272,36 @@ class Rounding(Variant):
             return r if place in self.places else h
 
         return BackwardInputs(pick("forward"), pick("dW2"), pick("act"), model.W2)
+
+    def forward_as_trained(self, model: MLP, X: Array, rng: np.random.Generator) -> Array | None:
+        if "forward" not in self.places:
+            return None
+        _, h = _hidden(model, X)
+        return _logits(model, np.rint(h, out=h))
+
+
+class FrozenFirstLayer(Variant):
+    """Control: W1 and b1 stay at their initial values and only the output layer learns (the
+    "shallow" floor: a random-feature network). The gradients of W2 and b2 are exact."""
+
+    name = "shallow"
+
+    def loss_and_grads(self, model: MLP, X: Array, y: Labels, rng: np.random.Generator) -> StepResult:
+        result = super().loss_and_grads(model, X, y, rng)
+        result.grads["W1"].fill(0.0)
+        result.grads["b1"].fill(0.0)
+        return result
+
+
+def _hidden(model: MLP, X: Array) -> tuple[Array, Array]:
+    """Pre-activation and hidden state of ``X`` (n, D): z1, h (n, H), fresh arrays."""
+    z1 = X @ model.W1.T
+    z1 += model.b1
+    return z1, model.act.forward(z1)
+
+
+def _logits(model: MLP, h: Array) -> Array:
+    """Output-layer logits (n, K) of hidden states h (n, H)."""
+    logits = h @ model.W2.T
+    logits += model.b2
+    return logits
