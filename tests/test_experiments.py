@@ -1,9 +1,11 @@
-"""The backward-pass study on a tiny budget: configs, worker processes, aggregation, files, CLI."""
+"""The backward-pass study on a tiny budget: grids, backends (serial, pool, Dask), the store that
+lets an interrupted study go on, intervals and paired differences, the files and the command."""
 
 from __future__ import annotations
 
 import gzip
 import json
+import math
 import os
 import pickle
 from concurrent.futures.process import BrokenProcessPool
@@ -15,16 +17,28 @@ import pytest
 from model.config import HyperParams
 from model.data import MNIST
 from model.study import (
+    DEFAULT,
+    FULL,
+    GRIDS,
+    QUICK,
+    Grid,
+    Interval,
+    ResultStore,
     RunConfig,
-    default_configs,
+    choose,
     from_json,
-    markdown_table,
-    plot_groups,
+    grid_from_meta,
+    paired,
     run_study,
+    sweep,
+    to_json,
     write_results,
 )
+from model.study.analysis import equal_steps
 from model.variants import VARIANT_NAMES
 from tui.experiments_cli import render_plot
+
+BASE = HyperParams(hidden=8, batch_size=50)
 
 
 def tiny_data(n: int = 400) -> MNIST:
@@ -40,78 +54,188 @@ def tiny_data(n: int = 400) -> MNIST:
     return MNIST(tx, ty, vx, vy, sx, sy, source="tiny")
 
 
-def test_default_configs_cover_every_variant_and_option() -> None:
-    configs = default_configs(sigmas=(0.5, 1.0), stale_ks=(1, 10, 100))
-    assert {c.variant for c in configs} == set(VARIANT_NAMES)
-    assert configs[0].variant == "exact"
-    labels = [c.label for c in configs]
-    assert len(labels) == len(set(labels))
-    assert {"stale k=1", "stale k=10", "stale k=100", "noise-same sigma=0.5", "noise-same sigma=1"} <= set(labels)
-    hp = RunConfig("noise-forward", sigma=1.0).hparams(HyperParams(), seed=4)
-    assert (hp.variant, hp.sigma, hp.seed) == ("noise-forward", 1.0, 4)
+TINY_GRID = Grid(  # a grid small enough for a unit test
+    "tiny",
+    epochs=1,
+    seeds=2,
+    hidden=8,
+    lrs=(0.01, 0.1),
+    momentum=0.9,
+    activations=("relu",),
+    sweep_variants=(("exact", {}), ("shallow", {}), ("feedback-fixed", {}), ("noise-true", {"sigma": 0.5})),
+    stale_lrs=(0.05,),
+    stale_momenta=(0.0,),
+    stale_ks=(3,),
+    noise_lrs=(0.05,),
+    noise_sigmas=(0.5,),
+    batch_size=50,
+)
 
 
-@pytest.mark.parametrize("jobs", [1, 2])
-def test_tiny_study_aggregates_and_writes_both_files(jobs: int, tmp_path: Path) -> None:
-    configs = [RunConfig("exact"), RunConfig("feedback-fixed"), RunConfig("noise-same", sigma=0.5)]
-    events = []
+# ---- the plan -------------------------------------------------------------------------------
+def test_the_default_grid_answers_every_question_of_the_study() -> None:
+    g = DEFAULT
+    swept = {c.variant for c in g.sweep()}
+    assert swept == set(VARIANT_NAMES)  # every variant, the controls included
+    assert len(g.lrs) >= 4 and max(g.lrs) / min(g.lrs) > 10  # four rates over more than a decade
+    assert g.activations == ("relu", "tanh", "sigmoid") and g.seeds >= 5
+    assert set(g.stale_ks) == {1, 2, 5, 10, 20, 50, 100} and len(g.stale_momenta) >= 2
+    assert {0.1, 0.2} <= set(equal_steps(g))  # settings that share an effective step exist
+    assert {1e-4, 1e-2, 0.1, 0.5, 1.0} <= set(g.noise_sigmas)
+    cells = g.configs()
+    assert len(cells) == len(set(cells))
+    noise_true = [c for c in cells if c.variant == "noise-true"]
+    assert {c.sigma for c in noise_true} >= set(g.noise_sigmas)
+    assert FULL.runs > DEFAULT.runs > QUICK.runs
+
+
+def test_each_grid_states_its_runs_and_cpu_hours_in_help(capsys: pytest.CaptureFixture[str]) -> None:
+    from tui.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["experiments", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for g in GRIDS.values():
+        assert f"{g.name}: {g.runs:,} runs" in text
+        assert f"about {g.cpu_hours:g} CPU-hours" in text
+
+
+def test_a_config_knows_its_effective_step_and_hyperparameters() -> None:
+    c = RunConfig("stale", stale_k=10, lr=0.02, momentum=0.5, activation="tanh")
+    assert c.effective_step == pytest.approx(0.04)
+    assert c.key == "stale k=10 | tanh lr=0.02 mu=0.5"
+    hp = c.hparams(BASE, seed=3)
+    assert (hp.variant, hp.stale_k, hp.lr, hp.momentum, hp.activation, hp.seed) == ("stale", 10, 0.02, 0.5, "tanh", 3)
+
+
+# ---- statistics -----------------------------------------------------------------------------
+def test_interval_is_the_student_t_95_percent_half_width() -> None:
+    i = Interval.of([1.0, 2.0, 3.0, 4.0, 5.0])
+    assert i.mean == 3.0 and i.n == 5
+    assert i.half == pytest.approx(2.776 * math.sqrt(2.5) / math.sqrt(5))
+    assert math.isnan(Interval.of([1.0]).half) and Interval.of([]).n == 0
+    assert Interval.of([1.0, math.nan, 3.0]).n == 2
+
+
+# ---- running it -----------------------------------------------------------------------------
+@pytest.mark.parametrize("backend", ["serial", "pool"])
+def test_a_tiny_study_aggregates_chooses_and_writes_its_files(backend: str, tmp_path: Path) -> None:
+    g = TINY_GRID
     study = run_study(
-        configs,
-        seeds=2,
-        epochs=2,
-        jobs=jobs,
-        data=tiny_data(),
-        base=HyperParams(hidden=16, batch_size=50),
-        angle_every=2,
-        on_event=events.append,
+        g.configs(), seeds=2, epochs=1, jobs=2, data=tiny_data(), base=g.base(), backend=backend, diag_every=2
     )
-    assert [(r.label, r.seed) for r in study.results] == [(c.label, s) for c in configs for s in (0, 1)]
-    kinds = [e.kind for e in events]
-    assert kinds.count("start") == kinds.count("done") == 6 and kinds.count("epoch") == 12
-    rows = study.rows()
-    assert [r.label for r in rows] == [c.label for c in configs]
-    exact, fb, noise = rows
-    assert exact.angles == {"W1": 0.0, "W2": 0.0}
-    assert fb.angles["W2"] == 0.0 and fb.angles["W1"] > 1.0
-    assert noise.angles["W2"] > 1.0
-    assert all(0 <= r.test_error_mean < 0.9 and len(r.valid_curve) == 2 for r in rows)
-    errs = [r.test_error for r in study.results if r.label == "feedback-fixed"]
-    assert fb.test_error_mean == pytest.approx(np.mean(errs))
-    assert fb.test_error_std == pytest.approx(np.std(errs, ddof=1))
-
-    plot = render_plot(rows, width=60, height=12)
-    assert "Q1 random feedback matrix" in plot and "E = exact" in plot and "\x1b[" not in plot
-    paths = write_results(study, tmp_path, command="mnist-tui experiments --epochs 2", plot=plot)
-    assert {p.name for p in paths} == {"results.md", "results.json", "results_plot.txt"}
+    assert study.meta["runs"] == len(g.configs()) * 2 and study.meta["reused"] == 0
+    cells = study.cells()
+    rows = sweep(cells, g)
+    assert [r.label for r in rows] == ["exact", "shallow", "feedback-fixed", "noise-true sigma=0.5"]
+    exact = rows[0]
+    assert exact.chosen is not None and exact.vs_exact.mean == 0.0
+    noisy = rows[3].chosen
+    assert noisy is not None and math.isfinite(noisy.as_trained.mean)  # a forward-perturbed net is evaluated both ways
+    assert math.isnan(exact.chosen.as_trained.mean)
+    fixed = rows[2].chosen
+    assert fixed is not None and all(math.isfinite(i.mean) for i in fixed.diagnostics["feedback_angle"])
+    assert all(math.isnan(i.mean) for i in exact.chosen.diagnostics["feedback_angle"])
+    shallow = rows[1].chosen
+    assert shallow is not None and all(i.mean == 0.0 for i in shallow.diagnostics["w1_drift"])  # W1 frozen
+    stale = cells["stale k=3 | relu lr=0.05 mu=0"]
+    assert all(math.isfinite(i.mean) for i in stale.diagnostics["stale_gap"])
+    paths = write_results(study, g, tmp_path, command="mnist-tui experiments --grid tiny")
     md = (tmp_path / "results.md").read_text()
-    assert "mnist-tui experiments --epochs 2" in md and markdown_table(rows) in md
-    assert md.count("\n| ") == 1 + len(rows)  # header and one line per config
-    saved = json.loads((tmp_path / "results.json").read_text())
-    assert saved["meta"]["epochs"] == 2 and saved["meta"]["seeds"] == 2 and saved["meta"]["environment"]["numpy"]
-    assert len(saved["runs"]) == 6 and saved["rows"][1]["label"] == "feedback-fixed"
-    assert markdown_table(from_json(saved).rows()) == markdown_table(rows)  # results.md can be redrawn
+    assert "| - | exact | lr " in md and "## 2. Stale weights" in md and "## 3. Noise" in md
+    assert "## 4. Perturbed forward passes" in md and "noise-true sigma=0.5" in md
+    saved = json.loads(paths[0].read_text())  # strict JSON: no NaN
+    again = from_json(saved)
+    assert grid_from_meta(again.meta) == g
+    assert to_json(again)["cells"] == to_json(study)["cells"]
+    assert "Q1 random feedback matrix" in render_plot(sweep(again.cells(), g), g)
 
 
-def test_plot_groups_put_exact_in_every_panel() -> None:
-    configs = default_configs(sigmas=(0.5, 1.0))
+def test_choosing_skips_learning_rates_where_a_seed_diverged() -> None:
     study = run_study(
-        [c for c in configs if c.variant in ("exact", "stale", "noise-backward")],
-        seeds=1,
+        [RunConfig("exact", lr=lr, momentum=0.0) for lr in (0.05, 100.0)],
+        seeds=2,
         epochs=1,
         jobs=1,
         data=tiny_data(200),
-        base=HyperParams(hidden=8, batch_size=50),
+        base=BASE,
     )
-    groups = plot_groups(study.rows())
-    assert [title for title, _ in groups] == [
-        "Q2 stale W2 in the backward pass",
-        "Q5 Gaussian noise on h, sigma=0.5",
-        "Q5 Gaussian noise on h, sigma=1",
-    ]
-    assert all(members[0].variant == "exact" for _, members in groups)
+    cells = list(study.cells().values())
+    assert cells[1].diverged == 2 and cells[0].diverged == 0
+    best, all_diverged = choose(cells)
+    assert best is cells[0] and not all_diverged
 
 
-def test_experiments_command_on_tiny_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_paired_differences_compare_the_same_seeds() -> None:
+    study = run_study(
+        [RunConfig("exact", lr=0.05), RunConfig("shallow", lr=0.05)], seeds=3, epochs=1, jobs=1,
+        data=tiny_data(200), base=BASE,
+    )  # fmt: skip
+    exact, shallow = study.cells().values()
+    d = paired(shallow, exact)
+    by_seed = [shallow.test_by_seed[s] - exact.test_by_seed[s] for s in range(3)]
+    assert d.mean == pytest.approx(np.mean(by_seed)) and d.n == 3
+
+
+class _StopAfter:
+    """An on_event that interrupts the study after ``n`` finished runs, like ctrl+c."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __call__(self, e: object) -> None:
+        if getattr(e, "kind", "") == "done":
+            self.n -= 1
+            if self.n == 0:
+                raise KeyboardInterrupt
+
+
+def test_an_interrupted_study_goes_on_where_it_stopped_and_loses_no_finished_run(tmp_path: Path) -> None:
+    configs = [RunConfig("exact", lr=0.05), RunConfig("feedback-fixed", lr=0.05), RunConfig("shallow", lr=0.05)]
+    data, store = tiny_data(200), ResultStore(tmp_path)
+    with pytest.raises(KeyboardInterrupt):
+        run_study(configs, seeds=2, epochs=1, jobs=1, data=data, base=BASE, store=store, on_event=_StopAfter(4))
+    assert len(store.load()) == 4
+    (store.folder / "torn.json").write_text('{"key": "exact | relu')  # a file a dying disk left half-written
+    events: list = []
+    resumed = run_study(configs, seeds=2, epochs=1, jobs=1, data=data, base=BASE, store=store, on_event=events.append)
+    assert resumed.meta["reused"] == 4 and sum(e.reused for e in events if e.kind == "done") == 4
+    assert (store.folder / "torn.bad").exists()
+    straight = run_study(configs, seeds=2, epochs=1, jobs=1, data=data, base=BASE)
+    assert [r.to_dict() | {"seconds": 0} for r in resumed.results] == [
+        r.to_dict() | {"seconds": 0} for r in straight.results
+    ]  # the reused runs and the new ones are the runs an uninterrupted study makes
+
+
+def test_a_different_setting_is_not_mistaken_for_a_stored_run(tmp_path: Path) -> None:
+    store, data = ResultStore(tmp_path), tiny_data(200)
+    run_study([RunConfig("exact", lr=0.05)], seeds=1, epochs=1, jobs=1, data=data, base=BASE, store=store)
+    again = run_study(
+        [RunConfig("exact", lr=0.05)], seeds=1, epochs=1, jobs=1, data=data, base=BASE.validated(hidden=9), store=store
+    )
+    assert again.meta["reused"] == 0
+
+
+@pytest.mark.slow
+def test_a_tiny_study_on_a_two_worker_dask_cluster_matches_the_serial_run() -> None:
+    from distributed import LocalCluster
+
+    configs = [RunConfig("exact", lr=0.05), RunConfig("noise-backward", sigma=0.5, lr=0.05)]
+    data = tiny_data(200)
+    serial = run_study(configs, seeds=2, epochs=1, jobs=1, data=data, base=BASE)
+    with LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None) as cluster:
+        assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
+        distributed = run_study(
+            configs, seeds=2, epochs=1, jobs=2, data=data, base=BASE, scheduler=cluster.scheduler_address
+        )
+    assert distributed.meta["backend"].startswith("dask at tcp://127.0.0.1")
+    for a, b in zip(serial.results, distributed.results, strict=True):
+        assert (a.key, a.seed, a.test_error, a.valid_curve) == (b.key, b.seed, b.test_error, b.valid_curve)
+
+
+def test_the_experiments_command_runs_resumes_and_redraws(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from tui.cli import main
 
     monkeypatch.setenv("MNIST_TUI_CACHE", str(tmp_path / "cache"))
@@ -119,14 +243,22 @@ def test_experiments_command_on_tiny_data(tmp_path: Path, monkeypatch: pytest.Mo
     with gzip.open(data, "wb") as f:
         pickle.dump(((d.train_x, d.train_y), (d.valid_x, d.valid_y), (d.test_x, d.test_y)), f)
     out = tmp_path / "out"
-    argv = ["experiments", "--data", str(data), "--epochs", "1", "--seeds", "1", "--jobs", "2", "--hidden", "16"]
-    code = main([*argv, "--variants", "round-dw,stale", "--out", str(out), "--quiet"])
-    printed = capsys.readouterr().out
-    assert code == 0
-    assert "| 6 | round-dw |" in printed and "| 2 | stale k=100 |" in printed
-    assert (out / "results.md").read_text().count("\n| ") == 1 + 5  # exact, round-dw, stale at three k
-    assert "--variants round-dw,stale" in json.loads((out / "results.json").read_text())["meta"]["command"]
-    assert main([*argv, "--variants", "nope", "--out", str(out)]) == 2
+    argv = ["experiments", "--grid", "quick", "--data", str(data), "--jobs", "1", "--out", str(out)]
+    argv += ["--variants", "feedback-fixed", "--seeds", "2", "--quiet", "--no-figures"]
+    assert main(argv) == 0
+    printed = capsys.readouterr()
+    assert "| 1a | feedback-fixed |" in printed.out and "| - | shallow |" in printed.out
+    assert "0 reused" in printed.err
+    assert main(argv) == 0  # again: every run comes from the store
+    again = " ".join(capsys.readouterr().err.split())
+    runs = int(again.split(" runs: ")[0].split()[-1])
+    assert f"{runs} runs: {runs} reused, 0 trained" in again
+    saved = json.loads((out / "results.json").read_text())
+    assert "--variants feedback-fixed" in saved["meta"]["command"]
+    (out / "results.md").unlink()
+    assert main(["experiments", "--from-json", str(out / "results.json"), "--out", str(out), "--no-figures"]) == 0
+    assert "feedback-fixed" in (out / "results.md").read_text()
+    assert main([*argv[:-4], "--variants", "nope"]) == 2
     assert "unknown variant nope" in capsys.readouterr().err
 
 
@@ -134,7 +266,7 @@ def test_a_worker_that_cannot_load_the_data_stops_the_study_with_its_reason(tmp_
     from model.data import DataError
 
     with pytest.raises(DataError, match="does not exist"):
-        run_study([RunConfig("exact")], seeds=2, epochs=1, jobs=2, data=str(tmp_path / "missing.pkl.gz"))
+        run_study([RunConfig("exact")], seeds=2, epochs=1, jobs=2, backend="pool", data=str(tmp_path / "nope.pkl.gz"))
 
 
 class DiesInTheWorker:
@@ -147,4 +279,4 @@ class DiesInTheWorker:
 
 def test_a_worker_that_dies_silently_stops_the_study_as_a_broken_pool() -> None:
     with pytest.raises(BrokenProcessPool):
-        run_study([RunConfig("exact")], seeds=2, epochs=1, jobs=2, data=DiesInTheWorker())
+        run_study([RunConfig("exact")], seeds=2, epochs=1, jobs=2, backend="pool", data=DiesInTheWorker(), tag="x")

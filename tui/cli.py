@@ -129,25 +129,43 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--data", metavar="PATH", help="MNIST file or folder")
     ev.add_argument("--json", action="store_true", help="print JSON")
 
+    from model.study import GRIDS
+
+    grid_help = "; ".join(
+        f"{g.name}: {g.runs:,} runs of {g.epochs} epoch{'s' * (g.epochs > 1)}, about {g.cpu_hours:g} CPU-hours"
+        for g in GRIDS.values()
+    )
     ex = sub.add_parser(
         "experiments",
-        help="train exact backprop and every backward-pass variant, write results",
+        help="the backward-pass study: every variant over learning rates, activations and seeds, with controls",
         description=(
-            "Train exact backprop and every backward-pass variant at one setting and write results.md and "
-            "results.json. The defaults (18 variants x 3 seeds x 10 epochs, 2 workers) take about 30 minutes "
-            "on a 2-core machine; --variants, --seeds and --epochs make it shorter."
+            "Train exact backprop, the shallow control (W1 frozen) and every backward-pass variant over "
+            "learning rates, activations and seeds, on a local Dask cluster (or --scheduler), and write "
+            "results.md, results.json and figures. Each finished run is stored under OUT/runs as it "
+            "completes; running the same command again reuses them, so an interrupted study goes on "
+            f"where it stopped. Grids ({grid_help}); "
+            "the default grid took 40 minutes on a 2-core machine."
         ),
     )
-    ex.add_argument("--epochs", type=_hparam("epochs"), default=10, help="epochs per run (default 10)")
-    ex.add_argument("--seeds", type=_positive("seeds"), default=3, help="seeds per variant, 0..S-1 (default 3)")
+    ex.add_argument("--grid", choices=tuple(GRIDS), default="default", help="which study (default: default)")
     ex.add_argument("--jobs", type=_positive("jobs"), default=2, help="worker processes (default 2)")
     ex.add_argument("--out", metavar="DIR", default="experiments-out", help="output folder (default experiments-out)")
     ex.add_argument("--data", metavar="PATH", help="MNIST file or folder (default: $MNIST_TUI_DATA, then the cache)")
-    ex.add_argument("--hidden", type=_hparam("hidden"), default=256, help="hidden units (default 256)")
-    ex.add_argument("--variants", metavar="A,B", help="only these variants (and exact backprop)")
-    ex.add_argument("--angle-every", type=_positive("angle-every"), default=10, help="steps between angle probes")
+    ex.add_argument("--variants", metavar="A,B", help="only these variants (and the controls)")
+    ex.add_argument("--seeds", type=_positive("seeds"), help="seeds per cell, 0..S-1 (default: the grid's)")
+    ex.add_argument("--epochs", type=_hparam("epochs"), help="epochs per run (default: the grid's)")
+    ex.add_argument(
+        "--scheduler", metavar="ADDRESS", help="run on this Dask scheduler (e.g. tcp://10.0.0.5:8786) instead"
+    )
+    ex.add_argument(
+        "--backend",
+        choices=("auto", "dask", "pool", "serial"),
+        default="auto",
+        help="auto: a local Dask cluster if dask is installed, else a process pool (default auto)",
+    )
+    ex.add_argument("--no-figures", action="store_true", help="skip the SVG/PNG figures (they need matplotlib)")
     ex.add_argument("--quiet", action="store_true", help="no progress display or plot, just the table")
-    ex.add_argument("--from-json", metavar="FILE", help="only redraw results.md and the plot from a results.json")
+    ex.add_argument("--from-json", metavar="FILE", help="only redraw results.md and the figures from a results.json")
 
     bench = sub.add_parser("bench", help="training speed vs this machine's GEMM rate, and every target: one table")
     bench.add_argument("--threads", type=int, default=None, help=f"BLAS threads (default {DEFAULT_THREADS})")
@@ -396,8 +414,8 @@ def _cmd_experiments(args: argparse.Namespace) -> int:
         from tui.experiments_cli import redraw
 
         return redraw(args)
-    data = _load_data(args.data, quiet=args.quiet)  # fetches once here, not in every worker
-    return run_experiments(args, data if args.jobs == 1 else None)
+    data = _load_data(args.data, quiet=args.quiet)  # fetches and checks once here, not in every worker
+    return run_experiments(args, data)
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:

@@ -1,9 +1,9 @@
-"""``mnist-tui experiments``: run the backward-pass study with a rich progress display.
+"""``mnist-tui experiments``: run the backward-pass study with a progress display, write its files.
 
-Shows one overall bar (epochs done across all runs) and one bar per running run, prints
-a line as each run ends, then the results table and the validation-error curves as a
-terminal plot (plotext), and writes results.md, results.json and results_plot.txt.
-The study itself (configs, workers, aggregation, files) is ``model.study``.
+Shows one bar over all runs (done, running, left, ETA; runs reused from an interrupted study
+count as done at once), then prints the main table and a terminal plot (test error against
+learning rate per question, plotext), and writes results.md, results.json, results_plot.txt and
+(with matplotlib) the figures. The study itself (cells, backends, store, analysis) is ``model.study``.
 """
 
 from __future__ import annotations
@@ -13,43 +13,82 @@ import json
 import re
 import shlex
 import sys
+import time
 from collections.abc import Sequence
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import plotext
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from model.data import DataError
-from model.study import ConfigSummary, Event, Study, from_json, markdown_table, plot_groups, run_study, write_results
+from model.study import (
+    GRIDS,
+    Event,
+    Grid,
+    ResultStore,
+    Study,
+    SweepRow,
+    data_tag,
+    from_json,
+    grid_from_meta,
+    only_variants,
+    run_study,
+    sweep,
+    write_results,
+)
+from model.study.report import sweep_tables
 from tui.exitcodes import OK, USAGE
 
-MARKERS = "EABCDFGHIJKLMNOP"  # E is exact backprop in every panel
+MARKERS = "ESABCDFGHIJKLMNOP"  # E: exact backprop, S: the shallow control, in every panel
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
+#: Panels of the text plot: title and the variant-name prefixes it shows (beside the controls).
+PANELS = (
+    ("Q1 random feedback matrix", ("feedback-",)),
+    ("Q2 stale W2 (k=10)", ("stale",)),
+    ("Q3/Q4 random hidden states", ("random-h-",)),
+    ("Q5 noise on h (sigma=0.5)", ("noise-",)),
+    ("Q6 rounding h", ("round-",)),
+)
 
 
-def render_plot(rows: Sequence[ConfigSummary], width: int = 100, height: int = 18, color: bool = False) -> str:
-    """Validation error (%, log scale) per epoch, one panel per question, a letter per variant."""
+def panel_rows(rows: Sequence[SweepRow], prefixes: tuple[str, ...], activation: str) -> list[SweepRow]:
+    """The controls, then the rows whose variant starts with one of ``prefixes``."""
+    mine = [r for r in rows if r.activation == activation]
+    controls = [r for r in mine if r.variant in ("exact", "shallow")]
+    return controls + [r for r in mine if r.variant.startswith(prefixes)]
+
+
+def render_plot(rows: Sequence[SweepRow], grid: Grid, width: int = 100, height: int = 18, color: bool = False) -> str:
+    """Test error (%, log scale) against the learning rate, one panel per question (ReLU), a letter
+    per variant; a diverged cell (every seed) is left out."""
     panels = []
-    for title, members in plot_groups(rows):
+    lrs = list(grid.lrs)
+    for title, prefixes in PANELS:
+        members = panel_rows(rows, prefixes, grid.activations[0])
+        if len(members) <= 2:
+            continue
         plt = plotext
         plt.clear_figure()
         plt.plotsize(width, height)
         plt.theme("pro" if color else "clear")
-        epochs = max(len(r.valid_curve) for r in members)
         for marker, r in zip(MARKERS, members, strict=False):
-            xs = [e + 1 for e, v in enumerate(r.valid_curve) if v == v and v > 0]
-            ys = [100 * v for v in r.valid_curve if v == v and v > 0]
-            if xs:
-                plt.plot(xs, ys, marker=marker)
+            points = [
+                (i + 1, 100 * c.test.mean)
+                for i, lr in enumerate(lrs)
+                if (c := r.by_lr.get(lr)) is not None and c.diverged < c.seeds and c.test.mean > 0
+            ]
+            if points:
+                plt.plot([p[0] for p in points], [p[1] for p in points], marker=marker)
         plt.yscale("log")
-        plt.xticks(list(range(1, epochs + 1)))
-        plt.xlim(0.8, epochs + 0.2)
-        plt.title(title)
-        plt.xlabel("epoch")
-        plt.ylabel("valid error %")
+        plt.xticks(list(range(1, len(lrs) + 1)), [f"{lr:g}" for lr in lrs])
+        plt.xlim(0.8, len(lrs) + 0.2)
+        plt.title(f"{title}, {grid.activations[0]}")
+        plt.xlabel(f"learning rate (momentum {grid.momentum:g})")
+        plt.ylabel("test error %")
         text = plt.build()
         legend = "   ".join(f"{m} = {r.label}" for m, r in zip(MARKERS, members, strict=False))
         panels.append((text if color else _ANSI.sub("", text)).rstrip() + "\n" + legend + "\n")
@@ -58,117 +97,146 @@ def render_plot(rows: Sequence[ConfigSummary], width: int = 100, height: int = 1
 
 
 class _Display:
-    """Rich progress: an overall bar plus one bar per running run; a line per finished run."""
+    """Rich progress: one bar over all runs; its status counts running runs and the latest result."""
 
-    def __init__(self, progress: Progress, total_epochs: int) -> None:
+    def __init__(self, progress: Progress, total: int) -> None:
         self.progress = progress
-        self.overall = progress.add_task("all runs", total=total_epochs, status="")
-        self.running: dict[int, TaskID] = {}
+        self.bar = progress.add_task("runs", total=total, status="")
+        self.running = 0
+        self.reused = 0
+        self.diverged = 0
 
     def __call__(self, e: Event) -> None:
         p = self.progress
         if e.kind == "start":
-            self.running[e.index] = p.add_task(f"{e.label} seed {e.seed}", total=e.epochs, status="")
-        elif e.kind == "epoch":
-            task = self.running.get(e.index)
-            if task is not None:
-                p.update(task, completed=e.epoch, status=f"valid {e.valid_error:.2%}")
-            p.advance(self.overall)
+            self.running += 1
         elif e.kind == "done" and e.result is not None:
-            task = self.running.pop(e.index, None)
-            if task is not None:
-                p.remove_task(task)
             r = e.result
-            angles = "  ".join(f"∠{k} {v:5.1f}°" for k, v in r.angles.items())
-            flag = "  diverged" if r.diverged else ""
-            p.console.print(
-                f"{r.label:28s} seed {r.seed}  test {r.test_error:6.2%}  loss {r.train_loss:.4f}  "
-                f"{angles}  {r.seconds:5.1f}s{flag}"
+            if e.reused:
+                self.reused += 1
+            else:
+                self.running = max(0, self.running - 1)
+            self.diverged += r.diverged
+            flag = " diverged" if r.diverged else ""
+            p.advance(self.bar)
+            p.update(
+                self.bar,
+                status=f"{self.running} running, {self.reused} reused, {self.diverged} diverged · "
+                f"last: {r.key} seed {r.seed} test {r.test_error:.2%}{flag}",
             )
 
 
 def command_line(args: argparse.Namespace) -> str:
     """The ``mnist-tui experiments ...`` command that reproduces this study (for results.md)."""
-    parts = ["mnist-tui", "experiments", "--epochs", str(args.epochs), "--seeds", str(args.seeds)]
-    parts += ["--jobs", str(args.jobs), "--out", str(args.out)]
-    if args.hidden != 256:
-        parts += ["--hidden", str(args.hidden)]
-    if args.variants:
-        parts += ["--variants", args.variants]
-    if args.angle_every != 10:
-        parts += ["--angle-every", str(args.angle_every)]
+    parts = ["mnist-tui", "experiments", "--grid", args.grid, "--jobs", str(args.jobs), "--out", str(args.out)]
+    for flag in ("variants", "seeds", "epochs", "scheduler"):
+        value = getattr(args, flag, None)
+        if value:
+            parts += [f"--{flag}", str(value)]
     return " ".join(shlex.quote(p) for p in parts)
 
 
-def run_experiments(args: argparse.Namespace, data: Any = None) -> int:
-    """The subcommand: run, display, write files into ``args.out``; returns the exit status.
+def grid_for(args: argparse.Namespace) -> Grid:
+    """The chosen grid with the command line's overrides."""
+    grid = GRIDS[args.grid]
+    overrides = {k: getattr(args, k) for k in ("seeds", "epochs") if getattr(args, k, None)}
+    return replace(grid, **overrides) if overrides else grid
 
-    ``data``: an MNIST-like object for every run, or None to let each worker load ``args.data``.
+
+def run_experiments(args: argparse.Namespace, data: Any) -> int:
+    """The subcommand: run (reusing stored runs), display, write files into ``args.out``.
+
+    ``data``: the loaded MNIST (in-process runs use it; workers load their own cached copy).
     """
-    from model.config import HyperParams
-    from model.study import default_configs
-
     console = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
-    configs = default_configs()
+    grid = grid_for(args)
+    configs = grid.configs()
     if args.variants:
-        wanted = {v.strip() for v in args.variants.split(",") if v.strip()}
-        configs = [c for c in configs if c.variant in wanted or c.variant == "exact"]
-    base = HyperParams().validated(hidden=args.hidden)
-    total = len(configs) * args.seeds * args.epochs
+        configs = only_variants(grid, [v.strip() for v in args.variants.split(",") if v.strip()])
+    store = ResultStore(args.out)
+    total = len(configs) * grid.seeds
     console.print(
-        f"{len(configs)} configurations x {args.seeds} seeds x {args.epochs} epochs on {args.jobs} worker(s)",
+        f"grid {grid.name}: {len(configs)} cells x {grid.seeds} seeds = {total} runs of {grid.epochs} epochs "
+        f"({grid.note}); finished runs are kept in {store.folder} and reused",
         highlight=False,
     )
     progress = Progress(
-        TextColumn("{task.description:32s}"),
+        TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
+        TimeRemainingColumn(),
         TextColumn("{task.fields[status]}"),
-        TimeElapsedColumn(),
         console=console,
         transient=True,
         disable=args.quiet,
     )
+    t0 = time.perf_counter()
+    in_process = args.jobs == 1 or args.backend == "serial"
     try:
-        study = _run_with_progress(progress, configs, args, base, data, total)
-    except (BrokenProcessPool, DataError) as exc:
+        with progress:
+            study = run_study(
+                configs,
+                seeds=grid.seeds,
+                epochs=grid.epochs,
+                jobs=args.jobs,
+                data=data if in_process else args.data,
+                base=grid.base(),
+                train_size=grid.train_size,
+                store=store,
+                backend=args.backend,
+                scheduler=args.scheduler,
+                tag=data_tag(data),
+                on_event=_Display(progress, total),
+            )
+    except KeyboardInterrupt:
+        done = len(store.load())
+        print(f"mnist-tui: interrupted; {done} finished runs are kept in {store.folder}", file=sys.stderr)
+        print("run the same command again to go on where it stopped", file=sys.stderr)
+        return 130
+    except (BrokenProcessPool, DataError, ValueError, OSError) as exc:
         print(f"mnist-tui: the study stopped: {' '.join(str(exc).split()) or type(exc).__name__}", file=sys.stderr)
+        print(f"finished runs are kept in {store.folder}; run the same command again to go on", file=sys.stderr)
         return USAGE
-    rows = study.rows()
-    plot = render_plot(rows)
-    paths = write_results(study, args.out, command=command_line(args), plot=plot)
-    print(markdown_table(rows))
+    console.print(
+        f"{study.meta['runs']} runs: {study.meta['reused']} reused, {study.meta['runs'] - study.meta['reused']} "
+        f"trained in {(time.perf_counter() - t0) / 60:.1f} min",
+        highlight=False,
+    )
+    return _write(study, grid, args, command_line(args))
+
+
+def _write(study: Study, grid: Grid, args: argparse.Namespace, command: str) -> int:
+    rows = sweep(study.cells(), grid)
+    plot = render_plot(rows, grid)
+    figures: list[str] = []
+    if not args.no_figures:
+        figures = _figures(study, grid, Path(args.out))
+    paths = write_results(study, grid, args.out, command=command, figures=figures, plot=plot)
+    print("\n".join(sweep_tables([r for r in rows if r.activation == grid.activations[0]], grid)))
     if not args.quiet:
-        print(render_plot(rows, color=sys.stdout.isatty()))
-    print(f"wall time {study.meta['wall_seconds'] / 60:.1f} min; wrote {', '.join(map(str, paths))}")
+        print(render_plot(rows, grid, color=sys.stdout.isatty()))
+    print(f"wrote {', '.join(map(str, [*paths, *figures]))}")
     return OK
 
 
-def _run_with_progress(
-    progress: Progress, configs: list[Any], args: argparse.Namespace, base: Any, data: Any, total: int
-) -> Study:
-    with progress:
-        return run_study(
-            configs,
-            seeds=args.seeds,
-            epochs=args.epochs,
-            jobs=args.jobs,
-            data=data if data is not None else args.data,
-            base=base,
-            angle_every=args.angle_every,
-            on_event=_Display(progress, total),
-        )
+def _figures(study: Study, grid: Grid, out: Path) -> list[str]:
+    try:
+        from tui.study_figures import write_figures
+    except ImportError:
+        print("mnist-tui: figures skipped (pip install 'mnist-tui[study]' for matplotlib)", file=sys.stderr)
+        return []
+    return [str(p) for p in write_figures(study, grid, out)]
 
 
 def redraw(args: argparse.Namespace) -> int:
-    """Rewrite results.md and results_plot.txt in ``args.out`` from a saved results.json (no training)."""
+    """Rewrite results.md, the plot and the figures in ``args.out`` from a saved results.json."""
     try:
-        study = from_json(json.loads(Path(args.from_json).read_text()))
+        saved = json.loads(Path(args.from_json).read_text())
+        study = from_json(saved)
+        grid = grid_from_meta(study.meta)
+        if grid.name in GRIDS:  # the cost notes may have been measured since
+            grid = replace(grid, cpu_hours=GRIDS[grid.name].cpu_hours, note=GRIDS[grid.name].note)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         print(f"mnist-tui: cannot read {args.from_json}: {exc}", file=sys.stderr)
         return USAGE
-    rows = study.rows()
-    paths = write_results(study, args.out, command=study.meta.get("command", ""), plot=render_plot(rows))
-    print(markdown_table(rows))
-    print(f"wrote {', '.join(map(str, paths))}")
-    return OK
+    return _write(study, grid, args, study.meta.get("command", ""))

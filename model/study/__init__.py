@@ -1,48 +1,52 @@
-"""The backward-pass study: every variant of ``model.variants``, several seeds each, in parallel.
+"""The backward-pass study: every variant over learning rates, activations and seeds, with controls.
 
-``plan`` lists the runs (exact backprop, then each variant and sub-option, with the noise
-sigmas and stale lags of the study); ``run.run_study`` trains each (config, seed) with
-``model.fit.fit`` (``task``), in worker processes (``pool``: spawned, one BLAS thread each,
-the data loaded once per worker), reports progress through an ``on_event`` callback
-(``records``) and returns a ``Study``; ``aggregate`` summarises it per config (test error
-mean ± std over seeds, final training loss, mean alignment angle per layer, time); ``report``
-writes ``results.json`` and ``results.md``. Drawing (progress bars, the terminal plot) is
-left to ``tui``.
+``plan`` names the cells (``RunConfig``) and the grids (``GRIDS``: quick, default, full);
+``task`` trains one (cell, seed) with diagnostics; ``run.run_study`` runs a plan on a backend
+(this process, a process pool, or Dask: ``pool``, ``dask_backend``), reusing the runs its
+``store`` holds; ``aggregate`` summarises each cell over seeds with 95% intervals; ``analysis``
+chooses each variant's learning rate on validation and builds the comparisons; ``report``
+writes ``results.json`` and ``results.md``. Drawing (progress, plots, figures) is left to ``tui``.
 """
 
-from model.study.aggregate import ConfigSummary, Study, summarize
+from model.study.aggregate import CellSummary, Interval, Study, paired, summarize
+from model.study.analysis import SweepRow, choose, grid_from_meta, sweep
 from model.study.environment import environment
-from model.study.plan import DEFAULT_SIGMAS, DEFAULT_STALE_KS, RunConfig, default_configs
-from model.study.records import LAYERS, Event, RunResult
-from model.study.report import (
-    PANEL_TITLES,
-    from_json,
-    markdown,
-    markdown_table,
-    plot_groups,
-    to_json,
-    write_results,
-)
-from model.study.run import run_study
+from model.study.plan import DEFAULT, FULL, GRIDS, QUICK, Grid, RunConfig, cell, only_variants
+from model.study.records import DIAGNOSTICS, LAYERS, Event, RunResult
+from model.study.report import from_json, markdown, to_json, write_results
+from model.study.run import BACKENDS, choose_backend, data_tag, run_study
+from model.study.store import ResultStore
 
 __all__ = [
-    "DEFAULT_SIGMAS",
-    "DEFAULT_STALE_KS",
+    "BACKENDS",
+    "DEFAULT",
+    "DIAGNOSTICS",
+    "FULL",
+    "GRIDS",
     "LAYERS",
-    "PANEL_TITLES",
-    "ConfigSummary",
+    "QUICK",
+    "CellSummary",
     "Event",
+    "Grid",
+    "Interval",
+    "ResultStore",
     "RunConfig",
     "RunResult",
     "Study",
-    "default_configs",
+    "SweepRow",
+    "cell",
+    "choose",
+    "choose_backend",
+    "data_tag",
     "environment",
     "from_json",
+    "grid_from_meta",
     "markdown",
-    "markdown_table",
-    "plot_groups",
+    "only_variants",
+    "paired",
     "run_study",
     "summarize",
+    "sweep",
     "to_json",
     "write_results",
 ]

@@ -64,7 +64,8 @@ def _broken(workers: Sequence[BaseProcess]) -> bool:
 
 
 def run_pool(tasks: list[Task], jobs: int, data: Any, emit: Callable[[Event], Any]) -> dict[int, RunResult]:
-    """Run ``tasks`` in ``jobs`` spawned workers; ``emit`` gets each event and a "done" per run."""
+    """Run ``tasks`` in ``jobs`` spawned workers; ``emit`` gets each event and a "done" per run
+    the moment it arrives (so the caller can store it before the next one finishes)."""
     ctx = multiprocessing.get_context("spawn")  # fresh interpreters: no forked threads or BLAS state
     todo, out = ctx.Queue(), ctx.Queue()
     n = max(1, min(jobs, len(tasks)))
@@ -92,7 +93,7 @@ def run_pool(tasks: list[Task], jobs: int, data: Any, emit: Callable[[Event], An
             if isinstance(msg, _Finished):
                 results[msg.index] = msg.result
                 t = by_index[msg.index]
-                emit(Event("done", t.index, t.config.label, t.seed, t.epochs, t.epochs, result=msg.result))
+                emit(Event("done", t.config.key, t.seed, t.epochs, t.epochs, result=msg.result))
             else:
                 emit(msg)
     except BaseException:

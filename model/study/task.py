@@ -1,38 +1,68 @@
-"""One run of the study: train a (config, seed) with ``model.fit.fit`` and summarise it.
+"""One run of the study: train a (cell, seed) with ``model.fit.fit``, with diagnostics on the way.
 
-The same code runs in this process (``jobs == 1``) and in worker processes (``pool.py``):
-the data and the place progress events go are passed in, nothing is kept between runs.
+The same code runs in this process, in a pool worker and on a Dask worker: the data and the
+place progress events go are passed in. Every ``diag_every`` steps it records the alignment
+angles, the angle between W2 and a random feedback matrix, the stale gap, the fraction of dead
+units, the drift of W1 from its initial value and the error on 2,000 validation images.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from model.config import HyperParams
 from model.fit import EpochRecord, fit
 from model.study.plan import RunConfig
-from model.study.records import LAYERS, Event, RunResult, nanmean
+from model.study.records import DIAGNOSTICS, Event, RunResult
 from model.trainer import StepMetrics, Trainer
+from model.variants import Variant, angle_degrees
+
+#: Bump when a run's numbers would change for the same cell and seed (the store keys on it).
+RUN_FORMAT = 2
+PROBE_IMAGES = 2000  # validation images the diagnostics are measured on
+DEAD_BELOW = 1e-3  # act'(z) under this on every probe image: a dead (or saturated) unit
 
 
 @dataclass(frozen=True)
 class Task:
-    """One (config, seed) to train; ``index`` orders the results."""
+    """One (cell, seed) to train; ``index`` orders the results."""
 
     index: int
     config: RunConfig
     seed: int
     epochs: int
     base: HyperParams
-    angle_every: int
+    diag_every: int = 100
+    train_size: int | None = None
+    data_tag: str = "mnist"
+
+    @property
+    def run_id(self) -> str:
+        """A stable name for this run's result (the store's file name): a hash of everything that
+        decides its numbers."""
+        spec = {
+            "format": RUN_FORMAT,
+            "config": [self.config.key, self.config.sigma, self.config.stale_k],
+            "seed": self.seed,
+            "epochs": self.epochs,
+            "hp": self.config.hparams(self.base, self.seed).to_dict(),
+            "diag_every": self.diag_every,
+            "train_size": self.train_size,
+            "data": self.data_tag,
+        }
+        return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:20]
 
 
 def load_data(data: Any) -> Any:
-    """``data`` itself, or MNIST loaded from ``data`` (a path, or None for the cached copy)."""
+    """``data`` itself, or MNIST loaded from ``data`` (a path, or None for the hash-checked cache)."""
     if data is None or isinstance(data, str | os.PathLike):
         from model.data import load_mnist
 
@@ -40,53 +70,93 @@ def load_data(data: Any) -> Any:
     return data
 
 
+class _Diagnostics:
+    """Collects ``DIAGNOSTICS`` every ``every`` steps of ``trainer`` (through its on_step hook)."""
+
+    def __init__(self, trainer: Trainer, probe: tuple[np.ndarray, np.ndarray], every: int) -> None:
+        self.trainer, self.every = trainer, every
+        self.X, self.y = probe
+        self.W1_0 = trainer.model.W1.copy()
+        self.W1_0_norm = float(np.linalg.norm(self.W1_0))
+        self.steps: list[int] = []
+        self.values: dict[str, list[float]] = {name: [] for name in DIAGNOSTICS}
+
+    def __call__(self, m: StepMetrics) -> None:
+        if (m.step - 1) % self.every or m.diverged:  # the trainer probes angles on these steps
+            return
+        t, model, rule = self.trainer, self.trainer.model, self.trainer.rule
+        angles = m.angles or {}
+        row = {"angle_W1": angles.get("W1", math.nan), "angle_W2": angles.get("W2", math.nan)}
+        feedback = getattr(rule, "feedback", None)
+        row["feedback_angle"] = angle_degrees(model.W2, feedback) if feedback is not None else math.nan
+        ring = getattr(rule, "ring", None)
+        if ring is not None:
+            stale = ring[(getattr(rule, "t", 0) + 1) % len(ring)]  # what the next backward pass uses
+            row["stale_gap"] = float(np.linalg.norm(model.W2 - stale)) / max(float(np.linalg.norm(model.W2)), 1e-12)
+        else:
+            row["stale_gap"] = math.nan
+        z1 = self.X @ model.W1.T
+        z1 += model.b1
+        h = model.act.forward(z1)
+        active = model.act.grad_from_output(h) >= DEAD_BELOW  # (n, H)
+        row["dead_fraction"] = float(1.0 - active.any(axis=0).mean())
+        row["w1_drift"] = float(np.linalg.norm(model.W1 - self.W1_0) / max(self.W1_0_norm, 1e-12))
+        logits = h @ model.W2.T
+        row["valid_error"] = float(np.mean(logits.argmax(axis=1) != self.y))
+        self.steps.append(t.state.step)
+        for name in DIAGNOSTICS:
+            self.values[name].append(row[name])
+
+
 def run_task(task: Task, data: Any, emit: Callable[[Event], Any] | None = None) -> RunResult:
     """Train ``task`` on ``data`` (train_x/train_y/valid_x/valid_y/test_x/test_y arrays).
 
-    ``emit`` receives "start", one "epoch" per epoch and a final "ended" event.
+    ``emit`` receives "start" and one "epoch" event per epoch.
     """
     cfg = task.config
     hp = cfg.hparams(task.base, task.seed)
+    n = task.train_size or len(data.train_x)
     trainer = Trainer(
-        (data.train_x, data.train_y),
+        (data.train_x[:n], data.train_y[:n]),
         hp,
         eval_sets={"valid": (data.valid_x, data.valid_y), "test": (data.test_x, data.test_y)},
-        angle_every=task.angle_every,
+        angle_every=task.diag_every,
     )
-    probes: list[list[dict[str, float]]] = [[]]
-
-    def on_step(m: StepMetrics) -> None:
-        if m.angles is not None:
-            probes[-1].append(m.angles)
+    diag = _Diagnostics(trainer, (data.valid_x[:PROBE_IMAGES], data.valid_y[:PROBE_IMAGES]), task.diag_every)
 
     def on_epoch(r: EpochRecord) -> None:
-        probes.append([])
         if emit is not None:
-            emit(
-                Event("epoch", task.index, cfg.label, task.seed, r.epoch, task.epochs, r.errors.get("valid", math.nan))
-            )
+            emit(Event("epoch", cfg.key, task.seed, r.epoch, task.epochs, r.errors.get("valid", math.nan)))
 
     if emit is not None:
-        emit(Event("start", task.index, cfg.label, task.seed, 0, task.epochs))
-    result = fit(trainer, task.epochs, on_epoch=on_epoch, on_step=on_step)
-    if emit is not None:
-        emit(Event("ended", task.index, cfg.label, task.seed, task.epochs, task.epochs))
-    epochs_probes = [p for p in probes if p] or [[]]
-    all_probes = [a for p in epochs_probes for a in p]
+        emit(Event("start", cfg.key, task.seed, 0, task.epochs))
+    result = fit(trainer, task.epochs, on_epoch=on_epoch, on_step=diag)
+    # the model now holds the weights of the best validation epoch
+    rule = trainer.rule
+    rng = np.random.default_rng(task.seed)
+    logits = rule.forward_as_trained(trainer.model, data.test_x, rng) if isinstance(rule, Variant) else None
+    as_trained = math.nan if logits is None else float(np.mean(logits.argmax(axis=1) != data.test_y))
+    history = result.history
     return RunResult(
+        key=cfg.key,
         label=cfg.label,
         variant=cfg.variant,
         question=cfg.question,
         seed=task.seed,
+        lr=cfg.lr,
+        momentum=cfg.momentum,
+        activation=cfg.activation,
+        valid_error=result.best_valid_error,
         test_error=result.test_error_at_best,
+        test_error_as_trained=as_trained,
         final_test_error=result.test_error,
         best_epoch=result.best_epoch,
         train_loss=result.train_loss,
-        valid_curve=[h.errors.get("valid", math.nan) for h in result.history],
-        test_curve=[h.errors.get("test", math.nan) for h in result.history],
-        angles={k: nanmean([a[k] for a in all_probes]) for k in LAYERS},
-        angles_by_epoch={k: [nanmean([a[k] for a in p]) for p in epochs_probes] for k in LAYERS},
+        valid_curve=[r.errors.get("valid", math.nan) for r in history],
+        test_curve=[r.errors.get("test", math.nan) for r in history],
         seconds=result.seconds,
         steps=result.steps,
         diverged=result.diverged,
+        diag_steps=diag.steps,
+        diagnostics=diag.values,
     )

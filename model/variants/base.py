@@ -70,11 +70,11 @@ class Variant:
         self.rows: NDArray[np.integer] | None = None
         self.n_rows = 0
 
-    def state(self) -> dict[str, Array]:
+    def state(self) -> dict[str, NDArray[Any]]:
         """Arrays this rule carries from step to step (saved in checkpoints); none by default."""
         return {}
 
-    def load_state(self, arrays: dict[str, Array], shape: tuple[int, int]) -> None:
+    def load_state(self, arrays: dict[str, NDArray[Any]], shape: tuple[int, int]) -> None:
         """Restore what ``state`` returned for a net whose W2 is ``shape`` (K, H).
 
         ValueError (one line naming the piece) if anything does not fit this rule: nothing is
@@ -83,7 +83,7 @@ class Variant:
         if not set(arrays) <= set(self.state_names()):
             raise ValueError(f"{self.name} keeps {sorted(self.state_names())}, the checkpoint has {sorted(arrays)}")
 
-    def _expect(self, arrays: dict[str, Array], name: str, shape: tuple[int, ...], dtype: type) -> Array:
+    def _expect(self, arrays: dict[str, NDArray[Any]], name: str, shape: tuple[int, ...], dtype: type) -> NDArray[Any]:
         """``arrays[name]`` if it has exactly ``shape`` and ``dtype`` and is finite; ValueError otherwise."""
         a = arrays[name]
         if a.shape != shape or a.dtype != dtype:

@@ -8,6 +8,7 @@ checkpoints resume it exactly. Leaves out: choosing a variant by name (``registr
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -32,10 +33,10 @@ class RandomFeedback(Variant):
     def state_names(self) -> tuple[str, ...]:
         return () if self.redraw else ("feedback",)
 
-    def state(self) -> dict[str, Array]:
+    def state(self) -> dict[str, NDArray[Any]]:
         return {} if self.redraw or self.feedback is None else {"feedback": self.feedback}
 
-    def load_state(self, arrays: dict[str, Array], shape: tuple[int, int]) -> None:
+    def load_state(self, arrays: dict[str, NDArray[Any]], shape: tuple[int, int]) -> None:
         super().load_state(arrays, shape)
         if "feedback" in arrays:
             self.feedback = self._expect(arrays, "feedback", shape, np.float32).copy()
@@ -74,10 +75,10 @@ class StaleWeights(Variant):
     def state_names(self) -> tuple[str, ...]:
         return ("ring", "t")
 
-    def state(self) -> dict[str, Array]:
+    def state(self) -> dict[str, NDArray[Any]]:
         return {} if self.ring is None else {"ring": self.ring, "t": np.array(self.t, np.int64)}
 
-    def load_state(self, arrays: dict[str, Array], shape: tuple[int, int]) -> None:
+    def load_state(self, arrays: dict[str, NDArray[Any]], shape: tuple[int, int]) -> None:
         super().load_state(arrays, shape)
         if not arrays:
             return
@@ -135,14 +136,14 @@ class RandomHidden(Variant):
     def state_names(self) -> tuple[str, ...]:
         return {"fixed": ("xi",), "redrawn": (), "example": ("h_example", "seen")}[self.draw]
 
-    def state(self) -> dict[str, Array]:
+    def state(self) -> dict[str, NDArray[Any]]:
         if self.draw == "fixed" and self.xi is not None:
             return {"xi": self.xi}
         if self.draw == "example" and self.h_example is not None and self.seen is not None:
             return {"h_example": self.h_example, "seen": self.seen}
         return {}
 
-    def load_state(self, arrays: dict[str, Array], shape: tuple[int, int]) -> None:
+    def load_state(self, arrays: dict[str, NDArray[Any]], shape: tuple[int, int]) -> None:
         super().load_state(arrays, shape)
         if "xi" in arrays:
             rows = arrays["xi"].shape[0] if arrays["xi"].ndim == 2 and len(arrays["xi"]) else 1
