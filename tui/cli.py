@@ -132,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     from model.study import GRIDS
 
     grid_help = "; ".join(
-        f"{g.name}: {g.runs:,} runs of {g.epochs} epoch{'s' * (g.epochs > 1)}, about {g.cpu_hours:g} CPU-hours"
+        f"{g.name}: {g.runs:,} runs of {g.epochs} epoch{'s' * (g.epochs > 1)}, about {g.cpu_hours:g} CPU hours"
         for g in GRIDS.values()
     )
     ex = sub.add_parser(
