@@ -156,7 +156,8 @@ def run_experiments(args: argparse.Namespace, data: Any) -> int:
     store = ResultStore(args.out)
     total = len(configs) * grid.seeds
     console.print(
-        f"grid {grid.name}: {len(configs)} cells x {grid.seeds} seeds = {total} runs of {grid.epochs} epochs "
+        f"grid {grid.name}: {len(configs)} cells x {grid.seeds} seeds = {total} runs of {grid.epochs} "
+        f"epoch{'s' * (grid.epochs != 1)} "
         f"({grid.note}); finished runs are kept in {store.folder} and reused",
         highlight=False,
     )
