@@ -106,8 +106,10 @@ class MnistApp(App[int]):
         autosave: str | None = None,
         handle_signals: bool = False,
         settle_gc: bool = False,
+        sandbox: str | None = None,
     ) -> None:
         super().__init__()
+        self.sandbox = sandbox  # served to a browser: the save/load prompts stay inside this folder
         self.autosave = autosave
         self.handle_signals = handle_signals
         self.settle_gc = settle_gc
@@ -385,6 +387,7 @@ def run_app(
     resume: str | None,
     autosave: str | None = None,
     overrides: dict[str, Any] | None = None,
+    sandbox: str | None = None,
 ) -> int:
     """Run the app until it quits; returns its exit status (2 when the data cannot be loaded,
     128 + N after signal N). Says where the run was autosaved, if it was."""
@@ -396,6 +399,7 @@ def run_app(
         autosave=autosave,
         handle_signals=True,
         settle_gc=True,
+        sandbox=sandbox,
     )
     app.exit_watchdog = True
     try:

@@ -21,6 +21,7 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, NoReturn
 
 from tui.exitcodes import BROKEN_PIPE, INTERNAL, OK, USAGE, from_signal
@@ -110,6 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="do not save the run when quitting (default: save it to autosave.npz in the user data folder, "
         "e.g. ~/.local/share/mnist-tui/)",
     )
+    # set by `mnist-tui serve` for each browser session: the app's folder, to which paths are confined
+    parser.add_argument("--sandbox", metavar="DIR", help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     train = sub.add_parser("train", help="train headless and report errors")
@@ -166,6 +169,25 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--no-figures", action="store_true", help="skip the SVG/PNG figures (they need matplotlib)")
     ex.add_argument("--quiet", action="store_true", help="no progress display or plot, just the table")
     ex.add_argument("--from-json", metavar="FILE", help="only redraw results.md and the figures from a results.json")
+
+    srv = sub.add_parser(
+        "serve",
+        help="serve the app to web browsers (textual-serve): one app per tab",
+        description=(
+            "Serve the interactive trainer to web browsers: each tab gets its own app process and its own "
+            "folder under --root, the only place its save and load prompts can reach. Flags after the "
+            "serve options go to every app (e.g. mnist-tui serve --port 8000 --hidden 100). What a browser "
+            "cannot do: the terminal's own clipboard and window title; everything else, keys and mouse "
+            "included, works as in a terminal."
+        ),
+    )
+    srv.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    srv.add_argument("--port", type=_positive("port"), default=8000, help="port (default 8000)")
+    srv.add_argument(
+        "--max-sessions", type=_positive("max-sessions"), default=3, help="apps running at once (default 3)"
+    )
+    srv.add_argument("--root", metavar="DIR", help="session folders go here (default: the user data folder)")
+    srv.add_argument("--public-url", metavar="URL", help="the address browsers use, behind a proxy")
 
     bench = sub.add_parser("bench", help="training speed vs this machine's GEMM rate, and every target: one table")
     bench.add_argument("--threads", type=int, default=None, help=f"BLAS threads (default {DEFAULT_THREADS})")
@@ -248,7 +270,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)  # SystemExit(2) after a one-line usage error, SystemExit(0) after --help
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["serve"]:  # what serve does not know is the apps' flags, checked in _cmd_serve
+        args, app_flags = parser.parse_known_args(argv)
+        args.app_flags = app_flags
+    else:
+        args = parser.parse_args(argv)  # SystemExit(2) after a one-line usage error, SystemExit(0) after --help
     try:
         choose_threads(getattr(args, "threads", None))
         command = args.command or "app"
@@ -259,6 +286,7 @@ def _main(argv: Sequence[str] | None) -> int:
             "fetch": _cmd_fetch,
             "evaluate": _cmd_evaluate,
             "experiments": _cmd_experiments,
+            "serve": _cmd_serve,
             "bench": _cmd_bench,
         }[command]
         return handler(args)
@@ -327,13 +355,21 @@ def _cmd_app(args: argparse.Namespace) -> int:
             check_source(args.data)
         except DataError as exc:
             raise UserError(str(exc)) from None
-    if not (sys.stdin.isatty() and sys.stdout.isatty()):  # no keys can arrive, or the screen goes to a pipe
+    served = args.sandbox is not None  # the app talks to a browser through textual-serve, not a terminal
+    if not served and not (sys.stdin.isatty() and sys.stdout.isatty()):  # no keys can arrive
         raise UserError("the interactive trainer needs a terminal; for a run without one use: mnist-tui train")
     from tui.app import default_autosave_path, run_app
 
     autosave = None if args.no_autosave else str(default_autosave_path())
+    if served:
+        autosave = None if args.no_autosave else str(Path(args.sandbox) / "autosave.npz")
     return run_app(
-        hparams_from_args(args), data_path=args.data, resume=args.resume, autosave=autosave, overrides=overrides
+        hparams_from_args(args),
+        data_path=args.data,
+        resume=args.resume,
+        autosave=autosave,
+        overrides=overrides,
+        sandbox=args.sandbox,
     )
 
 
@@ -416,6 +452,56 @@ def _cmd_experiments(args: argparse.Namespace) -> int:
         return redraw(args)
     data = _load_data(args.data, quiet=args.quiet)  # fetches and checks once here, not in every worker
     return run_experiments(args, data)
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    import platformdirs
+
+    from tui.sandbox import confine
+
+    root = Path(args.root or Path(platformdirs.user_data_dir("mnist-tui", appauthor=False)) / "serve").resolve()
+    flags = list(args.app_flags)
+    try:
+        app = build_parser().parse_args(flags)  # a bad flag is one line here, not in every session
+    except SystemExit as exc:  # the parser has printed its one line
+        return int(exc.code or 0)
+    if app.command is not None or app.sandbox is not None:
+        raise UserError("serve: the flags after the serve options are the app's (no subcommand, no --sandbox)")
+    for flag in ("--data", "--resume"):  # the files every session reads must live in the server's folder
+        value = getattr(app, flag[2:])
+        if value:
+            try:
+                inside = confine(value, root)
+            except ValueError as exc:
+                raise UserError(f"serve {flag}: {exc} (relative to {root})") from None
+            flags = [*_without_flag(flags, flag), f"{flag}={inside}"]
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(
+            f"mnist-tui: warning: serving on {args.host}: anyone who can reach port {args.port} can train, save "
+            f"and load checkpoints in a session folder under {root} and use this machine's CPU "
+            f"({args.max_sessions} sessions at most)",
+            file=sys.stderr,
+        )
+    try:
+        from tui.serve import serve
+    except ImportError:
+        raise UserError("mnist-tui serve needs textual-serve: pip install 'mnist-tui[serve]'") from None
+    serve(flags, root, args.host, args.port, args.max_sessions, args.public_url)
+    return OK
+
+
+def _without_flag(flags: list[str], flag: str) -> list[str]:
+    """``flags`` without ``flag VALUE`` / ``flag=VALUE``."""
+    out: list[str] = []
+    skip = False
+    for f in flags:
+        if skip:
+            skip = False
+        elif f == flag:
+            skip = True
+        elif not f.startswith(flag + "="):
+            out.append(f)
+    return out
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:

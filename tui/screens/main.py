@@ -29,6 +29,7 @@ from textual.screen import Screen
 from textual.widgets import Header, Static, Tab, Tabs
 
 from model.config import ARCHITECTURE_FIELDS, HyperParams
+from tui.sandbox import confine
 from tui.screens.prompt import PathPrompt
 from tui.session.events import (
     CheckpointSaved,
@@ -310,7 +311,9 @@ class MainScreen(Screen[None]):
                     path = str(Path(path).expanduser() / Path(default_save_path()).name)
                 self.bridge.save(path)
 
-        self.app.push_screen(PathPrompt("Save checkpoint", default_save_path(), "written atomically (.npz)"), save)
+        self.app.push_screen(
+            PathPrompt("Save checkpoint", default_save_path(), "written atomically (.npz)", self._path_check()), save
+        )
 
     def action_load(self) -> None:
         if self.bridge is None:
@@ -321,7 +324,16 @@ class MainScreen(Screen[None]):
                 self.bridge.load(path)
 
         default = self.last_checkpoint or newest_checkpoint()
-        self.app.push_screen(PathPrompt("Load checkpoint", default, "replaces the current run"), load)
+        self.app.push_screen(
+            PathPrompt("Load checkpoint", default, "replaces the current run", self._path_check()), load
+        )
+
+    def _path_check(self) -> Callable[[str], str] | None:
+        """Served to a browser (``mnist-tui serve``): paths stay inside the session's folder."""
+        root = getattr(self.app, "sandbox", None)
+        if root is None:
+            return None
+        return lambda text: str(confine(text, Path(root)))
 
     def action_gradcheck(self) -> None:
         if self.bridge is None or self.bridge.gradcheck_running:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 from textual import on
@@ -13,15 +14,19 @@ from textual.widgets import Input, Label
 
 
 class PathPrompt(ModalScreen[str | None]):
-    """Ask for a file path; dismisses with the text (stripped) or None."""
+    """Ask for a file path; dismisses with the text (stripped, or as ``check`` rewrote it) or None.
+
+    ``check`` may refuse a path with a ValueError: its text replaces the hint and the prompt stays.
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, title: str, default: str, hint: str = "") -> None:
+    def __init__(self, title: str, default: str, hint: str = "", check: Callable[[str], str] | None = None) -> None:
         super().__init__(classes="prompt")
         self.title_text = title
         self.default = default
         self.hint = hint
+        self.check = check
 
     def compose(self) -> ComposeResult:
         with Vertical(id="prompt-box") as box:
@@ -40,6 +45,12 @@ class PathPrompt(ModalScreen[str | None]):
         if not text:
             self.query_one("#prompt-hint", Label).update("a path is needed (esc cancels)")
             return
+        if self.check is not None:
+            try:
+                text = self.check(text)
+            except ValueError as exc:
+                self.query_one("#prompt-hint", Label).update(f"{exc} (esc cancels)")
+                return
         self.dismiss(text)
 
     def action_cancel(self) -> None:
