@@ -17,6 +17,12 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/mnist-tui fetch
+	@# the browser tests drive Debian's chromium (Playwright's own browser download is not used)
+	@command -v chromium >/dev/null || command -v chromium-headless-shell >/dev/null || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >/dev/null 2>&1 && \
+	    echo "installed chromium for the browser tests"; } || \
+	  echo "no chromium: the browser tests will be skipped (apt-get install chromium)"
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 lint: $(STAMP)

@@ -86,7 +86,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path, subprocess.Popen[bytes]]
         pickle.dump(((d.train_x, d.train_y), (d.valid_x, d.valid_y), (d.test_x, d.test_y)), f)
     port = _free_port()
     argv = [sys.executable, "-m", "tui.cli", "serve", "--port", str(port), "--root", str(root), "--max-sessions", "1"]
-    argv += ["--data", "tiny.pkl.gz", "--hidden", "16", "--no-autosave"]
+    argv += ["--data", "tiny.pkl.gz", "--hidden", "16", "--epochs", "10000", "--no-autosave"]  # never finishes
     env = dict(os.environ, MNIST_TUI_CACHE=str(tmp_path / "cache"))
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -96,6 +96,8 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path, subprocess.Popen[bytes]]
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
             break
         except OSError:
+            if proc.poll() is not None:
+                raise AssertionError(f"the server exited with {proc.returncode}") from None
             time.sleep(0.1)
     try:
         yield url, root, proc

@@ -1,0 +1,195 @@
+"""`mnist-tui serve` in a real browser: Debian's Chromium driven by Playwright.
+
+One server and one browser for the module, a new page per test. Every request that is not to the
+local server is refused (the page asks for web fonts). The screen is read from the bytes the page's
+websocket receives (a recording hook installed before the page's script runs), fed to pyte: the
+same bytes xterm.js draws. Keys go to xterm's textarea as a person types them.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import os
+import pickle
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pyte
+import pytest
+from conftest import make_tiny_mnist
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-headless-shell")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (apt-get install chromium; make test does)"),
+]
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+RECORD = """
+(() => {
+  const Native = window.WebSocket;
+  window.__frames = [];
+  window.__sent = [];
+  window.WebSocket = class extends Native {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener("message", (e) => {
+        if (typeof e.data === "string") return;
+        const bytes = new Uint8Array(e.data);
+        let s = "";
+        for (let i = 0; i < bytes.length; i++) s += String.fromCharCode(bytes[i]);
+        window.__frames.push(btoa(s));
+      });
+    }
+    send(data) { window.__sent.push(String(data)); return super.send(data); }
+  };
+})();
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    root = tmp_path_factory.mktemp("serve")
+    d = make_tiny_mnist()
+    with gzip.open(root / "tiny.pkl.gz", "wb") as f:
+        pickle.dump(((d.train_x, d.train_y), (d.valid_x, d.valid_y), (d.test_x, d.test_y)), f)
+    port = _free_port()
+    argv = [sys.executable, "-m", "tui.cli", "serve", "--port", str(port), "--root", str(root), "--max-sessions", "2"]
+    argv += ["--data", "tiny.pkl.gz", "--hidden", "16", "--epochs", "10000", "--no-autosave"]  # never finishes
+    env = dict(os.environ, MNIST_TUI_CACHE=str(root / "cache"))
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            if proc.poll() is not None:
+                raise AssertionError(f"the server exited with {proc.returncode}") from None
+            time.sleep(0.1)
+    yield f"http://127.0.0.1:{port}"
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with playwright_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+class Tab:
+    """One page of the served app: keys typed into xterm, the screen as pyte reads its bytes."""
+
+    def __init__(self, page: Any) -> None:
+        self.page = page
+        self.screen: pyte.Screen | None = None
+        self.stream: pyte.ByteStream | None = None
+
+    def _size(self) -> tuple[int, int]:
+        import json
+
+        for text in reversed(self.page.evaluate("() => window.__sent")):
+            msg = json.loads(text)
+            if msg[0] == "resize":
+                return int(msg[1]["width"]), int(msg[1]["height"])
+        raise AssertionError("the page never said its size")
+
+    def _pump(self) -> None:
+        if self.screen is None:
+            cols, rows = self._size()
+            self.screen = pyte.Screen(cols, rows)
+            self.stream = pyte.ByteStream(self.screen)
+        assert self.stream is not None
+        for frame in self.page.evaluate("() => window.__frames.splice(0)"):
+            self.stream.feed(base64.b64decode(frame))
+
+    @property
+    def text(self) -> str:
+        self._pump()
+        assert self.screen is not None
+        return "\n".join(self.screen.display)
+
+    def wait_for(self, needle: str, timeout: float = 30.0) -> str:
+        deadline = time.monotonic() + timeout
+        while needle not in (text := self.text):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{needle!r} never appeared in the browser; its screen:\n{text}")
+            self.page.wait_for_timeout(100)
+        return text
+
+    def press(self, *keys: str) -> None:
+        for key in keys:
+            self.page.keyboard.press(key)
+            if key == "Escape":
+                self.page.wait_for_timeout(150)  # xterm would merge Escape and the next key into alt+key
+
+    def type(self, text: str) -> None:
+        self.page.keyboard.type(text)
+
+
+@pytest.fixture
+def tab(server: str, browser: Any) -> Iterator[Tab]:
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    local = server.replace("http://", "")
+
+    def only_local(route: Any) -> None:
+        if local in route.request.url:
+            route.continue_()
+        else:
+            route.abort()
+
+    page.route("**/*", only_local)
+    page.add_init_script(RECORD)
+    page.goto(server)
+    page.wait_for_selector("body.-first-byte", timeout=30_000)
+    page.locator(".xterm-screen").click()  # focus xterm's textarea
+    t = Tab(page)
+    t.wait_for("● running")
+    yield t
+    page.close()
+
+
+def test_the_app_loads_and_space_pauses_and_resumes(tab: Tab) -> None:
+    text = tab.text
+    assert "Controls" in text and "Misclassified" in text and "step" in text
+    tab.press("Space")
+    tab.wait_for("paused")
+    tab.press("Space")
+    tab.wait_for("● running")
+
+
+def test_a_learning_rate_typed_in_the_browser_applies(tab: Tab) -> None:
+    tab.press("h")  # the controls: the learning-rate field has focus, its text selected
+    tab.page.wait_for_timeout(300)
+    tab.type("0.01")
+    tab.press("Enter")
+    tab.wait_for("lr 0.01")
+
+
+def test_help_opens_and_closes(tab: Tab) -> None:
+    tab.press("?")
+    tab.wait_for("Keys")
+    tab.press("Escape")
+    deadline = time.monotonic() + 10
+    while "Keys" in tab.text and time.monotonic() < deadline:
+        tab.page.wait_for_timeout(100)
+    tab.wait_for("● running")
