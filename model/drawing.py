@@ -27,6 +27,8 @@ INK = 0.05  # a pixel above this counts as ink when finding the digit's bounding
 #: once the digit fills its 20-pixel box), and the width of its anti-aliased edge.
 BRUSH_RADIUS = 1.4
 BRUSH_SOFTNESS = 1.2
+#: The eraser is wider by the soft edge: one stamp takes away all the ink one brush stamp left.
+ERASER_RADIUS = BRUSH_RADIUS + BRUSH_SOFTNESS
 
 
 def area_weights(n_in: int, n_out: int) -> F32:
@@ -87,7 +89,7 @@ def paint_line(
     y0: float,
     x1: float,
     y1: float,
-    radius: float = BRUSH_RADIUS,
+    radius: float | None = None,
     erase: bool = False,
     softness: float = BRUSH_SOFTNESS,
 ) -> None:
@@ -97,8 +99,10 @@ def paint_line(
     A pixel at distance d from the segment gets ink clip((radius - d) / softness + 0.5, 0, 1):
     full inside, a ``softness``-pixel anti-aliased edge, half ink at ``radius``. Painting keeps
     the stronger of old and new ink (going over a stroke does not darken it further); erasing
-    takes as much away.
+    takes as much away. ``radius`` defaults to ``BRUSH_RADIUS``, or ``ERASER_RADIUS`` to erase.
     """
+    if radius is None:
+        radius = ERASER_RADIUS if erase else BRUSH_RADIUS
     h, w = canvas.shape
     rows = np.arange(h, dtype=np.float32)[:, None]  # (h, 1)
     cols = np.arange(w, dtype=np.float32)[None, :]  # (1, w)
@@ -116,7 +120,7 @@ def paint_line(
         np.maximum(canvas, ink, out=canvas)
 
 
-def paint(canvas: F32, x: float, y: float, radius: float = BRUSH_RADIUS, erase: bool = False) -> None:
+def paint(canvas: F32, x: float, y: float, radius: float | None = None, erase: bool = False) -> None:
     """One stamp of the brush at column ``x``, row ``y`` of ``canvas`` (h, w), in place (see ``paint_line``)."""
     paint_line(canvas, x, y, x, y, radius, erase)
 

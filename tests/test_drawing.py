@@ -98,7 +98,10 @@ def test_painting_over_a_stroke_does_not_darken_it_and_erasing_removes_it() -> N
     once = canvas.copy()
     paint_line(canvas, 5, 5, 20, 5)
     np.testing.assert_array_equal(canvas, once)
-    paint_line(canvas, 3, 5, 22, 5, radius=BRUSH_RADIUS + 1, erase=True)
+    paint_line(canvas, 5, 5, 20, 5, erase=True)  # the eraser is wide enough to take a whole stroke
+    assert not canvas.any()
+    paint(canvas, 9, 9)
+    paint(canvas, 9.4, 9, erase=True)  # also a stamp that is a little off
     assert not canvas.any()
 
 

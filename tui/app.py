@@ -50,7 +50,7 @@ GC_THRESHOLDS = (5000, 20, 20)
 
 def css_paths() -> list[Path]:
     """The panels' stylesheet, then the app's, which has the last word on layout."""
-    return [asset("panels.tcss"), asset("app.tcss")]
+    return [asset("panels.tcss"), asset("pad.tcss"), asset("app.tcss")]
 
 
 def default_autosave_path() -> Path:
@@ -325,6 +325,7 @@ class MnistApp(App[int]):
     def help_sections(self) -> list[tuple[str, list[tuple[str, str]]]]:
         """Every key, grouped by where it works (for the help screen)."""
         from tui.screens.main import MainScreen
+        from tui.screens.pad import DrawPadScreen
         from tui.widgets.charts import ChartsPanel
         from tui.widgets.digits import MisclassifiedPanel
         from tui.widgets.gradcheck import GradCheckPanel
@@ -343,6 +344,8 @@ class MnistApp(App[int]):
             rows = binding_rows(getattr(cls, "BINDINGS", []))
             if rows:
                 sections.append((title, rows))
+        pad_rows = DrawPadScreen.MOUSE_ROWS + _merge_keys(binding_rows(DrawPadScreen.BINDINGS))
+        sections.append(("Drawing pad (p)", pad_rows))
         return sections
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:

@@ -103,6 +103,7 @@ class MainScreen(Screen[None]):
         Binding("g", "gradcheck", "Grad check"),
         Binding("d", "focus_digits", "Digits", tooltip="focus the digit viewer (esc leaves)"),
         Binding("h", "focus_controls", "Controls", tooltip="focus the controls (esc leaves)"),
+        Binding("p", "draw", "Draw", tooltip="drawing pad: draw a digit, the live model reads it (esc leaves)"),
         Binding("1", "show_panel('charts')", "Show charts (small screens)", show=False),
         Binding("2", "show_panel('digits')", "Show digits (small screens)", show=False),
         Binding("3", "show_panel('gradcheck')", "Show grad check (small screens)", show=False),
@@ -124,6 +125,7 @@ class MainScreen(Screen[None]):
         ("Show angle chart", "Angle between each update and the true gradient (4)", "show_panel", "angles"),
         ("Browse misclassified digits", "Focus the digit viewer: j/k, t, p, o, c, a (d)", "focus_digits", None),
         ("Edit hyperparameters", "Focus the first controls field (h)", "focus_controls", None),
+        ("Draw a digit", "Drawing pad: mouse or arrows + space; the live model classifies it (p)", "draw", None),
     )
 
     class Ready(Message):
@@ -337,6 +339,11 @@ class MainScreen(Screen[None]):
 
     def action_focus_controls(self) -> None:
         self.controls.focus_first()
+
+    def action_draw(self) -> None:
+        from tui.screens.pad import DrawPadScreen
+
+        self.app.push_screen(DrawPadScreen(self))
 
     def action_show_panel(self, key: str) -> None:
         self.show_panel(key)
