@@ -150,9 +150,13 @@ async def test_the_pad_follows_the_live_model_while_training_goes_on(tiny_mnist:
         first = pad.examples_seen
         await wait_for(pilot, lambda: pad.examples_seen > first, what="a newer snapshot")
         assert not app.bridge.paused
+        pad.canvas.state.stamp_cursor()
         await pilot.press("escape")
         await wait_for(pilot, lambda: app.screen is app.main, what="back on the training screen")
         assert not app.main.snapshot_listeners  # the pad unsubscribed
+        await pilot.press("p")
+        await wait_for(pilot, lambda: isinstance(app.screen, DrawPadScreen), what="the pad again")
+        assert app.screen is not pad and not app.screen.canvas.state.empty  # the drawing is kept
 
 
 async def test_too_small_for_the_pad_says_what_it_needs(tiny_mnist: Any) -> None:

@@ -143,6 +143,7 @@ class MainScreen(Screen[None]):
         self._digits_timer: Timer | None = None
         #: Screens and panels that asked for weight snapshots get each one (they unsubscribe on unmount).
         self.snapshot_listeners: list[Callable[[WeightsSnapshot], None]] = []
+        self.pad_state: Any = None  # the drawing pad's canvas (a tui.view.pad.PadState), kept between openings
 
     def compose(self) -> ComposeResult:
         yield Header()

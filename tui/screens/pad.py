@@ -20,7 +20,7 @@ from textual.screen import Screen
 from textual.widgets import Header, Static
 
 from tui.view.digit_render import render_ascii, render_halfblock
-from tui.view.pad import CELL_W, SIDE
+from tui.view.pad import CELL_W, SIDE, PadState
 from tui.widgets.keybar import KeyBar
 from tui.widgets.pad import ClassBars, DrawCanvas
 
@@ -66,6 +66,9 @@ class DrawPadScreen(Screen[None]):
     def __init__(self, main: MainScreen) -> None:
         super().__init__(id="pad")
         self.main = main
+        if main.pad_state is None:  # the drawing stays on the pad when it is closed and opened again
+            main.pad_state = PadState()
+        self.state: PadState = main.pad_state
         self.params: dict[str, Any] | None = None  # the newest weights snapshot's W1, b1, W2, b2
         self.activation = "relu"
         self.examples_seen = -1
@@ -74,7 +77,7 @@ class DrawPadScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal(id="pad-body"):
-            yield DrawCanvas(id="pad-canvas")
+            yield DrawCanvas(self.state, id="pad-canvas")
             with Vertical(id="pad-side"):
                 yield ClassBars(id="pad-bars")
                 yield Static(id="pad-preview")
@@ -137,7 +140,7 @@ class DrawPadScreen(Screen[None]):
         bars.border_subtitle = bars.summary()
         image = state.network_input()
         self.query_one("#pad-preview", Static).update(render_ascii(image) if self.ascii else render_halfblock(image))
-        seen = f"weights after {self.examples_seen:,} examples" if self.examples_seen >= 0 else "no weights yet"
+        seen = f"model after {self.examples_seen:,} examples" if self.examples_seen >= 0 else "no weights yet"
         mode = "[b $warning]eraser[/]" if state.eraser else "brush"
         self.query_one("#pad-info", Static).update(f"{mode} · {seen}")
 
