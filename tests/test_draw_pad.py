@@ -15,6 +15,9 @@ from model.drawing import to_mnist
 from tui.app import MnistApp
 from tui.screens.help import HelpScreen
 from tui.screens.pad import MIN_SIZE, DrawPadScreen
+from tui.screens.prompt import PathPrompt
+from tui.view.digit_render import halfblock_rows, render_halfblock
+from tui.view.pad import canvas_rows
 from tui.widgets.pad import DrawCanvas
 
 SIZE = (120, 40)
@@ -111,7 +114,7 @@ async def test_arrows_and_space_paint_without_a_mouse_and_the_eraser_removes(tin
         await pilot.press("right", "right", "right", "up", "up", "space")
         x, y = start[0] + 3, start[1] - 2
         await wait_for(pilot, lambda: state.ink_at(x, y) == 1.0, what="a stamp at the cursor")
-        assert state.cursor == (x, y) and "[]" in pad.canvas.render().plain  # the cursor is drawn
+        assert state.cursor == (x, y) and "[]" in pad.canvas.text().plain  # the cursor is drawn
         assert state.canvas.sum() < 20  # one stamp, not a stroke
         await wait_for(pilot, lambda: pad.bars.probs is not None, what="bars")
         await pilot.press("x", "space")
@@ -187,3 +190,27 @@ async def test_help_and_palette_list_the_pad(tiny_mnist: Any) -> None:
         assert "drawing pad" in dict(rows["Training (outside a field)"])["p"]
         pad_keys = dict(rows["Drawing pad (p)"])
         assert {"left drag", "right drag", "c", "x, e", "space", "esc"} <= pad_keys.keys()
+
+
+async def test_the_hidden_training_screen_does_not_repaint_the_pad(tiny_mnist: Any) -> None:
+    app = make_app(tiny_mnist)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_pad(pilot)
+        assert app._background_screens == []  # the pad is opaque: nothing under it is drawn
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is app.main, what="back on the training screen")
+        await pilot.press("s")
+        await wait_for(pilot, lambda: isinstance(app.screen, PathPrompt), what="the save prompt")
+        assert app._background_screens == [app.main]  # a translucent prompt: the panels show under it
+
+
+def test_line_renderers_match_the_text_ones() -> None:
+    rng = np.random.default_rng(0)
+    image = rng.random(784).astype(np.float32)
+    text = render_halfblock(image)
+    rows = halfblock_rows(image)
+    assert ["".join(s.text for s in row) for row in rows] == text.plain.splitlines()
+    assert [(len(s.text), s.style) for row in rows for s in row] == [(sp.end - sp.start, sp.style) for sp in text.spans]
+    rows = canvas_rows(image.reshape(28, 28), cursor=(3, 5))
+    assert all(sum(len(s.text) for s in row) == 56 for row in rows)
+    assert "".join(s.text for s in rows[5])[6:8] == "[]"

@@ -348,6 +348,20 @@ class MnistApp(App[int]):
         sections.append(("Drawing pad (p)", pad_rows))
         return sections
 
+    @property
+    def _background_screens(self) -> list[Screen[Any]]:
+        """Screens visible under the top one: none under an opaque screen (the drawing pad).
+
+        Textual 8 always counts the screen just below the top one, so the hidden training
+        screen kept drawing its charts and status and repainted the whole pad ten times a
+        second (bars ~2x slower to follow the mouse). Translucent screens (help, prompts, the
+        palette) still show what is under them.
+        """
+        stack = self._screen_stack
+        if stack and stack[-1].styles.background.a == 1:
+            return []
+        return list(super()._background_screens)
+
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from (command for command in super().get_system_commands(screen) if command.title != "Keys")
         yield SystemCommand("Keys", "Every key binding (?)", self.action_help)  # ours replaces Textual's

@@ -2,7 +2,8 @@
 
 The screen asks the training worker for a copy of the weights when it opens and every
 ``SNAPSHOT_SECONDS`` while it is open (training goes on underneath), and classifies the canvas
-with the newest copy on every stroke event and every new copy: one forward pass of a
+with the newest copy on every new copy and on every stroke event, straight from the canvas's
+mouse handler so the bars are drawn in the same frame as the stroke: one forward pass of a
 784-vector, well under a millisecond, so it runs on the UI thread. Beside the canvas: the ten
 class probabilities as bars and the 28x28 image the network really sees (after
 ``model.drawing.to_mnist``). Below ``MIN_SIZE`` a notice replaces the pad.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from rich.segment import Segment
 from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -19,10 +21,10 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Header, Static
 
-from tui.view.digit_render import render_ascii, render_halfblock
+from tui.view.digit_render import halfblock_rows, render_ascii
 from tui.view.pad import CELL_W, SIDE, PadState
 from tui.widgets.keybar import KeyBar
-from tui.widgets.pad import ClassBars, DrawCanvas
+from tui.widgets.pad import ClassBars, DigitView, DrawCanvas
 
 if TYPE_CHECKING:
     from tui.screens.main import MainScreen
@@ -73,14 +75,15 @@ class DrawPadScreen(Screen[None]):
         self.activation = "relu"
         self.examples_seen = -1
         self.ascii = False
+        self._info = ""
 
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal(id="pad-body"):
-            yield DrawCanvas(self.state, id="pad-canvas")
+            yield DrawCanvas(self.state, on_change=self._update, id="pad-canvas")
             with Vertical(id="pad-side"):
                 yield ClassBars(id="pad-bars")
-                yield Static(id="pad-preview")
+                yield DigitView(id="pad-preview")
                 yield Static(id="pad-info")
         yield Static(too_small_text(MIN_SIZE), id="pad-too-small")
         yield KeyBar()
@@ -92,6 +95,10 @@ class DrawPadScreen(Screen[None]):
     @property
     def bars(self) -> ClassBars:
         return self.query_one("#pad-bars", ClassBars)
+
+    @property
+    def preview(self) -> DigitView:
+        return self.query_one("#pad-preview", DigitView)
 
     @property
     def too_small(self) -> bool:
@@ -139,10 +146,15 @@ class DrawPadScreen(Screen[None]):
             bars.show(state.probs(self.params, self.activation))
         bars.border_subtitle = bars.summary()
         image = state.network_input()
-        self.query_one("#pad-preview", Static).update(render_ascii(image) if self.ascii else render_halfblock(image))
+        if self.ascii:
+            self.preview.show([[Segment(line)] for line in render_ascii(image).plain.splitlines()])
+        else:
+            self.preview.show(halfblock_rows(image))
         seen = f"model after {self.examples_seen:,} examples" if self.examples_seen >= 0 else "no weights yet"
-        mode = "[b $warning]eraser[/]" if state.eraser else "brush"
-        self.query_one("#pad-info", Static).update(f"{mode} · {seen}")
+        info = f"{'[b $warning]eraser[/]' if state.eraser else 'brush'} · {seen}"
+        if info != self._info:
+            self._info = info
+            self.query_one("#pad-info", Static).update(info, layout=False)  # fixed size: no relayout
 
     # ---- actions -----------------------------------------------------------------------------
     def action_close(self) -> None:

@@ -1,11 +1,10 @@
 """The drawing pad's state and what it shows: canvas, cursor and eraser, as data and rich Text.
 
 ``PadState`` owns the 28x28 canvas and turns strokes (pixel coordinates from the mouse or the
-keyboard cursor) into brush strokes through ``model.drawing``; ``canvas_text`` draws it two
-cells per pixel (square pixels) with shade characters, so a plain-text capture shows the ink
-too; ``bars_text`` draws the ten class probabilities. Leaves out Textual: the widgets turn
-mouse and key events into these calls and show the results.
-"""
+keyboard cursor) into brush strokes through ``model.drawing``. ``canvas_rows`` draws it two
+cells per pixel (square pixels) with shade characters, as segments for a line-by-line widget,
+so a plain-text capture shows the ink too; ``bars_text`` draws the ten class probabilities.
+Leaves out Textual: the widgets turn mouse and key events into these calls and show the results."""
 
 from __future__ import annotations
 
@@ -16,6 +15,7 @@ from itertools import groupby
 import numpy as np
 from numpy.typing import NDArray
 from rich.color import Color
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 
@@ -129,21 +129,32 @@ def _style(level: int, cursor: bool) -> Style:
     return Style(color=Color.from_rgb(gray, gray, gray))
 
 
-def canvas_text(canvas: F32, cursor: tuple[int, int] | None = None) -> Text:
-    """``canvas`` (28, 28) as 28 lines of 56 cells: each pixel two shade characters; the
-    cursor pixel (column, row), if given, as a highlighted "[]"."""
+def canvas_rows(canvas: F32, cursor: tuple[int, int] | None = None) -> list[list[Segment]]:
+    """``canvas`` (28, 28) as 28 rows of segments, 56 cells each: every pixel two shade
+    characters; the cursor pixel (column, row), if given, a highlighted "[]"."""
     levels = np.rint(np.clip(canvas, 0.0, 1.0) * (len(SHADES) - 1)).astype(np.int32)  # (28, 28)
-    text = Text(no_wrap=True, overflow="crop")
+    rows: list[list[Segment]] = []
     for y, row in enumerate(levels.tolist()):
-        if y:
-            text.append("\n")
         cells = [(-1 if cursor == (x, y) else level) for x, level in enumerate(row)]  # -1: the cursor
-        for level, run in groupby(cells):  # runs of equal pixels share one span
+        segments = []
+        for level, run in groupby(cells):  # runs of equal pixels share one segment
             n = len(list(run))
             if level < 0:
-                text.append(CURSOR, _style(0, True))
+                segments.append(Segment(CURSOR, _style(0, True)))
             else:
-                text.append(SHADES[level] * (CELL_W * n), _style(level, False))
+                segments.append(Segment(SHADES[level] * (CELL_W * n), _style(level, False)))
+        rows.append(segments)
+    return rows
+
+
+def canvas_text(canvas: F32, cursor: tuple[int, int] | None = None) -> Text:
+    """``canvas_rows`` as one Text of 28 lines (for captures and tests)."""
+    text = Text(no_wrap=True, overflow="crop")
+    for y, segments in enumerate(canvas_rows(canvas, cursor)):
+        if y:
+            text.append("\n")
+        for segment in segments:
+            text.append(segment.text, segment.style)
     return text
 
 

@@ -9,15 +9,17 @@ does any array maths: the state and the renderers live in ``tui.view.pad``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
+from rich.segment import Segment
 from rich.text import Text
 from textual import events
 from textual.app import RenderResult
 from textual.message import Message
+from textual.strip import Strip
 from textual.widget import Widget
 
-from tui.view.pad import CELL_W, PadState, bars_text, canvas_text, top_class
+from tui.view.pad import CELL_W, SIDE, PadState, bars_text, canvas_rows, canvas_text, top_class
 
 LEFT, RIGHT = 1, 3  # Textual's mouse button numbers
 
@@ -30,18 +32,37 @@ class DrawCanvas(Widget):
     class Changed(Message):
         """The canvas changed (a stroke, a stamp, a clear)."""
 
-    def __init__(self, state: PadState | None = None, *, id: str | None = None) -> None:
+    def __init__(
+        self, state: PadState | None = None, *, on_change: Callable[[], None] | None = None, id: str | None = None
+    ) -> None:
         super().__init__(id=id)
         self.state = state if state is not None else PadState()
+        self.on_change = on_change  # called at once on every change (else a Changed message is posted)
         self.show_cursor = True
+        self._rows: list[Strip] = []
+        self._rows_key: tuple[int, tuple[int, int] | None] | None = None
 
-    def render(self) -> RenderResult:
+    def render_line(self, y: int) -> Strip:
+        """Content row ``y``: pixel row ``y`` of the canvas (rows are rebuilt once per change)."""
+        cursor = self.state.cursor if self.show_cursor else None
+        key = (self.state.version, cursor)
+        if key != self._rows_key:
+            self._rows = [Strip(segments, CELL_W * SIDE) for segments in canvas_rows(self.state.canvas, cursor)]
+            self._rows_key = key
+        return self._rows[y] if 0 <= y < len(self._rows) else Strip.blank(self.size.width)
+
+    def text(self) -> Text:
+        """What the canvas shows, as plain text lines (captures and tests)."""
         return canvas_text(self.state.canvas, self.state.cursor if self.show_cursor else None)
 
     def changed(self) -> None:
-        """Redraw and tell the screen (call after changing ``state`` from outside)."""
+        """Redraw and tell the owner (call after changing ``state`` from outside). ``on_change``
+        runs in this handler, so whatever it updates is drawn in the same frame as the stroke."""
         self.refresh()
-        self.post_message(self.Changed())
+        if self.on_change is not None:
+            self.on_change()
+        else:
+            self.post_message(self.Changed())
 
     def _pixel(self, event: events.MouseEvent) -> tuple[float, float]:
         """The event's pixel coordinates (x, y) on the canvas (outside it while captured: clamped)."""
@@ -78,6 +99,22 @@ class DrawCanvas(Widget):
     def cells(self) -> tuple[int, int]:
         """(columns, rows) of the content: 56 x 28."""
         return CELL_W * self.state.canvas.shape[1], self.state.canvas.shape[0]
+
+
+class DigitView(Widget):
+    """A 28x28 image in 28x14 cells (half blocks, or the ASCII ramp); drawn line by line."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._rows: list[Strip] = []
+
+    def show(self, rows: Sequence[Sequence[Segment]]) -> None:
+        """rows: 14 rows of segments, 28 cells each (``tui.view.digit_render``)."""
+        self._rows = [Strip(segments, SIDE) for segments in rows]
+        self.refresh()
+
+    def render_line(self, y: int) -> Strip:
+        return self._rows[y] if 0 <= y < len(self._rows) else Strip.blank(self.size.width)
 
 
 class ClassBars(Widget):
