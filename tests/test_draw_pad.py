@@ -17,7 +17,7 @@ from tui.screens.help import HelpScreen
 from tui.screens.pad import MIN_SIZE, DrawPadScreen
 from tui.screens.prompt import PathPrompt
 from tui.view.digit_render import halfblock_rows, render_halfblock
-from tui.view.pad import canvas_rows
+from tui.view.pad import PadState, canvas_rows
 from tui.widgets.pad import DrawCanvas
 
 SIZE = (120, 40)
@@ -214,3 +214,15 @@ def test_line_renderers_match_the_text_ones() -> None:
     rows = canvas_rows(image.reshape(28, 28), cursor=(3, 5))
     assert all(sum(len(s.text) for s in row) == 56 for row in rows)
     assert "".join(s.text for s in rows[5])[6:8] == "[]"
+
+
+def test_a_stroke_marks_only_the_rows_it_inked_for_redrawing() -> None:
+    state = PadState()
+    state.begin(4, 10)
+    state.drag(20, 12)
+    dirty = state.take_dirty()
+    inked = np.nonzero(state.canvas.any(axis=1))[0]
+    assert dirty.start <= inked.min() and inked.max() < dirty.stop and len(dirty) < 14
+    assert state.take_dirty() == range(0)  # taken
+    state.clear()
+    assert state.take_dirty() == range(28)

@@ -176,7 +176,7 @@ class DrawPadScreen(Screen[None]):
     def action_move(self, dx: int, dy: int) -> None:
         self.canvas.state.move_cursor(dx, dy)
         self.canvas.show_cursor = True
-        self.canvas.refresh()
+        self.canvas.redraw()
 
     def action_toggle_ascii(self) -> None:
         self.ascii = not self.ascii

@@ -19,7 +19,7 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 
-from model.drawing import SIDE, class_probs, paint, paint_line, to_mnist
+from model.drawing import BRUSH_SOFTNESS, ERASER_RADIUS, SIDE, class_probs, paint, paint_line, to_mnist
 
 F32 = NDArray[np.float32]
 #: Terminal cells per pixel across (one row per pixel down): square pixels in most fonts.
@@ -29,12 +29,16 @@ SHADES = " ░▒▓█"
 CURSOR = "[]"
 EIGHTHS = " ▏▎▍▌▋▊▉█"
 TOP_STYLE = "bold green"
+#: Rows a stroke can touch beyond its end points (the eraser's reach, rounded up).
+REACH = int(ERASER_RADIUS + BRUSH_SOFTNESS) + 1
+ALL_ROWS = range(SIDE)
 
 
 class PadState:
     """The canvas (28, 28) float32 in [0, 1], the keyboard cursor (column, row) and the eraser.
 
-    ``version`` counts changes of the canvas, so a view can tell whether it is up to date.
+    ``version`` counts changes of the canvas, so a view can tell whether it is up to date;
+    ``take_dirty`` says which rows changed since it was last asked (a view redraws only those).
     """
 
     def __init__(self) -> None:
@@ -44,6 +48,23 @@ class PadState:
         self.version = 0
         self._last: tuple[float, float] | None = None  # the stroke's previous point, None between strokes
         self._erasing = False
+        self._dirty: range | None = None
+
+    def _touch(self, *ys: float) -> None:
+        """Rows near ``ys`` (all rows if none given) changed."""
+        if ys:
+            lo, hi = max(int(min(ys)) - REACH, 0), min(int(max(ys)) + REACH + 1, SIDE)
+        else:
+            lo, hi = 0, SIDE
+        if self._dirty is not None:
+            lo, hi = min(lo, self._dirty.start), max(hi, self._dirty.stop)
+        self._dirty = range(lo, hi)
+        self.version += 1
+
+    def take_dirty(self) -> range:
+        """The rows changed since the last call (empty if none)."""
+        dirty, self._dirty = self._dirty, None
+        return dirty if dirty is not None else range(0)
 
     @staticmethod
     def pixel_at(col: int, row: int) -> tuple[float, float]:
@@ -67,7 +88,7 @@ class PadState:
         self._erasing = erase or self.eraser
         self._last = (x, y)
         paint(self.canvas, x, y, erase=self._erasing)
-        self.version += 1
+        self._touch(y)
 
     def drag(self, x: float, y: float) -> None:
         """Continue the stroke to (x, y): a brush line from the previous point (no gaps)."""
@@ -77,7 +98,7 @@ class PadState:
         x0, y0 = self._last
         paint_line(self.canvas, x0, y0, x, y, erase=self._erasing)
         self._last = (x, y)
-        self.version += 1
+        self._touch(y0, y)
 
     def end(self) -> None:
         """End the stroke (the next ``drag`` starts a new one)."""
@@ -91,17 +112,17 @@ class PadState:
     def stamp_cursor(self) -> None:
         """One brush stamp at the cursor (erasing if the eraser is on)."""
         paint(self.canvas, *self.cursor, erase=self.eraser)
-        self.version += 1
+        self._touch(self.cursor[1])
 
     def clear(self) -> None:
         self.canvas[:] = 0.0
         self._last = None
-        self.version += 1
+        self._touch()
 
     def load(self, image: NDArray[np.floating]) -> None:
         """Replace the canvas with ``image``: (784,) or (28, 28) in [0, 1] (a test digit, say)."""
         self.canvas[:] = np.clip(np.asarray(image, np.float32).reshape(SIDE, SIDE), 0.0, 1.0)
-        self.version += 1
+        self._touch()
 
     def ink_at(self, x: int, y: int) -> float:
         """Ink of pixel column ``x``, row ``y``."""
@@ -129,12 +150,12 @@ def _style(level: int, cursor: bool) -> Style:
     return Style(color=Color.from_rgb(gray, gray, gray))
 
 
-def canvas_rows(canvas: F32, cursor: tuple[int, int] | None = None) -> list[list[Segment]]:
-    """``canvas`` (28, 28) as 28 rows of segments, 56 cells each: every pixel two shade
+def canvas_rows(canvas: F32, cursor: tuple[int, int] | None = None, which: range = ALL_ROWS) -> list[list[Segment]]:
+    """Rows ``which`` of ``canvas`` (28, 28) as segments, 56 cells each: every pixel two shade
     characters; the cursor pixel (column, row), if given, a highlighted "[]"."""
-    levels = np.rint(np.clip(canvas, 0.0, 1.0) * (len(SHADES) - 1)).astype(np.int32)  # (28, 28)
+    levels = np.rint(np.clip(canvas[which.start : which.stop], 0.0, 1.0) * (len(SHADES) - 1)).astype(np.int32)
     rows: list[list[Segment]] = []
-    for y, row in enumerate(levels.tolist()):
+    for y, row in zip(which, levels.tolist(), strict=True):
         cells = [(-1 if cursor == (x, y) else level) for x, level in enumerate(row)]  # -1: the cursor
         segments = []
         for level, run in groupby(cells):  # runs of equal pixels share one segment

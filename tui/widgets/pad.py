@@ -15,6 +15,7 @@ from rich.segment import Segment
 from rich.text import Text
 from textual import events
 from textual.app import RenderResult
+from textual.geometry import Region
 from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
@@ -39,17 +40,26 @@ class DrawCanvas(Widget):
         self.state = state if state is not None else PadState()
         self.on_change = on_change  # called at once on every change (else a Changed message is posted)
         self.show_cursor = True
-        self._rows: list[Strip] = []
-        self._rows_key: tuple[int, tuple[int, int] | None] | None = None
+        self._rows: list[Strip] = []  # one per pixel row, rebuilt where the canvas changed
 
     def render_line(self, y: int) -> Strip:
-        """Content row ``y``: pixel row ``y`` of the canvas (rows are rebuilt once per change)."""
-        cursor = self.state.cursor if self.show_cursor else None
-        key = (self.state.version, cursor)
-        if key != self._rows_key:
-            self._rows = [Strip(segments, CELL_W * SIDE) for segments in canvas_rows(self.state.canvas, cursor)]
-            self._rows_key = key
+        """Content row ``y``: pixel row ``y`` of the canvas (from the rows cached in ``redraw``)."""
+        if not self._rows:
+            self.redraw()
         return self._rows[y] if 0 <= y < len(self._rows) else Strip.blank(self.size.width)
+
+    def redraw(self, rows: range | None = None) -> None:
+        """Rebuild pixel rows ``rows`` (all if None) and repaint only those."""
+        cursor = self.state.cursor if self.show_cursor else None
+        width = CELL_W * SIDE
+        if rows is None or len(self._rows) != SIDE:
+            self._rows = [Strip(segments, width) for segments in canvas_rows(self.state.canvas, cursor)]
+            self.refresh()
+            return
+        for y, segments in zip(rows, canvas_rows(self.state.canvas, cursor, rows), strict=True):
+            self._rows[y] = Strip(segments, width)
+        if rows:
+            self.refresh(Region(0, rows.start, width, len(rows)))
 
     def text(self) -> Text:
         """What the canvas shows, as plain text lines (captures and tests)."""
@@ -58,7 +68,7 @@ class DrawCanvas(Widget):
     def changed(self) -> None:
         """Redraw and tell the owner (call after changing ``state`` from outside). ``on_change``
         runs in this handler, so whatever it updates is drawn in the same frame as the stroke."""
-        self.refresh()
+        self.redraw(self.state.take_dirty())
         if self.on_change is not None:
             self.on_change()
         else:
