@@ -226,3 +226,19 @@ def test_a_stroke_marks_only_the_rows_it_inked_for_redrawing() -> None:
     assert state.take_dirty() == range(0)  # taken
     state.clear()
     assert state.take_dirty() == range(28)
+
+
+async def test_digits_evaluated_under_the_pad_are_shown_on_the_way_back(tiny_mnist: Any) -> None:
+    app = make_app(tiny_mnist)
+    async with app.run_test(size=SIZE) as pilot:
+        main = app.main
+        await wait_for(pilot, lambda: app.bridge is not None, what="the worker attached")
+        app.bridge.evaluate()
+        await wait_for(pilot, lambda: main.digits.result is not None, what="the first digits")
+        first = main.digits.result
+        await open_pad(pilot)
+        app.bridge.evaluate()
+        await wait_for(pilot, lambda: main._digits_pending is not None, what="new digits while the pad is open")
+        assert main.digits.result is first  # not redrawn under the pad
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: main.digits.result is not first, what="the new digits shown on return")

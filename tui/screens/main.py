@@ -397,8 +397,8 @@ class MainScreen(Screen[None]):
         """
         if result is not None:
             self._digits_pending = result
-        if self._digits_pending is None or not self.is_attached:
-            return
+        if self._digits_pending is None or not self.is_attached or not self.is_current:
+            return  # under another screen (the drawing pad) the redraw waits for the way back
         wait = self._digits_shown + DIGITS_SECONDS - time.monotonic()
         if wait > 0:
             if self._digits_timer is None:
@@ -407,6 +407,10 @@ class MainScreen(Screen[None]):
         self._digits_shown = time.monotonic()
         self.digits.show(self._digits_pending)
         self._digits_pending = None
+
+    def on_screen_resume(self) -> None:
+        """Back on top: show the misclassified digits that arrived while another screen was."""
+        self._show_digits()
 
     def _digits_due(self) -> None:
         self._digits_timer = None
