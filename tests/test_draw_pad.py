@@ -190,6 +190,9 @@ async def test_help_and_palette_list_the_pad(tiny_mnist: Any) -> None:
         assert "drawing pad" in dict(rows["Training (outside a field)"])["p"]
         pad_keys = dict(rows["Drawing pad (p)"])
         assert {"left drag", "right drag", "c", "x, e", "space", "esc"} <= pad_keys.keys()
+        await pilot.press("escape")
+        pad = await open_pad(pilot)
+        assert "Clear the pad" in [c.title for c in app.get_system_commands(pad)]
 
 
 async def test_the_hidden_training_screen_does_not_repaint_the_pad(tiny_mnist: Any) -> None:

@@ -11,11 +11,12 @@ class probabilities as bars and the 28x28 image the network really sees (after
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.segment import Segment
-from textual import events, on
-from textual.app import ComposeResult
+from textual import events
+from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
@@ -64,6 +65,15 @@ class DrawPadScreen(Screen[None]):
         ("right drag", "erase"),
         ("arrows", "move the keyboard cursor"),
     ]
+
+    #: Palette entries while the pad is open: (title, help, action).
+    PALETTE: ClassVar[tuple[tuple[str, str, str], ...]] = (
+        ("Clear the pad", "Remove all ink (c)", "clear"),
+        ("Eraser on / off", "Paint or erase with the cursor and the left button (x, e)", "toggle_eraser"),
+        ("Paint at the cursor", "One brush stamp where the keyboard cursor is (space)", "stamp"),
+        ("Network's view in ASCII", "Switch the 28x28 view between half blocks and ASCII (a)", "toggle_ascii"),
+        ("Close the drawing pad", "Back to training (esc, p)", "close"),
+    )
 
     def __init__(self, main: MainScreen) -> None:
         super().__init__(id="pad")
@@ -131,11 +141,6 @@ class DrawPadScreen(Screen[None]):
         self.examples_seen = snapshot.examples_seen
         self._update()
 
-    @on(DrawCanvas.Changed)
-    def _canvas_changed(self, event: DrawCanvas.Changed) -> None:
-        event.stop()
-        self._update()
-
     def _update(self) -> None:
         """Classify the canvas with the newest weights; redraw the bars and the network's view."""
         state = self.canvas.state
@@ -157,6 +162,11 @@ class DrawPadScreen(Screen[None]):
             self.query_one("#pad-info", Static).update(info, layout=False)  # fixed size: no relayout
 
     # ---- actions -----------------------------------------------------------------------------
+    def palette_commands(self) -> Iterator[SystemCommand]:
+        """The pad's entries for the command palette."""
+        for title, help_text, action in self.PALETTE:
+            yield SystemCommand(title, help_text, getattr(self, f"action_{action}"))
+
     def action_close(self) -> None:
         self.dismiss(None)
 
