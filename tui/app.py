@@ -344,7 +344,8 @@ class MnistApp(App[int]):
             rows = binding_rows(getattr(cls, "BINDINGS", []))
             if rows:
                 sections.append((title, rows))
-        pad_rows = DrawPadScreen.MOUSE_ROWS + _merge_keys(binding_rows(DrawPadScreen.BINDINGS))
+        pad_keys = [b for b in DrawPadScreen.BINDINGS if isinstance(b, Binding) and not b.action.startswith("move")]
+        pad_rows = DrawPadScreen.MOUSE_ROWS + _merge_keys(binding_rows(pad_keys))  # arrows: one row
         sections.append(("Drawing pad (p)", pad_rows))
         return sections
 
