@@ -5,7 +5,9 @@ anti-aliasing, then placed in a 28x28 image so that their centre of mass sits at
 A digit drawn on a pad (any size, anywhere on the canvas) goes through the same steps before
 the network sees it; without them, drawn digits are classified badly.
 
-Leaves out the pad itself (strokes, brush, mouse): that belongs to the UI.
+The pad's brush (``paint_line``, ``paint``: a soft round stamp dragged along a segment, so a
+fast mouse drag leaves no gaps) and the live model's verdict on a canvas (``class_probs``) live
+here too, as pure numpy. Leaves out the mouse, keys and drawing on screen: those belong to the UI.
 """
 
 from __future__ import annotations
@@ -13,11 +15,20 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
+from model.activations import get_activation
+from model.mlp import softmax
+
 F32 = NDArray[np.float32]
 
 SIDE = 28  # MNIST images are SIDE x SIDE
 BOX = 20  # the digit's longer side after size normalisation
 INK = 0.05  # a pixel above this counts as ink when finding the digit's bounding box
+#: The brush: half the stroke width at half intensity (MNIST strokes are ~2-3 pixels wide
+#: once the digit fills its 20-pixel box), and the width of its anti-aliased edge.
+BRUSH_RADIUS = 1.4
+BRUSH_SOFTNESS = 1.2
+#: The eraser is wider by the soft edge: one stamp takes away all the ink one brush stamp left.
+ERASER_RADIUS = BRUSH_RADIUS + BRUSH_SOFTNESS
 
 
 def area_weights(n_in: int, n_out: int) -> F32:
@@ -70,3 +81,61 @@ def to_mnist(canvas: F32) -> F32:
     left = int(np.clip(round((SIDE - 1) / 2 - cc), 0, SIDE - cols))
     out[top : top + rows, left : left + cols] = small
     return np.clip(out, 0.0, 1.0).ravel()
+
+
+def paint_line(
+    canvas: F32,
+    x0: float,
+    y0: float,
+    x1: float,
+    y1: float,
+    radius: float | None = None,
+    erase: bool = False,
+    softness: float = BRUSH_SOFTNESS,
+) -> None:
+    """Drag a soft round brush from (x0, y0) to (x1, y1) over ``canvas`` (h, w) float32, in place.
+
+    x is the column and y the row, in pixels (pixel centres at whole numbers, fractions allowed).
+    A pixel at distance d from the segment gets ink clip((radius - d) / softness + 0.5, 0, 1):
+    full inside, a ``softness``-pixel anti-aliased edge, half ink at ``radius``. Painting keeps
+    the stronger of old and new ink (going over a stroke does not darken it further); erasing
+    takes as much away. ``radius`` defaults to ``BRUSH_RADIUS``, or ``ERASER_RADIUS`` to erase.
+    """
+    if radius is None:
+        radius = ERASER_RADIUS if erase else BRUSH_RADIUS
+    h, w = canvas.shape
+    rows = np.arange(h, dtype=np.float32)[:, None]  # (h, 1)
+    cols = np.arange(w, dtype=np.float32)[None, :]  # (1, w)
+    dx, dy = x1 - x0, y1 - y0
+    length2 = dx * dx + dy * dy
+    if length2 > 0:  # the nearest point of the segment to each pixel, as a fraction t along it
+        t = np.clip(((cols - x0) * dx + (rows - y0) * dy) / length2, 0.0, 1.0)  # (h, w)
+    else:
+        t = np.zeros((h, w), np.float32)
+    d = np.hypot(cols - (x0 + t * dx), rows - (y0 + t * dy))  # (h, w) distance to the segment
+    ink = np.clip((radius - d) / softness + 0.5, 0.0, 1.0).astype(np.float32)
+    if erase:
+        np.minimum(canvas, 1.0 - ink, out=canvas)
+    else:
+        np.maximum(canvas, ink, out=canvas)
+
+
+def paint(canvas: F32, x: float, y: float, radius: float | None = None, erase: bool = False) -> None:
+    """One stamp of the brush at column ``x``, row ``y`` of ``canvas`` (h, w), in place (see ``paint_line``)."""
+    paint_line(canvas, x, y, x, y, radius, erase)
+
+
+def class_probs(params: dict[str, F32], canvas: F32, activation: str = "relu") -> F32 | None:
+    """The network's ten class probabilities for a drawn digit, after ``to_mnist``.
+
+    params: W1 (H, 784), b1 (H,), W2 (K, H), b2 (K,); canvas: (h, w) ink in [0, 1]. Returns (K,)
+    float32 summing to 1, or None for a canvas without ink (nothing to classify).
+    """
+    x = to_mnist(canvas)  # (784,)
+    if not x.any():
+        return None
+    act = get_activation(activation)
+    h = act.forward(params["W1"] @ x + params["b1"])  # (H,)
+    logits = params["W2"] @ h + params["b2"]  # (K,)
+    probs: F32 = softmax(logits[None, :])[0].astype(np.float32)
+    return probs

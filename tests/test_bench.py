@@ -27,6 +27,7 @@ FIGURES = (
     "time to < 5% test error (defaults)",
     "evaluate 1,000 test examples, H=800",
     "drawn-digit path, 1,000 test digits: accuracy",
+    "drawing pad: mouse move → bars p95",
     "mnist-tui --help (whole process)",
     "import model (numpy included)",
     APP_ROW,

@@ -5,7 +5,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from model.drawing import BOX, SIDE, area_weights, centre_of_mass, resize, to_mnist
+from model.drawing import (
+    BOX,
+    BRUSH_RADIUS,
+    SIDE,
+    area_weights,
+    centre_of_mass,
+    class_probs,
+    paint,
+    paint_line,
+    resize,
+    to_mnist,
+)
+from model.mlp import MLP
 
 
 def stroke(canvas: np.ndarray, rows: slice, cols: slice) -> np.ndarray:
@@ -43,3 +55,70 @@ def test_where_and_how_big_a_digit_is_drawn_does_not_matter() -> None:
 def test_an_empty_canvas_gives_zeros() -> None:
     assert not to_mnist(np.zeros((28, 28), np.float32)).any()
     assert not to_mnist(np.full((28, 28), 0.01, np.float32)).any()  # faint noise is not ink
+
+
+# ---- the brush ---------------------------------------------------------------------------------
+
+
+def blank() -> np.ndarray:
+    return np.zeros((SIDE, SIDE), np.float32)
+
+
+def test_a_stamp_is_full_in_the_middle_soft_at_the_edge_and_nothing_beyond() -> None:
+    canvas = blank()
+    paint(canvas, 10, 14)  # column 10, row 14
+    assert canvas[14, 10] == 1.0
+    rows, cols = np.mgrid[0:SIDE, 0:SIDE]
+    d = np.hypot(cols - 10, rows - 14)
+    assert (canvas[d > BRUSH_RADIUS + 1.0] == 0).all()  # nothing far away
+    edge = canvas[(d > 1.0) & (d < BRUSH_RADIUS + 1.0)]
+    assert ((edge > 0) & (edge < 1)).any()  # anti-aliased: partial ink at the rim
+    assert canvas.dtype == np.float32 and canvas.min() >= 0 and canvas.max() <= 1
+
+
+def test_the_stroke_is_about_mnist_wide() -> None:
+    canvas = blank()
+    paint_line(canvas, 4, 14, 24, 14)  # a horizontal line
+    half = np.count_nonzero(canvas[:, 14] >= 0.5)  # width at half intensity, across the stroke
+    assert 2 <= half <= 3
+
+
+def test_a_fast_drag_leaves_no_gap() -> None:
+    canvas = blank()
+    paint_line(canvas, 2, 3, 25, 24)  # one mouse move across the whole pad
+    for t in np.linspace(0, 1, 50):  # every point of the segment is inked
+        x, y = 2 + 23 * t, 3 + 21 * t
+        assert canvas[round(y), round(x)] > 0.5
+    assert canvas[24, 2] == 0 and canvas[3, 25] == 0  # and the far corners are not
+
+
+def test_painting_over_a_stroke_does_not_darken_it_and_erasing_removes_it() -> None:
+    canvas = blank()
+    paint_line(canvas, 5, 5, 20, 5)
+    once = canvas.copy()
+    paint_line(canvas, 5, 5, 20, 5)
+    np.testing.assert_array_equal(canvas, once)
+    paint_line(canvas, 5, 5, 20, 5, erase=True)  # the eraser is wide enough to take a whole stroke
+    assert not canvas.any()
+    paint(canvas, 9, 9)
+    paint(canvas, 9.4, 9, erase=True)  # also a stamp that is a little off
+    assert not canvas.any()
+
+
+# ---- the live model's verdict ----------------------------------------------------------------
+
+
+def test_class_probs_match_the_model_on_the_preprocessed_digit() -> None:
+    model = MLP(784, 32, rng=np.random.default_rng(0))
+    canvas = blank()
+    paint_line(canvas, 8, 4, 20, 22)
+    probs = class_probs(model.params, canvas, model.act.name)
+    assert probs is not None and probs.shape == (10,) and probs.dtype == np.float32
+    np.testing.assert_allclose(probs, model.forward(to_mnist(canvas)[None, :])[0], rtol=1e-5, atol=1e-7)
+    assert probs.sum() == pytest.approx(1.0, abs=1e-5)
+
+
+def test_an_empty_canvas_gives_no_prediction() -> None:
+    model = MLP(784, 8, rng=np.random.default_rng(0))
+    assert class_probs(model.params, blank()) is None
+    assert class_probs(model.params, np.full((SIDE, SIDE), 0.01, np.float32)) is None

@@ -74,7 +74,7 @@ def test_wheel_holds_only_the_two_packages_and_what_they_read(wheel: Path) -> No
     names = zipfile.ZipFile(wheel).namelist()
     top = {name.split("/")[0] for name in names}
     assert {t for t in top if not t.endswith(".dist-info")} == {"model", "tui"}
-    for asset in ("app.tcss", "panels.tcss", "backprop.md"):
+    for asset in ("app.tcss", "panels.tcss", "pad.tcss", "backprop.md"):
         assert f"tui/assets/{asset}" in names
     assert not any(name.startswith(("tests/", "benchmarks/")) for name in names)
 

@@ -50,7 +50,7 @@ GC_THRESHOLDS = (5000, 20, 20)
 
 def css_paths() -> list[Path]:
     """The panels' stylesheet, then the app's, which has the last word on layout."""
-    return [asset("panels.tcss"), asset("app.tcss")]
+    return [asset("panels.tcss"), asset("pad.tcss"), asset("app.tcss")]
 
 
 def default_autosave_path() -> Path:
@@ -327,6 +327,7 @@ class MnistApp(App[int]):
     def help_sections(self) -> list[tuple[str, list[tuple[str, str]]]]:
         """Every key, grouped by where it works (for the help screen)."""
         from tui.screens.main import MainScreen
+        from tui.screens.pad import DrawPadScreen
         from tui.widgets.charts import ChartsPanel
         from tui.widgets.digits import MisclassifiedPanel
         from tui.widgets.gradcheck import GradCheckPanel
@@ -345,7 +346,24 @@ class MnistApp(App[int]):
             rows = binding_rows(getattr(cls, "BINDINGS", []))
             if rows:
                 sections.append((title, rows))
+        pad_keys = [b for b in DrawPadScreen.BINDINGS if isinstance(b, Binding) and not b.action.startswith("move")]
+        pad_rows = DrawPadScreen.MOUSE_ROWS + _merge_keys(binding_rows(pad_keys))  # arrows: one row
+        sections.append(("Drawing pad (p)", pad_rows))
         return sections
+
+    @property
+    def _background_screens(self) -> list[Screen[Any]]:
+        """Screens visible under the top one: none under an opaque screen (the drawing pad).
+
+        Textual 8 always counts the screen just below the top one, so the hidden training
+        screen kept drawing its charts and status and repainted the whole pad ten times a
+        second (bars ~2x slower to follow the mouse). Translucent screens (help, prompts, the
+        palette) still show what is under them.
+        """
+        stack = self._screen_stack
+        if stack and stack[-1].styles.background.a == 1:
+            return []
+        return list(super()._background_screens)
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from (command for command in super().get_system_commands(screen) if command.title != "Keys")

@@ -242,6 +242,21 @@ def drawing_row(b: Bench, n: int = 1_000) -> list[Row]:
     return [Row(figure, "info", text)]
 
 
+def pad_latency_row(b: Bench) -> list[Row]:
+    """The drawing pad in the app (Pilot, training at the defaults): posted mouse move to the
+    class bars drawn with its result, p50 and p95."""
+    figure = "drawing pad: mouse move → bars p95"
+    try:
+        from tui.bench.in_app import percentile
+        from tui.bench.pad_latency import measure_pad_latency
+    except ImportError as exc:
+        return [Row(figure, "≤ 50 ms", f"the app is not importable ({exc})", status=SKIP)]
+    xs = measure_pad_latency(b.data, moves=30 if b.quick else 300)
+    p50, p95 = percentile(xs, 0.5), percentile(xs, 0.95)
+    text = f"{p95 * 1e3:.0f} ms (p50 {p50 * 1e3:.0f} ms, max {max(xs) * 1e3:.0f} ms, {len(xs)} moves, training running)"
+    return [at_most(figure, p95, 0.050, "≤ 50 ms", text, b.quick)]
+
+
 def best_preset_row(b: Bench, run: bool) -> list[Row]:
     """Test error (at the best validation epoch) of ``--preset best``; slow, so only with ``--best``."""
     preset = get_preset("best")
@@ -390,6 +405,7 @@ GROUPS: list[tuple[str, Callable[[Bench], list[Row]]]] = [
     ("time to < 5% test error", time_to_5_percent_row),
     ("evaluate test set", eval_row),
     ("drawn-digit path", drawing_row),
+    ("drawing pad latency", pad_latency_row),
     ("start-up", startup_rows),
     ("app start to training screen", app_row),
     ("in the app", in_app_rows),

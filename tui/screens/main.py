@@ -104,6 +104,7 @@ class MainScreen(Screen[None]):
         Binding("g", "gradcheck", "Grad check"),
         Binding("d", "focus_digits", "Digits", tooltip="focus the digit viewer (esc leaves)"),
         Binding("h", "focus_controls", "Controls", tooltip="focus the controls (esc leaves)"),
+        Binding("p", "draw", "Draw", tooltip="drawing pad: draw a digit, the live model reads it (esc leaves)"),
         Binding("1", "show_panel('charts')", "Show charts (small screens)", show=False),
         Binding("2", "show_panel('digits')", "Show digits (small screens)", show=False),
         Binding("3", "show_panel('gradcheck')", "Show grad check (small screens)", show=False),
@@ -125,6 +126,7 @@ class MainScreen(Screen[None]):
         ("Show angle chart", "Angle between each update and the true gradient (4)", "show_panel", "angles"),
         ("Browse misclassified digits", "Focus the digit viewer: j/k, t, p, o, c, a (d)", "focus_digits", None),
         ("Edit hyperparameters", "Focus the first controls field (h)", "focus_controls", None),
+        ("Draw a digit", "Drawing pad: mouse or arrows + space; the live model classifies it (p)", "draw", None),
     )
 
     class Ready(Message):
@@ -142,6 +144,7 @@ class MainScreen(Screen[None]):
         self._digits_timer: Timer | None = None
         #: Screens and panels that asked for weight snapshots get each one (they unsubscribe on unmount).
         self.snapshot_listeners: list[Callable[[WeightsSnapshot], None]] = []
+        self.pad_state: Any = None  # the drawing pad's canvas (a tui.view.pad.PadState), kept between openings
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -350,6 +353,11 @@ class MainScreen(Screen[None]):
     def action_focus_controls(self) -> None:
         self.controls.focus_first()
 
+    def action_draw(self) -> None:
+        from tui.screens.pad import DrawPadScreen
+
+        self.app.push_screen(DrawPadScreen(self))
+
     def action_show_panel(self, key: str) -> None:
         self.show_panel(key)
 
@@ -401,8 +409,8 @@ class MainScreen(Screen[None]):
         """
         if result is not None:
             self._digits_pending = result
-        if self._digits_pending is None or not self.is_attached:
-            return
+        if self._digits_pending is None or not self.is_attached or not self.is_current:
+            return  # under another screen (the drawing pad) the redraw waits for the way back
         wait = self._digits_shown + DIGITS_SECONDS - time.monotonic()
         if wait > 0:
             if self._digits_timer is None:
@@ -411,6 +419,10 @@ class MainScreen(Screen[None]):
         self._digits_shown = time.monotonic()
         self.digits.show(self._digits_pending)
         self._digits_pending = None
+
+    def on_screen_resume(self) -> None:
+        """Back on top: show the misclassified digits that arrived while another screen was."""
+        self._show_digits()
 
     def _digits_due(self) -> None:
         self._digits_timer = None

@@ -11,10 +11,12 @@ to the widgets.
 from __future__ import annotations
 
 from functools import lru_cache
+from itertools import groupby
 
 import numpy as np
 from numpy.typing import NDArray
 from rich.color import Color
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Span, Text
 
@@ -60,6 +62,19 @@ def render_halfblock(image_784: NDArray[np.floating]) -> Text:
     ]
     plain = "\n".join([HALF_BLOCK * SIDE] * (SIDE // 2))
     return Text(plain, spans=spans, no_wrap=True, overflow="crop")
+
+
+def halfblock_rows(image_784: NDArray[np.floating]) -> list[list[Segment]]:
+    """``render_halfblock`` as 14 rows of segments (28 cells each), for a widget that draws line
+    by line without converting text."""
+    q = np.rint(_grid(image_784) * (LEVELS - 1)).astype(np.int32)  # (28, 28) levels
+    rows: list[list[Segment]] = []
+    for top, bottom in zip(q[0::2].tolist(), q[1::2].tolist(), strict=True):  # one cell row: two pixel rows
+        segments = []
+        for (t, b), run in groupby(zip(top, bottom, strict=True)):
+            segments.append(Segment(HALF_BLOCK * len(list(run)), _pair_style(t, b)))
+        rows.append(segments)
+    return rows
 
 
 _RAMP = np.array(list(ASCII_RAMP))

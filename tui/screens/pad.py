@@ -1,0 +1,193 @@
+"""The drawing pad: draw a digit with the mouse (or the keys) and watch the live model read it.
+
+The screen asks the training worker for a copy of the weights when it opens and every
+``SNAPSHOT_SECONDS`` while it is open (training goes on underneath), and classifies the canvas
+with the newest copy on every new copy and on every stroke event, straight from the canvas's
+mouse handler so the bars are drawn in the same frame as the stroke: one forward pass of a
+784-vector, well under a millisecond, so it runs on the UI thread. Beside the canvas: the ten
+class probabilities as bars and the 28x28 image the network really sees (after
+``model.drawing.to_mnist``). Below ``MIN_SIZE`` a notice replaces the pad.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from rich.segment import Segment
+from textual import events
+from textual.app import ComposeResult, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Header, Static
+
+from tui.view.digit_render import halfblock_rows, render_ascii
+from tui.view.pad import CELL_W, SIDE, PadState
+from tui.widgets.keybar import KeyBar
+from tui.widgets.pad import ClassBars, DigitView, DrawCanvas
+
+if TYPE_CHECKING:
+    from tui.screens.main import MainScreen
+    from tui.session.events import WeightsSnapshot
+
+SNAPSHOT_SECONDS = 0.75  # how often the pad asks for the live weights while it is open
+SIDE_WIDTH = 31  # the bars and the preview beside the canvas (28 wide), with their borders and a gap
+#: The smallest terminal (columns, rows) the pad fits: the canvas with its border, the side
+#: column, the header and the key bar.
+MIN_SIZE = (CELL_W * SIDE + 2 + SIDE_WIDTH, SIDE + 2 + 2)
+TAG = "pad"
+
+
+def too_small_text(need: tuple[int, int]) -> str:
+    return f"terminal too small for the drawing pad: need {need[0]}x{need[1]}\n(esc goes back; training goes on)"
+
+
+class DrawPadScreen(Screen[None]):
+    """The canvas, the class bars and the network's view of the digit; keys work without a mouse."""
+
+    AUTO_FOCUS = ""
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "close", "Close", tooltip="close the pad (training went on meanwhile)"),
+        Binding("c", "clear", "Clear"),
+        Binding("x,e", "toggle_eraser", "Eraser", tooltip="eraser on / off (the right button always erases)"),
+        Binding("space", "stamp", "Paint", tooltip="paint at the keyboard cursor (erase with the eraser on)"),
+        Binding("up", "move(0, -1)", "Cursor up", show=False),
+        Binding("down", "move(0, 1)", "Cursor down", show=False),
+        Binding("left", "move(-1, 0)", "Cursor left", show=False),
+        Binding("right", "move(1, 0)", "Cursor right", show=False),
+        Binding("a", "toggle_ascii", "ASCII", tooltip="the network's view in ASCII / half blocks"),
+        Binding("p", "close", "Close pad", show=False),
+    ]
+    #: Mouse actions, for the help screen.
+    MOUSE_ROWS: ClassVar[list[tuple[str, str]]] = [
+        ("left drag", "paint (soft brush, MNIST-like stroke width)"),
+        ("right drag", "erase"),
+        ("arrows", "move the keyboard cursor"),
+    ]
+
+    #: Palette entries while the pad is open: (title, help, action).
+    PALETTE: ClassVar[tuple[tuple[str, str, str], ...]] = (
+        ("Clear the pad", "Remove all ink (c)", "clear"),
+        ("Eraser on / off", "Paint or erase with the cursor and the left button (x, e)", "toggle_eraser"),
+        ("Paint at the cursor", "One brush stamp where the keyboard cursor is (space)", "stamp"),
+        ("Network's view in ASCII", "Switch the 28x28 view between half blocks and ASCII (a)", "toggle_ascii"),
+        ("Close the drawing pad", "Back to training (esc, p)", "close"),
+    )
+
+    def __init__(self, main: MainScreen) -> None:
+        super().__init__(id="pad")
+        self.main = main
+        if main.pad_state is None:  # the drawing stays on the pad when it is closed and opened again
+            main.pad_state = PadState()
+        self.state: PadState = main.pad_state
+        self.params: dict[str, Any] | None = None  # the newest weights snapshot's W1, b1, W2, b2
+        self.activation = "relu"
+        self.examples_seen = -1
+        self.ascii = False
+        self._info = ""
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="pad-body"):
+            yield DrawCanvas(self.state, on_change=self._update, id="pad-canvas")
+            with Vertical(id="pad-side"):
+                yield ClassBars(id="pad-bars")
+                yield DigitView(id="pad-preview")
+                yield Static(id="pad-info")
+        yield Static(too_small_text(MIN_SIZE), id="pad-too-small")
+        yield KeyBar()
+
+    @property
+    def canvas(self) -> DrawCanvas:
+        return self.query_one("#pad-canvas", DrawCanvas)
+
+    @property
+    def bars(self) -> ClassBars:
+        return self.query_one("#pad-bars", ClassBars)
+
+    @property
+    def preview(self) -> DigitView:
+        return self.query_one("#pad-preview", DigitView)
+
+    @property
+    def too_small(self) -> bool:
+        return self.has_class("-too-small")
+
+    def on_mount(self) -> None:
+        self.canvas.border_title = "Draw a digit"
+        self.bars.border_title = "Live model"
+        self.query_one("#pad-preview").border_title = "What the network sees"
+        self.main.snapshot_listeners.append(self._snapshot)
+        self._request()
+        self.set_interval(SNAPSHOT_SECONDS, self._request)
+        self._update()
+
+    def on_unmount(self) -> None:
+        if self._snapshot in self.main.snapshot_listeners:
+            self.main.snapshot_listeners.remove(self._snapshot)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.set_class(event.size.width < MIN_SIZE[0] or event.size.height < MIN_SIZE[1], "-too-small")
+
+    # ---- the live model ----------------------------------------------------------------------
+    def _request(self) -> None:
+        if self.main.bridge is not None:
+            self.main.bridge.snapshot(TAG)
+
+    def _snapshot(self, snapshot: WeightsSnapshot) -> None:
+        self.params = snapshot.params
+        self.activation = snapshot.hp.activation
+        self.examples_seen = snapshot.examples_seen
+        self._update()
+
+    def _update(self) -> None:
+        """Classify the canvas with the newest weights; redraw the bars and the network's view."""
+        state = self.canvas.state
+        bars = self.bars
+        if self.params is None:
+            bars.show(None, "waiting for the live model")
+        else:
+            bars.show(state.probs(self.params, self.activation))
+        bars.border_subtitle = bars.summary()
+        image = state.network_input()
+        if self.ascii:
+            self.preview.show([[Segment(line)] for line in render_ascii(image).plain.splitlines()])
+        else:
+            self.preview.show(halfblock_rows(image))
+        seen = f"model after {self.examples_seen:,} examples" if self.examples_seen >= 0 else "no weights yet"
+        info = f"{'[b $warning]eraser[/]' if state.eraser else 'brush'} · {seen}"
+        if info != self._info:
+            self._info = info
+            self.query_one("#pad-info", Static).update(info, layout=False)  # fixed size: no relayout
+
+    # ---- actions -----------------------------------------------------------------------------
+    def palette_commands(self) -> Iterator[SystemCommand]:
+        """The pad's entries for the command palette."""
+        for title, help_text, action in self.PALETTE:
+            yield SystemCommand(title, help_text, getattr(self, f"action_{action}"))
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+    def action_clear(self) -> None:
+        self.canvas.state.clear()
+        self.canvas.changed()
+
+    def action_toggle_eraser(self) -> None:
+        state = self.canvas.state
+        state.eraser = not state.eraser
+        self._update()
+
+    def action_stamp(self) -> None:
+        self.canvas.state.stamp_cursor()
+        self.canvas.changed()
+
+    def action_move(self, dx: int, dy: int) -> None:
+        self.canvas.state.move_cursor(dx, dy)
+        self.canvas.show_cursor = True
+        self.canvas.redraw()
+
+    def action_toggle_ascii(self) -> None:
+        self.ascii = not self.ascii
+        self._update()
