@@ -148,7 +148,7 @@ class Tab:
 
 @pytest.fixture
 def tab(server: str, browser: Any) -> Iterator[Tab]:
-    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page = browser.new_page(viewport={"width": 1400, "height": 900})  # room for the 89x32 drawing pad
     local = server.replace("http://", "")
 
     def only_local(route: Any) -> None:
@@ -193,3 +193,38 @@ def test_help_opens_and_closes(tab: Tab) -> None:
     while "Keys" in tab.text and time.monotonic() < deadline:
         tab.page.wait_for_timeout(100)
     tab.wait_for("● running")
+
+
+def test_a_mouse_drag_draws_on_the_pad_and_the_bars_answer(tab: Tab) -> None:
+    cols, rows = tab._size()
+    if cols < 89 or rows < 32:
+        pytest.fail(f"the page's terminal is {cols}x{rows}; the pad needs 89x32 (a larger viewport)")
+    tab.press("p")
+    text = tab.wait_for("Draw a digit")
+    lines = text.split("\n")
+    top = next(i for i, line in enumerate(lines) if "Draw a digit" in line)
+    left = lines[top].index("╭")  # the canvas's top-left corner; pixel (x, y) is at cell (left+1+2x, top+1+y)
+    box = tab.page.locator(".xterm-screen").bounding_box()
+    cell_w, cell_h = box["width"] / cols, box["height"] / rows
+
+    def at(px: int, py: int) -> tuple[float, float]:
+        col, row = left + 1 + 2 * px, top + 1 + py
+        return box["x"] + (col + 0.5) * cell_w, box["y"] + (row + 0.5) * cell_h
+
+    mouse = tab.page.mouse
+    mouse.move(*at(14, 4))
+    mouse.down()
+    for py in range(5, 25):
+        mouse.move(*at(14, py))
+        tab.page.wait_for_timeout(15)
+    mouse.up()
+    tab.wait_for("looks like a")
+    assert tab.screen is not None
+    stroke = tab.screen.buffer[top + 1 + 14][left + 1 + 2 * 14]
+    far = tab.screen.buffer[top + 1 + 14][left + 1 + 2 * 3]
+    assert (stroke.bg, stroke.fg) != (far.bg, far.fg)  # ink where the mouse went, none far away
+    tab.press("c")
+    deadline = time.monotonic() + 10
+    while "looks like a" in tab.text and time.monotonic() < deadline:
+        tab.page.wait_for_timeout(100)
+    assert "looks like a" not in tab.text  # cleared: no ink, no verdict
