@@ -228,3 +228,9 @@ def test_a_mouse_drag_draws_on_the_pad_and_the_bars_answer(tab: Tab) -> None:
     while "looks like a" in tab.text and time.monotonic() < deadline:
         tab.page.wait_for_timeout(100)
     assert "looks like a" not in tab.text  # cleared: no ink, no verdict
+
+
+def test_the_command_palette_opens_with_ctrl_p_in_the_browser(tab: Tab) -> None:
+    tab.press("Control+p")
+    tab.wait_for("Search for commands")
+    tab.press("Escape")
