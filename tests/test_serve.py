@@ -217,3 +217,12 @@ async def test_a_visitor_beyond_the_cap_sees_a_busy_page_and_no_app_is_left_behi
     while _apps(root) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert _apps(root) == []
+
+
+async def test_help_in_a_browser_says_what_differs_there(server) -> None:  # type: ignore[no-untyped-def]
+    url, _, _ = server
+    async with aiohttp.ClientSession() as session, tab_of(session, url) as tab:
+        await tab.wait_for("● running")
+        await tab.keys("?")
+        await tab.wait_for("In a browser")
+        assert "names inside this session's folder only" in tab.text

@@ -53,6 +53,15 @@ def css_paths() -> list[Path]:
     return [asset("panels.tcss"), asset("pad.tcss"), asset("app.tcss")]
 
 
+#: What differs when the app is served to a browser (the help screen's last section there).
+BROWSER_ROWS = [
+    ("s / l", "names inside this session's folder only (no absolute paths, no '..')"),
+    ("ctrl+w ctrl+t", "kept by the browser, never reach the app (it binds none of them)"),
+    ("clipboard", "the browser's own: copy and paste go through it, not the app"),
+    ("quit", "q or closing the tab ends this session's app (its folder is kept)"),
+]
+
+
 def default_autosave_path() -> Path:
     """Where quitting saves the run unless --no-autosave: ``<user data dir>/autosave.npz``."""
     import platformdirs
@@ -349,6 +358,8 @@ class MnistApp(App[int]):
         pad_keys = [b for b in DrawPadScreen.BINDINGS if isinstance(b, Binding) and not b.action.startswith("move")]
         pad_rows = DrawPadScreen.MOUSE_ROWS + _merge_keys(binding_rows(pad_keys))  # arrows: one row
         sections.append(("Drawing pad (p)", pad_rows))
+        if self.sandbox is not None:  # served to a browser by mnist-tui serve: on top of the right column
+            sections.insert(1, ("In a browser", BROWSER_ROWS))
         return sections
 
     @property
