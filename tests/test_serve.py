@@ -226,3 +226,16 @@ async def test_help_in_a_browser_says_what_differs_there(server) -> None:  # typ
         await tab.keys("?")
         await tab.wait_for("In a browser")
         assert "names inside this session's folder only" in tab.text
+
+
+async def test_an_app_whose_server_was_killed_quits_instead_of_training_on(server) -> None:  # type: ignore[no-untyped-def]
+    url, root, proc = server
+    async with aiohttp.ClientSession() as session, tab_of(session, url) as tab:
+        await tab.wait_for("● running")
+        assert len(_apps(root)) == 1
+        proc.kill()  # SIGKILL: the server cannot stop its apps
+        proc.wait(10)
+        deadline = time.monotonic() + 15
+        while _apps(root) and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+        assert _apps(root) == []

@@ -19,6 +19,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -60,6 +61,21 @@ BROWSER_ROWS = [
     ("clipboard", "the browser's own: copy and paste go through it, not the app"),
     ("quit", "q or closing the tab ends this session's app (its folder is kept)"),
 ]
+
+
+def watch_parent(every: float = 1.0) -> threading.Thread:
+    """Served apps: when the server process is gone (even killed with SIGKILL, so it could not
+    stop us), quit as on SIGTERM (stop, autosave, exit) instead of training on as an orphan."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    thread = threading.Thread(target=watch, name="mnist-tui-parent-watch", daemon=True)
+    thread.start()
+    return thread
 
 
 def default_autosave_path() -> Path:
@@ -431,6 +447,8 @@ def run_app(
         sandbox=sandbox,
     )
     app.exit_watchdog = True
+    if sandbox is not None:
+        watch_parent()
     try:
         app.run()
     finally:
