@@ -97,6 +97,17 @@ def add_training_flags(p: argparse.ArgumentParser) -> None:
     p.set_defaults(**dict.fromkeys(d.to_dict(), None))
 
 
+RUNS_HELP = (
+    "folder of run records (default: $MNIST_TUI_RUNS, then runs/ in the user data folder, "
+    "e.g. ~/.local/share/mnist-tui/runs)"
+)
+
+
+def add_runs_flag(p: argparse.ArgumentParser, help: str = RUNS_HELP) -> None:
+    """``--runs DIR``: where run records are written (and read by ``runs`` and ``compare``)."""
+    p.add_argument("--runs", metavar="DIR", default=None, help=help)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog="mnist-tui",
@@ -117,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--save", metavar="PATH", help="write a checkpoint (.npz) at the end")
     train.add_argument("--resume", metavar="CHECKPOINT", help="continue a saved run")
     train.add_argument("--json", action="store_true", help="print one JSON object at the end instead of text")
+    add_runs_flag(train)
 
     gc = sub.add_parser("gradcheck", help="finite-difference check of backprop on the toy net (D=10, H=5, K=2)")
     gc.add_argument("--json", action="store_true", help="print the reports as JSON")

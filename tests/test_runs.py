@@ -1,0 +1,165 @@
+"""Run records: what ``train`` writes, how a killed or unwritable run behaves, and reading back."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from model.data import MNIST
+from model.runs import RunRecorder, find_run, list_run_dirs, read_run, summarize
+from model.runs.store import RunsError
+from tui.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+PROGRESS_FIELDS = {"kind", "step", "examples", "epoch", "time", "lr", "loss", "smoothed"}
+META_FIELDS = {"id", "started", "hparams", "seed", "data", "version", "machine", "source", "variant"}
+
+
+@pytest.fixture(scope="module")
+def data_file(tmp_path_factory: pytest.TempPathFactory, tiny_mnist: MNIST) -> Path:
+    """The tiny set as a Keras-style npz (its last 500 training images become the validation set)."""
+    m = tiny_mnist
+    path = tmp_path_factory.mktemp("runs-data") / "mnist.npz"
+    x = (np.concatenate([m.train_x, m.valid_x]) * 256).astype(np.uint8).reshape(-1, 28, 28)
+    y = np.concatenate([m.train_y, m.valid_y])
+    t = (m.test_x * 256).astype(np.uint8).reshape(-1, 28, 28)
+    np.savez(path, x_train=x, y_train=y, x_test=t, y_test=m.test_y)
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MNIST_TUI_CACHE", str(tmp_path_factory.getbasetemp() / "runs-cache"))
+    monkeypatch.delenv("MNIST_TUI_DATA", raising=False)
+
+
+def train(data_file: Path, runs: Path, *flags: str) -> int:
+    return main(["train", "--data", str(data_file), "--runs", str(runs), "--hidden", "16", "--epochs", "2", *flags])
+
+
+def test_train_writes_a_record_every_line_parses(
+    data_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    runs = tmp_path / "runs"
+    assert train(data_file, runs, "--lr", "0.05", "--seed", "3") == 0
+    (folder,) = list_run_dirs(runs)
+    meta = json.loads((folder / "run.json").read_text())
+    assert set(meta) >= META_FIELDS
+    assert meta["seed"] == 3 and meta["hparams"]["lr"] == 0.05 and meta["source"] == "train"
+    assert {"cpu", "blas", "numpy"} <= set(meta["machine"])
+    lines = (folder / "metrics.jsonl").read_text().splitlines()
+    objs = [json.loads(line) for line in lines]  # every line parses
+    points = [o for o in objs if o["kind"] == "progress"]
+    assert all(set(p) >= PROGRESS_FIELDS for p in points)
+    evals = [p for p in points if "valid_error" in p]
+    assert len(evals) == 2 and all({"train_error", "test_error"} <= set(p) for p in evals)
+    steps = [p["step"] for p in points]
+    assert steps == sorted(steps)
+    assert any("angles" in p for p in points)
+    assert objs[-1]["event"] == "end" and objs[-1]["status"] == "finished"
+    assert (folder / "final.npz").is_file()
+    rec = read_run(folder)
+    assert rec.skipped == 0
+    s = summarize(rec)
+    assert s.best_valid is not None and s.test_at_best is not None and s.status == "finished"
+
+
+def test_records_do_not_change_the_numbers(data_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The same run with and without a writable record folder gives the same JSON."""
+    assert train(data_file, tmp_path / "a", "--json") == 0
+    first = json.loads(capsys.readouterr().out)
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    try:
+        assert train(data_file, ro / "runs", "--json") == 0
+        second = capsys.readouterr()
+    finally:
+        ro.chmod(0o700)
+    out = json.loads(second.out)
+    for key in ("valid_error", "test_error", "train_loss", "steps"):
+        assert out[key] == first[key]
+    if os.geteuid() != 0:  # root writes anywhere: no warning to see
+        warnings = [line for line in second.err.splitlines() if "run record" in line]
+        assert len(warnings) == 1 and "training goes on" in warnings[0]
+
+
+def test_a_write_error_warns_once_and_stops_recording(tmp_path: Path, tiny_mnist: MNIST) -> None:
+    from tui.headless import make_trainer
+
+    trainer = make_trainer(__import__("model").HyperParams(hidden=8, batch_size=100), tiny_mnist)
+    said: list[str] = []
+    rec = RunRecorder.start(tmp_path, trainer, source="test", warn=said.append)
+    assert rec.folder is not None
+    os.close(rec._fd)  # type: ignore[arg-type]  # the next write fails, as on a full disk
+    rec._fd = os.open(os.devnull, os.O_RDONLY)
+    for _ in range(30):
+        rec.step(trainer.step())
+    rec.flush()
+    rec.event("pause", 1, 1)
+    rec.finish(trainer, "finished")
+    assert len(said) == 1 and "training goes on" in said[0]
+
+
+def test_a_torn_last_line_is_skipped_and_said(tmp_path: Path) -> None:
+    folder = tmp_path / "20260101-000000-abcd"
+    folder.mkdir()
+    (folder / "run.json").write_text(json.dumps({"id": folder.name}))
+    good = json.dumps({"kind": "progress", "step": 1, "examples": 10, "time": 0.1, "valid_error": 0.5})
+    (folder / "metrics.jsonl").write_text(good + "\n" + good[:17])
+    rec = read_run(folder)
+    assert len(rec.points) == 1 and rec.skipped == 1 and rec.torn_last
+    assert "cut short" in rec.skipped_note()
+
+
+KILLED = """
+import sys
+from tui.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_sigkill_mid_epoch_leaves_a_readable_record(data_file: Path, tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    env = os.environ | {"PYTHONPATH": str(ROOT), "MNIST_TUI_THREADS": "1"}
+    argv = ["train", "--data", str(data_file), "--runs", str(runs), "--hidden", "64", "--epochs", "200",
+            "--batch-size", "1"]  # fmt: skip
+    proc = subprocess.Popen([sys.executable, "-c", KILLED, *argv], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # until at least a second of steps is on disk
+            metrics = list(runs.glob("*/metrics.jsonl"))
+            if metrics and metrics[0].stat().st_size > 2000:
+                break
+            time.sleep(0.1)
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        proc.kill()
+    (folder,) = list_run_dirs(runs)
+    rec = read_run(folder)  # does not raise
+    assert rec.points and rec.skipped <= 1 and (rec.skipped == 0 or rec.torn_last)
+    s = summarize(rec)
+    assert s.status == "unfinished" and s.steps > 0
+
+
+def test_find_run_by_prefix(tmp_path: Path) -> None:
+    for name in ("20260101-000000-aaaa", "20260101-000000-aaab", "20260102-000000-bbbb"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "run.json").write_text("{}")
+    assert find_run(tmp_path, "20260102").name == "20260102-000000-bbbb"
+    with pytest.raises(RunsError, match="ambiguous"):
+        find_run(tmp_path, "20260101")
+    with pytest.raises(RunsError, match="no run"):
+        find_run(tmp_path, "2027")
