@@ -163,3 +163,66 @@ def test_find_run_by_prefix(tmp_path: Path) -> None:
         find_run(tmp_path, "20260101")
     with pytest.raises(RunsError, match="no run"):
         find_run(tmp_path, "2027")
+
+
+# ---- runs list / show / export / rm, compare ------------------------------------------------
+
+
+@pytest.fixture
+def two_runs(data_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[Path, list[str]]:
+    runs = tmp_path / "runs"
+    for lr in ("0.05", "0.2"):
+        assert train(data_file, runs, "--lr", lr) == 0
+    capsys.readouterr()
+    return runs, [p.name for p in list_run_dirs(runs)]
+
+
+def test_runs_list_and_show(two_runs: tuple[Path, list[str]], capsys: pytest.CaptureFixture[str]) -> None:
+    runs, ids = two_runs
+    assert main(["runs", "--runs", str(runs)]) == 0
+    out = capsys.readouterr().out
+    assert all(i in out for i in ids) and "lr=0.05" in out and "lr=0.2" in out and "2 runs in" in out
+    assert main(["runs", "show", ids[1], "--runs", str(runs)]) == 0
+    out = capsys.readouterr().out
+    assert "evaluations:" in out and "end" in out and "lr=0.2" in out
+
+
+def test_export_csv_has_one_row_per_progress_point(
+    two_runs: tuple[Path, list[str]], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    import csv
+
+    from tui.runs_cli import CSV_COLUMNS
+
+    runs, ids = two_runs
+    assert main(["runs", "--runs", str(runs), "export", ids[0], "--csv"]) == 0
+    rows = list(csv.DictReader(capsys.readouterr().out.splitlines()))
+    rec = read_run(runs / ids[0])
+    assert len(rows) == len(rec.points) and tuple(rows[0]) == CSV_COLUMNS
+    assert sum(bool(r["valid_error"]) for r in rows) == 2
+    out = tmp_path / "run.json"
+    assert main(["runs", "--runs", str(runs), "export", ids[0], "--json", "-o", str(out)]) == 0
+    whole = json.loads(out.read_text())
+    assert whole["run"]["id"] == ids[0] and len(whole["points"]) == len(rec.points)
+
+
+def test_rm_and_bad_ids(two_runs: tuple[Path, list[str]], capsys: pytest.CaptureFixture[str]) -> None:
+    runs, ids = two_runs
+    assert main(["runs", "--runs", str(runs), "show", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no run 'nope'" in err
+    assert main(["runs", "--runs", str(runs), "rm", ids[0]]) == 0
+    assert f"removed run {ids[0]}" in capsys.readouterr().out
+    assert [p.name for p in list_run_dirs(runs)] == ids[1:]
+    assert main(["runs", "--runs", str(runs), "rm", ids[0]]) == 2
+
+
+def test_compare_two_runs(two_runs: tuple[Path, list[str]], capsys: pytest.CaptureFixture[str]) -> None:
+    runs, ids = two_runs
+    assert main(["compare", *ids, "--runs", str(runs), "--width", "80", "--height", "15"]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert lines[0].startswith("id") and "to 5% valid" in lines[0] and "to 2% valid" in lines[0]
+    assert sum(i in out for i in ids) == 2
+    assert "valid error %" in out and "smoothed loss" in out
+    assert main(["compare", ids[0], "zzz", "--runs", str(runs)]) == 2

@@ -6,6 +6,8 @@
     mnist-tui fetch                     get and verify MNIST, print where it is
     mnist-tui evaluate CHECKPOINT       error rates of a saved model
     mnist-tui experiments               train every backward-pass variant, write results.md/json
+    mnist-tui runs [show|export|rm ID]  the recorded runs
+    mnist-tui compare ID ID ...         runs side by side: a table and a plot
 
 Heavy imports (numpy, textual) happen after argument parsing, so ``--help`` is
 instant and the BLAS thread count is set before numpy loads. Every user-facing
@@ -29,6 +31,10 @@ DEFAULT_THREADS = 1
 MAX_THREADS = 256
 
 
+#: Positional arguments that take several values (``compare ID ID ...``); every flag takes one.
+LIST_ARGUMENTS = frozenset({"ids"})
+
+
 class UserError(Exception):
     """A problem the user can fix; printed as one line, exit status 2."""
 
@@ -43,7 +49,7 @@ class OneLineParser(argparse.ArgumentParser):
         parsed, extras = super().parse_known_args(args, namespace)
         for dest, value in vars(parsed).items():
             # No flag takes a list: "--lr=--" makes argparse drop the "--" and store [] unchecked.
-            if isinstance(value, list):
+            if isinstance(value, list) and dest not in LIST_ARGUMENTS:
                 self.error(f"argument --{dest.replace('_', '-')}: expected one value, got '--'")
         return parsed, extras
 
@@ -179,6 +185,10 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--quiet", action="store_true", help="no progress display or plot, just the table")
     ex.add_argument("--from-json", metavar="FILE", help="only redraw results.md and the figures from a results.json")
 
+    from tui.runs_cli import add_arguments as add_runs_commands
+
+    add_runs_commands(sub, add_runs_flag)
+
     bench = sub.add_parser("bench", help="training speed vs this machine's GEMM rate, and every target: one table")
     bench.add_argument("--threads", type=int, default=None, help=f"BLAS threads (default {DEFAULT_THREADS})")
     from tui.bench.run import add_arguments as add_bench_flags
@@ -272,6 +282,8 @@ def _main(argv: Sequence[str] | None) -> int:
             "evaluate": _cmd_evaluate,
             "experiments": _cmd_experiments,
             "bench": _cmd_bench,
+            "runs": _cmd_runs,
+            "compare": _cmd_compare,
         }[command]
         return handler(args)
     except UserError as exc:
@@ -428,6 +440,26 @@ def _cmd_experiments(args: argparse.Namespace) -> int:
         return redraw(args)
     data = _load_data(args.data, quiet=args.quiet)  # fetches and checks once here, not in every worker
     return run_experiments(args, data)
+
+
+def _cmd_runs(args: argparse.Namespace) -> int:
+    from model.runs import RunsError
+    from tui.runs_cli import run_runs
+
+    try:
+        return run_runs(args)
+    except RunsError as exc:
+        raise UserError(str(exc)) from None
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from model.runs import RunsError
+    from tui.runs_cli import run_compare
+
+    try:
+        return run_compare(args)
+    except RunsError as exc:
+        raise UserError(str(exc)) from None
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:

@@ -27,10 +27,12 @@ def runs_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
 
 
 def list_run_dirs(root: Path) -> list[Path]:
-    """Run folders under ``root`` (those holding a run.json), oldest first (ids sort by time)."""
+    """Run folders under ``root`` (those holding a run.json), oldest first (by id, which starts with
+    the time to the second, then by when run.json was written)."""
     if not root.is_dir():
         return []
-    return sorted(p for p in root.iterdir() if (p / "run.json").is_file())
+    found = [p for p in root.iterdir() if (p / "run.json").is_file()]
+    return sorted(found, key=lambda p: (p.name[:15], (p / "run.json").stat().st_mtime_ns, p.name))
 
 
 def find_run(root: Path, ident: str) -> Path:
