@@ -127,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="do not save the run when quitting (default: save it to autosave.npz in the user data folder, "
         "e.g. ~/.local/share/mnist-tui/)",
     )
+    add_runs_flag(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     train = sub.add_parser("train", help="train headless and report errors")
@@ -353,6 +354,10 @@ def _cmd_app(args: argparse.Namespace) -> int:
             raise UserError(str(exc)) from None
     if not (sys.stdin.isatty() and sys.stdout.isatty()):  # no keys can arrive, or the screen goes to a pipe
         raise UserError("the interactive trainer needs a terminal; for a run without one use: mnist-tui train")
+    if args.runs and args.runs.strip():  # where the app's worker writes the run record
+        from model.runs import RUNS_ENV
+
+        os.environ[RUNS_ENV] = args.runs
     from tui.app import default_autosave_path, run_app
 
     autosave = None if args.no_autosave else str(default_autosave_path())

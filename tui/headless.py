@@ -10,7 +10,7 @@ import os
 import signal
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -149,15 +149,22 @@ def train_headless(args: argparse.Namespace, hp: HyperParams, data: Any) -> int:
     return exitcodes.OK
 
 
+def _warn_on_stderr(message: str) -> None:
+    print(f"mnist-tui: {message}", file=sys.stderr)
+
+
 def start_recorder(
-    trainer: Trainer, data: Any, source: str, runs: str | None, resumed_from: str | None = None
+    trainer: Trainer,
+    data: Any,
+    source: str,
+    runs: str | None = None,
+    resumed_from: str | None = None,
+    warn: Callable[[str], object] | None = _warn_on_stderr,
 ) -> RunRecorder:
     """A run record for ``trainer`` under ``runs`` (None: $MNIST_TUI_RUNS or the user data folder);
-    problems are one warning line on stderr and the run goes on unrecorded."""
+    a problem is one warning (on stderr, or kept for ``set_warn`` with ``warn=None``) and the run
+    goes on unrecorded."""
     from model.runs import data_tag, runs_dir
-
-    def warn(message: str) -> None:
-        print(f"mnist-tui: {message}", file=sys.stderr)
 
     extra: dict[str, Any] = {}
     if resumed_from:

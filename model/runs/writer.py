@@ -99,6 +99,7 @@ class RunRecorder:
         self._fd: int | None = None
         self._smoothed: float | None = None
         self._finished = False
+        self._unsaid: list[str] = []
         self.failed = folder is None
         if folder is not None:
             try:
@@ -152,8 +153,21 @@ class RunRecorder:
             self._fd = None
         self._pending.clear()
         place = where or self.folder
+        self._say(f"cannot write the run record in {place} ({exc.strerror or exc}); training goes on without it")
+
+    def _say(self, text: str) -> None:
+        """Warn now, or keep the warning for ``set_warn`` when no callback is set yet."""
         if self._warn is not None:
-            self._warn(f"cannot write the run record in {place} ({exc.strerror or exc}); training goes on without it")
+            self._warn(text)
+        else:
+            self._unsaid.append(text)
+
+    def set_warn(self, warn: Callable[[str], object]) -> None:
+        """Where warnings go from now on; a warning given before (e.g. the folder could not be made) goes there now."""
+        self._warn = warn
+        said, self._unsaid = self._unsaid, []
+        for text in said:
+            warn(text)
 
     def _append(self, obj: dict[str, Any], flush: bool = False) -> None:
         with self._lock:
@@ -272,8 +286,7 @@ class RunRecorder:
             save_checkpoint(self.folder / CHECKPOINT, trainer, meta={"run_id": self.run_id} | (meta or {}))
         except (CheckpointError, OSError) as exc:
             checkpoint = None
-            if self._warn is not None:
-                self._warn(f"cannot write the run's checkpoint in {self.folder}: {exc}")
+            self._say(f"cannot write the run's checkpoint in {self.folder}: {exc}")
         s = trainer.state
         self.event("end", s.step, s.examples_seen, status=status, checkpoint=checkpoint)
         self.flush(fsync=True)
