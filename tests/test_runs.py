@@ -226,3 +226,28 @@ def test_compare_two_runs(two_runs: tuple[Path, list[str]], capsys: pytest.Captu
     assert sum(i in out for i in ids) == 2
     assert "valid error %" in out and "smoothed loss" in out
     assert main(["compare", ids[0], "zzz", "--runs", str(runs)]) == 2
+
+
+def test_experiments_records_runs_only_with_runs_flag(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import gzip
+    import pickle
+
+    from test_experiments import tiny_data
+
+    d, data = tiny_data(300), tmp_path / "tiny.pkl.gz"
+    with gzip.open(data, "wb") as f:
+        pickle.dump(((d.train_x, d.train_y), (d.valid_x, d.valid_y), (d.test_x, d.test_y)), f)
+    argv = ["experiments", "--grid", "quick", "--data", str(data), "--jobs", "1", "--seeds", "1"]
+    argv += ["--variants", "feedback-fixed", "--quiet", "--no-figures"]
+    default_runs = Path(os.environ["MNIST_TUI_RUNS"])
+    before = len(list_run_dirs(default_runs))
+    assert main([*argv, "--out", str(tmp_path / "a")]) == 0
+    assert len(list_run_dirs(default_runs)) == before  # no --runs: no records anywhere
+    assert main([*argv, "--out", str(tmp_path / "b"), "--runs", str(tmp_path / "records")]) == 0
+    capsys.readouterr()
+    a, b = (json.loads((tmp_path / x / "results.json").read_text())["runs"] for x in "ab")
+    assert [r["valid_error"] for r in a] == [r["valid_error"] for r in b]  # the same numbers
+    folders = list_run_dirs(tmp_path / "records")
+    assert len(folders) == len(b)
+    rec = read_run(folders[0])
+    assert rec.meta["source"] == "experiments" and rec.evaluations and rec.skipped == 0

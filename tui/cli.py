@@ -185,6 +185,11 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--no-figures", action="store_true", help="skip the SVG/PNG figures (they need matplotlib)")
     ex.add_argument("--quiet", action="store_true", help="no progress display or plot, just the table")
     ex.add_argument("--from-json", metavar="FILE", help="only redraw results.md and the figures from a results.json")
+    add_runs_flag(
+        ex,
+        "also write a run record (see: mnist-tui runs) for every run trained, in DIR; without it the study "
+        "writes none, so the default grid does not leave 2,100 folders in the runs folder",
+    )
 
     from tui.runs_cli import add_arguments as add_runs_commands
 
