@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import math
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -37,6 +38,9 @@ CSV_COLUMNS = (
     "angle_W1",  # degrees between the update and the true gradient, when measured
     "angle_W2",
 )
+PLOT_MARKERS = ("braille", "x", "o", "+", "*", "#")
+EVAL_MARKERS = ("●", "x", "o", "+", "*", "#")
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
 KEY_HPARAMS = (("lr", "lr"), ("batch_size", "B"), ("hidden", "H"), ("activation", "act"), ("momentum", "mom"))
 
 
@@ -269,21 +273,28 @@ def compare_plot(recs: list[RunRecord], width: int = 100, height: int = 20, colo
         ("smoothed loss", lambda p: p.get("loss") is not None and p.get("smoothed") is not None, "smoothed", 1.0),
         ("valid error %", lambda p: p.get("valid_error") is not None, "valid_error", 100.0),
     )
+    last_epoch = max((float(p.get("epoch", 0.0)) for r in recs for p in r.points), default=1.0)
     for col, (title, keep, key, scale) in enumerate(panels, start=1):
         plt.subplot(1, col)
         plt.title(title)
         plt.xlabel("epoch")
-        for rec in recs:
+        plt.xlim(0.0, max(last_epoch, 1e-3))
+        for i, rec in enumerate(recs):
             pts = [p for p in rec.points if keep(p)]
             if len(pts) > 400:  # a few hundred points draw fast and look the same
                 pts = pts[:: math.ceil(len(pts) / 400)]
-            if pts:
-                x = [float(p.get("epoch", 0.0)) for p in pts]
-                y = [float(p[key]) * scale for p in pts]
-                plt.plot(x, y, label=rec.run_id, marker="braille")
+            if not pts:
+                continue
+            x = [float(p.get("epoch", 0.0)) for p in pts]
+            y = [float(p[key]) * scale for p in pts]
+            marker = PLOT_MARKERS[i % len(PLOT_MARKERS)]  # without colour the markers tell runs apart
+            if col == 1:
+                plt.plot(x, y, label=rec.run_id, marker=marker)
+            else:  # evaluations are a few points (one per epoch): show each
+                plt.plot(x, y, label=rec.run_id, marker=EVAL_MARKERS[i % len(EVAL_MARKERS)])
     text = str(plt.build())
     plt.clear_figure()
-    return text
+    return text if color else ANSI.sub("", text)
 
 
 def run_compare(args: argparse.Namespace, out: TextIO | None = None) -> int:
