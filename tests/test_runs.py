@@ -251,3 +251,17 @@ def test_experiments_records_runs_only_with_runs_flag(tmp_path: Path, capsys: py
     assert len(folders) == len(b)
     rec = read_run(folders[0])
     assert rec.meta["source"] == "experiments" and rec.evaluations and rec.skipped == 0
+
+
+def test_a_resumed_train_run_says_where_it_came_from(
+    data_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    runs, ckpt = tmp_path / "runs", tmp_path / "run.npz"
+    assert train(data_file, runs, "--epochs", "1", "--save", str(ckpt)) == 0
+    assert main(["train", "--data", str(data_file), "--runs", str(runs), "--resume", str(ckpt), "--epochs", "2"]) == 0
+    first, second = (read_run(f) for f in list_run_dirs(runs))
+    assert second.meta["resumed_from"] == str(ckpt.resolve())
+    assert second.meta["start_step"] == summarize(first).steps > 0
+    assert second.points[0]["step"] > second.meta["start_step"]
+    assert main(["runs", "--runs", str(runs), "show", second.run_id]) == 0
+    assert f"resumed    from {ckpt.resolve()}" in capsys.readouterr().out

@@ -100,6 +100,9 @@ def cmd_list(root: Path, out: TextIO | None = None) -> int:
         )
     _table(rows, out)
     out.write(f"{len(recs)} run{'s' * (len(recs) > 1)} in {root}\n")
+    for rec in recs:
+        if rec.skipped:
+            print(f"mnist-tui: run {rec.run_id}: {rec.skipped_note()}", file=sys.stderr)
     return 0
 
 
@@ -126,11 +129,15 @@ def cmd_show(root: Path, ident: str, out: TextIO | None = None) -> int:
         f"data       {meta.get('data', '?')}   version {meta.get('version', '?')}   "
         f"{machine.get('cpu', '?')}, {machine.get('blas', '?')}, BLAS threads {machine.get('blas_threads', '?')}\n"
     )
+    if isinstance(meta.get("study"), dict):
+        st = meta["study"]
+        out.write(f"study      cell {st.get('key')} ({st.get('label')}), seed {st.get('seed')}\n")
     if meta.get("resumed_from"):
         out.write(f"resumed    from {meta['resumed_from']} at step {meta.get('start_step')}\n")
     out.write(
         f"figures    {s.steps:,} steps, {s.examples:,} examples, {_secs(s.duration)}; best valid "
-        f"{_pct(s.best_valid)} (test {_pct(s.test_at_best)}) at step {s.best_step}; final valid "
+        f"{_pct(s.best_valid)} (test {_pct(s.test_at_best)}) at step {'-' if s.best_step is None else s.best_step}; "
+        f"final valid "
         f"{_pct(s.final_valid)}, test {_pct(s.final_test)}\n"
     )
     out.write(f"checkpoint {rec.checkpoint or '-'}\n")
