@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from conftest import wait_until
 from test_bridge import Recorder
 
@@ -69,3 +70,25 @@ def test_an_unwritable_record_is_one_notice(tiny_mnist: MNIST, tmp_path: Path) -
         assert bridge.stop()
     warnings = [n for n in posted.of(Notice) if n.severity == "warning"]
     assert len(warnings) == 1 and "training goes on" in warnings[0].text
+
+
+async def test_the_app_records_its_run(
+    tiny_mnist: MNIST, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fast_pilot: None
+) -> None:
+    """The real app hands its worker a recorder: quitting leaves a finished record with the pause."""
+    from conftest import wait_for
+
+    from tui.app import MnistApp
+
+    monkeypatch.setenv("MNIST_TUI_RUNS", str(tmp_path))
+    app = MnistApp(HP, data=tiny_mnist, start_paused=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.bridge is not None and app.bridge.trainer.state.step > 20)
+        await pilot.press("space")
+        await wait_for(pilot, lambda: app.bridge is not None and app.bridge.paused)
+        await pilot.press("q")
+        await wait_for(pilot, lambda: not app.is_running, what="exit")
+    (folder,) = list_run_dirs(tmp_path)
+    rec = read_run(folder)
+    assert rec.meta["source"] == "app" and rec.points and rec.checkpoint is not None
+    assert "pause" in [e["event"] for e in rec.events] and rec.events[-1]["event"] == "end"
