@@ -48,6 +48,12 @@ def make_tiny_mnist(splits: tuple[int, int, int] = TINY_SPLITS, seed: int = 0) -
     return MNIST(tx, ty, vx, vy, sx, sy, source="synthetic")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _runs_in_a_temp_folder(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Run records of every test go to a temporary folder, never the user data folder."""
+    os.environ["MNIST_TUI_RUNS"] = str(tmp_path_factory.mktemp("runs"))
+
+
 @pytest.fixture(scope="session")
 def tiny_mnist() -> MNIST:
     """2,000 / 500 / 500 synthetic examples of 784 float32 pixels with learnable class structure."""

@@ -197,9 +197,11 @@ class MnistApp(App[int]):
         return self.main
 
     def _start_bridge(self) -> None:
+        from tui.headless import start_recorder
         from tui.session.bridge import TrainingBridge
 
         kwargs: dict[str, Any] = {"start_paused": self.start_paused, "meta": self._resumed_meta}
+        kwargs["recorder"] = start_recorder(self._trainer, self.data, "app", None, self.resume_path, warn=None)
         if self.clock is not None:
             kwargs["clock"] = self.clock
         assert self.main is not None

@@ -6,6 +6,8 @@
     mnist-tui fetch                     get and verify MNIST, print where it is
     mnist-tui evaluate CHECKPOINT       error rates of a saved model
     mnist-tui experiments               train every backward-pass variant, write results.md/json
+    mnist-tui runs [show|export|rm ID]  the recorded runs
+    mnist-tui compare ID ID ...         runs side by side: a table and a plot
 
 Heavy imports (numpy, textual) happen after argument parsing, so ``--help`` is
 instant and the BLAS thread count is set before numpy loads. Every user-facing
@@ -30,6 +32,10 @@ DEFAULT_THREADS = 1
 MAX_THREADS = 256
 
 
+#: Positional arguments that take several values (``compare ID ID ...``); every flag takes one.
+LIST_ARGUMENTS = frozenset({"ids"})
+
+
 class UserError(Exception):
     """A problem the user can fix; printed as one line, exit status 2."""
 
@@ -44,7 +50,7 @@ class OneLineParser(argparse.ArgumentParser):
         parsed, extras = super().parse_known_args(args, namespace)
         for dest, value in vars(parsed).items():
             # No flag takes a list: "--lr=--" makes argparse drop the "--" and store [] unchecked.
-            if isinstance(value, list):
+            if isinstance(value, list) and dest not in LIST_ARGUMENTS:
                 self.error(f"argument --{dest.replace('_', '-')}: expected one value, got '--'")
         return parsed, extras
 
@@ -98,6 +104,17 @@ def add_training_flags(p: argparse.ArgumentParser) -> None:
     p.set_defaults(**dict.fromkeys(d.to_dict(), None))
 
 
+RUNS_HELP = (
+    "folder of run records (default: $MNIST_TUI_RUNS, then runs/ in the user data folder, "
+    "e.g. ~/.local/share/mnist-tui/runs)"
+)
+
+
+def add_runs_flag(p: argparse.ArgumentParser, help: str = RUNS_HELP) -> None:
+    """``--runs DIR``: where run records are written (and read by ``runs`` and ``compare``)."""
+    p.add_argument("--runs", metavar="DIR", default=None, help=help)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog="mnist-tui",
@@ -113,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     # set by `mnist-tui serve` for each browser session: the app's folder, to which paths are confined
     parser.add_argument("--sandbox", metavar="DIR", help=argparse.SUPPRESS)
+    add_runs_flag(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     train = sub.add_parser("train", help="train headless and report errors")
@@ -120,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--save", metavar="PATH", help="write a checkpoint (.npz) at the end")
     train.add_argument("--resume", metavar="CHECKPOINT", help="continue a saved run")
     train.add_argument("--json", action="store_true", help="print one JSON object at the end instead of text")
+    add_runs_flag(train)
 
     gc = sub.add_parser("gradcheck", help="finite-difference check of backprop on the toy net (D=10, H=5, K=2)")
     gc.add_argument("--json", action="store_true", help="print the reports as JSON")
@@ -169,6 +188,15 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--no-figures", action="store_true", help="skip the SVG/PNG figures (they need matplotlib)")
     ex.add_argument("--quiet", action="store_true", help="no progress display or plot, just the table")
     ex.add_argument("--from-json", metavar="FILE", help="only redraw results.md and the figures from a results.json")
+    add_runs_flag(
+        ex,
+        "also write a run record (see: mnist-tui runs) for every run trained, in DIR; without it the study "
+        "writes none, so the default grid does not leave 2,100 folders in the runs folder",
+    )
+
+    from tui.runs_cli import add_arguments as add_runs_commands
+
+    add_runs_commands(sub, add_runs_flag)
 
     srv = sub.add_parser(
         "serve",
@@ -288,6 +316,8 @@ def _main(argv: Sequence[str] | None) -> int:
             "experiments": _cmd_experiments,
             "serve": _cmd_serve,
             "bench": _cmd_bench,
+            "runs": _cmd_runs,
+            "compare": _cmd_compare,
         }[command]
         return handler(args)
     except UserError as exc:
@@ -358,6 +388,10 @@ def _cmd_app(args: argparse.Namespace) -> int:
     served = args.sandbox is not None  # the app talks to a browser through textual-serve, not a terminal
     if not served and not (sys.stdin.isatty() and sys.stdout.isatty()):  # no keys can arrive
         raise UserError("the interactive trainer needs a terminal; for a run without one use: mnist-tui train")
+    if args.runs and args.runs.strip():  # where the app's worker writes the run record
+        from model.runs import RUNS_ENV
+
+        os.environ[RUNS_ENV] = args.runs
     from tui.app import default_autosave_path, run_app
 
     autosave = None if args.no_autosave else str(default_autosave_path())
@@ -502,6 +536,26 @@ def _without_flag(flags: list[str], flag: str) -> list[str]:
         elif not f.startswith(flag + "="):
             out.append(f)
     return out
+
+
+def _cmd_runs(args: argparse.Namespace) -> int:
+    from model.runs import RunsError
+    from tui.runs_cli import run_runs
+
+    try:
+        return run_runs(args)
+    except RunsError as exc:
+        raise UserError(str(exc)) from None
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from model.runs import RunsError
+    from tui.runs_cli import run_compare
+
+    try:
+        return run_compare(args)
+    except RunsError as exc:
+        raise UserError(str(exc)) from None
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:

@@ -143,6 +143,24 @@ def grid_for(args: argparse.Namespace) -> Grid:
     return replace(grid, **overrides) if overrides else grid
 
 
+def _records_folder(runs: str | None) -> str | None:
+    """The absolute ``--runs`` folder, made and checked writable here (one line if not), or None:
+    the study records runs only when asked, so the default grid does not leave 2,100 folders."""
+    if not runs or not runs.strip():
+        return None
+    from tui.cli import UserError
+
+    folder = Path(runs).expanduser().resolve()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".mnist-tui-probe"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise UserError(f"--runs {runs}: cannot write there ({exc.strerror or exc})") from None
+    return str(folder)
+
+
 def run_experiments(args: argparse.Namespace, data: Any) -> int:
     """The subcommand: run (reusing stored runs), display, write files into ``args.out``.
 
@@ -155,6 +173,9 @@ def run_experiments(args: argparse.Namespace, data: Any) -> int:
         configs = only_variants(grid, [v.strip() for v in args.variants.split(",") if v.strip()])
     store = ResultStore(args.out)
     total = len(configs) * grid.seeds
+    records = _records_folder(getattr(args, "runs", None))
+    if records:
+        console.print(f"every run trained now also writes a run record in {records}", highlight=False)
     console.print(
         f"grid {grid.name}: {len(configs)} cells x {grid.seeds} seeds = {total} runs of {grid.epochs} "
         f"epoch{'s' * (grid.epochs != 1)} "
@@ -187,6 +208,7 @@ def run_experiments(args: argparse.Namespace, data: Any) -> int:
                 backend=args.backend,
                 scheduler=args.scheduler,
                 tag=data_tag(data),
+                records=records,
                 on_event=_Display(progress, total),
             )
     except KeyboardInterrupt:

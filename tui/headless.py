@@ -10,7 +10,7 @@ import os
 import signal
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from model.checkpoint import CheckpointError, checkpoint_path, load_checkpoint, 
 from model.config import HyperParams
 from model.fit import EpochRecord, fit
 from model.gradcheck import CheckReport
+from model.runs import RunRecorder
 from model.trainer import StepMetrics, Trainer
 from tui import exitcodes
 
@@ -63,6 +64,7 @@ def train_headless(args: argparse.Namespace, hp: HyperParams, data: Any) -> int:
             )
     else:
         trainer = make_trainer(hp, data)
+    recorder = start_recorder(trainer, data, "train", getattr(args, "runs", None), getattr(args, "resume", None))
     console = Console(stderr=True)
     quiet = args.json
     steps_per_epoch = -(-len(data.train_y) // hp.batch_size)
@@ -84,12 +86,15 @@ def train_headless(args: argparse.Namespace, hp: HyperParams, data: Any) -> int:
         def on_step(m: StepMetrics) -> None:
             if caught:
                 raise _Stopped  # between steps: the trainer is consistent and can be saved
+            recorder.step(m)
             if m.diverged:
                 last_diverged.append(m)
+                recorder.event("diverged", m.step, m.examples_seen, loss=m.loss, lr=m.lr, restored=True)
             if m.step % 20 == 0:
                 progress.update(task, completed=m.step % steps_per_epoch or steps_per_epoch, loss=m.loss)
 
         def on_epoch(r: EpochRecord) -> None:
+            recorder.errors(trainer, r.errors, {"train": r.train_loss})
             progress.update(task, completed=0, epoch=r.epoch + 1)
             if not quiet:
                 e = r.errors
@@ -105,12 +110,14 @@ def train_headless(args: argparse.Namespace, hp: HyperParams, data: Any) -> int:
         except _Stopped:
             signum = caught[0]
             what = {signal.SIGINT: "interrupted", signal.SIGHUP: "hung up"}.get(signum, "terminated")
+            recorder.finish(trainer, what)
             _, saved = _save(save, trainer, {"stopped": what})
             print(
                 f"mnist-tui: {what} at step {trainer.state.step} (epoch {trainer.epoch_float:.2f}); {saved}",
                 file=sys.stderr,
             )
             return exitcodes.from_signal(signum)
+    recorder.finish(trainer, "diverged" if result.diverged else "finished")
     save_failed = ""
     if save:
         ok, saved = _save(save, trainer, {"result": result.to_dict() | {"history": []}})
@@ -140,6 +147,29 @@ def train_headless(args: argparse.Namespace, hp: HyperParams, data: Any) -> int:
         )
         return exitcodes.DIVERGED
     return exitcodes.OK
+
+
+def _warn_on_stderr(message: str) -> None:
+    print(f"mnist-tui: {message}", file=sys.stderr)
+
+
+def start_recorder(
+    trainer: Trainer,
+    data: Any,
+    source: str,
+    runs: str | None = None,
+    resumed_from: str | None = None,
+    warn: Callable[[str], object] | None = _warn_on_stderr,
+) -> RunRecorder:
+    """A run record for ``trainer`` under ``runs`` (None: $MNIST_TUI_RUNS or the user data folder);
+    a problem is one warning (on stderr, or kept for ``set_warn`` with ``warn=None``) and the run
+    goes on unrecorded."""
+    from model.runs import data_tag, runs_dir
+
+    extra: dict[str, Any] = {}
+    if resumed_from:
+        extra["resumed_from"] = str(Path(resumed_from).resolve())
+    return RunRecorder.start(runs_dir(runs), trainer, source=source, data=data_tag(data), warn=warn, extra=extra)
 
 
 class _Stopped(Exception):

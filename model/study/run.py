@@ -72,19 +72,21 @@ def run_study(
     backend: str = "auto",
     scheduler: str | None = None,
     tag: str | None = None,
+    records: str | None = None,
     on_event: Callable[[Event], Any] | None = None,
 ) -> Study:
     """Train every config with seeds 0..seeds-1 for ``epochs`` epochs and return the Study.
 
     ``data``: None (the cached MNIST), a path for ``load_mnist``, or an object with
     train_x/train_y/valid_x/valid_y/test_x/test_y arrays (small data for tests). Runs found in
-    ``store`` are not trained again; each new result is stored as it arrives.
+    ``store`` are not trained again; each new result is stored as it arrives. ``records``: a
+    folder where every run trained here also writes a run record (``model.runs``); None: none.
     """
     base = base if base is not None else HyperParams()
     backend = choose_backend(backend, jobs, scheduler)
     tag = tag or data_tag(data)
     tasks = [
-        Task(i * seeds + s, cfg, s, epochs, base, diag_every, train_size, tag)
+        Task(i * seeds + s, cfg, s, epochs, base, diag_every, train_size, tag, records)
         for i, cfg in enumerate(configs)
         for s in range(seeds)
     ]

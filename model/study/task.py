@@ -12,6 +12,7 @@ import hashlib
 import json
 import math
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,7 @@ import numpy as np
 
 from model.config import HyperParams
 from model.fit import EpochRecord, fit
+from model.runs import RunRecorder
 from model.study.plan import RunConfig
 from model.study.records import DIAGNOSTICS, Event, RunResult
 from model.trainer import StepMetrics, Trainer
@@ -43,6 +45,7 @@ class Task:
     diag_every: int = 100
     train_size: int | None = None
     data_tag: str = "mnist"
+    record_dir: str | None = None  # write a run record per run under this folder (not part of run_id)
 
     @property
     def run_id(self) -> str:
@@ -108,6 +111,21 @@ class _Diagnostics:
             self.values[name].append(row[name])
 
 
+def _recorder(task: Task, trainer: Trainer) -> RunRecorder | None:
+    """A run record for ``task`` when the study was given a runs folder (warnings on stderr)."""
+    if not task.record_dir:
+        return None
+    from pathlib import Path
+
+    def warn(text: str) -> None:
+        print(f"mnist-tui: run {task.config.key} seed {task.seed}: {text}", file=sys.stderr)
+
+    study = {"key": task.config.key, "label": task.config.label, "seed": task.seed, "task": task.run_id}
+    return RunRecorder.start(
+        Path(task.record_dir), trainer, source="experiments", data=task.data_tag, warn=warn, extra={"study": study}
+    )
+
+
 def run_task(task: Task, data: Any, emit: Callable[[Event], Any] | None = None) -> RunResult:
     """Train ``task`` on ``data`` (train_x/train_y/valid_x/valid_y/test_x/test_y arrays).
 
@@ -123,14 +141,25 @@ def run_task(task: Task, data: Any, emit: Callable[[Event], Any] | None = None) 
         angle_every=task.diag_every,
     )
     diag = _Diagnostics(trainer, (data.valid_x[:PROBE_IMAGES], data.valid_y[:PROBE_IMAGES]), task.diag_every)
+    recorder = _recorder(task, trainer)
+    on_step: Callable[[StepMetrics], Any] = diag
+    if recorder is not None:
+
+        def on_step(m: StepMetrics) -> None:
+            diag(m)
+            recorder.step(m)
 
     def on_epoch(r: EpochRecord) -> None:
+        if recorder is not None:
+            recorder.errors(trainer, r.errors, {"train": r.train_loss})
         if emit is not None:
             emit(Event("epoch", cfg.key, task.seed, r.epoch, task.epochs, r.errors.get("valid", math.nan)))
 
     if emit is not None:
         emit(Event("start", cfg.key, task.seed, 0, task.epochs))
-    result = fit(trainer, task.epochs, on_epoch=on_epoch, on_step=diag)
+    result = fit(trainer, task.epochs, on_epoch=on_epoch, on_step=on_step)
+    if recorder is not None:  # the weights are those of the best validation epoch, the counters the last
+        recorder.finish(trainer, "diverged" if result.diverged else "finished", {"weights": "best validation epoch"})
     # the model now holds the weights of the best validation epoch
     rule = trainer.rule
     rng = np.random.default_rng(task.seed)

@@ -29,6 +29,7 @@ import numpy as np
 from model.checkpoint import CheckpointError, save_checkpoint
 from model.config import SPECS, HyperParams
 from model.mlp import MLP
+from model.runs import RunRecorder
 from model.trainer import StepMetrics, Trainer
 from tui.errorlog import detail, log_error, summary
 from tui.session.checkpoints import apply_checkpoint
@@ -62,6 +63,8 @@ class TrainingBridge:
     ``start_paused``: begin paused (the first ``resume`` starts training).
     ``clock``: seconds for throughput and elapsed time (tests may fake it).
     ``meta``: the figures a resumed checkpoint carried (clock, best validation error).
+    ``recorder``: writes the run record (steps, evaluations, every change with its step) on the
+    worker thread; its warnings become ``Notice``s; it is finished (checkpoint) when the worker ends.
     """
 
     def __init__(
@@ -73,8 +76,10 @@ class TrainingBridge:
         post_interval: float = POST_INTERVAL,
         clock: Callable[[], float] = time.perf_counter,
         meta: dict[str, Any] | None = None,
+        recorder: RunRecorder | None = None,
     ) -> None:
         self.trainer = trainer
+        self.recorder = recorder
         self._post = post
         self._interval = post_interval
         self._clock = clock
@@ -192,6 +197,8 @@ class TrainingBridge:
 
     # ---- worker thread ---------------------------------------------------------------------
     def _main(self) -> None:
+        if self.recorder is not None:
+            self.recorder.set_warn(lambda text: self._post(Notice(text, "warning")))
         recent: deque[float] = deque(maxlen=3)
         while not self._stop.is_set():
             try:
@@ -206,6 +213,8 @@ class TrainingBridge:
                     self._post(Notice("the training worker keeps failing and has stopped", "error"))
                     break  # failing without any command in between: give up rather than spin
         self._flush(force=True)
+        if self.recorder is not None:
+            self.recorder.finish(self.trainer, self._halt or "stopped", self.stats.meta())
 
     def _loop(self) -> None:
         self._flush(force=True)
@@ -219,6 +228,7 @@ class TrainingBridge:
             if running != was_running:
                 was_running = running
                 self._flush(force=True)
+                self._record("resume" if running else "pause")
             if running:
                 t0, evaluating = self._clock(), self.stats.eval_seconds
                 self._train_step()
@@ -253,6 +263,8 @@ class TrainingBridge:
         if self._extended:
             more, self._extended = self._extended, 0
             self._post(Notice(f"training {more} more epochs, to {hp.epochs}"))
+        if self.recorder is not None:  # applies from the step after trainer.state.step
+            self.recorder.hparams(old, hp, self.trainer.state.step, self.trainer.state.examples_seen)
         pending = tuple(self.trainer.pending_architecture)
         self._post(HParamsApplied(self.trainer.state.examples_seen, changes, hp, pending))
 
@@ -269,7 +281,10 @@ class TrainingBridge:
     def _train_step(self) -> StepMetrics:
         trainer = self.trainer
         m = trainer.step()
+        if self.recorder is not None:
+            self.recorder.step(m)
         if m.diverged:
+            self._record("diverged", loss=m.loss, lr=m.lr, restored=True)
             self._handle_divergence(m)
             return m
         self.stats.record_step(m)
@@ -319,6 +334,8 @@ class TrainingBridge:
             metrics = dataclasses.replace(metrics, results={"train": running, **metrics.results})
         self.stats.record_eval(metrics)
         self.stats.eval_seconds += self._clock() - t0
+        if self.recorder is not None:
+            self.recorder.evaluation(metrics, self.trainer, epoch_end)
         self._post(Evaluated(metrics, wrong, self._status(), epoch_end))
 
     # ---- commands (worker thread) ------------------------------------------------------------
@@ -329,6 +346,7 @@ class TrainingBridge:
 
     def _do_reset(self, _: Any) -> None:
         self.trainer.reset()
+        self._record("reset", hparams=self.trainer.hp.to_dict())
         self.stats.clear()
         self._halt = None
         self._post(RunReset(self.trainer.hp, self._status(), "reset"))
@@ -336,6 +354,7 @@ class TrainingBridge:
         self._evaluate(epoch_end=False)  # the digits and errors of the old weights are gone
 
     def _do_evaluate(self, _: Any) -> None:
+        self._record("evaluate")
         self._flush(force=True)
         self._evaluate(epoch_end=False)
 
@@ -379,6 +398,7 @@ class TrainingBridge:
         except CheckpointError as exc:
             self._post(Notice(str(exc), "error"))
             return
+        self._record("load", path=str(Path(path).resolve()), hparams=trainer.hp.to_dict())
         with self._hp_lock:  # the loaded run's settings replace what the fields asked for
             self._hp, self._hp_changed = trainer.hp, False
         self.stats.clear(ckpt.meta)
@@ -402,4 +422,15 @@ class TrainingBridge:
         thread.start()
 
     def _gradcheck_main(self, model: MLP, X: np.ndarray, y: np.ndarray) -> None:
-        self._post(run_gradcheck(model, X, y, self._stop))
+        done = run_gradcheck(model, X, y, self._stop)
+        reports = [*done.toy, *([done.live] if done.live is not None else [])]
+        worst = max((p.max_rel_error for r in reports for p in r.params), default=None)
+        passed = bool(reports) and all(r.passed for r in reports) and done.error is None
+        self._record("gradcheck", passed=passed, checks=len(reports), max_rel_error=worst, error=done.error)
+        self._post(done)
+
+    def _record(self, event: str, **fields: Any) -> None:
+        """One event line in the run record (the recorder is thread-safe: the gradient check calls this too)."""
+        if self.recorder is not None:
+            s = self.trainer.state
+            self.recorder.event(event, s.step, s.examples_seen, **fields)

@@ -1,0 +1,27 @@
+"""Run records: every training run written to its own folder, and read back.
+
+A run folder holds ``run.json`` (what the run started from: id, time, hyperparameters, seed,
+data tag, versions, machine), ``metrics.jsonl`` (one JSON object a line: progress points and
+events, appended as they happen) and ``final.npz`` (the last weights, a checkpoint). The writer
+is ``RunRecorder``; ``read_run`` and ``summarize`` read a folder back. Replay is left out, but the
+record carries what it needs: the seed, every hyperparameter change with its step, the checkpoint.
+"""
+
+from model.runs.reader import RunRecord, read_run
+from model.runs.store import RUNS_ENV, RunsError, find_run, list_run_dirs, runs_dir
+from model.runs.summary import RunSummary, summarize
+from model.runs.writer import RunRecorder, data_tag
+
+__all__ = [
+    "RUNS_ENV",
+    "RunRecord",
+    "RunRecorder",
+    "RunSummary",
+    "RunsError",
+    "data_tag",
+    "find_run",
+    "list_run_dirs",
+    "read_run",
+    "runs_dir",
+    "summarize",
+]
