@@ -47,7 +47,8 @@ def filter_tiles(W1: NDArray[np.floating], per_tile: bool = True) -> F32:
 def downsample2(tiles: NDArray[np.floating]) -> F32:
     """(N, 784) 28x28 images -> (N, 196) 14x14: the mean of each 2x2 block."""
     t = np.asarray(tiles, np.float32).reshape(-1, SIDE // 2, 2, SIDE // 2, 2)
-    return t.mean(axis=(2, 4)).reshape(-1, (SIDE // 2) ** 2)
+    small: F32 = t.mean(axis=(2, 4)).reshape(-1, (SIDE // 2) ** 2)
+    return small
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,7 @@ def explain(params: Params, activation: str, x: NDArray[np.floating], true_label
     act = get_activation(activation)
     W1, b1, W2, b2 = (np.asarray(params[k], np.float64) for k in PARAM_NAMES)
     z1 = W1 @ np.asarray(x, np.float64).ravel() + b1  # (H,)
-    h = act.forward(z1)  # (H,)
+    h: F64 = act.forward(z1)  # (H,)
     contrib = h[None, :] * W2  # (K, H): unit j's share of logit k
     logits = contrib.sum(axis=1) + b2  # (K,)
     probs = np.exp(log_softmax(logits[None, :])[0])  # (K,)
