@@ -108,7 +108,7 @@ def explain(params: Params, activation: str, x: NDArray[np.floating], true_label
     act = get_activation(activation)
     W1, b1, W2, b2 = (np.asarray(params[k], np.float64) for k in PARAM_NAMES)
     z1 = W1 @ np.asarray(x, np.float64).ravel() + b1  # (H,)
-    h: F64 = act.forward(z1)  # (H,)
+    h = np.asarray(act.forward(z1), np.float64)  # (H,)
     contrib = h[None, :] * W2  # (K, H): unit j's share of logit k
     logits = contrib.sum(axis=1) + b2  # (K,)
     probs = np.exp(log_softmax(logits[None, :])[0])  # (K,)
