@@ -103,6 +103,7 @@ class MainScreen(Screen[None]):
         Binding("g", "gradcheck", "Grad check"),
         Binding("d", "focus_digits", "Digits", tooltip="focus the digit viewer (esc leaves)"),
         Binding("h", "focus_controls", "Controls", tooltip="focus the controls (esc leaves)"),
+        Binding("w", "weights", "Weights", tooltip="the first layer's filters, live (esc leaves)"),
         Binding("1", "show_panel('charts')", "Show charts (small screens)", show=False),
         Binding("2", "show_panel('digits')", "Show digits (small screens)", show=False),
         Binding("3", "show_panel('gradcheck')", "Show grad check (small screens)", show=False),
@@ -124,6 +125,7 @@ class MainScreen(Screen[None]):
         ("Show angle chart", "Angle between each update and the true gradient (4)", "show_panel", "angles"),
         ("Browse misclassified digits", "Focus the digit viewer: j/k, t, p, o, c, a (d)", "focus_digits", None),
         ("Edit hyperparameters", "Focus the first controls field (h)", "focus_controls", None),
+        ("Watch the weights", "W1's filters, unit firing, outgoing weights, live (w)", "weights", None),
     )
 
     class Ready(Message):
@@ -260,7 +262,7 @@ class MainScreen(Screen[None]):
             if bridge is None:  # starting: show "Pause" greyed out, hide "Resume"
                 return None if action == "pause" else False
             return bridge.paused == (action == "resume")
-        if action in ("step", "reset", "evaluate", "save", "load", "gradcheck"):
+        if action in ("step", "reset", "evaluate", "save", "load", "gradcheck", "weights"):
             if bridge is None:
                 return None
             if action == "step":
@@ -337,6 +339,12 @@ class MainScreen(Screen[None]):
 
     def action_focus_controls(self) -> None:
         self.controls.focus_first()
+
+    def action_weights(self) -> None:
+        from tui.screens.weights import WeightsScreen
+
+        if self.bridge is not None:
+            self.app.push_screen(WeightsScreen(self))
 
     def action_show_panel(self, key: str) -> None:
         self.show_panel(key)

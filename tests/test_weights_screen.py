@@ -1,0 +1,97 @@
+"""Pilot tests of the weights screen: real keys against a live worker on tiny data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from conftest import wait_for
+
+from model.config import HyperParams
+from tui.app import MnistApp
+from tui.screens.weights import WeightsScreen
+from tui.view.weights import LARGE, SMALL
+from tui.widgets.cells import CellLines
+from tui.widgets.weights import WeightsView
+
+HP = HyperParams(hidden=40, batch_size=16, epochs=10_000, lr=0.05)
+
+
+@pytest.fixture(autouse=True)
+def _fast(fast_pilot: None) -> None:
+    """Every test here drives a training app."""
+
+
+async def open_weights(pilot: Any) -> WeightsView:
+    app = pilot.app
+    await wait_for(pilot, lambda: app.bridge is not None, what="worker attached")
+    await pilot.press("w")
+    await wait_for(pilot, lambda: isinstance(app.screen, WeightsScreen), what="weights screen")
+    view = app.screen.query_one(WeightsView)
+    await wait_for(pilot, lambda: view.data is not None, what="first snapshot drawn")
+    return view
+
+
+async def test_w_opens_the_filters_pages_selects_and_switches_scale(tiny_mnist: Any) -> None:
+    app = MnistApp(HP, data=tiny_mnist, start_paused=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        view = await open_weights(pilot)
+        assert view.hidden == 40 and view.data is not None
+        assert view.data.stats is not None and view.data.stats.n == len(tiny_mnist.valid_x)
+        box = app.screen.query_one("#w-grid-box")
+        assert "40 units" in str(box.border_title) and "dead" in str(box.border_title)
+        assert "scale per tile" in str(box.border_title)
+        assert 1 < view.per_page < 40 and view.pages > 1  # 120 columns: a page of small tiles
+        tiles = app.screen.query_one("#w-tiles", CellLines)
+        assert tiles.plain.count("▀") >= 14 * 7 * view.per_page // 2  # half-block tiles drawn
+        await pilot.press("right", "right", "down")
+        assert view.selected == 2 + view.cols
+        assert "Unit 2" not in str(app.screen.query_one("#w-detail").border_title)
+        assert str(app.screen.query_one("#w-detail").border_title) == f"Unit {2 + view.cols}"
+        await pilot.press("left")
+        assert view.selected == 1 + view.cols
+        await pilot.press("pagedown")
+        assert view.page == 1 and view.selected == view.per_page + 1 + view.cols
+        assert f"page 2/{view.pages}" in str(box.border_title)
+        await pilot.press("left_square_bracket")
+        assert view.page == 0
+        await pilot.press("right_square_bracket")
+        assert view.page == 1
+        await pilot.press("s")
+        assert not view.per_tile and "one scale for all" in str(box.border_title)
+        await pilot.press("t")
+        assert view.side == LARGE
+        await pilot.press("t", "a")
+        assert view.side == SMALL and view.ascii_mode and "▀" not in tiles.plain
+        bars = app.screen.query_one("#w-unit-bars").render()
+        assert "W2 out" in str(bars) and "B back" not in str(bars)  # exact backprop: no feedback
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is app.main, what="back to training")
+        assert not app.main.snapshot_listeners  # unsubscribed on the way out
+
+
+async def test_the_filters_follow_training_live(tiny_mnist: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("tui.screens.live.SNAPSHOT_SECONDS", 0.2)
+    app = MnistApp(HP, data=tiny_mnist, start_paused=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        view = await open_weights(pilot)
+        first = view.data
+        assert first is not None and first.examples_seen == 0
+        await pilot.press("space")  # training keys are the main screen's: resume from there
+        app.main.action_resume()
+        await wait_for(pilot, lambda: view.data is not first and view.data.examples_seen > 0, what="new weights")
+        assert not np.array_equal(view.data.W2, first.W2)
+
+
+async def test_a_feedback_variant_shows_b_beside_w2(tiny_mnist: Any) -> None:
+    app = MnistApp(HyperParams(hidden=20, batch_size=16, epochs=10_000, variant="feedback-fixed"), data=tiny_mnist,
+                   start_paused=True)  # fmt: skip
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_for(pilot, lambda: app.bridge is not None, what="worker attached")
+        await pilot.press("n")  # the variant draws B at its first step
+        await wait_for(pilot, lambda: app.bridge.trainer.state.step == 1, what="one step")
+        view = await open_weights(pilot)
+        assert view.data is not None and view.data.feedback is not None
+        bars = str(app.screen.query_one("#w-unit-bars").render())
+        assert "W2 out" in bars and "B back" in bars and "cos(W2, B)" in bars
