@@ -32,16 +32,28 @@ Params = dict[str, NDArray[np.floating]]
 SIDE = 28
 
 
+#: Tiles are scaled by this quantile of |w| (a few extreme weights would otherwise leave the
+#: rest of the filter near zero), but never by less than ``FLOOR`` x the largest |w|.
+QUANTILE = 0.99
+FLOOR = 0.25
+
+
 def filter_tiles(W1: NDArray[np.floating], per_tile: bool = True) -> F32:
-    """W1 (H, D) -> (H, D) float32 in [-1, 1]: each row divided by its own largest |w|
-    (``per_tile``) or every row by the largest |w| of the whole matrix; an all-zero row stays 0."""
-    W = np.asarray(W1, np.float32)
+    """W1 (H, D) -> (H, D) float32 in [-1, 1] for drawing.
+
+    Each row is divided by its own scale (``per_tile``) or every row by one scale for the whole
+    matrix; the scale is the ``QUANTILE`` of |w| (at least ``FLOOR`` x max |w|), and values
+    beyond it are clipped. An all-zero row stays 0.
+    """
+    A = np.abs(np.asarray(W1, np.float32))
+    if not A.size:
+        return np.zeros(A.shape, np.float32)
     if per_tile:
-        scale = np.abs(W).max(axis=1, keepdims=True)  # (H, 1)
+        scale = np.maximum(np.quantile(A, QUANTILE, axis=1), FLOOR * A.max(axis=1))[:, None]  # (H, 1)
     else:
-        scale = np.full((1, 1), np.abs(W).max() if W.size else 0.0, np.float32)
+        scale = np.full((1, 1), max(float(np.quantile(A, QUANTILE)), FLOOR * float(A.max())), np.float32)
     scale = np.where(scale > 0, scale, 1.0)
-    return np.clip(W / scale, -1.0, 1.0).astype(np.float32)
+    return np.clip(np.asarray(W1, np.float32) / scale, -1.0, 1.0).astype(np.float32)
 
 
 def downsample2(tiles: NDArray[np.floating]) -> F32:

@@ -18,15 +18,25 @@ def small_params(H: int = 6, seed: int = 0) -> dict[str, np.ndarray]:
 
 
 def test_filter_tiles_scale_per_tile_or_for_all() -> None:
-    W1 = np.zeros((3, 784), np.float32)
-    W1[0, 0], W1[0, 1] = 2.0, -1.0
-    W1[1, 5] = -0.5  # row 2 stays zero
+    rng = np.random.default_rng(0)
+    W1 = rng.normal(0, 1, (3, 784)).astype(np.float32)
+    W1[1] = 10.0 * W1[0]
+    W1[2] = 0.0
     per = filter_tiles(W1, per_tile=True)
-    assert per[0, 0] == 1.0 and per[0, 1] == -0.5 and per[1, 5] == -1.0
+    assert np.abs(per).max() <= 1.0 and per.dtype == np.float32
+    for row in (0, 1):  # the 99th percentile of |w| maps to 1: about 1% of each row is clipped
+        assert 0.005 <= np.mean(np.abs(per[row]) == 1.0) <= 0.02
+    assert_allclose(per[0], per[1], rtol=1e-6)  # per tile: a row's own scale does not matter
     assert not per[2].any()  # an all-zero row is not divided by zero
     shared = filter_tiles(W1, per_tile=False)
-    assert shared[0, 0] == 1.0 and shared[1, 5] == -0.25
-    assert np.abs(per).max() <= 1.0 and per.dtype == np.float32
+    assert np.abs(shared[0]).max() < 0.25 and np.abs(shared[1]).max() == 1.0  # one scale: row 0 is faint
+
+
+def test_filter_tiles_never_blow_up_a_sparse_row() -> None:
+    W1 = np.zeros((1, 784), np.float32)
+    W1[0, 0], W1[0, 1], W1[0, 2] = 2.0, -1.0, 0.2  # the 99th percentile is 0: the floor applies
+    per = filter_tiles(W1)
+    assert per[0, 0] == 1.0 and per[0, 1] == -1.0 and per[0, 2] == 0.2 / 0.5
 
 
 def test_downsample2_averages_2x2_blocks() -> None:

@@ -6,7 +6,7 @@ off the UI thread. The text builders are pure functions of it and of the screen'
 selection, scale, tile size, ASCII), cheap enough to run on every key press.
 
 Colours: red negative, blue positive, dark grey zero; tiles are half-block cells (two pixel
-rows a cell) or, for plain-text captures, an ASCII ramp (``-=`` negative, ``+#`` positive).
+rows a cell) or, for plain-text captures, an ASCII ramp (``,~-=%`` negative, ``.:+*#`` positive).
 Leaves out the Textual widgets and the statistics themselves (``model.inspect``).
 """
 
@@ -34,8 +34,8 @@ ZERO_RGB = (28, 28, 34)
 POS_RGB = (80, 150, 255)
 NEG_RGB = (255, 72, 56)
 #: |value| ramps for the ASCII mode, weakest first (index 0: near zero).
-POS_RAMP = " .+#"
-NEG_RAMP = " ,-="
+POS_RAMP = " .:+*#"
+NEG_RAMP = " ,~-=%"
 NEG_STYLE = "red"
 POS_STYLE = "blue"
 LARGE, SMALL = 28, 14  # tile sides in pixels: 28x14 or 14x7 cells
@@ -236,8 +236,8 @@ def unit_header_text(data: WeightsData, unit: int) -> Text:
     out = Text(f"unit {unit}", "bold", no_wrap=True, overflow="crop")
     if data.stats is not None:
         fire = data.stats.firing[unit]
-        out.append(f"  fires on {100 * fire:.1f}%" if fire > 0 else "  dead: never fires", "" if fire > 0 else "red")
-        out.append(f"\nof {data.stats.n:,} validation digits · mean h {data.stats.mean_h[unit]:.3g}", "dim")
+        out.append(f" · fires on {100 * fire:.1f}%" if fire > 0 else " · dead: never fires", "" if fire > 0 else "red")
+        out.append(f"\nmean h {data.stats.mean_h[unit]:.3g} · {data.stats.n:,} validation digits", "dim")
     else:
         out.append("\nno validation set: no firing statistics", "dim")
     return out
