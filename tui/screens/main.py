@@ -123,7 +123,7 @@ class MainScreen(Screen[None]):
         ("Show digits panel", "On small screens (2)", "show_panel", "digits"),
         ("Show grad check panel", "On small screens (3)", "show_panel", "gradcheck"),
         ("Show angle chart", "Angle between each update and the true gradient (4)", "show_panel", "angles"),
-        ("Browse misclassified digits", "Focus the digit viewer: j/k, t, p, o, c, a (d)", "focus_digits", None),
+        ("Browse misclassified digits", "Focus the digit viewer: j/k, t, p, o, c, a, y why (d)", "focus_digits", None),
         ("Edit hyperparameters", "Focus the first controls field (h)", "focus_controls", None),
         ("Watch the weights", "W1's filters, unit firing, outgoing weights, live (w)", "weights", None),
     )
@@ -348,6 +348,13 @@ class MainScreen(Screen[None]):
 
     def action_show_panel(self, key: str) -> None:
         self.show_panel(key)
+
+    @on(MisclassifiedPanel.Why)
+    def _why(self, message: MisclassifiedPanel.Why) -> None:
+        from tui.screens.why import WhyScreen
+
+        if self.bridge is not None:
+            self.app.push_screen(WhyScreen(self, message.image, message.true, message.row))
 
     @on(ControlsPanel.Changed)
     def _field_changed(self, message: ControlsPanel.Changed) -> None:

@@ -1,4 +1,4 @@
-"""Pilot tests of the weights screen: real keys against a live worker on tiny data."""
+"""Pilot tests of the screens that look inside the network (weights, why, math): real keys, live worker, tiny data."""
 
 from __future__ import annotations
 
@@ -11,9 +11,11 @@ from conftest import wait_for
 from model.config import HyperParams
 from tui.app import MnistApp
 from tui.screens.weights import WeightsScreen
+from tui.screens.why import WhyScreen
 from tui.view.weights import LARGE, SMALL
 from tui.widgets.cells import CellLines
 from tui.widgets.weights import WeightsView
+from tui.widgets.why import WhyView
 
 HP = HyperParams(hidden=40, batch_size=16, epochs=10_000, lr=0.05)
 
@@ -95,3 +97,33 @@ async def test_a_feedback_variant_shows_b_beside_w2(tiny_mnist: Any) -> None:
         assert view.data is not None and view.data.feedback is not None
         bars = str(app.screen.query_one("#w-unit-bars").render())
         assert "W2 out" in bars and "B back" in bars and "cos(W2, B)" in bars
+
+
+async def test_y_in_the_digit_viewer_explains_the_digit(tiny_mnist: Any) -> None:
+    app = MnistApp(HP, data=tiny_mnist, start_paused=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.bridge is not None, what="worker attached")
+        await pilot.press("e")
+        await wait_for(pilot, lambda: app.main.digits.result is not None, what="misclassified digits")
+        await pilot.press("d", "j")
+        shown = app.main.digits.browser.shown()
+        assert shown is not None
+        await pilot.press("y")
+        await wait_for(pilot, lambda: isinstance(app.screen, WhyScreen), what="why screen")
+        view = app.screen.query_one(WhyView)
+        await wait_for(pilot, lambda: view.data is not None, what="explained")
+        e = view.data.explanation
+        assert e.true == shown.true and e.pred == shown.pred  # paused: the weights it was evaluated with
+        np.testing.assert_allclose(e.probs, shown.probs, atol=1e-5)
+        assert len(e.top_pred) == len(e.top_true) == 8
+        pred_tiles = app.screen.query_one("#why-pred", CellLines)
+        assert pred_tiles.plain.count("▀") == 8 * 14 * 7
+        assert f"{e.top_pred[0]} {e.contrib[e.pred, e.top_pred[0]]:+.2f}" in pred_tiles.plain
+        logits = str(app.screen.query_one("#why-logits").render())
+        assert "logits" in logits and f"{e.logits[e.pred]:+6.2f}" in logits
+        assert f"test #{shown.row}" in str(app.screen.query_one("#why-summary").render())
+        await pilot.press("a")
+        assert "▀" not in pred_tiles.plain
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is app.main, what="back to training")
+        assert app.screen.focused is app.main.digits  # back where the user was
