@@ -7,9 +7,11 @@ from typing import Any
 import numpy as np
 import pytest
 from conftest import wait_for
+from textual.widgets import Markdown
 
 from model.config import HyperParams
 from tui.app import MnistApp
+from tui.screens.math import MathScreen
 from tui.screens.weights import WeightsScreen
 from tui.screens.why import WhyScreen
 from tui.view.weights import LARGE, SMALL
@@ -127,3 +129,31 @@ async def test_y_in_the_digit_viewer_explains_the_digit(tiny_mnist: Any) -> None
         await pilot.press("escape")
         await wait_for(pilot, lambda: app.screen is app.main, what="back to training")
         assert app.screen.focused is app.main.digits  # back where the user was
+
+
+async def test_m_opens_the_derivation_beside_the_live_numbers(tiny_mnist: Any) -> None:
+    app = MnistApp(HP, data=tiny_mnist, start_paused=True)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_for(pilot, lambda: app.bridge is not None, what="worker attached")
+        await pilot.press("m")
+        await wait_for(pilot, lambda: isinstance(app.screen, MathScreen), what="math screen")
+        screen = app.screen
+        await wait_for(pilot, lambda: screen.data is not None, what="live numbers")
+        markdown = screen.query_one(Markdown)
+        await wait_for(pilot, lambda: markdown.children, what="markdown rendered")
+        assert "Backpropagation" in markdown.source and "Minibatch form" in markdown.source
+        numbers = str(screen.query_one("#math-numbers").render())
+        assert "dW1 = Delta1^T X" in numbers and "(40, 784)" in numbers and "(16, 784)" in numbers
+        data = screen.data
+        assert data.shape == (784, 40, 10, 16)
+        assert f"‖·‖ {data.batch.norms['W1']:.3g}" in numbers
+        assert "p - t for training digit" in numbers  # no digit selected yet
+        np.testing.assert_allclose(data.example.delta[0].sum(), 0.0, atol=1e-6)
+        before = data.batch.norms["W1"]
+        await pilot.press("b")  # another minibatch: other norms
+        await wait_for(pilot, lambda: screen.data is not data, what="new batch")
+        assert screen.data.batch.norms["W1"] != before
+        await pilot.press("down", "pagedown")  # the derivation has the focus and scrolls
+        await wait_for(pilot, lambda: screen.query_one("#math-doc").scroll_y > 0, what="scrolled")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is app.main, what="back to training")

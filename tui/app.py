@@ -325,6 +325,7 @@ class MnistApp(App[int]):
     def help_sections(self) -> list[tuple[str, list[tuple[str, str]]]]:
         """Every key, grouped by where it works (for the help screen)."""
         from tui.screens.main import MainScreen
+        from tui.screens.math import MathScreen
         from tui.screens.weights import WeightsScreen
         from tui.screens.why import WhyScreen
         from tui.widgets.charts import ChartsPanel
@@ -343,6 +344,7 @@ class MnistApp(App[int]):
             ("Gradient check (when focused)", GradCheckPanel),
             ("Weights screen (w)", WeightsScreen),
             ("Why this prediction (y in the digit viewer)", WhyScreen),
+            ("Math screen (m)", MathScreen),
         ):
             rows = binding_rows(getattr(cls, "BINDINGS", []))
             if rows:

@@ -104,6 +104,7 @@ class MainScreen(Screen[None]):
         Binding("d", "focus_digits", "Digits", tooltip="focus the digit viewer (esc leaves)"),
         Binding("h", "focus_controls", "Controls", tooltip="focus the controls (esc leaves)"),
         Binding("w", "weights", "Weights", tooltip="the first layer's filters, live (esc leaves)"),
+        Binding("m", "math", "Math", tooltip="the derivation beside the live numbers (esc leaves)"),
         Binding("1", "show_panel('charts')", "Show charts (small screens)", show=False),
         Binding("2", "show_panel('digits')", "Show digits (small screens)", show=False),
         Binding("3", "show_panel('gradcheck')", "Show grad check (small screens)", show=False),
@@ -126,6 +127,7 @@ class MainScreen(Screen[None]):
         ("Browse misclassified digits", "Focus the digit viewer: j/k, t, p, o, c, a, y why (d)", "focus_digits", None),
         ("Edit hyperparameters", "Focus the first controls field (h)", "focus_controls", None),
         ("Watch the weights", "W1's filters, unit firing, outgoing weights, live (w)", "weights", None),
+        ("Read the derivation", "backprop.md beside the live shapes, p - t and gradient norms (m)", "math", None),
     )
 
     class Ready(Message):
@@ -262,7 +264,7 @@ class MainScreen(Screen[None]):
             if bridge is None:  # starting: show "Pause" greyed out, hide "Resume"
                 return None if action == "pause" else False
             return bridge.paused == (action == "resume")
-        if action in ("step", "reset", "evaluate", "save", "load", "gradcheck", "weights"):
+        if action in ("step", "reset", "evaluate", "save", "load", "gradcheck", "weights", "math"):
             if bridge is None:
                 return None
             if action == "step":
@@ -345,6 +347,12 @@ class MainScreen(Screen[None]):
 
         if self.bridge is not None:
             self.app.push_screen(WeightsScreen(self))
+
+    def action_math(self) -> None:
+        from tui.screens.math import MathScreen
+
+        if self.bridge is not None:
+            self.app.push_screen(MathScreen(self))
 
     def action_show_panel(self, key: str) -> None:
         self.show_panel(key)
