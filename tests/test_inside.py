@@ -57,7 +57,7 @@ async def test_w_opens_the_filters_pages_selects_and_switches_scale(tiny_mnist: 
         assert view.selected == 1 + view.cols
         await pilot.press("pagedown")
         assert view.page == 1 and view.selected == view.per_page + 1 + view.cols
-        assert f"page 2/{view.pages}" in str(box.border_title)
+        assert f"page 2/{view.pages}" in str(box.border_subtitle)
         await pilot.press("left_square_bracket")
         assert view.page == 0
         await pilot.press("right_square_bracket")
@@ -146,7 +146,7 @@ async def test_m_opens_the_derivation_beside_the_live_numbers(tiny_mnist: Any) -
         assert "dW1 = Delta1^T X" in numbers and "(40, 784)" in numbers and "(16, 784)" in numbers
         data = screen.data
         assert data.shape == (784, 40, 10, 16)
-        assert f"‖·‖ {data.batch.norms['W1']:.3g}" in numbers
+        assert f"(40, 784)  {data.batch.norms['W1']:.3g}" in numbers
         assert "p - t for training digit" in numbers  # no digit selected yet
         np.testing.assert_allclose(data.example.delta[0].sum(), 0.0, atol=1e-6)
         before = data.batch.norms["W1"]

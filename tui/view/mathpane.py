@@ -73,16 +73,16 @@ def build_math_data(
 
 
 def math_text(data: MathData, width: int) -> Text:
-    """The forward and backward lines of the minibatch form with live shapes and norms,
+    """The forward and backward lines of the minibatch form with live shapes and gradient norms (‖·‖),
     then p - t for the selected example as bars."""
     D, H, K, B = data.shape
     n = data.batch.norms
     out = Text(no_wrap=True, overflow="ellipsis")
     out.append("Live model", "bold")
-    out.append(f"  D={D} H={H} K={K} B={B} · {data.activation}\n", "dim")
+    out.append(f"  D={D} H={H} K={K} B={B} {data.activation}\n", "dim")
     out.append(f"weights after {data.examples_seen:,} examples\n\n", "dim")
     rows = [
-        ("Forward", None, None),
+        ("Forward                shape      norm", None, None),
         ("X", (B, D), None),
         ("Z1 = X W1^T + b1", (B, H), None),
         ("Hh = act(Z1)", (B, H), None),
@@ -103,7 +103,7 @@ def math_text(data: MathData, width: int) -> Text:
             continue
         out.append(f"{label:<23}", "")
         out.append(f"{_shape(shape):<11}", "cyan")
-        out.append(f"‖·‖ {norm:.3g}" if norm is not None else "", "yellow")
+        out.append(f"{norm:.3g}" if norm is not None else "", "yellow")
         out.append("\n")
     out.append(f"loss on this minibatch {data.batch.loss:.4f}\n", "dim")
     if data.variant != "exact":

@@ -208,13 +208,21 @@ def page_lines(
     )
 
 
-def weights_title(data: WeightsData | None, per_tile: bool, page: int, pages: int) -> str:
-    """'W1 filters · 256 units · 3 dead · scale per tile · page 1/6'."""
-    scale = "scale per tile" if per_tile else "one scale for all"
+def weights_title(data: WeightsData | None, per_tile: bool, compact: bool = False) -> str:
+    """'W1 filters · 256 units · 3 dead · scale per tile' (``compact``: 'W1 · 256 units · 3 dead · per tile')."""
+    if compact:
+        scale = "per tile" if per_tile else "one scale"
+    else:
+        scale = "scale per tile" if per_tile else "one scale for all"
     if data is None:
         return f"W1 filters · waiting for the weights · {scale}"
     dead = "dead ?" if data.stats is None else f"{data.stats.dead} dead"
-    return f"W1 filters · {data.hidden} units · {dead} · {scale} · page {page + 1}/{pages}"
+    return f"{'W1' if compact else 'W1 filters'} · {data.hidden} units · {dead} · {scale}"
+
+
+def weights_subtitle(data: WeightsData, page: int, pages: int) -> str:
+    """'page 1/6 · 120,000 examples seen'."""
+    return f"page {page + 1}/{pages} · {data.examples_seen:,} examples seen"
 
 
 # ---- one unit ---------------------------------------------------------------------------------

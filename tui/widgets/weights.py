@@ -25,6 +25,7 @@ from tui.view.weights import (
     unit_bars_text,
     unit_filter_lines,
     unit_header_text,
+    weights_subtitle,
     weights_title,
 )
 from tui.widgets.cells import CellLines
@@ -42,7 +43,7 @@ class WeightsView(Widget):
         border-subtitle-color: $text-muted; padding: 0 1; }
     WeightsView #w-detail { width: 44; height: 1fr; border: round $primary 50%; border-title-color: $text;
         padding: 0 1; scrollbar-size-vertical: 1; }
-    WeightsView.-narrow #w-detail { width: 34; }
+    WeightsView.-narrow #w-detail { width: 32; }
     WeightsView #w-unit-header, WeightsView #w-unit-bars { height: auto; }
     WeightsView #w-unit-filter { margin: 1 0 0 0; }
     WeightsView #w-message { color: $text-muted; height: auto; }
@@ -130,7 +131,7 @@ class WeightsView(Widget):
         size = box.content_size
         self.cols, rows = page_shape(size.width, size.height - (1 if self.data is None else 0), self.side)
         self.per_page = self.cols * rows
-        box.border_title = weights_title(self.data, self.per_tile, self.page, self.pages)
+        box.border_title = weights_title(self.data, self.per_tile, compact=self.has_class("-narrow"))
         tiles = self.query_one("#w-tiles", CellLines)
         message = self.query_one("#w-message", Static)
         detail = self.query_one("#w-detail")
@@ -139,7 +140,7 @@ class WeightsView(Widget):
         if data is None:
             tiles.set_lines([])
             return
-        box.border_subtitle = f"{data.examples_seen:,} examples seen · {data.activation}"
+        box.border_subtitle = weights_subtitle(data, self.page, self.pages)
         first = self.page * self.per_page
         tiles.set_lines(
             page_lines(data, first, self.per_page, self.cols, self.side, self.per_tile, self.selected, self.ascii_mode)
