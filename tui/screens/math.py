@@ -44,7 +44,7 @@ class MathScreen(LiveScreen):
     MathScreen #math-doc:focus { border: round $accent; }
     MathScreen #math-live { width: 58; height: 1fr; border: round $primary 50%; border-title-color: $text;
         padding: 0 1; scrollbar-size-vertical: 1; }
-    MathScreen.-narrow #math-live { width: 43; }
+    MathScreen.-narrow #math-live { width: 45; }
     MathScreen Markdown { margin: 0; padding: 0; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [

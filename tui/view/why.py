@@ -73,12 +73,12 @@ def logits_text(data: WhyData, width: int) -> Text:
     bars = diverging_bars(e.logits.tolist(), bar_w, scale, "logits z2")
     out = Text("  ", no_wrap=True, overflow="crop")
     out.append_text(bars[0])
-    out.append("      p")
+    out.append("       p")
     for k, bar in enumerate(bars[1:]):
         style = TRUE_STYLE if k == e.true else PRED_STYLE if k == e.pred else "bold"
         out.append(f"\n{k} ", style)
         out.append_text(bar)
-        out.append(f"{e.logits[k]:+6.2f} {e.probs[k]:.2f}", style if style != "bold" else "")
+        out.append(f" {e.logits[k]:+6.2f} {e.probs[k]:.2f}", style if style != "bold" else "")
     return out
 
 
