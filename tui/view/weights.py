@@ -265,15 +265,14 @@ def unit_bars_text(data: WeightsData, unit: int, width: int) -> Text:
         columns.append(("B back", data.feedback[:, unit]))
     value_w = 7  # " -0.123"
     bar_w = max((width - 2 - len(columns) * (value_w + 1)) // len(columns), 3)
-    bars = [diverging_bars(v, bar_w, float(np.abs(v).max()), label) for label, v in columns]
+    bars = [diverging_bars(v, bar_w, float(np.abs(v).max())) for _, v in columns]
     out = Text("  ", no_wrap=True, overflow="crop")
-    for col in bars:
-        out.append_text(col[0])
-        out.append(" " * (value_w + 1))
+    for label, _ in columns:
+        out.append(label.center(bar_w)[: bar_w + value_w + 1].ljust(bar_w + value_w + 1), "bold")
     for k in range(len(w2)):
         out.append(f"\n{k} ", "bold")
         for (_, v), col in zip(columns, bars, strict=True):
-            out.append_text(col[k + 1])
+            out.append_text(col[k])
             out.append(f"{v[k]:+.3f}"[:6].rjust(value_w) + " ")
     if data.feedback is not None:
         out.append(f"\ncos(W2, B) for this unit {_cosine(w2, data.feedback[:, unit]):+.2f}", "dim")
