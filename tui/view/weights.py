@@ -161,6 +161,48 @@ def page_shape(width: int, height: int, side: int) -> tuple[int, int]:
     return max((width + 1) // w, 1), max(height // h, 1)
 
 
+def tile_blocks(tiles: NDArray[np.floating], cols: int, side: int, ascii_mode: bool = False) -> list[list[Line]]:
+    """Tiles (n, side*side) in rows of ``cols``: for each row of tiles its side/2 pixel lines."""
+    blocks = []
+    for first in range(0, len(tiles), cols):
+        chunk = np.asarray(tiles[first : first + cols], np.float32).reshape(-1, side, side)
+        grid = np.full((side, len(chunk) * (side + 1) - 1), np.nan, np.float32)
+        for i, tile in enumerate(chunk):
+            grid[:, i * (side + 1) : i * (side + 1) + side] = tile
+        blocks.append(signed_lines(grid, ascii_mode))
+    return blocks
+
+
+def tile_labels(
+    labels: Sequence[str],
+    cols: int,
+    side: int,
+    *,
+    selected: int | None = None,
+    dim: Sequence[bool] = (),
+    ascii_mode: bool = False,
+) -> list[Line]:
+    """One label line per row of ``cols`` tiles (the ``selected`` label reversed, ``dim`` ones dimmed)."""
+    bold, faint = Style(bold=True, reverse=True), Style(dim=True)
+    lines: list[Line] = []
+    for first in range(0, len(labels), cols):
+        line: Line = []
+        for k in range(first, min(first + cols, len(labels))):
+            label = labels[k][:side]
+            if k == selected:
+                line.append(Segment((f">{label}<" if ascii_mode else label).center(side)[:side], bold))
+            else:
+                line.append(Segment(label.center(side)[:side], faint if k < len(dim) and dim[k] else None))
+            line.append(Segment(" "))
+        lines.append(line[:-1])
+    return lines
+
+
+def interleave(blocks: Sequence[list[Line]], labels: Sequence[Line]) -> list[Line]:
+    """Each block of pixel lines followed by its label line."""
+    return [line for block, label in zip(blocks, labels, strict=True) for line in (*block, label)]
+
+
 def tile_rows_lines(
     tiles: NDArray[np.floating],
     labels: Sequence[str],
@@ -171,41 +213,36 @@ def tile_rows_lines(
     dim: Sequence[bool] = (),
     ascii_mode: bool = False,
 ) -> list[Line]:
-    """Tiles (n, side*side) in rows of ``cols``, each with its label below (the ``selected``
-    one reversed, ``dim`` ones dimmed)."""
-    lines: list[Line] = []
-    bold, faint = Style(bold=True, reverse=True), Style(dim=True)
-    for first in range(0, len(tiles), cols):
-        chunk = np.asarray(tiles[first : first + cols], np.float32).reshape(-1, side, side)
-        grid = np.full((side, len(chunk) * (side + 1) - 1), np.nan, np.float32)
-        for i, tile in enumerate(chunk):
-            grid[:, i * (side + 1) : i * (side + 1) + side] = tile
-        lines.extend(signed_lines(grid, ascii_mode))
-        label_line: Line = []
-        for i in range(len(chunk)):
-            k = first + i
-            label = labels[k][:side]
-            if k == selected:
-                label_line.append(Segment((f">{label}<" if ascii_mode else label).center(side)[:side], bold))
-            else:
-                label_line.append(Segment(label.center(side)[:side], faint if k < len(dim) and dim[k] else None))
-            label_line.append(Segment(" "))
-        lines.append(label_line[:-1])
-    return lines
+    """Tiles (n, side*side) in rows of ``cols``, each with its label below."""
+    blocks = tile_blocks(tiles, cols, side, ascii_mode)
+    return interleave(blocks, tile_labels(labels, cols, side, selected=selected, dim=dim, ascii_mode=ascii_mode))
+
+
+def page_blocks(
+    data: WeightsData, first: int, count: int, cols: int, side: int, per_tile: bool, ascii_mode: bool
+) -> list[list[Line]]:
+    """The pixel lines of units first..first+count-1 (they do not depend on the selection)."""
+    return tile_blocks(data.tiles[per_tile, side][first : min(first + count, data.hidden)], cols, side, ascii_mode)
+
+
+def page_labels(
+    data: WeightsData, first: int, count: int, cols: int, side: int, selected: int, ascii_mode: bool
+) -> list[Line]:
+    """The label lines of a page: unit numbers, 'dead' ones dimmed, the ``selected`` unit reversed."""
+    units = range(first, min(first + count, data.hidden))
+    dead = data.dead
+    labels = [f"{j} dead" if dead[j] else str(j) for j in units]
+    local = selected - first if first <= selected < first + len(units) else None
+    dim = [bool(dead[j]) for j in units]
+    return tile_labels(labels, cols, side, selected=local, dim=dim, ascii_mode=ascii_mode)
 
 
 def page_lines(
     data: WeightsData, first: int, count: int, cols: int, side: int, per_tile: bool, selected: int, ascii_mode: bool
 ) -> list[Line]:
     """Units first..first+count-1 as tiles; ``selected``: a unit number (highlighted if on the page)."""
-    units = range(first, min(first + count, data.hidden))
-    dead = data.dead
-    labels = [f"{j} dead" if dead[j] else str(j) for j in units]
-    tiles = data.tiles[per_tile, side][first : first + len(units)]
-    local = selected - first if first <= selected < first + len(units) else None
-    return tile_rows_lines(
-        tiles, labels, cols, side, selected=local, dim=[bool(dead[j]) for j in units], ascii_mode=ascii_mode
-    )
+    blocks = page_blocks(data, first, count, cols, side, per_tile, ascii_mode)
+    return interleave(blocks, page_labels(data, first, count, cols, side, selected, ascii_mode))
 
 
 def weights_title(data: WeightsData | None, per_tile: bool, compact: bool = False) -> str:

@@ -2,8 +2,8 @@
 
 A page of filters has thousands of colour runs; drawing them from a rich ``Text`` spent
 ~150 ms splitting spans on every refresh. ``CellLines`` takes the lines as segments
-(``tui.view.weights.signed_lines``), turns each into a ``Strip`` once and hands those out in
-``render_line``. It computes nothing itself.
+(``tui.view.weights.signed_lines``; every character one cell wide), turns each into a
+``Strip`` once and hands those out in ``render_line``. It computes nothing itself.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rich.segment import Segment
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.strip import Strip
 from textual.widget import Widget
 
@@ -43,13 +43,26 @@ class CellLines(Widget):
         return "\n".join("".join(segment.text for segment in line) for line in self._lines)
 
     def set_lines(self, lines: Sequence[list[Segment]]) -> None:
-        """Draw ``lines`` from now on (relayout only when the size changes)."""
-        width = max((sum(segment.cell_length for segment in line) for line in lines), default=0)
-        resized = width != self._width or len(lines) != len(self._lines)
-        self._lines = list(lines)
-        self._width = width
-        self._strips = []
-        self.refresh(layout=resized)
+        """Draw ``lines`` from now on.
+
+        Lines that are the same objects as before keep their strips and are not repainted
+        (a page of tiles whose selection moved repaints only its label lines); a new size
+        relayouts.
+        """
+        lines = list(lines)
+        width = max((sum(len(segment.text) for segment in line) for line in lines), default=0)
+        old = self._lines
+        if width != self._width or len(lines) != len(old) or not self._strips:
+            self._lines, self._width, self._strips = lines, width, []
+            self.refresh(layout=True)
+            return
+        changed = [y for y, (a, b) in enumerate(zip(old, lines, strict=True)) if a is not b]
+        self._lines = lines
+        base = self.rich_style
+        for y in changed:
+            self._strips[y] = Strip(lines[y]).apply_style(base)
+        if changed:
+            self.refresh(*(Region(0, y, max(self.size.width, width), 1) for y in changed))
 
     def get_content_width(self, container: Size, viewport: Size) -> int:
         return self._width

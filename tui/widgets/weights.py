@@ -10,6 +10,7 @@ one) as bars. It computes no statistics itself.
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -20,7 +21,9 @@ from tui.view.weights import (
     LARGE,
     SMALL,
     WeightsData,
-    page_lines,
+    interleave,
+    page_blocks,
+    page_labels,
     page_shape,
     unit_bars_text,
     unit_filter_lines,
@@ -58,6 +61,9 @@ class WeightsView(Widget):
         self.ascii_mode = False
         self.per_page = 1
         self.cols = 1
+        self._blocks_key: tuple[object, ...] = ()
+        self._blocks: list = []  # pixel lines of the page on screen (reused while only the selection moves)
+        self._filter_key: tuple[object, ...] = ()
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="w-body"):
@@ -131,7 +137,7 @@ class WeightsView(Widget):
         size = box.content_size
         self.cols, rows = page_shape(size.width, size.height - (1 if self.data is None else 0), self.side)
         self.per_page = self.cols * rows
-        box.border_title = weights_title(self.data, self.per_tile, compact=self.has_class("-narrow"))
+        _set_title(box, weights_title(self.data, self.per_tile, compact=self.has_class("-narrow")))
         tiles = self.query_one("#w-tiles", CellLines)
         message = self.query_one("#w-message", Static)
         detail = self.query_one("#w-detail")
@@ -140,14 +146,36 @@ class WeightsView(Widget):
         if data is None:
             tiles.set_lines([])
             return
-        box.border_subtitle = weights_subtitle(data, self.page, self.pages)
+        _set_title(box, weights_subtitle(data, self.page, self.pages), subtitle=True)
         first = self.page * self.per_page
-        tiles.set_lines(
-            page_lines(data, first, self.per_page, self.cols, self.side, self.per_tile, self.selected, self.ascii_mode)
-        )
-        detail.border_title = f"Unit {self.selected}"
-        self.query_one("#w-unit-header", Static).update(unit_header_text(data, self.selected))
-        self.query_one("#w-unit-filter", CellLines).set_lines(
-            unit_filter_lines(data, self.selected, self.per_tile, self.ascii_mode)
-        )
-        self.query_one("#w-unit-bars", Static).update(unit_bars_text(data, self.selected, detail.content_size.width))
+        key = (id(data), first, self.per_page, self.cols, self.side, self.per_tile, self.ascii_mode)
+        if key != self._blocks_key:
+            self._blocks_key = key
+            self._blocks = page_blocks(data, first, self.per_page, self.cols, self.side, self.per_tile, self.ascii_mode)
+        labels = page_labels(data, first, self.per_page, self.cols, self.side, self.selected, self.ascii_mode)
+        tiles.set_lines(interleave(self._blocks, labels))
+        _set_title(detail, f"Unit {self.selected}")
+        _update(self.query_one("#w-unit-header", Static), unit_header_text(data, self.selected))
+        key = (id(data), self.selected, self.per_tile, self.ascii_mode)
+        if key != self._filter_key:
+            self._filter_key = key
+            self.query_one("#w-unit-filter", CellLines).set_lines(
+                unit_filter_lines(data, self.selected, self.per_tile, self.ascii_mode)
+            )
+        _update(self.query_one("#w-unit-bars", Static), unit_bars_text(data, self.selected, detail.content_size.width))
+
+
+def _set_title(widget: Widget, title: str, subtitle: bool = False) -> None:
+    """Set a border (sub)title only when it changes (each set repaints the whole box)."""
+    if subtitle:
+        if widget.border_subtitle != title:
+            widget.border_subtitle = title
+    elif widget.border_title != title:
+        widget.border_title = title
+
+
+def _update(static: Static, text: Text) -> None:
+    """Update ``static``; relayout only when its number of lines changes (a layout repaints the screen)."""
+    lines = text.plain.count("\n") + 1
+    static.update(text, layout=lines != getattr(static, "_shown_lines", None))
+    static._shown_lines = lines  # type: ignore[attr-defined]
