@@ -157,3 +157,27 @@ async def test_m_opens_the_derivation_beside_the_live_numbers(tiny_mnist: Any) -
         await wait_for(pilot, lambda: screen.query_one("#math-doc").scroll_y > 0, what="scrolled")
         await pilot.press("escape")
         await wait_for(pilot, lambda: app.screen is app.main, what="back to training")
+
+
+async def test_moving_the_selection_repaints_only_the_labels_that_changed(tiny_mnist: Any) -> None:
+    app = MnistApp(HP, data=tiny_mnist, start_paused=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        view = await open_weights(pilot)
+        tiles = app.screen.query_one("#w-tiles", CellLines)
+        before = list(tiles.lines)
+        repainted: list[Any] = []
+        original = tiles.refresh
+
+        def spy(*regions: Any, **kwargs: Any) -> Any:
+            repainted.append((regions, kwargs))
+            return original(*regions, **kwargs)
+
+        tiles.refresh = spy  # type: ignore[method-assign]
+        await pilot.press("down")  # first row's label loses the cursor, second row's gains it
+        assert view.selected == view.cols
+        rows = sorted(r.y for regions, _ in repainted for r in regions)
+        label = 14 // 2  # the label line under the first row of tiles
+        assert rows == [label, 2 * label + 1] and all(not kw.get("layout") for _, kw in repainted)
+        label_rows = len(before) // (label + 1)
+        same = sum(a is b for a, b in zip(before, tiles.lines, strict=True))
+        assert same == len(before) - label_rows  # the pixel lines are the very same objects: no rebuild

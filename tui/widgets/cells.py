@@ -45,9 +45,9 @@ class CellLines(Widget):
     def set_lines(self, lines: Sequence[list[Segment]]) -> None:
         """Draw ``lines`` from now on.
 
-        Lines that are the same objects as before keep their strips and are not repainted
-        (a page of tiles whose selection moved repaints only its label lines); a new size
-        relayouts.
+        Lines equal to (or the same objects as) the ones before keep their strips and are not
+        repainted (a page of tiles whose selection moved repaints only the two label lines that
+        changed); a new size relayouts.
         """
         lines = list(lines)
         width = max((sum(len(segment.text) for segment in line) for line in lines), default=0)
@@ -56,7 +56,7 @@ class CellLines(Widget):
             self._lines, self._width, self._strips = lines, width, []
             self.refresh(layout=True)
             return
-        changed = [y for y, (a, b) in enumerate(zip(old, lines, strict=True)) if a is not b]
+        changed = [y for y, (a, b) in enumerate(zip(old, lines, strict=True)) if a is not b and a != b]
         self._lines = lines
         base = self.rich_style
         for y in changed:
