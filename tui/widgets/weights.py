@@ -46,7 +46,7 @@ class WeightsView(Widget):
         border-subtitle-color: $text-muted; padding: 0 1; }
     WeightsView #w-detail { width: 44; height: 1fr; border: round $primary 50%; border-title-color: $text;
         padding: 0 1; scrollbar-size-vertical: 1; }
-    WeightsView.-narrow #w-detail { width: 33; }
+    WeightsView.-narrow #w-detail { width: 32; padding: 0 0 0 1; }
     WeightsView #w-unit-header, WeightsView #w-unit-bars { height: auto; }
     WeightsView #w-unit-filter { margin: 1 0 0 0; }
     WeightsView #w-message { color: $text-muted; height: auto; }
