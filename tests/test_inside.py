@@ -181,3 +181,19 @@ async def test_moving_the_selection_repaints_only_the_labels_that_changed(tiny_m
         label_rows = len(before) // (label + 1)
         same = sum(a is b for a, b in zip(before, tiles.lines, strict=True))
         assert same == len(before) - label_rows  # the pixel lines are the very same objects: no rebuild
+
+
+async def test_new_weights_wait_until_the_keys_pause(tiny_mnist: Any) -> None:
+    app = MnistApp(HP, data=tiny_mnist, start_paused=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_weights(pilot)
+        screen = app.screen
+        drawn: list[str] = []
+        await pilot.press("right")
+        screen.when_quiet(lambda: drawn.append("first"))
+        screen.when_quiet(lambda: drawn.append("second"))  # a newer redraw replaces the held one
+        assert drawn == []
+        await wait_for(pilot, lambda: drawn, timeout=3, what="the held redraw")
+        assert drawn == ["second"]
+        screen.when_quiet(lambda: drawn.append("now"))  # no key for a while: at once
+        assert drawn == ["second", "now"]

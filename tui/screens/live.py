@@ -2,17 +2,20 @@
 
 ``LiveScreen`` subscribes to the main screen's ``snapshot_listeners`` on mount (and leaves on
 unmount), asks ``TrainingBridge.snapshot`` for a copy of the weights every
-``SNAPSHOT_SECONDS`` and hands each one tagged for it to ``snapshot_arrived``. Work heavier
+``SNAPSHOT_SECONDS`` and hands each one tagged for it to ``snapshot_arrived`` (held back
+while keys are coming, so a redraw of the new weights never delays a key). Work heavier
 than a key press (a pass over the validation set) runs in a thread through ``compute`` and
 comes back as a ``Computed`` message, so the UI thread only draws.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.message import Message
@@ -29,6 +32,9 @@ if TYPE_CHECKING:
 #: Seconds between snapshots while a live screen is shown (a copy of the weights, and for
 #: the weights screen one forward pass over the validation set on a helper thread).
 SNAPSHOT_SECONDS = 1.5
+#: A new snapshot is drawn only once no key has come for this long: redrawing a whole page
+#: of tiles while keys arrive doubled their latency (p50 47 -> 140 ms, measured in a pty).
+QUIET_SECONDS = 0.4
 
 
 class LiveScreen(Screen[None]):
@@ -51,6 +57,8 @@ class LiveScreen(Screen[None]):
         self.live = live
         self.snapshot: WeightsSnapshot | None = None
         self.snapshots = 0  # received so far
+        self._last_key = -1e9
+        self._held: Callable[[], None] | None = None  # a redraw waiting for the keys to pause
 
     def compose_frame(self) -> ComposeResult:
         yield Header()
@@ -76,11 +84,31 @@ class LiveScreen(Screen[None]):
         bridge = self.main.bridge
         return None if bridge is None else bridge.trainer.eval_sets.get("valid")
 
+    def on_key(self, event: events.Key) -> None:
+        self._last_key = time.monotonic()
+
+    def when_quiet(self, draw: Callable[[], None]) -> None:
+        """Run ``draw`` now, or once no key has come for ``QUIET_SECONDS`` (a newer one replaces it)."""
+        wait = self._last_key + QUIET_SECONDS - time.monotonic()
+        if wait <= 0:
+            self._held = None
+            draw()
+            return
+        pending = self._held is not None
+        self._held = draw
+        if not pending:
+            self.set_timer(wait, self._quiet_check)
+
+    def _quiet_check(self) -> None:
+        draw, self._held = self._held, None
+        if draw is not None and self.is_attached:
+            self.when_quiet(draw)
+
     def _received(self, snapshot: WeightsSnapshot) -> None:
         if snapshot.tag == self.TAG and self.is_attached:
             self.snapshot = snapshot
             self.snapshots += 1
-            self.snapshot_arrived(snapshot)
+            self.when_quiet(partial(self.snapshot_arrived, snapshot))
 
     def snapshot_arrived(self, snapshot: WeightsSnapshot) -> None:
         """A new copy of the weights (UI thread)."""
@@ -99,7 +127,7 @@ class LiveScreen(Screen[None]):
         if message.error:
             self.notify(message.error, severity="error")
         else:
-            self.computed(message.result)
+            self.when_quiet(partial(self.computed, message.result))
 
     def computed(self, result: Any) -> None:
         """The result of ``compute`` (UI thread)."""
