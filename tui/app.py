@@ -354,7 +354,10 @@ class MnistApp(App[int]):
     def help_sections(self) -> list[tuple[str, list[tuple[str, str]]]]:
         """Every key, grouped by where it works (for the help screen)."""
         from tui.screens.main import MainScreen
+        from tui.screens.math import MathScreen
         from tui.screens.pad import DrawPadScreen
+        from tui.screens.weights import WeightsScreen
+        from tui.screens.why import WhyScreen
         from tui.widgets.charts import ChartsPanel
         from tui.widgets.digits import MisclassifiedPanel
         from tui.widgets.gradcheck import GradCheckPanel
@@ -369,6 +372,9 @@ class MnistApp(App[int]):
             ("Misclassified digits (when focused)", MisclassifiedPanel),
             ("Charts (when focused)", ChartsPanel),
             ("Gradient check (when focused)", GradCheckPanel),
+            ("Weights screen (w)", WeightsScreen),
+            ("Why this prediction (y in the digit viewer)", WhyScreen),
+            ("Math screen (m)", MathScreen),
         ):
             rows = binding_rows(getattr(cls, "BINDINGS", []))
             if rows:

@@ -34,7 +34,16 @@ FIELD_KEYS: tuple[tuple[str, str], ...] = (
 
 def key_label(key: str) -> str:
     """'question_mark' -> '?', 'space' -> 'space', 'ctrl+p' -> 'ctrl+p'."""
-    names = {"question_mark": "?", "plus": "+", "minus": "-", "escape": "esc"}
+    names = {
+        "question_mark": "?",
+        "plus": "+",
+        "minus": "-",
+        "escape": "esc",
+        "right_square_bracket": "]",
+        "left_square_bracket": "[",
+        "pagedown": "pgdn",
+        "pageup": "pgup",
+    }
     return ", ".join(names.get(k.strip(), k.strip()) for k in key.split(","))
 
 

@@ -105,6 +105,8 @@ class MainScreen(Screen[None]):
         Binding("d", "focus_digits", "Digits", tooltip="focus the digit viewer (esc leaves)"),
         Binding("h", "focus_controls", "Controls", tooltip="focus the controls (esc leaves)"),
         Binding("p", "draw", "Draw", tooltip="drawing pad: draw a digit, the live model reads it (esc leaves)"),
+        Binding("w", "weights", "Weights", tooltip="the weights, live (esc leaves)"),
+        Binding("m", "math", "Math", tooltip="the derivation, live (esc leaves)"),
         Binding("1", "show_panel('charts')", "Show charts (small screens)", show=False),
         Binding("2", "show_panel('digits')", "Show digits (small screens)", show=False),
         Binding("3", "show_panel('gradcheck')", "Show grad check (small screens)", show=False),
@@ -124,9 +126,11 @@ class MainScreen(Screen[None]):
         ("Show digits panel", "On small screens (2)", "show_panel", "digits"),
         ("Show grad check panel", "On small screens (3)", "show_panel", "gradcheck"),
         ("Show angle chart", "Angle between each update and the true gradient (4)", "show_panel", "angles"),
-        ("Browse misclassified digits", "Focus the digit viewer: j/k, t, p, o, c, a (d)", "focus_digits", None),
+        ("Browse misclassified digits", "Focus the digit viewer: j/k, t, p, o, c, a, y why (d)", "focus_digits", None),
         ("Edit hyperparameters", "Focus the first controls field (h)", "focus_controls", None),
         ("Draw a digit", "Drawing pad: mouse or arrows + space; the live model classifies it (p)", "draw", None),
+        ("Watch the weights", "W1's filters, unit firing, outgoing weights, live (w)", "weights", None),
+        ("Read the derivation", "backprop.md beside the live shapes, p - t and gradient norms (m)", "math", None),
     )
 
     class Ready(Message):
@@ -264,7 +268,7 @@ class MainScreen(Screen[None]):
             if bridge is None:  # starting: show "Pause" greyed out, hide "Resume"
                 return None if action == "pause" else False
             return bridge.paused == (action == "resume")
-        if action in ("step", "reset", "evaluate", "save", "load", "gradcheck"):
+        if action in ("step", "reset", "evaluate", "save", "load", "gradcheck", "weights", "math"):
             if bridge is None:
                 return None
             if action == "step":
@@ -358,8 +362,27 @@ class MainScreen(Screen[None]):
 
         self.app.push_screen(DrawPadScreen(self))
 
+    def action_weights(self) -> None:
+        from tui.screens.weights import WeightsScreen
+
+        if self.bridge is not None:
+            self.app.push_screen(WeightsScreen(self))
+
+    def action_math(self) -> None:
+        from tui.screens.math import MathScreen
+
+        if self.bridge is not None:
+            self.app.push_screen(MathScreen(self))
+
     def action_show_panel(self, key: str) -> None:
         self.show_panel(key)
+
+    @on(MisclassifiedPanel.Why)
+    def _why(self, message: MisclassifiedPanel.Why) -> None:
+        from tui.screens.why import WhyScreen
+
+        if self.bridge is not None:
+            self.app.push_screen(WhyScreen(self, message.image, message.true, message.row))
 
     @on(ControlsPanel.Changed)
     def _field_changed(self, message: ControlsPanel.Changed) -> None:

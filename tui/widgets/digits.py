@@ -18,6 +18,7 @@ from textual import events
 from textual.app import ComposeResult, RenderResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Static
 
@@ -140,7 +141,15 @@ class MisclassifiedPanel(Widget, can_focus=True):
         Binding("o", "cycle_order", "Sort"),
         Binding("c", "toggle_confusion", "Confusion"),
         Binding("a", "toggle_ascii", "ASCII"),
+        Binding("y", "why", "Why", tooltip="why this prediction: the units behind it"),
     ]
+
+    class Why(Message):
+        """Explain the digit on screen: its pixels (784,), true label and row in the test set."""
+
+        def __init__(self, image: object, true: int, row: int) -> None:
+            super().__init__()
+            self.image, self.true, self.row = image, true, row
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
@@ -215,6 +224,8 @@ class MisclassifiedPanel(Widget, can_focus=True):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("step", "jump", "cycle_true", "cycle_pred", "cycle_order", "toggle_ascii"):
             return True if self.result is not None else None
+        if action == "why":
+            return True if self.current is not None else None
         return True
 
     def on_focus(self) -> None:
@@ -254,6 +265,11 @@ class MisclassifiedPanel(Widget, can_focus=True):
     def action_toggle_ascii(self) -> None:
         self.ascii_mode = not self.ascii_mode
         self._redraw()
+
+    def action_why(self) -> None:
+        shown = self.browser.shown()
+        if shown is not None:
+            self.post_message(self.Why(shown.image, int(shown.true), int(shown.row)))
 
     def on_resize(self, event: events.Resize) -> None:
         self._redraw()
