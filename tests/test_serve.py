@@ -9,6 +9,7 @@ import contextlib
 import gzip
 import os
 import pickle
+import re
 import signal
 import socket
 import subprocess
@@ -85,7 +86,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path, subprocess.Popen[bytes]]
     with gzip.open(root / "tiny.pkl.gz", "wb") as f:
         pickle.dump(((d.train_x, d.train_y), (d.valid_x, d.valid_y), (d.test_x, d.test_y)), f)
     port = _free_port()
-    argv = [sys.executable, "-m", "tui.cli", "serve", "--port", str(port), "--root", str(root), "--max-sessions", "1"]
+    argv = [sys.executable, "-m", "tui.cli", "serve", "--port", str(port), "--root", str(root), "--max-sessions", "2"]
     argv += ["--data", "tiny.pkl.gz", "--hidden", "16", "--epochs", "10000", "--no-autosave"]  # never finishes
     env = dict(os.environ, MNIST_TUI_CACHE=str(tmp_path / "cache"))
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -123,6 +124,24 @@ class Browserless:
 
     async def keys(self, text: str) -> None:
         await self.ws.send_json(["stdin", text])
+
+    async def pump(self, seconds: float) -> str:
+        """Read what arrives for ``seconds``; the screen then."""
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                msg = await self.ws.receive(timeout=left)
+            except TimeoutError:
+                break
+            if msg.type == aiohttp.WSMsgType.BINARY:
+                self.stream.feed(msg.data)
+        return self.text
+
+    def step(self) -> int:
+        """The status panel's step counter."""
+        found = re.search(r"step ([\d,]+)", self.text)
+        assert found, self.text
+        return int(found.group(1).replace(",", ""))
 
     async def wait_for(self, needle: str, timeout: float = 30.0) -> str:
         deadline = time.monotonic() + timeout
@@ -190,19 +209,26 @@ async def test_the_save_prompt_stays_inside_the_session_folder(server) -> None: 
     assert not (root.parent / "escaped.npz").exists() and not Path("/tmp/escaped.npz").exists()
 
 
-async def test_a_visitor_beyond_the_cap_sees_a_busy_page_and_no_app_is_left_behind(server) -> None:  # type: ignore[no-untyped-def]
+async def test_two_tabs_are_two_runs_and_a_third_visitor_sees_a_busy_page(server) -> None:  # type: ignore[no-untyped-def]
     url, root, proc = server
     async with aiohttp.ClientSession() as session:
-        async with tab_of(session, url) as tab:
-            await tab.wait_for("● running")
-            assert len(_apps(root)) == 1
-            async with session.get(url) as page:  # the second visitor
+        async with tab_of(session, url) as one, tab_of(session, url) as two:
+            await one.wait_for("● running")
+            await two.wait_for("● running")
+            assert len(_apps(root)) == 2
+            await one.keys(" ")
+            await one.wait_for("paused")
+            await one.pump(1.0)
+            paused_at, before = one.step(), two.step()
+            await asyncio.gather(one.pump(2.0), two.pump(2.0))
+            assert one.step() == paused_at and two.step() > before  # pausing one tab leaves the other training
+            async with session.get(url) as page:  # the third visitor
                 assert page.status == 503
                 assert "mnist-tui is busy" in await page.text()
-            async with session.ws_connect(f"{url}/ws") as second:
-                msg = await second.receive(timeout=10)
+            async with session.ws_connect(f"{url}/ws") as third:
+                msg = await third.receive(timeout=10)
                 assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
-                assert second.close_code == 1013
+                assert third.close_code == 1013
         deadline = time.monotonic() + 15  # the tab closed: its app quits, or is terminated
         while _apps(root) and time.monotonic() < deadline:
             await asyncio.sleep(0.2)
@@ -239,3 +265,25 @@ async def test_an_app_whose_server_was_killed_quits_instead_of_training_on(serve
         while _apps(root) and time.monotonic() < deadline:
             await asyncio.sleep(0.2)
         assert _apps(root) == []
+
+
+async def test_an_sgr_mouse_drag_paints_the_drawing_pad(server) -> None:  # type: ignore[no-untyped-def]
+    url, _, _ = server
+    async with aiohttp.ClientSession() as session, tab_of(session, url) as tab:
+        await tab.wait_for("● running")
+        await tab.keys("p")
+        lines = (await tab.wait_for("Draw a digit")).split("\n")
+        top = next(i for i, line in enumerate(lines) if "Draw a digit" in line)
+        left = lines[top].index("╭")
+
+        def cell(px: int, py: int) -> tuple[int, int]:  # 1-based terminal column and row of a pixel
+            return left + 2 + 2 * px, top + 2 + py
+
+        x, y = cell(14, 4)
+        drag = [f"\x1b[<0;{x};{y}M"]  # left button down
+        drag += [f"\x1b[<32;{cell(14, py)[0]};{cell(14, py)[1]}M" for py in range(5, 25)]  # moves, button held
+        drag.append(f"\x1b[<0;{cell(14, 24)[0]};{cell(14, 24)[1]}m")  # released
+        for seq in drag:
+            await tab.keys(seq)
+            await asyncio.sleep(0.01)
+        await tab.wait_for("looks like a")
