@@ -8,6 +8,7 @@
     mnist-tui experiments               train every backward-pass variant, write results.md/json
     mnist-tui runs [show|export|rm ID]  the recorded runs
     mnist-tui compare ID ID ...         runs side by side: a table and a plot
+    mnist-tui replay ID                 re-run a recorded run, check its final weights bit for bit
 
 Heavy imports (numpy, textual) happen after argument parsing, so ``--help`` is
 instant and the BLAS thread count is set before numpy loads. Every user-facing
@@ -318,6 +319,7 @@ def _main(argv: Sequence[str] | None) -> int:
             "bench": _cmd_bench,
             "runs": _cmd_runs,
             "compare": _cmd_compare,
+            "replay": _cmd_replay,
         }[command]
         return handler(args)
     except UserError as exc:
@@ -544,6 +546,17 @@ def _cmd_runs(args: argparse.Namespace) -> int:
 
     try:
         return run_runs(args)
+    except RunsError as exc:
+        raise UserError(str(exc)) from None
+
+
+def _cmd_replay(args: argparse.Namespace) -> int:
+    from model.runs import RunsError
+    from tui.runs_cli import run_replay
+
+    data = _load_data(args.data)
+    try:
+        return run_replay(args, data)
     except RunsError as exc:
         raise UserError(str(exc)) from None
 

@@ -345,8 +345,9 @@ class TrainingBridge:
             self._flush(force=True)
 
     def _do_reset(self, _: Any) -> None:
+        after = self.trainer.state.step  # replay resets after this many steps
         self.trainer.reset()
-        self._record("reset", hparams=self.trainer.hp.to_dict())
+        self._record("reset", after_step=after, hparams=self.trainer.hp.to_dict())
         self.stats.clear()
         self._halt = None
         self._post(RunReset(self.trainer.hp, self._status(), "reset"))
@@ -393,12 +394,15 @@ class TrainingBridge:
 
     def _do_load(self, path: str) -> None:
         trainer = self.trainer
+        after = trainer.state.step  # replay loads after this many steps
         try:
             ckpt = apply_checkpoint(trainer, path)
         except CheckpointError as exc:
             self._post(Notice(str(exc), "error"))
             return
-        self._record("load", path=str(Path(path).resolve()), hparams=trainer.hp.to_dict())
+        self._record(
+            "load", after_step=after, path=str(Path(path).resolve()), sha256=_sha256(path), hparams=trainer.hp.to_dict()
+        )
         with self._hp_lock:  # the loaded run's settings replace what the fields asked for
             self._hp, self._hp_changed = trainer.hp, False
         self.stats.clear(ckpt.meta)
@@ -434,3 +438,14 @@ class TrainingBridge:
         if self.recorder is not None:
             s = self.trainer.state
             self.recorder.event(event, s.step, s.examples_seen, **fields)
+
+
+def _sha256(path: str) -> str | None:
+    """The file's sha256 (so a replay can tell whether it loads the same checkpoint); None if unreadable."""
+    import hashlib
+
+    try:
+        with open(path, "rb") as f:
+            return hashlib.file_digest(f, "sha256").hexdigest()
+    except OSError:
+        return None
