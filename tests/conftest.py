@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import gzip
 import os
+import pickle
+import signal
+import socket
+import subprocess
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -94,3 +102,41 @@ def wait_until(predicate: Callable[[], object], timeout: float = 15.0, what: str
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what or predicate}")
         time.sleep(0.01)
+
+
+# ---- mnist-tui serve ------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def serving(root: Path, max_sessions: int) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``mnist-tui serve`` on a free loopback port with tiny data in ``root`` (apps that never finish
+    their epochs); yields its URL and process, and stops it (SIGTERM, then SIGKILL) on leaving."""
+    d = make_tiny_mnist()
+    with gzip.open(root / "tiny.pkl.gz", "wb") as f:
+        pickle.dump(((d.train_x, d.train_y), (d.valid_x, d.valid_y), (d.test_x, d.test_y)), f)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    argv = [sys.executable, "-m", "tui.cli", "serve", "--port", str(port), "--root", str(root)]
+    argv += ["--max-sessions", str(max_sessions), "--data", "tiny.pkl.gz", "--hidden", "16", "--epochs", "10000"]
+    argv += ["--no-autosave"]
+    env = dict(os.environ, MNIST_TUI_CACHE=str(root / "cache"))
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            if proc.poll() is not None:
+                raise AssertionError(f"the server exited with {proc.returncode}") from None
+            time.sleep(0.1)
+    try:
+        yield f"http://127.0.0.1:{port}", proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()

@@ -9,21 +9,14 @@ same bytes xterm.js draws. Keys go to xterm's textarea as a person types them.
 from __future__ import annotations
 
 import base64
-import gzip
-import os
-import pickle
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pyte
 import pytest
-from conftest import make_tiny_mnist
+from conftest import serving
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-headless-shell")
 pytestmark = [
@@ -54,38 +47,10 @@ RECORD = """
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    root = tmp_path_factory.mktemp("serve")
-    d = make_tiny_mnist()
-    with gzip.open(root / "tiny.pkl.gz", "wb") as f:
-        pickle.dump(((d.train_x, d.train_y), (d.valid_x, d.valid_y), (d.test_x, d.test_y)), f)
-    port = _free_port()
-    argv = [sys.executable, "-m", "tui.cli", "serve", "--port", str(port), "--root", str(root), "--max-sessions", "2"]
-    argv += ["--data", "tiny.pkl.gz", "--hidden", "16", "--epochs", "10000", "--no-autosave"]  # never finishes
-    env = dict(os.environ, MNIST_TUI_CACHE=str(root / "cache"))
-    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            if proc.poll() is not None:
-                raise AssertionError(f"the server exited with {proc.returncode}") from None
-            time.sleep(0.1)
-    yield f"http://127.0.0.1:{port}"
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    with serving(tmp_path_factory.mktemp("serve"), max_sessions=2) as (url, _):
+        yield url
 
 
 @pytest.fixture(scope="module")

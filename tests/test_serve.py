@@ -6,14 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gzip
-import os
-import pickle
 import re
 import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -21,7 +16,7 @@ from pathlib import Path
 import aiohttp
 import pyte
 import pytest
-from conftest import make_tiny_mnist
+from conftest import serving
 
 from tui.sandbox import confine
 
@@ -66,12 +61,6 @@ def test_serve_refuses_data_outside_its_folder_before_serving(
 
 
 # ---- a real server --------------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _apps(root: Path) -> list[int]:
     """Pids of app processes serving sessions under ``root``."""
     out = subprocess.run(["pgrep", "-f", "--", f"--sandbox {root}"], capture_output=True, text=True).stdout
@@ -82,32 +71,8 @@ def _apps(root: Path) -> list[int]:
 def server(tmp_path: Path) -> Iterator[tuple[str, Path, subprocess.Popen[bytes]]]:
     root = tmp_path / "serve"
     root.mkdir()
-    d = make_tiny_mnist()
-    with gzip.open(root / "tiny.pkl.gz", "wb") as f:
-        pickle.dump(((d.train_x, d.train_y), (d.valid_x, d.valid_y), (d.test_x, d.test_y)), f)
-    port = _free_port()
-    argv = [sys.executable, "-m", "tui.cli", "serve", "--port", str(port), "--root", str(root), "--max-sessions", "2"]
-    argv += ["--data", "tiny.pkl.gz", "--hidden", "16", "--epochs", "10000", "--no-autosave"]  # never finishes
-    env = dict(os.environ, MNIST_TUI_CACHE=str(tmp_path / "cache"))
-    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            if proc.poll() is not None:
-                raise AssertionError(f"the server exited with {proc.returncode}") from None
-            time.sleep(0.1)
-    try:
+    with serving(root, max_sessions=2) as (url, proc):
         yield url, root, proc
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 class Browserless:
