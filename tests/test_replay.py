@@ -84,3 +84,28 @@ def test_the_replay_command_prints_both_hashes(
     replayed = next(line for line in out.splitlines() if line.startswith("replayed final weights sha256"))
     assert recorded.split()[-1] == replayed.split()[-1] and "bit for bit" in out
     assert tui.cli.main(["replay", "nope", "--runs", str(tmp_path)]) == 2
+
+
+def test_from_at_starts_a_new_run_from_a_recorded_runs_state(
+    tiny_mnist: MNIST, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import tui.cli
+    from model.checkpoint import load_checkpoint
+    from model.runs.replay import params_hash
+
+    monkeypatch.setattr(tui.cli, "_load_data", lambda path, quiet=False: tiny_mnist)
+    flags = ["--hidden", "16", "--batch-size", "32", "--runs", str(tmp_path)]
+    assert tui.cli.main(["train", "--epochs", "2", *flags]) == 0
+    (first,) = list_run_dirs(tmp_path)
+    assert tui.cli.main(["train", "--from", first.name, "--at", "50", "--lr", "0.01", "--epochs", "2", *flags]) == 0
+    assert "replayed" in capsys.readouterr().err
+    rewound = load_checkpoint(first / "rewind-50.npz")
+    straight = make_trainer(HyperParams(hidden=16, batch_size=32, epochs=2), tiny_mnist)
+    for _ in range(50):
+        straight.step()
+    assert rewound.state.step == 50 and params_hash(rewound.params) == params_hash(straight.model.params)
+    second = next(f for f in list_run_dirs(tmp_path) if f != first)
+    meta = read_run(second).meta
+    assert meta["start_step"] == 50 and meta["hparams"]["lr"] == 0.01
+    assert tui.cli.main(["train", "--from", first.name, *flags]) == 2  # --at is missing
+    assert "--from ID and --at STEP go together" in capsys.readouterr().err

@@ -71,6 +71,35 @@ def _hparam(name: str):  # type: ignore[no-untyped-def]
     return parse
 
 
+def add_rewind_flags(p: argparse.ArgumentParser) -> None:
+    """``--from ID --at STEP``: start from a recorded run's state at a step (replayed to it)."""
+    p.add_argument("--from", dest="from_run", metavar="ID", help="start from this recorded run's state (with --at)")
+    p.add_argument("--at", type=_positive("at"), metavar="STEP", help="the step of --from to start at")
+
+
+def _rewind_to_checkpoint(args: argparse.Namespace) -> None:
+    """--from ID --at STEP: replay the run to STEP, save that state next to its record, resume it."""
+    if args.from_run is None and args.at is None:
+        return
+    if args.from_run is None or args.at is None:
+        raise UserError("--from ID and --at STEP go together")
+    if args.resume:
+        raise UserError("--from/--at and --resume both say where to start: give one")
+    from model.runs import RunsError, data_tag, find_run, read_run, runs_dir
+    from model.runs.replay import rewind
+
+    data = _load_data(args.data)
+    try:
+        record = read_run(find_run(runs_dir(getattr(args, "runs", None)), args.from_run))
+        path, result = rewind(record, data, args.at, record.folder / f"rewind-{args.at}.npz", data_tag(data))
+    except RunsError as exc:
+        raise UserError(str(exc)) from None
+    for caveat in result.caveats:
+        print(f"mnist-tui: not reproducible: {caveat}", file=sys.stderr)
+    print(f"mnist-tui: replayed {record.run_id} to step {args.at:,}; starting from {path}", file=sys.stderr)
+    args.resume = str(path)
+
+
 def add_training_flags(p: argparse.ArgumentParser) -> None:
     """Flags shared by the app and ``train``: data, threads and every hyperparameter."""
     from model.config import SPECS, HyperParams
@@ -123,6 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_training_flags(parser)
     parser.add_argument("--resume", metavar="CHECKPOINT", help="continue a saved run")
+    add_rewind_flags(parser)
     parser.add_argument(
         "--no-autosave",
         action="store_true",
@@ -138,6 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_training_flags(train)
     train.add_argument("--save", metavar="PATH", help="write a checkpoint (.npz) at the end")
     train.add_argument("--resume", metavar="CHECKPOINT", help="continue a saved run")
+    add_rewind_flags(train)
     train.add_argument("--json", action="store_true", help="print one JSON object at the end instead of text")
     add_runs_flag(train)
 
@@ -368,6 +399,7 @@ def _load_data(path: str | None, quiet: bool = False):  # type: ignore[no-untype
 
 
 def _cmd_app(args: argparse.Namespace) -> int:
+    _rewind_to_checkpoint(args)
     overrides: dict[str, object] = {}
     if args.resume:  # a bad checkpoint, or flags it cannot take, is one line here, before the screen opens
         from model.checkpoint import CheckpointError, load_checkpoint
@@ -412,6 +444,7 @@ def _cmd_app(args: argparse.Namespace) -> int:
 def _cmd_train(args: argparse.Namespace) -> int:
     from tui.headless import train_headless
 
+    _rewind_to_checkpoint(args)
     return train_headless(args, hparams_from_args(args), _load_data(args.data, quiet=args.json))
 
 
@@ -501,8 +534,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         app = build_parser().parse_args(flags)  # a bad flag is one line here, not in every session
     except SystemExit as exc:  # the parser has printed its one line
         return int(exc.code or 0)
-    if app.command is not None or app.sandbox is not None:
-        raise UserError("serve: the flags after the serve options are the app's (no subcommand, no --sandbox)")
+    if app.command is not None or app.sandbox is not None or app.from_run is not None:
+        raise UserError("serve: the flags after the serve options are the app's (no subcommand, --sandbox or --from)")
     for flag in ("--data", "--resume"):  # the files every session reads must live in the server's folder
         value = getattr(app, flag[2:])
         if value:

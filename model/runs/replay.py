@@ -57,6 +57,7 @@ class ReplayResult:
     departed_at: int | None = None
     departed_after: str = ""  # the last intervention before the departure ("" : none, from the start)
     caveats: list[str] = field(default_factory=list)
+    trainer: Trainer | None = None  # where the replay ended
 
     @property
     def identical(self) -> bool:
@@ -111,9 +112,12 @@ def replay(
     *,
     data_tag: str = "",
     on_step: Callable[[StepMetrics], Any] | None = None,
+    stop_at: int | None = None,
 ) -> ReplayResult:
     """Re-run ``record`` on ``data`` (train_x/train_y/valid_x/valid_y/test_x/test_y) headless.
 
+    ``stop_at``: stop after that many steps (the interventions before it applied) and leave the
+    trainer in ``ReplayResult.trainer``, to start a new run from there (``rewind``).
     RunsError (one line) for a record that cannot be replayed at all (a resumed run whose starting
     checkpoint is gone, an unknown source).
     """
@@ -144,6 +148,17 @@ def replay(
     events = [e for e in lines if e.get("kind") == "event" and e.get("event") in ("hparam", "reset", "load", "end")]
     interventions = sum(e["event"] != "end" for e in events)
     source = meta.get("source")
+    if stop_at is not None:  # rewinding: step by step to stop_at, whatever the source
+        if source not in ("app", "train", "experiments"):
+            raise RunsError(f"{record.run_id}: cannot replay a run from {source!r}")
+        end = max((int(e.get("after_step", e["step"])) for e in events if e["event"] == "end"), default=None)
+        if end is None and expected:
+            end = expected[-1][0]
+        if end is not None and stop_at > end:
+            raise RunsError(f"{record.run_id} ended after step {end:,}: cannot rewind to step {stop_at:,}")
+        events = [e for e in events if e["event"] != "end" and int(e.get("after_step", e["step"])) < stop_at]
+        events.append({"event": "end", "step": stop_at})
+        source = "app"
     if source == "experiments":  # the study keeps its best-validation weights
         from model.fit import fit
 
@@ -166,11 +181,11 @@ def replay(
     else:
         raise RunsError(f"{record.run_id}: cannot replay a run from {source!r}")
     recorded = None
-    checkpoint = record.folder / "final.npz"
     try:
-        recorded = params_hash(load_checkpoint(checkpoint).params)
+        recorded = params_hash(load_checkpoint(record.folder / "final.npz").params)
     except CheckpointError:
-        caveats.append("the record has no readable final checkpoint to compare with (the run was killed?)")
+        if stop_at is None:
+            caveats.append("the record has no readable final checkpoint to compare with (the run was killed?)")
     return ReplayResult(
         recorded,
         params_hash(trainer.model.params),
@@ -179,6 +194,7 @@ def replay(
         checker.departed_at,
         checker.departed_after,
         caveats,
+        trainer,
     )
 
 
@@ -192,3 +208,16 @@ def _load(trainer: Trainer, e: dict[str, Any], caveats: list[str]) -> None:
     if e.get("sha256") and digest != e["sha256"]:
         caveats.append(f"the run loaded {path}, which has changed since")
     load_checkpoint(path).apply_to(trainer)
+
+
+def rewind(record: RunRecord, data: Any, step: int, out: Path, data_tag: str = "") -> tuple[Path, ReplayResult]:
+    """Replay ``record`` to ``step`` and save that state as a checkpoint at ``out`` (a run can then
+    continue from it with other settings: "rewind and try another lr"). RunsError for a bad step."""
+    from model.checkpoint import save_checkpoint
+
+    if step < 1:
+        raise RunsError(f"--at must be a step >= 1 (got {step})")
+    result = replay(record, data, data_tag=data_tag, stop_at=step)
+    assert result.trainer is not None
+    meta = {"rewound_from": record.run_id, "rewound_at": step}
+    return save_checkpoint(out, result.trainer, meta=meta), result
