@@ -54,6 +54,7 @@ def css_paths() -> list[Path]:
     return [asset("panels.tcss"), asset("pad.tcss"), asset("app.tcss")]
 
 
+HELP_PREPARE_SECONDS = 0.5  # after the training screen appears, the help screen is built
 #: What differs when the app is served to a browser (the help screen's last section there).
 BROWSER_ROWS = [
     ("s / l", "names inside this session's folder only (no absolute paths, no '..')"),
@@ -272,6 +273,13 @@ class MnistApp(App[int]):
         self.push_screen(self._build_main(message.data, message.trainer))
         if message.note:
             self.notify(message.note)
+        # the help lists every screen's keys, so building it imports them all (the math screen's
+        # Markdown alone ~0.1 s): do that once the training screen is up, not on the first "?"
+        self.set_timer(HELP_PREPARE_SECONDS, self._prepare_help)
+
+    def _prepare_help(self) -> None:
+        if not self.is_screen_installed("help") and self.is_running:
+            self.install_screen(HelpScreen(self.help_sections()), "help")
 
     @on(DataFailed)
     def _data_failed(self, message: DataFailed) -> None:
@@ -295,10 +303,9 @@ class MnistApp(App[int]):
 
     # ---- actions ------------------------------------------------------------------------------
     def action_help(self) -> None:
-        # Installed once and kept: composing the key tables again on every press was the
-        # slowest part of opening help while training runs.
-        if not self.is_screen_installed("help"):
-            self.install_screen(HelpScreen(self.help_sections()), "help")
+        # Installed once and kept (usually already by _prepare_help): composing the key tables
+        # again on every press was the slowest part of opening help while training runs.
+        self._prepare_help()
         self.push_screen("help")
 
     async def action_quit(self) -> None:

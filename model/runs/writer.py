@@ -302,7 +302,7 @@ def run_meta(run_id: str, trainer: Trainer, source: str, data: str) -> dict[str,
     """run.json: what the run started from (the settings the first step used, its counters)."""
     from importlib.metadata import PackageNotFoundError, version
 
-    from model.study.environment import environment
+    from model.machine import environment
 
     try:
         pkg = version("mnist-tui")

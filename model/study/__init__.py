@@ -8,9 +8,9 @@ chooses each variant's learning rate on validation and builds the comparisons; `
 writes ``results.json`` and ``results.md``. Drawing (progress, plots, figures) is left to ``tui``.
 """
 
+from model.machine import environment
 from model.study.aggregate import CellSummary, Interval, Study, paired, summarize
 from model.study.analysis import SweepRow, choose, grid_from_meta, sweep
-from model.study.environment import environment
 from model.study.plan import DEFAULT, FULL, GRIDS, QUICK, Grid, RunConfig, cell, only_variants
 from model.study.records import DIAGNOSTICS, LAYERS, Event, RunResult
 from model.study.report import from_json, markdown, to_json, write_results

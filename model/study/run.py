@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 
 from model.config import HyperParams
+from model.machine import environment
 from model.study import dask_backend
 from model.study.aggregate import Study
-from model.study.environment import environment
 from model.study.plan import RunConfig
 from model.study.pool import run_pool
 from model.study.records import Event, RunResult

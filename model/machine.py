@@ -1,4 +1,4 @@
-"""The machine a study ran on (for results.md): CPU, cores, Python, numpy and BLAS versions."""
+"""The machine a run or a study ran on (run records, results.md): CPU, cores, Python, numpy, BLAS."""
 
 from __future__ import annotations
 
