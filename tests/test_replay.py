@@ -67,7 +67,9 @@ def test_a_record_that_departs_is_caught_at_its_step(tiny_mnist: MNIST, tmp_path
     (folder / "metrics.jsonl").write_text("\n".join(lines) + "\n")
     result = replay(read_run(folder), tiny_mnist)
     assert not result.identical
-    assert result.departed_at is not None and changed_after < result.departed_at <= changed_after + 10
+    # the step after the change still has the old weights (the new lr moves them from then on), and
+    # points come every 10 steps: the first recorded loss that can differ is within 11 steps
+    assert result.departed_at is not None and changed_after + 1 < result.departed_at <= changed_after + 11
     assert result.departed_after.startswith("lr 0.05 -> 0.03")
 
 
