@@ -573,35 +573,27 @@ def _without_flag(flags: list[str], flag: str) -> list[str]:
     return out
 
 
-def _cmd_runs(args: argparse.Namespace) -> int:
+def _runs_command(name: str, *params: Any) -> int:
+    """Call ``tui.runs_cli.<name>``; a RunsError (bad id, unreadable record) is one line, exit 2."""
+    import tui.runs_cli
     from model.runs import RunsError
-    from tui.runs_cli import run_runs
 
     try:
-        return run_runs(args)
+        return int(getattr(tui.runs_cli, name)(*params))
     except RunsError as exc:
         raise UserError(str(exc)) from None
+
+
+def _cmd_runs(args: argparse.Namespace) -> int:
+    return _runs_command("run_runs", args)
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
-    from model.runs import RunsError
-    from tui.runs_cli import run_replay
-
-    data = _load_data(args.data)
-    try:
-        return run_replay(args, data)
-    except RunsError as exc:
-        raise UserError(str(exc)) from None
+    return _runs_command("run_replay", args, _load_data(args.data))
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from model.runs import RunsError
-    from tui.runs_cli import run_compare
-
-    try:
-        return run_compare(args)
-    except RunsError as exc:
-        raise UserError(str(exc)) from None
+    return _runs_command("run_compare", args)
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
