@@ -24,6 +24,7 @@ FIGURES = (
     "2 vs 1 BLAS threads, H=800 B=128",
     "2 vs 1 BLAS threads, H=256 B=64",
     "train epoch, 2 threads, H=800 B=128, evaluation included: bound / time",
+    "step ceiling, 2 threads, H=800 B=128: bound / time",
     "time to < 5% test error (defaults)",
     "evaluate 1,000 test examples, H=800",
     "drawn-digit path, 1,000 test digits: accuracy",
@@ -64,6 +65,8 @@ def test_quick_rows_carry_measured_values(quick_report: dict[str, object]) -> No
     rows = {r["figure"]: r for r in quick_report["rows"]}  # type: ignore[union-attr,index]
     epoch = rows["epoch H=800 B=128: bound / time"]
     assert epoch["margin"] > 0 and "bound" in epoch["measured"]
+    ceiling = rows["step ceiling, 2 threads, H=800 B=128: bound / time"]["measured"]
+    assert all(part in ceiling for part in ("products 0.", "products + W1 update 0.", "whole step 0."))
     assert "MB" in rows["max RSS, training H=800 B=128"]["measured"]
     assert rows["numpy / PyTorch time, H=800 B=128"]["status"] == SKIP  # torch is never imported in quick mode
     assert rows["test error, --preset best"]["status"] == SKIP

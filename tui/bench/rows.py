@@ -160,6 +160,44 @@ def train_epoch_row(b: Bench) -> list[Row]:
     return [at_least(figure, bound / s.best, 0.60, "≥ 0.60", text, b.quick)]
 
 
+def step_ceiling_row(b: Bench) -> list[Row]:
+    """How close a numpy step can come to the GEMM bound at H=800 B=128 on two threads: the step's
+    two large products alone, those plus W1's momentum update (v = mu v + g; W1 -= lr v), and the
+    trainer's whole step, alternating. The first two bound what any numpy step can reach here."""
+    figure, H, B = "step ceiling, 2 threads, H=800 B=128: bound / time", 800, 128
+    if (os.cpu_count() or 1) < 2:
+        return [Row(figure, "info", "one CPU: nothing to compare", status=SKIP)]
+    trainer = b.trainer(H, B)
+    X, W1 = trainer._batch_x.copy(), trainer.model.W1.copy(order="K")
+    rng = np.random.default_rng(0)
+    delta = rng.standard_normal((B, H), dtype=np.float32)
+    z, g, v, tmp = np.empty((B, H), np.float32), np.empty_like(W1), np.zeros_like(W1), np.empty_like(W1)
+
+    def products() -> None:
+        np.matmul(X, W1.T, out=z)  # forward: (B, D) x (D, H)
+        np.matmul(delta.T, X, out=g)  # dW1: (H, B) x (B, D)
+
+    def products_and_update() -> None:
+        products()
+        np.multiply(v, 0.9, out=v)
+        np.add(v, g, out=v)
+        np.subtract(W1, np.multiply(v, 0.01, out=tmp), out=W1)
+
+    n = b.scale.compare_steps
+    parts = {"products": products, "products + W1 update": products_and_update, "whole step": trainer.step}
+    samples = {k: Samples() for k in parts}
+    with threadpool_limits(2):
+        rates = []
+        for _ in range(b.scale.repeats):
+            rates.append(gemm_rate(b.scale.gemm_n))
+            for k, fn in parts.items():
+                samples[k].run(_steps(fn, n))
+    bound = train_flops(B, H) / max(rates)
+    text = ", ".join(f"{k} {bound / (samples[k].best / n):.2f}" for k in parts)
+    text += f" ({bound * 1e3:.2f} ms bound a step at {max(rates) / 1e9:.0f} GFLOP/s)"
+    return [Row(figure, "info", text)]
+
+
 def torch_row(b: Bench) -> list[Row]:
     """numpy / PyTorch step time on the same MLP and threads, alternating (skipped without torch)."""
     figure, H, B = "numpy / PyTorch time, H=800 B=128", 800, 128
@@ -402,6 +440,7 @@ GROUPS: list[tuple[str, Callable[[Bench], list[Row]]]] = [
     ("numpy / PyTorch", torch_row),
     ("1 vs 2 BLAS threads", thread_rows),
     ("train epoch on two threads", train_epoch_row),
+    ("step ceiling on two threads", step_ceiling_row),
     ("time to < 5% test error", time_to_5_percent_row),
     ("evaluate test set", eval_row),
     ("drawn-digit path", drawing_row),
