@@ -21,6 +21,7 @@ from model.study import analysis
 from model.study.aggregate import CellSummary, Interval, Study
 from model.study.plan import Grid, RunConfig
 from model.study.records import RunResult
+from model.study.store import finite
 
 DIVERGENCE_RULE = (
     "A run counts as diverged when the trainer's divergence rule stopped it: a minibatch loss that is "
@@ -48,20 +49,9 @@ def from_json(saved: dict[str, Any]) -> Study:
     return Study(configs, results, dict(saved["meta"]))
 
 
-def _rounded(obj: Any) -> Any:
-    """Floats to 5 significant digits (an error on 10,000 images has 4), NaN/inf to None."""
-    if isinstance(obj, float):
-        return float(f"{obj:.5g}") if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _rounded(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_rounded(v) for v in obj]
-    return obj
-
-
 def compact_json(saved: dict[str, Any]) -> str:
     """Strict JSON, one line per cell and per run, so the file stays small and diffs by line."""
-    saved = _rounded(saved)
+    saved = finite(saved, digits=5)  # 5 significant digits: an error on 10,000 images has 4
     lines = ["{", f' "meta": {json.dumps(saved["meta"], ensure_ascii=False)},']
     for name in ("cells", "runs"):
         items = saved[name]

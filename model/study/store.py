@@ -18,14 +18,17 @@ from model.atomic import atomic_write
 from model.study.records import RunResult
 
 
-def finite(obj: Any) -> Any:
-    """Replace NaN/inf by None so the file is strict JSON."""
+def finite(obj: Any, digits: int | None = None) -> Any:
+    """Replace NaN/inf by None so the file is strict JSON; with ``digits``, also round every float
+    to that many significant digits."""
     if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
+        if not math.isfinite(obj):
+            return None
+        return obj if digits is None else float(f"{obj:.{digits}g}")
     if isinstance(obj, dict):
-        return {k: finite(v) for k, v in obj.items()}
+        return {k: finite(v, digits) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
-        return [finite(v) for v in obj]
+        return [finite(v, digits) for v in obj]
     return obj
 
 
