@@ -43,6 +43,15 @@ SPECS: dict[str, FieldSpec] = {
     "schedule": FieldSpec(str, "learning-rate schedule", choices=SCHEDULES),
     "lr_decay": FieldSpec(float, "decay factor per epoch (step/exp)", 0.0, 1.0, low_open=True),
     "epochs": FieldSpec(int, "epochs (also the cosine schedule's length)", 1, 10_000),
+    "target_error": FieldSpec(
+        float,
+        "stop at the first evaluation whose validation error is below this, e.g. 0.02 or 2% (0: off)",
+        0.0,
+        1.0,
+        high_open=True,
+        percent=True,
+        empty=0.0,
+    ),
     "hidden": FieldSpec(int, "hidden units", 1, 8192),
     "activation": FieldSpec(str, "hidden activation", choices=tuple(ACTIVATIONS)),
     "seed": FieldSpec(int, "random seed", 0, 2**32 - 1),
@@ -55,17 +64,8 @@ SPECS: dict[str, FieldSpec] = {
         float, "probability of dropping an input pixel in a training step", 0.0, 1.0, high_open=True
     ),
     "max_norm": FieldSpec(float, "cap on the norm of each hidden unit's incoming weights (0: off)", 0.0, 1000.0),
-    "target_error": FieldSpec(
-        float,
-        "stop at the first evaluation whose validation error is below this, e.g. 0.02 or 2% (0: off)",
-        0.0,
-        1.0,
-        high_open=True,
-        percent=True,
-        empty=0.0,
-    ),
 }
-#: Fields that do not change what a step computes: left out of the study's run ids while off.
+#: Fields that do not change what a step computes: left out of the study's run ids (the study ignores them).
 NON_TRAINING_FIELDS = frozenset({"target_error"})
 
 

@@ -64,6 +64,15 @@ def test_the_target_text_says_error_time_examples_and_step() -> None:
     assert [fmt_examples(n) for n in (900, 12_500, 1_200_000)] == ["900", "12.5k", "1.2M"]
 
 
+def test_the_target_field_nudges_by_half_a_point_down_to_off() -> None:
+    from tui.widgets.controls import nudge
+
+    assert nudge("target_error", 0.0, 1) == 0.005 and nudge("target_error", 0.02, 1) == 0.025
+    assert nudge("target_error", 0.005, -1) == 0.0
+    with pytest.raises(ValueError, match="at its limit"):
+        nudge("target_error", 0.0, -1)
+
+
 # ---- the study's run ids ---------------------------------------------------------------------
 
 
