@@ -106,7 +106,7 @@ def test_fit_stops_at_the_first_evaluation_below_the_target(tiny_mnist: MNIST) -
     assert first < 120 and first % 125  # mid-epoch (2,000 rows / 16 = 125 steps an epoch)
     trainer = make_trainer(HP, tiny_mnist)
     seen: list[int] = []
-    result = fit(trainer, 3, keep_best=False, target_error=target, eval_every=10, on_eval=lambda ev: seen.append(ev.step))
+    result = fit(trainer, 3, keep_best=False, target_error=target, eval_every=10, on_eval=lambda e: seen.append(e.step))
     t = result.target
     assert t is not None and t.reached and t.step == first and trainer.state.step == first  # nothing trained after
     assert t.valid_error is not None and t.valid_error < target and t.examples == first * 16
@@ -203,7 +203,7 @@ def test_train_says_when_and_where_it_reached_the_target(
 @pytest.mark.parametrize(
     ("flags", "needle"),
     [
-        (["--target-error", "2"], "argument --target-error: target_error is a fraction below 1: for 2 percent write 2%"),
+        (["--target-error", "2"], "--target-error: target_error is a fraction below 1: for 2 percent write 2%"),
         (["--target-error", "two"], "argument --target-error: target_error must be a fraction such as 0.02"),
         (["--eval-every", "0"], "argument --eval-every: eval-every must be at least 1"),
     ],
