@@ -31,6 +31,8 @@ class FieldSpec:
     low_open: bool = False  # True: value must be > low (else >= low)
     high_open: bool = False
     choices: tuple[str, ...] = ()
+    percent: bool = False  # a fraction that may also be typed as a percentage ("2%" is 0.02)
+    empty: Any = None  # the value of an empty text (None: empty is an error)
 
 
 SPECS: dict[str, FieldSpec] = {
@@ -41,6 +43,15 @@ SPECS: dict[str, FieldSpec] = {
     "schedule": FieldSpec(str, "learning-rate schedule", choices=SCHEDULES),
     "lr_decay": FieldSpec(float, "decay factor per epoch (step/exp)", 0.0, 1.0, low_open=True),
     "epochs": FieldSpec(int, "epochs (also the cosine schedule's length)", 1, 10_000),
+    "target_error": FieldSpec(
+        float,
+        "stop at the first evaluation whose validation error is below this, e.g. 0.02 or 2% (0: off)",
+        0.0,
+        1.0,
+        high_open=True,
+        percent=True,
+        empty=0.0,
+    ),
     "hidden": FieldSpec(int, "hidden units", 1, 8192),
     "activation": FieldSpec(str, "hidden activation", choices=tuple(ACTIVATIONS)),
     "seed": FieldSpec(int, "random seed", 0, 2**32 - 1),
@@ -54,6 +65,8 @@ SPECS: dict[str, FieldSpec] = {
     ),
     "max_norm": FieldSpec(float, "cap on the norm of each hidden unit's incoming weights (0: off)", 0.0, 1000.0),
 }
+#: Fields that do not change what a step computes: left out of the study's run ids (the study ignores them).
+NON_TRAINING_FIELDS = frozenset({"target_error"})
 
 
 @dataclass(frozen=True)
@@ -77,6 +90,7 @@ class HyperParams:
     dropout: float = 0.0
     input_dropout: float = 0.0
     max_norm: float = 0.0
+    target_error: float = 0.0  # a validation error to stop at (0: off); read by fit and the app's worker
 
     def validated(self, **changes: Any) -> HyperParams:
         """A copy with ``changes`` applied; ValueError (one line) if any value is invalid."""
@@ -129,9 +143,13 @@ def parse_value(name: str, text: str) -> Any:
         raise ValueError(f"unknown hyperparameter {name!r}")
     text = text.strip()
     if not text:
+        if spec.empty is not None:
+            return spec.empty
         raise ValueError(f"{name}: empty value")
     value: Any
-    if spec.choices:
+    if spec.percent:
+        value = _parse_fraction(name, spec, text)
+    elif spec.choices:
         value = text.lower()
     elif spec.kind is int:
         try:
@@ -148,5 +166,20 @@ def parse_value(name: str, text: str) -> Any:
             value = float(text)
         except ValueError:
             raise ValueError(f"{name} must be a number (got {text!r})") from None
+    check_value(name, value)
+    return value
+
+
+def _parse_fraction(name: str, spec: FieldSpec, text: str) -> float:
+    """A fraction typed as "0.02" or as a percentage, "2%"; ValueError (one line) otherwise."""
+    number = text[:-1].strip() if text.endswith("%") else text
+    try:
+        value = float(number)
+    except ValueError:
+        raise ValueError(f"{name} must be a fraction such as 0.02 or a percentage such as 2% (got {text!r})") from None
+    if text.endswith("%"):
+        value = round(value / 100, 12)  # 2% -> 0.02 exactly as typed, not 0.020000000000000004
+    if math.isfinite(value) and spec.high is not None and value >= spec.high and not text.endswith("%"):
+        raise ValueError(f"{name} is a fraction below 1: for {number} percent write {number}% (got {text})")
     check_value(name, value)
     return value

@@ -4,6 +4,11 @@ The headless ``mnist-tui train`` and the experiments study both run through
 ``fit``. It keeps a copy of the weights at the best validation error and reports
 the test error there. Progress goes to optional callbacks; nothing is printed.
 
+With a target (``target_error``) it stops at the first evaluation whose validation error is
+below it and reports what that took (``model.target.TargetReport``); ``eval_every`` adds
+evaluations every that many steps between the epoch ends, so the stop (and the time to target)
+is not rounded up to a whole epoch.
+
 The train error of an epoch is the running one (as Keras reports it): the share of the
 epoch's training rows that its steps' own forward passes classified wrong, while the
 weights moved. It costs nothing, where a second pass over the 50,000 training images took
@@ -21,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from model.best import BestSoFar
+from model.target import TargetReport, below_target
 from model.trainer import EvalMetrics, StepMetrics, Trainer
 
 
@@ -52,6 +58,7 @@ class FitResult:
     test_error_at_best: float
     history: list[EpochRecord] = field(default_factory=list)
     diverged: bool = False
+    target: TargetReport | None = None  # None: no target was set
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -63,14 +70,25 @@ def fit(
     on_epoch: Callable[[EpochRecord], Any] | None = None,
     on_step: Callable[[StepMetrics], Any] | None = None,
     keep_best: bool = True,
+    *,
+    target_error: float = 0.0,
+    eval_every: int = 0,
+    on_eval: Callable[[EvalMetrics], Any] | None = None,
+    on_target: Callable[[TargetReport], Any] | None = None,
 ) -> FitResult:
     """Train until the trainer has completed ``epochs`` epochs in all, evaluating train/valid/test
     after each. A resumed trainer (``trainer.state.examples_seen > 0``) first finishes its current
     epoch; ValueError if it has already done ``epochs``. Stops early, after evaluating, when a step
     reports ``diverged`` (the trainer has then restored its last good weights).
 
-    With ``keep_best`` the trainer's model ends holding the weights of the epoch with
-    the lowest validation error (the usual early-stopping choice).
+    ``eval_every``: also evaluate the eval sets after every that many steps (0: only at epoch
+    ends); ``on_eval`` gets each of those evaluations (the epoch ends, and an evaluation that
+    stops the run between them, go to ``on_epoch``).
+    ``target_error`` (> 0): stop at the first evaluation whose validation error is below it
+    (``on_target`` hears of it after that evaluation's ``on_eval`` / ``on_epoch``); the last
+    ``EpochRecord`` then covers the epoch up to there. With ``keep_best`` the trainer's model
+    ends holding the weights of the epoch with the lowest validation error (the usual early-stopping
+    choice).
     """
     n_train = len(trainer.train[0])
     seen0 = trainer.state.examples_seen
@@ -79,16 +97,20 @@ def fit(
         raise ValueError(f"the run has already trained {done} of {epochs} epochs")
     history: list[EpochRecord] = []
     train_seconds = 0.0
+    wall0 = time.perf_counter()
     best = BestSoFar(keep_params=keep_best)
     best_epoch = 0
     last_eval: EvalMetrics | None = None
     diverged = False
+    report = TargetReport(target_error) if target_error > 0 else None
     for epoch in range(done + 1, epochs + 1):
         losses: list[float] = []
         correct = rows = 0
         t0 = time.perf_counter()
-        target = epoch * n_train  # examples_seen is a multiple of n_train at every epoch's end
-        while trainer.state.examples_seen < target:
+        eval_seconds = 0.0  # of the evaluations between this epoch's steps
+        stop_eval: EvalMetrics | None = None  # a mid-epoch evaluation below the target
+        end = epoch * n_train  # examples_seen is a multiple of n_train at every epoch's end
+        while trainer.state.examples_seen < end:
             m = trainer.step()
             if on_step is not None:
                 on_step(m)
@@ -98,24 +120,35 @@ def fit(
             losses.append(m.loss)
             correct += m.correct
             rows += m.batch_size
-        train_seconds += time.perf_counter() - t0
-        last_eval = trainer.evaluate(tuple(trainer.eval_sets))
+            if eval_every and m.step % eval_every == 0 and trainer.state.examples_seen < end:
+                ev = trainer.evaluate(tuple(trainer.eval_sets))
+                eval_seconds += ev.seconds
+                if report is not None and below_target(target_error, ev):
+                    seconds = train_seconds + time.perf_counter() - t0 - eval_seconds
+                    report = TargetReport.hit(target_error, ev, trainer.epoch_float, seconds, _since(wall0))
+                    stop_eval = ev  # it ends the epoch early: it goes to on_epoch, not on_eval
+                    break
+                if on_eval is not None:
+                    on_eval(ev)
+        train_seconds += time.perf_counter() - t0 - eval_seconds
+        last_eval = stop_eval or trainer.evaluate(tuple(trainer.eval_sets))
         train_loss = float(np.mean(losses)) if losses else float("nan")
         running = (train_loss, 1.0 - correct / rows if rows else float("nan"))
         last_eval = replace(last_eval, results={"train": running, **last_eval.results})
         errors = {name: err for name, (_, err) in last_eval.results.items()}
-        record = EpochRecord(
-            epoch,
-            train_loss,
-            errors,
-            time.perf_counter() - t0 - last_eval.seconds,
-            trainer.lr,
-        )
+        epoch_seconds = time.perf_counter() - t0 - eval_seconds - (0.0 if stop_eval else last_eval.seconds)
+        record = EpochRecord(epoch, train_loss, errors, epoch_seconds, trainer.lr)
         history.append(record)
         if on_epoch is not None:
             on_epoch(record)
         if best.update(last_eval, trainer.model.params):
             best_epoch = epoch
+        if report is not None and stop_eval is None and not report.reached and below_target(target_error, last_eval):
+            report = TargetReport.hit(target_error, last_eval, trainer.epoch_float, train_seconds, _since(wall0))
+        if report is not None and report.reached:
+            if on_target is not None:
+                on_target(report)
+            break
         if diverged:
             break
     assert best.valid_error is not None and last_eval is not None
@@ -137,4 +170,9 @@ def fit(
         test_error_at_best=float("nan") if best.test_error is None else best.test_error,
         history=history,
         diverged=diverged,
+        target=report,
     )
+
+
+def _since(t0: float) -> float:
+    return time.perf_counter() - t0

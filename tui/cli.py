@@ -169,6 +169,13 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--save", metavar="PATH", help="write a checkpoint (.npz) at the end")
     train.add_argument("--resume", metavar="CHECKPOINT", help="continue a saved run")
     add_rewind_flags(train)
+    train.add_argument(
+        "--eval-every",
+        type=_positive("eval-every"),
+        metavar="STEPS",
+        help="also evaluate valid and test every STEPS steps, not only at epoch ends "
+        "(so --target-error stops, and times, closer to where the target was crossed)",
+    )
     train.add_argument("--json", action="store_true", help="print one JSON object at the end instead of text")
     add_runs_flag(train)
 

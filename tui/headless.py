@@ -22,7 +22,8 @@ from model.config import HyperParams
 from model.fit import EpochRecord, fit
 from model.gradcheck import CheckReport
 from model.runs import RunRecorder
-from model.trainer import StepMetrics, Trainer
+from model.target import TargetReport, fmt_examples
+from model.trainer import EvalMetrics, StepMetrics, Trainer
 from tui import exitcodes
 
 #: Signals that stop a run between two steps (saved first with --save); SIGHUP is a closed terminal.
@@ -93,8 +94,23 @@ def train_headless(args: argparse.Namespace, hp: HyperParams, data: Any) -> int:
             if m.step % 20 == 0:
                 progress.update(task, completed=m.step % steps_per_epoch or steps_per_epoch, loss=m.loss)
 
+        def on_eval(ev: EvalMetrics) -> None:  # --eval-every, between epoch ends
+            recorder.evaluation(ev, trainer)
+            if not quiet:
+                e = {name: err for name, (_, err) in ev.results.items()}
+                progress.console.print(
+                    f"  step {ev.step:7,}  epoch {trainer.epoch_float:6.2f}  "
+                    f"valid {e['valid']:6.2%}  test {e['test']:6.2%}"
+                )
+
+        def on_target(t: TargetReport) -> None:
+            assert t.step is not None and t.examples is not None
+            seconds = round(t.seconds or 0.0, 3)
+            recorder.event("target", t.step, t.examples, target=t.error, valid_error=t.valid_error, seconds=seconds)
+
         def on_epoch(r: EpochRecord) -> None:
-            recorder.errors(trainer, r.errors, {"train": r.train_loss})
+            epoch_end = trainer.state.position >= len(trainer.order)  # (a target can stop mid-epoch)
+            recorder.errors(trainer, r.errors, {"train": r.train_loss}, epoch_end)
             progress.update(task, completed=0, epoch=r.epoch + 1)
             if not quiet:
                 e = r.errors
@@ -106,7 +122,17 @@ def train_headless(args: argparse.Namespace, hp: HyperParams, data: Any) -> int:
 
         try:
             # keep_best=False: the trainer ends holding its live (resumable) state, which --save writes.
-            result = fit(trainer, hp.epochs, on_epoch=on_epoch, on_step=on_step, keep_best=False)
+            result = fit(
+                trainer,
+                hp.epochs,
+                on_epoch=on_epoch,
+                on_step=on_step,
+                keep_best=False,
+                target_error=hp.target_error,
+                eval_every=getattr(args, "eval_every", None) or 0,
+                on_eval=on_eval,
+                on_target=on_target,
+            )
         except _Stopped:
             signum = caught[0]
             what = {signal.SIGINT: "interrupted", signal.SIGHUP: "hung up"}.get(signum, "terminated")
@@ -117,7 +143,9 @@ def train_headless(args: argparse.Namespace, hp: HyperParams, data: Any) -> int:
                 file=sys.stderr,
             )
             return exitcodes.from_signal(signum)
-    recorder.finish(trainer, "diverged" if result.diverged else "finished")
+    target = result.target
+    status = "diverged" if result.diverged else "target" if target is not None and target.reached else "finished"
+    recorder.finish(trainer, status)
     save_failed = ""
     if save:
         ok, saved = _save(save, trainer, {"result": result.to_dict() | {"history": []}})
@@ -131,6 +159,8 @@ def train_headless(args: argparse.Namespace, hp: HyperParams, data: Any) -> int:
         out["hparams"] = hp.to_dict()
         print(json.dumps(out))
     else:
+        if target is not None:
+            print(_target_line(target, result.epochs))
         print(
             f"test error {result.test_error_at_best:.2%} (best valid {result.best_valid_error:.2%} at epoch "
             f"{result.best_epoch}); {result.seconds:.1f}s training, {result.examples_per_second:,.0f} examples/s"
@@ -147,6 +177,18 @@ def train_headless(args: argparse.Namespace, hp: HyperParams, data: Any) -> int:
         )
         return exitcodes.DIVERGED
     return exitcodes.OK
+
+
+def _target_line(target: TargetReport, epochs: int) -> str:
+    """'target reached: valid 1.95% < 2.00% after 41.2 s training (52.0 s wall), 1.2M examples (step 9,375,
+    epoch 3.00)', or that it was not reached in so many epochs."""
+    if not target.reached:
+        return f"target {target.error:.2%} not reached in {epochs} epoch{'s' * (epochs != 1)}"
+    return (
+        f"target reached: valid {target.valid_error or 0.0:.2%} < {target.error:.2%} after "
+        f"{target.seconds or 0.0:.1f} s training ({target.wall or 0.0:.1f} s wall), "
+        f"{fmt_examples(target.examples or 0)} examples (step {target.step or 0:,}, epoch {target.epoch or 0.0:.2f})"
+    )
 
 
 def _warn_on_stderr(message: str) -> None:

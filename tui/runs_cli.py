@@ -110,6 +110,11 @@ def _event_text(e: dict[str, Any]) -> str:
     skip = {"kind", "event", "step", "examples", "time"}
     if e.get("event") == "hparam":
         detail = f"{e.get('field')} {e.get('old')} -> {e.get('new')}"
+    elif e.get("event") == "target":
+        detail = (
+            f"valid {_pct(e.get('valid_error'))} < {_pct(e.get('target'))} after {_secs(e.get('seconds'))} "
+            f"training, {e.get('examples', 0):,} examples"
+        )
     else:
         detail = " ".join(f"{k}={v}" for k, v in e.items() if k not in skip)
     return f"step {e.get('step', 0):>7}  {_secs(e.get('time')):>7}  {e.get('event', '?'):<10} {detail}".rstrip()
@@ -238,7 +243,9 @@ def add_arguments(sub: Any, add_runs_flag: Any) -> None:
     rm.add_argument("id", metavar="ID", help="run id or a unique prefix of it")
     add_runs_flag_here(rm)
     cmp = sub.add_parser(
-        "compare", help="runs side by side: final and best errors, time and examples to 5%% and 2%%, and a plot"
+        "compare",
+        help="runs side by side: final and best errors, time and examples to 5%% and 2%% and to a run's own "
+        "--target-error, and a plot",
     )
     cmp.add_argument("ids", nargs="+", metavar="ID", help="run ids or unique prefixes")
     cmp.add_argument("--no-plot", action="store_true", help="only the table")
@@ -268,6 +275,9 @@ def compare_table(summaries: list[RunSummary], out: TextIO) -> None:
     targets = sorted({t for s in summaries for t in s.to_target}, reverse=True)
     head = ["id", "variant", "settings", "steps", "time", "final valid", "final test", "best valid", "test@best"]
     head += [f"to {t:.0%} valid" for t in targets]
+    own = any(s.own_target is not None for s in summaries)
+    if own:
+        head.append("to own target (training time)")
     rows = [head]
     for s in summaries:
         row = [s.run_id, s.variant, _key(s), f"{s.steps:,}", _secs(s.duration), _pct(s.final_valid)]
@@ -275,8 +285,20 @@ def compare_table(summaries: list[RunSummary], out: TextIO) -> None:
         for t in targets:
             hit = s.to_target.get(t)
             row.append("not reached" if hit is None else f"{_secs(hit[0])} / {hit[1]:,} ex")
+        if own:
+            row.append(_own_target(s))
         rows.append(row)
     _table(rows, out)
+
+
+def _own_target(s: RunSummary) -> str:
+    """'< 2.00%: 41.2s / 1,200,000 ex (step 9,375)', '< 2.00%: not reached', or '-' for a run with no target."""
+    if s.own_target is None:
+        return "-"
+    if s.to_own_target is None:
+        return f"< {_pct(s.own_target)}: not reached"
+    seconds, examples, step = s.to_own_target
+    return f"< {_pct(s.own_target)}: {_secs(seconds)} / {examples:,} ex (step {step:,})"
 
 
 def compare_plot(recs: list[RunRecord], width: int = 100, height: int = 20, color: bool = False) -> str:

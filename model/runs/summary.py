@@ -34,6 +34,9 @@ class RunSummary:
     best_step: int | None = None
     final_loss: float | None = None
     to_target: dict[float, tuple[float, int] | None] = field(default_factory=dict)
+    own_target: float | None = None  # the run's own target validation error (hparam target_error; None: none)
+    #: (training seconds, examples, step) to the run's own target, from its ``target`` event (None: not reached)
+    to_own_target: tuple[float, int, int] | None = None
 
 
 def summarize(rec: RunRecord, targets: tuple[float, ...] = TARGETS) -> RunSummary:
@@ -62,4 +65,12 @@ def summarize(rec: RunRecord, targets: tuple[float, ...] = TARGETS) -> RunSummar
     for t in targets:
         hit = next((p for p in evals if p["valid_error"] <= t), None)
         s.to_target[t] = None if hit is None else (float(hit["time"]), int(hit["examples"]))
+    reached = [e for e in rec.events if e.get("event") == "target"]
+    if reached:  # the last target the run reached (the app can change it on the way)
+        e = reached[-1]
+        s.own_target = float(e.get("target", 0.0))
+        s.to_own_target = (float(e.get("seconds", e.get("time", 0.0))), int(e.get("examples", 0)), int(e["step"]))
+    else:
+        target = max((float(e.get("new") or 0.0) for e in rec.events if e.get("field") == "target_error"), default=0.0)
+        s.own_target = target or float(s.hparams.get("target_error") or 0.0) or None
     return s

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from model.config import HyperParams
+from model.config import NON_TRAINING_FIELDS, HyperParams
 from model.fit import EpochRecord, fit
 from model.runs import RunRecorder
 from model.study.plan import RunConfig
@@ -51,12 +51,15 @@ class Task:
     def run_id(self) -> str:
         """A stable name for this run's result (the store's file name): a hash of everything that
         decides its numbers."""
+        hp = self.config.hparams(self.base, self.seed).to_dict()
+        for name in NON_TRAINING_FIELDS:  # the study trains its epochs whatever these say: ids stay as they were
+            hp.pop(name, None)
         spec = {
             "format": RUN_FORMAT,
             "config": [self.config.key, self.config.sigma, self.config.stale_k],
             "seed": self.seed,
             "epochs": self.epochs,
-            "hp": self.config.hparams(self.base, self.seed).to_dict(),
+            "hp": hp,
             "diag_every": self.diag_every,
             "train_size": self.train_size,
             "data": self.data_tag,

@@ -27,6 +27,7 @@ FIELD_KEYS: tuple[tuple[str, str], ...] = (
     ("", "lr, weight decay x/÷ 10^(1/4)"),
     ("", "momentum, lr decay: halve/double 1-v"),
     ("", "batch size, hidden units x2/÷2"),
+    ("", "target error +/-0.005 (type 0.02 or 2%)"),
     ("", "other numbers +1/-1; choices cycle"),
     ("escape", "leave the field (shortcuts work again)"),
 )

@@ -509,7 +509,7 @@ class MainScreen(Screen[None]):
             listener(snapshot)
 
     def _notice(self, message: Notice) -> None:
-        self.notify(message.text, severity=message.severity)  # type: ignore[arg-type]
+        self.notify(message.text, severity=message.severity, timeout=message.timeout)  # type: ignore[arg-type]
         self.refresh_bindings()
 
 

@@ -11,6 +11,11 @@ must not block): one ``TrainProgress`` about every ``post_interval`` seconds wit
 losses (and the alignment angles the trainer measures) since the last one, never one per
 step. A paused worker waits on an Event with a timeout and every loop checks the stop flag,
 so ``stop()`` returns promptly. Leaves out Textual, widgets and drawing: it runs without an app.
+
+A target validation error (``hp.target_error``) pauses the run at the first evaluation below it
+(state "target", a ``Notice`` and a ``target`` event in the record); the status keeps saying
+so. Resuming trains on without stopping at that target again; changing the target while paused
+there trains on towards the new one.
 """
 
 from __future__ import annotations
@@ -30,7 +35,8 @@ from model.checkpoint import CheckpointError, save_checkpoint
 from model.config import SPECS, HyperParams
 from model.mlp import MLP
 from model.runs import RunRecorder
-from model.trainer import StepMetrics, Trainer
+from model.target import TargetReport, below_target
+from model.trainer import EvalMetrics, StepMetrics, Trainer
 from tui.errorlog import detail, log_error, summary
 from tui.session.checkpoints import apply_checkpoint
 from tui.session.checks import GRADCHECK_BATCH, run_gradcheck
@@ -92,7 +98,9 @@ class TrainingBridge:
             self._run.set()
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._halt: str | None = None  # "diverged", "finished" or "stopped" while paused for that reason
+        self._halt: str | None = None  # "diverged", "finished", "target" or "stopped" while paused for that reason
+        self._target: TargetReport | None = None  # where the run got below its target (None: not yet)
+        self._clock_start = clock()  # of this run (reset and load start another): the target's wall time
         self._epoch_budget = trainer.hp.epochs  # what continuing after "finished" adds
         self._extended = 0  # epochs the last resume added (announced by the worker)
         self._thread: threading.Thread | None = None
@@ -260,6 +268,11 @@ class TrainingBridge:
         if {"variant", "sigma", "stale_k"} & set(changes):
             self.stats.last_angles = None  # they measured the old rule
         self._flush(force=True)  # losses so far belong to the old settings
+        if "target_error" in changes:
+            self._target = None  # a new target: what the old one took is no longer the news
+            if self._halt == "target":  # paused at the old target: train on towards the new one
+                self._halt = None
+                self._run.set()
         if self._extended:
             more, self._extended = self._extended, 0
             self._post(Notice(f"training {more} more epochs, to {hp.epochs}"))
@@ -324,7 +337,10 @@ class TrainingBridge:
         return self._halt or "paused"
 
     def _status(self) -> TrainStatus:
-        return self.stats.status(self.trainer, self._state())
+        status = self.stats.status(self.trainer, self._state())
+        if self._target is not None:
+            status = dataclasses.replace(status, target_reached=self._target.text())
+        return status
 
     def _evaluate(self, epoch_end: bool) -> None:
         t0 = self._clock()
@@ -336,7 +352,26 @@ class TrainingBridge:
         self.stats.eval_seconds += self._clock() - t0
         if self.recorder is not None:
             self.recorder.evaluation(metrics, self.trainer, epoch_end)
+        reached = self._check_target(metrics)
         self._post(Evaluated(metrics, wrong, self._status(), epoch_end))
+        if reached:
+            self._post(Notice(f"{reached}; space trains on", timeout=10))
+
+    def _check_target(self, metrics: EvalMetrics) -> str:
+        """Pause if ``metrics`` is the first evaluation below the target; the notice text ("" : not)."""
+        target = self.trainer.hp.target_error
+        if self._target is not None and self._target.error == target:
+            return ""  # reached already: resuming trains on past it
+        if not below_target(target, metrics):
+            return ""
+        wall = self._clock() - self._clock_start
+        self._target = TargetReport.hit(target, metrics, self.trainer.epoch_float, self.stats.train_seconds, wall)
+        self._halt = "target"
+        self._run.clear()
+        self._record(
+            "target", target=target, valid_error=self._target.valid_error, seconds=round(self.stats.train_seconds, 3)
+        )
+        return self._target.text()
 
     # ---- commands (worker thread) ------------------------------------------------------------
     def _do_step(self, _: Any) -> None:
@@ -349,7 +384,7 @@ class TrainingBridge:
         self.trainer.reset()
         self._record("reset", after_step=after, hparams=self.trainer.hp.to_dict())
         self.stats.clear()
-        self._halt = None
+        self._halt, self._target, self._clock_start = None, None, self._clock()
         self._post(RunReset(self.trainer.hp, self._status(), "reset"))
         self._flush(force=True)
         self._evaluate(epoch_end=False)  # the digits and errors of the old weights are gone
@@ -406,7 +441,7 @@ class TrainingBridge:
         with self._hp_lock:  # the loaded run's settings replace what the fields asked for
             self._hp, self._hp_changed = trainer.hp, False
         self.stats.clear(ckpt.meta)
-        self._halt = None
+        self._halt, self._target, self._clock_start = None, None, self._clock()
         self._post(RunReset(trainer.hp, self._status(), f"loaded {Path(path).name}"))
         self._flush(force=True)
         self._evaluate(epoch_end=False)

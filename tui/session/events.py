@@ -24,7 +24,8 @@ class TrainStatus:
     """The counters of a run at one moment (None: not known yet).
 
     state: "loading", "running", "paused", "diverged", "finished" (the configured epochs are
-    done) or "stopped" (the worker failed or is shutting down).
+    done), "target" (paused at the first evaluation below the target validation error) or
+    "stopped" (the worker failed or is shutting down).
     """
 
     state: str = "loading"
@@ -41,6 +42,8 @@ class TrainStatus:
     test_error_at_best: float | None = None  # test error when validation was best
     variant: str = "exact"  # backward-pass variant the next step uses
     angles: tuple[tuple[str, float], ...] = ()  # latest (weight, degrees to the true gradient) pairs
+    target_error: float = 0.0  # the validation error to stop at (0: none)
+    target_reached: str = ""  # "target reached: valid 1.95% < 2.00% after ..." once it was ("" : not yet)
 
 
 @dataclass
@@ -125,6 +128,7 @@ class Notice:
 
     text: str
     severity: str = "information"  # Textual notify severity: information, warning, error
+    timeout: float | None = None  # seconds on screen (None: the app's default)
 
 
 @dataclass

@@ -103,4 +103,5 @@ class RunStats:
             test_error_at_best=self.best.test_error,
             variant=trainer.hp.variant,
             angles=tuple(self.last_angles.items()) if self.last_angles else (),
+            target_error=trainer.hp.target_error,
         )

@@ -8,8 +8,9 @@ Keys inside a field:
                             learning rate and weight decay x / ÷ 10^(1/4) (four steps per
                             decade, rounded to 3 digits; weight decay steps 0 <-> 1e-5),
                             momentum and lr decay halve / double the gap to 1 (0.9 -> 0.95),
-                            batch size and hidden units double / halve, other whole
-                            numbers +1 / -1, choices cycle
+                            batch size and hidden units double / halve, the target
+                            error +/- half a percentage point (down to 0: off), other
+                            whole numbers +1 / -1, choices cycle
     up / down, tab          previous / next field
     Escape                  leave the field (letter shortcuts work again)
 
@@ -48,7 +49,8 @@ LABELS: dict[str, str] = {
     "lr_decay": "lr decay",
     "hidden": "hidden units",
 }
-#: Nudge rule per field: "log" (x 10^(1/4)), "gap" (halve/double 1 - v), "double", "step" (+-1).
+#: Nudge rule per field: "log" (x 10^(1/4)), "gap" (halve/double 1 - v), "double", "step" (+-1),
+#: "points" (+- ``POINT_STEP``, an absolute step for fractions read as percentages).
 #: Fields not listed: choices cycle, whole numbers step by 1, other numbers use "log".
 NUDGE: dict[str, str] = {
     "lr": "log",
@@ -57,7 +59,9 @@ NUDGE: dict[str, str] = {
     "lr_decay": "gap",
     "batch_size": "double",
     "hidden": "double",
+    "target_error": "points",
 }
+POINT_STEP = 0.005  # half a percentage point
 LOG_STEP = 10**0.25
 #: Smallest nonzero value a nudge up reaches from 0 on a log field that allows 0 (weight decay).
 LOG_FLOOR = 1e-5
@@ -101,6 +105,8 @@ def nudge(name: str, value: Any, direction: int) -> Any:
         gap = 1.0 - value
         gap = gap / 2 if direction > 0 else max(gap * 2, 0.01)
         new = round(1.0 - gap, 6)
+    elif mode == "points":
+        new = max(0.0, round(value + direction * POINT_STEP, 6))
     elif mode == "double":
         new = value * 2 if direction > 0 else value // 2
     else:

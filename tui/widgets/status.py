@@ -31,6 +31,7 @@ STATE_STYLES = {
     "paused": "bold yellow",
     "diverged": "bold red",
     "finished": "bold blue",
+    "target": "bold green",
     "stopped": "bold magenta",
 }
 REFRESH_SECONDS = 0.25  # counters redraw at most this often (state changes at once)
@@ -140,8 +141,13 @@ class StatusPanel(Widget):
         ]
         out = [Text(f"● {s.state}", style=STATE_STYLES.get(s.state, "bold"))]
         out += [Text.assemble((f"{label} ", "dim"), (value, "bold")) for label, value in pairs]
+        if s.target_error and not s.target_reached:
+            out.append(Text.assemble(("target ", "dim"), (fmt_percent(s.target_error), "bold")))
         if s.state == "diverged":
             out.append(Text(DIVERGED_HINT, style="bold red"))
+        if s.target_reached:  # stays until the run resets or the target changes: the time to target
+            hint = "; space trains on" if s.state == "target" else ""
+            out.append(Text(s.target_reached + hint, style="bold green"))
         return out
 
     def _lines(self, width: int, status: TrainStatus | None = None) -> list[Text]:
