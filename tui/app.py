@@ -51,7 +51,7 @@ GC_THRESHOLDS = (5000, 20, 20)
 
 def css_paths() -> list[Path]:
     """The panels' stylesheet, then the app's, which has the last word on layout."""
-    return [asset("panels.tcss"), asset("pad.tcss"), asset("app.tcss")]
+    return [asset("panels.tcss"), asset("pad.tcss"), asset("runs.tcss"), asset("app.tcss")]
 
 
 HELP_PREPARE_SECONDS = 0.5  # after the training screen appears, the help screen is built
@@ -363,6 +363,7 @@ class MnistApp(App[int]):
         from tui.screens.main import MainScreen
         from tui.screens.math import MathScreen
         from tui.screens.pad import DrawPadScreen
+        from tui.screens.runs import RunsScreen
         from tui.screens.weights import WeightsScreen
         from tui.screens.why import WhyScreen
         from tui.widgets.charts import ChartsPanel
@@ -382,6 +383,7 @@ class MnistApp(App[int]):
             ("Weights screen (w)", WeightsScreen),
             ("Why this prediction (y in the digit viewer)", WhyScreen),
             ("Math screen (m)", MathScreen),
+            ("Run list (o)", RunsScreen),
         ):
             rows = binding_rows(getattr(cls, "BINDINGS", []))
             if rows:
