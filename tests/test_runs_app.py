@@ -21,8 +21,8 @@ from model.config import HyperParams
 from model.runs import RunRecorder, read_run, summarize
 from tui.app import MnistApp
 from tui.headless import make_trainer
-from tui.runs_cli import list_row
-from tui.screens.runs import LIVE_MARK, PICKED_MARK, RunsScreen
+from tui.runs_cli import LIST_COLUMNS, list_row
+from tui.screens.runs import LIVE_MARK, PICKED_MARK, SHOWN_COLUMNS, RunsScreen
 from tui.view.cursor import CanvasAxes, value_at
 from tui.view.format import format_compact, format_count
 from tui.view.runs import EntryCache, differences, load_entries, overlay_label, run_curves, short_id
@@ -187,7 +187,7 @@ async def started(pilot: Pilot[Any]) -> Any:
 async def test_o_lists_runs_and_picked_runs_are_drawn_on_the_charts(
     two_runs: tuple[Path, list[Path]], tiny_mnist: Any
 ) -> None:
-    root, (a, b) = two_runs
+    _, (a, b) = two_runs
     app = MnistApp(HP, data=tiny_mnist, start_paused=True)
     async with app.run_test(size=SIZE) as pilot:
         main = await started(pilot)
@@ -196,8 +196,9 @@ async def test_o_lists_runs_and_picked_runs_are_drawn_on_the_charts(
         table = screen.table
         assert [e.run_id for e in screen.entries] == [live_id, b.name, a.name]  # newest first
         assert [table.get_row_at(i)[0] for i in range(3)] == [LIVE_MARK, "", ""]
-        assert table.get_row_at(1)[1:] == list_row(summarize(read_run(b)))  # the columns of `mnist-tui runs`
-        assert "lr=0.1" in table.get_row_at(1)[5] and table.get_row_at(1)[3] == "test"
+        row = dict(zip(SHOWN_COLUMNS, table.get_row_at(1)[1:], strict=True))
+        assert row == dict(zip(LIST_COLUMNS, list_row(summarize(read_run(b))), strict=True))  # as `mnist-tui runs`
+        assert "lr=0.1" in row["settings"] and row["from"] == "test" and row["status"] == "finished"
         await pilot.press("space")  # the live run: already there
         assert main.charts.overlay == []
         await pilot.press("down", "space", "down", "enter")
@@ -256,7 +257,7 @@ def expected_value(x: np.ndarray, y: np.ndarray, at: float) -> float:
 async def test_v_shows_a_cursor_that_reads_live_and_overlaid_curves(
     two_runs: tuple[Path, list[Path]], tiny_mnist: Any
 ) -> None:
-    root, (a, b) = two_runs
+    _, (_, b) = two_runs
     app = MnistApp(HP, data=tiny_mnist, start_paused=True)
     async with app.run_test(size=SIZE) as pilot:
         main = await started(pilot)
@@ -267,7 +268,7 @@ async def test_v_shows_a_cursor_that_reads_live_and_overlaid_curves(
         await pilot.press("e")
         await wait_for(pilot, lambda: len(charts.error_chart.series["valid"].x) == 1, what="an evaluation")
         await wait_for(pilot, lambda: len(charts.loss_chart.series["raw"].x) == 40, what="40 losses")
-        screen = await open_runs(pilot)
+        await open_runs(pilot)
         await pilot.press("down", "space", "escape")  # run b (lr 0.1, 60 steps)
         await wait_for(pilot, lambda: app.screen is main)
         for chart in charts.charts.values():

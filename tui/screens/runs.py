@@ -33,8 +33,17 @@ if TYPE_CHECKING:
 
 #: The reading thread hands rows over at most this often.
 BATCH_SECONDS = 0.1
-LIVE_MARK = "live"
+LIVE_MARK = "●"
 PICKED_MARK = "✓"
+#: ``LIST_COLUMNS`` in the order shown: the figures first, the date (the id starts with it) and
+#: where the run came from last, where a narrow terminal scrolls to them.
+SHOWN_COLUMNS = ("id", "variant", "settings", "best valid", "test@best", "status", "time", "changes", "date", "from")
+_ORDER = [LIST_COLUMNS.index(c) for c in SHOWN_COLUMNS]
+
+
+def shown_cells(cells: list[str]) -> list[str]:
+    """A row's cells (``LIST_COLUMNS`` order) in ``SHOWN_COLUMNS`` order."""
+    return [cells[i] for i in _ORDER]
 
 
 class RunsScreen(Screen[None]):
@@ -77,7 +86,9 @@ class RunsScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static(f"Runs in {shown_path(self.root)}", id="runs-title")
+        yield Static(
+            f"Runs in {shown_path(self.root)}   {LIVE_MARK} the live run   {PICKED_MARK} on the charts", id="runs-title"
+        )
         table: DataTable[str] = DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
         yield table
         yield Static(self._status, id="runs-note")
@@ -88,7 +99,7 @@ class RunsScreen(Screen[None]):
         return self.query_one("#runs-table", DataTable)
 
     def on_mount(self) -> None:
-        self.table.add_columns("", *LIST_COLUMNS)
+        self.table.add_columns("", *SHOWN_COLUMNS)
         self.table.focus()
         self._read()
 
@@ -115,13 +126,14 @@ class RunsScreen(Screen[None]):
         table = self.table
         for entry in message.entries:
             self.entries.append(entry)
-            table.add_row(self._mark(entry), *entry.cells, key=str(len(self.entries) - 1))
+            table.add_row(self._mark(entry), *shown_cells(entry.cells), key=str(len(self.entries) - 1))
         if message.done:
             self.loaded = True
         if message.error:
             self._status = message.error
         elif not self.entries and message.done:
-            self._status = f"no recorded runs in {shown_path(self.root)} yet: every run the app or train makes is recorded there"
+            where = shown_path(self.root)
+            self._status = f"no recorded runs in {where} yet: every run the app or train makes is recorded there"
         else:
             unreadable = sum(bool(e.note) for e in self.entries)
             problems = f"; {unreadable} with problems (highlight one to see)" if unreadable else ""
