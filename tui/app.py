@@ -370,12 +370,14 @@ class MnistApp(App[int]):
         from tui.widgets.digits import MisclassifiedPanel
         from tui.widgets.gradcheck import GradCheckPanel
 
-        training = [b for b in MainScreen.BINDINGS if isinstance(b, Binding)]
+        cursor_keys = ("move_cursor", "cursor_end", "hide_cursor")  # listed as CURSOR_ROWS, pairs in one row
+        training = [b for b in MainScreen.BINDINGS if isinstance(b, Binding) and not b.action.startswith(cursor_keys)]
         panel_keys = [b for b in training if b.action.startswith("show_panel")]
         ordered = [b for b in training if b not in panel_keys] + list(self.BINDINGS) + panel_keys
         app_rows = _merge_keys(binding_rows(ordered))
         app_rows += [("ctrl+p", "command palette (every action)"), ("ctrl+q", "quit")]
         sections = [("Training (outside a field)", app_rows), ("Controls fields", list(FIELD_KEYS))]
+        sections.append(("Chart cursor (v)", list(MainScreen.CURSOR_ROWS)))
         for title, cls in (
             ("Misclassified digits (when focused)", MisclassifiedPanel),
             ("Charts (when focused)", ChartsPanel),

@@ -107,8 +107,8 @@ class MainScreen(Screen[None]):
         Binding("p", "draw", "Draw", tooltip="drawing pad: draw a digit, the live model reads it (esc leaves)"),
         Binding("w", "weights", "Weights", tooltip="the weights, live (esc leaves)"),
         Binding("m", "math", "Math", tooltip="the derivation, live (esc leaves)"),
-        Binding("o", "runs", "Runs", tooltip="recorded runs: overlay them on the charts (esc leaves)"),
-        Binding("v", "cursor", "Values", tooltip="chart cursor: every curve's value at one point (v/esc hides)"),
+        Binding("o", "runs", "Runs", tooltip="past runs to overlay (esc leaves)"),
+        Binding("v", "cursor", "Values", tooltip="chart cursor: read every curve"),
         Binding("left", "move_cursor(-1)", "Cursor left", show=False),
         Binding("right", "move_cursor(1)", "Cursor right", show=False),
         Binding("shift+left,pageup", "move_cursor(-10)", "Cursor 10 left", show=False),
@@ -120,6 +120,14 @@ class MainScreen(Screen[None]):
         Binding("2", "show_panel('digits')", "Show digits (small screens)", show=False),
         Binding("3", "show_panel('gradcheck')", "Show grad check (small screens)", show=False),
         Binding("4", "show_panel('angles')", "Show angle chart (also when wide)", show=False),
+    ]
+    #: The chart cursor's keys in the help, one row per pair (the bindings above, and the mouse).
+    CURSOR_ROWS: ClassVar[list[tuple[str, str]]] = [
+        ("left / right", "one column"),
+        ("shift+arrow, pgup/pgdn", "ten columns"),
+        ("home / end", "first / last column"),
+        ("click", "the cursor to that column"),
+        ("esc, v", "hide the cursor"),
     ]
     #: Palette entries: (title, help, action, argument).
     PALETTE: tuple[tuple[str, str, str, str | None], ...] = (
