@@ -222,6 +222,8 @@ async def test_o_lists_runs_and_picked_runs_are_drawn_on_the_charts(
         await pilot.resize_terminal(90, 30)  # the overlay survives a resize
         await pilot.pause()
         assert [s.label for s in loss.overlay] == labels
+        main.charts.clear()  # what a reset (r) or a loaded checkpoint does: the live curves go, the overlay stays
+        assert [s.label for s in loss.overlay] == labels and len(loss.overlay_markers) == 1
 
         screen = await open_runs(pilot)
         assert [screen.table.get_row_at(i)[0] for i in range(3)] == [LIVE_MARK, PICKED_MARK, PICKED_MARK]
