@@ -51,7 +51,7 @@ GC_THRESHOLDS = (5000, 20, 20)
 
 def css_paths() -> list[Path]:
     """The panels' stylesheet, then the app's, which has the last word on layout."""
-    return [asset("panels.tcss"), asset("pad.tcss"), asset("app.tcss")]
+    return [asset("panels.tcss"), asset("pad.tcss"), asset("runs.tcss"), asset("app.tcss")]
 
 
 HELP_PREPARE_SECONDS = 0.5  # after the training screen appears, the help screen is built
@@ -363,18 +363,21 @@ class MnistApp(App[int]):
         from tui.screens.main import MainScreen
         from tui.screens.math import MathScreen
         from tui.screens.pad import DrawPadScreen
+        from tui.screens.runs import RunsScreen
         from tui.screens.weights import WeightsScreen
         from tui.screens.why import WhyScreen
         from tui.widgets.charts import ChartsPanel
         from tui.widgets.digits import MisclassifiedPanel
         from tui.widgets.gradcheck import GradCheckPanel
 
-        training = [b for b in MainScreen.BINDINGS if isinstance(b, Binding)]
+        cursor_keys = ("move_cursor", "cursor_end", "hide_cursor")  # listed as CURSOR_ROWS, pairs in one row
+        training = [b for b in MainScreen.BINDINGS if isinstance(b, Binding) and not b.action.startswith(cursor_keys)]
         panel_keys = [b for b in training if b.action.startswith("show_panel")]
         ordered = [b for b in training if b not in panel_keys] + list(self.BINDINGS) + panel_keys
         app_rows = _merge_keys(binding_rows(ordered))
         app_rows += [("ctrl+p", "command palette (every action)"), ("ctrl+q", "quit")]
         sections = [("Training (outside a field)", app_rows), ("Controls fields", list(FIELD_KEYS))]
+        sections.append(("Chart cursor (v)", list(MainScreen.CURSOR_ROWS)))
         for title, cls in (
             ("Misclassified digits (when focused)", MisclassifiedPanel),
             ("Charts (when focused)", ChartsPanel),
@@ -382,6 +385,7 @@ class MnistApp(App[int]):
             ("Weights screen (w)", WeightsScreen),
             ("Why this prediction (y in the digit viewer)", WhyScreen),
             ("Math screen (m)", MathScreen),
+            ("Run list (o)", RunsScreen),
         ):
             rows = binding_rows(getattr(cls, "BINDINGS", []))
             if rows:

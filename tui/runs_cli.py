@@ -74,6 +74,26 @@ def _records(root: Path) -> list[RunRecord]:
     return out
 
 
+#: The columns of ``mnist-tui runs`` (and of the app's run list), one ``list_row`` per run.
+LIST_COLUMNS = ("id", "date", "from", "variant", "settings", "best valid", "test@best", "time", "changes", "status")
+
+
+def list_row(s: RunSummary) -> list[str]:
+    """A run's cells under ``LIST_COLUMNS``."""
+    return [
+        s.run_id,
+        s.started[:16].replace("T", " "),
+        s.source,
+        s.variant,
+        _key(s),
+        _pct(s.best_valid),
+        _pct(s.test_at_best),
+        _secs(s.duration),
+        str(s.interventions),
+        s.status,
+    ]
+
+
 def cmd_list(root: Path, out: TextIO | None = None) -> int:
     """One line per run, oldest first."""
     out = out or sys.stdout
@@ -81,23 +101,7 @@ def cmd_list(root: Path, out: TextIO | None = None) -> int:
     if not recs:
         out.write(f"no runs in {root}\n")
         return 0
-    rows = [["id", "date", "from", "variant", "settings", "best valid", "test@best", "time", "changes", "status"]]
-    for rec in recs:
-        s = summarize(rec)
-        rows.append(
-            [
-                s.run_id,
-                s.started[:16].replace("T", " "),
-                s.source,
-                s.variant,
-                _key(s),
-                _pct(s.best_valid),
-                _pct(s.test_at_best),
-                _secs(s.duration),
-                str(s.interventions),
-                s.status,
-            ]
-        )
+    rows = [list(LIST_COLUMNS)] + [list_row(summarize(rec)) for rec in recs]
     _table(rows, out)
     out.write(f"{len(recs)} run{'s' * (len(recs) > 1)} in {root}\n")
     for rec in recs:

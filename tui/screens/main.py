@@ -107,10 +107,27 @@ class MainScreen(Screen[None]):
         Binding("p", "draw", "Draw", tooltip="drawing pad: draw a digit, the live model reads it (esc leaves)"),
         Binding("w", "weights", "Weights", tooltip="the weights, live (esc leaves)"),
         Binding("m", "math", "Math", tooltip="the derivation, live (esc leaves)"),
+        Binding("o", "runs", "Runs", tooltip="past runs to overlay (esc leaves)"),
+        Binding("v", "cursor", "Values", tooltip="chart cursor: read every curve"),
+        Binding("left", "move_cursor(-1)", "Cursor left", show=False),
+        Binding("right", "move_cursor(1)", "Cursor right", show=False),
+        Binding("shift+left,pageup", "move_cursor(-10)", "Cursor 10 left", show=False),
+        Binding("shift+right,pagedown", "move_cursor(10)", "Cursor 10 right", show=False),
+        Binding("home", "cursor_end(-1)", "Cursor to the start", show=False),
+        Binding("end", "cursor_end(1)", "Cursor to the end", show=False),
+        Binding("escape", "hide_cursor", "Hide the cursor", show=False),
         Binding("1", "show_panel('charts')", "Show charts (small screens)", show=False),
         Binding("2", "show_panel('digits')", "Show digits (small screens)", show=False),
         Binding("3", "show_panel('gradcheck')", "Show grad check (small screens)", show=False),
         Binding("4", "show_panel('angles')", "Show angle chart (also when wide)", show=False),
+    ]
+    #: The chart cursor's keys in the help, one row per pair (the bindings above, and the mouse).
+    CURSOR_ROWS: ClassVar[list[tuple[str, str]]] = [
+        ("left / right", "one column"),
+        ("shift+arrow, pgup/pgdn", "ten columns"),
+        ("home / end", "first / last column"),
+        ("click", "the cursor to that column"),
+        ("esc, v", "hide the cursor"),
     ]
     #: Palette entries: (title, help, action, argument).
     PALETTE: tuple[tuple[str, str, str, str | None], ...] = (
@@ -131,6 +148,8 @@ class MainScreen(Screen[None]):
         ("Draw a digit", "Drawing pad: mouse or arrows + space; the live model classifies it (p)", "draw", None),
         ("Watch the weights", "W1's filters, unit firing, outgoing weights, live (w)", "weights", None),
         ("Read the derivation", "backprop.md beside the live shapes, p - t and gradient norms (m)", "math", None),
+        ("Recorded runs", "List the runs, overlay their curves on the charts (o)", "runs", None),
+        ("Chart cursor", "A vertical line on the charts reading every curve's value there (v)", "cursor", None),
     )
 
     class Ready(Message):
@@ -149,6 +168,7 @@ class MainScreen(Screen[None]):
         #: Screens and panels that asked for weight snapshots get each one (they unsubscribe on unmount).
         self.snapshot_listeners: list[Callable[[WeightsSnapshot], None]] = []
         self.pad_state: Any = None  # the drawing pad's canvas (a tui.view.pad.PadState), kept between openings
+        self.runs_cache: Any = None  # the run list's records read so far (a tui.view.runs.EntryCache)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -275,6 +295,8 @@ class MainScreen(Screen[None]):
                 return True if bridge.paused else None
             if action == "gradcheck":
                 return None if bridge.gradcheck_running else True
+        if action in ("move_cursor", "cursor_end", "hide_cursor"):
+            return self.charts.cursor_x is not None  # else the keys go on to whatever else takes them
         return True
 
     def palette_commands(self) -> Iterator[SystemCommand]:
@@ -374,6 +396,35 @@ class MainScreen(Screen[None]):
         if self.bridge is not None:
             self.app.push_screen(MathScreen(self))
 
+    def action_runs(self) -> None:
+        from tui.screens.runs import RunsScreen
+        from tui.view.runs import EntryCache
+
+        if self.runs_cache is None:
+            self.runs_cache = EntryCache()
+        self.app.push_screen(RunsScreen(self, cache=self.runs_cache))
+
+    def action_cursor(self) -> None:
+        """Show the chart cursor (at the right end), or hide it."""
+        if self.charts.cursor_x is not None:
+            self.action_hide_cursor()
+            return
+        if self.compact:
+            self.show_panel("charts")
+        if not self.charts.show_cursor():
+            self.notify("nothing on the charts yet to read")
+        self.refresh_bindings()
+
+    def action_move_cursor(self, columns: int) -> None:
+        self.charts.move_cursor(columns)
+
+    def action_cursor_end(self, end: int) -> None:
+        self.charts.cursor_to_end(end)
+
+    def action_hide_cursor(self) -> None:
+        self.charts.hide_cursor()
+        self.refresh_bindings()
+
     def action_show_panel(self, key: str) -> None:
         self.show_panel(key)
 
@@ -409,7 +460,7 @@ class MainScreen(Screen[None]):
 
     def _progress(self, message: TrainProgress) -> None:
         if message.examples:
-            self.charts.append_losses(message.examples, message.losses)
+            self.charts.append_losses(message.examples, message.losses, last_step=message.status.step)
         if message.angles:
             self.charts.append_angles(message.angles)
         self._show_status(message.status)

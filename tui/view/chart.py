@@ -18,6 +18,7 @@ from tui.view.series import F64, RGB, Series
 from tui.view.ticks import log_ticks, nice_ticks, stepped_ticks
 
 MARKER_COLOR: RGB = (150, 150, 150)
+CURSOR_COLOR: RGB = (235, 235, 235)
 #: Columns a chart's y tick labels take; the canvas gets the rest.
 TICK_COLUMNS = 8
 
@@ -51,6 +52,7 @@ class ChartData:
     lines: list[tuple[Series, F64, F64]]  # (series, x, y as drawn), non-empty only
     markers: list[Marker]
     linked: list[tuple[float, float]]  # x extents of linked charts
+    cursor: float | None = None  # x of the chart cursor's vertical line, if shown
 
 
 @dataclass(frozen=True)

@@ -5,18 +5,28 @@ and, once a backward-pass variant other than exact backprop has run, the angle b
 the update and the true gradient beside the error chart; it fans markers out to every
 chart, links their x ranges, and ``add_chart`` mounts a further chart later. Each chart
 is a ``SeriesChart``; smoothing comes from ``tui.view.series``.
+
+``set_overlay`` draws recorded runs (``tui.view.runs``) under the live curves, dimmer, with
+their hyperparameter changes; a reset keeps them. The cursor (``show_cursor``, ``move_cursor``)
+is a vertical line at one x on every chart, and ``CursorLine`` under the charts reads the
+step and every curve's value there (``tui.view.cursor``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widget import Widget
 
-from tui.view.series import RGB, RunningEMA, Values
+from tui.view.chart import Marker
+from tui.view.cursor import CanvasAxes, value_at
+from tui.view.format import format_compact, format_count
+from tui.view.runs import RunCurves
+from tui.view.series import RGB, GrowingArray, RunningEMA, Series, Values
 from tui.widgets.series_chart import EXTRA_COLORS, SeriesChart
 
 LOSS_RAW: RGB = (88, 110, 150)
@@ -30,6 +40,68 @@ LOSS_EMA_ALPHA = 0.02
 ANGLE_SPAN = (0.0, 90.0)
 #: Tick spacings for degrees, finest first.
 DEGREE_STEPS = (15.0, 30.0, 45.0, 90.0)
+#: Colours of overlaid runs, one per run in both charts: other hues than the live curves', dimmer.
+OVERLAY_COLORS: tuple[RGB, ...] = ((70, 150, 165), (170, 90, 155), (110, 155, 80), (150, 130, 90), (105, 115, 185))
+#: Columns the cursor jumps with shift+arrows (or page up/down).
+CURSOR_PAGE = 10
+
+
+def dim(color: RGB, factor: float = 0.7) -> RGB:
+    """``color`` darker by ``factor`` (markers of overlaid runs)."""
+    r, g, b = (round(c * factor) for c in color)
+    return (r, g, b)
+
+
+def _hex(color: RGB) -> str:
+    return "#{:02x}{:02x}{:02x}".format(*color)
+
+
+@dataclass(frozen=True)
+class OverlayRun:
+    """A recorded run shown on the charts: its id, its legend label ("3fa2 lr 0.1") and curves."""
+
+    run_id: str
+    label: str
+    curves: RunCurves
+
+
+class CursorLine(Widget):
+    """Under the charts while the cursor is shown: the step and every curve's value at the cursor."""
+
+    DEFAULT_CSS = """
+    CursorLine {
+        height: auto;
+        max-height: 3;
+        display: none;
+    }
+    CursorLine.-shown {
+        display: block;
+    }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.items: list[tuple[RGB | None, str]] = []
+
+    def show(self, items: Sequence[tuple[RGB | None, str]]) -> None:
+        """(colour or None, text) items, shown joined by " · "; an empty list hides the line."""
+        self.items = list(items)
+        self.set_class(bool(self.items), "-shown")
+        self.refresh(layout=True)
+
+    @property
+    def text(self) -> str:
+        return " · ".join(text for _, text in self.items)
+
+    def render(self) -> Text:
+        out = Text()
+        for i, (color, text) in enumerate(self.items):
+            if i:
+                out.append(" · ", style="dim")
+            if color is not None:
+                out.append("━ ", style=_hex(color))
+            out.append(text)
+        return out
 
 
 class ChangesLine(Widget):
@@ -119,8 +191,13 @@ class ChartsPanel(Widget):
         for name, color in ANGLE_COLORS.items():
             self.angle_chart.add_series(name, f"∠{name}", color, density=1.0)
         self.changes = ChangesLine(id="chart-changes")
+        self.cursor_line = CursorLine(id="chart-cursor")
         self.charts: dict[str, SeriesChart] = {}
         self._ema = RunningEMA(LOSS_EMA_ALPHA)
+        self.overlay: list[OverlayRun] = []
+        self._overlay_series: list[tuple[OverlayRun, Series, Series]] = []  # (run, loss, valid)
+        self.cursor_x: float | None = None  # the cursor's x (examples seen) while shown
+        self._step_x, self._step = GrowingArray(), GrowingArray()  # the live run's step at each loss point
         self._register("loss", self.loss_chart)
         self._register("error", self.error_chart)
         self._register("angles", self.angle_chart)
@@ -137,6 +214,7 @@ class ChartsPanel(Widget):
             yield self.error_chart
             yield self.angle_chart
         yield self.changes
+        yield self.cursor_line
 
     def add_chart(self, key: str, chart: SeriesChart) -> SeriesChart:
         """Mount another chart below the others; markers reach it too. Returns ``chart``."""
@@ -159,10 +237,16 @@ class ChartsPanel(Widget):
             if show:
                 self.angle_chart.replot()
 
-    def append_losses(self, examples: Values, losses: Values) -> None:
-        """Per-step minibatch losses at the given examples-seen counts (equal lengths)."""
+    def append_losses(self, examples: Values, losses: Values, last_step: int | None = None) -> None:
+        """Per-step minibatch losses at the given examples-seen counts (equal lengths); ``last_step``:
+        the step count after the last of them (one step each), which the cursor reads."""
         self.loss_chart.append("raw", examples, losses)
         self.loss_chart.append("smooth", examples, self._ema.update(losses))
+        if last_step is not None:
+            before = len(self._step_x)
+            self._step_x.extend(examples)
+            n = len(self._step_x) - before
+            self._step.extend(range(last_step - n + 1, last_step + 1))
 
     def append_errors(self, examples: int, errors: dict[str, float]) -> None:
         """Error fractions per set (keys "train", "valid", ...) after an evaluation."""
@@ -201,8 +285,101 @@ class ChartsPanel(Widget):
             chart.add_marker(examples, "diverged", DIVERGED_COLOR)
 
     def clear(self) -> None:
-        """Forget all curves and markers (a new run); the angle chart keeps its place."""
+        """Forget the live run's curves and markers (a new run); the angle chart keeps its place,
+        overlaid runs and the cursor stay."""
         self._ema.reset()
         self.changes.clear()
+        self._step_x.clear()
+        self._step.clear()
         for chart in self.charts.values():
             chart.clear()
+        self._show_readout()
+
+    # ---- overlaid runs --------------------------------------------------------------------------
+    def set_overlay(self, runs: Sequence[OverlayRun]) -> None:
+        """Draw ``runs`` (recorded) under the live curves: smoothed loss, validation error and their
+        hyperparameter changes, one dimmer colour per run; an empty list removes them."""
+        self.overlay = list(runs)
+        self._overlay_series = []
+        markers: list[Marker] = []
+        for i, run in enumerate(self.overlay):
+            color = OVERLAY_COLORS[i % len(OVERLAY_COLORS)]
+            loss = Series(f"run:{run.run_id}:loss", run.label, color, density=1.0)
+            loss.extend(run.curves.loss_x, run.curves.loss_y, SeriesChart.MAX_STORED)
+            valid = Series(f"run:{run.run_id}:valid", run.label, color, density=1.0, mark_last=True)
+            valid.extend(run.curves.valid_x, run.curves.valid_y, SeriesChart.MAX_STORED)
+            self._overlay_series.append((run, loss, valid))
+            short = run.label.split(" ", 1)[0]
+            markers += [Marker(x, f"{short} {text}", dim(color), short) for x, text in run.curves.changes]
+        self.loss_chart.set_overlay([loss for _, loss, _ in self._overlay_series], markers)
+        self.error_chart.set_overlay([valid for _, _, valid in self._overlay_series], markers)
+        for key, chart in self.charts.items():  # the other charts: the runs' changes only
+            if key not in ("loss", "error"):
+                chart.set_overlay([], markers)
+        self._show_readout()
+
+    # ---- the cursor -------------------------------------------------------------------------------
+    @property
+    def cursor_axes(self) -> CanvasAxes | None:
+        """The x geometry the cursor moves in: the loss chart's last figure (else the error chart's)."""
+        return self.loss_chart.axes or self.error_chart.axes
+
+    def show_cursor(self) -> bool:
+        """Show the cursor at the right end of the charts; False when nothing is drawn yet."""
+        axes = self.cursor_axes
+        if axes is None:
+            return False
+        self.set_cursor(axes.x_at(axes.cols - 1))
+        return True
+
+    def hide_cursor(self) -> None:
+        self.set_cursor(None)
+
+    def move_cursor(self, columns: int) -> None:
+        """Move the cursor by ``columns`` canvas columns of the loss chart (kept on the canvas)."""
+        axes = self.cursor_axes
+        if self.cursor_x is not None and axes is not None:
+            self.set_cursor(axes.moved(self.cursor_x, columns))
+
+    def cursor_to_end(self, end: int) -> None:
+        """The cursor to the first (``end`` < 0) or last column."""
+        axes = self.cursor_axes
+        if self.cursor_x is not None and axes is not None:
+            self.set_cursor(axes.x_at(0 if end < 0 else axes.cols - 1))
+
+    def set_cursor(self, x: float | None) -> None:
+        """The cursor line at ``x`` (examples seen) on every chart, read out under them; None hides it."""
+        self.cursor_x = x
+        with self.app.batch_update():
+            for chart in self.charts.values():
+                chart.set_cursor(x)
+            self._show_readout()
+
+    def readout(self, x: float) -> list[tuple[RGB | None, str]]:
+        """What the cursor reads at ``x``: the live step and examples, then (colour, "label value")
+        for every curve's newest point at or before ``x`` (live first, then each overlaid run)."""
+        step = value_at(self._step_x.values, self._step.values, x)
+        head = f"step {int(step[1]):,} · {format_count(step[0])} examples" if step else f"{format_count(x)} examples"
+        items: list[tuple[RGB | None, str]] = [(None, head)]
+        for chart, unit in ((self.loss_chart, ""), (self.error_chart, "%")):
+            for s in chart.series.values():
+                if (p := value_at(s.x.values, s.y.values, x)) is not None:
+                    items.append((s.color, f"{s.label} {format_compact(p[1])}{unit}"))
+        for run, loss, valid in self._overlay_series:
+            parts = [
+                f"{name} {format_compact(p[1])}{unit}"
+                for name, s, unit in (("loss", loss, ""), ("valid", valid, "%"))
+                if (p := value_at(s.x.values, s.y.values, x)) is not None
+            ]
+            if parts:
+                items.append((loss.color, f"{run.label}: {', '.join(parts)}"))
+        return items
+
+    def _show_readout(self) -> None:
+        self.cursor_line.show([] if self.cursor_x is None else self.readout(self.cursor_x))
+
+    def on_series_chart_clicked(self, message: SeriesChart.Clicked) -> None:
+        """A click on a chart puts the cursor at that column (and shows it)."""
+        message.stop()
+        self.set_cursor(message.x)
+        self.screen.refresh_bindings()

@@ -17,12 +17,15 @@ import time
 from collections.abc import Sequence
 
 from rich.text import Text
+from textual import events
 from textual.app import RenderResult
+from textual.message import Message
 from textual_plotext import PlotextPlot
 from textual_plotext.plot import Plot
 
 from tui.errorlog import log_error
-from tui.view.chart import MARKER_COLOR, Axis, ChartData, Marker, canvas_width, layout, x_extent
+from tui.view.chart import CURSOR_COLOR, MARKER_COLOR, Axis, ChartData, Marker, canvas_width, layout, x_extent
+from tui.view.cursor import CanvasAxes
 from tui.view.format import format_compact
 from tui.view.series import RGB, Series, Values
 
@@ -40,7 +43,17 @@ class SeriesChart(PlotextPlot):
     every ``REPLOT_SECONDS``. Non-finite points (and, with ``log_y``, points <= 0)
     are skipped when drawing. ``y_span`` (linear charts): a y range always shown, widened
     by data outside it; ``y_steps``: tick spacings to pick from instead of 1-2-5 steps.
+    ``set_overlay`` adds other runs' lines and markers under the live ones (kept by ``clear``);
+    ``set_cursor`` draws a vertical cursor line, and ``axes`` says where the last figure put x.
     """
+
+    class Clicked(Message):
+        """The canvas was clicked at the column standing for ``x`` (examples seen)."""
+
+        def __init__(self, chart: SeriesChart, x: float) -> None:
+            super().__init__()
+            self.chart = chart
+            self.x = x
 
     DEFAULT_CSS = """
     SeriesChart {
@@ -72,6 +85,11 @@ class SeriesChart(PlotextPlot):
         self.empty_text = empty_text
         self.series: dict[str, Series] = {}
         self.markers: list[Marker] = []
+        self.overlay: list[Series] = []  # other runs' lines, drawn under the live ones
+        self.overlay_markers: list[Marker] = []
+        self.cursor: float | None = None  # x of the cursor line, when shown
+        self.readout = ""  # replaces the legend in the border subtitle while not empty
+        self.axes: CanvasAxes | None = None  # the x geometry of the figure shown
         self.dirty = False
         self.generation = 0  # bumped when a redraw is asked for now (replot, clear)
         self._drawn: tuple[object, RenderResult] | None = None  # (inputs, figure) of the last build
@@ -110,8 +128,22 @@ class SeriesChart(PlotextPlot):
         self.dirty = True
 
     def x_extent(self) -> tuple[float, float] | None:
-        """(min, max) x over all stored points, or None when empty."""
-        return x_extent(self.series.values())
+        """(min, max) x over all stored points (overlay included), or None when empty."""
+        return x_extent([*self.series.values(), *self.overlay])
+
+    def set_overlay(self, lines: Sequence[Series], markers: Sequence[Marker] = ()) -> None:
+        """Other runs' lines and markers, drawn under the live run's; ``clear`` keeps them."""
+        self.overlay = list(lines)
+        self.overlay_markers = list(markers)
+        for other in self.linked:
+            other.dirty = True
+        self.replot()
+
+    def set_cursor(self, x: float | None, readout: str = "") -> None:
+        """Show the cursor line at ``x`` with ``readout`` (markup) as the subtitle; None hides it."""
+        self.cursor = x
+        self.readout = readout if x is not None else ""
+        self.replot()
 
     def clear(self) -> None:
         """Drop every point and marker (series stay registered)."""
@@ -120,7 +152,7 @@ class SeriesChart(PlotextPlot):
         self.markers.clear()
         self.dirty = True
         self.generation += 1
-        self.border_subtitle = ""
+        self.border_subtitle = self.readout
         self.refresh()
 
     # ---- drawing -------------------------------------------------------------------------
@@ -147,8 +179,12 @@ class SeriesChart(PlotextPlot):
         """Redraw on the next frame whatever the throttle says; updates the legend too."""
         self.dirty = False
         self.generation += 1
-        self.border_subtitle = self.legend()
+        self.border_subtitle = self.subtitle()
         self.refresh()
+
+    def subtitle(self) -> str:
+        """The cursor's readout while it is shown, else the legend."""
+        return self.readout or self.legend()
 
     def legend(self) -> str:
         """Border-subtitle markup: a coloured dash, label and latest value per series.
@@ -157,7 +193,7 @@ class SeriesChart(PlotextPlot):
         """
         items = [
             (s, f"{s.label} {format_compact(v)}{self.unit}")
-            for s in self.series.values()
+            for s in [*self.series.values(), *self.overlay]
             if (v := s.last_finite()) is not None
         ]
         width = sum(len(text) + 4 for _, text in items) - 2  # "━ " before each, "  " between
@@ -167,29 +203,33 @@ class SeriesChart(PlotextPlot):
 
     def rebuild(self) -> bool:
         """Rebuild the plotext figure from the raw arrays; False when nothing is drawable."""
-        return self._plot_onto(self.plt, self._snapshot())
+        snap = self._snapshot()
+        self.axes = self._plot_onto(self.plt, snap)
+        return self.axes is not None
 
     def _snapshot(self) -> ChartData:
         """Everything a figure is drawn from, copied (on the UI thread, where data is appended)."""
         width = canvas_width(self.size.width)
-        lines = [(s, *s.visible(width, self.log_y)) for s in self.series.values()]
+        lines = [(s, *s.visible(width, self.log_y)) for s in [*self.overlay, *self.series.values()]]
         return ChartData(
             inputs=self._inputs(),
             theme=self._get_plotext_theme_name(self.app.theme),
             size=(self.size.width, self.size.height),
             lines=[(s, x, y) for s, x, y in lines if len(x)],
-            markers=list(self.markers),
+            markers=[*self.overlay_markers, *self.markers],
             linked=[lo_hi for o in self.linked if (lo_hi := o.x_extent()) is not None],
+            cursor=self.cursor,
         )
 
-    def _plot_onto(self, plt: Plot, snap: ChartData) -> bool:
-        """Draw ``snap`` on the figure ``plt``; False when nothing is drawable. Reads only ``snap``
-        and fixed settings, so it may run off the UI thread on a figure of its own."""
+    def _plot_onto(self, plt: Plot, snap: ChartData) -> CanvasAxes | None:
+        """Draw ``snap`` on the figure ``plt``; returns where its canvas is, None when nothing is
+        drawable. Reads only ``snap`` and fixed settings, so it may run off the UI thread on a
+        figure of its own."""
         plt.clear_figure()
         plt.theme(snap.theme)  # before text(): labels take its canvas colour
         frame = layout(snap, self.axis)
         if frame is None:
-            return False
+            return None
         for line in frame.lines:
             plt.plot(line.x, line.y, color=line.color, marker="hd")
             if line.last is not None:
@@ -198,13 +238,15 @@ class SeriesChart(PlotextPlot):
             plt.vline(m.x, m.color)
             if start is not None:
                 plt.text(text, start, frame.y_lim[1], color=m.color, alignment="left")
+        if snap.cursor is not None:  # on top of everything, kept inside the x range
+            plt.vline(min(max(snap.cursor, frame.x_lim[0]), frame.x_lim[1]), CURSOR_COLOR)
         plt.xlim(*frame.x_lim)
         if snap.size[1] >= 16:
             plt.xlabel("examples seen")
         plt.ylim(*frame.y_lim)
         plt.xticks(frame.x_ticks, frame.x_labels)
         plt.yticks(frame.y_ticks, frame.y_labels)
-        return True
+        return CanvasAxes.of(snap.size[0], frame.y_labels, frame.x_lim)
 
     def _inputs(self) -> tuple[object, ...]:
         """When the last figure must not be shown again: after ``replot``/``clear``, a resize or
@@ -231,27 +273,36 @@ class SeriesChart(PlotextPlot):
         plotext's build is pure Python and takes ~10-20 ms a chart; on the event loop that
         would hold back any key pressed meanwhile, on a thread it only shares the GIL.
         """
-        snap, legend = self._snapshot(), self.legend()
+        snap, legend = self._snapshot(), self.subtitle()
         self._building = True
 
         def build() -> None:
             result: RenderResult | None = None
+            axes: CanvasAxes | None = None
             t0 = time.perf_counter()
             try:
                 plot = self._background_plot
-                if self._plot_onto(plot, snap):
+                axes = self._plot_onto(plot, snap)
+                if axes is not None:
                     plot.plotsize(*snap.size)
                     plot._set_size(*snap.size)  # as PlotextPlot.render does
                     result = Text.from_ansi(plot.build())
             except Exception as exc:  # logged; the chart keeps its last figure
                 log_error("drawing a chart", exc)
             with contextlib.suppress(RuntimeError):  # the app is closing
-                self.app.call_from_thread(self._built, snap.inputs, legend, result, time.perf_counter() - t0)
+                self.app.call_from_thread(self._built, snap.inputs, legend, result, axes, time.perf_counter() - t0)
 
         # A Textual thread worker: the app cancels and joins it on exit, like its other workers.
         self.run_worker(build, thread=True, name="chart-build", group="chart-build", exit_on_error=False)
 
-    def _built(self, inputs: tuple[object, ...], legend: str, result: RenderResult | None, seconds: float) -> None:
+    def _built(
+        self,
+        inputs: tuple[object, ...],
+        legend: str,
+        result: RenderResult | None,
+        axes: CanvasAxes | None,
+        seconds: float,
+    ) -> None:
         """Back on the UI thread: show the figure and its legend unless a replot, resize or theme
         change came meanwhile (render has then drawn a newer one already). Both change in one
         refresh: set apart, each would repaint the whole chart. ``seconds`` the build took feeds
@@ -263,4 +314,15 @@ class SeriesChart(PlotextPlot):
         self.border_subtitle = legend  # also when nothing is drawable: empties it after a clear
         if result is not None:
             self._drawn = (inputs, result)
+            self.axes = axes
             self.refresh()
+
+    def on_click(self, event: events.Click) -> None:
+        """A click on the canvas: ``Clicked`` with the x of that column (the figure's own mapping)."""
+        offset = event.get_content_offset(self)
+        if offset is None or self.axes is None:
+            return
+        x = self.axes.x_of_cell(offset.x)
+        if x is not None:
+            event.stop()
+            self.post_message(self.Clicked(self, x))
