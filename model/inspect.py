@@ -5,7 +5,7 @@ copies in a weights snapshot, and an activation name, so it works on any copy of
 weights without touching the trainer:
 
 - ``filter_tiles`` / ``downsample2``: W1's rows scaled to [-1, 1] for drawing (one scale per
-  row or one for all) and shrunk 2x2.
+  row or one for all) and shrunk 2x2; ``tile_grid``: the first units' filters as one RGB image.
 - ``unit_stats``: how often each hidden unit fires on a set (z1 > 0) and how many never do.
 - ``explain``: logits of one example as sums of activation x weight over the hidden units,
   and the units that push most towards the predicted and the true class.
@@ -61,6 +61,41 @@ def downsample2(tiles: NDArray[np.floating]) -> F32:
     t = np.asarray(tiles, np.float32).reshape(-1, SIDE // 2, 2, SIDE // 2, 2)
     small: F32 = t.mean(axis=(2, 4)).reshape(-1, (SIDE // 2) ** 2)
     return small
+
+
+#: ``tile_grid``'s colours, as the app's weights panel: negative red, zero near black, positive blue.
+NEG_RGB = (255, 72, 56)
+ZERO_RGB = (28, 28, 34)
+POS_RGB = (80, 150, 255)
+GAP_RGB = (128, 128, 128)
+GRID_UNITS = 64
+
+
+def tile_grid(W1: NDArray[np.floating], units: int = GRID_UNITS, zoom: int = 2) -> NDArray[np.uint8]:
+    """The first ``units`` rows of W1 (H, 784) as 28x28 tiles in one (rows, cols, 3) uint8 RGB image.
+
+    Tiles are scaled per unit by ``filter_tiles`` and coloured on a diverging map (``NEG_RGB`` at -1,
+    ``ZERO_RGB`` at 0, ``POS_RGB`` at +1), laid out ceil(sqrt(n)) to a row with a 1-pixel grey gap,
+    then every pixel repeated ``zoom`` x ``zoom``: for 64 units and zoom 2, 466 x 466 pixels.
+    """
+    n = min(int(units), W1.shape[0])
+    if n < 1:
+        return np.zeros((zoom, zoom, 3), np.uint8)
+    v = filter_tiles(W1[:n]).reshape(n, SIDE, SIDE)
+    cols = int(np.ceil(np.sqrt(n)))
+    rows = -(-n // cols)
+    zero, pos, neg = (np.asarray(c, np.float32) for c in (ZERO_RGB, POS_RGB, NEG_RGB))
+    a = np.abs(v)[..., None]
+    rgb = zero + a * np.where(v[..., None] >= 0, pos - zero, neg - zero)  # (n, 28, 28, 3)
+    step = SIDE + 1
+    img = np.empty((rows * step + 1, cols * step + 1, 3), np.uint8)
+    img[:] = GAP_RGB
+    for i in range(n):
+        r, c = divmod(i, cols)
+        img[1 + r * step : 1 + r * step + SIDE, 1 + c * step : 1 + c * step + SIDE] = np.rint(rgb[i])
+    if zoom > 1:
+        img = img.repeat(zoom, axis=0).repeat(zoom, axis=1)
+    return img
 
 
 @dataclass(frozen=True)

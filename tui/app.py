@@ -133,8 +133,10 @@ class MnistApp(App[int]):
         handle_signals: bool = False,
         settle_gc: bool = False,
         sandbox: str | None = None,
+        tensorboard: str | None = None,
     ) -> None:
         super().__init__()
+        self.tensorboard = tensorboard  # also write the run as TensorBoard events in this folder
         self.sandbox = sandbox  # served to a browser: the save/load prompts stay inside this folder
         self.autosave = autosave
         self.handle_signals = handle_signals
@@ -202,7 +204,9 @@ class MnistApp(App[int]):
         from tui.session.bridge import TrainingBridge
 
         kwargs: dict[str, Any] = {"start_paused": self.start_paused, "meta": self._resumed_meta}
-        kwargs["recorder"] = start_recorder(self._trainer, self.data, "app", None, self.resume_path, warn=None)
+        kwargs["recorder"] = start_recorder(
+            self._trainer, self.data, "app", None, self.resume_path, warn=None, tensorboard=self.tensorboard
+        )
         if self.clock is not None:
             kwargs["clock"] = self.clock
         assert self.main is not None
@@ -452,6 +456,7 @@ def run_app(
     autosave: str | None = None,
     overrides: dict[str, Any] | None = None,
     sandbox: str | None = None,
+    tensorboard: str | None = None,
 ) -> int:
     """Run the app until it quits; returns its exit status (2 when the data cannot be loaded,
     128 + N after signal N). Says where the run was autosaved, if it was."""
@@ -464,6 +469,7 @@ def run_app(
         handle_signals=True,
         settle_gc=True,
         sandbox=sandbox,
+        tensorboard=tensorboard,
     )
     app.exit_watchdog = True
     if sandbox is not None:

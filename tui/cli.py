@@ -6,7 +6,7 @@
     mnist-tui fetch                     get and verify MNIST, print where it is
     mnist-tui evaluate CHECKPOINT       error rates of a saved model
     mnist-tui experiments               train every backward-pass variant, write results.md/json
-    mnist-tui runs [show|export|rm ID]  the recorded runs
+    mnist-tui runs [show|export|rm ID]  the recorded runs (export --tensorboard DIR: for TensorBoard)
     mnist-tui compare ID ID ...         runs side by side: a table and a plot
     mnist-tui replay ID                 re-run a recorded run, check its final weights bit for bit
 
@@ -145,6 +145,35 @@ def add_runs_flag(p: argparse.ArgumentParser, help: str = RUNS_HELP) -> None:
     p.add_argument("--runs", metavar="DIR", default=None, help=help)
 
 
+TENSORBOARD_HELP = (
+    "also write the run as TensorBoard events (scalars, changes, the hyperparameter table, first-layer "
+    "weights as images) in DIR/<run id>; needs the tensorboard extra: pip install 'mnist-tui[tensorboard]'"
+)
+
+
+def add_tensorboard_flag(p: argparse.ArgumentParser, help: str = TENSORBOARD_HELP) -> None:
+    """``--tensorboard DIR``: TensorBoard event files beside the run record (tensorboardX)."""
+    p.add_argument("--tensorboard", metavar="DIR", default=None, help=help)
+
+
+def check_tensorboard(folder: str | None) -> None:
+    """UserError (one line) if ``--tensorboard`` was given but cannot work: an empty name, a path
+    that is not a folder, or tensorboardX missing (the line names the extra)."""
+    if folder is None:
+        return
+    if not folder.strip():
+        raise UserError("--tensorboard needs a folder name (got an empty one)")
+    path = Path(folder).expanduser()
+    if path.exists() and not path.is_dir():
+        raise UserError(f"--tensorboard {folder}: is not a folder")
+    from model.runs.tensorboard import TensorBoardUnavailable, require
+
+    try:
+        require()
+    except TensorBoardUnavailable as exc:
+        raise UserError(str(exc)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog="mnist-tui",
@@ -162,6 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     # set by `mnist-tui serve` for each browser session: the app's folder, to which paths are confined
     parser.add_argument("--sandbox", metavar="DIR", help=argparse.SUPPRESS)
     add_runs_flag(parser)
+    add_tensorboard_flag(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     train = sub.add_parser("train", help="train headless and report errors")
@@ -178,6 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--json", action="store_true", help="print one JSON object at the end instead of text")
     add_runs_flag(train)
+    add_tensorboard_flag(train)
 
     gc = sub.add_parser("gradcheck", help="finite-difference check of backprop on the toy net (D=10, H=5, K=2)")
     gc.add_argument("--json", action="store_true", help="print the reports as JSON")
@@ -406,6 +437,7 @@ def _load_data(path: str | None, quiet: bool = False):  # type: ignore[no-untype
 
 
 def _cmd_app(args: argparse.Namespace) -> int:
+    check_tensorboard(args.tensorboard)
     _rewind_to_checkpoint(args)
     overrides: dict[str, object] = {}
     if args.resume:  # a bad checkpoint, or flags it cannot take, is one line here, before the screen opens
@@ -445,12 +477,14 @@ def _cmd_app(args: argparse.Namespace) -> int:
         autosave=autosave,
         overrides=overrides,
         sandbox=args.sandbox,
+        tensorboard=args.tensorboard,
     )
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from tui.headless import train_headless
 
+    check_tensorboard(args.tensorboard)
     _rewind_to_checkpoint(args)
     return train_headless(args, hparams_from_args(args), _load_data(args.data, quiet=args.json))
 
@@ -543,6 +577,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         return int(exc.code or 0)
     if app.command is not None or app.sandbox is not None or app.from_run is not None:
         raise UserError("serve: the flags after the serve options are the app's (no subcommand, --sandbox or --from)")
+    check_tensorboard(app.tensorboard)
     for flag in ("--data", "--resume"):  # the files every session reads must live in the server's folder
         value = getattr(app, flag[2:])
         if value:

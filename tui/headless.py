@@ -65,7 +65,14 @@ def train_headless(args: argparse.Namespace, hp: HyperParams, data: Any) -> int:
             )
     else:
         trainer = make_trainer(hp, data)
-    recorder = start_recorder(trainer, data, "train", getattr(args, "runs", None), getattr(args, "resume", None))
+    recorder = start_recorder(
+        trainer,
+        data,
+        "train",
+        getattr(args, "runs", None),
+        getattr(args, "resume", None),
+        tensorboard=getattr(args, "tensorboard", None),
+    )
     console = Console(stderr=True)
     quiet = args.json
     steps_per_epoch = -(-len(data.train_y) // hp.batch_size)
@@ -202,16 +209,20 @@ def start_recorder(
     runs: str | None = None,
     resumed_from: str | None = None,
     warn: Callable[[str], object] | None = _warn_on_stderr,
+    tensorboard: str | None = None,
 ) -> RunRecorder:
-    """A run record for ``trainer`` under ``runs`` (None: $MNIST_TUI_RUNS or the user data folder);
-    a problem is one warning (on stderr, or kept for ``set_warn`` with ``warn=None``) and the run
-    goes on unrecorded."""
+    """A run record for ``trainer`` under ``runs`` (None: $MNIST_TUI_RUNS or the user data folder),
+    and TensorBoard events in ``tensorboard/<run id>`` when given; a problem is one warning (on
+    stderr, or kept for ``set_warn`` with ``warn=None``) and the run goes on unrecorded."""
     from model.runs import data_tag, runs_dir
 
     extra: dict[str, Any] = {}
     if resumed_from:
         extra["resumed_from"] = str(Path(resumed_from).resolve())
-    return RunRecorder.start(runs_dir(runs), trainer, source=source, data=data_tag(data), warn=warn, extra=extra)
+    tb = Path(tensorboard).expanduser() if tensorboard else None
+    return RunRecorder.start(
+        runs_dir(runs), trainer, source=source, data=data_tag(data), warn=warn, extra=extra, tensorboard=tb
+    )
 
 
 class _Stopped(Exception):

@@ -199,6 +199,26 @@ def cmd_export(root: Path, ident: str, fmt: str, output: str | None, out: TextIO
     return 0
 
 
+def cmd_export_tensorboard(root: Path, ident: str, tensorboard: str) -> int:
+    """Write the run's record as TensorBoard events in ``tensorboard/<run id>``."""
+    if not tensorboard.strip():
+        raise RunsError("--tensorboard needs a folder name (got an empty one)")
+    from model.runs.tensorboard import export, require
+
+    require()  # before reading anything: without tensorboardX this is one line naming the extra
+    rec = read_run(find_run(root, ident))
+    folder = export(rec, Path(tensorboard).expanduser(), warn=lambda text: print(f"mnist-tui: {text}", file=sys.stderr))
+    images = "the final weights" if rec.checkpoint else "no weights (no final.npz)"
+    print(
+        f"wrote run {rec.run_id} to {folder}: {len(rec.points)} progress points, {len(rec.events)} events, "
+        f"{images}; view with: tensorboard --logdir {tensorboard}",
+        file=sys.stderr,
+    )
+    if rec.skipped:
+        print(f"mnist-tui: {rec.skipped_note()}", file=sys.stderr)
+    return 0
+
+
 def cmd_rm(root: Path, ident: str, out: TextIO | None = None) -> int:
     """Delete one run's folder."""
     out = out or sys.stdout
@@ -214,6 +234,10 @@ def run_runs(args: argparse.Namespace) -> int:
     action = getattr(args, "runs_command", None)
     if action == "show":
         return cmd_show(root, args.id)
+    if action == "export" and getattr(args, "tensorboard", None) is not None:
+        if args.output:
+            raise RunsError("export: -o/--output is for --csv and --json; --tensorboard writes DIR/<run id>")
+        return cmd_export_tensorboard(root, args.id, args.tensorboard)
     if action == "export":
         return cmd_export(root, args.id, "json" if args.json else "csv", args.output)
     if action == "rm":
@@ -235,12 +259,20 @@ def add_arguments(sub: Any, add_runs_flag: Any) -> None:
     add_runs_flag_here(show)
     export = actions.add_parser(
         "export",
-        help="a run's progress points as CSV (columns: " + ", ".join(CSV_COLUMNS) + ") or the whole record as JSON",
+        help="a run's progress points as CSV (columns: "
+        + ", ".join(CSV_COLUMNS)
+        + "), the whole record as JSON, or TensorBoard events",
     )
     export.add_argument("id", metavar="ID", help="run id or a unique prefix of it")
     kind = export.add_mutually_exclusive_group()
     kind.add_argument("--csv", action="store_true", help="one row per progress point (the default)")
     kind.add_argument("--json", action="store_true", help="one JSON object: run, points, events")
+    kind.add_argument(
+        "--tensorboard",
+        metavar="DIR",
+        help="TensorBoard events in DIR/<run id>: scalars, events, the hyperparameter table and the final "
+        "weights as an image (needs: pip install 'mnist-tui[tensorboard]')",
+    )
     export.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
     add_runs_flag_here(export)
     rm = actions.add_parser("rm", help="delete a run's folder")

@@ -4,7 +4,8 @@ A run folder holds ``run.json`` (what the run started from: id, time, hyperparam
 data tag, versions, machine), ``metrics.jsonl`` (one JSON object a line: progress points and
 events, appended as they happen) and ``final.npz`` (the last weights, a checkpoint). The writer
 is ``RunRecorder``; ``read_run`` and ``summarize`` read a folder back; ``replay.replay`` re-runs
-a record from its seed with every intervention and checks the final weights bit for bit.
+a record from its seed with every intervention and checks the final weights bit for bit;
+``tensorboard.TensorBoardSink`` writes the same lines as TensorBoard events (the tensorboard extra).
 """
 
 from model.runs.reader import RunRecord, read_run

@@ -16,12 +16,14 @@ from model.runs.store import RunsError
 
 @dataclass
 class RunRecord:
-    """One run: ``meta`` (run.json), ``points`` (progress lines in order), ``events`` (event lines)."""
+    """One run: ``meta`` (run.json), ``points`` (progress lines in order), ``events`` (event lines),
+    ``lines`` (both, in the file's order: the same dicts)."""
 
     folder: Path
     meta: dict[str, Any]
     points: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
+    lines: list[dict[str, Any]] = field(default_factory=list)
     skipped: int = 0  # lines that did not parse
     torn_last: bool = False  # the last line was cut short (no newline, or did not parse)
 
@@ -81,6 +83,8 @@ def read_run(folder: Path) -> RunRecord:
             continue
         if obj.get("kind") == "progress":
             rec.points.append(obj)
+            rec.lines.append(obj)
         elif obj.get("kind") == "event":
             rec.events.append(obj)
+            rec.lines.append(obj)
     return rec

@@ -14,6 +14,10 @@ Safety: lines are kept in memory and written whole with one ``os.write`` at leas
 ``FLUSH_SECONDS`` (and at every event), and fsynced at epoch ends, so a SIGKILL loses at most
 the last second; a torn last line (a full disk) is skipped by the reader. Any write error warns
 once through ``warn`` and turns the recorder off: training goes on. Thread-safe (one lock).
+
+With ``tensorboard`` (a folder) the recorder also hands every line, the first layer's weights at
+each evaluation and the final weights to a ``model.runs.tensorboard.TensorBoardSink`` writing
+``<folder>/<run id>``; it fails on its own (one warning), the record and the run go on.
 """
 
 from __future__ import annotations
@@ -29,12 +33,15 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from model.config import HyperParams
 from model.trainer import EvalMetrics, StepMetrics, Trainer
+
+if TYPE_CHECKING:
+    from model.runs.tensorboard import TensorBoardSink
 
 FORMAT = "mnist-tui-run/1"
 FLUSH_SECONDS = 1.0
@@ -86,9 +93,11 @@ class RunRecorder:
         warn: Callable[[str], object] | None = None,
         every: int = POINT_EVERY,
         clock: Callable[[], float] = time.monotonic,
+        run_id: str = "",
     ) -> None:
         self.folder = folder
-        self.run_id = folder.name if folder else ""
+        self.run_id = folder.name if folder else run_id
+        self.tensorboard: TensorBoardSink | None = None
         self._warn = warn
         self._every = max(1, every)
         self._clock = clock
@@ -119,27 +128,41 @@ class RunRecorder:
         extra: dict[str, Any] | None = None,
         every: int = POINT_EVERY,
         clock: Callable[[], float] = time.monotonic,
+        tensorboard: Path | None = None,
     ) -> RunRecorder:
         """Make ``root/<new id>/`` with its run.json and an empty metrics.jsonl for ``trainer``'s run.
 
         source: what started it ("train", "app", "experiments"); data: ``data_tag`` of the data;
-        extra: more keys for run.json (e.g. the checkpoint a resumed run came from). A folder that
-        cannot be made warns once and returns a recorder that records nothing.
+        extra: more keys for run.json (e.g. the checkpoint a resumed run came from); tensorboard:
+        also write TensorBoard events in ``tensorboard/<id>`` (needs tensorboardX). A folder that
+        cannot be made warns once and returns a recorder that records nothing (but TensorBoard's).
         """
         folder = root / new_run_id()
+        meta = run_meta(folder.name, trainer, source, data) | (extra or {})
         try:
             folder.mkdir(parents=True)
-            meta = run_meta(folder.name, trainer, source, data) | (extra or {})
             from model.atomic import atomic_write
 
             text = (json.dumps(meta, indent=2) + "\n").encode()
             atomic_write(folder / "run.json", lambda f: f.write(text))
         except OSError as exc:
-            rec = cls(None, warn=warn, every=every, clock=clock)
+            rec = cls(None, warn=warn, every=every, clock=clock, run_id=folder.name)
             rec.failed = False
             rec._fail(exc, where=root)
-            return rec
-        return cls(folder, warn=warn, every=every, clock=clock)
+        else:
+            rec = cls(folder, warn=warn, every=every, clock=clock)
+        if tensorboard is not None:
+            rec._start_tensorboard(tensorboard, meta)
+        return rec
+
+    def _start_tensorboard(self, tensorboard: Path, meta: dict[str, Any]) -> None:
+        """Hand everything recorded from now on to a TensorBoard sink in ``tensorboard/<run id>``."""
+        from model.runs.tensorboard import MISSING, TensorBoardSink
+
+        try:
+            self.tensorboard = TensorBoardSink(tensorboard / self.run_id, meta, warn=self._say, clock=self._clock)
+        except ImportError:
+            self._say(MISSING)
 
     # ---- writing -------------------------------------------------------------------------
     def _fail(self, exc: OSError, where: Path | None = None) -> None:
@@ -170,6 +193,8 @@ class RunRecorder:
             warn(text)
 
     def _append(self, obj: dict[str, Any], flush: bool = False) -> None:
+        if self.tensorboard is not None:
+            self.tensorboard.line(obj, flush)
         with self._lock:
             if self.failed:
                 return
@@ -209,7 +234,7 @@ class RunRecorder:
     # ---- what a run reports --------------------------------------------------------------
     def step(self, m: StepMetrics) -> None:
         """After every trainer step: updates the smoothed loss; a progress point every ``every`` steps."""
-        if self.failed:
+        if self.failed and self.tensorboard is None:
             return
         if math.isfinite(m.loss) and not m.diverged:
             s = self._smoothed
@@ -244,8 +269,9 @@ class RunRecorder:
         self, trainer: Trainer, errors: dict[str, float], losses: dict[str, float] | None = None, epoch_end: bool = True
     ) -> None:
         """A progress point at the trainer's current step with error rates (and losses) per set,
-        e.g. {"train": 0.05, "valid": 0.04, "test": 0.045}; fsync at epoch ends."""
-        if self.failed:
+        e.g. {"train": 0.05, "valid": 0.04, "test": 0.045}; fsync at epoch ends.
+        TensorBoard also gets the first layer's weights as an image."""
+        if self.failed and self.tensorboard is None:
             return
         s = trainer.state
         point = self._point(s.step, s.examples_seen, trainer.epoch_float, trainer.lr, None, None)
@@ -255,12 +281,14 @@ class RunRecorder:
             point[f"{name}_loss"] = _finite(loss)
         point["epoch_end"] = epoch_end
         self._append(point, flush=True)
+        if self.tensorboard is not None:
+            self.tensorboard.weights(trainer.model.W1, s.step)
         if epoch_end:
             self.flush(fsync=True)
 
     def event(self, name: str, step: int, examples: int, **fields: Any) -> None:
         """One event line (written at once): ``name`` with the step it happened after and its fields."""
-        if self.failed:
+        if self.failed and self.tensorboard is None:
             return
         self._append(
             {"kind": "event", "event": name, "step": step, "examples": examples, "time": self.elapsed()} | fields,
@@ -275,20 +303,24 @@ class RunRecorder:
                 self.event("hparam", step, examples, field=field, old=o.get(field), new=n[field])
 
     def finish(self, trainer: Trainer, status: str, meta: dict[str, Any] | None = None) -> None:
-        """The ``end`` event, the final checkpoint (atomic) and an fsync; once only."""
-        if self.failed or self._finished or self.folder is None:
+        """The ``end`` event, the final checkpoint (atomic) and an fsync; once only. TensorBoard
+        gets the final weights and the hyperparameter table, and is closed."""
+        if self._finished:
             return
         self._finished = True
-        from model.checkpoint import CheckpointError, save_checkpoint
+        checkpoint: str | None = None
+        if not self.failed and self.folder is not None:
+            from model.checkpoint import CheckpointError, save_checkpoint
 
-        checkpoint: str | None = CHECKPOINT
-        try:
-            save_checkpoint(self.folder / CHECKPOINT, trainer, meta={"run_id": self.run_id} | (meta or {}))
-        except (CheckpointError, OSError) as exc:
-            checkpoint = None
-            self._say(f"cannot write the run's checkpoint in {self.folder}: {exc}")
+            try:
+                save_checkpoint(self.folder / CHECKPOINT, trainer, meta={"run_id": self.run_id} | (meta or {}))
+                checkpoint = CHECKPOINT
+            except (CheckpointError, OSError) as exc:
+                self._say(f"cannot write the run's checkpoint in {self.folder}: {exc}")
         s = trainer.state
         self.event("end", s.step, s.examples_seen, status=status, checkpoint=checkpoint)
+        if self.tensorboard is not None:
+            self.tensorboard.finish(trainer.model.W1)
         self.flush(fsync=True)
         with self._lock:
             if self._fd is not None:
