@@ -68,6 +68,30 @@ def tiny_mnist() -> MNIST:
     return make_tiny_mnist()
 
 
+def write_keras_npz(m: MNIST, path: Path, n_valid: int | None = None) -> Path:
+    """``m`` as a Keras-style mnist.npz: train + the first ``n_valid`` validation images (all by
+    default) as x_train, which the loader splits again (its last images become validation)."""
+    valid_x, valid_y = m.valid_x[:n_valid], m.valid_y[:n_valid]
+    x = (np.concatenate([m.train_x, valid_x]) * 256).astype(np.uint8).reshape(-1, 28, 28)
+    t = (m.test_x * 256).astype(np.uint8).reshape(-1, 28, 28)
+    np.savez(path, x_train=x, y_train=np.concatenate([m.train_y, valid_y]), x_test=t, y_test=m.test_y)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_npz(tmp_path_factory: pytest.TempPathFactory, tiny_mnist: MNIST) -> Path:
+    """The tiny set as a Keras-style npz (its last 500 training images become the validation set)."""
+    return write_keras_npz(tiny_mnist, tmp_path_factory.mktemp("tiny-npz") / "mnist.npz")
+
+
+def headless_env(tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run a command as a user would in a fresh folder: cwd ``tmp_path``, data cache ``cache``,
+    no $MNIST_TUI_DATA."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MNIST_TUI_CACHE", str(cache))
+    monkeypatch.delenv("MNIST_TUI_DATA", raising=False)
+
+
 # ---- app tests ---------------------------------------------------------------------------
 
 

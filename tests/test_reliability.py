@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import wait_for
+from conftest import wait_for, write_keras_npz
 
 from model.checkpoint import CheckpointError, load_checkpoint
 from model.config import HyperParams
@@ -184,13 +184,7 @@ def test_real_mnist_guard_thresholds() -> None:
 @pytest.fixture(scope="module")
 def data_file(tmp_path_factory: pytest.TempPathFactory, tiny_mnist: MNIST) -> Path:
     """The tiny set as a Keras-style mnist.npz (train 2,000 / valid 400 / test 500)."""
-    m = tiny_mnist
-    x = (np.concatenate([m.train_x, m.valid_x[:400]]) * 256).astype(np.uint8).reshape(-1, 28, 28)
-    y = np.concatenate([m.train_y, m.valid_y[:400]])
-    path = tmp_path_factory.mktemp("data") / "mnist.npz"
-    sx = (m.test_x * 256).astype(np.uint8).reshape(-1, 28, 28)
-    np.savez(path, x_train=x, y_train=y, x_test=sx, y_test=m.test_y)
-    return path
+    return write_keras_npz(tiny_mnist, tmp_path_factory.mktemp("data") / "mnist.npz", n_valid=400)
 
 
 @pytest.fixture(autouse=True)

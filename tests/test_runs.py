@@ -10,8 +10,8 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
+from conftest import headless_env
 
 from model.data import MNIST
 from model.runs import RunRecorder, find_run, list_run_dirs, read_run, summarize
@@ -23,34 +23,20 @@ PROGRESS_FIELDS = {"kind", "step", "examples", "epoch", "time", "lr", "loss", "s
 META_FIELDS = {"id", "started", "hparams", "seed", "data", "version", "machine", "source", "variant"}
 
 
-@pytest.fixture(scope="module")
-def data_file(tmp_path_factory: pytest.TempPathFactory, tiny_mnist: MNIST) -> Path:
-    """The tiny set as a Keras-style npz (its last 500 training images become the validation set)."""
-    m = tiny_mnist
-    path = tmp_path_factory.mktemp("runs-data") / "mnist.npz"
-    x = (np.concatenate([m.train_x, m.valid_x]) * 256).astype(np.uint8).reshape(-1, 28, 28)
-    y = np.concatenate([m.train_y, m.valid_y])
-    t = (m.test_x * 256).astype(np.uint8).reshape(-1, 28, 28)
-    np.savez(path, x_train=x, y_train=y, x_test=t, y_test=m.test_y)
-    return path
-
-
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("MNIST_TUI_CACHE", str(tmp_path_factory.getbasetemp() / "runs-cache"))
-    monkeypatch.delenv("MNIST_TUI_DATA", raising=False)
+    headless_env(tmp_path, tmp_path_factory.getbasetemp() / "runs-cache", monkeypatch)
 
 
-def train(data_file: Path, runs: Path, *flags: str) -> int:
-    return main(["train", "--data", str(data_file), "--runs", str(runs), "--hidden", "16", "--epochs", "2", *flags])
+def train(tiny_npz: Path, runs: Path, *flags: str) -> int:
+    return main(["train", "--data", str(tiny_npz), "--runs", str(runs), "--hidden", "16", "--epochs", "2", *flags])
 
 
 def test_train_writes_a_record_every_line_parses(
-    data_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tiny_npz: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     runs = tmp_path / "runs"
-    assert train(data_file, runs, "--lr", "0.05", "--seed", "3") == 0
+    assert train(tiny_npz, runs, "--lr", "0.05", "--seed", "3") == 0
     (folder,) = list_run_dirs(runs)
     meta = json.loads((folder / "run.json").read_text())
     assert set(meta) >= META_FIELDS
@@ -73,15 +59,15 @@ def test_train_writes_a_record_every_line_parses(
     assert s.best_valid is not None and s.test_at_best is not None and s.status == "finished"
 
 
-def test_records_do_not_change_the_numbers(data_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_records_do_not_change_the_numbers(tiny_npz: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The same run with and without a writable record folder gives the same JSON."""
-    assert train(data_file, tmp_path / "a", "--json") == 0
+    assert train(tiny_npz, tmp_path / "a", "--json") == 0
     first = json.loads(capsys.readouterr().out)
     ro = tmp_path / "ro"
     ro.mkdir()
     ro.chmod(0o500)
     try:
-        assert train(data_file, ro / "runs", "--json") == 0
+        assert train(tiny_npz, ro / "runs", "--json") == 0
         second = capsys.readouterr()
     finally:
         ro.chmod(0o700)
@@ -128,10 +114,10 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
-def test_sigkill_mid_epoch_leaves_a_readable_record(data_file: Path, tmp_path: Path) -> None:
+def test_sigkill_mid_epoch_leaves_a_readable_record(tiny_npz: Path, tmp_path: Path) -> None:
     runs = tmp_path / "runs"
     env = os.environ | {"PYTHONPATH": str(ROOT), "MNIST_TUI_THREADS": "1"}
-    argv = ["train", "--data", str(data_file), "--runs", str(runs), "--hidden", "64", "--epochs", "200",
+    argv = ["train", "--data", str(tiny_npz), "--runs", str(runs), "--hidden", "64", "--epochs", "200",
             "--batch-size", "1"]  # fmt: skip
     proc = subprocess.Popen([sys.executable, "-c", KILLED, *argv], env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)  # fmt: skip
@@ -169,10 +155,10 @@ def test_find_run_by_prefix(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def two_runs(data_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[Path, list[str]]:
+def two_runs(tiny_npz: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[Path, list[str]]:
     runs = tmp_path / "runs"
     for lr in ("0.05", "0.2"):
-        assert train(data_file, runs, "--lr", lr) == 0
+        assert train(tiny_npz, runs, "--lr", lr) == 0
     capsys.readouterr()
     return runs, [p.name for p in list_run_dirs(runs)]
 
@@ -254,11 +240,11 @@ def test_experiments_records_runs_only_with_runs_flag(tmp_path: Path, capsys: py
 
 
 def test_a_resumed_train_run_says_where_it_came_from(
-    data_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tiny_npz: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     runs, ckpt = tmp_path / "runs", tmp_path / "run.npz"
-    assert train(data_file, runs, "--epochs", "1", "--save", str(ckpt)) == 0
-    assert main(["train", "--data", str(data_file), "--runs", str(runs), "--resume", str(ckpt), "--epochs", "2"]) == 0
+    assert train(tiny_npz, runs, "--epochs", "1", "--save", str(ckpt)) == 0
+    assert main(["train", "--data", str(tiny_npz), "--runs", str(runs), "--resume", str(ckpt), "--epochs", "2"]) == 0
     first, second = (read_run(f) for f in list_run_dirs(runs))
     assert second.meta["resumed_from"] == str(ckpt.resolve())
     assert second.meta["start_step"] == summarize(first).steps > 0

@@ -7,9 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
-from conftest import wait_for, wait_until
+from conftest import headless_env, wait_for, wait_until
 from test_bridge import Recorder
 
 from model.config import HyperParams, parse_value
@@ -127,27 +126,13 @@ def test_without_eval_every_the_target_is_checked_at_epoch_ends(tiny_mnist: MNIS
 # ---- train --target-error ----------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def data_file(tmp_path_factory: pytest.TempPathFactory, tiny_mnist: MNIST) -> Path:
-    """The tiny set as a Keras-style npz (its last 500 training images become the validation set)."""
-    m = tiny_mnist
-    path = tmp_path_factory.mktemp("target-data") / "mnist.npz"
-    x = (np.concatenate([m.train_x, m.valid_x]) * 256).astype(np.uint8).reshape(-1, 28, 28)
-    y = np.concatenate([m.train_y, m.valid_y])
-    t = (m.test_x * 256).astype(np.uint8).reshape(-1, 28, 28)
-    np.savez(path, x_train=x, y_train=y, x_test=t, y_test=m.test_y)
-    return path
-
-
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("MNIST_TUI_CACHE", str(tmp_path_factory.getbasetemp() / "target-cache"))
-    monkeypatch.delenv("MNIST_TUI_DATA", raising=False)
+    headless_env(tmp_path, tmp_path_factory.getbasetemp() / "target-cache", monkeypatch)
 
 
-def train(data_file: Path, runs: Path, *flags: str) -> int:
-    base = ["train", "--data", str(data_file), "--runs", str(runs), "--hidden", "16", "--batch-size", "16"]
+def train(tiny_npz: Path, runs: Path, *flags: str) -> int:
+    base = ["train", "--data", str(tiny_npz), "--runs", str(runs), "--hidden", "16", "--batch-size", "16"]
     return main([*base, "--epochs", "3", *flags])
 
 
@@ -156,10 +141,10 @@ def _lines(folder: Path) -> list[dict[str, Any]]:
 
 
 def test_train_stops_at_the_first_recorded_evaluation_below_the_target(
-    data_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tiny_npz: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     runs = tmp_path / "runs"
-    assert train(data_file, runs, "--target-error", "25%", "--eval-every", "10", "--json") == 0
+    assert train(tiny_npz, runs, "--target-error", "25%", "--eval-every", "10", "--json") == 0
     out = json.loads(capsys.readouterr().out)
     target = out["target"]
     assert set(target) == {"error", "reached", "seconds", "wall", "examples", "step", "epoch", "valid_error"}
@@ -178,25 +163,25 @@ def test_train_stops_at_the_first_recorded_evaluation_below_the_target(
     assert events[0]["valid_error"] == first["valid_error"] and events[0]["seconds"] == round(target["seconds"], 3)
     assert events[1]["status"] == "target" and events[1]["step"] == first["step"]
     # the record replays bit for bit: it stops where the record ended
-    result = replay(read_run(folder), _tiny(data_file))
+    result = replay(read_run(folder), _tiny(tiny_npz))
     assert result.identical and result.steps == first["step"] and not result.caveats
 
 
-def _tiny(data_file: Path) -> MNIST:
+def _tiny(tiny_npz: Path) -> MNIST:
     from model.data import load_mnist
 
-    return load_mnist(str(data_file))
+    return load_mnist(str(tiny_npz))
 
 
 def test_train_says_when_and_where_it_reached_the_target(
-    data_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tiny_npz: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    steps = -(-len(_tiny(data_file).train_y) // 16)  # one epoch
-    assert train(data_file, tmp_path / "runs", "--target-error", "0.5") == 0
+    steps = -(-len(_tiny(tiny_npz).train_y) // 16)  # one epoch
+    assert train(tiny_npz, tmp_path / "runs", "--target-error", "0.5") == 0
     lines = capsys.readouterr().out.splitlines()
     reached = next(line for line in lines if line.startswith("target reached: valid "))
     assert "< 50.00% after " in reached and "s training (" in reached and f"(step {steps}, epoch 1.00)" in reached
-    assert train(data_file, tmp_path / "runs", "--target-error", "0.1%", "--epochs", "1") == 0
+    assert train(tiny_npz, tmp_path / "runs", "--target-error", "0.1%", "--epochs", "1") == 0
     assert "target 0.10% not reached in 1 epoch" in capsys.readouterr().out
 
 
@@ -209,24 +194,24 @@ def test_train_says_when_and_where_it_reached_the_target(
     ],
 )
 def test_bad_target_flags_are_one_line(
-    data_file: Path, tmp_path: Path, flags: list[str], needle: str, capsys: pytest.CaptureFixture[str]
+    tiny_npz: Path, tmp_path: Path, flags: list[str], needle: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with pytest.raises(SystemExit) as info:
-        train(data_file, tmp_path / "runs", *flags)
+        train(tiny_npz, tmp_path / "runs", *flags)
     err = capsys.readouterr().err
     assert info.value.code == 2 and needle in err and len(err.strip().splitlines()) == 1
 
 
 def test_runs_show_and_compare_report_the_time_to_the_runs_own_target(
-    data_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tiny_npz: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     runs = tmp_path / "runs"
-    assert train(data_file, runs, "--target-error", "0.5", "--json") == 0
-    assert train(data_file, runs, "--epochs", "1", "--json") == 0
-    assert train(data_file, runs, "--target-error", "0.001", "--epochs", "1", "--json") == 0
+    assert train(tiny_npz, runs, "--target-error", "0.5", "--json") == 0
+    assert train(tiny_npz, runs, "--epochs", "1", "--json") == 0
+    assert train(tiny_npz, runs, "--target-error", "0.001", "--epochs", "1", "--json") == 0
     capsys.readouterr()
     hit, plain, missed = (read_run(f) for f in list_run_dirs(runs))
-    n = len(_tiny(data_file).train_y)  # one epoch: the first evaluation
+    n = len(_tiny(tiny_npz).train_y)  # one epoch: the first evaluation
     s = summarize(hit)
     assert s.own_target == 0.5 and s.to_own_target is not None and s.to_own_target[1:] == (n, -(-n // 16))
     assert summarize(plain).own_target is None and summarize(missed).to_own_target is None

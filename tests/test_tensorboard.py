@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import wait_until
+from conftest import headless_env, wait_until
 from tensorboardX.proto import event_pb2
 from tensorboardX.proto.plugin_hparams_pb2 import HParamsPluginData
 from tensorboardX.record_writer import masked_crc32c
@@ -92,37 +92,21 @@ def assert_same(got: list[tuple[int, float]], want: list[tuple[int, float]]) -> 
 # ---- fixtures --------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def data_file(tmp_path_factory: pytest.TempPathFactory, tiny_mnist: MNIST) -> Path:
-    """The tiny set as a Keras-style npz (its last 500 training images become the validation set)."""
-    m = tiny_mnist
-    path = tmp_path_factory.mktemp("tb-data") / "mnist.npz"
-    x = (np.concatenate([m.train_x, m.valid_x]) * 256).astype(np.uint8).reshape(-1, 28, 28)
-    y = np.concatenate([m.train_y, m.valid_y])
-    t = (m.test_x * 256).astype(np.uint8).reshape(-1, 28, 28)
-    np.savez(path, x_train=x, y_train=y, x_test=t, y_test=m.test_y)
-    return path
-
-
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("MNIST_TUI_CACHE", str(tmp_path_factory.getbasetemp() / "tb-cache"))
-    monkeypatch.delenv("MNIST_TUI_DATA", raising=False)
+    headless_env(tmp_path, tmp_path_factory.getbasetemp() / "tb-cache", monkeypatch)
 
 
-def train(data_file: Path, runs: Path, *flags: str) -> int:
-    return main(["train", "--data", str(data_file), "--runs", str(runs), "--hidden", "16", "--epochs", "1", *flags])
+def train(tiny_npz: Path, runs: Path, *flags: str) -> int:
+    return main(["train", "--data", str(tiny_npz), "--runs", str(runs), "--hidden", "16", "--epochs", "1", *flags])
 
 
 # ---- a headless run --------------------------------------------------------------------------
 
 
-def test_train_writes_what_the_record_holds(
-    data_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_train_writes_what_the_record_holds(tiny_npz: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     runs, tb = tmp_path / "runs", tmp_path / "tb"
-    assert train(data_file, runs, "--tensorboard", str(tb), "--lr", "0.05") == 0
+    assert train(tiny_npz, runs, "--tensorboard", str(tb), "--lr", "0.05") == 0
     (folder,) = list_run_dirs(runs)
     rec = read_run(folder)
     assert [p.name for p in tb.iterdir()] == [rec.run_id]  # one subfolder, named by the run id
@@ -170,11 +154,11 @@ def test_train_writes_what_the_record_holds(
 
 
 def test_runs_export_gives_what_the_run_wrote(
-    data_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tiny_npz: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A run exported from its record (metrics.jsonl, final.npz) is the same as the one written live."""
     runs, live, exported = tmp_path / "runs", tmp_path / "live", tmp_path / "exported"
-    assert train(data_file, runs, "--tensorboard", str(live)) == 0
+    assert train(tiny_npz, runs, "--tensorboard", str(live)) == 0
     (folder,) = list_run_dirs(runs)
     run_id = folder.name
     capsys.readouterr()
