@@ -327,3 +327,32 @@ async def test_v_shows_a_cursor_that_reads_live_and_overlaid_curves(
         assert charts.cursor_x == axes.x_at(20)
         await pilot.press("v")
         assert charts.cursor_x is None and loss.readout == ""
+
+
+async def test_the_cursor_at_the_right_end_moves_on_with_the_live_run(tiny_mnist: Any) -> None:
+    app = MnistApp(HP, data=tiny_mnist, start_paused=True)
+    async with app.run_test(size=SIZE) as pilot:
+        main = await started(pilot)
+        charts = main.charts
+        raw = charts.loss_chart.series["raw"]
+        for _ in range(20):
+            await pilot.press("n")
+        await wait_for(pilot, lambda: len(raw.x) == 20, what="20 losses")
+        charts.loss_chart.replot()
+        await wait_for(pilot, lambda: charts.loss_chart.axes is not None, what="a drawn loss chart")
+        await pilot.press("v")
+        assert charts.cursor_follows and charts.cursor_x == raw.x.values[-1]
+        for _ in range(10):
+            await pilot.press("n")
+        await wait_for(pilot, lambda: len(raw.x) == 30, what="10 more losses")
+        assert charts.cursor_x == raw.x.values[-1] == 30 * 16  # it moved on with the newest point
+        assert charts.cursor_line.text.startswith("step 30 · ")
+        await pilot.press("left")  # moved off the end: it stays where it was put
+        held = charts.cursor_x
+        assert not charts.cursor_follows and held is not None and held < 30 * 16
+        for _ in range(5):
+            await pilot.press("n")
+        await wait_for(pilot, lambda: len(raw.x) == 35, what="5 more losses")
+        assert charts.cursor_x == held
+        await pilot.press("end")
+        assert charts.cursor_follows

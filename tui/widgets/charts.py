@@ -197,6 +197,7 @@ class ChartsPanel(Widget):
         self.overlay: list[OverlayRun] = []
         self._overlay_series: list[tuple[OverlayRun, Series, Series]] = []  # (run, loss, valid)
         self.cursor_x: float | None = None  # the cursor's x (examples seen) while shown
+        self.cursor_follows = False  # at the right end: it moves on with the live run's newest point
         self._step_x, self._step = GrowingArray(), GrowingArray()  # the live run's step at each loss point
         self._register("loss", self.loss_chart)
         self._register("error", self.error_chart)
@@ -247,6 +248,11 @@ class ChartsPanel(Widget):
             self._step_x.extend(examples)
             n = len(self._step_x) - before
             self._step.extend(range(last_step - n + 1, last_step + 1))
+        raw = self.loss_chart.series["raw"].x.values
+        if self.cursor_follows and self.cursor_x is not None and len(raw):
+            newest = float(raw[-1])
+            if newest > self.cursor_x:  # an overlaid run may reach further: then the cursor stays there
+                self.set_cursor(newest, follow=True)
 
     def append_errors(self, examples: int, errors: dict[str, float]) -> None:
         """Error fractions per set (keys "train", "valid", ...) after an evaluation."""
@@ -329,7 +335,7 @@ class ChartsPanel(Widget):
         axes = self.cursor_axes
         if axes is None:
             return False
-        self.set_cursor(axes.x_at(axes.cols - 1))
+        self.set_cursor(axes.x_at(axes.cols - 1), follow=True)
         return True
 
     def hide_cursor(self) -> None:
@@ -339,17 +345,19 @@ class ChartsPanel(Widget):
         """Move the cursor by ``columns`` canvas columns of the loss chart (kept on the canvas)."""
         axes = self.cursor_axes
         if self.cursor_x is not None and axes is not None:
-            self.set_cursor(axes.moved(self.cursor_x, columns))
+            x = axes.moved(self.cursor_x, columns)
+            self.set_cursor(x, follow=axes.column(x) == axes.cols - 1)
 
     def cursor_to_end(self, end: int) -> None:
         """The cursor to the first (``end`` < 0) or last column."""
         axes = self.cursor_axes
         if self.cursor_x is not None and axes is not None:
-            self.set_cursor(axes.x_at(0 if end < 0 else axes.cols - 1))
+            self.set_cursor(axes.x_at(0 if end < 0 else axes.cols - 1), follow=end > 0)
 
-    def set_cursor(self, x: float | None) -> None:
-        """The cursor line at ``x`` (examples seen) on every chart, read out under them; None hides it."""
-        self.cursor_x = x
+    def set_cursor(self, x: float | None, follow: bool = False) -> None:
+        """The cursor line at ``x`` (examples seen) on every chart, read out under them; None hides it.
+        ``follow``: the cursor stands at the right end and moves on as the live run trains."""
+        self.cursor_x, self.cursor_follows = x, follow and x is not None
         with self.app.batch_update():
             for chart in self.charts.values():
                 chart.set_cursor(x)
