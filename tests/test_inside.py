@@ -164,6 +164,8 @@ async def test_moving_the_selection_repaints_only_the_labels_that_changed(tiny_m
     async with app.run_test(size=(120, 40)) as pilot:
         view = await open_weights(pilot)
         tiles = app.screen.query_one("#w-tiles", CellLines)
+        # first painted: until then any new lines relayout (a loaded box can press before that)
+        await wait_for(pilot, lambda: bool(tiles._strips), what="the tiles painted")
         before = list(tiles.lines)
         repainted: list[Any] = []
         original = tiles.refresh
