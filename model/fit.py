@@ -75,6 +75,8 @@ def fit(
     eval_every: int = 0,
     on_eval: Callable[[EvalMetrics], Any] | None = None,
     on_target: Callable[[TargetReport], Any] | None = None,
+    eval_after: Callable[[StepMetrics], bool] | None = None,
+    stop_at: Callable[[EvalMetrics], bool] | None = None,
 ) -> FitResult:
     """Train until the trainer has completed ``epochs`` epochs in all, evaluating train/valid/test
     after each. A resumed trainer (``trainer.state.examples_seen > 0``) first finishes its current
@@ -84,6 +86,9 @@ def fit(
     ``eval_every``: also evaluate the eval sets after every that many steps (0: only at epoch
     ends); ``on_eval`` gets each of those evaluations (the epoch ends, and an evaluation that
     stops the run between them, go to ``on_epoch``).
+    ``eval_after(m)``: also evaluate after a step for which it is true; ``stop_at(ev)``: stop after
+    an evaluation for which it is true (a challenge's goal met or its budget spent; the trainer
+    holds the weights ``ev`` measured, and a mid-epoch stop ends the epoch there as a target does).
     ``target_error`` (> 0): stop at the first evaluation whose validation error is below it
     (``on_target`` hears of it after that evaluation's ``on_eval`` / ``on_epoch``); the last
     ``EpochRecord`` then covers the epoch up to there. With ``keep_best`` the trainer's model
@@ -103,6 +108,7 @@ def fit(
     last_eval: EvalMetrics | None = None
     diverged = False
     report = TargetReport(target_error) if target_error > 0 else None
+    stopped: EvalMetrics | None = None  # the evaluation stop_at ended the run at
     for epoch in range(done + 1, epochs + 1):
         losses: list[float] = []
         correct = rows = 0
@@ -120,13 +126,17 @@ def fit(
             losses.append(m.loss)
             correct += m.correct
             rows += m.batch_size
-            if eval_every and m.step % eval_every == 0 and trainer.state.examples_seen < end:
+            due = (eval_every and m.step % eval_every == 0) or (eval_after is not None and eval_after(m))
+            if due and trainer.state.examples_seen < end:
                 ev = trainer.evaluate(tuple(trainer.eval_sets))
                 eval_seconds += ev.seconds
                 if report is not None and below_target(target_error, ev):
                     seconds = train_seconds + time.perf_counter() - t0 - eval_seconds
                     report = TargetReport.hit(target_error, ev, trainer.epoch_float, seconds, _since(wall0))
                     stop_eval = ev  # it ends the epoch early: it goes to on_epoch, not on_eval
+                    break
+                if stop_at is not None and stop_at(ev):
+                    stop_eval = stopped = ev
                     break
                 if on_eval is not None:
                     on_eval(ev)
@@ -149,7 +159,9 @@ def fit(
             if on_target is not None:
                 on_target(report)
             break
-        if diverged:
+        if stop_at is not None and stop_eval is None and stop_at(last_eval):
+            break
+        if diverged or stopped is not None:
             break
     assert best.valid_error is not None and last_eval is not None
     if keep_best and best_epoch != history[-1].epoch:

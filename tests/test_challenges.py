@@ -155,7 +155,7 @@ def test_a_solve_says_what_it_took() -> None:
     assert not tracker.add(ev(0.04, 0.9), hp)  # only the first solves
     assert tracker.took() == {"changes": {"lr": 0.05}, "resets": 0}  # the epoch count is not a change
     record = tracker.record()
-    assert record["solved"] and record["name"] == "too-hot" and record["changes"] == {"lr": 0.05}
+    assert record["solved"] and record["challenge"] == "too-hot" and record["changes"] == {"lr": 0.05}
 
 
 def test_evaluations_between_epochs_come_every_so_many_examples() -> None:

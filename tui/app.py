@@ -36,6 +36,7 @@ from tui.screens.help import FIELD_KEYS, HelpScreen, binding_rows
 from tui.screens.loading import DataFailed, DataProgress, DataReady, LoadingScreen
 
 if TYPE_CHECKING:
+    from model.challenges import Challenge
     from model.config import HyperParams
     from model.trainer import Trainer
     from tui.screens.main import MainScreen
@@ -51,7 +52,7 @@ GC_THRESHOLDS = (5000, 20, 20)
 
 def css_paths() -> list[Path]:
     """The panels' stylesheet, then the app's, which has the last word on layout."""
-    return [asset("panels.tcss"), asset("pad.tcss"), asset("runs.tcss"), asset("app.tcss")]
+    return [asset("panels.tcss"), asset("pad.tcss"), asset("runs.tcss"), asset("challenges.tcss"), asset("app.tcss")]
 
 
 HELP_PREPARE_SECONDS = 0.5  # after the training screen appears, the help screen is built
@@ -102,6 +103,9 @@ class MnistApp(App[int]):
     handle_signals: SIGTERM/SIGHUP/SIGINT quit like q (stop, autosave) and exit 128 + signal.
     settle_gc: once training starts, freeze the objects alive and raise the garbage collector's
     thresholds (``settle_garbage_collector``; process-wide, so only the real app does it).
+    challenge: the challenge the run plays (``hp`` is then its starting settings); its panel shows
+    on the main screen, its run record says so, and its progress is kept in the session folder
+    when served (``sandbox``), else in the user data folder.
     """
 
     TITLE = "mnist-tui"
@@ -135,8 +139,10 @@ class MnistApp(App[int]):
         sandbox: str | None = None,
         runs: str | None = None,
         tensorboard: str | None = None,
+        challenge: Challenge | None = None,
     ) -> None:
         super().__init__()
+        self.challenge = challenge
         self.runs = runs  # the folder of run records (None: $MNIST_TUI_RUNS or the user data folder)
         self.tensorboard = tensorboard  # also write the run as TensorBoard events in this folder
         self.sandbox = sandbox  # served to a browser: the save/load prompts stay inside this folder
@@ -198,7 +204,7 @@ class MnistApp(App[int]):
 
         self.data = data
         self._trainer = trainer
-        self.main = MainScreen(trainer.hp, hide_time=self.hide_time)
+        self.main = MainScreen(trainer.hp, hide_time=self.hide_time, challenge=self.challenge)
         return self.main
 
     def _start_bridge(self) -> None:
@@ -206,9 +212,21 @@ class MnistApp(App[int]):
         from tui.session.bridge import TrainingBridge
 
         kwargs: dict[str, Any] = {"start_paused": self.start_paused, "meta": self._resumed_meta}
+        challenge = self.challenge.name if self.challenge is not None else None
         kwargs["recorder"] = start_recorder(
-            self._trainer, self.data, "app", self.runs, self.resume_path, warn=None, tensorboard=self.tensorboard
+            self._trainer,
+            self.data,
+            "app",
+            self.runs,
+            self.resume_path,
+            warn=None,
+            tensorboard=self.tensorboard,
+            challenge=challenge,
         )
+        if self.challenge is not None:
+            from model.challenges.play import ChallengePlay
+
+            kwargs["challenge"] = ChallengePlay(self.challenge, kwargs["recorder"], self.progress_path)
         if self.clock is not None:
             kwargs["clock"] = self.clock
         assert self.main is not None
@@ -306,6 +324,27 @@ class MnistApp(App[int]):
         if self.failed:
             event.stop()
             self._exit_failed()
+
+    @property
+    def progress_path(self) -> Path:
+        """Where challenge progress is kept: the session's folder when served, else the user data folder."""
+        from model.challenges import progress_file
+
+        return progress_file(self.sandbox)
+
+    def start_challenge(self, challenge: Challenge) -> None:
+        """Stop the run (recorded and finished as on quitting, without the autosave) and start
+        ``challenge`` from its starting settings on a new training screen."""
+        from model.trainer import make_trainer
+
+        if self.data is None or self._quitting:
+            return
+        self.stop_training()
+        self.bridge = None
+        self.challenge = challenge
+        self.resume_path, self._resumed_meta, self.start_paused = None, None, False
+        self.switch_screen(self._build_main(self.data, make_trainer(challenge.start_hparams(), self.data)))
+        self.notify(f"Challenge {challenge.title}: {challenge.story}", timeout=8)
 
     # ---- actions ------------------------------------------------------------------------------
     def action_help(self) -> None:
@@ -460,6 +499,7 @@ def run_app(
     sandbox: str | None = None,
     runs: str | None = None,
     tensorboard: str | None = None,
+    challenge: Challenge | None = None,
 ) -> int:
     """Run the app until it quits; returns its exit status (2 when the data cannot be loaded,
     128 + N after signal N). Says where the run was autosaved, if it was."""
@@ -474,6 +514,7 @@ def run_app(
         sandbox=sandbox,
         runs=runs,
         tensorboard=tensorboard,
+        challenge=challenge,
     )
     app.exit_watchdog = True
     if sandbox is not None:

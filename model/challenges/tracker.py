@@ -124,7 +124,7 @@ class ChallengeTracker:
     def record(self) -> dict[str, Any]:
         """The fields of the run record's ``challenge`` event for the solve (or the broken rule)."""
         v = self.verdict
-        out: dict[str, Any] = {"name": self.challenge.name, "solved": v.is_solved}
+        out: dict[str, Any] = {"challenge": self.challenge.name, "solved": v.is_solved}
         if v.solved is not None:
             ev = v.solved
             out |= {

@@ -113,11 +113,13 @@ def replay(
     data_tag: str = "",
     on_step: Callable[[StepMetrics], Any] | None = None,
     stop_at: int | None = None,
+    on_start: Callable[[Trainer], Any] | None = None,
 ) -> ReplayResult:
     """Re-run ``record`` on ``data`` (train_x/train_y/valid_x/valid_y/test_x/test_y) headless.
 
     ``stop_at``: stop after that many steps (the interventions before it applied) and leave the
-    trainer in ``ReplayResult.trainer``, to start a new run from there (``rewind``).
+    trainer in ``ReplayResult.trainer``, to start a new run from there (``rewind``). ``on_start``
+    gets the trainer before its first step (an ``on_step`` that measures the weights keeps it).
     RunsError (one line) for a record that cannot be replayed at all (a resumed run whose starting
     checkpoint is gone, an unknown source).
     """
@@ -145,6 +147,8 @@ def replay(
     trainer.on_step.append(checker)
     if on_step is not None:
         trainer.on_step.append(on_step)
+    if on_start is not None:
+        on_start(trainer)
     events = [e for e in lines if e.get("kind") == "event" and e.get("event") in ("hparam", "reset", "load", "end")]
     interventions = sum(e["event"] != "end" for e in events)
     source = meta.get("source")

@@ -338,13 +338,15 @@ def start_recorder(
     resumed_from: str | None = None,
     warn: Callable[[str], object] | None = None,
     tensorboard: str | None = None,
+    challenge: str | None = None,
 ) -> RunRecorder:
     """A run record for ``trainer`` under ``runs`` (None: $MNIST_TUI_RUNS or the user data folder),
     and TensorBoard events in ``tensorboard/<run id>`` when given; a problem is one warning
-    (through ``warn``, or kept for ``set_warn``) and the run goes on unrecorded."""
+    (through ``warn``, or kept for ``set_warn``) and the run goes on unrecorded. ``challenge``:
+    the name of the challenge the run plays (run.json's ``challenge``)."""
     from model.runs.store import runs_dir
 
-    extra: dict[str, Any] = {}
+    extra: dict[str, Any] = {"challenge": challenge} if challenge else {}
     if resumed_from:
         extra["resumed_from"] = str(Path(resumed_from).resolve())
     tb = Path(tensorboard).expanduser() if tensorboard else None

@@ -12,12 +12,15 @@ import sys
 from pathlib import Path
 
 from tui.cli.common import (
+    CHALLENGE_HELP,
     UserError,
     add_rewind_flags,
     add_runs_flag,
     add_tensorboard_flag,
     add_training_flags,
+    challenge_hparams,
     check_tensorboard,
+    find_challenge,
     given_flags,
     hparams_from_args,
     rewind_to_checkpoint,
@@ -39,11 +42,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sandbox", metavar="DIR", help=argparse.SUPPRESS)
     add_runs_flag(p)
     add_tensorboard_flag(p)
+    p.add_argument("--challenge", metavar="NAME", help=CHALLENGE_HELP)
 
 
 def run(args: argparse.Namespace) -> int:
     """Open the app (after every check that can fail in one line); its exit status."""
     check_tensorboard(args.tensorboard)
+    challenge = find_challenge(args.challenge) if args.challenge else None
+    hp = challenge_hparams(challenge, args) if challenge else None  # refuses --resume, --from, --preset
     rewind_to_checkpoint(args)
     overrides = _resume_overrides(args)
     if args.data and args.data.strip():  # a missing or unrecognised --data: one line, before the screen
@@ -62,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     if served:
         autosave = None if args.no_autosave else str(Path(args.sandbox) / "autosave.npz")
     return run_app(
-        hparams_from_args(args),
+        hp or hparams_from_args(args),
         data_path=args.data,
         resume=args.resume,
         autosave=autosave,
@@ -70,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
         sandbox=args.sandbox,
         runs=args.runs if args.runs and args.runs.strip() else None,
         tensorboard=args.tensorboard,
+        challenge=challenge,
     )
 
 

@@ -22,12 +22,15 @@ from typing import TYPE_CHECKING, Any
 
 from tui import exitcodes
 from tui.cli.common import (
+    CHALLENGE_HELP,
     add_rewind_flags,
     add_runs_flag,
     add_tensorboard_flag,
     add_training_flags,
+    challenge_hparams,
     check_rewind_flags,
     check_tensorboard,
+    find_challenge,
     given_flags,
     hparams_from_args,
     load_data,
@@ -36,6 +39,8 @@ from tui.cli.common import (
 )
 
 if TYPE_CHECKING:
+    from model.challenges import Challenge
+    from model.challenges.play import ChallengePlay
     from model.config import HyperParams
     from model.fit import EpochRecord
     from model.target import TargetReport
@@ -65,23 +70,32 @@ def add_parser(sub: Subcommands) -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object at the end instead of text")
     add_runs_flag(p)
     add_tensorboard_flag(p)
+    p.add_argument(
+        "--challenge",
+        metavar="NAME",
+        help=f"{CHALLENGE_HELP}; says solved or not (exit 0 solved, 1 not)",
+    )
     return p
 
 
 def run(args: argparse.Namespace) -> int:
     check_tensorboard(args.tensorboard)
     check_rewind_flags(args)  # before the data loads
+    challenge = find_challenge(args.challenge) if args.challenge else None
+    hp = challenge_hparams(challenge, args) if challenge else None  # refused flags: before the data loads
     data = load_data(args.data, quiet=args.json)
     rewind_to_checkpoint(args, data)
-    return train_headless(args, hparams_from_args(args), data)
+    return train_headless(args, hp or hparams_from_args(args), data, challenge)
 
 
-def train_headless(args: argparse.Namespace, hp: HyperParams, data: Any) -> int:
+def train_headless(args: argparse.Namespace, hp: HyperParams, data: Any, challenge: Challenge | None = None) -> int:
     """Train until ``hp.epochs`` epochs in all, print progress, optionally save; returns the exit status.
 
     Exit 0 when done, 2 for a bad ``--save``/``--resume``, 3 when training diverged (the last good
     weights are saved with ``--save``), 128 + n after SIGINT/SIGTERM/SIGHUP (saved first with ``--save``).
     A save that still fails at the end prints the results first, then one line, exit 2.
+    With a ``challenge`` the run stops once it is solved or nothing more can count, says which, and
+    exits 0 when solved and 1 when not (a divergence is one way of not solving it).
     """
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -118,7 +132,9 @@ def train_headless(args: argparse.Namespace, hp: HyperParams, data: Any) -> int:
         getattr(args, "resume", None),
         warn=lambda text: print(f"mnist-tui: {text}", file=sys.stderr),
         tensorboard=getattr(args, "tensorboard", None),
+        challenge=challenge.name if challenge else None,
     )
+    play = _challenge_play(challenge, recorder) if challenge else None
     console = Console(stderr=True)
     quiet = args.json
     steps_per_epoch = -(-len(data.train_y) // hp.batch_size)
@@ -185,10 +201,14 @@ def train_headless(args: argparse.Namespace, hp: HyperParams, data: Any) -> int:
                 eval_every=getattr(args, "eval_every", None) or 0,
                 on_eval=on_eval,
                 on_target=on_target,
+                eval_after=play.due if play else None,
+                stop_at=(lambda ev: play.evaluated(trainer, ev) or play.spent(trainer)) if play else None,
             )
         except _Stopped:
             signum = caught[0]
             what = {signal.SIGINT: "interrupted", signal.SIGHUP: "hung up"}.get(signum, "terminated")
+            if play is not None:
+                play.finish(trainer)
             recorder.finish(trainer, what)
             _, saved = _save(save, trainer, {"stopped": what})
             print(
@@ -198,6 +218,8 @@ def train_headless(args: argparse.Namespace, hp: HyperParams, data: Any) -> int:
             return exitcodes.from_signal(signum)
     target = result.target
     status = "diverged" if result.diverged else "target" if target is not None and target.reached else "finished"
+    if play is not None:
+        play.finish(trainer)
     recorder.finish(trainer, status)
     save_failed = ""
     if save:
@@ -210,6 +232,8 @@ def train_headless(args: argparse.Namespace, hp: HyperParams, data: Any) -> int:
         out = result.to_dict()
         out["history"] = [vars(h) for h in result.history]
         out["hparams"] = hp.to_dict()
+        if play is not None:
+            out["challenge"] = play.tracker.record() | {"run": recorder.run_id}
         print(json.dumps(out))
     else:
         if target is not None:
@@ -218,9 +242,12 @@ def train_headless(args: argparse.Namespace, hp: HyperParams, data: Any) -> int:
             f"test error {result.test_error_at_best:.2%} (best valid {result.best_valid_error:.2%} at epoch "
             f"{result.best_epoch}); {result.seconds:.1f}s training, {result.examples_per_second:,.0f} examples/s"
         )
+        if play is not None:
+            print(*challenge_lines(play, recorder.run_id), sep="\n")
     if save_failed:
         return _fail(save_failed)
-    if result.diverged:
+    solved = play is not None and play.tracker.verdict.is_solved
+    if result.diverged and not solved:
         m = last_diverged[-1]
         kept = f"the last good weights are in {save}" if save else "pass --save PATH to keep the last good weights"
         print(
@@ -228,8 +255,41 @@ def train_headless(args: argparse.Namespace, hp: HyperParams, data: Any) -> int:
             f"{kept}; lower --lr{f' and continue with --resume {save}' if save else ''}",
             file=sys.stderr,
         )
-        return exitcodes.DIVERGED
+        return exitcodes.DIVERGED if play is None else exitcodes.NOT_SOLVED
+    if play is not None and not solved:
+        return exitcodes.NOT_SOLVED
     return exitcodes.OK
+
+
+def _challenge_play(challenge: Challenge, recorder: Any) -> ChallengePlay:
+    from model.challenges import progress_file
+    from model.challenges.play import ChallengePlay
+
+    return ChallengePlay(
+        challenge, recorder, progress_file(), warn=lambda text: print(f"mnist-tui: {text}", file=sys.stderr)
+    )
+
+
+def challenge_lines(play: ChallengePlay, run_id: str) -> list[str]:
+    """'challenge too-hot: solved: valid 4.62% < 5.00% (test 4.90%) at epoch 0.80, …' and what it
+    took, or 'not solved' with the best result within the limits and why nothing more counted."""
+    from model.challenges.check import goal_text, limits_text, solved_text
+
+    c = play.challenge
+    v = play.tracker.verdict
+    head = f"challenge {c.name}"
+    if v.solved is not None:
+        took = play.tracker.took()
+        changes = ", ".join(f"{k.replace('_', ' ')} {value}" for k, value in took["changes"].items()) or "no change"
+        resets = f", {took['resets']} reset{'s' * (took['resets'] != 1)}" if took["resets"] else ""
+        return [f"{head}: solved: {solved_text(c.goal, v.solved)}", f"  it took: {changes}{resets} (run {run_id})"]
+    goal = f"{goal_text(c.goal)} {limits_text(c.limits)}".strip()
+    best = f"best valid {v.best.valid_error:.2%}" if v.best is not None else "no evaluation within the limits"
+    why = f"; {v.broken}" if v.broken else ""
+    return [
+        f"{head}: not solved ({best}; the goal is {goal}{why})",
+        f"  hints: mnist-tui challenge {c.name} (i reveals them)",
+    ]
 
 
 def _target_line(target: TargetReport, epochs: int) -> str:

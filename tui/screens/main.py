@@ -32,6 +32,7 @@ from model.config import ARCHITECTURE_FIELDS, HyperParams
 from tui.sandbox import confine
 from tui.screens.prompt import PathPrompt
 from tui.session.events import (
+    ChallengeUpdate,
     CheckpointSaved,
     Diverged,
     Evaluated,
@@ -45,6 +46,7 @@ from tui.session.events import (
     WorkerEvent,
     WorkerFailed,
 )
+from tui.widgets.challenge import ChallengePanel
 from tui.widgets.charts import ChartsPanel, OverlayRun
 from tui.widgets.controls import ControlsPanel, format_value, label_for
 from tui.widgets.digits import MisclassifiedPanel
@@ -56,6 +58,7 @@ if TYPE_CHECKING:
     from textual.timer import Timer
 
     from model.analysis import Misclassified
+    from model.challenges import Challenge
     from tui.session.bridge import TrainingBridge
     from tui.view.selection import Shown
 
@@ -111,6 +114,8 @@ class MainScreen(Screen[None]):
         Binding("m", "math", "Math", tooltip="the derivation, live (esc leaves)"),
         Binding("o", "runs", "Runs", tooltip="past runs to overlay (esc leaves)"),
         Binding("v", "cursor", "Values", tooltip="chart cursor: read every curve"),
+        Binding("i", "hint", "Hint", tooltip="the challenge's next hint"),
+        Binding("c", "challenges", "Challenges", tooltip="the challenges: pick one to play (esc leaves)"),
         Binding("left", "move_cursor(-1)", "Cursor left", show=False),
         Binding("right", "move_cursor(1)", "Cursor right", show=False),
         Binding("shift+left,pageup", "move_cursor(-10)", "Cursor 10 left", show=False),
@@ -152,15 +157,18 @@ class MainScreen(Screen[None]):
         ("Read the derivation", "backprop.md beside the live shapes, p - t and gradient norms (m)", "math", None),
         ("Recorded runs", "List the runs, overlay their curves on the charts (o)", "runs", None),
         ("Chart cursor", "A vertical line on the charts reading every curve's value there (v)", "cursor", None),
+        ("Next hint", "Reveal the challenge's next hint (i)", "hint", None),
+        ("Challenges", "Every challenge, solved or not; pick one to play it (c)", "challenges", None),
     )
 
     class Ready(Message):
         """Every panel is mounted; the app may attach the worker."""
 
-    def __init__(self, hp: HyperParams, *, hide_time: bool = False) -> None:
+    def __init__(self, hp: HyperParams, *, hide_time: bool = False, challenge: Challenge | None = None) -> None:
         super().__init__(id="main")
         self.hp = hp  # the settings the run starts with (the bridge owns them from then on)
         self.hide_time = hide_time
+        self.challenge = challenge  # played in this run: its panel takes the gradient check's place
         self.bridge: TrainingBridge | None = None
         self.last_checkpoint = ""
         self._state = "loading"
@@ -181,6 +189,8 @@ class MainScreen(Screen[None]):
             yield ChartsPanel(id="charts")
             yield MisclassifiedPanel(id="digits")
             yield GradCheckPanel(id="gradcheck")
+            if self.challenge is not None:
+                yield ChallengePanel(self.challenge, id="challenge")
         yield Static(too_small_text(MIN_SIZE), id="too-small")
         yield KeyBar()
 
@@ -195,6 +205,11 @@ class MainScreen(Screen[None]):
             if not widget.border_title:
                 widget.border_title = title
         self.charts.show_angles(self.hp.variant != "exact")
+        if self.challenge is not None:
+            self.add_class("-challenge")
+            self.query_one("#tab-gradcheck", Tab).label = "3 Challenge"
+            self.controls.lock_fields(self.challenge.fixed_values(), f"fixed by the challenge {self.challenge.name}")
+            self.show_panel("gradcheck")  # on small screens the challenge's tab comes first
         self.post_message(self.Ready())
 
     # ---- panels -----------------------------------------------------------------------------
@@ -209,6 +224,10 @@ class MainScreen(Screen[None]):
     @property
     def charts(self) -> ChartsPanel:
         return self.query_one("#charts", ChartsPanel)
+
+    @property
+    def challenge_panel(self) -> ChallengePanel | None:
+        return self.query_one("#challenge", ChallengePanel) if self.challenge is not None else None
 
     @property
     def digits(self) -> MisclassifiedPanel:
@@ -316,6 +335,7 @@ class MainScreen(Screen[None]):
             CheckpointSaved: self._saved,
             Notice: self._notice,
             WeightsSnapshot: self._weights_snapshot,
+            ChallengeUpdate: self._challenge_update,
         }
         if self.is_attached and self.app.is_running:
             handlers[type(message.event)](message.event)
@@ -334,9 +354,16 @@ class MainScreen(Screen[None]):
             if action == "step":
                 return True if bridge.paused else None
             if action == "gradcheck":
+                if self.challenge is not None:  # its panel has the gradient check's place
+                    return False
                 return None if bridge.gradcheck_running else True
         if action in ("move_cursor", "cursor_end", "hide_cursor"):
             return self.charts.cursor_x is not None  # else the keys go on to whatever else takes them
+        if action == "hint":
+            panel = self.challenge_panel
+            if panel is None:
+                return False
+            return True if panel.state.hints < len(panel.challenge.hints) else None
         return True
 
     def palette_commands(self) -> Iterator[SystemCommand]:
@@ -468,6 +495,18 @@ class MainScreen(Screen[None]):
     def action_show_panel(self, key: str) -> None:
         self.show_panel(key)
 
+    def action_hint(self) -> None:
+        panel = self.challenge_panel
+        if panel is not None and panel.next_hint():
+            if self.compact:
+                self.show_panel("gradcheck")
+            self.refresh_bindings()
+
+    def action_challenges(self) -> None:
+        from tui.screens.challenges import ChallengesScreen
+
+        self.app.push_screen(ChallengesScreen(self.challenge.name if self.challenge else None))
+
     @on(MisclassifiedPanel.Why)
     def _why(self, message: MisclassifiedPanel.Why) -> None:
         from tui.screens.why import WhyScreen
@@ -494,6 +533,9 @@ class MainScreen(Screen[None]):
 
     def _show_status(self, status: TrainStatus) -> None:
         self.status.update_status(status)
+        panel = self.challenge_panel
+        if panel is not None:
+            panel.show_status(status)
         if status.state != self._state:
             self._state = status.state
             self.refresh_bindings()
@@ -598,6 +640,24 @@ class MainScreen(Screen[None]):
     def _weights_snapshot(self, snapshot: WeightsSnapshot) -> None:
         for listener in list(self.weight_listeners):
             listener(snapshot)
+
+    def _challenge_update(self, message: ChallengeUpdate) -> None:
+        panel = self.challenge_panel
+        if panel is None:
+            return
+        was_over = panel.has_class("-over")
+        panel.show_update(message)
+        if message.solved_now and message.verdict.solved is not None:
+            from model.challenges.check import solved_text
+
+            self.notify(
+                f"Solved! {solved_text(panel.challenge.goal, message.verdict.solved)}; space trains on",
+                title=f"Challenge {panel.challenge.title}",
+                timeout=15,
+            )
+        elif panel.has_class("-over") and not was_over:
+            why = message.verdict.broken or "the limits are used up"
+            self.notify(f"This attempt no longer counts: {why}. c starts a challenge again.", severity="warning")
 
     def _notice(self, message: Notice) -> None:
         self.notify(message.text, severity=message.severity, timeout=message.timeout)  # type: ignore[arg-type]

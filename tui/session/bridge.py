@@ -12,6 +12,11 @@ losses (and the alignment angles the trainer measures) since the last one, never
 step. A paused worker waits on an Event with a timeout and every loop checks the stop flag,
 so ``stop()`` returns promptly. Leaves out Textual, widgets and drawing: it runs without an app.
 
+A challenge (``challenge``, a ``model.challenges.play.ChallengePlay``) hears of every evaluation,
+reset, load and settings change; it may ask for evaluations between epoch ends, and the run pauses
+(state "solved") at the evaluation that meets its goal. Each change in where it stands is posted as
+a ``ChallengeUpdate``.
+
 A target validation error (``hp.target_error``) pauses the run at the first evaluation below it
 (state "target", a ``Notice`` and a ``target`` event in the record); the status keeps saying
 so. Resuming trains on without stopping at that target again; changing the target while paused
@@ -31,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from model.challenges.play import ChallengePlay
 from model.checkpoint import CheckpointError, save_checkpoint
 from model.config import SPECS, HyperParams
 from model.mlp import MLP
@@ -41,6 +47,7 @@ from tui.errorlog import detail, log_error, summary
 from tui.session.checkpoints import apply_checkpoint
 from tui.session.checks import GRADCHECK_BATCH, run_gradcheck
 from tui.session.events import (
+    ChallengeUpdate,
     CheckpointSaved,
     Diverged,
     Evaluated,
@@ -83,9 +90,11 @@ class TrainingBridge:
         clock: Callable[[], float] = time.perf_counter,
         meta: dict[str, Any] | None = None,
         recorder: RunRecorder | None = None,
+        challenge: ChallengePlay | None = None,
     ) -> None:
         self.trainer = trainer
         self.recorder = recorder
+        self.challenge = challenge
         self._post = post
         self._interval = post_interval
         self._clock = clock
@@ -98,7 +107,7 @@ class TrainingBridge:
             self._run.set()
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._halt: str | None = None  # "diverged", "finished", "target" or "stopped" while paused for that reason
+        self._halt: str | None = None  # "diverged", "finished", "target", "solved" or "stopped" while paused so
         self._target: TargetReport | None = None  # where the run got below its target (None: not yet)
         self._clock_start = clock()  # of this run (reset and load start another): the target's wall time
         self._epoch_budget = trainer.hp.epochs  # what continuing after "finished" adds
@@ -207,6 +216,9 @@ class TrainingBridge:
     def _main(self) -> None:
         if self.recorder is not None:
             self.recorder.set_warn(lambda text: self._post(Notice(text, "warning")))
+        if self.challenge is not None:
+            self.challenge.set_warn(lambda text: self._post(Notice(text, "warning")))
+            self._post_challenge()
         recent: deque[float] = deque(maxlen=3)
         while not self._stop.is_set():
             try:
@@ -221,6 +233,8 @@ class TrainingBridge:
                     self._post(Notice("the training worker keeps failing and has stopped", "error"))
                     break  # failing without any command in between: give up rather than spin
         self._flush(force=True)
+        if self.challenge is not None:
+            self.challenge.finish(self.trainer)  # before the record's end event
         if self.recorder is not None:
             self.recorder.finish(self.trainer, self._halt or "stopped", self.stats.meta())
 
@@ -278,6 +292,10 @@ class TrainingBridge:
             self._post(Notice(f"training {more} more epochs, to {hp.epochs}"))
         if self.recorder is not None:  # applies from the step after trainer.state.step
             self.recorder.hparams(old, hp, self.trainer.state.step, self.trainer.state.examples_seen)
+        if self.challenge is not None and not self.challenge.tracker.verdict.broken:
+            self.challenge.changed(self.trainer, hp)
+            if self.challenge.tracker.verdict.broken:
+                self._post_challenge()
         pending = tuple(self.trainer.pending_architecture)
         self._post(HParamsApplied(self.trainer.state.examples_seen, changes, hp, pending))
 
@@ -305,11 +323,14 @@ class TrainingBridge:
             done = trainer.state.epoch + 1
             self._flush(force=True)
             self._evaluate(epoch_end=True)
-            if done >= trainer.hp.epochs:
+            if done >= trainer.hp.epochs and self._halt != "solved":
                 self._halt = "finished"
                 self._run.clear()
                 more = self._epoch_budget
                 self._post(Notice(f"finished {done} epochs; space trains {more} more (to {done + more})"))
+        elif self.challenge is not None and self.challenge.due(m):  # between epoch ends
+            self._flush(force=True)
+            self._evaluate(epoch_end=False)
         return m
 
     def _handle_divergence(self, m: StepMetrics) -> None:
@@ -353,9 +374,23 @@ class TrainingBridge:
         if self.recorder is not None:
             self.recorder.evaluation(metrics, self.trainer, epoch_end)
         reached = self._check_target(metrics)
+        solved = self.challenge is not None and self.challenge.evaluated(self.trainer, metrics)
+        if solved:
+            self._halt = "solved"
+            self._run.clear()
         self._post(Evaluated(metrics, wrong, self._status(), epoch_end))
+        if self.challenge is not None:
+            self._post_challenge(solved)
         if reached:
             self._post(Notice(f"{reached}; space trains on", timeout=10))
+
+    def _post_challenge(self, solved_now: bool = False) -> None:
+        """Where the challenge stands now (after an evaluation, or a rule broken)."""
+        assert self.challenge is not None
+        t = self.challenge.tracker
+        self._post(
+            ChallengeUpdate(t.verdict, t.earlier_examples, solved_now, t.took(), self.challenge.spent(self.trainer))
+        )
 
     def _check_target(self, metrics: EvalMetrics) -> str:
         """Pause if ``metrics`` is the first evaluation below the target; the notice text ("" : not)."""
@@ -381,6 +416,8 @@ class TrainingBridge:
 
     def _do_reset(self, _: Any) -> None:
         after = self.trainer.state.step  # replay resets after this many steps
+        if self.challenge is not None:
+            self.challenge.reset(self.trainer)
         self.trainer.reset()
         self._record("reset", after_step=after, hparams=self.trainer.hp.to_dict())
         self.stats.clear()
@@ -440,6 +477,8 @@ class TrainingBridge:
         )
         with self._hp_lock:  # the loaded run's settings replace what the fields asked for
             self._hp, self._hp_changed = trainer.hp, False
+        if self.challenge is not None:
+            self.challenge.loaded(trainer)
         self.stats.clear(ckpt.meta)
         self._halt, self._target, self._clock_start = None, None, self._clock()
         self._post(RunReset(trainer.hp, self._status(), f"loaded {Path(path).name}"))

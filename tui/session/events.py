@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from model.analysis import Misclassified
+    from model.challenges import Verdict
     from model.config import HyperParams
     from model.gradcheck import CheckReport
     from model.trainer import EvalMetrics
@@ -24,8 +25,9 @@ class TrainStatus:
     """The counters of a run at one moment (None: not known yet).
 
     state: "loading", "running", "paused", "diverged", "finished" (the configured epochs are
-    done), "target" (paused at the first evaluation below the target validation error) or
-    "stopped" (the worker failed or is shutting down).
+    done), "target" (paused at the first evaluation below the target validation error), "solved"
+    (paused at the evaluation that met a challenge's goal) or "stopped" (the worker failed or is
+    shutting down).
     """
 
     state: str = "loading"
@@ -65,6 +67,23 @@ class Evaluated:
     misclassified: Misclassified | None
     status: TrainStatus
     epoch_end: bool = False
+
+
+@dataclass
+class ChallengeUpdate:
+    """Where the challenge the run plays stands, after an evaluation or a broken rule.
+
+    earlier_examples: examples trained on weights a reset replaced (with the status's
+    ``examples_seen``, the examples the attempt has used); solved_now: this evaluation solved it;
+    took: the settings changed from the start and the resets (``ChallengeTracker.took``); spent:
+    nothing the run does from here can count (a rule broken, or the limits used up).
+    """
+
+    verdict: Verdict
+    earlier_examples: int
+    solved_now: bool
+    took: dict[str, Any]
+    spent: bool = False
 
 
 @dataclass
@@ -159,4 +178,5 @@ WorkerEvent = (
     | WorkerFailed
     | Notice
     | WeightsSnapshot
+    | ChallengeUpdate
 )

@@ -19,13 +19,15 @@ A field whose name is in ``SPECS`` appears with no change here; ``LABELS`` and
 stale k) show only while the chosen backward-pass variant reads them. Architecture
 fields (hidden units, activation, seed) say "applies on r (reset)" while the trainer
 reports them pending (``show_pending``). The panel validates what is typed or nudged,
-once, and posts ``ControlsPanel.Changed`` with the one field that changed; it holds no
+once, and posts ``ControlsPanel.Changed`` with the one field that changed (a field a challenge
+keeps fixed is locked: greyed out and skipped by the focus keys); it holds no
 copy of the hyperparameters (each field shows its committed value) and never talks to
 the trainer itself.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -211,7 +213,7 @@ class FieldInput(Input):
 
     def action_move(self, step: int) -> None:
         """Focus the previous/next shown field in the panel (wrapping)."""
-        fields = [f for f in self.screen.query(FieldInput) if f is self or f.row_shown]
+        fields = [f for f in self.screen.query(FieldInput) if f is self or (f.row_shown and not f.disabled)]
         if self in fields:
             # at once, not on the next idle moment (as focus() does): a second key pressed meanwhile
             # must move on from the new field
@@ -270,6 +272,14 @@ class ControlsPanel(Vertical):
     def shown_fields(self) -> list[str]:
         """Names of the fields on show, top to bottom."""
         return [n for n in SPECS if self.query_one(f"#row-{n}").display]
+
+    def lock_fields(self, names: Iterable[str], why: str) -> None:
+        """Fields that keep their value (a challenge's fixed settings): greyed out, never focused,
+        ``why`` as their tooltip."""
+        for name in names:
+            field = self.field(name)
+            field.disabled = True
+            field.tooltip = why
 
     def focus_first(self) -> None:
         """Focus the first field, ready to type (Escape leaves it)."""

@@ -1,0 +1,137 @@
+"""What the Challenge panel says, computed without Textual: (label, text, style) rows.
+
+The panel shows the story, the goal with its limits and fixed settings, the distance from the
+goal at the newest evaluation and the limits used so far (live, from the run's status), the hints
+revealed so far, and the outcome: solved (with what it took), or why nothing more can count.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from model.challenges.check import distance, goal_text, limits_text, solved_text
+from model.target import fmt_examples
+
+if TYPE_CHECKING:
+    from model.challenges import Challenge, Progress, Verdict
+    from tui.session.events import ChallengeUpdate, TrainStatus
+
+#: A row of the panel: (label, text, style); the label column is blank on continuation rows.
+Row = tuple[str, str, str]
+HINT_KEY = "i"
+PICK_KEY = "c"
+
+
+@dataclass
+class ChallengeState:
+    """Everything the panel draws from: the challenge, the newest update from the worker, the
+    run's newest status, and how many hints are revealed."""
+
+    challenge: Challenge
+    update: ChallengeUpdate | None = None
+    status: TrainStatus | None = None
+    hints: int = 0
+
+    @property
+    def verdict(self) -> Verdict | None:
+        return self.update.verdict if self.update is not None else None
+
+    @property
+    def solved(self) -> bool:
+        v = self.verdict
+        return v is not None and v.is_solved
+
+
+def fixed_text(challenge: Challenge) -> str:
+    return ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in challenge.fixed_values().items())
+
+
+def goal_line(challenge: Challenge) -> str:
+    """'validation error < 5.00% within 1 epoch, no reset; variant stays feedback-fixed'."""
+    text = goal_text(challenge.goal)
+    limits = limits_text(challenge.limits)
+    if limits:
+        text += f" {limits}"
+    fixed = challenge.fixed_values()
+    if fixed:
+        text += "; " + ", ".join(f"{k.replace('_', ' ')} stays {v}" for k, v in fixed.items())
+    return text
+
+
+def result_text(p: Progress | None) -> str:
+    """'solved: valid 4.62% (test 4.90%) at epoch 0.80 …; best 3.95%', 'best 5.81%' or 'not tried'."""
+    if p is None or (not p.solved and p.best_valid is None):
+        return "not tried yet" if p is None or not p.attempts else f"no result within the limits ({p.attempts} tries)"
+    parts = []
+    if p.solved and p.valid_error is not None:
+        parts.append(f"solved: valid {p.valid_error:.2%}" + (f" (test {p.test_error:.2%})" if p.test_error else ""))
+    if p.best_valid is not None:
+        parts.append(f"best valid {p.best_valid:.2%}")
+    return "; ".join(parts)
+
+
+def usage_text(state: ChallengeState) -> str:
+    """'epoch 0.42 of 1' and/or '210.0k of 400,000 examples', from the run's newest status."""
+    c, s = state.challenge, state.status
+    if s is None:
+        return ""
+    parts = []
+    if c.limits.epochs is not None:
+        parts.append(f"epoch {s.epoch:.2f} of {c.limits.epochs:g}")
+    if c.limits.examples is not None:
+        used = s.examples_seen + (state.update.earlier_examples if state.update else 0)
+        parts.append(f"{fmt_examples(used)} of {c.limits.examples:,} examples")
+    return " · ".join(parts)
+
+
+def setting_text(value: Any) -> str:
+    """A setting's value as the controls show it: floats to 6 significant digits."""
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
+
+
+def changes_text(took: dict[str, Any]) -> str:
+    """'lr 0.05, schedule cosine; 1 reset', or 'the starting settings'."""
+    changes = ", ".join(f"{k.replace('_', ' ')} {setting_text(v)}" for k, v in took.get("changes", {}).items())
+    resets = int(took.get("resets", 0))
+    text = changes or "the starting settings"
+    if resets:
+        text += f"; {resets} reset{'s' * (resets != 1)}"
+    return text
+
+
+def panel_rows(state: ChallengeState) -> list[Row]:
+    """The panel's rows under the story, top to bottom."""
+    c = state.challenge
+    rows: list[Row] = []
+    goal = goal_text(c.goal)
+    limits = limits_text(c.limits)
+    rows.append(("Goal", f"{goal} {limits}".strip(), "bold"))
+    if c.limits.fixed:
+        rows.append(("Fixed", fixed_text(c), "dim"))
+    v, update = state.verdict, state.update
+    latest = v.latest if v is not None else None
+    now = distance(c.goal, latest) if latest is not None else "no evaluation yet (epoch ends, or e)"
+    if latest is not None and latest.test_error is not None:
+        now += f" · test {latest.test_error:.2%}"
+    rows.append(("Now", now, ""))
+    usage = usage_text(state)
+    if usage:
+        rows.append(("", usage, "dim"))
+    if v is not None and v.solved is not None and update is not None:
+        rows.append(("Solved", f"{solved_text(c.goal, v.solved)}. It took: {changes_text(update.took)}.", "bold green"))
+    elif v is not None and v.broken:
+        rows.append(("Over", f"{v.broken}; {PICK_KEY} starts a challenge again", "bold red"))
+    elif update is not None and update.spent:
+        best = f"best valid {v.best.valid_error:.2%}; " if v is not None and v.best is not None else ""
+        rows.append(("Over", f"the limits are used up ({best}{PICK_KEY} starts it again)", "bold red"))
+    for i in range(min(state.hints, len(c.hints))):
+        rows.append((f"Hint {i + 1}", c.hints[i], "italic"))
+    if state.hints < len(c.hints):
+        rows.append(("", f"{HINT_KEY}: hint {state.hints + 1} of {len(c.hints)}", "dim"))
+    return rows
+
+
+def panel_title(state: ChallengeState) -> str:
+    mark = " ✓ solved" if state.solved else ""
+    return f"Challenge · {state.challenge.title}{mark}"
