@@ -9,6 +9,7 @@
     mnist-tui runs [show|export|rm ID]  the recorded runs (export --tensorboard DIR: for TensorBoard)
     mnist-tui compare ID ID ...         runs side by side: a table and a plot
     mnist-tui replay ID                 re-run a recorded run, check its final weights bit for bit
+    mnist-tui exercise new|check        write your own backprop.py; check it step by step
 
 Heavy imports (numpy, textual) happen after argument parsing, so ``--help`` is
 instant and the BLAS thread count is set before numpy loads. Every user-facing
@@ -268,6 +269,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_runs_commands(sub, add_runs_flag)
 
+    from tui.exercise_cli import add_parser as add_exercise
+
+    add_exercise(sub)
+
     srv = sub.add_parser(
         "serve",
         help="serve the app to web browsers (textual-serve): one app per tab",
@@ -389,6 +394,7 @@ def _main(argv: Sequence[str] | None) -> int:
             "runs": _cmd_runs,
             "compare": _cmd_compare,
             "replay": _cmd_replay,
+            "exercise": _cmd_exercise,
         }[command]
         return handler(args)
     except UserError as exc:
@@ -636,6 +642,12 @@ def _cmd_replay(args: argparse.Namespace) -> int:
 
 def _cmd_compare(args: argparse.Namespace) -> int:
     return _runs_command("run_compare", args)
+
+
+def _cmd_exercise(args: argparse.Namespace) -> int:
+    from tui.exercise_cli import run
+
+    return run(args)
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
