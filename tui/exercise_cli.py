@@ -117,7 +117,8 @@ def _new(args: argparse.Namespace) -> int:
 
 
 class _Bar:
-    """The check's progress on stderr: a line per running step, a bar for training."""
+    """The check's progress: a line for the running step, a bar for training. It shares the report's
+    console, so each step's block prints above it and it disappears when the check ends."""
 
     def __init__(self, console: Console, enabled: bool) -> None:
         self.progress = Progress(
@@ -138,9 +139,13 @@ class _Bar:
         self.task = self.progress.add_task(title, total=None, number=number, note="")
 
     def progress_report(self, number: int, payload: Any) -> None:
-        if self.task is not None and isinstance(payload, dict) and "steps" in payload:
+        if self.task is None or not isinstance(payload, dict):
+            return
+        if "steps" in payload:
             note = f"epoch {payload['epoch']:.2f}  loss {payload['loss']:.3f}"
             self.progress.update(self.task, total=payload["steps"], completed=payload["step"], note=note)
+        elif "note" in payload:
+            self.progress.update(self.task, note=str(payload["note"]))
 
     def finished(self, report: Any) -> None:
         if self.task is not None:
@@ -149,7 +154,7 @@ class _Bar:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from model.exercise import ALL_STEPS, CheckOptions, Listener, LoadError, read_source, run_check
+    from model.exercise import ALL_STEPS, CheckOptions, Listener, LoadError, Sandbox, read_source, run_check
     from model.exercise.check import TIME_LIMIT
     from tui.view.exercise import ending, step_block
 
@@ -161,8 +166,7 @@ def _check(args: argparse.Namespace) -> int:
     limit = args.time_limit or TIME_LIMIT
     options = CheckOptions(steps=args.steps or ALL_STEPS, time_limit=limit, train_time_limit=10 * limit, data=args.data)
     out = Console(highlight=False, soft_wrap=True)  # long lines wrap in the terminal, not at 80 columns
-    err = Console(stderr=True)
-    bar = _Bar(err, enabled=err.is_terminal and not args.json)
+    bar = _Bar(out, enabled=out.is_terminal and not args.json)
 
     class Printer(Listener):
         def started(self, number: int, title: str) -> None:
@@ -176,18 +180,22 @@ def _check(args: argparse.Namespace) -> int:
             if not args.json:
                 out.print(step_block(report))
 
-    if not args.json:
-        out.print(f"checking {source.path}", style="bold")
+    sandbox = Sandbox(source)
     try:
+        activation = sandbox.start(options.time_limit)  # a file that cannot be loaded: one line, exit 2
+        if not args.json:
+            out.print(f"checking {source.path} (ACTIVATION = {activation!r})", style="bold")
         with bar.progress:
-            result = run_check(source, options, Printer())
+            result = run_check(source, options, Printer(), sandbox=sandbox)
     except LoadError as exc:
         print(f"mnist-tui: {exc}", file=sys.stderr)
         return exitcodes.USAGE
+    finally:
+        sandbox.close()
     if args.json:
         print(json.dumps(_as_json(result), indent=2))
     else:
-        out.print(ending(result, f"mnist-tui --backprop {source.path}"))
+        out.print(ending(result))
     return exitcodes.OK if result.passed else CHECK_FAILED
 
 

@@ -258,10 +258,9 @@ def student_grads(code: StudentCode, fn: str, problem: Problem) -> dict[str, F64
 
 def _overflow_probe(code: StudentCode, fn: str, problem: Problem) -> Diagnosis | None:
     """The gradient with every logit near 1000 (softmax ignores the shift): a softmax-overflow
-    diagnosis if the student's is not finite or not the same as without the shift."""
-    probe = problem.shifted_logits()
-    got = student_grads(code, fn, probe)
-    want = problem.gradients()
+    diagnosis if the student's is not finite or not what their own code gives without the shift."""
+    got = student_grads(code, fn, problem.shifted_logits())
+    want = student_grads(code, fn, problem)
     wrong = [
         n
         for n in PARAM_NAMES

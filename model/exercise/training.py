@@ -92,7 +92,8 @@ def step5(
 ) -> StepReport:
     """Train with the student's grads_batch; pass if the test error ends below ``TARGET_TEST_ERROR``.
 
-    ``progress`` gets {"step", "steps", "epoch", "loss"} about every ``PROGRESS_SECONDS``.
+    ``progress`` gets {"note": "loading MNIST"} first, then {"step", "steps", "epoch", "loss"} about
+    every ``PROGRESS_SECONDS``.
     ``data``: an MNIST object (tests); otherwise loaded from ``data_path`` or the cache.
     """
     return guarded(5, lambda t0: _train(code, data_path, progress, data, t0))
@@ -104,6 +105,8 @@ def _train(
     if data is None:
         from model.data import DataError, load_mnist
 
+        if progress is not None:
+            progress({"note": "loading MNIST"})
         try:
             data = load_mnist(data_path)
         except DataError as exc:

@@ -72,7 +72,7 @@ def verdict(result: CheckResult, command: str = "") -> Text:
     n = len(result.requested)
     passed = [r.number for r in result.reports if r.passed]
     if result.passed:
-        text = Text.assemble(("PASS ", "bold green"), f"all {n} steps")
+        text = Text.assemble(("PASS ", "bold green"), f"all {n} steps" if n == 6 else steps_text(result.requested))
         if command:
             text.append(f". Watch it train: {command}")
         return text
@@ -96,6 +96,15 @@ def ending(result: CheckResult, command: str = "") -> RenderableType:
     """What follows the steps' blocks: the steps not run yet, then the verdict."""
     parts: list[RenderableType] = [Text(f"{n}  {TITLES[n]:<{TITLE_WIDTH}} ----", style="dim") for n in result.not_run]
     return Group(*parts, Text(), verdict(result, command))
+
+
+def steps_text(numbers: tuple[int, ...]) -> str:
+    """'step 2', 'steps 1-4', 'steps 2, 3, 5'."""
+    if len(numbers) == 1:
+        return f"step {numbers[0]}"
+    if list(numbers) == list(range(numbers[0], numbers[-1] + 1)):
+        return f"steps {numbers[0]}-{numbers[-1]}"
+    return "steps " + ", ".join(str(n) for n in numbers)
 
 
 def check_text(result: CheckResult, command: str = "") -> RenderableType:
