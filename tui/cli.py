@@ -189,6 +189,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="do not save the run when quitting (default: save it to autosave.npz in the user data folder, "
         "e.g. ~/.local/share/mnist-tui/)",
     )
+    parser.add_argument(
+        "--backprop",
+        metavar="FILE",
+        help="train with your own grads_batch from FILE (see: mnist-tui exercise); the gradient check checks "
+        "it, c shows its check, u reloads it; FILE runs as your own Python code, as 'python FILE' would",
+    )
     # set by `mnist-tui serve` for each browser session: the app's folder, to which paths are confined
     parser.add_argument("--sandbox", metavar="DIR", help=argparse.SUPPRESS)
     add_runs_flag(parser)
@@ -444,6 +450,8 @@ def _load_data(path: str | None, quiet: bool = False):  # type: ignore[no-untype
 
 def _cmd_app(args: argparse.Namespace) -> int:
     check_tensorboard(args.tensorboard)
+    if args.backprop is not None and (args.resume or args.from_run or args.sandbox is not None):
+        raise UserError("--backprop starts a fresh run in a terminal: leave out --resume and --from")
     _rewind_to_checkpoint(args)
     overrides: dict[str, object] = {}
     if args.resume:  # a bad checkpoint, or flags it cannot take, is one line here, before the screen opens
@@ -464,8 +472,19 @@ def _cmd_app(args: argparse.Namespace) -> int:
             check_source(args.data)
         except DataError as exc:
             raise UserError(str(exc)) from None
+    hp = hparams_from_args(args)
+    student = None
+    if args.backprop is not None:  # loaded and tried once before the screen opens: a bad file is one line
+        from tui.exercise_cli import open_backprop
+
+        try:
+            student, hp = open_backprop(args.backprop, hp, args.activation)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
     served = args.sandbox is not None  # the app talks to a browser through textual-serve, not a terminal
     if not served and not (sys.stdin.isatty() and sys.stdout.isatty()):  # no keys can arrive
+        if student is not None:
+            student.close()
         raise UserError("the interactive trainer needs a terminal; for a run without one use: mnist-tui train")
     if args.runs and args.runs.strip():  # where the app's worker writes the run record
         from model.runs import RUNS_ENV
@@ -477,13 +496,14 @@ def _cmd_app(args: argparse.Namespace) -> int:
     if served:
         autosave = None if args.no_autosave else str(Path(args.sandbox) / "autosave.npz")
     return run_app(
-        hparams_from_args(args),
+        hp,
         data_path=args.data,
         resume=args.resume,
         autosave=autosave,
         overrides=overrides,
         sandbox=args.sandbox,
         tensorboard=args.tensorboard,
+        student=student,
     )
 
 
@@ -583,6 +603,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         return int(exc.code or 0)
     if app.command is not None or app.sandbox is not None or app.from_run is not None:
         raise UserError("serve: the flags after the serve options are the app's (no subcommand, --sandbox or --from)")
+    if app.backprop is not None:  # a visitor must never be able to make the server run code
+        raise UserError("serve: --backprop is refused: it runs a Python file, which a served app must not do")
     check_tensorboard(app.tensorboard)
     for flag in ("--data", "--resume"):  # the files every session reads must live in the server's folder
         value = getattr(app, flag[2:])

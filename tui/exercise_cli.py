@@ -12,6 +12,7 @@ import argparse
 import dataclasses
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -195,8 +196,39 @@ def _check(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(_as_json(result), indent=2))
     else:
-        out.print(ending(result))
+        out.print(ending(result, f"mnist-tui --backprop {source.path}"))
     return exitcodes.OK if result.passed else CHECK_FAILED
+
+
+def open_backprop(path: str, hp: Any, activation_flag: str | None) -> tuple[Any, Any]:
+    """``mnist-tui --backprop FILE``: the ``StudentSession`` that trains the app with FILE's grads_batch
+    (loaded and tried once on a batch of the app's size) and ``hp`` with FILE's ACTIVATION.
+    ValueError (one line) if FILE cannot train or its ACTIVATION contradicts ``--activation``."""
+    from model.exercise import LoadError, NotWritten, StudentError
+    from tui.session.student import StudentSession, output_path
+
+    try:
+        output: Path | None = output_path()
+        output.write_text("")  # this session's prints only
+    except OSError:
+        output = None
+    try:
+        student = StudentSession.open(path, hp.hidden, hp.batch_size, None if output is None else str(output))
+    except NotWritten as exc:
+        raise ValueError(
+            f"{path}: {exc.function} is not written yet, and training needs grads_batch "
+            f"(mnist-tui exercise check {path} says what to write next)"
+        ) from None
+    except (LoadError, StudentError) as exc:
+        text = str(exc)
+        raise ValueError(text if text.startswith(path) else f"{path}: {text}") from None
+    if activation_flag is not None and activation_flag != student.activation:
+        student.close()
+        raise ValueError(
+            f"--activation {activation_flag}, but {path} says ACTIVATION = {student.activation!r}: "
+            "leave out the flag (the file decides)"
+        )
+    return student, hp.validated(activation=student.activation)
 
 
 def _as_json(result: Any) -> dict[str, Any]:

@@ -37,8 +37,10 @@ class Gone(StudentError):
     """The child running the student's code ended unexpectedly."""
 
 
-class Cancelled(Exception):
-    """The caller stopped waiting (``cancel`` was set): the child was stopped."""
+class Cancelled(StudentError):
+    """The caller stopped waiting (``cancel`` was set, e.g. the app is quitting): the child was stopped."""
+
+    quiet = True
 
 
 class Sandbox:
@@ -58,6 +60,11 @@ class Sandbox:
         self._lock = threading.RLock()
 
     # ---- lifecycle ------------------------------------------------------------------------
+    @property
+    def pid(self) -> int | None:
+        """The child's process id (None: not started)."""
+        return None if self._proc is None else self._proc.pid
+
     @property
     def alive(self) -> bool:
         return self._proc is not None and self._proc.is_alive()

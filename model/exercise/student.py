@@ -15,6 +15,7 @@ used at all (missing, not UTF-8, a syntax error, an exception at import, no vali
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import os
 import sys
@@ -29,6 +30,7 @@ import numpy as np
 
 from model.activations import ACTIVATIONS
 from model.safe_read import open_regular
+from model.trainer import RuleError
 
 #: Larger than any hand-written backprop file by far; refusing more bounds what is read.
 MAX_SOURCE_BYTES = 1_000_000
@@ -42,7 +44,7 @@ class LoadError(Exception):
     """The file cannot be checked at all (one line; a command exits 2)."""
 
 
-class StudentError(Exception):
+class StudentError(RuleError):
     """The student's code failed: one line naming their file and line."""
 
 
@@ -66,6 +68,11 @@ class Source:
     @property
     def name(self) -> str:
         return Path(self.path).name
+
+    @property
+    def sha256(self) -> str:
+        """Of the text, so a record can say which version of the file trained."""
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
 
 
 def read_source(path: str | os.PathLike[str]) -> Source:

@@ -68,13 +68,16 @@ def step_block(report: StepReport) -> Text:
 
 
 def verdict(result: CheckResult, command: str = "") -> Text:
-    """The last line: all passed (and what to run next), the function to write next, or what failed."""
+    """The last line: all passed (and ``command``, what to run next), the function to write next, or
+    what failed. Without step 5 (the app's check) it says the training is that step."""
     n = len(result.requested)
     passed = [r.number for r in result.reports if r.passed]
     if result.passed:
         text = Text.assemble(("PASS ", "bold green"), f"all {n} steps" if n == 6 else steps_text(result.requested))
         if command:
             text.append(f". Watch it train: {command}")
+        elif 5 not in result.requested:
+            text.append("; step 5 is the training you are watching", style="dim")
         return text
     if result.todo:
         first = next(r.number for r in result.reports if r.status == "todo")
