@@ -677,7 +677,7 @@ class MainScreen(Screen[None]):
 def _verdict_notice(event: Any) -> tuple[str, str]:
     """(text, severity) of the notice a finished check of the student's code gets."""
     result = event.result
-    what = "reloaded, checked and training: " if event.reloaded else "your backprop: "
+    what = "reloaded, checked and training (r: new weights): " if event.reloaded else "your backprop: "
     failed = [r for r in result.reports if r.status in ("fail", "timeout")]
     if result.passed:
         return what + "steps 1-4 and 6 pass (c shows the check)", "information"
