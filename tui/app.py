@@ -136,6 +136,7 @@ class MnistApp(App[int]):
         handle_signals: bool = False,
         settle_gc: bool = False,
         sandbox: str | None = None,
+        runs: str | None = None,
         tensorboard: str | None = None,
         student: StudentSession | None = None,
     ) -> None:
@@ -143,6 +144,7 @@ class MnistApp(App[int]):
         self.student = student
         if student is not None:
             self.sub_title = f"your backprop: {student.source.path}"
+        self.runs = runs  # the folder of run records (None: $MNIST_TUI_RUNS or the user data folder)
         self.tensorboard = tensorboard  # also write the run as TensorBoard events in this folder
         self.sandbox = sandbox  # served to a browser: the save/load prompts stay inside this folder
         self.autosave = autosave
@@ -174,7 +176,7 @@ class MnistApp(App[int]):
     # ---- start-up ------------------------------------------------------------------------------
     def get_default_screen(self) -> Screen[Any]:
         if self.data is not None:
-            from tui.headless import make_trainer
+            from model.trainer import make_trainer
 
             return self._build_main(self.data, make_trainer(self.start_hp, self.data))
         return LoadingScreen(id="loading")
@@ -209,12 +211,12 @@ class MnistApp(App[int]):
         return self.main
 
     def _start_bridge(self) -> None:
-        from tui.headless import start_recorder
+        from model.runs import start_recorder
         from tui.session.bridge import TrainingBridge
 
         kwargs: dict[str, Any] = {"start_paused": self.start_paused, "meta": self._resumed_meta}
         kwargs["recorder"] = start_recorder(
-            self._trainer, self.data, "app", None, self.resume_path, warn=None, tensorboard=self.tensorboard
+            self._trainer, self.data, "app", self.runs, self.resume_path, warn=None, tensorboard=self.tensorboard
         )
         if self.clock is not None:
             kwargs["clock"] = self.clock
@@ -248,7 +250,7 @@ class MnistApp(App[int]):
         try:
             data = load_mnist(self.data_path, progress=progress)
             progress("Building the network", None)
-            from tui.headless import make_trainer
+            from model.trainer import make_trainer
             from tui.session.checkpoints import apply_checkpoint
 
             trainer = make_trainer(self.start_hp, data)
@@ -473,6 +475,7 @@ def run_app(
     autosave: str | None = None,
     overrides: dict[str, Any] | None = None,
     sandbox: str | None = None,
+    runs: str | None = None,
     tensorboard: str | None = None,
     student: StudentSession | None = None,
 ) -> int:
@@ -487,6 +490,7 @@ def run_app(
         handle_signals=True,
         settle_gc=True,
         sandbox=sandbox,
+        runs=runs,
         tensorboard=tensorboard,
         student=student,
     )

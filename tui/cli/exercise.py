@@ -11,20 +11,25 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from tui import exitcodes
+from tui.cli.common import UserError, add_data_flag
+
+if TYPE_CHECKING:
+    from model.config import HyperParams
+    from tui.cli.common import Subcommands
+    from tui.session.student import StudentSession
 
 NAME = "exercise"
 CHECK_FAILED = 1  # a step failed or a function is still to write
 
 
-def add_parser(sub: Any) -> argparse.ArgumentParser:
+def add_parser(sub: Subcommands) -> argparse.ArgumentParser:
     """Register ``exercise`` (with ``new`` and ``check``) on the subcommand action ``sub``."""
     ex = sub.add_parser(
         NAME,
@@ -62,7 +67,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="stop a step that runs longer (default 60; training gets ten times it)",
     )
-    check.add_argument("--data", metavar="PATH", help="MNIST file or folder for step 5 (default: the cache)")
+    add_data_flag(check)
     check.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     return ex
 
@@ -99,8 +104,7 @@ def run(args: argparse.Namespace) -> int:
         return _new(args)
     if args.exercise_command == "check":
         return _check(args)
-    print("mnist-tui exercise: say new or check (see mnist-tui exercise --help)", file=sys.stderr)
-    return exitcodes.USAGE
+    raise UserError("exercise: say new or check (see mnist-tui exercise --help)")
 
 
 def _new(args: argparse.Namespace) -> int:
@@ -108,11 +112,8 @@ def _new(args: argparse.Namespace) -> int:
 
     try:
         path = write_starter(args.folder, force=args.force)
-    except (StarterError, OSError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        where = f"{exc.filename}: " if isinstance(exc, OSError) and exc.filename else ""
-        print(f"mnist-tui: {where}{reason}", file=sys.stderr)
-        return exitcodes.USAGE
+    except StarterError as exc:  # (an OSError goes to the command's one-line handler)
+        raise UserError(str(exc)) from None
     print(f"wrote {path}: start with loss_one, then run: mnist-tui exercise check {path}")
     return exitcodes.OK
 
@@ -162,8 +163,7 @@ def _check(args: argparse.Namespace) -> int:
     try:
         source = read_source(args.file)
     except LoadError as exc:
-        print(f"mnist-tui: {exc}", file=sys.stderr)
-        return exitcodes.USAGE
+        raise UserError(str(exc)) from None
     limit = args.time_limit or TIME_LIMIT
     options = CheckOptions(steps=args.steps or ALL_STEPS, time_limit=limit, train_time_limit=10 * limit, data=args.data)
     out = Console(highlight=False, soft_wrap=True)  # long lines wrap in the terminal, not at 80 columns
@@ -189,8 +189,7 @@ def _check(args: argparse.Namespace) -> int:
         with bar.progress:
             result = run_check(source, options, Printer(), sandbox=sandbox)
     except LoadError as exc:
-        print(f"mnist-tui: {exc}", file=sys.stderr)
-        return exitcodes.USAGE
+        raise UserError(str(exc)) from None
     finally:
         sandbox.close()
     if args.json:
@@ -200,10 +199,10 @@ def _check(args: argparse.Namespace) -> int:
     return exitcodes.OK if result.passed else CHECK_FAILED
 
 
-def open_backprop(path: str, hp: Any, activation_flag: str | None) -> tuple[Any, Any]:
+def open_backprop(path: str, hp: HyperParams, activation_flag: str | None) -> tuple[StudentSession, HyperParams]:
     """``mnist-tui --backprop FILE``: the ``StudentSession`` that trains the app with FILE's grads_batch
-    (loaded and tried once on a batch of the app's size) and ``hp`` with FILE's ACTIVATION.
-    ValueError (one line) if FILE cannot train or its ACTIVATION contradicts ``--activation``."""
+    (loaded and tried on batches of the app's sizes) and ``hp`` with FILE's ACTIVATION.
+    UserError (one line) if FILE cannot train or its ACTIVATION contradicts ``--activation``."""
     from model.exercise import LoadError, NotWritten, StudentError
     from tui.session.student import StudentSession, output_path
 
@@ -215,16 +214,16 @@ def open_backprop(path: str, hp: Any, activation_flag: str | None) -> tuple[Any,
     try:
         student = StudentSession.open(path, hp.hidden, hp.batch_size, None if output is None else str(output))
     except NotWritten as exc:
-        raise ValueError(
+        raise UserError(
             f"{path}: {exc.function} is not written yet, and training needs grads_batch "
             f"(mnist-tui exercise check {path} says what to write next)"
         ) from None
     except (LoadError, StudentError) as exc:
         text = str(exc)
-        raise ValueError(text if text.startswith(path) else f"{path}: {text}") from None
+        raise UserError(text if text.startswith(path) else f"{path}: {text}") from None
     if activation_flag is not None and activation_flag != student.activation:
         student.close()
-        raise ValueError(
+        raise UserError(
             f"--activation {activation_flag}, but {path} says ACTIVATION = {student.activation!r}: "
             "leave out the flag (the file decides)"
         )
