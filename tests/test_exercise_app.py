@@ -129,9 +129,10 @@ async def test_an_exception_in_the_students_code_pauses_training_with_one_line(t
     )
     app = student_app(tmp_path, tiny_mnist, text)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: app.main.status.status.state == "paused", timeout=60, what="the pause")
-        messages = [n.message for n in app._notifications]
-        line = next(m for m in messages if "ArithmeticError" in m)
+        told = lambda: [n.message for n in app._notifications if "ArithmeticError" in n.message]  # noqa: E731
+        await wait_for(pilot, told, timeout=60, what="the notice")  # (the app handles notices after the screen)
+        await wait_for(pilot, lambda: app.main.status.status.state == "paused", what="the pause")
+        (line,) = told()
         assert line.startswith(f"{tmp_path / 'backprop.py'}:") and "in grads_batch" in line and "\n" not in line
         assert app.screen is app.main  # no error screen, no traceback
 
