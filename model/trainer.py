@@ -43,6 +43,14 @@ LOSS_WINDOW = 256
 MAX_STEP_LOSS = 1000.0
 
 
+class RuleError(Exception):
+    """A gradient rule could not give a gradient for a reason its author can fix, e.g. a student's
+    own backprop raised or hung: the text is one line saying where. Training stops at that step.
+    ``quiet``: the rule was stopped on purpose (the app is quitting): there is nothing to report."""
+
+    quiet = False
+
+
 class GradientRule(Protocol):
     """How a step turns a model and a minibatch into (loss, update direction).
 

@@ -13,6 +13,7 @@
     mnist-tui replay ID                 re-run a recorded run, check its final weights bit for bit
     mnist-tui serve                     the app in web browsers
     mnist-tui bench                     the performance table
+    mnist-tui exercise new|check        write your own backprop.py; check it step by step
 
 A subcommand is a module with ``NAME``, ``add_parser(sub)`` and ``run(args) -> int``; adding one
 is a line in ``COMMANDS``. Shared flags, ``UserError`` and data loading are ``tui.cli.common``.
@@ -37,6 +38,7 @@ from tui.cli import (
     challenges,
     compare,
     evaluate,
+    exercise,
     experiments,
     fetch,
     gradcheck,
@@ -62,6 +64,7 @@ COMMANDS: tuple[ModuleType, ...] = (
     replay,
     serve,
     bench,
+    exercise,
 )
 #: Subcommands whose unknown flags are passed on (``serve`` hands them to every app it starts).
 PASS_THROUGH = frozenset({serve.NAME})
