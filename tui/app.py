@@ -346,18 +346,19 @@ class MnistApp(App[int]):
         return progress_file(self.sandbox)
 
     def start_challenge(self, challenge: Challenge) -> None:
-        """Stop the run (recorded and finished as on quitting, without the autosave) and start
-        ``challenge`` from its starting settings on a new training screen."""
+        """Stop the run (recorded and finished as on quitting, without the autosave) and start a
+        new one in ``challenge``'s starting state on the training screen, with its panel."""
         from model.trainer import make_trainer
 
-        if self.data is None or self._quitting:
+        if self.data is None or self._quitting or self.main is None:
             return
         self.stop_training()
         self.bridge = None
         self.challenge = challenge
         self.resume_path, self._resumed_meta, self.start_paused = None, None, False
-        self.switch_screen(self._build_main(self.data, make_trainer(challenge.start_hparams(), self.data)))
-        self.notify(f"Challenge {challenge.title}: {challenge.story}", timeout=8)
+        self._trainer = make_trainer(challenge.start_hparams(), self.data)
+        self.main.play(challenge, self._trainer.hp)
+        self._start_bridge()
 
     # ---- actions ------------------------------------------------------------------------------
     def action_help(self) -> None:

@@ -123,8 +123,8 @@ CHALLENGES: dict[str, Challenge] = {
         Challenge(
             "saturated",
             "Saturated",
-            "Sigmoid units started with weights 30 times too large: every unit is stuck at 0 or 1.",
-            {"activation": "sigmoid", "init_scale": 30.0, "epochs": 3},
+            "Sigmoid units started with weights 20 times too large: every unit is stuck at 0 or 1.",
+            {"activation": "sigmoid", "init_scale": 20.0, "epochs": 3},
             Goal(0.06),
             Limits(epochs=3, fixed=("activation",)),
             (
@@ -215,7 +215,7 @@ CHALLENGES: dict[str, Challenge] = {
             "Stale weights",
             "The backward pass uses W2 from 50 steps ago, and with heavy momentum the run blows up.",
             {"variant": "stale", "stale_k": 50, "lr": 0.1, "epochs": 3},
-            Goal(0.04),
+            Goal(0.045),
             Limits(epochs=3, fixed=("variant", "stale_k")),
             (
                 "The lag is part of the problem and stays at 50 steps; the step is yours.",

@@ -28,8 +28,9 @@ from tui.widgets.keybar import KeyBar
 SOLVED_MARK = "✓"
 
 
-class ChallengesScreen(Screen[None]):
-    """The challenges as a list; ``playing``: the one the training screen plays (marked)."""
+class ChallengesScreen(Screen[str | None]):
+    """The challenges as a list; ``playing``: the one the training screen plays (marked). It is
+    dismissed with the name of the challenge to play (None: back, nothing started)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,c", "close", "Back"),
@@ -95,12 +96,8 @@ class ChallengesScreen(Screen[None]):
         return "\n".join(lines)
 
     def action_close(self) -> None:
-        self.app.pop_screen()
+        self.dismiss(None)
 
     def action_play(self) -> None:
-        name = self.highlighted
-        start = getattr(self.app, "start_challenge", None)
-        if name is None or start is None:
-            return
-        self.app.pop_screen()
-        start(CHALLENGES[name])
+        if self.highlighted is not None:
+            self.dismiss(self.highlighted)

@@ -132,7 +132,8 @@ class MainScreen(Screen[None]):
         Binding("o", "runs", "Runs", tooltip="past runs to overlay (esc leaves)"),
         Binding("v", "cursor", "Values", tooltip="chart cursor: read every curve"),
         Binding("i", "hint", "Hint", tooltip="the challenge's next hint"),
-        Binding("c", "challenges", "Challenges", tooltip="the challenges: pick one to play (esc leaves)"),
+        # not on the key bar (c is --backprop's check there); in the help, the palette and the panel
+        Binding("c", "challenges", "Challenges", tooltip="the challenges: pick one to play (esc leaves)", show=False),
         Binding("left", "move_cursor(-1)", "Cursor left", show=False),
         Binding("right", "move_cursor(1)", "Cursor right", show=False),
         Binding("shift+left,pageup", "move_cursor(-10)", "Cursor 10 left", show=False),
@@ -198,7 +199,7 @@ class MainScreen(Screen[None]):
         student: StudentSession | None = None,
         challenge: Challenge | None = None,
     ) -> None:
-        super().__init__(id="main")
+        super().__init__()
         self.hp = hp  # the settings the run starts with (the bridge owns them from then on)
         self.hide_time = hide_time
         self.student = student  # --backprop FILE: the student's code trains, ``c`` shows its check
@@ -225,7 +226,7 @@ class MainScreen(Screen[None]):
             yield MisclassifiedPanel(id="digits")
             yield GradCheckPanel(id="gradcheck")
             if self.challenge is not None:
-                yield ChallengePanel(self.challenge, id="challenge")
+                yield ChallengePanel(self.challenge)
         yield Static(too_small_text(MIN_SIZE), id="too-small")
         yield KeyBar()
 
@@ -245,10 +246,7 @@ class MainScreen(Screen[None]):
                 self.controls.query_one(f"#row-{name}").display = False
             self.student.check(self.post_student_event)  # its verdict arrives as a notice; c shows it
         if self.challenge is not None:
-            self.add_class("-challenge")
-            self.query_one("#tab-gradcheck", Tab).label = "3 Challenge"
-            self.controls.lock_fields(self.challenge.fixed_values(), f"fixed by the challenge {self.challenge.name}")
-            self.show_panel("gradcheck")  # on small screens the challenge's tab comes first
+            self._show_challenge(self.challenge)
         self.post_message(self.Ready())
 
     # ---- panels -----------------------------------------------------------------------------
@@ -264,9 +262,29 @@ class MainScreen(Screen[None]):
     def charts(self) -> ChartsPanel:
         return self.query_one("#charts", ChartsPanel)
 
+    def _show_challenge(self, challenge: Challenge) -> None:
+        """The challenge's panel in the gradient check's place, its fixed settings locked."""
+        self.add_class("-challenge")
+        self.query_one("#tab-gradcheck", Tab).label = "3 Challenge"
+        self.controls.lock_fields(challenge.fixed_values(), f"fixed by the challenge {challenge.name}")
+        self.show_panel("gradcheck")  # on small screens the challenge's tab comes first
+
+    def play(self, challenge: Challenge, hp: HyperParams) -> None:
+        """A new run starts in ``challenge``'s starting state ``hp`` (the app attaches its worker
+        next): the charts start empty, the controls show ``hp``, the panel is the challenge's."""
+        self.bridge = None
+        for old in self.query(ChallengePanel):
+            old.remove()
+        self.controls.unlock_fields()
+        self.challenge, self.hp = challenge, hp
+        self.query_one("#body").mount(ChallengePanel(challenge))
+        self._show_challenge(challenge)
+        self._run_reset(RunReset(hp, TrainStatus(state="paused"), f"challenge: {challenge.title}"))
+
     @property
     def challenge_panel(self) -> ChallengePanel | None:
-        return self.query_one("#challenge", ChallengePanel) if self.challenge is not None else None
+        found = [p for p in self.query(ChallengePanel) if p.challenge is self.challenge]
+        return found[0] if found else None
 
     @property
     def digits(self) -> MisclassifiedPanel:
@@ -553,7 +571,14 @@ class MainScreen(Screen[None]):
     def action_challenges(self) -> None:
         from tui.screens.challenges import ChallengesScreen
 
-        self.app.push_screen(ChallengesScreen(self.challenge.name if self.challenge else None))
+        def play(name: str | None) -> None:
+            start = getattr(self.app, "start_challenge", None)
+            if name is not None and start is not None:
+                from model.challenges import get_challenge
+
+                start(get_challenge(name))
+
+        self.app.push_screen(ChallengesScreen(self.challenge.name if self.challenge else None), play)
 
     # ---- the student's backprop (--backprop FILE) ----------------------------------------------
     def action_student_check(self) -> None:

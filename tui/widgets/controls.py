@@ -281,6 +281,13 @@ class ControlsPanel(Vertical):
             field.disabled = True
             field.tooltip = why
 
+    def unlock_fields(self) -> None:
+        """Every field editable again (a new run with no fixed settings)."""
+        for field in self.query(FieldInput):
+            if field.disabled:
+                field.disabled = False
+                field.tooltip = SPECS[field.field_name].help
+
     def focus_first(self) -> None:
         """Focus the first field, ready to type (Escape leaves it)."""
         self.screen.set_focus(self.field(next(iter(SPECS))))  # at once, for keys typed right after
