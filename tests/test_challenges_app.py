@@ -51,6 +51,7 @@ def panel(app: MnistApp) -> ChallengePanel:
     return app.main.challenge_panel
 
 
+@pytest.mark.slow  # trains on the worker for a while
 async def test_too_hot_from_story_to_solved(tiny_mnist: Any, places: tuple[Path, Path]) -> None:
     """Diverges at lr 5; a hint; the learning rate lowered with the keys; space; solved and kept."""
     progress, runs = places
@@ -85,6 +86,7 @@ async def test_too_hot_from_story_to_solved(tiny_mnist: Any, places: tuple[Path,
     assert read_progress(progress)[0]["too-hot"].attempts == 1  # counted when the app quit
 
 
+@pytest.mark.slow  # trains on the worker for a while
 async def test_a_reset_ends_an_attempt_that_allows_none(tiny_mnist: Any, places: tuple[Path, Path]) -> None:
     _, runs = places
     app = challenge_app(tiny_mnist, runs)
@@ -124,6 +126,7 @@ async def test_fixed_settings_are_locked_and_hints_run_out(tiny_mnist: Any, plac
         assert app.main.check_action("gradcheck", ()) is False  # its panel's place is the challenge's
 
 
+@pytest.mark.slow  # trains on the worker for a while
 async def test_the_list_starts_a_challenge_on_a_new_run(tiny_mnist: Any, places: tuple[Path, Path]) -> None:
     progress, runs = places
     app = MnistApp(get_challenge("stale").start_hparams().validated(variant="exact"), data=tiny_mnist, runs=str(runs))
@@ -167,6 +170,7 @@ async def test_the_list_marks_what_is_solved(tiny_mnist: Any, places: tuple[Path
         await wait_for(pilot, lambda: not isinstance(app.screen, ChallengesScreen), what="back")
 
 
+@pytest.mark.slow  # trains on the worker for a while
 async def test_served_progress_stays_in_the_session_folder(
     tiny_mnist: Any, places: tuple[Path, Path], tmp_path: Path
 ) -> None:

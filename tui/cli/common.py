@@ -288,5 +288,6 @@ def challenge_hparams(challenge: Challenge, args: argparse.Namespace) -> HyperPa
     hp = challenge.start_hparams().validated(**given)
     limit = challenge.limits.epochs
     if limit is not None and hp.epochs > limit:
-        raise UserError(f"--epochs {hp.epochs}: challenge {challenge.name} counts at most {limit:g} epochs")
+        epochs = f"{limit:g} epoch{'s' * (limit != 1)}"
+        raise UserError(f"--epochs {hp.epochs}: challenge {challenge.name} counts at most {epochs}")
     return hp
