@@ -126,7 +126,7 @@ def replay(
     caveats: list[str] = []
     if data_tag and meta.get("data") and meta["data"] != data_tag:
         caveats.append(f"other data: the run saw data {meta['data']}, this is {data_tag}")
-    n = int(meta.get("train_size") or len(data.train_x))
+    n = int(meta.get("source_size") or meta.get("train_size") or len(data.train_x))
     trainer = Trainer(
         (data.train_x[:n], data.train_y[:n]),
         hp,
