@@ -82,9 +82,13 @@ async def test_a_wrong_gradient_is_seen_on_the_angle_chart_and_a_reload_fixes_it
         (failed,) = [r for r in app.student.result.reports if r.status == "fail"]
         assert failed.number == 3 and failed.diagnoses[0].mistake == "missing-act-grad"
 
-        write(tmp_path, solution())  # the student fixes the file and presses u
-        await pilot.press("u")
+        write(tmp_path, solution())  # the student fixes the file and presses u, then r (new weights:
+        await pilot.press("u")  # the old ones and their momentum came from the wrong gradient)
         await wait_for(pilot, lambda: app.student.result.passed, timeout=60, what="the reload's check")
+        await pilot.press("r")
+        await wait_for(pilot, lambda: app.main.status.status.step < 50, timeout=60, what="the reset")
+        if app.bridge.paused:  # (a run that diverged on the old weights stays paused through the reset)
+            await pilot.press("space")
         await wait_for(pilot, lambda: angles(app).get("W1", 90) < 1, timeout=60, what="the angle back to 0")
         assert app.student.source.text == solution()
         assert app.main.gradcheck.state in ("idle", "stale")
@@ -103,11 +107,11 @@ async def test_a_reload_that_cannot_train_is_refused(tmp_path: Path, tiny_mnist:
         assert app.student.source.text == solution()  # the loaded version trains on
 
 
-async def test_c_shows_the_check_and_its_diagnosis(tmp_path: Path, tiny_mnist: Any) -> None:
+async def test_b_shows_the_check_and_its_diagnosis(tmp_path: Path, tiny_mnist: Any) -> None:
     old, new = MISSING_ACT
     app = student_app(tmp_path, tiny_mnist, solution().replace(old, new), running=False)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("c")
+        await pilot.press("b")
         await wait_for(pilot, lambda: isinstance(app.screen, ExerciseScreen), what="the check screen")
         screen = app.screen
         assert isinstance(screen, ExerciseScreen)
