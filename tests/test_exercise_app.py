@@ -6,6 +6,7 @@ child process that runs the student's code."""
 from __future__ import annotations
 
 import io
+import multiprocessing
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +120,9 @@ async def test_b_shows_the_check_and_its_diagnosis(tmp_path: Path, tiny_mnist: A
         body = plain(screen.query_one("#exercise-body", Static).content)
         assert "the activation's derivative is missing (W1, b1)" in body
         assert "FAIL" in body and "prints.txt" in body
+        # the check ran in a child of its own, which is gone; the one training stays
+        training = app.student.rule._box.pid
+        await wait_for(pilot, lambda: [p.pid for p in multiprocessing.active_children()] == [training], what="reaped")
         await pilot.press("escape")
         await wait_for(pilot, lambda: app.screen is app.main, what="back")
 

@@ -539,7 +539,7 @@ class MainScreen(Screen[None]):
         if student is None:
             return
         hp = self.bridge.hp if self.bridge is not None else self.hp
-        if not student.reload(self.post_student_event, hp.hidden, hp.batch_size):
+        if not student.reload(self.post_student_event, hp.hidden, hp.batch_size, hp.train_size):
             self.notify("a check of your backprop is still running; try again in a moment")
             return
         self.notify(f"reloading {student.source.path}: checking it before it trains")
