@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -11,6 +12,7 @@ from textual.widgets import Markdown
 
 from model.config import HyperParams
 from tui.app import MnistApp
+from tui.screens import live
 from tui.screens.math import MathScreen
 from tui.screens.weights import WeightsScreen
 from tui.screens.why import WhyScreen
@@ -131,6 +133,7 @@ async def test_y_in_the_digit_viewer_explains_the_digit(tiny_mnist: Any) -> None
         assert app.screen.focused is app.main.digits  # back where the user was
 
 
+@pytest.mark.slow  # the derivation rendered beside a live run: about 2.3 s of CPU
 async def test_m_opens_the_derivation_beside_the_live_numbers(tiny_mnist: Any) -> None:
     app = MnistApp(HP, data=tiny_mnist, start_paused=True)
     async with app.run_test(size=(160, 48)) as pilot:
@@ -185,7 +188,13 @@ async def test_moving_the_selection_repaints_only_the_labels_that_changed(tiny_m
         assert same == len(before) - label_rows  # the pixel lines are the very same objects: no rebuild
 
 
-async def test_new_weights_wait_until_the_keys_pause(tiny_mnist: Any) -> None:
+async def test_new_weights_wait_until_the_keys_pause(tiny_mnist: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The screen's clock stands still until the test moves it: a slow machine cannot let the
+    # quiet time pass between the key and the redraws.
+    # No periodic snapshot either: a new one would rightly replace the held redraw.
+    now = [1_000.0]
+    monkeypatch.setattr(live, "time", SimpleNamespace(monotonic=lambda: now[0]))
+    monkeypatch.setattr(live, "SNAPSHOT_SECONDS", 3600.0)
     app = MnistApp(HP, data=tiny_mnist, start_paused=True)
     async with app.run_test(size=(120, 40)) as pilot:
         await open_weights(pilot)
@@ -194,8 +203,10 @@ async def test_new_weights_wait_until_the_keys_pause(tiny_mnist: Any) -> None:
         await pilot.press("right")
         screen.when_quiet(lambda: drawn.append("first"))
         screen.when_quiet(lambda: drawn.append("second"))  # a newer redraw replaces the held one
+        await pilot.pause(2 * live.QUIET_SECONDS)  # the screen's timer checks again, and holds on
         assert drawn == []
-        await wait_for(pilot, lambda: drawn, timeout=3, what="the held redraw")
+        now[0] += 2 * live.QUIET_SECONDS
+        await wait_for(pilot, lambda: drawn, what="the held redraw")
         assert drawn == ["second"]
         screen.when_quiet(lambda: drawn.append("now"))  # no key for a while: at once
         assert drawn == ["second", "now"]
