@@ -93,6 +93,7 @@ def test_one_evaluation_gives_the_errors_and_the_mistakes_of_the_same_pass(runni
     np.testing.assert_array_equal(bridge.trainer.model.predict(tiny_mnist.test_x)[wrong.indices], wrong.pred)
 
 
+@pytest.mark.slow
 def test_the_worker_side_imports_no_textual() -> None:
     code = "import sys, tui.session.bridge, tui.session.events; print('textual' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

@@ -117,7 +117,7 @@ def test_interval_is_the_student_t_95_percent_half_width() -> None:
 
 
 # ---- running it -----------------------------------------------------------------------------
-@pytest.mark.parametrize("backend", ["serial", "pool"])
+@pytest.mark.parametrize("backend", ["serial", pytest.param("pool", marks=pytest.mark.slow)])  # pool: processes
 def test_a_tiny_study_aggregates_chooses_and_writes_its_files(backend: str, tmp_path: Path) -> None:
     g = TINY_GRID
     study = run_study(
@@ -265,6 +265,7 @@ def test_the_experiments_command_runs_resumes_and_redraws(
     assert "unknown variant nope" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_a_worker_that_cannot_load_the_data_stops_the_study_with_its_reason(tmp_path: Path) -> None:
     from model.data import DataError
 
@@ -280,6 +281,7 @@ class DiesInTheWorker:
         os._exit(3)
 
 
+@pytest.mark.slow
 def test_a_worker_that_dies_silently_stops_the_study_as_a_broken_pool() -> None:
     with pytest.raises(BrokenProcessPool):
         run_study([RunConfig("exact")], seeds=2, epochs=1, jobs=2, backend="pool", data=DiesInTheWorker(), tag="x")

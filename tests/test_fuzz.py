@@ -275,6 +275,7 @@ def assert_only_data_error(path: Path) -> None:
         assert "\n" not in message and "unexpected error" not in message, message
 
 
+@pytest.mark.slow  # many hypothesis examples: about 2 s of CPU
 @settings(max_examples=150, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 @given(kind=st.sampled_from(["npz", "pickle", "pickle.gz", "idx", "idx.gz"]), data=st.data())
 def test_fuzz_load_mnist_files(

@@ -140,6 +140,7 @@ def _child(args: list[str], tmp_path: Path) -> tuple[subprocess.CompletedProcess
     return done, int(peak_file.read_text()) / 1024
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["object-field-flags-0", "ndarray-with-buffer", "declared-bigger-than-data"])
 def test_crafted_pickle_gives_exit_2_in_train(tmp_path: Path, name: str) -> None:
     evil = tmp_path / "mnist.pkl"
@@ -264,6 +265,7 @@ def test_random_npy_headers_never_allocate_what_they_declare(shape: tuple[int, .
     assert sum(a.nbytes for a in raw.arrays().values()) < 100 * len(data) + (1 << 20)
 
 
+@pytest.mark.slow
 def test_deflated_npz_bomb_is_refused_before_inflating(tmp_path: Path) -> None:
     bomb = tmp_path / "mnist.npz"
     with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as z:
@@ -332,6 +334,7 @@ def _with_member(path: Path, name: str, write: object) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_checkpoint_with_a_huge_extra_member_is_refused_unread(checkpoint: Path, tmp_path: Path) -> None:
     def zeros(f: io.BufferedIOBase) -> None:
         f.write(_npy((600 << 20,), "|u1", b""))

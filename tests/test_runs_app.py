@@ -256,6 +256,7 @@ def expected_value(x: np.ndarray, y: np.ndarray, at: float) -> float:
     return float(y[keep][-1])
 
 
+@pytest.mark.slow  # a live run and overlaid runs: about 2.5 s of CPU
 async def test_v_shows_a_cursor_that_reads_live_and_overlaid_curves(
     two_runs: tuple[Path, list[Path]], tiny_mnist: Any
 ) -> None:

@@ -177,6 +177,7 @@ def test_format_compact() -> None:
     ]  # fmt: skip
 
 
+@pytest.mark.slow
 def test_view_does_not_import_textual() -> None:
     code = (
         "import sys, tui.view.chart, tui.view.confusion, tui.view.digit_render, tui.view.selection; "
