@@ -14,6 +14,7 @@ import os
 import random
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -51,18 +52,19 @@ FIGURES = (
 
 
 @pytest.fixture(scope="module")
-def quick_report() -> dict[str, object]:
+def quick_report() -> dict[str, Any]:
     """One ``bench --quick --json`` run through the real command line, shared by the tests below."""
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         status = main(["bench", "--quick", "--json", "--threads", "1"])
     assert status == 0
-    return json.loads(out.getvalue())
+    report: dict[str, Any] = json.loads(out.getvalue())
+    return report
 
 
 @pytest.mark.slow
-def test_quick_table_has_every_row_and_no_errors(quick_report: dict[str, object]) -> None:
-    rows = [Row(**r) for r in quick_report["rows"]]  # type: ignore[union-attr]
+def test_quick_table_has_every_row_and_no_errors(quick_report: dict[str, Any]) -> None:
+    rows = [Row(**r) for r in quick_report["rows"]]
     figures = [r.figure for r in rows]
     for wanted in FIGURES:
         assert any(f.startswith(wanted) for f in figures), f"missing row {wanted!r} in {figures}"
@@ -77,10 +79,10 @@ NUMBER = r"(\d+(?:\.\d+)?)"
 
 
 @pytest.mark.slow
-def test_quick_rows_carry_measured_values(quick_report: dict[str, object]) -> None:
+def test_quick_rows_carry_measured_values(quick_report: dict[str, Any]) -> None:
     """Each row is produced and well formed, its figures finite and positive; how large they
     are (a speed) is not checked: the box is shared."""
-    rows = {r["figure"]: r for r in quick_report["rows"]}  # type: ignore[union-attr,index]
+    rows = {r["figure"]: r for r in quick_report["rows"]}
     epoch = rows["epoch H=800 B=128: bound / time"]
     assert math.isfinite(epoch["margin"]) and epoch["margin"] > 0 and "bound" in epoch["measured"]
     ceiling = rows["step ceiling, 2 threads, H=800 B=128: bound / time"]["measured"]
@@ -91,7 +93,7 @@ def test_quick_rows_carry_measured_values(quick_report: dict[str, object]) -> No
     assert rss and float(rss[1]) > 0
     assert rows["numpy / PyTorch time, H=800 B=128"]["status"] == SKIP  # torch is never imported in quick mode
     assert rows["test error, --preset best"]["status"] == SKIP
-    assert "blas" in quick_report["context"]  # type: ignore[operator]
+    assert "blas" in quick_report["context"]
 
 
 def test_margins_are_oriented_so_one_passes() -> None:

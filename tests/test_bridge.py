@@ -17,7 +17,7 @@ from model.config import HyperParams
 from model.data import MNIST
 from tui.headless import make_trainer
 from tui.session.bridge import TrainingBridge
-from tui.session.events import Evaluated, HParamsApplied, Notice, RunReset, TrainProgress, WorkerEvent
+from tui.session.events import Evaluated, HParamsApplied, Notice, RunReset, TrainProgress, TrainStatus, WorkerEvent
 
 HP = HyperParams(hidden=16, batch_size=32, epochs=10_000, lr=0.05)
 
@@ -105,7 +105,11 @@ def test_finishing_is_its_own_state_and_continuing_says_how_far(tiny_mnist: MNIS
     bridge = TrainingBridge(make_trainer(HP.validated(epochs=2), tiny_mnist), posted)
     bridge.start()
     try:
-        last = lambda: posted.of(TrainProgress)[-1].status  # noqa: E731
+
+        def last() -> TrainStatus:
+            status: TrainStatus = posted.of(TrainProgress)[-1].status
+            return status
+
         posted.wait(lambda: posted.of(TrainProgress) and last().state == "finished", "finished")
         n = len(tiny_mnist.train_y)
         assert bridge.paused and bridge.trainer.state.examples_seen == 2 * n and last().epochs == 2

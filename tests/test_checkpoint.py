@@ -151,7 +151,7 @@ def _arrays(path: Path) -> dict[str, np.ndarray]:
         return {k: z[k] for k in z.files}
 
 
-def _rewrite(path: Path, arrays: dict[str, np.ndarray]) -> Path:
+def _rewrite(path: Path, arrays: dict[str, Any]) -> Path:
     with open(path, "wb") as f:
         np.savez(f, **arrays)
     return path

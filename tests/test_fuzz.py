@@ -133,6 +133,7 @@ def test_cli_flag_values_are_parsed_or_refused_in_one_line(
             argv.insert(0, "train")
         err = io.StringIO()
         with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            code: int | str | None
             try:
                 code = cli.main(argv)
             except SystemExit as exc:  # argparse's usage error

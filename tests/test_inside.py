@@ -1,4 +1,6 @@
 """Pilot tests of the screens that look inside the network (weights, why, math): real keys, live worker, tiny data."""
+# The running app's optional parts (app.bridge, app.main) are read directly: a None fails the test.
+# mypy: disable-error-code="union-attr"
 
 from __future__ import annotations
 
@@ -34,7 +36,7 @@ async def open_weights(pilot: Any) -> WeightsView:
     await wait_for(pilot, lambda: app.bridge is not None, what="worker attached")
     await pilot.press("w")
     await wait_for(pilot, lambda: isinstance(app.screen, WeightsScreen), what="weights screen")
-    view = app.screen.query_one(WeightsView)
+    view: WeightsView = app.screen.query_one(WeightsView)
     await wait_for(pilot, lambda: view.data is not None, what="first snapshot drawn")
     return view
 
@@ -141,6 +143,7 @@ async def test_m_opens_the_derivation_beside_the_live_numbers(tiny_mnist: Any) -
         await pilot.press("m")
         await wait_for(pilot, lambda: isinstance(app.screen, MathScreen), what="math screen")
         screen = app.screen
+        assert isinstance(screen, MathScreen)
         await wait_for(pilot, lambda: screen.data is not None, what="live numbers")
         markdown = screen.query_one(Markdown)
         await wait_for(pilot, lambda: markdown.children, what="markdown rendered")
@@ -199,6 +202,7 @@ async def test_new_weights_wait_until_the_keys_pause(tiny_mnist: Any, monkeypatc
     async with app.run_test(size=(120, 40)) as pilot:
         await open_weights(pilot)
         screen = app.screen
+        assert isinstance(screen, WeightsScreen)
         drawn: list[str] = []
         await pilot.press("right")
         screen.when_quiet(lambda: drawn.append("first"))

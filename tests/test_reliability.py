@@ -6,6 +6,8 @@ step, its update is refused, the last good weights come back and the run is mark
 Signals: SIGINT/SIGTERM make ``mnist-tui train`` save (with ``--save``) and exit 130/143
 within a second; resuming the saved run reproduces the uninterrupted one bit for bit.
 """
+# The running app's optional parts (app.bridge, app.main) are read directly: a None fails the test.
+# mypy: disable-error-code="union-attr"
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -22,6 +25,7 @@ from typing import Any
 import numpy as np
 import pytest
 from conftest import wait_for, write_keras_npz
+from textual.widgets import Input
 
 from model.checkpoint import CheckpointError, load_checkpoint
 from model.config import HyperParams
@@ -166,13 +170,14 @@ def test_real_mnist_guard_thresholds() -> None:
     from model.data import load_mnist
 
     d = load_mnist()
-    for changes, steps, should_trip in [
+    cases: list[tuple[dict[str, Any], int, bool]] = [
         ({"lr": 0.5, "activation": "sigmoid"}, 800, False),
         ({"lr": 0.5, "activation": "tanh"}, 800, False),
         ({"batch_size": 1, "lr": 0.1, "momentum": 0.0}, 5000, False),
         ({"lr": 50.0}, 5, True),
         ({"lr": 50.0, "activation": "sigmoid"}, 5, True),
-    ]:
+    ]
+    for changes, steps, should_trip in cases:
         t = Trainer((d.train_x, d.train_y), HyperParams(hidden=256).validated(**changes))
         tripped = any(t.step().diverged for _ in range(steps))
         assert tripped == should_trip, changes
@@ -377,6 +382,7 @@ async def test_worker_exception_is_shown_logged_and_the_app_stays_usable(
             pilot, lambda: isinstance(app.screen, ErrorScreen) and app.screen.query(Collapsible), what="error screen"
         )
         screen = app.screen
+        assert isinstance(screen, ErrorScreen)
         assert screen.summary == "RuntimeError: boom in the backward pass"
         assert screen.query_one(Collapsible).collapsed  # the traceback is there, folded
         assert "Traceback" in screen.detail and "loss_and_grads" in screen.detail
@@ -388,7 +394,7 @@ async def test_worker_exception_is_shown_logged_and_the_app_stays_usable(
         await pilot.press("s")
         await wait_for(pilot, lambda: isinstance(app.screen, PathPrompt), what="save prompt")
         target = tmp_path / "after-error.npz"
-        app.screen.query_one("#prompt-input").value = str(target)
+        app.screen.query_one("#prompt-input", Input).value = str(target)
         await pilot.press("enter")
         await wait_for(pilot, target.exists, what="checkpoint written by the worker")
         assert load_checkpoint(target).state.step == 3
@@ -410,7 +416,12 @@ async def test_quitting_stops_the_worker_fast_and_autosaves(
         await wait_for(pilot, lambda: app.bridge is not None and app.bridge.trainer.state.step > 30, what="training")
         joined: list[bool] = []  # what each stop() returned: False if a thread outlived the join timeout
         stop = app.bridge.stop
-        app.bridge.stop = lambda *args, **kwargs: joined.append(stop(*args, **kwargs)) or joined[-1]  # type: ignore[method-assign]
+
+        def recording_stop(*args: Any, **kwargs: Any) -> bool:
+            joined.append(stop(*args, **kwargs))
+            return joined[-1]
+
+        app.bridge.stop = recording_stop  # type: ignore[method-assign]
         if how == "SIGTERM":
             assert signal.SIGTERM in app._signals  # our handler, not the default (which would end pytest)
             os.kill(os.getpid(), signal.SIGTERM)
@@ -464,7 +475,7 @@ async def test_app_resume_continues_bit_for_bit(
         for _ in range(5):
             step = app.bridge.trainer.state.step
             await pilot.press("n")
-            await wait_for(pilot, lambda s=step: app.bridge.trainer.state.step == s + 1, what="one step")
+            await wait_for(pilot, lambda: app.bridge.trainer.state.step == step + 1, what="one step")  # noqa: B023
         resumed = app.bridge.trainer
         for name in first.model.params:
             np.testing.assert_array_equal(resumed.model.params[name], first.model.params[name])
@@ -509,7 +520,7 @@ async def test_resizing_to_tiny_and_back_never_crashes(tiny_mnist: MNIST, fast_p
         for size in [(60, 20), (30, 10), (10, 5), (1, 1), (200, 60), (60, 20), (120, 40)]:
             await pilot.resize_terminal(*size)
             compact = size[0] < 100 or size[1] < 32
-            await wait_for(pilot, lambda c=compact: app.main.compact == c, what=f"the layout for {size}")
+            await wait_for(pilot, lambda: app.main.compact == compact, what=f"layout {size}")  # noqa: B023 (awaited here)
             assert app.is_running and app.main.is_attached, size
         steps = app.bridge.trainer.state.step
         await wait_for(pilot, lambda: app.bridge.trainer.state.step > steps + 10, what="still training")
@@ -537,12 +548,10 @@ async def test_starting_in_a_small_terminal(tiny_mnist: MNIST, fast_pilot: None,
 def test_unwritable_save_folder_is_refused_before_training(
     data_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import tui.headless
-
     def read_only(*args: Any, **kwargs: Any) -> Any:  # root ignores permissions: simulate the OS
         raise OSError(30, "Read-only file system")
 
-    monkeypatch.setattr(tui.headless.tempfile, "mkstemp", read_only)
+    monkeypatch.setattr(tempfile, "mkstemp", read_only)
     status = main(["train", "--data", str(data_file), "--epochs", "1", "--save", str(tmp_path / "run.npz")])
     out, err = capsys.readouterr()
     assert status == 2 and "cannot write in" in err and "Read-only file system" in err

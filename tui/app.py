@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on
@@ -49,7 +49,7 @@ SHUTDOWN_GRACE_SECONDS = 2.0
 GC_THRESHOLDS = (5000, 20, 20)
 
 
-def css_paths() -> list[Path]:
+def css_paths() -> list[str | PurePath]:
     """The panels' stylesheet, then the app's, which has the last word on layout."""
     return [asset("panels.tcss"), asset("pad.tcss"), asset("runs.tcss"), asset("app.tcss")]
 
@@ -113,9 +113,10 @@ class MnistApp(App[int]):
         # priority: a focused text field or prompt must not swallow it (Input copies with ctrl+c)
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
     ]
-    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (100, "-wide")]
+    # Textual declares the two breakpoint lists without ClassVar: hence the ignores
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (100, "-wide")]  # type: ignore[misc]
     #: -huge: the digit viewer and gradient check grow into the rows the controls leave free
-    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-short"), (32, "-tall"), (50, "-huge")]
+    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-short"), (32, "-tall"), (50, "-huge")]  # type: ignore[misc]
 
     def __init__(
         self,

@@ -14,6 +14,7 @@ import math
 import re
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -347,7 +348,7 @@ def compare_plot(recs: list[RunRecord], width: int = 100, height: int = 20, colo
     if not color:
         plt.theme("clear")
     plt.subplots(1, 2)
-    panels = (
+    panels: tuple[tuple[str, Callable[[dict[str, Any]], bool], str, float], ...] = (
         ("smoothed loss", lambda p: p.get("loss") is not None and p.get("smoothed") is not None, "smoothed", 1.0),
         ("valid error %", lambda p: p.get("valid_error") is not None, "valid_error", 100.0),
     )

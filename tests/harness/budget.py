@@ -28,6 +28,7 @@ from __future__ import annotations
 import glob
 import os
 import time
+from collections.abc import Generator
 from pathlib import Path
 
 import pytest
@@ -77,7 +78,9 @@ class TimeBudget:
         self.started[item.nodeid] = (cpu_seconds(), time.perf_counter(), live_children())
 
     @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> pytest.TestReport:
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         report: pytest.TestReport = yield
         if call.when != "call" or item.nodeid not in self.started:
             return report
@@ -107,9 +110,10 @@ class TimeBudget:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Collects costs and offenders (in the controller too: reports arrive there from the workers)."""
         props = dict(report.user_properties)
-        if report.when == "call" and "cost" in props:
-            cpu, wall, slow = props["cost"]  # type: ignore[misc]
-            self.costs.append((report.nodeid, cpu, wall, slow))
+        cost = props.get("cost")
+        if report.when == "call" and isinstance(cost, tuple):
+            cpu, wall, slow = cost
+            self.costs.append((report.nodeid, float(cpu), float(wall), bool(slow)))
         if report.when == "call" and "over_budget" in props:
             self.offenders.append(f"{report.nodeid}: {props['over_budget']}")
 

@@ -113,11 +113,11 @@ def run_app_session(
                         raise RuntimeError(f"{name} did not show: {term.text().strip()[-200:]!r}")
             if not wait_shown:
                 time.sleep(gap[1])  # the last key's effect
-            for name, latency in zip(names, term.replay(presses), strict=True):
+            for timed_name, latency in zip(names, term.replay(presses), strict=True):
                 if latency is None:
                     run.missed += 1
-                elif name is not None:
-                    run.latencies.setdefault(name, []).append(latency)
+                elif timed_name is not None:
+                    run.latencies.setdefault(timed_name, []).append(latency)
         finally:
             status = term.close()
         if status != 0:
