@@ -36,7 +36,7 @@ from model.study import (
 )
 from model.study.analysis import equal_steps
 from model.variants import VARIANT_NAMES
-from tui.experiments_cli import render_plot
+from tui.cli.experiments import render_plot
 
 BASE = HyperParams(hidden=8, batch_size=50)
 

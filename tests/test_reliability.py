@@ -458,8 +458,8 @@ async def test_app_resume_continues_bit_for_bit(
     tiny_mnist: MNIST, tmp_path: Path, fast_pilot: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from model.checkpoint import save_checkpoint
+    from model.trainer import make_trainer
     from tui.app import MnistApp
-    from tui.headless import make_trainer
 
     hp = APP_HP.validated(hidden=12, momentum=0.9)
     first = make_trainer(hp, tiny_mnist)
@@ -488,8 +488,8 @@ async def test_app_resume_continues_the_clock_and_best_figures_and_takes_flags(
     tiny_mnist: MNIST, tmp_path: Path, fast_pilot: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from model.checkpoint import save_checkpoint
+    from model.trainer import make_trainer
     from tui.app import MnistApp
-    from tui.headless import make_trainer
 
     first = make_trainer(APP_HP, tiny_mnist)
     for _ in range(7):
@@ -561,12 +561,12 @@ def test_unwritable_save_folder_is_refused_before_training(
 def test_a_late_save_failure_still_prints_the_results(
     data_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import tui.headless
+    import model.checkpoint
 
     def full_disk(path: Any, *args: Any, **kwargs: Any) -> Any:
         raise CheckpointError(f"cannot write checkpoint {path}: No space left on device")
 
-    monkeypatch.setattr(tui.headless, "save_checkpoint", full_disk)
+    monkeypatch.setattr(model.checkpoint, "save_checkpoint", full_disk)
     argv = ["train", "--data", str(data_file), "--epochs", "1", "--json", "--save", str(tmp_path / "run.npz")]
     status = main(argv)
     out, err = capsys.readouterr()

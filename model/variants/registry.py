@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from model.variants.base import Exact, Variant
 from model.variants.rules import (
@@ -20,8 +20,21 @@ from model.variants.rules import (
     StaleWeights,
 )
 
-if TYPE_CHECKING:
-    from model.config import HyperParams
+
+class VariantSettings(Protocol):
+    """The settings a variant is built from: the fields of ``model.config.HyperParams`` it reads
+    (``model.config`` imports this package for the variant names; this side names only these)."""
+
+    @property
+    def variant(self) -> str: ...
+    @property
+    def sigma(self) -> float: ...
+    @property
+    def stale_k(self) -> int: ...
+    @property
+    def dropout(self) -> float: ...
+    @property
+    def input_dropout(self) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -31,11 +44,11 @@ class VariantInfo:
     name: str
     question: str
     help: str
-    make: Callable[[HyperParams], Variant]
+    make: Callable[[VariantSettings], Variant]
     options: tuple[str, ...] = ()  # HyperParams fields the variant reads
 
 
-def _round(name: str, *places: str) -> Callable[[HyperParams], Variant]:
+def _round(name: str, *places: str) -> Callable[[VariantSettings], Variant]:
     return lambda hp: Rounding(name, frozenset(places))
 
 
@@ -156,7 +169,7 @@ VARIANT_NAMES = tuple(VARIANTS)
 VARIANT_OPTIONS = ("sigma", "stale_k")
 
 
-def variant_key(hp: HyperParams) -> tuple[Any, ...]:
+def variant_key(hp: VariantSettings) -> tuple[Any, ...]:
     """The variant name plus the options it reads: a rule is rebuilt only when this changes."""
     info = get_variant(hp.variant)
     return (info.name, *(getattr(hp, o) for o in info.options))
@@ -170,7 +183,7 @@ def get_variant(name: str) -> VariantInfo:
         raise ValueError(f"unknown variant {name!r} (choose from {', '.join(VARIANTS)})") from None
 
 
-def make_rule(hp: HyperParams) -> Variant:
+def make_rule(hp: VariantSettings) -> Variant:
     """A fresh gradient rule for ``hp.variant`` with its options (fixed draws happen on first use)."""
     rule = get_variant(hp.variant).make(hp)
     rule.key = variant_key(hp)

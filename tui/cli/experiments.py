@@ -18,30 +18,18 @@ from collections.abc import Sequence
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import plotext
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-from model.data import DataError
-from model.study import (
-    GRIDS,
-    Event,
-    Grid,
-    ResultStore,
-    Study,
-    SweepRow,
-    data_tag,
-    from_json,
-    grid_from_meta,
-    only_variants,
-    run_study,
-    sweep,
-    write_results,
-)
-from model.study.report import sweep_tables
+from tui.cli.common import UserError, add_data_flag, add_runs_flag, hparam_type, load_data, positive, warn
 from tui.exitcodes import OK, USAGE
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+    from model.study import Event, Grid, Study, SweepRow
+    from tui.cli.common import Subcommands
+
+NAME = "experiments"
 
 MARKERS = "ESABCDFGHIJKLMNOP"  # E: exact backprop, S: the shallow control, in every panel
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -55,6 +43,65 @@ PANELS = (
 )
 
 
+def add_parser(sub: Subcommands) -> argparse.ArgumentParser:
+    from model.study import GRIDS
+
+    grid_help = "; ".join(
+        f"{g.name}: {g.runs:,} runs of {g.epochs} epoch{'s' * (g.epochs > 1)}, about {g.cpu_hours:g} CPU hours"
+        for g in GRIDS.values()
+    )
+    p = sub.add_parser(
+        NAME,
+        help="the backward-pass study: every variant over learning rates, activations and seeds, with controls",
+        description=(
+            "Train exact backprop, the shallow control (W1 frozen) and every backward-pass variant over "
+            "learning rates, activations and seeds, on a local Dask cluster (or --scheduler), and write "
+            "results.md, results.json and figures. Each finished run is stored under OUT/runs as it "
+            "completes; running the same command again reuses them, so an interrupted study goes on "
+            f"where it stopped. Grids ({grid_help}); "
+            "the default grid took 40 minutes on a 2-core machine."
+        ),
+    )
+    p.add_argument("--grid", choices=tuple(GRIDS), default="default", help="which study (default: default)")
+    p.add_argument("--jobs", type=positive("jobs"), default=2, help="worker processes (default 2)")
+    p.add_argument("--out", metavar="DIR", default="experiments-out", help="output folder (default experiments-out)")
+    add_data_flag(p)
+    p.add_argument("--variants", metavar="A,B", help="only these variants (and the controls)")
+    p.add_argument("--seeds", type=positive("seeds"), help="seeds per cell, 0..S-1 (default: the grid's)")
+    p.add_argument("--epochs", type=hparam_type("epochs"), help="epochs per run (default: the grid's)")
+    p.add_argument(
+        "--scheduler", metavar="ADDRESS", help="run on this Dask scheduler (e.g. tcp://10.0.0.5:8786) instead"
+    )
+    p.add_argument(
+        "--backend",
+        choices=("auto", "dask", "pool", "serial"),
+        default="auto",
+        help="auto: a local Dask cluster if dask is installed, else a process pool (default auto)",
+    )
+    p.add_argument("--no-figures", action="store_true", help="skip the SVG/PNG figures (they need matplotlib)")
+    p.add_argument("--quiet", action="store_true", help="no progress display or plot, just the table")
+    p.add_argument("--from-json", metavar="FILE", help="only redraw results.md and the figures from a results.json")
+    add_runs_flag(
+        p,
+        "also write a run record (see: mnist-tui runs) for every run trained, in DIR; without it the study "
+        "writes none, so the default grid does not leave 2,100 folders in the runs folder",
+    )
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    """Check the variants, then redraw from ``--from-json`` or run the study."""
+    from model.variants import VARIANT_NAMES
+
+    unknown = sorted({v.strip() for v in (args.variants or "").split(",") if v.strip()} - set(VARIANT_NAMES))
+    if unknown:
+        raise UserError(f"unknown variant {', '.join(unknown)} (choose from {', '.join(VARIANT_NAMES)})")
+    if args.from_json:
+        return redraw(args)
+    data = load_data(args.data, quiet=args.quiet)  # fetches and checks once here, not in every worker
+    return run_experiments(args, data)
+
+
 def panel_rows(rows: Sequence[SweepRow], prefixes: tuple[str, ...], activation: str) -> list[SweepRow]:
     """The controls, then the rows whose variant starts with one of ``prefixes``."""
     mine = [r for r in rows if r.activation == activation]
@@ -65,6 +112,8 @@ def panel_rows(rows: Sequence[SweepRow], prefixes: tuple[str, ...], activation: 
 def render_plot(rows: Sequence[SweepRow], grid: Grid, width: int = 100, height: int = 18, color: bool = False) -> str:
     """Test error (%, log scale) against the learning rate, one panel per question (ReLU), a letter
     per variant; a diverged cell (every seed) is left out."""
+    import plotext
+
     panels = []
     lrs = list(grid.lrs)
     for title, prefixes in PANELS:
@@ -138,6 +187,8 @@ def command_line(args: argparse.Namespace) -> str:
 
 def grid_for(args: argparse.Namespace) -> Grid:
     """The chosen grid with the command line's overrides."""
+    from model.study import GRIDS
+
     grid = GRIDS[args.grid]
     overrides = {k: getattr(args, k) for k in ("seeds", "epochs") if getattr(args, k, None)}
     return replace(grid, **overrides) if overrides else grid
@@ -148,8 +199,6 @@ def _records_folder(runs: str | None) -> str | None:
     the study records runs only when asked, so the default grid does not leave 2,100 folders."""
     if not runs or not runs.strip():
         return None
-    from tui.cli import UserError
-
     folder = Path(runs).expanduser().resolve()
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -166,6 +215,11 @@ def run_experiments(args: argparse.Namespace, data: Any) -> int:
 
     ``data``: the loaded MNIST (in-process runs use it; workers load their own cached copy).
     """
+    from rich.console import Console
+
+    from model.data import DataError
+    from model.study import ResultStore, data_tag, only_variants, run_study
+
     console = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
     grid = grid_for(args)
     configs = grid.configs()
@@ -182,16 +236,7 @@ def run_experiments(args: argparse.Namespace, data: Any) -> int:
         f"({grid.note}); finished runs are kept in {store.folder} and reused",
         highlight=False,
     )
-    progress = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        TextColumn("{task.fields[status]}"),
-        console=console,
-        transient=True,
-        disable=args.quiet,
-    )
+    progress = _progress(console, args.quiet)
     t0 = time.perf_counter()
     in_process = args.jobs == 1 or args.backend == "serial"
     try:
@@ -213,11 +258,11 @@ def run_experiments(args: argparse.Namespace, data: Any) -> int:
             )
     except KeyboardInterrupt:
         done = len(store.load())
-        print(f"mnist-tui: interrupted; {done} finished runs are kept in {store.folder}", file=sys.stderr)
+        warn(f"interrupted; {done} finished runs are kept in {store.folder}")
         print("run the same command again to go on where it stopped", file=sys.stderr)
         return 130
     except (BrokenProcessPool, DataError, ValueError, OSError) as exc:
-        print(f"mnist-tui: the study stopped: {' '.join(str(exc).split()) or type(exc).__name__}", file=sys.stderr)
+        warn(f"the study stopped: {' '.join(str(exc).split()) or type(exc).__name__}")
         print(f"finished runs are kept in {store.folder}; run the same command again to go on", file=sys.stderr)
         return USAGE
     console.print(
@@ -228,7 +273,26 @@ def run_experiments(args: argparse.Namespace, data: Any) -> int:
     return _write(study, grid, args, command_line(args))
 
 
+def _progress(console: Any, quiet: bool) -> Progress:
+    """One bar over all runs: done of total, time left, and a status the display fills in."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[status]}"),
+        console=console,
+        transient=True,
+        disable=quiet,
+    )
+
+
 def _write(study: Study, grid: Grid, args: argparse.Namespace, command: str) -> int:
+    from model.study import sweep, write_results
+    from model.study.report import sweep_tables
+
     rows = sweep(study.cells(), grid)
     plot = render_plot(rows, grid)
     figures: list[str] = []
@@ -246,13 +310,15 @@ def _figures(study: Study, grid: Grid, out: Path) -> list[str]:
     try:
         from tui.study_figures import write_figures
     except ImportError:
-        print("mnist-tui: figures skipped (pip install 'mnist-tui[study]' for matplotlib)", file=sys.stderr)
+        warn("figures skipped (pip install 'mnist-tui[study]' for matplotlib)")
         return []
     return [str(p) for p in write_figures(study, grid, out)]
 
 
 def redraw(args: argparse.Namespace) -> int:
     """Rewrite results.md, the plot and the figures in ``args.out`` from a saved results.json."""
+    from model.study import GRIDS, from_json, grid_from_meta
+
     try:
         saved = json.loads(Path(args.from_json).read_text())
         study = from_json(saved)
@@ -260,6 +326,6 @@ def redraw(args: argparse.Namespace) -> int:
         if grid.name in GRIDS:  # the cost notes may have been measured since
             grid = replace(grid, cpu_hours=GRIDS[grid.name].cpu_hours, note=GRIDS[grid.name].note)
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        print(f"mnist-tui: cannot read {args.from_json}: {exc}", file=sys.stderr)
+        warn(f"cannot read {args.from_json}: {exc}")
         return USAGE
     return _write(study, grid, args, study.meta.get("command", ""))
