@@ -419,7 +419,8 @@ async def test_diverging_run_pauses_and_says_so(tiny_mnist: Any) -> None:
         await wait_for(pilot, lambda: app.main.status.status.state == "diverged", what="divergence")
         assert app.bridge.paused and app.bridge.trainer.state.step == 1
         np.testing.assert_array_equal(app.bridge.trainer.model.W1, W1)  # the update was skipped
-        assert any("lower the learning rate" in n.message for n in app._notifications)
+        said = "lower the learning rate"
+        await wait_for(pilot, lambda: any(said in n.message for n in app._notifications), what="the notice")
         assert app.main.check_action("resume", ()) is True and app.main.check_action("pause", ()) is False
 
 

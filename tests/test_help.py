@@ -12,6 +12,8 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import re
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from textual.binding import Binding
@@ -77,17 +79,36 @@ def sections() -> Sections:
     return MnistApp(HyperParams(), data=None, start_training=False).help_sections()
 
 
+def student_sections() -> Sections:
+    """The help with ``--backprop FILE`` (a stand-in for the student's session: the help only
+    asks whether there is one)."""
+    student: Any = SimpleNamespace(source=SimpleNamespace(path="backprop.py"))
+    return MnistApp(HyperParams(), data=None, start_training=False, student=student).help_sections()
+
+
+def student_key(name: str, binding: Binding) -> bool:
+    """A key of ``--backprop`` (checking and reloading the student's code), listed only then."""
+    return (name == "MainScreen" and binding.action in MainScreen.STUDENT_ACTIONS) or name == "ExerciseScreen"
+
+
 def test_the_walk_finds_the_apps_key_tables() -> None:
     found = classes_with_bindings()
     assert {"MnistApp", "MainScreen", "DrawPadScreen", "FieldInput", "HelpScreen"} <= set(found)
 
 
-def test_every_binding_is_listed_in_one_section(sections: Sections) -> None:
+@pytest.mark.parametrize("with_student", [False, True], ids=["plain", "backprop-file"])
+def test_every_binding_is_listed_in_one_section(sections: Sections, with_student: bool) -> None:
+    if with_student:
+        sections = student_sections()
     titles = dict(sections)
     for name, cls in classes_with_bindings().items():
         if name in NOT_IN_HELP or cls is FieldInput:
             continue
         own = [b for b in described(cls) if not any(c == name and b.action.startswith(a) for c, a in GROUPED)]
+        if not with_student:
+            absent = [b for b in own if student_key(name, b)]
+            assert not [b.key for b in absent if any(listed(b, rows) for _, rows in sections)], "--backprop keys"
+            own = [b for b in own if b not in absent]
         homes = [title for title, rows in sections if all(listed(b, rows) for b in own)]
         missing = [b.key for b in own if not any(listed(b, rows) for _, rows in sections)]
         assert homes, f"{name}: keys missing from the help: {missing or 'no section holds them all'}"
@@ -105,7 +126,7 @@ def test_the_fields_keys_are_listed(sections: Sections) -> None:
 
 def test_every_row_of_the_help_is_a_key(sections: Sections) -> None:
     bindings = [b for cls in classes_with_bindings().values() for b in described(cls)]
-    for title, rows in sections:
+    for title, rows in sections + student_sections():
         for key, description in rows:
             texts = {b.tooltip or b.description for b in bindings if key_label(b.key) == key}
             merged = description in texts or all(part in texts for part in description.split(" / "))

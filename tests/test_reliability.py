@@ -340,7 +340,7 @@ async def test_app_catches_lr_50_restores_and_recovers(tiny_mnist: MNIST, fast_p
         assert app.bridge.paused and trainer.diverged and trainer.state.step <= 3
         for name, value in start.items():  # the last good weights, not NaN
             np.testing.assert_array_equal(trainer.model.params[name], value)
-        assert any("diverged" in n.message for n in app._notifications)
+        await wait_for(pilot, lambda: any("diverged" in n.message for n in app._notifications), what="the notice")
         assert any(m.label == "diverged" for chart in app.main.charts.charts.values() for m in chart.markers)
         app.bridge.set_field("lr", 0.05)  # what typing 0.05 in the field does
         await pilot.press("space")
@@ -503,8 +503,9 @@ async def test_app_resume_continues_the_clock_and_best_figures_and_takes_flags(
         status = app.main.status.status
         assert status.elapsed >= 3725.0 and status.best_valid_error == 0.0625 and status.test_error_at_best == 0.07
         assert app.bridge.trainer.hp.lr == 0.01 and app.main.controls.value("lr") == 0.01
-        notes = [n.message for n in app._notifications]
-        assert any("with lr 0.01 from the command line" in n for n in notes), notes
+        # the notice is shown once the main screen is up: wait for it, not for the worker
+        said = "with lr 0.01 from the command line"
+        await wait_for(pilot, lambda: any(said in n.message for n in app._notifications), what="the resume notice")
         text = str(app.main.status.render())
         assert "1:02:05" in text and "6.25%" in text, text
         await pilot.press("q")

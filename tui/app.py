@@ -417,6 +417,10 @@ class MnistApp(App[int]):
         pad_keys = [b for b in DrawPadScreen.BINDINGS if isinstance(b, Binding) and not b.action.startswith("move")]
         pad_rows = DrawPadScreen.MOUSE_ROWS + _merge_keys(binding_rows(pad_keys))  # arrows: one row
         sections.append(("Drawing pad (p)", pad_rows))
+        if self.student is not None:  # --backprop FILE: the check's own screen
+            from tui.screens.exercise import ExerciseScreen
+
+            sections.append(("Your backprop's check (c)", binding_rows(ExerciseScreen.BINDINGS)))
         if self.sandbox is not None:  # served to a browser by mnist-tui serve: on top of the right column
             sections.insert(1, ("In a browser", BROWSER_ROWS))
         return sections
