@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # ruff alone, at the version pinned in pyproject.toml: CI lints in seconds, before the full install
 RUFF_PIN := $(shell grep -o '"ruff==[^"]*"' pyproject.toml | tr -d '"')
 
-.PHONY: run test test-fast lint style browser bench fetch clean
+.PHONY: run test test-fast test-load lint style browser bench fetch clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,18 @@ test: $(STAMP)
 # The fast tier: unit, property, Pilot and snapshot tests; no process, terminal, server or browser.
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow" $(PYTEST_ARGS)
+
+# The whole suite RUNS times (5) beside two CPU-bound processes, which are killed by pid at the end:
+# the suite must pass every time on a machine that is busy with other work.
+RUNS ?= 5
+test-load: $(STAMP)
+	@python3 -c 'while 1: pass' & h1=$$!; python3 -c 'while 1: pass' & h2=$$!; \
+	trap 'kill $$h1 $$h2' EXIT; failed=0; \
+	for i in $$(seq $(RUNS)); do \
+	  echo "run $$i of $(RUNS) beside two CPU hogs"; \
+	  $(BIN)/python -m pytest -q $(PYTEST_ARGS) || failed=$$((failed + 1)); \
+	done; \
+	echo "$$failed of $(RUNS) runs failed"; [ $$failed = 0 ]
 
 style: $(BIN)/ruff
 	$(BIN)/ruff check .

@@ -184,7 +184,7 @@ def serving(root: Path, max_sessions: int) -> Iterator[tuple[str, subprocess.Pop
     argv += ["--no-autosave"]
     env = dict(os.environ, MNIST_TUI_CACHE=str(root / "cache"))
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
@@ -199,6 +199,6 @@ def serving(root: Path, max_sessions: int) -> Iterator[tuple[str, subprocess.Pop
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
             try:
-                proc.wait(15)
+                proc.wait(60)
             except subprocess.TimeoutExpired:
                 proc.kill()

@@ -20,8 +20,9 @@ import pytest
 from harness.terminal import app_env, app_in_terminal, autosave
 
 pytest.importorskip("pyte")
-# builds a wheel and a venv (once: the module's tests stay on one xdist worker)
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("wheel")]
+# Builds a wheel and a venv with every dependency (once: the module's tests stay on one xdist
+# worker); the first test's timeout includes that, which took minutes on a loaded machine.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("wheel"), pytest.mark.timeout(1200)]
 
 ROOT = Path(__file__).resolve().parents[1]
 PANEL_TITLES = ("Status", "Controls", "Error %", "Misclassified", "finite differences")  # one per panel

@@ -90,21 +90,21 @@ class AppTerminal:
         return _display(self._screen)
 
     def _parse(self, predicate: Callable[[str], bool]) -> float | None:
-        """Feed the live screen the chunks it has not seen; the arrival time of the first chunk
-        after which the screen satisfies ``predicate``, else None (everything parsed)."""
-        while True:
-            with self._arrived:
-                if self._parsed >= len(self.chunks):
-                    return None
-                arrived, data = self.chunks[self._parsed]
-                self._parsed += 1
-            self._stream.feed(self._decoder.decode(data))
-            if predicate(_display(self._screen)):
-                return arrived
+        """Feed the live screen every chunk it has not seen, then check ``predicate`` once: the
+        arrival time of the last chunk if the screen satisfies it, else None. (Checking after
+        each chunk let a loaded machine's parsing fall minutes behind a training app's output;
+        the states waited for last, and ``replay`` times each chunk.)"""
+        with self._arrived:
+            pending = self.chunks[self._parsed :]
+            self._parsed = len(self.chunks)
+        if not pending:
+            return None
+        self._stream.feed(self._decoder.decode(b"".join(data for _, data in pending)))
+        return pending[-1][0] if predicate(_display(self._screen)) else None
 
     def wait_for(self, predicate: Callable[[str], bool], timeout: float) -> float | None:
-        """Arrival time of the output that made the screen satisfy ``predicate`` (None on timeout
-        or exit). Checks output that arrives from now on."""
+        """Arrival time of the output after which the screen satisfies ``predicate`` (None on
+        timeout or exit). Checks output that arrives from now on."""
         deadline = time.perf_counter() + timeout
         while True:
             arrived = self._parse(predicate)
