@@ -10,6 +10,7 @@ import os
 import pickle
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -117,7 +118,7 @@ def test_interval_is_the_student_t_95_percent_half_width() -> None:
 
 
 # ---- running it -----------------------------------------------------------------------------
-@pytest.mark.parametrize("backend", ["serial", "pool"])
+@pytest.mark.parametrize("backend", ["serial", pytest.param("pool", marks=pytest.mark.slow)])  # pool: processes
 def test_a_tiny_study_aggregates_chooses_and_writes_its_files(backend: str, tmp_path: Path) -> None:
     g = TINY_GRID
     study = run_study(
@@ -200,7 +201,7 @@ def test_an_interrupted_study_goes_on_where_it_stopped_and_loses_no_finished_run
         run_study(configs, seeds=2, epochs=1, jobs=1, data=data, base=BASE, store=store, on_event=_StopAfter(4))
     assert len(store.load()) == 4
     (store.folder / "torn.json").write_text('{"key": "exact | relu')  # a file a dying disk left half-written
-    events: list = []
+    events: list[Any] = []
     resumed = run_study(configs, seeds=2, epochs=1, jobs=1, data=data, base=BASE, store=store, on_event=events.append)
     assert resumed.meta["reused"] == 4 and sum(e.reused for e in events if e.kind == "done") == 4
     assert (store.folder / "torn.bad").exists()
@@ -226,7 +227,9 @@ def test_a_tiny_study_on_a_two_worker_dask_cluster_matches_the_serial_run() -> N
     configs = [RunConfig("exact", lr=0.05), RunConfig("noise-backward", sigma=0.5, lr=0.05)]
     data = tiny_data(200)
     serial = run_study(configs, seeds=2, epochs=1, jobs=1, data=data, base=BASE)
-    with LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None) as cluster:
+    with LocalCluster(  # type: ignore[no-untyped-call]  # dask.distributed has no type hints
+        n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None
+    ) as cluster:
         assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
         distributed = run_study(
             configs, seeds=2, epochs=1, jobs=2, data=data, base=BASE, scheduler=cluster.scheduler_address
@@ -265,6 +268,7 @@ def test_the_experiments_command_runs_resumes_and_redraws(
     assert "unknown variant nope" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_a_worker_that_cannot_load_the_data_stops_the_study_with_its_reason(tmp_path: Path) -> None:
     from model.data import DataError
 
@@ -280,6 +284,7 @@ class DiesInTheWorker:
         os._exit(3)
 
 
+@pytest.mark.slow
 def test_a_worker_that_dies_silently_stops_the_study_as_a_broken_pool() -> None:
     with pytest.raises(BrokenProcessPool):
         run_study([RunConfig("exact")], seeds=2, epochs=1, jobs=2, backend="pool", data=DiesInTheWorker(), tag="x")

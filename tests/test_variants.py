@@ -6,6 +6,7 @@ import gzip
 import json
 import pickle
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -370,7 +371,7 @@ def test_random_hidden_per_example_keeps_each_examples_own_draw() -> None:
     for _ in range(6):  # two epochs, each example seen twice in a different batch
         trainer.step()
     assert rule.h_example is not None and rule.seen is not None and rule.seen.all()
-    first = {}
+    first: dict[Any, Any] = {}
     for (h_act, h_dW2), batch_rows in zip(seen, rule_rows(trainer, 6), strict=True):
         np.testing.assert_array_equal(h_act, h_dW2)  # "both": one random h in both places
         for r, h_row in zip(batch_rows, h_act, strict=True):
@@ -428,6 +429,8 @@ def test_the_net_as_trained_is_perturbed_only_where_the_forward_pass_is() -> Non
     assert make_rule(HyperParams(variant="noise-backward")).forward_as_trained(model, X, rng) is None
     assert make_rule(HyperParams(variant="round-dw")).forward_as_trained(model, X, rng) is None
     rounded = make_rule(HyperParams(variant="round-forward")).forward_as_trained(model, X, rng)
+    assert rounded is not None
     np.testing.assert_allclose(rounded, np.rint(model.hidden(X)) @ model.W2.T + model.b2, rtol=1e-5, atol=1e-5)
     noisy = make_rule(HyperParams(variant="noise-true", sigma=0.5)).forward_as_trained(model, X, rng)
+    assert noisy is not None
     assert noisy.shape == (len(X), K) and not np.allclose(noisy, model.logits(X))

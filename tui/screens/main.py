@@ -617,7 +617,7 @@ class MainScreen(Screen[None]):
 
     def _evaluated(self, message: Evaluated) -> None:
         results = message.metrics.results
-        errors = {name: results[name][1] for name in ("train", "valid") if name in results}
+        errors: dict[str, float] = {name: results[name][1] for name in ("train", "valid") if name in results}
         with self.app.batch_update():
             self.charts.append_errors(message.metrics.examples_seen, errors)
             if message.misclassified is not None:

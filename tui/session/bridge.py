@@ -410,9 +410,10 @@ class TrainingBridge:
     def _do_snapshot(self, tag: str) -> None:
         trainer = self.trainer
         feedback = getattr(trainer.rule, "feedback", None)
-        if feedback is None and getattr(trainer.rule, "ring", None) is not None:
-            ring = trainer.rule.ring  # stale: the W2 the next backward pass will use
-            feedback = ring[(trainer.rule.t + 1) % len(ring)]
+        rule: Any = trainer.rule  # the rule's own arrays: each variant has its own
+        if feedback is None and getattr(rule, "ring", None) is not None:
+            ring = rule.ring  # stale: the W2 the next backward pass will use
+            feedback = ring[(rule.t + 1) % len(ring)]
         self._post(
             WeightsSnapshot(
                 {k: v.copy() for k, v in trainer.model.params.items()},
