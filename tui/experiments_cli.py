@@ -36,7 +36,7 @@ from model.study import (
     from_json,
     grid_from_meta,
     only_variants,
-    run_study,
+    run_grid,
     sweep,
     write_results,
 )
@@ -99,12 +99,18 @@ def render_plot(rows: Sequence[SweepRow], grid: Grid, width: int = 100, height: 
 class _Display:
     """Rich progress: one bar over all runs; its status counts running runs and the latest result."""
 
-    def __init__(self, progress: Progress, total: int) -> None:
+    def __init__(self, progress: Progress) -> None:
         self.progress = progress
-        self.bar = progress.add_task("runs", total=total, status="")
+        self.bar = progress.add_task("runs", total=0, status="")
+        self.total = 0
         self.running = 0
         self.reused = 0
         self.diverged = 0
+
+    def round(self, number: int, runs: int) -> None:
+        """A new round of ``runs`` runs (the sweeps extend themselves, so the total grows)."""
+        self.total += runs
+        self.progress.update(self.bar, total=self.total, description=f"round {number}")
 
     def __call__(self, e: Event) -> None:
         p = self.progress
@@ -137,10 +143,15 @@ def command_line(args: argparse.Namespace) -> str:
 
 
 def grid_for(args: argparse.Namespace) -> Grid:
-    """The chosen grid with the command line's overrides."""
+    """The chosen grid with the command line's overrides (--seeds: selection seeds, --epochs:
+    the short budget, --variants: only these variants and the controls)."""
     grid = GRIDS[args.grid]
-    overrides = {k: getattr(args, k) for k in ("seeds", "epochs") if getattr(args, k, None)}
-    return replace(grid, **overrides) if overrides else grid
+    names = {"seeds": "selection_seeds", "epochs": "short_epochs"}
+    overrides = {names[k]: getattr(args, k) for k in names if getattr(args, k, None)}
+    grid = replace(grid, **overrides) if overrides else grid
+    if args.variants:
+        grid = only_variants(grid, [v.strip() for v in args.variants.split(",") if v.strip()])
+    return grid
 
 
 def _records_folder(runs: str | None) -> str | None:
@@ -168,18 +179,14 @@ def run_experiments(args: argparse.Namespace, data: Any) -> int:
     """
     console = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
     grid = grid_for(args)
-    configs = grid.configs()
-    if args.variants:
-        configs = only_variants(grid, [v.strip() for v in args.variants.split(",") if v.strip()])
     store = ResultStore(args.out)
-    total = len(configs) * grid.seeds
     records = _records_folder(getattr(args, "runs", None))
     if records:
         console.print(f"every run trained now also writes a run record in {records}", highlight=False)
     console.print(
-        f"grid {grid.name}: {len(configs)} cells x {grid.seeds} seeds = {total} runs of {grid.epochs} "
-        f"epoch{'s' * (grid.epochs != 1)} "
-        f"({grid.note}); finished runs are kept in {store.folder} and reused",
+        f"grid {grid.name} ({grid.note}): {len(grid.entries)} rate sweeps and the sections, about "
+        f"{grid.runs:,} runs in rounds (the sweeps extend themselves); finished runs are kept in "
+        f"{store.folder} and reused",
         highlight=False,
     )
     progress = Progress(
@@ -194,29 +201,27 @@ def run_experiments(args: argparse.Namespace, data: Any) -> int:
     )
     t0 = time.perf_counter()
     in_process = args.jobs == 1 or args.backend == "serial"
+    display = _Display(progress)
     try:
         with progress:
-            study = run_study(
-                configs,
-                seeds=grid.seeds,
-                epochs=grid.epochs,
+            study = run_grid(
+                grid,
                 jobs=args.jobs,
                 data=data if in_process else args.data,
-                base=grid.base(),
-                train_size=grid.train_size,
                 store=store,
                 backend=args.backend,
                 scheduler=args.scheduler,
                 tag=data_tag(data),
                 records=records,
-                on_event=_Display(progress, total),
+                on_event=display,
+                on_round=display.round,
             )
     except KeyboardInterrupt:
         done = len(store.load())
         print(f"mnist-tui: interrupted; {done} finished runs are kept in {store.folder}", file=sys.stderr)
         print("run the same command again to go on where it stopped", file=sys.stderr)
         return 130
-    except (BrokenProcessPool, DataError, ValueError, OSError) as exc:
+    except (BrokenProcessPool, DataError, ValueError, OSError, RuntimeError) as exc:
         print(f"mnist-tui: the study stopped: {' '.join(str(exc).split()) or type(exc).__name__}", file=sys.stderr)
         print(f"finished runs are kept in {store.folder}; run the same command again to go on", file=sys.stderr)
         return USAGE
