@@ -9,7 +9,6 @@ learning rate per question, plotext), and writes results.md, results.json, resul
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import shlex
 import sys
@@ -34,24 +33,24 @@ from model.study import (
     SweepRow,
     data_tag,
     from_json,
-    grid_from_meta,
     only_variants,
     run_grid,
     sweep,
     write_results,
 )
-from model.study.report import sweep_tables
+from model.study.saved import MAX_RESULTS_BYTES, BadFile, read_json
+from model.study.tables import sweep_tables
 from tui.exitcodes import OK, USAGE
 
-MARKERS = "ESABCDFGHIJKLMNOP"  # E: exact backprop, S: the shallow control, in every panel
+MARKERS = "ESABCDFGHIJKLMNOPQRTUVWXYZ"  # E: exact backprop, S: the shallow control, in every panel
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 #: Panels of the text plot: title and the variant-name prefixes it shows (beside the controls).
 PANELS = (
-    ("Q1 random feedback matrix", ("feedback-",)),
-    ("Q2 stale W2 (k=10)", ("stale",)),
+    ("Q1 random feedback", ("feedback-",)),
+    ("Q2 stale weights (k=10)", ("stale",)),
     ("Q3/Q4 random hidden states", ("random-h-",)),
     ("Q5 noise on h (sigma=0.5)", ("noise-",)),
-    ("Q6 rounding h", ("round-",)),
+    ("Q6 rounding", ("round-",)),
 )
 
 
@@ -63,10 +62,12 @@ def panel_rows(rows: Sequence[SweepRow], prefixes: tuple[str, ...], activation: 
 
 
 def render_plot(rows: Sequence[SweepRow], grid: Grid, width: int = 100, height: int = 18, color: bool = False) -> str:
-    """Test error (%, log scale) against the learning rate, one panel per question (ReLU), a letter
-    per variant; a diverged cell (every seed) is left out."""
+    """Validation error (%, log scale, selection seeds) against the learning rate, one panel per
+    question (the first activation), a letter per variant; a rate where every seed failed is left out."""
     panels = []
-    lrs = list(grid.lrs)
+    lrs = sorted({lr for r in rows for lr in r.by_lr})
+    if not lrs:
+        return ""
     for title, prefixes in PANELS:
         members = panel_rows(rows, prefixes, grid.activations[0])
         if len(members) <= 2:
@@ -77,18 +78,18 @@ def render_plot(rows: Sequence[SweepRow], grid: Grid, width: int = 100, height: 
         plt.theme("pro" if color else "clear")
         for marker, r in zip(MARKERS, members, strict=False):
             points = [
-                (i + 1, 100 * c.test.mean)
+                (i + 1, 100 * c.valid.mean)
                 for i, lr in enumerate(lrs)
-                if (c := r.by_lr.get(lr)) is not None and c.diverged < c.seeds and c.test.mean > 0
+                if (c := r.by_lr.get(lr)) is not None and not c.all_failed and c.valid.mean > 0
             ]
             if points:
                 plt.plot([p[0] for p in points], [p[1] for p in points], marker=marker)
         plt.yscale("log")
         plt.xticks(list(range(1, len(lrs) + 1)), [f"{lr:g}" for lr in lrs])
         plt.xlim(0.8, len(lrs) + 0.2)
-        plt.title(f"{title}, {grid.activations[0]}")
+        plt.title(f"{title}, {grid.activations[0]}: validation error, selection seeds")
         plt.xlabel(f"learning rate (momentum {grid.momentum:g})")
-        plt.ylabel("test error %")
+        plt.ylabel("valid error %")
         text = plt.build()
         legend = "   ".join(f"{m} = {r.label}" for m, r in zip(MARKERS, members, strict=False))
         panels.append((text if color else _ANSI.sub("", text)).rstrip() + "\n" + legend + "\n")
@@ -179,7 +180,7 @@ def run_experiments(args: argparse.Namespace, data: Any) -> int:
     """
     console = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
     grid = grid_for(args)
-    store = ResultStore(args.out)
+    store = ResultStore(args.out, warn=lambda text: console.print(f"mnist-tui: {text}", highlight=False, markup=False))
     records = _records_folder(getattr(args, "runs", None))
     if records:
         console.print(f"every run trained now also writes a run record in {records}", highlight=False)
@@ -234,7 +235,7 @@ def run_experiments(args: argparse.Namespace, data: Any) -> int:
 
 
 def _write(study: Study, grid: Grid, args: argparse.Namespace, command: str) -> int:
-    rows = sweep(study.cells(), grid)
+    rows = sweep(study, grid)
     plot = render_plot(rows, grid)
     figures: list[str] = []
     if not args.no_figures:
@@ -257,14 +258,13 @@ def _figures(study: Study, grid: Grid, out: Path) -> list[str]:
 
 
 def redraw(args: argparse.Namespace) -> int:
-    """Rewrite results.md, the plot and the figures in ``args.out`` from a saved results.json."""
+    """Rewrite results.md, the plot and the figures in ``args.out`` from a saved results.json
+    (read as hostile input: a regular file, size-capped, depth-checked, every field checked)."""
     try:
-        saved = json.loads(Path(args.from_json).read_text())
-        study = from_json(saved)
-        grid = grid_from_meta(study.meta)
-        if grid.name in GRIDS:  # the cost notes may have been measured since
-            grid = replace(grid, cpu_hours=GRIDS[grid.name].cpu_hours, note=GRIDS[grid.name].note)
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        print(f"mnist-tui: cannot read {args.from_json}: {exc}", file=sys.stderr)
+        study, grid = from_json(read_json(args.from_json, MAX_RESULTS_BYTES))
+    except (BadFile, ValueError) as exc:
+        print(f"mnist-tui: cannot use {args.from_json}: {' '.join(str(exc).split())}", file=sys.stderr)
         return USAGE
+    if grid.name in GRIDS:  # the cost notes may have been measured since
+        grid = replace(grid, cpu_hours=GRIDS[grid.name].cpu_hours, note=GRIDS[grid.name].note)
     return _write(study, grid, args, study.meta.get("command", ""))

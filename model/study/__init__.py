@@ -13,7 +13,7 @@ corrections; ``analysis`` builds the comparisons; ``report`` writes ``results.js
 from model.machine import environment
 from model.study.adaptive import Job, Runs, SweepState, next_jobs, sweep_state
 from model.study.aggregate import CellSummary, Contrast, Interval, Study, paired, summarize
-from model.study.analysis import SweepRow, grid_from_meta, sweep
+from model.study.analysis import SweepRow, sweep
 from model.study.grids import DEFAULT, FULL, GRIDS, QUICK
 from model.study.plan import Entry, Grid, RunConfig, cell, only_variants
 from model.study.records import DIAGNOSTICS, LAYERS, Event, RunResult
@@ -48,7 +48,6 @@ __all__ = [
     "data_tag",
     "environment",
     "from_json",
-    "grid_from_meta",
     "markdown",
     "next_jobs",
     "only_variants",

@@ -87,15 +87,16 @@ class SweepState:
 
     @property
     def stable_range(self) -> tuple[float | None, bool]:
-        """The largest rate below the first failing one, and whether a failing rate bounds it
-        (False: every tried rate up to the ladder's end was stable, so it is a lower bound)."""
-        top, bounded = None, False
-        for lr in sorted(self.tried):
+        """The largest rate reached upwards from the chosen one before a rate fails, and whether a
+        failing rate bounds it (False: no tried rate above failed, so it is a lower bound)."""
+        if self.chosen is None:
+            return None, False
+        top = self.chosen
+        for lr in sorted(r for r in self.tried if r > self.chosen):
             if self.failures(lr):
-                bounded = True
-                break
+                return top, True
             top = lr
-        return top, bounded
+        return top, False
 
     @property
     def edge(self) -> str:

@@ -24,8 +24,11 @@ DIAGNOSTICS = (
     "w1_drift",  # ||W1(t) - W1(0)|| / ||W1(0)||
     "valid_error",  # on the first 2,000 validation images
 )
-#: A run failed when the trainer's divergence rule stopped it, or when its validation error at the
-#: end is at least this (chance is 0.9; the shallow control stays under 0.3 at every swept rate).
+#: A run failed when the trainer's divergence rule stopped it, when its validation error at the end
+#: is near chance (at least ``CHANCE_ERROR``; chance is 0.9), or when it ends at ``FAIL_ERROR`` or
+#: worse after having been better (it learned, then fell apart). A slow run that is still improving
+#: has not failed, however high its error.
+CHANCE_ERROR = 0.8
 FAIL_ERROR = 0.5
 
 
@@ -66,9 +69,11 @@ class RunResult:
 
     @property
     def failed(self) -> bool:
-        """Diverged, or the validation error at the end is near chance (``FAIL_ERROR``)."""
+        """Diverged, near chance at the end, or fallen apart (see ``FAIL_ERROR``)."""
         last = self.valid_curve[-1] if self.valid_curve else math.nan
-        return self.diverged or not math.isfinite(last) or last >= FAIL_ERROR
+        if self.diverged or not math.isfinite(last) or last >= CHANCE_ERROR:
+            return True
+        return last >= FAIL_ERROR and last > min(self.valid_curve)
 
     def view(self, epochs: int) -> RunResult:
         """This run as if it had been asked for ``epochs`` epochs (at most ``self.epochs``): the

@@ -26,6 +26,7 @@ from model.study.aggregate import Study
 from model.study.plan import Grid
 from model.study.pool import run_pool
 from model.study.records import Event, RunResult
+from model.study.saved import config_matches
 from model.study.store import ResultStore
 from model.study.task import Task, load_data, run_task
 
@@ -78,6 +79,13 @@ def run_tasks(
     stored = stored or {}
     results: dict[int, RunResult] = {}
     for t in tasks:
+        found = stored.get(t.run_id)
+        if found is not None and not config_matches(found, t.config, t.seed, t.epochs):
+            del stored[t.run_id]  # another run's content under this run's name
+            if store is not None:
+                store.set_aside(
+                    t.run_id, f"{store.folder / t.run_id}.json holds {found.key!r} seed {found.seed}, not this run"
+                )
         if t.run_id in stored:
             results[t.index] = stored[t.run_id]
             emit_user(Event("done", t.config.key, t.seed, t.epochs, t.epochs, result=results[t.index], reused=True))
