@@ -68,6 +68,9 @@ def run_dask(
             processes=True,
             host="127.0.0.1",
             dashboard_address=None,
+            # no dashboard; the scheduler's small HTTP server (health, metrics) would otherwise take
+            # the well-known port 8787 even with the dashboard off: give it a free loopback port
+            scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
             silence_logs=logging.ERROR,
         )
         client = Client(cluster)

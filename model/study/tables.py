@@ -250,7 +250,7 @@ def feedback_tables(study: Study, grid: Grid, main: Sequence[SweepRow]) -> list[
     base = [r for r in main if r.activation == "relu" and r.variant in ("feedback-fixed", "feedback-sign")]
     if scale or base:
         out += [
-            f"Scale of B (feedback drawn N(0, scale²/H)); report seeds, {s} epochs, 128 units.",
+            f"Scale of B (feedback drawn N(0, scale²/H)); report seeds, {s} epochs, {grid.hidden} units.",
             "",
             "| variant | chosen lr (step) | stable up to | test % | failed | Δ exact, best | Δ exact, equal "
             "| ∠W1 ° (end) | ∠(W2, B) ° (end) |",
