@@ -179,7 +179,7 @@ def settle(grid: Grid, valid_at: dict[float, float], fails_from: float) -> tuple
 
 
 def test_a_sweep_extends_until_its_best_rate_is_interior_and_a_larger_rate_fails() -> None:
-    grid = replace(TINY_GRID, entries=(Entry("exact", long=True),), stale_kinds=(), stale_momenta=(), noise_activations=())
+    grid = replace(TINY_GRID, entries=(Entry("exact", long=True),), stale_momenta=(), noise_activations=())
     runs, rounds = settle(grid, {0.01: 0.3, 0.03: 0.2, 0.1: 0.1, 0.3: 0.08, 1.0: 0.09}, fails_from=3.0)
     assert rounds[:4] == [[0.03, 0.1], [0.3], [1.0], [3.0]]  # up one ladder step a round
     state = sweep_state(grid.entries[0], grid, runs)
@@ -190,7 +190,7 @@ def test_a_sweep_extends_until_its_best_rate_is_interior_and_a_larger_rate_fails
 
 
 def test_a_sweep_whose_best_rate_is_the_smallest_goes_down_and_one_that_fails_everywhere_ends() -> None:
-    grid = replace(TINY_GRID, entries=(Entry("exact"),), stale_kinds=(), stale_momenta=(), noise_activations=())
+    grid = replace(TINY_GRID, entries=(Entry("exact"),), stale_momenta=(), noise_activations=())
     runs, _ = settle(grid, {0.01: 0.1, 0.03: 0.2, 0.1: 0.3}, fails_from=0.3)
     state = sweep_state(grid.entries[0], grid, runs)
     assert state.chosen == 0.01 and state.edge == "lowest rate of the ladder" and state.stable_range == (0.1, True)
@@ -200,7 +200,7 @@ def test_a_sweep_whose_best_rate_is_the_smallest_goes_down_and_one_that_fails_ev
 
 
 def test_report_runs_sit_at_the_chosen_rate_with_the_controls_beside_them() -> None:
-    grid = replace(TINY_GRID, stale_kinds=(), stale_momenta=(), noise_activations=())
+    grid = replace(TINY_GRID, stale_momenta=(), noise_activations=())
     runs, _ = settle(grid, {0.03: 0.1, 0.1: 0.2}, fails_from=0.3)
     fixed = grid.entries[2]
     report = [r for r in runs if r.seed >= 1000 and r.lr == 0.03]
@@ -373,7 +373,8 @@ def test_a_worker_that_cannot_load_the_data_stops_the_study_with_its_reason(tmp_
     from model.data import DataError
 
     with pytest.raises(DataError, match="does not exist"):
-        run_tasks(tasks([RunConfig("exact")], 2, 1), jobs=2, data=str(tmp_path / "nope.pkl.gz"), store=None, backend="pool")
+        missing = str(tmp_path / "nope.pkl.gz")
+        run_tasks(tasks([RunConfig("exact")], 2, 1), jobs=2, data=missing, store=None, backend="pool")
 
 
 class DiesInTheWorker:
