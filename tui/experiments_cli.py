@@ -39,6 +39,7 @@ from model.study import (
     write_results,
 )
 from model.study.saved import MAX_RESULTS_BYTES, BadFile, read_json
+from model.study.scheduler import SchedulerError
 from model.study.tables import sweep_tables
 from tui.exitcodes import OK, USAGE
 
@@ -182,14 +183,17 @@ def run_experiments(args: argparse.Namespace, data: Any) -> int:
     grid = grid_for(args)
     store = ResultStore(args.out, warn=lambda text: console.print(f"mnist-tui: {text}", highlight=False, markup=False))
     records = _records_folder(getattr(args, "runs", None))
-    if records:
-        console.print(f"every run trained now also writes a run record in {records}", highlight=False)
-    console.print(
-        f"grid {grid.name} ({grid.note}): {len(grid.entries)} rate sweeps and the sections, about "
-        f"{grid.runs:,} runs in rounds (the sweeps extend themselves); finished runs are kept in "
-        f"{store.folder} and reused",
-        highlight=False,
-    )
+
+    def banner() -> None:
+        if records:
+            console.print(f"every run trained now also writes a run record in {records}", highlight=False)
+        console.print(
+            f"grid {grid.name} ({grid.note}): {len(grid.entries)} rate sweeps and the sections, about "
+            f"{grid.runs:,} runs in rounds (the sweeps extend themselves); finished runs are kept in "
+            f"{store.folder} and reused",
+            highlight=False,
+        )
+
     progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -216,7 +220,11 @@ def run_experiments(args: argparse.Namespace, data: Any) -> int:
                 records=records,
                 on_event=display,
                 on_round=display.round,
+                on_start=banner,
             )
+    except SchedulerError as exc:
+        print(f"mnist-tui: {exc}", file=sys.stderr)  # one line: what to check
+        return USAGE
     except KeyboardInterrupt:
         done = len(store.load())
         print(f"mnist-tui: interrupted; {done} finished runs are kept in {store.folder}", file=sys.stderr)

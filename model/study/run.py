@@ -72,9 +72,11 @@ def run_tasks(
     scheduler: str | None = None,
     stored: dict[str, RunResult] | None = None,
     on_event: Callable[[Event], Any] | None = None,
+    session: dask_backend.DaskSession | None = None,
 ) -> list[RunResult]:
     """Every task's result, in order: the ones ``stored`` holds at once, the rest trained on
-    ``backend`` (already chosen: not "auto") and put in ``store`` as each arrives."""
+    ``backend`` (already chosen: not "auto") and put in ``store`` as each arrives. ``session``:
+    an open Dask session to use (else the dask backend opens one for these tasks)."""
     emit_user = on_event or (lambda e: None)
     stored = stored or {}
     results: dict[int, RunResult] = {}
@@ -106,6 +108,8 @@ def run_tasks(
                 emit(Event("done", task.config.key, task.seed, task.epochs, task.epochs, result=result))
         elif backend == "pool":
             results.update(run_pool(todo, jobs, data, emit))
+        elif session is not None:
+            results.update(session.run(todo, data, emit))
         else:
             results.update(dask_backend.run_dask(todo, jobs, data, emit, scheduler))
     return [results[t.index] for t in tasks]
@@ -124,6 +128,7 @@ def run_grid(
     diag_every: int = 100,
     on_event: Callable[[Event], Any] | None = None,
     on_round: Callable[[int, int], Any] | None = None,
+    on_start: Callable[[], Any] | None = None,
 ) -> Study:
     """Make every run ``grid`` calls for, round by round, and return the Study.
 
@@ -131,30 +136,40 @@ def run_grid(
     train_x/train_y/valid_x/valid_y/test_x/test_y arrays (small data for tests). Runs found in
     ``store`` are not trained again; each new result is stored as it arrives. ``records``: a
     folder where every run trained here also writes a run record (``model.runs``).
-    ``on_round(round, runs)`` hears of each round before it starts.
+    ``on_start()`` hears that the backend is ready (a scheduler passed its checks), ``on_round(round,
+    runs)`` of each round before it starts.
     """
     base = grid.base()
     backend = choose_backend(backend, jobs, scheduler)
     tag = tag or data_tag(data)
-    stored = store.load() if store is not None else {}
-    runs, made, trained, t0 = Runs(), 0, 0, time.perf_counter()
-    for number in range(1, MAX_ROUNDS + 1):
-        wanted = next_jobs(grid, runs)
-        if not wanted:
-            break
-        tasks = [_task(i, j, base, diag_every, grid.train_size, tag, records) for i, j in enumerate(wanted)]
-        if on_round is not None:
-            on_round(number, len(tasks))
-        new = sum(t.run_id not in stored for t in tasks)
-        for r in run_tasks(
-            tasks, jobs=jobs, data=data, store=store, backend=backend, scheduler=scheduler, stored=stored,
-            on_event=on_event,
-        ):  # fmt: skip
-            runs.add(r)
-        trained += new
-        made += len(tasks)
-    else:
-        raise RuntimeError(f"the study did not settle in {MAX_ROUNDS} rounds")
+    session = dask_backend.DaskSession(jobs, scheduler) if backend == "dask" else None
+    if session is not None and scheduler is not None:
+        session.open()  # a scheduler is checked before anything else is said or done
+    try:
+        if on_start is not None:
+            on_start()
+        stored = store.load() if store is not None else {}
+        runs, made, trained, t0 = Runs(), 0, 0, time.perf_counter()
+        for number in range(1, MAX_ROUNDS + 1):
+            wanted = next_jobs(grid, runs)
+            if not wanted:
+                break
+            tasks = [_task(i, j, base, diag_every, grid.train_size, tag, records) for i, j in enumerate(wanted)]
+            if on_round is not None:
+                on_round(number, len(tasks))
+            new = sum(t.run_id not in stored for t in tasks)
+            for r in run_tasks(
+                tasks, jobs=jobs, data=data, store=store, backend=backend, scheduler=scheduler, stored=stored,
+                on_event=on_event, session=session,
+            ):  # fmt: skip
+                runs.add(r)
+            trained += new
+            made += len(tasks)
+        else:
+            raise RuntimeError(f"the study did not settle in {MAX_ROUNDS} rounds")
+    finally:
+        if session is not None:
+            session.close()
     meta = {
         "grid_name": grid.name,
         "jobs": jobs,
