@@ -368,6 +368,14 @@ class Trainer:
         self._take_snapshot()
 
 
+def make_trainer(hp: HyperParams, data: Any, train_size: int | None = None, **options: Any) -> Trainer:
+    """A trainer on ``data``'s training set (its first ``train_size`` rows; all by default) that
+    evaluates its validation and test sets. data: train_x (N, D) float32, train_y (N,), valid_*, test_*."""
+    n = train_size or len(data.train_x)
+    eval_sets = {"valid": (data.valid_x, data.valid_y), "test": (data.test_x, data.test_y)}
+    return Trainer((data.train_x[:n], data.train_y[:n]), hp, eval_sets=eval_sets, **options)
+
+
 def cap_row_norms(W: NDArray[np.float32], limit: float) -> None:
     """Scale each row of W (H, D) whose L2 norm exceeds ``limit`` back to ``limit``, in place.
 

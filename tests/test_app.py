@@ -561,7 +561,7 @@ async def test_data_failure_shows_reason_and_exits_with_2(monkeypatch: pytest.Mo
 
 async def test_resume_continues_a_saved_run(tiny_mnist: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from model.checkpoint import save_checkpoint
-    from tui.headless import make_trainer
+    from model.trainer import make_trainer
 
     trainer = make_trainer(HP.validated(hidden=12), tiny_mnist)
     for _ in range(5):

@@ -15,7 +15,7 @@ from conftest import wait_until
 
 from model.config import HyperParams
 from model.data import MNIST
-from tui.headless import make_trainer
+from model.trainer import make_trainer
 from tui.session.bridge import TrainingBridge
 from tui.session.events import Evaluated, HParamsApplied, Notice, RunReset, TrainProgress, WorkerEvent
 

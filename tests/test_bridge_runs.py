@@ -11,7 +11,7 @@ from test_bridge import Recorder
 from model.config import HyperParams
 from model.data import MNIST
 from model.runs import RunRecorder, list_run_dirs, read_run, summarize
-from tui.headless import make_trainer
+from model.trainer import make_trainer
 from tui.session.bridge import TrainingBridge
 from tui.session.events import Evaluated, HParamsApplied, Notice, RunReset, TrainProgress
 

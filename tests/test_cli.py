@@ -256,14 +256,14 @@ def test_checkpoint_for_other_inputs(
 def test_an_unexpected_error_is_one_line_and_logged(
     files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import tui.cli.train
     import tui.errorlog
-    import tui.headless
 
     def broken(*args: object) -> int:
         raise KeyError("a bug somewhere")
 
     monkeypatch.setattr(tui.errorlog, "log_dirs", lambda: [tmp_path / "logs"])
-    monkeypatch.setattr(tui.headless, "train_headless", broken)
+    monkeypatch.setattr(tui.cli.train, "run", broken)
     assert exit_status(["train", "--data", str(files["good"])]) == 1
     err = capsys.readouterr().err.strip()
     log = tmp_path / "logs" / "mnist-tui.log"
@@ -285,3 +285,17 @@ def test_the_error_log_rolls_over_and_falls_back_to_the_next_folder(
     assert path == tmp_path / "logs" / "mnist-tui.log"
     assert "call 2" in path.read_text() and "call 1" in path.with_name("mnist-tui.log.1").read_text()
     assert capsys.readouterr() == ("", "")  # nothing reaches the terminal
+
+
+def test_every_subcommand_is_a_module_registered_in_one_list(capsys: pytest.CaptureFixture[str]) -> None:
+    """Adding a subcommand is a module with NAME, add_parser and run, and one line in COMMANDS."""
+    from tui.cli import COMMANDS, build_parser
+
+    names = [command.NAME for command in COMMANDS]
+    assert len(set(names)) == len(names)
+    assert all(callable(command.add_parser) and callable(command.run) for command in COMMANDS)
+    with pytest.raises(SystemExit) as exit_:
+        build_parser().parse_args(["--help"])
+    assert exit_.value.code == 0
+    listed = capsys.readouterr().out
+    assert all(f"    {name} " in listed for name in names)

@@ -156,7 +156,7 @@ async def test_the_pad_follows_the_live_model_while_training_goes_on(tiny_mnist:
         pad.canvas.state.stamp_cursor()
         await pilot.press("escape")
         await wait_for(pilot, lambda: app.screen is app.main, what="back on the training screen")
-        assert not app.main.snapshot_listeners  # the pad unsubscribed
+        assert not app.main.weight_listeners  # the pad unsubscribed
         await pilot.press("p")
         await wait_for(pilot, lambda: isinstance(app.screen, DrawPadScreen), what="the pad again")
         assert app.screen is not pad and not app.screen.canvas.state.empty  # the drawing is kept

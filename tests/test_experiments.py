@@ -43,7 +43,7 @@ from model.study.plan import options_of
 from model.study.saved import MAX_RESULTS_BYTES, read_json
 from model.study.task import Task
 from model.variants import VARIANT_NAMES
-from tui.experiments_cli import render_plot
+from tui.cli.experiments import render_plot
 
 BASE = HyperParams(hidden=8, batch_size=50)
 

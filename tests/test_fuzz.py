@@ -31,6 +31,7 @@ from model.data import DataError, load_mnist
 from model.data.formats import parse_idx, parse_npz, parse_pickle
 from model.data.validate import Invalid
 from model.trainer import Trainer
+from tui.cli.common import hparams_from_args
 from tui.exitcodes import USAGE
 
 FIELDS = sorted(SPECS)
@@ -117,10 +118,10 @@ def test_cli_flag_values_are_parsed_or_refused_in_one_line(
     received: list[HyperParams] = []
 
     def capture(args: Any) -> int:
-        received.append(cli.hparams_from_args(args))
+        received.append(hparams_from_args(args))
         return 0
 
-    monkeypatch.setattr(cli, "_cmd_train" if command == "train" else "_cmd_app", capture)
+    monkeypatch.setattr(cli.train if command == "train" else cli.app, "run", capture)
     monkeypatch.delenv("MNIST_TUI_THREADS", raising=False)
 
     @settings(max_examples=CLI_EXAMPLES_PER_FIELD, deadline=None, database=None)

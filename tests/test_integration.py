@@ -8,8 +8,8 @@ import pytest
 
 from model.config import HyperParams
 from model.fit import fit
+from model.trainer import make_trainer
 from tui.cli import main
-from tui.headless import make_trainer
 
 pytestmark = pytest.mark.integration
 

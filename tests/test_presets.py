@@ -6,7 +6,8 @@ import pytest
 
 from model.config import HyperParams
 from model.presets import PRESETS, get_preset, preset_hparams
-from tui.cli import build_parser, hparams_from_args
+from tui.cli import build_parser
+from tui.cli.common import hparams_from_args
 
 
 def test_default_preset_is_the_dataclass_defaults() -> None:

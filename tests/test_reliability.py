@@ -444,8 +444,8 @@ async def test_app_resume_continues_bit_for_bit(
     tiny_mnist: MNIST, tmp_path: Path, fast_pilot: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from model.checkpoint import save_checkpoint
+    from model.trainer import make_trainer
     from tui.app import MnistApp
-    from tui.headless import make_trainer
 
     hp = APP_HP.validated(hidden=12, momentum=0.9)
     first = make_trainer(hp, tiny_mnist)
@@ -474,8 +474,8 @@ async def test_app_resume_continues_the_clock_and_best_figures_and_takes_flags(
     tiny_mnist: MNIST, tmp_path: Path, fast_pilot: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from model.checkpoint import save_checkpoint
+    from model.trainer import make_trainer
     from tui.app import MnistApp
-    from tui.headless import make_trainer
 
     first = make_trainer(APP_HP, tiny_mnist)
     for _ in range(7):
@@ -534,12 +534,12 @@ async def test_starting_in_a_small_terminal(tiny_mnist: MNIST, fast_pilot: None,
 def test_unwritable_save_folder_is_refused_before_training(
     data_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import tui.headless
+    import tempfile
 
     def read_only(*args: Any, **kwargs: Any) -> Any:  # root ignores permissions: simulate the OS
         raise OSError(30, "Read-only file system")
 
-    monkeypatch.setattr(tui.headless.tempfile, "mkstemp", read_only)
+    monkeypatch.setattr(tempfile, "mkstemp", read_only)
     status = main(["train", "--data", str(data_file), "--epochs", "1", "--save", str(tmp_path / "run.npz")])
     out, err = capsys.readouterr()
     assert status == 2 and "cannot write in" in err and "Read-only file system" in err
@@ -549,12 +549,12 @@ def test_unwritable_save_folder_is_refused_before_training(
 def test_a_late_save_failure_still_prints_the_results(
     data_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import tui.headless
+    import model.checkpoint
 
     def full_disk(path: Any, *args: Any, **kwargs: Any) -> Any:
         raise CheckpointError(f"cannot write checkpoint {path}: No space left on device")
 
-    monkeypatch.setattr(tui.headless, "save_checkpoint", full_disk)
+    monkeypatch.setattr(model.checkpoint, "save_checkpoint", full_disk)
     argv = ["train", "--data", str(data_file), "--epochs", "1", "--json", "--save", str(tmp_path / "run.npz")]
     status = main(argv)
     out, err = capsys.readouterr()

@@ -14,7 +14,7 @@ from model.config import HyperParams
 from model.data import MNIST
 from model.runs import RunRecorder, list_run_dirs, read_run
 from model.runs.replay import replay
-from tui.headless import make_trainer
+from model.trainer import make_trainer
 from tui.session.bridge import TrainingBridge
 from tui.session.events import HParamsApplied, RunReset
 
@@ -79,7 +79,7 @@ def test_the_replay_command_prints_both_hashes(
     import tui.cli
 
     folder = _session(tiny_mnist, tmp_path, "stale")
-    monkeypatch.setattr(tui.cli, "_load_data", lambda path, quiet=False: tiny_mnist)
+    monkeypatch.setattr(tui.cli.replay, "load_data", lambda path, quiet=False: tiny_mnist)
     assert tui.cli.main(["replay", folder.name[:15], "--runs", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     recorded = next(line for line in out.splitlines() if line.startswith("recorded final weights sha256"))
@@ -95,7 +95,7 @@ def test_from_at_starts_a_new_run_from_a_recorded_runs_state(
     from model.checkpoint import load_checkpoint
     from model.runs.replay import params_hash
 
-    monkeypatch.setattr(tui.cli, "_load_data", lambda path, quiet=False: tiny_mnist)
+    monkeypatch.setattr(tui.cli.train, "load_data", lambda path, quiet=False: tiny_mnist)
     flags = ["--hidden", "16", "--batch-size", "32", "--runs", str(tmp_path)]
     assert tui.cli.main(["train", "--epochs", "2", *flags]) == 0
     (first,) = list_run_dirs(tmp_path)

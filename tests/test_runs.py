@@ -80,7 +80,7 @@ def test_records_do_not_change_the_numbers(tiny_npz: Path, tmp_path: Path, capsy
 
 
 def test_a_write_error_warns_once_and_stops_recording(tmp_path: Path, tiny_mnist: MNIST) -> None:
-    from tui.headless import make_trainer
+    from model.trainer import make_trainer
 
     trainer = make_trainer(__import__("model").HyperParams(hidden=8, batch_size=100), tiny_mnist)
     said: list[str] = []
@@ -178,7 +178,7 @@ def test_export_csv_has_one_row_per_progress_point(
 ) -> None:
     import csv
 
-    from tui.runs_cli import CSV_COLUMNS
+    from tui.cli.runs import CSV_COLUMNS
 
     runs, ids = two_runs
     assert main(["runs", "--runs", str(runs), "export", ids[0], "--csv"]) == 0

@@ -19,13 +19,21 @@ from textual_plotext.plot import Plot
 
 from model.config import HyperParams
 from model.runs import RunRecorder, read_run, summarize
+from model.trainer import make_trainer
 from tui.app import MnistApp
-from tui.headless import make_trainer
-from tui.runs_cli import LIST_COLUMNS, list_row
 from tui.screens.runs import LIVE_MARK, PICKED_MARK, SHOWN_COLUMNS, RunsScreen
 from tui.view.cursor import CanvasAxes, value_at
 from tui.view.format import format_compact, format_count
-from tui.view.runs import EntryCache, differences, load_entries, overlay_label, run_curves, short_id
+from tui.view.runs import (
+    LIST_COLUMNS,
+    EntryCache,
+    differences,
+    list_row,
+    load_entries,
+    overlay_label,
+    run_curves,
+    short_id,
+)
 
 SIZE = (120, 40)
 HP = HyperParams(hidden=16, batch_size=16, epochs=10_000, lr=0.05)

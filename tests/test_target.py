@@ -19,9 +19,8 @@ from model.runs.replay import replay
 from model.study.plan import RunConfig
 from model.study.task import Task
 from model.target import TargetReport, fmt_examples
-from model.trainer import EvalMetrics
+from model.trainer import EvalMetrics, make_trainer
 from tui.cli import main
-from tui.headless import make_trainer
 from tui.session.bridge import TrainingBridge
 from tui.session.events import Evaluated, HParamsApplied, Notice
 

@@ -186,7 +186,7 @@ def test_runs_export_gives_what_the_run_wrote(
 def test_the_apps_worker_writes_changes_and_a_reset_starts_a_part(tiny_mnist: MNIST, tmp_path: Path) -> None:
     from test_bridge import Recorder
 
-    from tui.headless import make_trainer
+    from model.trainer import make_trainer
     from tui.session.bridge import TrainingBridge
     from tui.session.events import HParamsApplied, Notice, RunReset
 
@@ -240,7 +240,7 @@ def test_the_apps_worker_writes_changes_and_a_reset_starts_a_part(tiny_mnist: MN
 
 
 def test_a_write_error_warns_once_and_training_goes_on(tiny_mnist: MNIST, tmp_path: Path) -> None:
-    from tui.headless import make_trainer
+    from model.trainer import make_trainer
 
     trainer = make_trainer(HyperParams(hidden=16, epochs=1), tiny_mnist)
     warnings: list[str] = []
@@ -263,7 +263,7 @@ def test_a_write_error_warns_once_and_training_goes_on(tiny_mnist: MNIST, tmp_pa
 
 
 def test_an_unmakeable_folder_is_one_warning(tiny_mnist: MNIST, tmp_path: Path) -> None:
-    from tui.headless import make_trainer
+    from model.trainer import make_trainer
 
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")

@@ -133,9 +133,11 @@ class MnistApp(App[int]):
         handle_signals: bool = False,
         settle_gc: bool = False,
         sandbox: str | None = None,
+        runs: str | None = None,
         tensorboard: str | None = None,
     ) -> None:
         super().__init__()
+        self.runs = runs  # the folder of run records (None: $MNIST_TUI_RUNS or the user data folder)
         self.tensorboard = tensorboard  # also write the run as TensorBoard events in this folder
         self.sandbox = sandbox  # served to a browser: the save/load prompts stay inside this folder
         self.autosave = autosave
@@ -167,7 +169,7 @@ class MnistApp(App[int]):
     # ---- start-up ------------------------------------------------------------------------------
     def get_default_screen(self) -> Screen[Any]:
         if self.data is not None:
-            from tui.headless import make_trainer
+            from model.trainer import make_trainer
 
             return self._build_main(self.data, make_trainer(self.start_hp, self.data))
         return LoadingScreen(id="loading")
@@ -200,12 +202,12 @@ class MnistApp(App[int]):
         return self.main
 
     def _start_bridge(self) -> None:
-        from tui.headless import start_recorder
+        from model.runs import start_recorder
         from tui.session.bridge import TrainingBridge
 
         kwargs: dict[str, Any] = {"start_paused": self.start_paused, "meta": self._resumed_meta}
         kwargs["recorder"] = start_recorder(
-            self._trainer, self.data, "app", None, self.resume_path, warn=None, tensorboard=self.tensorboard
+            self._trainer, self.data, "app", self.runs, self.resume_path, warn=None, tensorboard=self.tensorboard
         )
         if self.clock is not None:
             kwargs["clock"] = self.clock
@@ -235,7 +237,7 @@ class MnistApp(App[int]):
         try:
             data = load_mnist(self.data_path, progress=progress)
             progress("Building the network", None)
-            from tui.headless import make_trainer
+            from model.trainer import make_trainer
             from tui.session.checkpoints import apply_checkpoint
 
             trainer = make_trainer(self.start_hp, data)
@@ -456,6 +458,7 @@ def run_app(
     autosave: str | None = None,
     overrides: dict[str, Any] | None = None,
     sandbox: str | None = None,
+    runs: str | None = None,
     tensorboard: str | None = None,
 ) -> int:
     """Run the app until it quits; returns its exit status (2 when the data cannot be loaded,
@@ -469,6 +472,7 @@ def run_app(
         handle_signals=True,
         settle_gc=True,
         sandbox=sandbox,
+        runs=runs,
         tensorboard=tensorboard,
     )
     app.exit_watchdog = True

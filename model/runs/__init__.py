@@ -9,9 +9,9 @@ a record from its seed with every intervention and checks the final weights bit 
 """
 
 from model.runs.reader import RunRecord, read_run
-from model.runs.store import RUNS_ENV, RunsError, find_run, list_run_dirs, runs_dir
+from model.runs.store import RUNS_ENV, RunsError, find_run, list_run_dirs, runs_dir, short_id
 from model.runs.summary import RunSummary, summarize
-from model.runs.writer import RunRecorder, data_tag
+from model.runs.writer import RunRecorder, data_tag, start_recorder
 
 __all__ = [
     "RUNS_ENV",
@@ -24,5 +24,7 @@ __all__ = [
     "list_run_dirs",
     "read_run",
     "runs_dir",
+    "short_id",
+    "start_recorder",
     "summarize",
 ]

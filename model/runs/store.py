@@ -35,8 +35,14 @@ def list_run_dirs(root: Path) -> list[Path]:
     return sorted(found, key=lambda p: (p.name[:15], (p / "run.json").stat().st_mtime_ns, p.name))
 
 
+def short_id(run_id: str) -> str:
+    """The id's random tail as the app's labels show it (``20261203-124501-3fa2`` -> ``3fa2``)."""
+    return run_id.rsplit("-", 1)[-1] if "-" in run_id else run_id
+
+
 def find_run(root: Path, ident: str) -> Path:
-    """The folder of run ``ident``: an exact id or a prefix that names one run only (RunsError otherwise)."""
+    """The folder of run ``ident``: an exact id, a prefix, or the short form (its last four hex
+    digits, as the app and ``train`` show it), naming one run only (RunsError otherwise)."""
     ident = ident.strip()
     if not ident or "/" in ident or ident in (".", ".."):
         raise RunsError(f"not a run id: {ident!r} (see: mnist-tui runs)")
@@ -44,7 +50,7 @@ def find_run(root: Path, ident: str) -> Path:
     exact = [p for p in runs if p.name == ident]
     if exact:
         return exact[0]
-    matches = [p for p in runs if p.name.startswith(ident)]
+    matches = [p for p in runs if p.name.startswith(ident) or short_id(p.name) == ident]
     if not matches:
         raise RunsError(f"no run {ident!r} in {root} (see: mnist-tui runs)")
     if len(matches) > 1:

@@ -330,6 +330,35 @@ class RunRecorder:
             self.failed = True  # nothing more after the end
 
 
+def start_recorder(
+    trainer: Trainer,
+    data: Any,
+    source: str,
+    runs: str | os.PathLike[str] | None = None,
+    resumed_from: str | None = None,
+    warn: Callable[[str], object] | None = None,
+    tensorboard: str | None = None,
+) -> RunRecorder:
+    """A run record for ``trainer`` under ``runs`` (None: $MNIST_TUI_RUNS or the user data folder),
+    and TensorBoard events in ``tensorboard/<run id>`` when given; a problem is one warning
+    (through ``warn``, or kept for ``set_warn``) and the run goes on unrecorded."""
+    from model.runs.store import runs_dir
+
+    extra: dict[str, Any] = {}
+    if resumed_from:
+        extra["resumed_from"] = str(Path(resumed_from).resolve())
+    tb = Path(tensorboard).expanduser() if tensorboard else None
+    return RunRecorder.start(
+        runs_dir(runs),
+        trainer,
+        source=source,
+        data=data_tag(data),
+        warn=warn,
+        extra=extra,
+        tensorboard=tb,
+    )
+
+
 def run_meta(run_id: str, trainer: Trainer, source: str, data: str) -> dict[str, Any]:
     """run.json: what the run started from (the settings the first step used, its counters)."""
     from importlib.metadata import PackageNotFoundError, version

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from model.variants.base import Exact, Variant
 from model.variants.feedback import RandomFeedback, SignFeedback
@@ -17,8 +17,31 @@ from model.variants.rounding import ROUND_PLACES, GradientRounding, Rounding
 from model.variants.rules import FrozenFirstLayer
 from model.variants.staleness import StaleGradient, StaleWeights
 
-if TYPE_CHECKING:
-    from model.config import HyperParams
+
+class VariantSettings(Protocol):
+    """The settings a variant is built from: the fields of ``model.config.HyperParams`` it reads
+    (``model.config`` imports this package for the variant names; this side names only these)."""
+
+    @property
+    def variant(self) -> str: ...
+    @property
+    def sigma(self) -> float: ...
+    @property
+    def noise_kind(self) -> str: ...
+    @property
+    def stale_k(self) -> int: ...
+    @property
+    def feedback_scale(self) -> float: ...
+    @property
+    def round_bits(self) -> int: ...
+    @property
+    def round_mode(self) -> str: ...
+    @property
+    def grad_bits(self) -> int: ...
+    @property
+    def dropout(self) -> float: ...
+    @property
+    def input_dropout(self) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -28,7 +51,7 @@ class VariantInfo:
     name: str
     question: str
     help: str
-    make: Callable[[HyperParams], Variant]
+    make: Callable[[VariantSettings], Variant]
     options: tuple[str, ...] = ()  # HyperParams fields the variant reads
 
 
@@ -141,7 +164,7 @@ VARIANT_NAMES = tuple(VARIANTS)
 VARIANT_OPTIONS = ("sigma", "noise_kind", "stale_k", "feedback_scale", "round_bits", "round_mode", "grad_bits")
 
 
-def variant_key(hp: HyperParams) -> tuple[Any, ...]:
+def variant_key(hp: VariantSettings) -> tuple[Any, ...]:
     """The variant name plus the options it reads: a rule is rebuilt only when this changes."""
     info = get_variant(hp.variant)
     return (info.name, *(getattr(hp, o) for o in info.options))
@@ -155,7 +178,7 @@ def get_variant(name: str) -> VariantInfo:
         raise ValueError(f"unknown variant {name!r} (choose from {', '.join(VARIANTS)})") from None
 
 
-def make_rule(hp: HyperParams) -> Variant:
+def make_rule(hp: VariantSettings) -> Variant:
     """A fresh gradient rule for ``hp.variant`` with its options (fixed draws happen on first use)."""
     rule = get_variant(hp.variant).make(hp)
     rule.key = variant_key(hp)

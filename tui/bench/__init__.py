@@ -6,4 +6,9 @@ run (the float32 GEMM rate at the same BLAS thread count, or PyTorch on the same
 because the machine is shared and absolute times drift. Modules: ``measure`` (timing
 primitives and FLOP counts), ``rows`` (one function per table row), ``table`` (the Row
 type and rendering), ``torch_mlp`` (the optional PyTorch twin), ``run`` (the command).
+``run_bench`` is the package's one entry point; nothing outside it imports its modules.
 """
+
+from tui.bench.run import run_bench
+
+__all__ = ["run_bench"]

@@ -1,13 +1,12 @@
 """The benchmark command: measure every group of rows, print one table (and a short header).
 
-``run_bench`` is what ``mnist-tui bench`` calls. Progress
+``run_bench`` is what ``mnist-tui bench`` calls (its options are ``tui.cli.bench``'s). Progress
 goes to stderr; the table (text, ``--markdown`` or ``--json``) to stdout. A group that
 fails becomes one "error" row with a one-line reason instead of stopping the run.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -15,16 +14,6 @@ import sys
 import time
 
 from tui.bench.table import ERROR, FAIL, Row, render
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    """The bench flags (``--threads`` is added by the caller when it owns thread set-up)."""
-    p.add_argument("--quick", action="store_true", help="seconds-long smoke run on synthetic data (no pass/fail)")
-    p.add_argument("--best", action="store_true", help="also train --preset best and report its test error (minutes)")
-    p.add_argument("--data", metavar="PATH", help="MNIST file or folder (default: $MNIST_TUI_DATA, then the cache)")
-    out = p.add_mutually_exclusive_group()
-    out.add_argument("--markdown", action="store_true", help="print the table as Markdown")
-    out.add_argument("--json", action="store_true", help="print the rows and the run's context as JSON")
 
 
 def context() -> dict[str, str]:

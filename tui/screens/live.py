@@ -1,7 +1,7 @@
 """Screens that look at the live weights: they ask the worker for snapshots while shown.
 
-``LiveScreen`` subscribes to the main screen's ``snapshot_listeners`` on mount (and leaves on
-unmount), asks ``TrainingBridge.snapshot`` for a copy of the weights every
+``LiveScreen`` watches its host's weight snapshots on mount (and stops on unmount), asks the
+host (``TrainingHost.request_weights``) for a copy of the weights every
 ``SNAPSHOT_SECONDS`` and hands each one tagged for it to ``snapshot_arrived`` (held back
 while keys are coming, so a redraw of the new weights never delays a key). Work heavier
 than a key press (a pass over the validation set) runs in a thread through ``compute`` and
@@ -27,7 +27,7 @@ from tui.session.events import WeightsSnapshot
 from tui.widgets.keybar import KeyBar
 
 if TYPE_CHECKING:
-    from tui.screens.main import MainScreen
+    from tui.screens.host import TrainingHost
 
 #: Seconds between snapshots while a live screen is shown (a copy of the weights, and for
 #: the weights screen one forward pass over the validation set on a helper thread).
@@ -51,9 +51,9 @@ class LiveScreen(Screen[None]):
             self.result = result
             self.error = error
 
-    def __init__(self, main: MainScreen, *, live: bool = True, id: str | None = None) -> None:
+    def __init__(self, host: TrainingHost, *, live: bool = True, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.main = main
+        self.host = host
         self.live = live
         self.snapshot: WeightsSnapshot | None = None
         self.snapshots = 0  # received so far
@@ -65,24 +65,21 @@ class LiveScreen(Screen[None]):
         yield KeyBar()
 
     def on_mount(self) -> None:
-        self.main.snapshot_listeners.append(self._received)
+        self.host.watch_weights(self._received)
         self.request_snapshot()
         if self.live:
             self.set_interval(SNAPSHOT_SECONDS, self.request_snapshot)
 
     def on_unmount(self) -> None:
-        if self._received in self.main.snapshot_listeners:
-            self.main.snapshot_listeners.remove(self._received)
+        self.host.unwatch_weights(self._received)
 
     def request_snapshot(self) -> None:
         """Ask the worker for a copy of the weights (it answers between two steps)."""
-        if self.main.bridge is not None:
-            self.main.bridge.snapshot(self.TAG)
+        self.host.request_weights(self.TAG)
 
     def validation(self) -> tuple[Any, Any] | None:
         """The validation set (X (N, 784), y (N,)) the trainer evaluates on, if there is one."""
-        bridge = self.main.bridge
-        return None if bridge is None else bridge.trainer.eval_sets.get("valid")
+        return self.host.data_set("valid")
 
     def on_key(self, event: events.Key) -> None:
         self._last_key = time.monotonic()

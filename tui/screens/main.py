@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
 from textual import events, on
 from textual.app import ComposeResult, SystemCommand
@@ -46,7 +46,7 @@ from tui.session.events import (
     WorkerEvent,
     WorkerFailed,
 )
-from tui.widgets.charts import ChartsPanel
+from tui.widgets.charts import ChartsPanel, OverlayRun
 from tui.widgets.controls import ControlsPanel, format_value, label_for
 from tui.widgets.digits import MisclassifiedPanel
 from tui.widgets.gradcheck import GradCheckPanel
@@ -58,7 +58,9 @@ if TYPE_CHECKING:
 
     from model.analysis import Misclassified
     from tui.session.bridge import TrainingBridge
+    from tui.view.selection import Shown
 
+T = TypeVar("T")
 DIGITS_SECONDS = 0.5  # the digit viewer gets a new result at most this often
 #: The smallest terminal (columns, rows) the compact layout fits: the controls column (41),
 #: the four tabs beside it, and a chart of a few rows under the status strip.
@@ -167,9 +169,8 @@ class MainScreen(Screen[None]):
         self._digits_shown = -1e9
         self._digits_timer: Timer | None = None
         #: Screens and panels that asked for weight snapshots get each one (they unsubscribe on unmount).
-        self.snapshot_listeners: list[Callable[[WeightsSnapshot], None]] = []
-        self.pad_state: Any = None  # the drawing pad's canvas (a tui.view.pad.PadState), kept between openings
-        self.runs_cache: Any = None  # the run list's records read so far (a tui.view.runs.EntryCache)
+        self.weight_listeners: list[Callable[[WeightsSnapshot], None]] = []
+        self._kept: dict[str, Any] = {}  # what screens over this one keep between openings (TrainingHost.kept)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -253,6 +254,45 @@ class MainScreen(Screen[None]):
             self.charts.show_angles()
         if self.compact and key != "digits" and self.focused is self.digits:
             self.set_focus(None)  # a hidden panel must not keep the keys
+
+    # ---- TrainingHost: what the screens over this one may ask -------------------------------
+    def watch_weights(self, listener: Callable[[WeightsSnapshot], None]) -> None:
+        self.weight_listeners.append(listener)
+
+    def unwatch_weights(self, listener: Callable[[WeightsSnapshot], None]) -> None:
+        if listener in self.weight_listeners:
+            self.weight_listeners.remove(listener)
+
+    def request_weights(self, tag: str) -> None:
+        if self.bridge is not None:
+            self.bridge.snapshot(tag)
+
+    def data_set(self, name: str) -> tuple[Any, Any] | None:
+        if self.bridge is None:
+            return None
+        trainer = self.bridge.trainer
+        return trainer.train if name == "train" else trainer.eval_sets.get(name)
+
+    def shown_digit(self) -> Shown | None:
+        return self.digits.browser.shown()
+
+    def live_settings(self) -> dict[str, Any]:
+        return (self.bridge.hp if self.bridge is not None else self.hp).to_dict()
+
+    def live_run_id(self) -> str:
+        recorder = getattr(self.bridge, "recorder", None)
+        return getattr(recorder, "run_id", "") or ""
+
+    def overlay(self) -> list[OverlayRun]:
+        return list(self.charts.overlay)
+
+    def set_overlay(self, runs: list[OverlayRun]) -> None:
+        self.charts.set_overlay(runs)
+
+    def kept(self, key: str, make: Callable[[], T]) -> T:
+        if key not in self._kept:
+            self._kept[key] = make()
+        return cast(T, self._kept[key])
 
     # ---- the worker ------------------------------------------------------------------------
     def attach(self, bridge: TrainingBridge, state: str) -> None:
@@ -398,12 +438,12 @@ class MainScreen(Screen[None]):
             self.app.push_screen(MathScreen(self))
 
     def action_runs(self) -> None:
+        from model.runs import runs_dir
         from tui.screens.runs import RunsScreen
         from tui.view.runs import EntryCache
 
-        if self.runs_cache is None:
-            self.runs_cache = EntryCache()
-        self.app.push_screen(RunsScreen(self, cache=self.runs_cache))
+        root = runs_dir(getattr(self.app, "runs", None))
+        self.app.push_screen(RunsScreen(self, root, cache=self.kept("runs", EntryCache)))
 
     def action_cursor(self) -> None:
         """Show the chart cursor (at the right end), or hide it."""
@@ -557,7 +597,7 @@ class MainScreen(Screen[None]):
         self.notify(f"saved {message.path}")
 
     def _weights_snapshot(self, snapshot: WeightsSnapshot) -> None:
-        for listener in list(self.snapshot_listeners):
+        for listener in list(self.weight_listeners):
             listener(snapshot)
 
     def _notice(self, message: Notice) -> None:

@@ -9,7 +9,7 @@ the viewer (or the minibatch's first), refreshed from worker snapshots while tra
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -21,6 +21,9 @@ from tui.resources import asset
 from tui.screens.live import LiveScreen
 from tui.session.events import WeightsSnapshot
 from tui.view.mathpane import MathData, build_math_data, math_text, pick_batch
+
+if TYPE_CHECKING:
+    from tui.screens.host import TrainingHost
 
 WAITING = "waiting for a snapshot of the weights…"
 
@@ -52,8 +55,8 @@ class MathScreen(LiveScreen):
         Binding("b", "new_batch", "New batch", tooltip="another minibatch for the gradient norms"),
     ]
 
-    def __init__(self, main: Any, *, live: bool = True) -> None:
-        super().__init__(main, live=live, id="math")
+    def __init__(self, host: TrainingHost, *, live: bool = True) -> None:
+        super().__init__(host, live=live, id="math")
         self.batch_seed = 0
         self.data: MathData | None = None
 
@@ -77,12 +80,12 @@ class MathScreen(LiveScreen):
         self._redraw()
 
     def snapshot_arrived(self, snapshot: WeightsSnapshot) -> None:
-        bridge = self.main.bridge
-        if bridge is None:
+        train = self.host.data_set("train")
+        if train is None:
             return
-        X, y = bridge.trainer.train
+        X, y = train
         rows = pick_batch(len(y), snapshot.hp.batch_size, self.batch_seed)
-        shown = self.main.digits.browser.shown()
+        shown = self.host.shown_digit()
         if shown is not None:
             x_ex, y_ex, source = shown.image, shown.true, f"test #{shown.row}"
         else:

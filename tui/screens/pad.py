@@ -28,7 +28,7 @@ from tui.widgets.keybar import KeyBar
 from tui.widgets.pad import ClassBars, DigitView, DrawCanvas
 
 if TYPE_CHECKING:
-    from tui.screens.main import MainScreen
+    from tui.screens.host import TrainingHost
     from tui.session.events import WeightsSnapshot
 
 SNAPSHOT_SECONDS = 0.75  # how often the pad asks for the live weights while it is open
@@ -75,12 +75,10 @@ class DrawPadScreen(Screen[None]):
         ("Close the drawing pad", "Back to training (esc, p)", "close"),
     )
 
-    def __init__(self, main: MainScreen) -> None:
+    def __init__(self, host: TrainingHost) -> None:
         super().__init__(id="pad")
-        self.main = main
-        if main.pad_state is None:  # the drawing stays on the pad when it is closed and opened again
-            main.pad_state = PadState()
-        self.state: PadState = main.pad_state
+        self.host = host
+        self.state: PadState = host.kept("pad", PadState)  # the drawing stays when the pad is closed and opened
         self.params: dict[str, Any] | None = None  # the newest weights snapshot's W1, b1, W2, b2
         self.activation = "relu"
         self.examples_seen = -1
@@ -118,22 +116,20 @@ class DrawPadScreen(Screen[None]):
         self.canvas.border_title = "Draw a digit"
         self.bars.border_title = "Live model"
         self.query_one("#pad-preview").border_title = "What the network sees"
-        self.main.snapshot_listeners.append(self._snapshot)
+        self.host.watch_weights(self._snapshot)
         self._request()
         self.set_interval(SNAPSHOT_SECONDS, self._request)
         self._update()
 
     def on_unmount(self) -> None:
-        if self._snapshot in self.main.snapshot_listeners:
-            self.main.snapshot_listeners.remove(self._snapshot)
+        self.host.unwatch_weights(self._snapshot)
 
     def on_resize(self, event: events.Resize) -> None:
         self.set_class(event.size.width < MIN_SIZE[0] or event.size.height < MIN_SIZE[1], "-too-small")
 
     # ---- the live model ----------------------------------------------------------------------
     def _request(self) -> None:
-        if self.main.bridge is not None:
-            self.main.bridge.snapshot(TAG)
+        self.host.request_weights(TAG)
 
     def _snapshot(self, snapshot: WeightsSnapshot) -> None:
         self.params = snapshot.params

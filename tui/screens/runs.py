@@ -1,6 +1,6 @@
 """The run list (``o``): recorded runs, newest first, to overlay on the training charts.
 
-The same columns as ``mnist-tui runs`` (``tui.runs_cli.list_row``), with a first column that
+The same columns as ``mnist-tui runs`` (``tui.view.runs.list_row``), with a first column that
 marks the live run and the runs on the charts. A thread reads the records (a long run's
 metrics.jsonl has tens of thousands of lines) and hands rows over in batches, so the list
 fills while keys keep working; the main screen's ``EntryCache`` keeps what was read for the
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import work
 from textual.app import ComposeResult
@@ -23,13 +23,12 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Header, Static
 from textual.worker import get_current_worker
 
-from tui.runs_cli import LIST_COLUMNS
-from tui.view.runs import EntryCache, RunEntry, load_entries, overlay_label
+from tui.view.runs import LIST_COLUMNS, EntryCache, RunEntry, load_entries, overlay_label
 from tui.widgets.charts import OverlayRun
 from tui.widgets.keybar import KeyBar
 
 if TYPE_CHECKING:
-    from tui.screens.main import MainScreen
+    from tui.screens.host import TrainingHost
 
 #: The reading thread hands rows over at most this often.
 BATCH_SECONDS = 0.1
@@ -66,7 +65,7 @@ class RunsScreen(Screen[None]):
 
     def __init__(
         self,
-        main: MainScreen,
+        host: TrainingHost,
         root: Path | None = None,
         *,
         cache: EntryCache | None = None,
@@ -75,11 +74,10 @@ class RunsScreen(Screen[None]):
         super().__init__(id="runs")
         from model.runs import runs_dir
 
-        self.main = main
+        self.host = host
         self.root = runs_dir(None) if root is None else root
         self.cache = cache if cache is not None else EntryCache()
-        recorder = getattr(main.bridge, "recorder", None)
-        self.live_id = live_id if live_id is not None else getattr(recorder, "run_id", "") or ""
+        self.live_id = live_id if live_id is not None else host.live_run_id()
         self.entries: list[RunEntry] = []
         self.loaded = False
         self._status = "reading runs…"
@@ -147,7 +145,7 @@ class RunsScreen(Screen[None]):
         return PICKED_MARK if entry.run_id in self._picked() else ""
 
     def _picked(self) -> list[str]:
-        return [run.run_id for run in self.main.charts.overlay]
+        return [run.run_id for run in self.host.overlay()]
 
     def _highlighted(self) -> RunEntry | None:
         row = self.table.cursor_row
@@ -182,23 +180,19 @@ class RunsScreen(Screen[None]):
         if not len(entry.curves.loss_x) and not len(entry.curves.valid_x):
             self.notify(f"run {entry.run_id} has no curves to draw", severity="warning")
             return
-        charts = self.main.charts
+        overlay = self.host.overlay()
         if entry.run_id in self._picked():
-            runs = [r for r in charts.overlay if r.run_id != entry.run_id]
+            runs = [r for r in overlay if r.run_id != entry.run_id]
         else:
-            label = overlay_label(entry.run_id, entry.hparams, self._live_hparams())
-            runs = [*charts.overlay, OverlayRun(entry.run_id, label, entry.curves)]
-        charts.set_overlay(runs)
+            label = overlay_label(entry.run_id, entry.hparams, self.host.live_settings())
+            runs = [*overlay, OverlayRun(entry.run_id, label, entry.curves)]
+        self.host.set_overlay(runs)
         self._refresh_marks()
 
     def action_clear(self) -> None:
         """Take every run off the charts."""
-        self.main.charts.set_overlay([])
+        self.host.set_overlay([])
         self._refresh_marks()
-
-    def _live_hparams(self) -> dict[str, Any]:
-        bridge = self.main.bridge
-        return (bridge.hp if bridge is not None else self.main.hp).to_dict()
 
     def _refresh_marks(self) -> None:
         table = self.table

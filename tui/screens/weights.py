@@ -9,7 +9,7 @@ the selection, turn pages and switch the scale, the tile size and the ASCII mode
 from __future__ import annotations
 
 from functools import partial
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -18,6 +18,9 @@ from tui.screens.live import LiveScreen
 from tui.session.events import WeightsSnapshot
 from tui.view.weights import WeightsData, build_weights_data
 from tui.widgets.weights import WeightsView
+
+if TYPE_CHECKING:
+    from tui.screens.host import TrainingHost
 
 
 class WeightsScreen(LiveScreen):
@@ -37,8 +40,8 @@ class WeightsScreen(LiveScreen):
         Binding("a", "toggle_ascii", "ASCII", tooltip="ASCII tiles (for text captures)"),
     ]
 
-    def __init__(self, main: Any, *, live: bool = True) -> None:
-        super().__init__(main, live=live, id="weights")
+    def __init__(self, host: TrainingHost, *, live: bool = True) -> None:
+        super().__init__(host, live=live, id="weights")
         self._key: tuple[object, ...] | None = None  # what the last computed data was made from
 
     def compose(self) -> ComposeResult:

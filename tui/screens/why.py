@@ -8,7 +8,7 @@ behind them move while training goes on.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -18,6 +18,9 @@ from tui.screens.live import LiveScreen
 from tui.session.events import WeightsSnapshot
 from tui.view.why import build_why_data
 from tui.widgets.why import WhyView
+
+if TYPE_CHECKING:
+    from tui.screens.host import TrainingHost
 
 
 class WhyScreen(LiveScreen):
@@ -29,8 +32,8 @@ class WhyScreen(LiveScreen):
         Binding("a", "toggle_ascii", "ASCII", tooltip="ASCII digit and tiles (for text captures)"),
     ]
 
-    def __init__(self, main: Any, image: Any, true_label: int, row: int = -1, *, live: bool = True) -> None:
-        super().__init__(main, live=live, id="why")
+    def __init__(self, host: TrainingHost, image: Any, true_label: int, row: int = -1, *, live: bool = True) -> None:
+        super().__init__(host, live=live, id="why")
         self.image = image  # (784,)
         self.true_label = true_label
         self.row = row

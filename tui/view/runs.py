@@ -1,7 +1,8 @@
 """Recorded runs as the app shows them: list rows and the curves a run adds to the charts.
 
 ``load_entries`` reads run folders newest first (``model.runs`` does the reading and the
-figures) and turns each into a ``RunEntry``: its row under ``tui.runs_cli.LIST_COLUMNS`` and
+figures) and turns each into a ``RunEntry``: its row under ``LIST_COLUMNS`` (the columns of
+``mnist-tui runs`` too) and
 its ``RunCurves`` (smoothed loss, validation error, hyperparameter changes, steps), so the
 lists of point dicts are dropped once read. ``EntryCache`` keeps entries of folders that did
 not change since. ``overlay_label`` names a run by its short id and what differs from the
@@ -10,6 +11,7 @@ live run's settings. Drawing and keys are left to ``tui.screens.runs`` and the c
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,12 +20,15 @@ from typing import Any
 
 import numpy as np
 
-from model.runs import RunRecord, list_run_dirs, read_run, summarize
+from model.runs import RunRecord, RunSummary, list_run_dirs, read_run, short_id, summarize
 from model.runs.store import RunsError
-from tui.runs_cli import LIST_COLUMNS, list_row
 from tui.view.format import format_compact
 from tui.view.series import F64
 
+#: The columns of ``mnist-tui runs`` and of the app's run list, one ``list_row`` per run.
+LIST_COLUMNS = ("id", "date", "from", "variant", "settings", "best valid", "test@best", "time", "changes", "status")
+#: The settings a row names, with their short names.
+KEY_HPARAMS = (("lr", "lr"), ("batch_size", "B"), ("hidden", "H"), ("activation", "act"), ("momentum", "mom"))
 #: Settings named in an overlay's label, most telling first (the rest follow in record order).
 LABEL_ORDER = ("variant", "lr", "batch_size", "hidden", "activation", "momentum", "schedule", "weight_decay", "seed")
 #: Short names in labels; a field not listed keeps its own name.
@@ -32,6 +37,39 @@ SHORT_NAMES = {"batch_size": "B", "hidden": "H", "activation": "act", "momentum"
 NOT_LABELLED = frozenset({"epochs"})
 #: Settings named in a label at most.
 LABEL_FIELDS = 2
+
+
+def percent(x: float | None) -> str:
+    """'2.35%', or '-' for a figure not measured (None, NaN)."""
+    return "-" if x is None or not math.isfinite(x) else f"{x:.2%}"
+
+
+def seconds(x: float | None) -> str:
+    """'41.2s' under two minutes, else '3.5m'; '-' for None."""
+    if x is None:
+        return "-"
+    return f"{x:.1f}s" if x < 120 else f"{x / 60:.1f}m"
+
+
+def key_settings(s: RunSummary) -> str:
+    """'lr=0.05 B=64 H=256 act=relu mom=0.9': the settings that tell runs apart at a glance."""
+    return " ".join(f"{short}={s.hparams.get(name)}" for name, short in KEY_HPARAMS if name in s.hparams)
+
+
+def list_row(s: RunSummary) -> list[str]:
+    """A run's cells under ``LIST_COLUMNS``."""
+    return [
+        s.run_id,
+        s.started[:16].replace("T", " "),
+        s.source,
+        s.variant,
+        key_settings(s),
+        percent(s.best_valid),
+        percent(s.test_at_best),
+        seconds(s.duration),
+        str(s.interventions),
+        s.status,
+    ]
 
 
 def _empty() -> F64:
@@ -104,11 +142,6 @@ def format_setting(value: Any) -> str:
     if isinstance(value, float):
         return format_compact(value)
     return str(value)
-
-
-def short_id(run_id: str) -> str:
-    """The id's random tail (``20261203-124501-3fa2`` -> ``3fa2``), or the id when it has none."""
-    return run_id.rsplit("-", 1)[-1] if "-" in run_id else run_id
 
 
 def differences(hparams: Mapping[str, Any], reference: Mapping[str, Any]) -> list[str]:

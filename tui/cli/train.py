@@ -1,4 +1,10 @@
-"""Text output of the headless subcommands: ``train`` and ``gradcheck``."""
+"""``mnist-tui train``: train headless with a progress bar and one line per epoch (or one JSON object).
+
+``--save`` is checked before training starts and written at the end, also after a divergence or
+a signal (SIGINT, SIGTERM, SIGHUP stop between two steps). ``--resume`` continues a checkpoint
+with the flags given applied over its settings; ``--from ID --at STEP`` resumes a recorded run's
+state at a step. The exit statuses are ``tui.exitcodes``'.
+"""
 
 from __future__ import annotations
 
@@ -10,33 +16,64 @@ import os
 import signal
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-from model.checkpoint import CheckpointError, checkpoint_path, load_checkpoint, save_checkpoint
-from model.config import HyperParams
-from model.fit import EpochRecord, fit
-from model.gradcheck import CheckReport
-from model.runs import RunRecorder
-from model.target import TargetReport, fmt_examples
-from model.trainer import EvalMetrics, StepMetrics, Trainer
 from tui import exitcodes
+from tui.cli.common import (
+    add_rewind_flags,
+    add_runs_flag,
+    add_tensorboard_flag,
+    add_training_flags,
+    check_rewind_flags,
+    check_tensorboard,
+    given_flags,
+    hparams_from_args,
+    load_data,
+    positive,
+    rewind_to_checkpoint,
+)
+
+if TYPE_CHECKING:
+    from model.config import HyperParams
+    from model.fit import EpochRecord
+    from model.target import TargetReport
+    from model.trainer import EvalMetrics, StepMetrics, Trainer
+    from tui.cli.common import Subcommands
 
 #: Signals that stop a run between two steps (saved first with --save); SIGHUP is a closed terminal.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
-def make_trainer(hp: HyperParams, data: Any) -> Trainer:
-    """A trainer on the 50k training set with the validation and test sets to evaluate."""
-    return Trainer(
-        (data.train_x, data.train_y),
-        hp,
-        eval_sets={"valid": (data.valid_x, data.valid_y), "test": (data.test_x, data.test_y)},
+NAME = "train"
+
+
+def add_parser(sub: Subcommands) -> argparse.ArgumentParser:
+    p = sub.add_parser(NAME, help="train headless and report errors")
+    add_training_flags(p)
+    p.add_argument("--save", metavar="PATH", help="write a checkpoint (.npz) at the end")
+    p.add_argument("--resume", metavar="CHECKPOINT", help="continue a saved run")
+    add_rewind_flags(p)
+    p.add_argument(
+        "--eval-every",
+        type=positive("eval-every"),
+        metavar="STEPS",
+        help="also evaluate valid and test every STEPS steps, not only at epoch ends "
+        "(so --target-error stops, and times, closer to where the target was crossed)",
     )
+    p.add_argument("--json", action="store_true", help="print one JSON object at the end instead of text")
+    add_runs_flag(p)
+    add_tensorboard_flag(p)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    check_tensorboard(args.tensorboard)
+    check_rewind_flags(args)  # before the data loads
+    data = load_data(args.data, quiet=args.json)
+    rewind_to_checkpoint(args, data)
+    return train_headless(args, hparams_from_args(args), data)
 
 
 def train_headless(args: argparse.Namespace, hp: HyperParams, data: Any) -> int:
@@ -46,6 +83,14 @@ def train_headless(args: argparse.Namespace, hp: HyperParams, data: Any) -> int:
     weights are saved with ``--save``), 128 + n after SIGINT/SIGTERM/SIGHUP (saved first with ``--save``).
     A save that still fails at the end prints the results first, then one line, exit 2.
     """
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from model.checkpoint import CheckpointError
+    from model.fit import fit
+    from model.runs import start_recorder
+    from model.trainer import make_trainer
+
     save = getattr(args, "save", None)
     if save is not None and not save.strip():
         return _fail("--save needs a file name (got an empty one)")
@@ -71,6 +116,7 @@ def train_headless(args: argparse.Namespace, hp: HyperParams, data: Any) -> int:
         "train",
         getattr(args, "runs", None),
         getattr(args, "resume", None),
+        warn=lambda text: print(f"mnist-tui: {text}", file=sys.stderr),
         tensorboard=getattr(args, "tensorboard", None),
     )
     console = Console(stderr=True)
@@ -189,39 +235,14 @@ def train_headless(args: argparse.Namespace, hp: HyperParams, data: Any) -> int:
 def _target_line(target: TargetReport, epochs: int) -> str:
     """'target reached: valid 1.95% < 2.00% after 41.2 s training (52.0 s wall), 1.2M examples (step 9,375,
     epoch 3.00)', or that it was not reached in so many epochs."""
+    from model.target import fmt_examples
+
     if not target.reached:
         return f"target {target.error:.2%} not reached in {epochs} epoch{'s' * (epochs != 1)}"
     return (
         f"target reached: valid {target.valid_error or 0.0:.2%} < {target.error:.2%} after "
         f"{target.seconds or 0.0:.1f} s training ({target.wall or 0.0:.1f} s wall), "
         f"{fmt_examples(target.examples or 0)} examples (step {target.step or 0:,}, epoch {target.epoch or 0.0:.2f})"
-    )
-
-
-def _warn_on_stderr(message: str) -> None:
-    print(f"mnist-tui: {message}", file=sys.stderr)
-
-
-def start_recorder(
-    trainer: Trainer,
-    data: Any,
-    source: str,
-    runs: str | None = None,
-    resumed_from: str | None = None,
-    warn: Callable[[str], object] | None = _warn_on_stderr,
-    tensorboard: str | None = None,
-) -> RunRecorder:
-    """A run record for ``trainer`` under ``runs`` (None: $MNIST_TUI_RUNS or the user data folder),
-    and TensorBoard events in ``tensorboard/<run id>`` when given; a problem is one warning (on
-    stderr, or kept for ``set_warn`` with ``warn=None``) and the run goes on unrecorded."""
-    from model.runs import data_tag, runs_dir
-
-    extra: dict[str, Any] = {}
-    if resumed_from:
-        extra["resumed_from"] = str(Path(resumed_from).resolve())
-    tb = Path(tensorboard).expanduser() if tensorboard else None
-    return RunRecorder.start(
-        runs_dir(runs), trainer, source=source, data=data_tag(data), warn=warn, extra=extra, tensorboard=tb
     )
 
 
@@ -250,6 +271,8 @@ def _signals_as_flags() -> Iterator[list[int]]:
 
 def _resumed_trainer(args: argparse.Namespace, data: Any) -> Trainer:
     """A trainer continuing ``args.resume``; flags given on the command line override its settings."""
+    from model.checkpoint import load_checkpoint
+    from model.trainer import make_trainer
     from tui.session.checkpoints import resumed_hparams
 
     ckpt = load_checkpoint(args.resume)
@@ -260,13 +283,10 @@ def _resumed_trainer(args: argparse.Namespace, data: Any) -> Trainer:
     return trainer
 
 
-def given_flags(args: argparse.Namespace) -> dict[str, Any]:
-    """The hyperparameter flags the user gave (left-out flags are None)."""
-    return {k: v for k in HyperParams().to_dict() if (v := getattr(args, k, None)) is not None}
-
-
 def _save_target_problem(save: str, data_path: str | None) -> str | None:
     """Why ``--save`` cannot work, checked before training starts (None if it looks fine)."""
+    from model.checkpoint import checkpoint_path
+
     path = checkpoint_path(save)
     if Path(save).is_dir() or path.is_dir():
         return f"--save {save}: is a directory; give a file name such as {Path(save) / 'run.npz'}"
@@ -291,6 +311,8 @@ def _save_target_problem(save: str, data_path: str | None) -> str | None:
 
 def _save(save: str | None, trainer: Trainer, meta: dict[str, Any]) -> tuple[bool, str]:
     """Write the checkpoint if ``save`` is set; (written, what happened as a short phrase)."""
+    from model.checkpoint import CheckpointError, save_checkpoint
+
     if not save:
         return False, "not saved (no --save)"
     try:
@@ -302,13 +324,3 @@ def _save(save: str | None, trainer: Trainer, meta: dict[str, Any]) -> tuple[boo
 def _fail(message: str) -> int:
     print(f"mnist-tui: {message}", file=sys.stderr)
     return exitcodes.USAGE
-
-
-def print_gradcheck(reports: list[CheckReport]) -> None:
-    """One line per check: verdict, max relative error per parameter, time."""
-    for r in reports:
-        per = "  ".join(f"{p.name} {p.max_rel_error:.1e}" for p in r.params)
-        verdict = "PASS" if r.passed else "FAIL"
-        print(f"{verdict}  {r.label:28s} {per}  (< {r.threshold:.0e}, {r.seconds * 1000:.0f} ms)")
-    n_pass = sum(r.passed for r in reports)
-    print(f"{n_pass}/{len(reports)} checks passed")

@@ -1,9 +1,12 @@
 """``mnist-tui experiments``: run the backward-pass study with a progress display, write its files.
 
-Shows one bar over all runs (done, running, left, ETA; runs reused from an interrupted study
-count as done at once), then prints the main table and a terminal plot (test error against
-learning rate per question, plotext), and writes results.md, results.json, results_plot.txt and
-(with matplotlib) the figures. The study itself (cells, backends, store, analysis) is ``model.study``.
+Shows one bar over all runs (done, running, left, ETA; the total grows round by round as the
+sweeps extend themselves; runs reused from an interrupted study count as done at once), then
+prints the main table and a terminal plot (validation error against learning rate per question,
+plotext), and writes results.md, results.json, results_plot.txt and (with matplotlib) the
+figures. The study itself (grids, adaptive sweeps, backends, store, analysis) is ``model.study``.
+A ``--scheduler`` that cannot be used, a bad store entry and a bad ``--from-json`` each get one
+line.
 """
 
 from __future__ import annotations
@@ -17,31 +20,17 @@ from collections.abc import Sequence
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import plotext
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-from model.data import DataError
-from model.study import (
-    GRIDS,
-    Event,
-    Grid,
-    ResultStore,
-    Study,
-    SweepRow,
-    data_tag,
-    from_json,
-    only_variants,
-    run_grid,
-    sweep,
-    write_results,
-)
-from model.study.saved import MAX_RESULTS_BYTES, BadFile, read_json
-from model.study.scheduler import SchedulerError
-from model.study.tables import sweep_tables
+from tui.cli.common import UserError, warn
 from tui.exitcodes import OK, USAGE
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+    from model.study import Event, Grid, ResultStore, Study, SweepRow
+
+NAME = "experiments"
 
 MARKERS = "ESABCDFGHIJKLMNOPQRTUVWXYZ"  # E: exact backprop, S: the shallow control, in every panel
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -65,6 +54,8 @@ def panel_rows(rows: Sequence[SweepRow], prefixes: tuple[str, ...], activation: 
 def render_plot(rows: Sequence[SweepRow], grid: Grid, width: int = 100, height: int = 18, color: bool = False) -> str:
     """Validation error (%, log scale, selection seeds) against the learning rate, one panel per
     question (the first activation), a letter per variant; a rate where every seed failed is left out."""
+    import plotext
+
     panels = []
     lrs = sorted({lr for r in rows for lr in r.by_lr})
     if not lrs:
@@ -147,6 +138,8 @@ def command_line(args: argparse.Namespace) -> str:
 def grid_for(args: argparse.Namespace) -> Grid:
     """The chosen grid with the command line's overrides (--seeds: selection seeds, --epochs:
     the short budget, --variants: only these variants and the controls)."""
+    from model.study import GRIDS, only_variants
+
     grid = GRIDS[args.grid]
     names = {"seeds": "selection_seeds", "epochs": "short_epochs"}
     overrides = {names[k]: getattr(args, k) for k in names if getattr(args, k, None)}
@@ -161,8 +154,6 @@ def _records_folder(runs: str | None) -> str | None:
     the study records runs only when asked, so the default grid does not leave 2,100 folders."""
     if not runs or not runs.strip():
         return None
-    from tui.cli import UserError
-
     folder = Path(runs).expanduser().resolve()
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -179,6 +170,12 @@ def run_experiments(args: argparse.Namespace, data: Any) -> int:
 
     ``data``: the loaded MNIST (in-process runs use it; workers load their own cached copy).
     """
+    from rich.console import Console
+
+    from model.data import DataError
+    from model.study import ResultStore, data_tag, run_grid
+    from model.study.scheduler import SchedulerError
+
     console = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
     grid = grid_for(args)
     store = ResultStore(args.out, warn=lambda text: console.print(f"mnist-tui: {text}", highlight=False, markup=False))
@@ -194,16 +191,7 @@ def run_experiments(args: argparse.Namespace, data: Any) -> int:
             highlight=False,
         )
 
-    progress = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        TextColumn("{task.fields[status]}"),
-        console=console,
-        transient=True,
-        disable=args.quiet,
-    )
+    progress = _progress(console, args.quiet)
     t0 = time.perf_counter()
     in_process = args.jobs == 1 or args.backend == "serial"
     display = _Display(progress)
@@ -223,15 +211,15 @@ def run_experiments(args: argparse.Namespace, data: Any) -> int:
                 on_start=banner,
             )
     except SchedulerError as exc:
-        print(f"mnist-tui: {exc}", file=sys.stderr)  # one line: what to check
+        warn(str(exc))  # one line: what to check
         return USAGE
     except KeyboardInterrupt:
-        done = len(store.load())
-        print(f"mnist-tui: interrupted; {done} finished runs are kept in {store.folder}", file=sys.stderr)
+        done = _stored(store)
+        warn(f"interrupted; {done} finished runs are kept in {store.folder}")
         print("run the same command again to go on where it stopped", file=sys.stderr)
         return 130
     except (BrokenProcessPool, DataError, ValueError, OSError, RuntimeError) as exc:
-        print(f"mnist-tui: the study stopped: {' '.join(str(exc).split()) or type(exc).__name__}", file=sys.stderr)
+        warn(f"the study stopped: {' '.join(str(exc).split()) or type(exc).__name__}")
         print(f"finished runs are kept in {store.folder}; run the same command again to go on", file=sys.stderr)
         return USAGE
     console.print(
@@ -242,7 +230,34 @@ def run_experiments(args: argparse.Namespace, data: Any) -> int:
     return _write(study, grid, args, command_line(args))
 
 
+def _stored(store: ResultStore) -> int:
+    """Entries in the store (counted, not read: an interrupt should not wait on reading them)."""
+    try:
+        return sum(1 for p in store.folder.iterdir() if p.suffix == ".json")
+    except OSError:
+        return 0
+
+
+def _progress(console: Any, quiet: bool) -> Progress:
+    """One bar over all runs: done of total, time left, and a status the display fills in."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[status]}"),
+        console=console,
+        transient=True,
+        disable=quiet,
+    )
+
+
 def _write(study: Study, grid: Grid, args: argparse.Namespace, command: str) -> int:
+    from model.study import sweep, write_results
+    from model.study.tables import sweep_tables
+
     rows = sweep(study, grid)
     plot = render_plot(rows, grid)
     figures: list[str] = []
@@ -260,7 +275,7 @@ def _figures(study: Study, grid: Grid, out: Path) -> list[str]:
     try:
         from tui.study_figures import write_figures
     except ImportError:
-        print("mnist-tui: figures skipped (pip install 'mnist-tui[study]' for matplotlib)", file=sys.stderr)
+        warn("figures skipped (pip install 'mnist-tui[study]' for matplotlib)")
         return []
     return [str(p) for p in write_figures(study, grid, out)]
 
@@ -268,10 +283,13 @@ def _figures(study: Study, grid: Grid, out: Path) -> list[str]:
 def redraw(args: argparse.Namespace) -> int:
     """Rewrite results.md, the plot and the figures in ``args.out`` from a saved results.json
     (read as hostile input: a regular file, size-capped, depth-checked, every field checked)."""
+    from model.study import GRIDS, from_json
+    from model.study.saved import MAX_RESULTS_BYTES, BadFile, read_json
+
     try:
         study, grid = from_json(read_json(args.from_json, MAX_RESULTS_BYTES))
     except (BadFile, ValueError) as exc:
-        print(f"mnist-tui: cannot use {args.from_json}: {' '.join(str(exc).split())}", file=sys.stderr)
+        warn(f"cannot use {args.from_json}: {' '.join(str(exc).split())}")
         return USAGE
     if grid.name in GRIDS:  # the cost notes may have been measured since
         grid = replace(grid, cpu_hours=GRIDS[grid.name].cpu_hours, note=GRIDS[grid.name].note)

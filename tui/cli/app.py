@@ -1,0 +1,89 @@
+"""``mnist-tui [flags]``: the interactive trainer, and the flags it takes (the top-level ones).
+
+Everything that can be refused is refused here, in one line before the screen is taken: a bad
+checkpoint or flags it cannot take, a missing ``--data``, no terminal. The app itself is
+``tui.app``; it gets its settings as arguments, never through the environment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from tui.cli.common import (
+    UserError,
+    add_rewind_flags,
+    add_runs_flag,
+    add_tensorboard_flag,
+    add_training_flags,
+    check_tensorboard,
+    given_flags,
+    hparams_from_args,
+    rewind_to_checkpoint,
+)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The app's flags: every training flag, ``--resume``, the rewind, autosave, runs and TensorBoard."""
+    add_training_flags(p)
+    p.add_argument("--resume", metavar="CHECKPOINT", help="continue a saved run")
+    add_rewind_flags(p)
+    p.add_argument(
+        "--no-autosave",
+        action="store_true",
+        help="do not save the run when quitting (default: save it to autosave.npz in the user data folder, "
+        "e.g. ~/.local/share/mnist-tui/)",
+    )
+    # set by `mnist-tui serve` for each browser session: the app's folder, to which paths are confined
+    p.add_argument("--sandbox", metavar="DIR", help=argparse.SUPPRESS)
+    add_runs_flag(p)
+    add_tensorboard_flag(p)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Open the app (after every check that can fail in one line); its exit status."""
+    check_tensorboard(args.tensorboard)
+    rewind_to_checkpoint(args)
+    overrides = _resume_overrides(args)
+    if args.data and args.data.strip():  # a missing or unrecognised --data: one line, before the screen
+        from model.data import DataError, check_source
+
+        try:
+            check_source(args.data)
+        except DataError as exc:
+            raise UserError(str(exc)) from None
+    served = args.sandbox is not None  # the app talks to a browser through textual-serve, not a terminal
+    if not served and not (sys.stdin.isatty() and sys.stdout.isatty()):  # no keys can arrive
+        raise UserError("the interactive trainer needs a terminal; for a run without one use: mnist-tui train")
+    from tui.app import default_autosave_path, run_app
+
+    autosave = None if args.no_autosave else str(default_autosave_path())
+    if served:
+        autosave = None if args.no_autosave else str(Path(args.sandbox) / "autosave.npz")
+    return run_app(
+        hparams_from_args(args),
+        data_path=args.data,
+        resume=args.resume,
+        autosave=autosave,
+        overrides=overrides,
+        sandbox=args.sandbox,
+        runs=args.runs if args.runs and args.runs.strip() else None,
+        tensorboard=args.tensorboard,
+    )
+
+
+def _resume_overrides(args: argparse.Namespace) -> dict[str, object]:
+    """The flags given beside ``--resume`` that change the checkpoint's settings; a bad checkpoint,
+    or flags it cannot take, is one line here, before the screen opens."""
+    if not args.resume:
+        return {}
+    from model.checkpoint import CheckpointError, load_checkpoint
+    from tui.session.checkpoints import resumed_hparams
+
+    try:
+        saved = load_checkpoint(args.resume).hp
+        resumed = resumed_hparams(saved, given_flags(args), args.preset)
+    except CheckpointError as exc:
+        raise UserError(str(exc)) from None
+    return {k: v for k, v in resumed.to_dict().items() if getattr(saved, k) != v}
