@@ -172,6 +172,7 @@ class Grid:
     batch_size: int = 64
     note: str = ""
     cpu_hours: float = 0.0  # measured or estimated on this 2-core machine class (see --help)
+    minutes: float = 0.0  # wall time of a whole run of the grid measured on this machine class (0: never)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

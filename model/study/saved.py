@@ -283,6 +283,7 @@ def grid_from_dict(d: Any) -> Grid:
         batch_size=_int(d, "batch_size", 1, int(SPECS["batch_size"].high or 0)),
         note=_str(d, "note"),
         cpu_hours=_num(d.get("cpu_hours"), "cpu_hours", 0.0, 1e6),
+        minutes=_num(d.get("minutes", 0.0), "minutes", 0.0, 1e9),
     )
 
 

@@ -22,13 +22,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tui.cli.common import UserError, warn
+from tui.cli.common import UserError, add_data_flag, add_runs_flag, hparam_type, load_data, positive, warn
 from tui.exitcodes import OK, USAGE
 
 if TYPE_CHECKING:
     from rich.progress import Progress
 
     from model.study import Event, Grid, ResultStore, Study, SweepRow
+    from tui.cli.common import Subcommands
 
 NAME = "experiments"
 
@@ -42,6 +43,65 @@ PANELS = (
     ("Q5 noise on h (sigma=0.5)", ("noise-",)),
     ("Q6 rounding", ("round-",)),
 )
+
+
+def add_parser(sub: Subcommands) -> argparse.ArgumentParser:
+    from model.study import GRIDS
+
+    grid_help = "; ".join(
+        f"{g.name}: {g.runs:,} runs of {g.short_epochs} and {g.long_epochs} epochs, about {g.cpu_hours:g} CPU hours"
+        for g in GRIDS.values()
+    )
+    p = sub.add_parser(
+        NAME,
+        help="the backward-pass study: every variant over learning rates, activations and seeds, with controls",
+        description=(
+            "Train exact backprop, the shallow control (W1 frozen) and every backward-pass variant over "
+            "learning rates, activations and seeds, on a local Dask cluster (or --scheduler), and write "
+            "results.md, results.json and figures. Each finished run is stored under OUT/runs as it "
+            "completes; running the same command again reuses them, so an interrupted study goes on "
+            "where it stopped. Rates are chosen on selection seeds and reported on fresh ones. "
+            f"Grids ({grid_help}); the default grid took {GRIDS['default'].minutes:g} minutes on a 2-core machine."
+        ),
+    )
+    p.add_argument("--grid", choices=tuple(GRIDS), default="default", help="which study (default: default)")
+    p.add_argument("--jobs", type=positive("jobs"), default=2, help="worker processes (default 2)")
+    p.add_argument("--out", metavar="DIR", default="experiments-out", help="output folder (default experiments-out)")
+    add_data_flag(p)
+    p.add_argument("--variants", metavar="A,B", help="only these variants (and the controls)")
+    p.add_argument("--seeds", type=positive("seeds"), help="selection seeds per rate, 0..S-1 (default: the grid's)")
+    p.add_argument("--epochs", type=hparam_type("epochs"), help="the short budget, in epochs (default: the grid's)")
+    p.add_argument(
+        "--scheduler", metavar="ADDRESS", help="run on this Dask scheduler (e.g. tcp://10.0.0.5:8786) instead"
+    )
+    p.add_argument(
+        "--backend",
+        choices=("auto", "dask", "pool", "serial"),
+        default="auto",
+        help="auto: a local Dask cluster if dask is installed, else a process pool (default auto)",
+    )
+    p.add_argument("--no-figures", action="store_true", help="skip the SVG/PNG figures (they need matplotlib)")
+    p.add_argument("--quiet", action="store_true", help="no progress display or plot, just the table")
+    p.add_argument("--from-json", metavar="FILE", help="only redraw results.md and the figures from a results.json")
+    add_runs_flag(
+        p,
+        "also write a run record (see: mnist-tui runs) for every run trained, in DIR; without it the study "
+        "writes none, so the default grid does not leave thousands of folders in the runs folder",
+    )
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    """Check the variants, then redraw from ``--from-json`` or run the study."""
+    from model.variants import VARIANT_NAMES
+
+    unknown = sorted({v.strip() for v in (args.variants or "").split(",") if v.strip()} - set(VARIANT_NAMES))
+    if unknown:
+        raise UserError(f"unknown variant {', '.join(unknown)} (choose from {', '.join(VARIANT_NAMES)})")
+    if args.from_json:
+        return redraw(args)
+    data = load_data(args.data, quiet=args.quiet)  # fetches and checks once here, not in every worker
+    return run_experiments(args, data)
 
 
 def panel_rows(rows: Sequence[SweepRow], prefixes: tuple[str, ...], activation: str) -> list[SweepRow]:
@@ -292,5 +352,6 @@ def redraw(args: argparse.Namespace) -> int:
         warn(f"cannot use {args.from_json}: {' '.join(str(exc).split())}")
         return USAGE
     if grid.name in GRIDS:  # the cost notes may have been measured since
-        grid = replace(grid, cpu_hours=GRIDS[grid.name].cpu_hours, note=GRIDS[grid.name].note)
+        known = GRIDS[grid.name]
+        grid = replace(grid, cpu_hours=known.cpu_hours, minutes=known.minutes, note=known.note)
     return _write(study, grid, args, study.meta.get("command", ""))
