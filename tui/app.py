@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from model.trainer import Trainer
     from tui.screens.main import MainScreen
     from tui.session.bridge import TrainingBridge
+    from tui.session.student import StudentSession
 
 FAIL_EXIT_SECONDS = 3.0
 #: After a signal, once the run is saved, the process ends within this many seconds even if
@@ -102,6 +103,8 @@ class MnistApp(App[int]):
     handle_signals: SIGTERM/SIGHUP/SIGINT quit like q (stop, autosave) and exit 128 + signal.
     settle_gc: once training starts, freeze the objects alive and raise the garbage collector's
     thresholds (``settle_garbage_collector``; process-wide, so only the real app does it).
+    student: ``--backprop FILE``: the student's grads_batch trains (``StudentSession``, loaded and
+    tried already), the gradient check checks their code, ``c`` shows its check, ``u`` reloads it.
     """
 
     TITLE = "mnist-tui"
@@ -135,8 +138,12 @@ class MnistApp(App[int]):
         sandbox: str | None = None,
         runs: str | None = None,
         tensorboard: str | None = None,
+        student: StudentSession | None = None,
     ) -> None:
         super().__init__()
+        self.student = student
+        if student is not None:
+            self.sub_title = f"your backprop: {student.source.path}"
         self.runs = runs  # the folder of run records (None: $MNIST_TUI_RUNS or the user data folder)
         self.tensorboard = tensorboard  # also write the run as TensorBoard events in this folder
         self.sandbox = sandbox  # served to a browser: the save/load prompts stay inside this folder
@@ -198,7 +205,9 @@ class MnistApp(App[int]):
 
         self.data = data
         self._trainer = trainer
-        self.main = MainScreen(trainer.hp, hide_time=self.hide_time)
+        if self.student is not None:
+            trainer.rule = self.student.rule  # kept by reset: the trainer rebuilds only its own variants
+        self.main = MainScreen(trainer.hp, hide_time=self.hide_time, student=self.student)
         return self.main
 
     def _start_bridge(self) -> None:
@@ -211,6 +220,10 @@ class MnistApp(App[int]):
         )
         if self.clock is not None:
             kwargs["clock"] = self.clock
+        if self.student is not None:
+            kwargs["gradcheck"] = self.student.gradcheck
+            source = self.student.source
+            kwargs["recorder"].event("backprop", 0, 0, file=source.absolute, sha256=source.sha256)
         assert self.main is not None
         self.bridge = TrainingBridge(self._trainer, self.main.post_event, **kwargs)
         self._start_step = self._trainer.state.step
@@ -354,7 +367,10 @@ class MnistApp(App[int]):
             self.autosave_note = f"saved the run to {path}; continue it with: mnist-tui --resume {path}"
 
     def stop_training(self) -> None:
-        """Stop and join the training thread (idempotent)."""
+        """Stop and join the training thread (idempotent); with ``--backprop``, first stop the child
+        running the student's code (a step waiting on it ends at once)."""
+        if self.student is not None:
+            self.student.close()
         if self.bridge is not None:
             self.bridge.stop()
 
@@ -377,7 +393,8 @@ class MnistApp(App[int]):
         from tui.widgets.gradcheck import GradCheckPanel
 
         cursor_keys = ("move_cursor", "cursor_end", "hide_cursor")  # listed as CURSOR_ROWS, pairs in one row
-        training = [b for b in MainScreen.BINDINGS if isinstance(b, Binding) and not b.action.startswith(cursor_keys)]
+        left_out = cursor_keys if self.student is not None else (*cursor_keys, *MainScreen.STUDENT_ACTIONS)
+        training = [b for b in MainScreen.BINDINGS if isinstance(b, Binding) and not b.action.startswith(left_out)]
         panel_keys = [b for b in training if b.action.startswith("show_panel")]
         ordered = [b for b in training if b not in panel_keys] + list(self.BINDINGS) + panel_keys
         app_rows = _merge_keys(binding_rows(ordered))
@@ -460,6 +477,7 @@ def run_app(
     sandbox: str | None = None,
     runs: str | None = None,
     tensorboard: str | None = None,
+    student: StudentSession | None = None,
 ) -> int:
     """Run the app until it quits; returns its exit status (2 when the data cannot be loaded,
     128 + N after signal N). Says where the run was autosaved, if it was."""
@@ -474,6 +492,7 @@ def run_app(
         sandbox=sandbox,
         runs=runs,
         tensorboard=tensorboard,
+        student=student,
     )
     app.exit_watchdog = True
     if sandbox is not None:

@@ -36,7 +36,7 @@ from model.config import SPECS, HyperParams
 from model.mlp import MLP
 from model.runs import RunRecorder
 from model.target import TargetReport, below_target
-from model.trainer import EvalMetrics, StepMetrics, Trainer
+from model.trainer import EvalMetrics, RuleError, StepMetrics, Trainer
 from model.variants import VARIANT_OPTIONS
 from tui.errorlog import detail, log_error, summary
 from tui.session.checkpoints import apply_checkpoint
@@ -45,6 +45,7 @@ from tui.session.events import (
     CheckpointSaved,
     Diverged,
     Evaluated,
+    GradCheckDone,
     HParamsApplied,
     Notice,
     RunReset,
@@ -60,6 +61,7 @@ POST_INTERVAL = 0.1  # s between progress messages while training
 PAUSE_WAIT = 0.05  # s a paused worker sleeps before it looks for commands again
 JOIN_TIMEOUT = 5.0
 YIELD_SECONDS = 0.003  # the worker releases the GIL at least this often
+RULE_ERROR_SECONDS = 30.0  # a gradient rule's own error (e.g. the student's backprop raised) stays this long
 THREAD_NAME = "mnist-tui-trainer"
 GRADCHECK_THREAD_NAME = "mnist-tui-gradcheck"
 
@@ -72,6 +74,9 @@ class TrainingBridge:
     ``meta``: the figures a resumed checkpoint carried (clock, best validation error).
     ``recorder``: writes the run record (steps, evaluations, every change with its step) on the
     worker thread; its warnings become ``Notice``s; it is finished (checkpoint) when the worker ends.
+    ``gradcheck``: what ``g`` runs, (model copy, X, y, stop) -> GradCheckDone (default: the
+    project's own backprop, ``run_gradcheck``). A ``RuleError`` from the trainer's gradient rule
+    (a student's backprop that raised or hung) pauses training with its one line as a ``Notice``.
     """
 
     def __init__(
@@ -84,8 +89,10 @@ class TrainingBridge:
         clock: Callable[[], float] = time.perf_counter,
         meta: dict[str, Any] | None = None,
         recorder: RunRecorder | None = None,
+        gradcheck: Callable[[MLP, np.ndarray, np.ndarray, threading.Event], GradCheckDone] = run_gradcheck,
     ) -> None:
         self.trainer = trainer
+        self._run_gradcheck = gradcheck
         self.recorder = recorder
         self._post = post
         self._interval = post_interval
@@ -212,6 +219,12 @@ class TrainingBridge:
         while not self._stop.is_set():
             try:
                 self._loop()
+            except RuleError as exc:  # the gradient rule's own code failed (one line): pause on it
+                self._run.clear()
+                if self._stop.is_set() or exc.quiet:  # quitting: the rule was stopped on purpose
+                    break
+                self._record("rule_error", error=str(exc))
+                self._post(Notice(str(exc), "error", timeout=RULE_ERROR_SECONDS))
             except Exception as exc:  # stop training, keep serving commands (save, load, reset)
                 self._halt = "stopped"
                 self._run.clear()
@@ -462,7 +475,7 @@ class TrainingBridge:
         thread.start()
 
     def _gradcheck_main(self, model: MLP, X: np.ndarray, y: np.ndarray) -> None:
-        done = run_gradcheck(model, X, y, self._stop)
+        done = self._run_gradcheck(model, X, y, self._stop)
         reports = [*done.toy, *([done.live] if done.live is not None else [])]
         worst = max((p.max_rel_error for r in reports for p in r.params), default=None)
         passed = bool(reports) and all(r.passed for r in reports) and done.error is None
