@@ -101,6 +101,8 @@ class SweepState:
     @property
     def edge(self) -> str:
         """ "" when the chosen rate is interior, else which end of the ladder it sits at."""
+        if self.pending:
+            return "not settled yet"
         if self.chosen is None:
             return "every rate failed"
         rates = sorted(self.tried)
