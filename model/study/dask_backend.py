@@ -75,7 +75,7 @@ class DaskSession:
                 # no dashboard; the scheduler's small HTTP server (health, metrics) would otherwise take
                 # the well-known port 8787 even with the dashboard off: give it a free loopback port
                 scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
-                silence_logs=logging.ERROR,
+                silence_logs=logging.CRITICAL,  # a worker losing the scheduler while the cluster closes is not news
             )
             self.client = Client(self.cluster)
         else:
