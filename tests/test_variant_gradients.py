@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from test_variants import record_inputs
 
 from model.config import HyperParams
 from model.mlp import MLP, backward, log_softmax, loss_and_correct
@@ -18,7 +19,6 @@ from model.variants import (
     Rounding,
     SignFeedback,
     StaleGradient,
-    Variant,
     make_rule,
 )
 from model.variants.rounding import round_to
@@ -33,18 +33,6 @@ def tiny(seed: int = 0, activation: str = "relu", dtype: type = np.float32) -> t
     X = rng.random((B, D)).astype(dtype)
     y = rng.integers(0, K, B).astype(np.int64)
     return model, X, y
-
-
-def record(rule: Variant) -> list[BackwardInputs]:
-    seen: list[BackwardInputs] = []
-    inputs = rule.inputs
-
-    def recording(model: MLP, h: np.ndarray, z1: np.ndarray, rng: np.random.Generator) -> BackwardInputs:
-        seen.append(inputs(model, h, z1, rng))
-        return seen[-1]
-
-    rule.inputs = recording  # type: ignore[method-assign]
-    return seen
 
 
 def by_hand(model: MLP, X: np.ndarray, y: np.ndarray, fed: BackwardInputs) -> dict[str, np.ndarray]:
@@ -82,7 +70,7 @@ def test_the_feedback_scale_is_a_hyperparameter_the_rule_reads() -> None:
 def test_sign_concordant_feedback_follows_the_signs_of_w2_with_fixed_magnitudes() -> None:
     model, X, y = tiny()
     rule, rng = SignFeedback(), np.random.default_rng(0)
-    seen = record(rule)
+    seen = record_inputs(rule)
     magnitudes = []
     for step in range(3):
         grads = rule.loss_and_grads(model, X, y, rng).grads
@@ -194,7 +182,7 @@ def test_each_noise_mode_feeds_the_noisy_or_clean_h_where_its_table_says(
 ) -> None:
     model, X, y = tiny()
     rule = HiddenNoise(mode, 0.5, kind)
-    seen = record(rule)
+    seen = record_inputs(rule)
     grads = rule.loss_and_grads(model, X, y, np.random.default_rng(0)).grads
     fed, h = seen[-1], model.hidden(X)
     n1 = rule._buf.get("n1_h", h.shape, h.dtype)
@@ -216,7 +204,7 @@ def test_multiplicative_noise_keeps_a_dead_relu_unit_dead_and_additive_noise_ope
     assert (h == 0).mean() > 0.2  # some units are off on some rows
     for kind, opened in (("multiplicative", False), ("additive", True)):
         rule = HiddenNoise("same", 1e-4, kind)
-        seen = record(rule)
+        seen = record_inputs(rule)
         rule.loss_and_grads(model, X, y, np.random.default_rng(0))
         gate = model.act.grad_from_output(seen[-1].h_act)
         assert bool((gate[h == 0] > 0).any()) is opened  # act'(h + eps) > 0 for half the closed gates
@@ -243,7 +231,7 @@ def test_hidden_rounding_uses_the_resolution_and_mode_it_is_given(mode: str) -> 
     model.W1 *= 4
     rule = make_rule(HyperParams(variant="round-forward-dw", round_bits=2, round_mode=mode))
     assert isinstance(rule, Rounding) and (rule.bits, rule.mode) == (2, mode)
-    seen = record(rule)
+    seen = record_inputs(rule)
     grads = rule.loss_and_grads(model, X, y, np.random.default_rng(0)).grads
     fed, h = seen[-1], model.hidden(X)
     np.testing.assert_array_equal(fed.h_act, h)  # straight-through: act' at the real h
@@ -291,7 +279,7 @@ def test_nearest_rounding_of_small_gradients_loses_them_and_stochastic_keeps_the
 def test_random_h_drawn_once_is_one_vector_for_every_row_and_step(where: str) -> None:
     model, X, y = tiny()
     rule, rng = RandomHidden(where, "once"), np.random.default_rng(0)
-    seen = record(rule)
+    seen = record_inputs(rule)
     vectors = []
     for _ in range(3):
         grads = rule.loss_and_grads(model, X, y, rng).grads

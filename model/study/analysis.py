@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from model.study.adaptive import SweepState, chosen_rate, sweep_state
 from model.study.aggregate import CellSummary, Contrast, Study, paired
@@ -165,6 +166,20 @@ class MapCell:
     vs_exact: Judged | None
 
 
+def _judge_table(table: dict[Any, dict[Any, MapCell]], ref: Any) -> None:
+    """Fill ``vs_exact`` of every cell of ``table`` (row -> column -> cell) against
+    ``ref(row, column)`` (a CellSummary or None), Holm over the whole table as one family."""
+    where, pairs = [], []
+    for row, cols in table.items():
+        for col, m in cols.items():
+            r = ref(row, col)
+            if r is not None and r is not m.summary:
+                where.append((row, col))
+                pairs.append((m.summary, r))
+    for (row, col), j in zip(where, judge_all(pairs), strict=True):
+        table[row][col] = replace(table[row][col], vs_exact=j)
+
+
 def stale_map(study: Study, grid: Grid) -> dict[tuple[str, float], dict[float, dict[int, MapCell]]]:
     """(kind, momentum) -> effective step -> k -> cell (k = 0: exact backprop), Holm per (kind, momentum)."""
     out: dict[tuple[str, float], dict[float, dict[int, MapCell]]] = {}
@@ -172,24 +187,13 @@ def stale_map(study: Study, grid: Grid) -> dict[tuple[str, float], dict[float, d
     for kind in grid.stale_kinds:
         for mu in grid.stale_momenta:
             table: dict[float, dict[int, MapCell]] = {}
-            pairs, where = [], []
             for step in grid.stale_steps:
                 lr = round(step * (1 - mu), 10)
-                exact = study.cell(cell("exact", {}, lr, mu, "relu"), seeds, epochs)
-                col: dict[int, MapCell] = {}
-                if exact is not None:
-                    col[0] = MapCell(exact, None)
-                for k in grid.stale_ks:
-                    c = study.cell(cell(kind, {"stale_k": k}, lr, mu, "relu"), seeds, epochs)
-                    if c is None:
-                        continue
-                    col[k] = MapCell(c, None)
-                    if exact is not None:
-                        pairs.append((c, exact))
-                        where.append((step, k))
-                table[step] = col
-            for (step, k), j in zip(where, judge_all(pairs), strict=True):
-                table[step][k] = replace(table[step][k], vs_exact=j)
+                configs = {0: cell("exact", {}, lr, mu, "relu")}
+                configs.update({k: cell(kind, {"stale_k": k}, lr, mu, "relu") for k in grid.stale_ks})
+                found = {k: study.cell(c, seeds, epochs) for k, c in configs.items()}
+                table[step] = {k: MapCell(c, None) for k, c in found.items() if c is not None}
+            _judge_table(table, lambda step, k, table=table: table[step][0].summary if 0 in table[step] else None)
             out[(kind, mu)] = table
     return out
 
@@ -197,45 +201,31 @@ def stale_map(study: Study, grid: Grid) -> dict[tuple[str, float], dict[float, d
 def sigma_table(study: Study, grid: Grid, activation: str) -> tuple[float | None, dict[str, dict[float, MapCell]]]:
     """Exact backprop's chosen rate and, at it: noise variant label -> sigma -> cell (sigma 0: exact),
     each against exact backprop (Holm over the whole table)."""
-    lr = chosen_rate(grid, study.runs, "exact", activation)
+    lr, exact = _exact_at_its_rate(study, grid, activation)
     if lr is None:
         return None, {}
-    seeds, epochs = grid.sections(), grid.short_epochs
-    exact = study.cell(cell("exact", {}, lr, grid.momentum, activation), seeds, epochs)
     table: dict[str, dict[float, MapCell]] = {}
-    pairs, where = [], []
     for variant, options in grid.noise_variants:
-        label = RunConfig(variant, options).label
         row: dict[float, MapCell] = {} if exact is None else {0.0: MapCell(exact, None)}
-        for s in grid.noise_sigmas:
-            c = study.cell(
-                RunConfig(variant, options_of({**dict(options), "sigma": s}), lr, grid.momentum, activation),
-                seeds,
-                epochs,
-            )
+        for sigma in grid.noise_sigmas:
+            opts = options_of({**dict(options), "sigma": sigma})
+            c = study.cell(RunConfig(variant, opts, lr, grid.momentum, activation), grid.sections(), grid.short_epochs)
             if c is not None:
-                row[s] = MapCell(c, None)
-                if exact is not None:
-                    pairs.append((c, exact))
-                    where.append((label, s))
-        table[label] = row
-    for (label, s), j in zip(where, judge_all(pairs), strict=True):
-        table[label][s] = replace(table[label][s], vs_exact=j)
+                row[sigma] = MapCell(c, None)
+        table[RunConfig(variant, options).label] = row
+    _judge_table(table, lambda row, col: exact)
     return lr, table
 
 
 def rounding_table(study: Study, grid: Grid, activation: str) -> tuple[float | None, dict[str, dict[int, MapCell]]]:
     """Exact backprop's chosen rate and, at it: rounding variant label -> bits -> cell, against
     exact backprop (Holm over the table); round-grad rows by grad_bits."""
-    lr = chosen_rate(grid, study.runs, "exact", activation)
+    lr, exact = _exact_at_its_rate(study, grid, activation)
     if lr is None:
         return None, {}
-    seeds, epochs = grid.sections(), grid.short_epochs
-    exact = study.cell(cell("exact", {}, lr, grid.momentum, activation), seeds, epochs)
     table: dict[str, dict[int, MapCell]] = {}
-    pairs, where = [], []
     for c in grid.rounding_cells(activation, lr):
-        s = study.cell(c, seeds, epochs)
+        s = study.cell(c, grid.sections(), grid.short_epochs)
         if s is None:
             continue
         bits = c.option("grad_bits") if c.variant == "round-grad" else c.option("round_bits", 0)
@@ -243,9 +233,13 @@ def rounding_table(study: Study, grid: Grid, activation: str) -> tuple[float | N
         if c.option("round_mode", "nearest") == "nearest" and c.variant != "round-grad":
             label += " nearest"
         table.setdefault(label, {})[bits] = MapCell(s, None)
-        if exact is not None:
-            pairs.append((s, exact))
-            where.append((label, bits))
-    for (label, b), j in zip(where, judge_all(pairs), strict=True):
-        table[label][b] = replace(table[label][b], vs_exact=j)
+    _judge_table(table, lambda row, col: exact)
     return lr, table
+
+
+def _exact_at_its_rate(study: Study, grid: Grid, activation: str) -> tuple[float | None, CellSummary | None]:
+    """Exact backprop's chosen rate at ``activation`` and its cell there (section seeds, short budget)."""
+    lr = chosen_rate(grid, study.runs, "exact", activation)
+    if lr is None:
+        return None, None
+    return lr, study.cell(cell("exact", {}, lr, grid.momentum, activation), grid.sections(), grid.short_epochs)
