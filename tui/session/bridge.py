@@ -37,6 +37,7 @@ from model.mlp import MLP
 from model.runs import RunRecorder
 from model.target import TargetReport, below_target
 from model.trainer import EvalMetrics, RuleError, StepMetrics, Trainer
+from model.variants import VARIANT_OPTIONS
 from tui.errorlog import detail, log_error, summary
 from tui.session.checkpoints import apply_checkpoint
 from tui.session.checks import GRADCHECK_BATCH, run_gradcheck
@@ -278,7 +279,7 @@ class TrainingBridge:
             return
         changes = {k: v for k, v in hp.to_dict().items() if getattr(old, k) != v}
         self.trainer.set_hparams(hp)
-        if {"variant", "sigma", "stale_k"} & set(changes):
+        if {"variant", *VARIANT_OPTIONS} & set(changes):
             self.stats.last_angles = None  # they measured the old rule
         self._flush(force=True)  # losses so far belong to the old settings
         if "target_error" in changes:
