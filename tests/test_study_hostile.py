@@ -22,7 +22,7 @@ import pickle
 import socket
 import threading
 import tracemalloc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +50,8 @@ def entry() -> dict[str, Any]:
     (result,) = run_tasks([task], jobs=1, data=data, store=None, backend="serial")
     from model.study.store import finite
 
-    return json.loads(json.dumps(finite(result.to_dict())))
+    entry: dict[str, Any] = json.loads(json.dumps(finite(result.to_dict())))
+    return entry
 
 
 def planted(tmp_path: Path, entry: dict[str, Any]) -> tuple[ResultStore, list[Task], list[str]]:
@@ -63,13 +64,19 @@ def planted(tmp_path: Path, entry: dict[str, Any]) -> tuple[ResultStore, list[Ta
     return store, [task], said
 
 
+def _replace_with(path: Path, make: Callable[[Path], object]) -> None:
+    """Remove the file at ``path`` and make something else there."""
+    path.unlink()
+    make(path)
+
+
 def _bad_entries(entry: dict[str, Any]) -> dict[str, Any]:
     """Name -> how to make the entry's file bad (bytes, or a callable on the path)."""
     deep = "[" * 200_000 + "]" * 200_000
     return {
-        "fifo": lambda p: (p.unlink(), os.mkfifo(p)),
-        "dev-zero": lambda p: (p.unlink(), p.symlink_to("/dev/zero")),
-        "folder": lambda p: (p.unlink(), p.mkdir()),
+        "fifo": lambda p: _replace_with(p, os.mkfifo),
+        "dev-zero": lambda p: _replace_with(p, lambda q: q.symlink_to("/dev/zero")),
+        "folder": lambda p: _replace_with(p, Path.mkdir),
         "oversized": b" " * (MAX_ENTRY_BYTES + 1),
         "deep": deep.encode(),
         "torn": json.dumps(entry)[:100].encode(),
@@ -332,7 +339,7 @@ def test_a_scheduler_with_no_workers_is_one_line_and_exit_2(
 ) -> None:
     from distributed import LocalCluster
 
-    with LocalCluster(
+    with LocalCluster(  # type: ignore[no-untyped-call]  # dask.distributed has no type hints
         n_workers=0, processes=True, host="127.0.0.1", dashboard_address=None,
         scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
     ) as cluster:  # fmt: skip
@@ -348,10 +355,10 @@ def test_workers_that_never_run_a_first_task_are_one_line_and_exit_2(
 
     from distributed import Client, LocalCluster
 
-    with LocalCluster(
+    with LocalCluster(  # type: ignore[no-untyped-call]  # dask.distributed has no type hints
         n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None,
         scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
-    ) as cluster, Client(cluster) as busy:  # fmt: skip
+    ) as cluster, Client(cluster) as busy:  # type: ignore[no-untyped-call]  # fmt: skip
         blocker = busy.submit(time.sleep, 120, pure=False)  # the only worker thread is taken
         code, err = _study(cluster.scheduler_address, tiny_file, tmp_path / "out", capsys)
         busy.cancel(blocker)

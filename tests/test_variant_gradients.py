@@ -30,7 +30,7 @@ D, H, K, B = 20, 12, 10, 16
 def tiny(seed: int = 0, activation: str = "relu", dtype: type = np.float32) -> tuple[MLP, np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     model = MLP(D, H, K, activation, np.random.default_rng(seed + 1), dtype=dtype)
-    X = rng.random((B, D)).astype(dtype)
+    X: np.ndarray = rng.random((B, D)).astype(dtype)
     y = rng.integers(0, K, B).astype(np.int64)
     return model, X, y
 
@@ -193,9 +193,9 @@ def test_each_noise_mode_feeds_the_noisy_or_clean_h_where_its_table_says(
     factor = rule._buf.get("n1", h.shape, h.dtype)
     expected = h * factor if kind == "multiplicative" else h + factor
     np.testing.assert_allclose(n1, expected, rtol=1e-6)
-    want = by_hand(model, X, y, fed)
-    for name in want:
-        np.testing.assert_allclose(grads[name], want[name], rtol=1e-5, atol=1e-7)
+    expect = by_hand(model, X, y, fed)
+    for name in expect:
+        np.testing.assert_allclose(grads[name], expect[name], rtol=1e-5, atol=1e-7)
 
 
 def test_multiplicative_noise_keeps_a_dead_relu_unit_dead_and_additive_noise_opens_its_gate() -> None:
@@ -237,9 +237,9 @@ def test_hidden_rounding_uses_the_resolution_and_mode_it_is_given(mode: str) -> 
     np.testing.assert_array_equal(fed.h_act, h)  # straight-through: act' at the real h
     assert fed.h_out is fed.h_dW2 and np.abs(fed.h_out - h).max() <= (0.25 if mode == "stochastic" else 0.125) + 1e-6
     np.testing.assert_array_equal(fed.h_out * 4, np.rint(fed.h_out * 4))
-    want = by_hand(model, X, y, fed)
-    for name in want:
-        np.testing.assert_allclose(grads[name], want[name], rtol=1e-5, atol=1e-7)
+    expect = by_hand(model, X, y, fed)
+    for name in expect:
+        np.testing.assert_allclose(grads[name], expect[name], rtol=1e-5, atol=1e-7)
 
 
 @pytest.mark.parametrize("bits", [6, 10])

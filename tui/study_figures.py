@@ -110,7 +110,7 @@ def error_vs_lr(rows: Sequence[SweepRow], grid: Grid) -> Figure:
                         markersize=3,
                         capsize=2,
                         label=r.label,
-                        **_style(r.variant),  # type: ignore[arg-type]
+                        **_style(r.variant),
                     )
                     chosen = r.by_lr.get(r.state.chosen) if r.state.chosen is not None else None
                     if chosen is not None:
