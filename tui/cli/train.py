@@ -206,7 +206,7 @@ def train_headless(args: argparse.Namespace, hp: HyperParams, data: Any, challen
             )
         except _Stopped:
             signum = caught[0]
-            what = {signal.SIGINT: "interrupted", signal.SIGHUP: "hung up"}.get(signum, "terminated")
+            what = {signal.SIGINT: "interrupted", signal.SIGHUP: "hung up"}.get(signal.Signals(signum), "terminated")
             if play is not None:
                 play.finish(trainer)
             recorder.finish(trainer, what)

@@ -29,6 +29,7 @@ from textual.screen import Screen
 from textual.widgets import Header, Static, Tab, Tabs
 
 from model.config import ARCHITECTURE_FIELDS, HyperParams
+from model.variants import VARIANT_OPTIONS
 from tui.sandbox import confine
 from tui.screens.prompt import PathPrompt
 from tui.session.events import (
@@ -122,7 +123,7 @@ class MainScreen(Screen[None]):
         Binding("s", "save", "Save"),
         Binding("l", "load", "Load"),
         Binding("g", "gradcheck", "Grad check"),
-        Binding("c", "student_check", "Check", tooltip="your backprop's check: verdict and diagnosis (esc leaves)"),
+        Binding("b", "student_check", "Backprop", tooltip="your backprop's check: verdict and diagnosis (esc leaves)"),
         Binding("u", "student_reload", "Reload", tooltip="reload your edited backprop file, checked before it is used"),
         Binding("d", "focus_digits", "Digits", tooltip="focus the digit viewer (esc leaves)"),
         Binding("h", "focus_controls", "Controls", tooltip="focus the controls (esc leaves)"),
@@ -132,7 +133,7 @@ class MainScreen(Screen[None]):
         Binding("o", "runs", "Runs", tooltip="past runs to overlay (esc leaves)"),
         Binding("v", "cursor", "Values", tooltip="chart cursor: read every curve"),
         Binding("i", "hint", "Hint", tooltip="the challenge's next hint"),
-        # not on the key bar (c is --backprop's check there); in the help, the palette and the panel
+        # in the help, the palette and the panel's words; not on the key bar, where the training keys come first
         Binding("c", "challenges", "Challenges", tooltip="the challenges: pick one to play (esc leaves)", show=False),
         Binding("left", "move_cursor(-1)", "Cursor left", show=False),
         Binding("right", "move_cursor(1)", "Cursor right", show=False),
@@ -177,7 +178,7 @@ class MainScreen(Screen[None]):
         ("Chart cursor", "A vertical line on the charts reading every curve's value there (v)", "cursor", None),
         ("Next hint", "Reveal the challenge's next hint (i)", "hint", None),
         ("Challenges", "Every challenge, solved or not; pick one to play it (c)", "challenges", None),
-        ("Check your backprop", "The check's verdict and diagnosis of your --backprop file (c)", "student_check", None),
+        ("Check your backprop", "The check's verdict and diagnosis of your --backprop file (b)", "student_check", None),
         (
             "Reload your backprop",
             "Read your --backprop file again, check it, train with it (u)",
@@ -202,7 +203,7 @@ class MainScreen(Screen[None]):
         super().__init__()
         self.hp = hp  # the settings the run starts with (the bridge owns them from then on)
         self.hide_time = hide_time
-        self.student = student  # --backprop FILE: the student's code trains, ``c`` shows its check
+        self.student = student  # --backprop FILE: the student's code trains, ``b`` shows its check
         self._exercise: ExerciseScreen | None = None
         self.challenge = challenge  # played in this run: its panel takes the gradient check's place
         self.bridge: TrainingBridge | None = None
@@ -244,7 +245,7 @@ class MainScreen(Screen[None]):
         if self.student is not None:
             for name in STUDENT_FIXED:
                 self.controls.query_one(f"#row-{name}").display = False
-            self.student.check(self.post_student_event)  # its verdict arrives as a notice; c shows it
+            self.student.check(self.post_student_event)  # its verdict arrives as a notice; b shows it
         if self.challenge is not None:
             self._show_challenge(self.challenge)
         self.post_message(self.Ready())
@@ -429,7 +430,7 @@ class MainScreen(Screen[None]):
         if action in self.STUDENT_ACTIONS:
             return self.student is not None  # only with --backprop FILE
         if action == "challenges":
-            return self.student is None  # c is the check of your backprop there
+            return self.student is None  # a challenge starts its own run: not with your --backprop code
         return True
 
     def palette_commands(self) -> Iterator[SystemCommand]:
@@ -612,7 +613,7 @@ class MainScreen(Screen[None]):
         if student is None:
             return
         hp = self.bridge.hp if self.bridge is not None else self.hp
-        if not student.reload(self.post_student_event, hp.hidden, hp.batch_size):
+        if not student.reload(self.post_student_event, hp.hidden, hp.batch_size, hp.train_size):
             self.notify("a check of your backprop is still running; try again in a moment")
             return
         self.notify(f"reloading {student.source.path}: checking it before it trains")
@@ -693,7 +694,7 @@ class MainScreen(Screen[None]):
 
     def _evaluated(self, message: Evaluated) -> None:
         results = message.metrics.results
-        errors = {name: results[name][1] for name in ("train", "valid") if name in results}
+        errors: dict[str, float] = {name: results[name][1] for name in ("train", "valid") if name in results}
         with self.app.batch_update():
             self.charts.append_errors(message.metrics.examples_seen, errors)
             if message.misclassified is not None:
@@ -736,7 +737,7 @@ class MainScreen(Screen[None]):
             self.charts.add_marker(message.examples_seen, ", ".join(shown))
         self.controls.show_values(message.changes)
         self.controls.show_pending(message.pending)
-        if {"variant", "sigma", "stale_k"} & message.changes.keys():
+        if {"variant", *VARIANT_OPTIONS} & message.changes.keys():
             self.gradcheck.mark_stale(f"checked before the switch to {message.hp.variant}")
         if message.hp.variant != "exact":
             self.charts.show_angles()
@@ -814,12 +815,12 @@ def _verdict_notice(event: Any) -> tuple[str, str]:
     what = "reloaded, checked and training (r: new weights): " if event.reloaded else "your backprop: "
     failed = [r for r in result.reports if r.status in ("fail", "timeout")]
     if result.passed:
-        return what + "steps 1-4 and 6 pass (c shows the check)", "information"
+        return what + "steps 1-4 and 6 pass (b shows the check)", "information"
     if result.todo:
-        return what + f"{result.todo} is not written yet (c shows the check)", "warning"
+        return what + f"{result.todo} is not written yet (b shows the check)", "warning"
     first = failed[0] if failed else result.reports[-1]
     named = f": {first.diagnoses[0].name}" if first.diagnoses else ""
-    return what + f"step {first.number} fails{named} (c shows the diagnosis)", "warning"
+    return what + f"step {first.number} fails{named} (b shows the diagnosis)", "warning"
 
 
 def default_save_path() -> str:
