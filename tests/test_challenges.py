@@ -22,7 +22,7 @@ from model.challenges import (
     read_progress,
     save_progress,
 )
-from model.challenges.check import Verdict, distance, goal_text, limits_text, solved_text
+from model.challenges.check import distance, goal_text, limits_text, solved_text
 from model.challenges.progress import MAX_BYTES, Progress, updated
 from model.config import SPECS, HyperParams
 from model.data import MNIST

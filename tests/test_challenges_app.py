@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from conftest import wait_for
+from textual.pilot import Pilot
 
 from model.challenges import Goal, get_challenge, read_progress
 from model.runs import list_run_dirs, read_run
@@ -51,15 +52,18 @@ def panel(app: MnistApp) -> ChallengePanel:
     return app.main.challenge_panel
 
 
+async def wait_for_state(pilot: Pilot[Any], app: MnistApp, state: str) -> None:
+    """Until the status panel shows the run state ``state``."""
+    await wait_for(pilot, lambda: app.main is not None and app.main.status.status.state == state, what=state)
+
+
 @pytest.mark.slow  # trains on the worker for a while
 async def test_too_hot_from_story_to_solved(tiny_mnist: Any, places: tuple[Path, Path]) -> None:
     """Diverges at lr 5; a hint; the learning rate lowered with the keys; space; solved and kept."""
     progress, runs = places
     app = challenge_app(tiny_mnist, runs)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(
-            pilot, lambda: app.main is not None and app.main.status.status.state == "diverged", what="diverged"
-        )
+        await wait_for_state(pilot, app, "diverged")
         text = panel(app).text()
         assert text.startswith(TINY_TOO_HOT.story)
         assert "Goal   validation error < 60.00% within 1 epoch, no reset" in text
@@ -71,7 +75,7 @@ async def test_too_hot_from_story_to_solved(tiny_mnist: Any, places: tuple[Path,
         await pilot.press(*"0.05", "enter", "escape")
         await wait_for(pilot, lambda: app.bridge is not None and app.bridge.trainer.hp.lr == 0.05, what="lr applied")
         await pilot.press("space")
-        await wait_for(pilot, lambda: app.main is not None and app.main.status.status.state == "solved", what="solved")
+        await wait_for_state(pilot, app, "solved")
         await wait_for(pilot, lambda: "Solved" in panel(app).text(), what="the panel says so")
         text = panel(app).text()
         assert "It took: lr 0.05, hidden 16." in text and panel(app).has_class("-solved")  # (16: a test's size)
@@ -91,9 +95,7 @@ async def test_a_reset_ends_an_attempt_that_allows_none(tiny_mnist: Any, places:
     _, runs = places
     app = challenge_app(tiny_mnist, runs)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(
-            pilot, lambda: app.main is not None and app.main.status.status.state == "diverged", what="diverged"
-        )
+        await wait_for_state(pilot, app, "diverged")
         await pilot.press("r")
         await wait_for(pilot, lambda: "Over" in panel(app).text(), what="the attempt over")
         assert "the weights were reset (this challenge allows no reset)" in panel(app).text()
@@ -180,8 +182,6 @@ async def test_served_progress_stays_in_the_session_folder(
     app = challenge_app(tiny_mnist, runs, sandbox=str(session))
     assert app.progress_path == session / "challenges.json"
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(
-            pilot, lambda: app.main is not None and app.main.status.status.state == "diverged", what="diverged"
-        )
+        await wait_for_state(pilot, app, "diverged")
     assert read_progress(session / "challenges.json")[0]["too-hot"].attempts == 1
     assert not progress.exists()  # the user data folder's file is not touched

@@ -176,6 +176,7 @@ class MainScreen(Screen[None]):
         ("Read the derivation", "backprop.md beside the live shapes, p - t and gradient norms (m)", "math", None),
         ("Recorded runs", "List the runs, overlay their curves on the charts (o)", "runs", None),
         ("Chart cursor", "A vertical line on the charts reading every curve's value there (v)", "cursor", None),
+        ("Show every setting", "The initial scale, training-set size and label noise fields too", "all_fields", None),
         ("Next hint", "Reveal the challenge's next hint (i)", "hint", None),
         ("Challenges", "Every challenge, solved or not; pick one to play it (c)", "challenges", None),
         ("Check your backprop", "The check's verdict and diagnosis of your --backprop file (b)", "student_check", None),
@@ -561,6 +562,10 @@ class MainScreen(Screen[None]):
 
     def action_show_panel(self, key: str) -> None:
         self.show_panel(key)
+
+    def action_all_fields(self) -> None:
+        self.controls.show_every_field()
+        self.notify("every setting is in the controls now (init scale, train size, label noise)")
 
     def action_hint(self) -> None:
         panel = self.challenge_panel
