@@ -423,6 +423,7 @@ class MnistApp(App[int]):
 
     def help_sections(self) -> list[tuple[str, list[tuple[str, str]]]]:
         """Every key, grouped by where it works (for the help screen)."""
+        from tui.screens.challenges import ChallengesScreen
         from tui.screens.main import MainScreen
         from tui.screens.math import MathScreen
         from tui.screens.pad import DrawPadScreen
@@ -450,6 +451,7 @@ class MnistApp(App[int]):
             ("Why this prediction (y in the digit viewer)", WhyScreen),
             ("Math screen (m)", MathScreen),
             ("Run list (o)", RunsScreen),
+            ("Challenge list (c)", ChallengesScreen),
         ):
             rows = binding_rows(getattr(cls, "BINDINGS", []))
             if rows:

@@ -806,8 +806,9 @@ class MainScreen(Screen[None]):
                 timeout=15,
             )
         elif panel.has_class("-over") and not was_over:
-            why = message.verdict.broken or "the limits are used up"
-            self.notify(f"This attempt no longer counts: {why}. c starts a challenge again.", severity="warning")
+            from tui.view.challenge import over_text
+
+            self.notify(f"Nothing more counts: {over_text(panel.challenge, message)}", severity="warning")
 
     def _notice(self, message: Notice) -> None:
         self.notify(message.text, severity=message.severity, timeout=message.timeout)  # type: ignore[arg-type]

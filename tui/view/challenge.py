@@ -120,16 +120,28 @@ def panel_rows(state: ChallengeState) -> list[Row]:
         rows.append(("", usage, "dim"))
     if v is not None and v.solved is not None and update is not None:
         rows.append(("Solved", f"{solved_text(c.goal, v.solved)}. It took: {changes_text(update.took)}.", "bold green"))
-    elif v is not None and v.broken:
-        rows.append(("Over", f"{v.broken}; {PICK_KEY} starts a challenge again", "bold red"))
-    elif update is not None and update.spent:
-        best = f"best valid {v.best.valid_error:.2%}; " if v is not None and v.best is not None else ""
-        rows.append(("Over", f"the limits are used up ({best}{PICK_KEY} starts it again)", "bold red"))
+    elif update is not None and (over := over_text(c, update)):
+        rows.append(("Over", over, "bold red"))
     for i in range(min(state.hints, len(c.hints))):
         rows.append((f"Hint {i + 1}", c.hints[i], "italic"))
     if state.hints < len(c.hints):
         rows.append(("", f"{HINT_KEY}: hint {state.hints + 1} of {len(c.hints)}", "dim"))
     return rows
+
+
+def over_text(challenge: Challenge, update: ChallengeUpdate) -> str:
+    """Why nothing the run does from here counts, and what starts it again ("" : it still can)."""
+    v = update.verdict
+    if v.is_solved or not (v.broken or update.spent):
+        return ""
+    if v.broken:
+        return f"{v.broken}; {PICK_KEY} starts a challenge again"
+    best = f"best valid {v.best.valid_error:.2%}; " if v.best is not None else ""
+    limits = challenge.limits
+    if limits.examples is None and limits.reset:
+        return f"the epochs are used up ({best}r trains fresh weights from the start)"
+    what = "the budget of examples is" if limits.examples is not None else "the epoch limit is"
+    return f"{what} used up ({best}{PICK_KEY} starts the challenge again)"
 
 
 def panel_title(state: ChallengeState) -> str:
