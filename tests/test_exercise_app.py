@@ -8,6 +8,7 @@ child process that runs the student's code."""
 from __future__ import annotations
 
 import io
+import multiprocessing
 from pathlib import Path
 from typing import Any
 
@@ -85,9 +86,13 @@ async def test_a_wrong_gradient_is_seen_on_the_angle_chart_and_a_reload_fixes_it
         (failed,) = [r for r in app.student.result.reports if r.status == "fail"]
         assert failed.number == 3 and failed.diagnoses[0].mistake == "missing-act-grad"
 
-        write(tmp_path, solution())  # the student fixes the file and presses u
-        await pilot.press("u")
+        write(tmp_path, solution())  # the student fixes the file and presses u, then r (new weights:
+        await pilot.press("u")  # the old ones and their momentum came from the wrong gradient)
         await wait_for(pilot, lambda: app.student.result.passed, timeout=60, what="the reload's check")
+        await pilot.press("r")
+        await wait_for(pilot, lambda: app.main.status.status.step < 50, timeout=60, what="the reset")
+        if app.bridge.paused:  # (a run that diverged on the old weights stays paused through the reset)
+            await pilot.press("space")
         await wait_for(pilot, lambda: angles(app).get("W1", 90) < 1, timeout=60, what="the angle back to 0")
         assert app.student.source.text == solution()
         assert app.main.gradcheck.state in ("idle", "stale")
@@ -106,11 +111,11 @@ async def test_a_reload_that_cannot_train_is_refused(tmp_path: Path, tiny_mnist:
         assert app.student.source.text == solution()  # the loaded version trains on
 
 
-async def test_c_shows_the_check_and_its_diagnosis(tmp_path: Path, tiny_mnist: Any) -> None:
+async def test_b_shows_the_check_and_its_diagnosis(tmp_path: Path, tiny_mnist: Any) -> None:
     old, new = MISSING_ACT
     app = student_app(tmp_path, tiny_mnist, solution().replace(old, new), running=False)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("c")
+        await pilot.press("b")
         await wait_for(pilot, lambda: isinstance(app.screen, ExerciseScreen), what="the check screen")
         screen = app.screen
         assert isinstance(screen, ExerciseScreen)
@@ -118,6 +123,9 @@ async def test_c_shows_the_check_and_its_diagnosis(tmp_path: Path, tiny_mnist: A
         body = plain(screen.query_one("#exercise-body", Static).content)
         assert "the activation's derivative is missing (W1, b1)" in body
         assert "FAIL" in body and "prints.txt" in body
+        # the check ran in a child of its own, which is gone; the one training stays
+        training = app.student.rule._box.pid
+        await wait_for(pilot, lambda: [p.pid for p in multiprocessing.active_children()] == [training], what="reaped")
         await pilot.press("escape")
         await wait_for(pilot, lambda: app.screen is app.main, what="back")
 

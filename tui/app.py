@@ -104,7 +104,7 @@ class MnistApp(App[int]):
     settle_gc: once training starts, freeze the objects alive and raise the garbage collector's
     thresholds (``settle_garbage_collector``; process-wide, so only the real app does it).
     student: ``--backprop FILE``: the student's grads_batch trains (``StudentSession``, loaded and
-    tried already), the gradient check checks their code, ``c`` shows its check, ``u`` reloads it.
+    tried already), the gradient check checks their code, ``b`` shows its check, ``u`` reloads it.
     """
 
     TITLE = "mnist-tui"

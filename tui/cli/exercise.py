@@ -213,7 +213,9 @@ def open_backprop(path: str, hp: HyperParams, activation_flag: str | None) -> tu
     except OSError:
         output = None
     try:
-        student = StudentSession.open(path, hp.hidden, hp.batch_size, None if output is None else str(output))
+        student = StudentSession.open(
+            path, hp.hidden, hp.batch_size, None if output is None else str(output), hp.train_size
+        )
     except NotWritten as exc:
         raise UserError(
             f"{path}: {exc.function} is not written yet, and training needs grads_batch "

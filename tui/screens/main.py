@@ -119,7 +119,7 @@ class MainScreen(Screen[None]):
         Binding("s", "save", "Save"),
         Binding("l", "load", "Load"),
         Binding("g", "gradcheck", "Grad check"),
-        Binding("c", "student_check", "Check", tooltip="your backprop's check: verdict and diagnosis (esc leaves)"),
+        Binding("b", "student_check", "Backprop", tooltip="your backprop's check: verdict and diagnosis (esc leaves)"),
         Binding("u", "student_reload", "Reload", tooltip="reload your edited backprop file, checked before it is used"),
         Binding("d", "focus_digits", "Digits", tooltip="focus the digit viewer (esc leaves)"),
         Binding("h", "focus_controls", "Controls", tooltip="focus the controls (esc leaves)"),
@@ -169,7 +169,7 @@ class MainScreen(Screen[None]):
         ("Read the derivation", "backprop.md beside the live shapes, p - t and gradient norms (m)", "math", None),
         ("Recorded runs", "List the runs, overlay their curves on the charts (o)", "runs", None),
         ("Chart cursor", "A vertical line on the charts reading every curve's value there (v)", "cursor", None),
-        ("Check your backprop", "The check's verdict and diagnosis of your --backprop file (c)", "student_check", None),
+        ("Check your backprop", "The check's verdict and diagnosis of your --backprop file (b)", "student_check", None),
         (
             "Reload your backprop",
             "Read your --backprop file again, check it, train with it (u)",
@@ -187,7 +187,7 @@ class MainScreen(Screen[None]):
         super().__init__(id="main")
         self.hp = hp  # the settings the run starts with (the bridge owns them from then on)
         self.hide_time = hide_time
-        self.student = student  # --backprop FILE: the student's code trains, ``c`` shows its check
+        self.student = student  # --backprop FILE: the student's code trains, ``b`` shows its check
         self._exercise: ExerciseScreen | None = None
         self.bridge: TrainingBridge | None = None
         self.last_checkpoint = ""
@@ -226,7 +226,7 @@ class MainScreen(Screen[None]):
         if self.student is not None:
             for name in STUDENT_FIXED:
                 self.controls.query_one(f"#row-{name}").display = False
-            self.student.check(self.post_student_event)  # its verdict arrives as a notice; c shows it
+            self.student.check(self.post_student_event)  # its verdict arrives as a notice; b shows it
         self.post_message(self.Ready())
 
     # ---- panels -----------------------------------------------------------------------------
@@ -539,7 +539,7 @@ class MainScreen(Screen[None]):
         if student is None:
             return
         hp = self.bridge.hp if self.bridge is not None else self.hp
-        if not student.reload(self.post_student_event, hp.hidden, hp.batch_size):
+        if not student.reload(self.post_student_event, hp.hidden, hp.batch_size, hp.train_size):
             self.notify("a check of your backprop is still running; try again in a moment")
             return
         self.notify(f"reloading {student.source.path}: checking it before it trains")
@@ -720,12 +720,12 @@ def _verdict_notice(event: Any) -> tuple[str, str]:
     what = "reloaded, checked and training (r: new weights): " if event.reloaded else "your backprop: "
     failed = [r for r in result.reports if r.status in ("fail", "timeout")]
     if result.passed:
-        return what + "steps 1-4 and 6 pass (c shows the check)", "information"
+        return what + "steps 1-4 and 6 pass (b shows the check)", "information"
     if result.todo:
-        return what + f"{result.todo} is not written yet (c shows the check)", "warning"
+        return what + f"{result.todo} is not written yet (b shows the check)", "warning"
     first = failed[0] if failed else result.reports[-1]
     named = f": {first.diagnoses[0].name}" if first.diagnoses else ""
-    return what + f"step {first.number} fails{named} (c shows the diagnosis)", "warning"
+    return what + f"step {first.number} fails{named} (b shows the diagnosis)", "warning"
 
 
 def default_save_path() -> str:
