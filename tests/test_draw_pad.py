@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import wait_for
+from conftest import new_app, wait_for
 from textual import events
 from textual.pilot import Pilot
 
@@ -30,7 +30,7 @@ def _fast(fast_pilot: None) -> None:
 
 
 def make_app(tiny: Any, running: bool = False) -> MnistApp:
-    return MnistApp(HP, data=tiny, start_paused=not running)
+    return new_app(HP, data=tiny, start_paused=not running)
 
 
 async def open_pad(pilot: Pilot[Any]) -> DrawPadScreen:

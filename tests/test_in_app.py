@@ -47,7 +47,8 @@ def test_every_key_of_a_round_shows_on_screen_and_the_run_is_read_back(small_npz
 
 
 def test_terminal_sees_the_screen_and_the_exit_status(small_npz: Path, tmp_path: Path) -> None:
-    env = {**child_env(1), "XDG_DATA_HOME": str(tmp_path), "TERM": "xterm-256color"}
+    env = {**child_env(1), "XDG_DATA_HOME": str(tmp_path), "MNIST_TUI_RUNS": str(tmp_path / "runs")}
+    env["TERM"] = "xterm-256color"
     term = AppTerminal([*_console_script(), "--data", str(small_npz), "--hidden", "16"], env, cols=100, rows=32)
     assert term.wait_for(lambda s: "running" in s, 60.0) is not None
     screen = term.text().splitlines()
@@ -58,7 +59,7 @@ def test_terminal_sees_the_screen_and_the_exit_status(small_npz: Path, tmp_path:
     shown = term.wait_for(lambda s: "Controls fields" in s, 10.0)
     assert shown is not None and shown > written
     assert term.close() == 0
-    assert (tmp_path / "mnist-tui" / "autosave.npz").exists()
+    assert list((tmp_path / "runs").glob("*/final.npz"))  # the autosave: the run's record keeps its final checkpoint
 
 
 def test_percentile_is_nearest_rank() -> None:
@@ -69,8 +70,10 @@ def test_percentile_is_nearest_rank() -> None:
 
 @pytest.mark.parametrize("attempt", range(3))  # the hang it guards against struck 1 close in 3
 def test_closing_the_terminal_saves_the_run_and_ends_the_process(small_npz: Path, tmp_path: Path, attempt: int) -> None:
-    env = {**child_env(1), "XDG_DATA_HOME": str(tmp_path), "TERM": "xterm-256color"}
-    term = AppTerminal([*_console_script(), "--data", str(small_npz), "--hidden", "16"], env, cols=120, rows=40)
+    env = {**child_env(1), "XDG_DATA_HOME": str(tmp_path), "MNIST_TUI_RUNS": str(tmp_path / "runs")}
+    env["TERM"] = "xterm-256color"
+    argv = [*_console_script(), "--data", str(small_npz), "--hidden", "16", "--epochs", "1000"]  # still running
+    term = AppTerminal(argv, env, cols=120, rows=40)
     assert term.wait_for(lambda s: "running" in s and "step 0 " not in s, 60.0) is not None
     assert term.hang_up() == 128 + signal.SIGHUP  # not left hanging on a terminal that is gone
-    assert (tmp_path / "mnist-tui" / "autosave.npz").exists()
+    assert list((tmp_path / "runs").glob("*/final.npz"))  # the run was closed: its record keeps its final checkpoint

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import new_app
 from textual.pilot import Pilot
 
 from model.analysis import Misclassified, confusion_matrix
@@ -109,7 +110,7 @@ async def fill_panels(pilot: Pilot[Any], tiny: Any) -> None:
 
 @pytest.mark.parametrize("size", [(120, 40), (80, 24)])
 def test_main_screen(snap_compare: Any, tiny_mnist: Any, size: tuple[int, int]) -> None:
-    app = MnistApp(HP, data=tiny_mnist, start_training=False)
+    app = new_app(HP, data=tiny_mnist, start_training=False)
 
     async def run_before(pilot: Pilot[Any]) -> None:
         await fill_panels(pilot, tiny_mnist)
@@ -139,7 +140,7 @@ async def fill_angles(pilot: Pilot[Any]) -> None:
 
 @pytest.mark.parametrize("size", [(120, 40), (80, 24)])
 def test_main_screen_with_angles(snap_compare: Any, tiny_mnist: Any, size: tuple[int, int]) -> None:
-    app = MnistApp(HP, data=tiny_mnist, start_training=False)
+    app = new_app(HP, data=tiny_mnist, start_training=False)
 
     async def run_before(pilot: Pilot[Any]) -> None:
         await fill_panels(pilot, tiny_mnist)
@@ -151,5 +152,5 @@ def test_main_screen_with_angles(snap_compare: Any, tiny_mnist: Any, size: tuple
 
 
 def test_help_screen(snap_compare: Any, tiny_mnist: Any) -> None:
-    app = MnistApp(HP, data=tiny_mnist, start_training=False)
+    app = new_app(HP, data=tiny_mnist, start_training=False)
     assert snap_compare(app, press=["question_mark"], terminal_size=(120, 40))

@@ -67,7 +67,8 @@ def elsewhere(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _env(home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    return {**env, "XDG_DATA_HOME": str(home / "data"), "XDG_STATE_HOME": str(home / "state"), "TERM": "xterm-256color"}
+    env |= {"XDG_DATA_HOME": str(home / "data"), "XDG_STATE_HOME": str(home / "state"), "TERM": "xterm-256color"}
+    return env | {"MNIST_TUI_RUNS": str(home / "runs")}
 
 
 def test_wheel_holds_only_the_two_packages_and_what_they_read(wheel: Path) -> None:
@@ -92,7 +93,7 @@ def test_installed_app_trains_shows_every_panel_and_quits(venv: Path, elsewhere:
     finally:
         status = term.close()
     assert status == 0
-    assert (tmp_path / "data" / "mnist-tui" / "autosave.npz").exists()
+    assert list((tmp_path / "runs").glob("*/final.npz"))  # the autosave: the run's record keeps its final checkpoint
 
 
 def test_installed_subcommands_work_from_another_folder(venv: Path, elsewhere: Path, tmp_path: Path) -> None:

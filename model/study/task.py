@@ -1,4 +1,4 @@
-"""One run of the study: train a (cell, seed) with ``model.fit.fit``, with diagnostics on the way.
+"""One run of the study: train a (cell, seed) through the run core, with diagnostics on the way.
 
 The same code runs in this process, in a pool worker and on a Dask worker: the data and the
 place progress events go are passed in. Every ``diag_every`` steps it records the alignment
@@ -20,12 +20,12 @@ from typing import Any
 import numpy as np
 
 from model.config import NON_TRAINING_FIELDS, HyperParams
-from model.fit import EpochRecord, fit
-from model.runs import RunRecorder
+from model.run import Policy, Recording, open_run
+from model.run import events as ev
 from model.study.plan import RunConfig
 from model.study.records import DIAGNOSTICS, Event, RunResult
 from model.trainer import StepMetrics, Trainer
-from model.variants import Variant, angle_degrees
+from model.variants import angle_degrees
 
 #: Bump when a run's numbers would change for the same cell and seed (the store keys on it).
 RUN_FORMAT = 2
@@ -90,7 +90,7 @@ class _Diagnostics:
     def __call__(self, m: StepMetrics) -> None:
         if (m.step - 1) % self.every or m.diverged:  # the trainer probes angles on these steps
             return
-        t, model, rule = self.trainer, self.trainer.model, self.trainer.rule
+        t, model, rule = self.trainer, self.trainer.model, self.trainer.variant
         angles = m.angles or {}
         row = {"angle_W1": angles.get("W1", math.nan), "angle_W2": angles.get("W2", math.nan)}
         feedback = getattr(rule, "feedback", None)
@@ -114,8 +114,8 @@ class _Diagnostics:
             self.values[name].append(row[name])
 
 
-def _recorder(task: Task, trainer: Trainer) -> RunRecorder | None:
-    """A run record for ``task`` when the study was given a runs folder (warnings on stderr)."""
+def _recording(task: Task) -> Recording | None:
+    """Where ``task``'s run record goes when the study was given a runs folder (warnings on stderr)."""
     if not task.record_dir:
         return None
     from pathlib import Path
@@ -124,49 +124,53 @@ def _recorder(task: Task, trainer: Trainer) -> RunRecorder | None:
         print(f"mnist-tui: run {task.config.key} seed {task.seed}: {text}", file=sys.stderr)
 
     study = {"key": task.config.key, "label": task.config.label, "seed": task.seed, "task": task.run_id}
-    return RunRecorder.start(
-        Path(task.record_dir), trainer, source="experiments", data=task.data_tag, warn=warn, extra={"study": study}
-    )
+    return Recording(Path(task.record_dir), "experiments", extra={"study": study}, warn=warn)
 
 
 def run_task(task: Task, data: Any, emit: Callable[[Event], Any] | None = None) -> RunResult:
-    """Train ``task`` on ``data`` (train_x/train_y/valid_x/valid_y/test_x/test_y arrays).
+    """Train ``task`` on ``data`` (train_x/train_y/valid_x/valid_y/test_x/test_y arrays) for its
+    epochs, evaluating at each epoch's end, ending on the best validation epoch's weights (the
+    run core with ``keep_best``); a divergence ends the run there.
 
     ``emit`` receives "start" and one "epoch" event per epoch.
     """
     cfg = task.config
-    hp = cfg.hparams(task.base, task.seed)
-    n = task.train_size or len(data.train_x)
-    trainer = Trainer(
-        (data.train_x[:n], data.train_y[:n]),
+    hp = cfg.hparams(task.base, task.seed).validated(epochs=task.epochs)
+    run = open_run(
+        data,
         hp,
-        eval_sets={"valid": (data.valid_x, data.valid_y), "test": (data.test_x, data.test_y)},
+        policy=Policy(keep_best=True),
+        recording=_recording(task),
+        train_size=task.train_size,
         angle_every=task.diag_every,
     )
+    trainer = run.trainer
     diag = _Diagnostics(trainer, (data.valid_x[:PROBE_IMAGES], data.valid_y[:PROBE_IMAGES]), task.diag_every)
-    recorder = _recorder(task, trainer)
-    on_step: Callable[[StepMetrics], Any] = diag
-    if recorder is not None:
 
-        def on_step(m: StepMetrics) -> None:
-            diag(m)
-            recorder.step(m)
+    def listen(e: ev.RunEvent) -> None:
+        if isinstance(e, ev.Stepped):
+            diag(e.metrics)
+        elif isinstance(e, ev.EpochEnded) and emit is not None:
+            record = e.record
+            emit(
+                Event(
+                    "epoch",
+                    cfg.key,
+                    task.seed,
+                    math.ceil(record.epoch),
+                    task.epochs,
+                    record.errors.get("valid", math.nan),
+                )
+            )
 
-    def on_epoch(r: EpochRecord) -> None:
-        if recorder is not None:
-            recorder.errors(trainer, r.errors, {"train": r.train_loss})
-        if emit is not None:
-            emit(Event("epoch", cfg.key, task.seed, r.epoch, task.epochs, r.errors.get("valid", math.nan)))
-
+    run.listen(listen)
     if emit is not None:
         emit(Event("start", cfg.key, task.seed, 0, task.epochs))
-    result = fit(trainer, task.epochs, on_epoch=on_epoch, on_step=on_step)
-    if recorder is not None:  # the weights are those of the best validation epoch, the counters the last
-        recorder.finish(trainer, "diverged" if result.diverged else "finished", {"weights": "best validation epoch"})
+    run.train()
+    result = run.close()
     # the model now holds the weights of the best validation epoch
-    rule = trainer.rule
     rng = np.random.default_rng(task.seed)
-    logits = rule.forward_as_trained(trainer.model, data.test_x, rng) if isinstance(rule, Variant) else None
+    logits = trainer.variant.forward_as_trained(trainer.model, data.test_x, rng)
     as_trained = math.nan if logits is None else float(np.mean(logits.argmax(axis=1) != data.test_y))
     history = result.history
     return RunResult(
@@ -182,7 +186,7 @@ def run_task(task: Task, data: Any, emit: Callable[[Event], Any] | None = None) 
         test_error=result.test_error_at_best,
         test_error_as_trained=as_trained,
         final_test_error=result.test_error,
-        best_epoch=result.best_epoch,
+        best_epoch=math.ceil(result.best_epoch or 0),
         train_loss=result.train_loss,
         valid_curve=[r.errors.get("valid", math.nan) for r in history],
         test_curve=[r.errors.get("test", math.nan) for r in history],

@@ -1,6 +1,7 @@
 """Backward-pass variants: named gradient rules that change what backprop is fed.
 
-``base`` holds what the backward pass reads (``BackwardInputs``) and the exact rule,
+``base`` holds what the backward pass reads (``BackwardInputs``), the exact rule and the
+adapter that lets any ``GradientRule`` plug in (``CustomRule``),
 ``rules`` the perturbing variants (random feedback, stale weights, random or noisy or
 rounded hidden states), ``registry`` the table of names (``VARIANTS``, ``make_rule``),
 ``alignment`` the angle between a variant's update and the true gradient.
@@ -10,7 +11,7 @@ Leaves out: the training loop (``model.trainer``), the study over all variants
 """
 
 from model.variants.alignment import AlignmentProbe, angle_degrees
-from model.variants.base import BackwardInputs, Exact, Variant
+from model.variants.base import BackwardInputs, CustomRule, Exact, GradientRule, Variant, as_variant
 from model.variants.registry import (
     VARIANT_NAMES,
     VARIANT_OPTIONS,
@@ -18,6 +19,7 @@ from model.variants.registry import (
     VariantInfo,
     get_variant,
     make_rule,
+    rule_for,
     variant_key,
 )
 from model.variants.rules import (
@@ -38,7 +40,9 @@ __all__ = [
     "VARIANT_OPTIONS",
     "AlignmentProbe",
     "BackwardInputs",
+    "CustomRule",
     "Exact",
+    "GradientRule",
     "HiddenNoise",
     "RandomFeedback",
     "RandomHidden",
@@ -47,7 +51,9 @@ __all__ = [
     "Variant",
     "VariantInfo",
     "angle_degrees",
+    "as_variant",
     "get_variant",
     "make_rule",
+    "rule_for",
     "variant_key",
 ]

@@ -8,8 +8,9 @@ column scrolls and the right side shows one panel at a time, picked with the tab
 strip or the keys 1, 2, 3, 4 (4: the angle chart on its own).
 The screen owns what happens on it: it turns training keys (and palette entries) into
 calls on the ``TrainingBridge`` the app attaches, and routes the worker's events to the
-panels that show them. The app keeps the lifecycle (loading, starting and stopping the
-worker, quitting and the autosave).
+panels that show them. The screens opened over it see it through ``TrainingHost``
+(``tui.screens.host``), which it implements. The app keeps the lifecycle (loading, starting
+and stopping the worker, quitting and the autosave).
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Header, Static, Tab, Tabs
 
-from model.config import ARCHITECTURE_FIELDS, HyperParams
+from model.config import ARCHITECTURE_FIELDS
+from tui.format import format_value
 from tui.sandbox import confine
 from tui.screens.prompt import PathPrompt
 from tui.session.events import (
@@ -46,7 +48,7 @@ from tui.session.events import (
     WorkerFailed,
 )
 from tui.widgets.charts import ChartsPanel, OverlayRun
-from tui.widgets.controls import ControlsPanel, format_value, label_for
+from tui.widgets.controls import ControlsPanel, label_for
 from tui.widgets.digits import MisclassifiedPanel
 from tui.widgets.gradcheck import GradCheckPanel
 from tui.widgets.keybar import KeyBar
@@ -56,7 +58,9 @@ if TYPE_CHECKING:
     from textual.timer import Timer
 
     from model.analysis import Misclassified
+    from model.run import Run
     from tui.session.bridge import TrainingBridge
+    from tui.session.config import AppConfig
     from tui.view.selection import Shown
 
 T = TypeVar("T")
@@ -90,8 +94,10 @@ PANELS: tuple[tuple[str, str], ...] = (
 class MainScreen(Screen[None]):
     """All panels and the training keys; nothing focused at start so the letter keys work at once.
 
-    ``bridge`` is attached by the app once the screen is ready (``attach``); until then the
-    training keys are greyed out.
+    ``run``: the opened run (its settings, data and record are read from it); ``bridge``, the
+    session that drives it, is attached by the app once the screen is ready (``attach``);
+    until then the training keys are greyed out. ``config``: the app's settings (where run
+    records are, the served session's folder).
     """
 
     AUTO_FOCUS = ""
@@ -157,10 +163,10 @@ class MainScreen(Screen[None]):
     class Ready(Message):
         """Every panel is mounted; the app may attach the worker."""
 
-    def __init__(self, hp: HyperParams, *, hide_time: bool = False) -> None:
+    def __init__(self, run: Run, config: AppConfig) -> None:
         super().__init__(id="main")
-        self.hp = hp  # the settings the run starts with (the bridge owns them from then on)
-        self.hide_time = hide_time
+        self.run = run
+        self.config = config
         self.bridge: TrainingBridge | None = None
         self.last_checkpoint = ""
         self._state = "loading"
@@ -173,10 +179,10 @@ class MainScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield StatusPanel(id="status", hide_time=self.hide_time)
+        yield StatusPanel(id="status")
         with Grid(id="body", classes="-show-charts"):
             with VerticalScroll(id="left", can_focus=False):
-                yield ControlsPanel(self.hp, id="controls")
+                yield ControlsPanel(self.run.desired, id="controls")
             yield Tabs(*(Tab(label, id=f"tab-{key}") for key, label in PANELS), id="panel-tabs")
             yield ChartsPanel(id="charts")
             yield MisclassifiedPanel(id="digits")
@@ -194,7 +200,7 @@ class MainScreen(Screen[None]):
             widget = self.query_one(f"#{key}")
             if not widget.border_title:
                 widget.border_title = title
-        self.charts.show_angles(self.hp.variant != "exact")
+        self.charts.show_angles(self.run.desired.variant != "exact")
         self.post_message(self.Ready())
 
     # ---- panels -----------------------------------------------------------------------------
@@ -267,20 +273,17 @@ class MainScreen(Screen[None]):
             self.bridge.snapshot(tag)
 
     def data_set(self, name: str) -> tuple[Any, Any] | None:
-        if self.bridge is None:
-            return None
-        trainer = self.bridge.trainer
+        trainer = self.run.trainer
         return trainer.train if name == "train" else trainer.eval_sets.get(name)
 
     def shown_digit(self) -> Shown | None:
         return self.digits.browser.shown()
 
     def live_settings(self) -> dict[str, Any]:
-        return (self.bridge.hp if self.bridge is not None else self.hp).to_dict()
+        return self.run.desired.to_dict()
 
     def live_run_id(self) -> str:
-        recorder = getattr(self.bridge, "recorder", None)
-        return getattr(recorder, "run_id", "") or ""
+        return self.run.recorder.run_id
 
     def overlay(self) -> list[OverlayRun]:
         return list(self.charts.overlay)
@@ -294,10 +297,10 @@ class MainScreen(Screen[None]):
         return cast(T, self._kept[key])
 
     # ---- the worker ------------------------------------------------------------------------
-    def attach(self, bridge: TrainingBridge, state: str) -> None:
-        """Drive ``bridge`` from now on; ``state``: "running" or "paused"."""
+    def attach(self, bridge: TrainingBridge) -> None:
+        """Drive the run through ``bridge`` from now on."""
         self.bridge = bridge
-        self._state = state
+        self._state = self.run.state
         self.refresh_bindings()
 
     def post_event(self, event: WorkerEvent) -> None:
@@ -376,13 +379,10 @@ class MainScreen(Screen[None]):
 
         def save(path: str | None) -> None:
             if path and self.bridge is not None:
-                if Path(path).expanduser().is_dir():  # a folder: save in it under the default name
-                    path = str(Path(path).expanduser() / Path(default_save_path()).name)
                 self.bridge.save(path)
 
-        self.app.push_screen(
-            PathPrompt("Save checkpoint", default_save_path(), "written atomically (.npz)", self._path_check()), save
-        )
+        hint = "written atomically (.npz); a folder: a new file in it"
+        self.app.push_screen(PathPrompt("Save checkpoint", default_save_path(), hint, self._save_check()), save)
 
     def action_load(self) -> None:
         if self.bridge is None:
@@ -399,10 +399,25 @@ class MainScreen(Screen[None]):
 
     def _path_check(self) -> Callable[[str], str] | None:
         """Served to a browser (``mnist-tui serve``): paths stay inside the session's folder."""
-        root = getattr(self.app, "sandbox", None)
+        root = self.config.sandbox
         if root is None:
             return None
-        return lambda text: str(confine(text, Path(root)))
+        return lambda text: str(confine(text, root))
+
+    def _save_check(self) -> Callable[[str], str]:
+        """Where a save goes (``model.checkpoint.checkpoint_target``: the one rule), inside the
+        session's folder when served; a path that cannot be written is the prompt's error line."""
+        from model.checkpoint import CheckpointError, checkpoint_target
+
+        inside = self._path_check()
+
+        def check(text: str) -> str:
+            try:
+                return str(checkpoint_target(inside(text) if inside else text))
+            except CheckpointError as exc:
+                raise ValueError(str(exc)) from None
+
+        return check
 
     def action_gradcheck(self) -> None:
         if self.bridge is None or self.bridge.gradcheck_running:
@@ -441,7 +456,7 @@ class MainScreen(Screen[None]):
         from tui.screens.runs import RunsScreen
         from tui.view.runs import EntryCache
 
-        root = runs_dir(getattr(self.app, "runs", None))
+        root = runs_dir(self.config.runs)
         self.app.push_screen(RunsScreen(self, root, cache=self.kept("runs", EntryCache)))
 
     def action_cursor(self) -> None:
@@ -606,7 +621,9 @@ class MainScreen(Screen[None]):
 
 def default_save_path() -> str:
     """./mnist-tui-YYYYmmdd-HHMMSS.npz"""
-    return f"./mnist-tui-{time.strftime('%Y%m%d-%H%M%S')}.npz"
+    from model.checkpoint import default_name
+
+    return f"./{default_name()}"
 
 
 def newest_checkpoint(folder: Path = Path(".")) -> str:

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from model.analysis import Misclassified
     from model.config import HyperParams
     from model.gradcheck import CheckReport
+    from model.target import TargetReport
     from model.trainer import EvalMetrics
 
 
@@ -43,7 +44,7 @@ class TrainStatus:
     variant: str = "exact"  # backward-pass variant the next step uses
     angles: tuple[tuple[str, float], ...] = ()  # latest (weight, degrees to the true gradient) pairs
     target_error: float = 0.0  # the validation error to stop at (0: none)
-    target_reached: str = ""  # "target reached: valid 1.95% < 2.00% after ..." once it was ("" : not yet)
+    target: TargetReport | None = None  # where the run got below its current target (None: not yet)
 
 
 @dataclass

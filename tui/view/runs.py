@@ -22,7 +22,7 @@ import numpy as np
 
 from model.runs import RunRecord, RunSummary, list_run_dirs, read_run, short_id, summarize
 from model.runs.store import RunsError
-from tui.view.format import format_compact
+from tui.format import format_compact
 from tui.view.series import F64
 
 #: The columns of ``mnist-tui runs`` and of the app's run list, one ``list_row`` per run.
