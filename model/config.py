@@ -3,7 +3,8 @@
 Every ``HyperParams`` checks every field against ``SPECS`` when it is made (``validated``,
 ``from_dict`` and ``dataclasses.replace`` included), so no invalid value can reach the trainer
 by any path. The CLI flags and the app's input fields parse text with ``parse_value``.
-Architecture fields (hidden units, activation, seed) only take effect on new weights.
+Architecture fields (hidden units, activation, seed, the initial scale) and the training set's
+(its size, its label noise) take effect on a reset: new weights, a new training set.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from model.activations import ACTIVATIONS, DEFAULT_ACTIVATION
 from model.variants import VARIANT_NAMES
 
 SCHEDULES = ("constant", "step", "exp", "cosine")
-#: Fields that need fresh weights (they apply on reset).
-ARCHITECTURE_FIELDS = frozenset({"hidden", "activation", "seed"})
+#: Fields that apply on reset: the weights, or the training set the run draws from, are built from them.
+ARCHITECTURE_FIELDS = frozenset({"hidden", "activation", "seed", "init_scale", "train_size", "label_noise"})
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,22 @@ SPECS: dict[str, FieldSpec] = {
         float, "probability of dropping an input pixel in a training step", 0.0, 1.0, high_open=True
     ),
     "max_norm": FieldSpec(float, "cap on the norm of each hidden unit's incoming weights (0: off)", 0.0, 1000.0),
+    "init_scale": FieldSpec(
+        float,
+        "initial weights as a multiple of the usual scale (He for relu, Xavier-like otherwise)",
+        0.0,
+        1000.0,
+        low_open=True,
+    ),
+    "train_size": FieldSpec(int, "train on the first N training images (0: all of them)", 0, 1_000_000),
+    "label_noise": FieldSpec(
+        float,
+        "fraction of training labels replaced by another class, drawn from the seed, e.g. 0.3 or 30%",
+        0.0,
+        1.0,
+        high_open=True,
+        percent=True,
+    ),
 }
 #: Fields that do not change what a step computes: left out of the study's run ids (the study ignores them).
 NON_TRAINING_FIELDS = frozenset({"target_error"})
@@ -92,6 +109,9 @@ class HyperParams:
     dropout: float = 0.0
     input_dropout: float = 0.0
     max_norm: float = 0.0
+    init_scale: float = 1.0  # x the usual initial weight scale (applies on reset)
+    train_size: int = 0  # the first N training images (0: all; applies on reset)
+    label_noise: float = 0.0  # fraction of training labels flipped to another class (applies on reset)
     target_error: float = 0.0  # a validation error to stop at (0: off); read by the run core
 
     def __post_init__(self) -> None:

@@ -25,6 +25,7 @@ from model.config import ARCHITECTURE_FIELDS, SPECS, HyperParams
 from model.mlp import MLP, Grads
 from model.schedule import lr_at
 from model.state import RunState, TrainState
+from model.training_set import training_rows, training_set
 from model.variants import AlignmentProbe, GradientRule, Variant, as_variant, make_rule, rule_for
 
 Array = NDArray[np.float32]
@@ -42,6 +43,14 @@ LOSS_WINDOW = 256
 #: One minibatch above this mean loss (nats) is divergence at any batch size, without waiting for
 #: the running mean; healthy batch-size-1 runs on MNIST peaked below 200.
 MAX_STEP_LOSS = 1000.0
+
+
+class RuleError(Exception):
+    """A gradient rule could not give a gradient for a reason its author can fix, e.g. a student's
+    own backprop raised or hung: the text is one line saying where. Training stops at that step.
+    ``quiet``: the rule was stopped on purpose (the app is quitting): there is nothing to report."""
+
+    quiet = False
 
 
 @dataclass(frozen=True)
@@ -79,12 +88,15 @@ class EvalMetrics:
 class Trainer:
     """Minibatch SGD with momentum, L2 weight decay and an LR schedule, in float32.
 
-    train: (X (N, D) float32, y (N,) int). eval_sets: name -> (X, y), evaluated on demand.
-    ``hp`` is the applied copy of the settings: what the live weights were built with and the
-    next step uses. The seed in it fixes the initial weights, the shuffling, any variant's
-    noise and the dropout masks, so the same seed gives the same numbers. ``rule``: None
-    follows ``hp.variant``; any ``GradientRule`` given is kept whatever ``hp.variant`` says.
-    ``variant`` is the rule a step uses (a ``CustomRule`` around a rule that is no variant).
+    train: (X (N, D) float32, y (N,) int), every row the run may train on; after a reset ``train``
+    holds the part it does train on (``hp.train_size`` rows, ``hp.label_noise`` of their labels
+    flipped) and ``source`` all of it. eval_sets: name -> (X, y), evaluated on demand.
+    ``hp`` is the applied copy of the settings: what the live weights and training set were built
+    with and the next step uses. The seed in it fixes the initial weights, the shuffling, the
+    flipped labels, any variant's noise and the dropout masks, so the same seed gives the same
+    numbers. ``rule``: None follows ``hp.variant``; any ``GradientRule`` given (a student's own
+    backprop) is kept whatever ``hp.variant`` says. ``variant`` is the rule a step uses (a
+    ``CustomRule`` around a rule that is no variant).
     """
 
     def __init__(
@@ -101,6 +113,7 @@ class Trainer:
         self.eval_sets = eval_sets if eval_sets is not None else {}
         self.snapshot_every = snapshot_every  # steps between last-good snapshots (a cheap copy of weights + momentum)
         self.angle_every = angle_every  # steps between alignment-angle probes (0: never)
+        self.source = train
         self.variant: Variant = make_rule(self.hp) if rule is None else as_variant(rule)
         self.reset()
 
@@ -113,9 +126,12 @@ class Trainer:
         """New weights, momentum and order from ``hp`` (default: the current one), architecture included."""
         if hp is not None:
             self.hp = hp
-        init_seq, order_seq, rule_seq = np.random.SeedSequence(self.hp.seed).spawn(3)
+        init_seq, order_seq, rule_seq, data_seq = np.random.SeedSequence(self.hp.seed).spawn(4)
+        hp = self.hp
+        self.train = training_set(*self.source, hp.train_size, hp.label_noise, np.random.default_rng(data_seq))
         X, _ = self.train
-        self.model = MLP(X.shape[1], self.hp.hidden, 10, self.hp.activation, np.random.default_rng(init_seq))
+        rng = np.random.default_rng(init_seq)
+        self.model = MLP(X.shape[1], hp.hidden, 10, hp.activation, rng, init_scale=hp.init_scale)
         self.order_rng = np.random.default_rng(order_seq)
         self.rule_rng = np.random.default_rng(rule_seq)
         # a fresh rule: a variant starts afresh (its fixed draws come from the new rule_rng)
@@ -324,8 +340,9 @@ class Trainer:
         """
         X, _ = self.train
         D, H, K = state.shape
-        if len(state.order) != len(X):
-            raise ValueError(f"was made on {len(state.order)} training examples, not {len(X)}")
+        n = training_rows(len(self.source[0]), state.hp.train_size)
+        if len(state.order) != n:
+            raise ValueError(f"was made on {len(state.order)} training examples, not {n}")
         if X.shape[1] != D or self.model.shape[2] != K:
             raise ValueError(f"has {D} inputs and {K} classes, the trainer {X.shape[1]} and {self.model.shape[2]}")
         rule = make_rule(state.hp) if self.variant.follows_settings else self.variant

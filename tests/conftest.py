@@ -66,8 +66,9 @@ def make_tiny_mnist(splits: tuple[int, int, int] = TINY_SPLITS, seed: int = 0) -
 
 @pytest.fixture(autouse=True, scope="session")
 def _runs_in_a_temp_folder(tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Run records of every test go to a temporary folder, never the user data folder."""
+    """Run records and challenge progress of every test go to a temporary folder, never the user data folder."""
     os.environ["MNIST_TUI_RUNS"] = str(tmp_path_factory.mktemp("runs"))
+    os.environ["MNIST_TUI_CHALLENGES"] = str(tmp_path_factory.mktemp("progress") / "challenges.json")
 
 
 @pytest.fixture(scope="session")

@@ -77,6 +77,7 @@ def test_wheel_holds_only_the_two_packages_and_what_they_read(wheel: Path) -> No
     assert {t for t in top if not t.endswith(".dist-info")} == {"model", "tui"}
     for asset in ("app.tcss", "panels.tcss", "pad.tcss", "backprop.md"):
         assert f"tui/assets/{asset}" in names
+    assert "model/exercise/starter_backprop.py" in names  # what `exercise new` writes
     assert not any(name.startswith(("tests/", "benchmarks/")) for name in names)
 
 
@@ -108,6 +109,10 @@ def test_installed_subcommands_work_from_another_folder(venv: Path, elsewhere: P
     assert gradcheck.returncode == 0 and json.loads(gradcheck.stdout)["passed"] is True
     fetched = _run([tool, "fetch", "--data", "mnist.npz"], cwd=elsewhere, env=env)
     assert fetched.returncode == 0 and "MNIST ok" in fetched.stdout, fetched.stderr
+    new = _run([tool, "exercise", "new", "hw"], cwd=elsewhere, env=env)
+    assert new.returncode == 0 and (elsewhere / "hw" / "backprop.py").is_file(), new.stderr
+    checked = _run([tool, "exercise", "check", "hw/backprop.py", "--json"], cwd=elsewhere, env=env)
+    assert checked.returncode == 1 and json.loads(checked.stdout)["next"] == "loss_one", checked.stderr
     for command in ("experiments", "bench"):
         shown = _run([tool, command, "--help"], cwd=elsewhere, env=env)
         assert shown.returncode == 0 and "usage: mnist-tui" in shown.stdout, shown.stderr

@@ -42,11 +42,13 @@ from tui.session.config import AppConfig
 if TYPE_CHECKING:
     from model.run import Run
     from tui.screens.main import MainScreen
-    from tui.session.bridge import TrainingBridge
+    from tui.session.bridge import GradCheck, TrainingBridge
     from tui.session.events import WorkerEvent
+    from tui.session.student import StudentSession
 
-#: What drives an opened run for the app: given the run and where its events go, a session.
-SessionFactory = Callable[["Run", Callable[["WorkerEvent"], object]], "TrainingBridge"]
+#: What drives an opened run for the app: given the run, where its events go and what ``g``
+#: checks, a session (its thread started or not).
+SessionFactory = Callable[["Run", Callable[["WorkerEvent"], object], "GradCheck"], "TrainingBridge"]
 
 FAIL_EXIT_SECONDS = 3.0
 #: After a signal, once the run is saved, the process ends within this many seconds even if
@@ -93,32 +95,33 @@ def user_data_folder() -> Path:
     return Path(platformdirs.user_data_dir("mnist-tui", appauthor=False))
 
 
-def start_session(run: Run, post: Callable[[WorkerEvent], object]) -> TrainingBridge:
+def start_session(run: Run, post: Callable[[WorkerEvent], object], gradcheck: GradCheck) -> TrainingBridge:
     """The app's session: a training thread driving ``run``, started at once."""
     from tui.session.bridge import TrainingBridge
 
-    bridge = TrainingBridge(run, post)
+    bridge = TrainingBridge(run, post, gradcheck=gradcheck)
     bridge.start()
     return bridge
 
 
-def idle_session(run: Run, post: Callable[[WorkerEvent], object]) -> TrainingBridge:
+def idle_session(run: Run, post: Callable[[WorkerEvent], object], gradcheck: GradCheck) -> TrainingBridge:
     """A session whose thread never starts: everything built, nothing trains (layout snapshots)."""
     from tui.session.bridge import TrainingBridge
 
-    return TrainingBridge(run, post)
+    return TrainingBridge(run, post, gradcheck=gradcheck)
 
 
-def open_app_run(data: Any, config: AppConfig) -> Run:
+def open_app_run(data: Any, config: AppConfig, student: StudentSession | None = None) -> Run:
     """The app's run on ``data``: fresh from ``config.hp``, or resuming ``config.resume`` with its
-    overrides; recorded (warnings kept until the worker can show them). CheckpointError (one line)."""
+    overrides; recorded (warnings kept until the worker can show them); with ``student``, their
+    rule trains and the record says which file. CheckpointError (one line)."""
     from model.checkpoint import load_checkpoint
     from model.run import Policy, Recording, open_run
     from model.runs import runs_dir
 
     state = load_checkpoint(config.resume) if config.resume else None
     recording = Recording(runs_dir(config.runs), "app", config.tensorboard)
-    return open_run(
+    run = open_run(
         data,
         config.hp,
         resume=state,
@@ -126,7 +129,11 @@ def open_app_run(data: Any, config: AppConfig) -> Run:
         policy=Policy(mistakes=True),
         recording=recording,
         paused=config.start_paused,
+        rule=student.rule if student is not None else None,
     )
+    if student is not None:  # which code trains from here (a replay uses backprop, and says so)
+        run.note("backprop", file=student.source.absolute, sha256=student.source.sha256)
+    return run
 
 
 class _Cancelled(Exception):
@@ -139,6 +146,8 @@ class MnistApp(App[int]):
     config: the settings (``AppConfig``). data: an MNIST-like object (skips the loader; tests).
     session: what drives the opened run (``start_session``; ``idle_session`` builds everything
     but never starts the thread).
+    student: ``--backprop FILE``: the student's grads_batch trains (``StudentSession``, loaded and
+    tried already), the gradient check checks their code, ``c`` shows its check, ``u`` reloads it.
     """
 
     TITLE = "mnist-tui"
@@ -155,12 +164,20 @@ class MnistApp(App[int]):
     VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-short"), (32, "-tall"), (50, "-huge")]
 
     def __init__(
-        self, config: AppConfig | None = None, *, data: Any = None, session: SessionFactory = start_session
+        self,
+        config: AppConfig | None = None,
+        student: StudentSession | None = None,
+        *,
+        data: Any = None,
+        session: SessionFactory = start_session,
     ) -> None:
         super().__init__()
         self.config = config if config is not None else AppConfig()
         self.data = data
         self.session = session
+        self.student = student
+        if student is not None:
+            self.sub_title = f"your backprop: {student.source.path}"
         self.autosave_note = ""  # what quitting did about the autosave (run_app prints it)
         self._exit_code = 0
         self._quitting = False
@@ -178,7 +195,7 @@ class MnistApp(App[int]):
     # ---- start-up ------------------------------------------------------------------------------
     def get_default_screen(self) -> Screen[Any]:
         if self.data is not None:
-            return self._build_main(open_app_run(self.data, self.config))
+            return self._build_main(open_app_run(self.data, self.config, self.student))
         return LoadingScreen(id="loading")
 
     def on_mount(self) -> None:
@@ -198,7 +215,10 @@ class MnistApp(App[int]):
         """The main screen is mounted: hand it the session that drives the run."""
         assert self.main is not None and self.live_run is not None
         self._start_step = self.live_run.trainer.state.step
-        self.bridge = self.session(self.live_run, self.main.post_event)
+        from tui.session.checks import run_gradcheck
+
+        gradcheck = self.student.gradcheck if self.student is not None else run_gradcheck
+        self.bridge = self.session(self.live_run, self.main.post_event, gradcheck)
         self.main.attach(self.bridge)
         if self.config.settle_gc:
             self.call_after_refresh(settle_garbage_collector)
@@ -207,7 +227,7 @@ class MnistApp(App[int]):
         from tui.screens.main import MainScreen
 
         self.live_run = run
-        self.main = MainScreen(run, self.config)
+        self.main = MainScreen(run, self.config, student=self.student)
         return self.main
 
     def _load(self) -> None:
@@ -230,7 +250,7 @@ class MnistApp(App[int]):
         try:
             data = load_mnist(config.data_path, progress=progress)
             progress("Building the network", None)
-            run = open_app_run(data, config)
+            run = open_app_run(data, config, self.student)
             note = ""
             if config.resume:
                 from tui.format import format_value
@@ -346,7 +366,10 @@ class MnistApp(App[int]):
         self.autosave_note = f"saved the run to {path}; continue it with: mnist-tui --resume {path}"
 
     def stop_training(self) -> None:
-        """Stop and join the training thread (idempotent)."""
+        """Stop and join the training thread (idempotent); with ``--backprop``, first stop the child
+        running the student's code (a step waiting on it ends at once)."""
+        if self.student is not None:
+            self.student.close()
         if self.bridge is not None:
             self.bridge.stop()
 
@@ -369,7 +392,8 @@ class MnistApp(App[int]):
         from tui.widgets.gradcheck import GradCheckPanel
 
         cursor_keys = ("move_cursor", "cursor_end", "hide_cursor")  # listed as CURSOR_ROWS, pairs in one row
-        training = [b for b in MainScreen.BINDINGS if isinstance(b, Binding) and not b.action.startswith(cursor_keys)]
+        left_out = cursor_keys if self.student is not None else (*cursor_keys, *MainScreen.STUDENT_ACTIONS)
+        training = [b for b in MainScreen.BINDINGS if isinstance(b, Binding) and not b.action.startswith(left_out)]
         panel_keys = [b for b in training if b.action.startswith("show_panel")]
         ordered = [b for b in training if b not in panel_keys] + list(self.BINDINGS) + panel_keys
         app_rows = _merge_keys(binding_rows(ordered))
@@ -443,10 +467,10 @@ def settle_garbage_collector(thresholds: tuple[int, int, int] = GC_THRESHOLDS) -
     gc.set_threshold(*thresholds)
 
 
-def run_app(config: AppConfig) -> int:
+def run_app(config: AppConfig, student: StudentSession | None = None) -> int:
     """Run the app until it quits; returns its exit status (2 when the data cannot be loaded,
-    128 + N after signal N). Says where the run was autosaved, if it was."""
-    app = MnistApp(replace(config, handle_signals=True, settle_gc=True))
+    128 + N after signal N). Says where the run was kept, if it trained."""
+    app = MnistApp(replace(config, handle_signals=True, settle_gc=True), student)
     app.exit_watchdog = True
     if config.sandbox is not None:
         watch_parent()

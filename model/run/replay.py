@@ -186,13 +186,17 @@ def replay(
     state, changes, caveats = starting_state(record)
     if data_tag and meta.get("data") and meta["data"] != data_tag:
         caveats.append(f"other data: the run saw data {meta['data']}, this is {data_tag}")
-    options = {"train_size": int(meta.get("train_size") or len(data.train_x)), "angle_every": _angle_every(meta)}
+    rows = int(meta.get("source_size") or meta.get("train_size") or len(data.train_x))  # what hp.train_size picks from
+    options = {"train_size": rows, "angle_every": _angle_every(meta)}
     try:
         trainer = start_trainer(data, HyperParams.from_dict(meta["hparams"]), state, changes, **options)
     except CheckpointError as exc:
         raise StartChanged(f"run {record.run_id}: {exc}") from None
     run = Run(trainer, policy=_policy(meta))
     lines = list(_lines(record.folder))
+    trained_with = next((e for e in lines if e.get("kind") == "event" and e.get("event") == "backprop"), None)
+    if trained_with is not None:  # mnist-tui --backprop FILE: the student's gradient is not ours to replay
+        caveats.append(f"the run trained with the gradient of {trained_with.get('file')}; the replay uses backprop")
     expected = [
         (int(p["step"]), float(p["loss"])) for p in lines if p.get("kind") == "progress" and p.get("loss") is not None
     ]

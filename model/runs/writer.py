@@ -353,6 +353,7 @@ def run_meta(run_id: str, trainer: Trainer, source: str, data: str) -> dict[str,
         "start_examples": trainer.state.examples_seen,
         "train_size": len(trainer.order),
         "angle_every": trainer.angle_every,
+        "source_size": len(trainer.source[0]),  # the rows hparams.train_size picks from (replay gives the same)
         "data": data,
         "version": pkg,
         "machine": environment() | {"blas_threads": os.environ.get("OPENBLAS_NUM_THREADS")},

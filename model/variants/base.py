@@ -90,6 +90,11 @@ class Variant:
         """True when the update is the exact gradient of the clean network (its angle to it is 0)."""
         return False
 
+    @property
+    def label(self) -> str:
+        """What the status shows for this rule ("" : the settings' variant name)."""
+        return ""
+
     def state(self) -> dict[str, NDArray[Any]]:
         """Arrays this rule carries from step to step (saved in checkpoints); none by default."""
         return {}
@@ -203,6 +208,11 @@ class CustomRule(Variant):
         super().__init__()
         self.rule = rule
         self.key = ("custom",)
+
+    @property
+    def label(self) -> str:
+        """The rule's own name when it has one (``label``), e.g. the student's file."""
+        return str(getattr(self.rule, "label", "") or "")
 
     def loss_and_grads(self, model: MLP, X: Array, y: Labels, rng: np.random.Generator) -> StepResult:
         return self.rule.loss_and_grads(model, X, y, rng)

@@ -75,6 +75,8 @@ def confined_app_flags(flags: list[str], root: Path) -> list[str]:
     parsed = parser.parse_args(flags)  # SystemExit(2) after its one line
     if parsed.sandbox is not None or parsed.from_run is not None:
         raise UserError("serve: the flags after the serve options are the app's (no --sandbox or --from)")
+    if parsed.backprop is not None:  # a visitor must never be able to make the server run code
+        raise UserError("serve: --backprop is refused: it runs a Python file, which a served app must not do")
     check_tensorboard(parsed.tensorboard)
     for flag in ("--data", "--resume"):  # the files every session reads must live in the server's folder
         value = getattr(parsed, flag[2:])

@@ -32,7 +32,7 @@ from model.config import HyperParams
 from model.mlp import MLP
 from model.run import Change, Command, Evaluate, Load, Pause, Reset, Resume, Run, Save, Step
 from model.run import events as ev
-from model.trainer import Trainer
+from model.trainer import RuleError, Trainer
 from tui.errorlog import detail, log_error, summary
 from tui.format import format_target
 from tui.session.checks import GRADCHECK_BATCH, run_gradcheck
@@ -40,6 +40,7 @@ from tui.session.events import (
     CheckpointSaved,
     Diverged,
     Evaluated,
+    GradCheckDone,
     HParamsApplied,
     Notice,
     RunReset,
@@ -55,6 +56,7 @@ POST_INTERVAL = 0.1  # s between progress messages while training
 PAUSE_WAIT = 0.05  # s a paused worker sleeps before it looks for commands again
 JOIN_TIMEOUT = 5.0
 YIELD_SECONDS = 0.003  # the worker releases the GIL at least this often
+RULE_ERROR_SECONDS = 30.0  # a gradient rule's own error (e.g. the student's backprop raised) stays this long
 THREAD_NAME = "mnist-tui-trainer"
 GRADCHECK_THREAD_NAME = "mnist-tui-gradcheck"
 
@@ -71,13 +73,28 @@ class _Snapshot:
     tag: str
 
 
+#: What ``g`` runs: (a copy of the model, X, y, the stop flag) -> the reports.
+GradCheck = Callable[[MLP, np.ndarray, np.ndarray, threading.Event], GradCheckDone]
+
+
 class TrainingBridge:
-    """Drives ``run`` on a worker thread and reports to ``post``; ``start`` starts the thread."""
+    """Drives ``run`` on a worker thread and reports to ``post``; ``start`` starts the thread.
+
+    ``gradcheck``: what ``g`` runs (default: the project's own backprop, ``run_gradcheck``; with
+    ``--backprop`` the student's). A ``RuleError`` from the run's gradient rule (a student's backprop
+    that raised or hung) pauses training with its one line as a ``Notice``.
+    """
 
     def __init__(
-        self, run: Run, post: Callable[[WorkerEvent], object], *, post_interval: float = POST_INTERVAL
+        self,
+        run: Run,
+        post: Callable[[WorkerEvent], object],
+        *,
+        post_interval: float = POST_INTERVAL,
+        gradcheck: GradCheck = run_gradcheck,
     ) -> None:
         self.run = run
+        self._run_gradcheck = gradcheck
         self._post = post
         self._interval = post_interval
         self._commands: queue.SimpleQueue[Command | _GradCheck | _Snapshot] = queue.SimpleQueue()
@@ -194,6 +211,13 @@ class TrainingBridge:
         while not self._stop.is_set():
             try:
                 self._loop()
+            except RuleError as exc:  # the gradient rule's own code failed (one line): pause on it
+                self._running.clear()
+                self.run.apply(Pause())
+                if self._stop.is_set() or exc.quiet:  # quitting: the rule was stopped on purpose
+                    break
+                self.run.note("rule_error", error=str(exc))
+                self._post(Notice(str(exc), "error", timeout=RULE_ERROR_SECONDS))
             except Exception as exc:  # stop training, keep serving commands (save, load, reset)
                 self._failed = True
                 self._running.clear()
@@ -346,7 +370,7 @@ class TrainingBridge:
         thread.start()
 
     def _gradcheck_main(self, model: MLP, X: np.ndarray, y: np.ndarray) -> None:
-        done = run_gradcheck(model, X, y, self._stop)
+        done = self._run_gradcheck(model, X, y, self._stop)
         reports = [*done.toy, *([done.live] if done.live is not None else [])]
         worst = max((p.max_rel_error for r in reports for p in r.params), default=None)
         passed = bool(reports) and all(r.passed for r in reports) and done.error is None

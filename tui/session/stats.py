@@ -73,7 +73,7 @@ def status_of(run: Run, state: str, rate: float | None) -> TrainStatus:
         valid_error=figures.valid_error,
         best_valid_error=figures.best.valid_error,
         test_error_at_best=figures.best.test_error,
-        variant=hp.variant,
+        variant=trainer.variant.label or hp.variant,  # a rule of one's own may name itself
         angles=tuple(figures.last_angles.items()) if figures.last_angles else (),
         target_error=hp.target_error,
         target=run.target,
