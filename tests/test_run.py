@@ -77,7 +77,7 @@ def test_settings_are_valid_by_construction() -> None:
 def test_a_finished_checkpoint_opens_finished_and_resume_says_how_far(tiny_mnist: MNIST, tmp_path: Path) -> None:
     run = Run(make_trainer(HP.validated(epochs=1), tiny_mnist))
     run.train()
-    path = save_checkpoint(tmp_path / "e1.npz", run.trainer.run_state(run.meta()))
+    path = save_checkpoint(tmp_path / "e1.npz", run.snapshot())
     resumed = open_run(tiny_mnist, HP, resume=load_checkpoint(path))
     assert resumed.state == "finished" and resumed.epochs_done == 1 and resumed.trainer.hp.epochs == 1
     events = heard(resumed)

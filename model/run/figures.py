@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from model.target import TargetReport
-from model.trainer import EvalMetrics, StepMetrics
+from model.trainer import EvalMetrics, StepMetrics, Trainer
 
 #: The figures a checkpoint carries (``RunState.meta``), so a resumed run shows them again.
 META_KEYS = ("elapsed", "last_loss", "valid_error", "best_valid_error", "test_error_at_best")
@@ -118,6 +118,16 @@ class RunFigures:
         self.epoch_rows.add(m)
         self.eval_rows.add(m)
 
+    def close_epoch(self, metrics: EvalMetrics, trainer: Trainer) -> EpochRecord:
+        """The line of the epoch that ends (or is cut short) at ``metrics``, an evaluation at this step."""
+        errors = {name: err for name, (_, err) in metrics.results.items()}
+        errors.setdefault("train", float("nan"))
+        loss = metrics.results["train"][0] if "train" in metrics.results else float("nan")
+        record = EpochRecord(trainer.epoch_float, trainer.state.step, loss, errors, self.epoch_seconds, trainer.lr)
+        self.history.append(record)
+        self.epoch_seconds = 0.0
+        return record
+
     def meta(self) -> dict[str, Any]:
         """The figures a checkpoint carries (``restore`` reads them back)."""
         values = (self.train_seconds, self.last_loss, self.valid_error, self.best.valid_error, self.best.test_error)
@@ -150,6 +160,31 @@ class RunOutcome:
     status: str  # finished, target, diverged, interrupted, ...
     history: list[EpochRecord] = field(default_factory=list)
     target: TargetReport | None = None  # None: no target was set
+
+    @classmethod
+    def of(
+        cls, figures: RunFigures, trainer: Trainer, status: str, since: tuple[float, int], target: TargetReport | None
+    ) -> RunOutcome:
+        """What a run came to: its figures and counters; ``since``: (training seconds, examples) when
+        this run object began (a resumed run's earlier time is not in the rate)."""
+        nan, final, best = float("nan"), figures.history[-1] if figures.history else None, figures.best
+        seconds = figures.train_seconds - since[0]
+        return cls(
+            epochs=trainer.epoch_float,
+            steps=trainer.state.step,
+            seconds=seconds,
+            examples_per_second=(trainer.state.examples_seen - since[1]) / max(seconds, 1e-9),
+            train_loss=final.train_loss if final else nan,
+            train_error=final.errors.get("train", nan) if final else nan,
+            valid_error=final.errors.get("valid", nan) if final else nan,
+            test_error=final.errors.get("test", nan) if final else nan,
+            best_epoch=best.epoch,
+            best_valid_error=nan if best.valid_error is None else best.valid_error,
+            test_error_at_best=nan if best.test_error is None else best.test_error,
+            status=status,
+            history=list(figures.history),
+            target=target or (TargetReport(trainer.hp.target_error) if trainer.hp.target_error else None),
+        )
 
     @property
     def diverged(self) -> bool:

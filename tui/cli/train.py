@@ -247,9 +247,8 @@ def _save(run: Run, save: Path | None, outcome: RunOutcome) -> tuple[bool, str]:
 
     if save is None:
         return True, "not saved (no --save)"
-    meta = run.meta() | {"run_id": run.recorder.run_id, "status": outcome.status}
     try:
-        return True, f"saved {save_checkpoint(save, run.trainer.run_state(meta))}"
+        return True, f"saved {save_checkpoint(save, run.snapshot(run_id=run.recorder.run_id, status=outcome.status))}"
     except CheckpointError as exc:
         return False, str(exc)
 

@@ -200,7 +200,7 @@ class TrainingBridge:
         """
         if self._thread is not None and self._thread.is_alive():
             raise RuntimeError("training did not stop in time")
-        return save_checkpoint(path, self.run.trainer.run_state(self.run.meta()))
+        return save_checkpoint(path, self.run.snapshot())
 
     # ---- worker thread ---------------------------------------------------------------------
     def _main(self) -> None:
