@@ -71,7 +71,7 @@ async def test_w_opens_the_filters_pages_selects_and_switches_scale(tiny_mnist: 
         assert "W2 out" in str(bars) and "B back" not in str(bars)  # exact backprop: no feedback
         await pilot.press("escape")
         await wait_for(pilot, lambda: app.screen is app.main, what="back to training")
-        assert not app.main.weight_listeners  # unsubscribed on the way out
+        assert not app.main.host.weight_listeners  # unsubscribed on the way out
 
 
 async def test_the_filters_follow_training_live(tiny_mnist: Any, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -247,7 +247,7 @@ async def test_an_empty_runs_folder_says_so(tmp_path: Path, tiny_mnist: Any, mon
     app = new_app(HP, data=tiny_mnist, start_paused=True)
     async with app.run_test(size=SIZE) as pilot:
         main = await started(pilot)
-        app.push_screen(RunsScreen(main, tmp_path / "empty"))
+        app.push_screen(RunsScreen(main.host, tmp_path / "empty"))
         screen = app.screen
         assert isinstance(screen, RunsScreen)
         await wait_for(pilot, lambda: screen.loaded)

@@ -61,7 +61,7 @@ async def show_weights(pilot: Pilot[Any], tiny: Any, keys: tuple[str, ...] = ())
             break
         await pilot.pause(0.01)
     assert app.main is not None
-    screen = WeightsScreen(app.main, live=False)
+    screen = WeightsScreen(app.main.host, live=False)
     await app.push_screen(screen)
     await pilot.pause()
     screen.query_one(WeightsView).show(build_weights_data(fixed_snapshot(), tiny.valid_x))

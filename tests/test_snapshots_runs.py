@@ -65,7 +65,7 @@ def test_run_list(snap_compare: Any, tiny_mnist: Any, tmp_path: Path, monkeypatc
                 break
             await pilot.pause(0.01)
         assert app.main is not None
-        screen = RunsScreen(app.main, root, live_id="20261203-080000-0a0b")
+        screen = RunsScreen(app.main.host, root, live_id="20261203-080000-0a0b")
         app.push_screen(screen)
         for _ in range(500):
             if screen.is_mounted and screen.loaded:

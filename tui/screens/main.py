@@ -15,11 +15,10 @@ and stopping the worker, quitting and the autosave).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import events, on
 from textual.app import ComposeResult, SystemCommand
@@ -29,44 +28,27 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Header, Static, Tab, Tabs
 
-from model.config import ARCHITECTURE_FIELDS
-from tui.format import format_value
 from tui.sandbox import confine
+from tui.screens.coach import StudentCoach, StudentMessage
+from tui.screens.feed import PanelFeed
+from tui.screens.host import ScreenHost
 from tui.screens.prompt import PathPrompt
 from tui.session.events import (
-    CheckpointSaved,
-    Diverged,
-    Evaluated,
-    GradCheckDone,
-    HParamsApplied,
-    Notice,
-    RunReset,
-    TrainProgress,
-    TrainStatus,
-    WeightsSnapshot,
     WorkerEvent,
-    WorkerFailed,
 )
-from tui.widgets.charts import ChartsPanel, OverlayRun
-from tui.widgets.controls import ControlsPanel, label_for
+from tui.widgets.charts import ChartsPanel
+from tui.widgets.controls import ControlsPanel
 from tui.widgets.digits import MisclassifiedPanel
 from tui.widgets.gradcheck import GradCheckPanel
 from tui.widgets.keybar import KeyBar
 from tui.widgets.status import StatusPanel
 
 if TYPE_CHECKING:
-    from textual.timer import Timer
-
-    from model.analysis import Misclassified
     from model.run import Run
-    from tui.screens.exercise import ExerciseScreen
     from tui.session.bridge import TrainingBridge
     from tui.session.config import AppConfig
-    from tui.session.student import StudentEvent, StudentSession
-    from tui.view.selection import Shown
+    from tui.session.student import StudentSession
 
-T = TypeVar("T")
-DIGITS_SECONDS = 0.5  # the digit viewer gets a new result at most this often
 #: The smallest terminal (columns, rows) the compact layout fits: the controls column (41),
 #: the four tabs beside it, and a chart of a few rows under the status strip.
 MIN_SIZE = (80, 20)
@@ -80,14 +62,6 @@ class WorkerMessage(Message):
     """A training-worker event on its way to the UI thread."""
 
     def __init__(self, event: WorkerEvent) -> None:
-        super().__init__()
-        self.event = event
-
-
-class StudentMessage(Message):
-    """A check or reload of the student's backprop finished (``--backprop``)."""
-
-    def __init__(self, event: StudentEvent) -> None:
         super().__init__()
         self.event = event
 
@@ -194,16 +168,11 @@ class MainScreen(Screen[None]):
         self.run = run
         self.config = config
         self.student = student  # --backprop FILE: the student's code trains, ``c`` shows its check
-        self._exercise: ExerciseScreen | None = None
+        self.coach = StudentCoach(self, student) if student is not None else None
         self.bridge: TrainingBridge | None = None
         self.last_checkpoint = ""
-        self._state = "loading"
-        self._digits_pending: Misclassified | None = None
-        self._digits_shown = -1e9
-        self._digits_timer: Timer | None = None
-        #: Screens and panels that asked for weight snapshots get each one (they unsubscribe on unmount).
-        self.weight_listeners: list[Callable[[WeightsSnapshot], None]] = []
-        self._kept: dict[str, Any] = {}  # what screens over this one keep between openings (TrainingHost.kept)
+        self.host = ScreenHost(run, lambda: self.charts, lambda: self.digits)  # what the screens over this see
+        self.feed = PanelFeed(self)  # the worker's events to the panels
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -229,10 +198,10 @@ class MainScreen(Screen[None]):
             if not widget.border_title:
                 widget.border_title = title
         self.charts.show_angles(self.angles_always or self.run.desired.variant != "exact")
-        if self.student is not None:
+        if self.coach is not None:
             for name in STUDENT_FIXED:
                 self.controls.query_one(f"#row-{name}").display = False
-            self.student.check(self.post_student_event)  # its verdict arrives as a notice; c shows it
+            self.coach.check()  # its verdict arrives as a notice; c shows it
         self.post_message(self.Ready())
 
     # ---- panels -----------------------------------------------------------------------------
@@ -297,47 +266,11 @@ class MainScreen(Screen[None]):
         if self.compact and key != "digits" and self.focused is self.digits:
             self.set_focus(None)  # a hidden panel must not keep the keys
 
-    # ---- TrainingHost: what the screens over this one may ask -------------------------------
-    def watch_weights(self, listener: Callable[[WeightsSnapshot], None]) -> None:
-        self.weight_listeners.append(listener)
-
-    def unwatch_weights(self, listener: Callable[[WeightsSnapshot], None]) -> None:
-        if listener in self.weight_listeners:
-            self.weight_listeners.remove(listener)
-
-    def request_weights(self, tag: str) -> None:
-        if self.bridge is not None:
-            self.bridge.snapshot(tag)
-
-    def data_set(self, name: str) -> tuple[Any, Any] | None:
-        trainer = self.run.trainer
-        return trainer.train if name == "train" else trainer.eval_sets.get(name)
-
-    def shown_digit(self) -> Shown | None:
-        return self.digits.browser.shown()
-
-    def live_settings(self) -> dict[str, Any]:
-        return self.run.desired.to_dict()
-
-    def live_run_id(self) -> str:
-        return self.run.recorder.run_id
-
-    def overlay(self) -> list[OverlayRun]:
-        return list(self.charts.overlay)
-
-    def set_overlay(self, runs: list[OverlayRun]) -> None:
-        self.charts.set_overlay(runs)
-
-    def kept(self, key: str, make: Callable[[], T]) -> T:
-        if key not in self._kept:
-            self._kept[key] = make()
-        return cast(T, self._kept[key])
-
     # ---- the worker ------------------------------------------------------------------------
     def attach(self, bridge: TrainingBridge) -> None:
         """Drive the run through ``bridge`` from now on."""
-        self.bridge = bridge
-        self._state = self.run.state
+        self.bridge = self.host.bridge = bridge
+        self.feed.state = self.run.state
         self.refresh_bindings()
 
     def post_event(self, event: WorkerEvent) -> None:
@@ -345,20 +278,16 @@ class MainScreen(Screen[None]):
         self.post_message(WorkerMessage(event))
 
     def on_worker_message(self, message: WorkerMessage) -> None:
-        handlers: dict[type, Callable[[Any], None]] = {
-            TrainProgress: self._progress,
-            Evaluated: self._evaluated,
-            HParamsApplied: self._hparams_applied,
-            RunReset: self._run_reset,
-            Diverged: self._diverged,
-            WorkerFailed: self._worker_failed,
-            GradCheckDone: self._gradcheck_done,
-            CheckpointSaved: self._saved,
-            Notice: self._notice,
-            WeightsSnapshot: self._weights_snapshot,
-        }
         if self.is_attached and self.app.is_running:
-            handlers[type(message.event)](message.event)
+            self.feed.route(message.event)
+
+    def on_student_message(self, message: StudentMessage) -> None:
+        if self.coach is not None and self.is_attached and self.app.is_running:
+            self.coach.received(message.event)
+
+    def on_screen_resume(self) -> None:
+        """Back on top: show the misclassified digits that arrived while another screen was."""
+        self.feed.show_digits()
 
     # ---- actions ---------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -392,12 +321,12 @@ class MainScreen(Screen[None]):
     def action_pause(self) -> None:
         if self.bridge is not None and not self.bridge.paused:
             self.bridge.pause()
-            self._set_state("paused")
+            self.feed.set_state("paused")
 
     def action_resume(self) -> None:
         if self.bridge is not None and self.bridge.paused:
             self.bridge.resume()
-            self._set_state("running")
+            self.feed.set_state("running")
 
     def action_step(self) -> None:
         if self.bridge is not None and self.bridge.paused:
@@ -476,19 +405,19 @@ class MainScreen(Screen[None]):
     def action_draw(self) -> None:
         from tui.screens.pad import DrawPadScreen
 
-        self.app.push_screen(DrawPadScreen(self))
+        self.app.push_screen(DrawPadScreen(self.host))
 
     def action_weights(self) -> None:
         from tui.screens.weights import WeightsScreen
 
         if self.bridge is not None:
-            self.app.push_screen(WeightsScreen(self))
+            self.app.push_screen(WeightsScreen(self.host))
 
     def action_math(self) -> None:
         from tui.screens.math import MathScreen
 
         if self.bridge is not None:
-            self.app.push_screen(MathScreen(self))
+            self.app.push_screen(MathScreen(self.host))
 
     def action_runs(self) -> None:
         from model.runs import runs_dir
@@ -496,7 +425,7 @@ class MainScreen(Screen[None]):
         from tui.view.runs import EntryCache
 
         root = runs_dir(self.config.runs)
-        self.app.push_screen(RunsScreen(self, root, cache=self.kept("runs", EntryCache)))
+        self.app.push_screen(RunsScreen(self.host, root, cache=self.host.kept("runs", EntryCache)))
 
     def action_cursor(self) -> None:
         """Show the chart cursor (at the right end), or hide it."""
@@ -525,218 +454,25 @@ class MainScreen(Screen[None]):
     # ---- the student's backprop (--backprop FILE) ----------------------------------------------
     def action_student_check(self) -> None:
         """Show the latest check of the student's code (and check again if none is running)."""
-        from tui.screens.exercise import ExerciseScreen
-
-        student = self.student
-        if student is None:
-            return
-        started = self._student_recheck()
-        if self._exercise is None or not self._exercise.is_attached:
-            self._exercise = ExerciseScreen(
-                student.source.path,
-                student.result,
-                started or student.busy,
-                student.output,
-                self._student_recheck,
-                self.action_student_reload,
-            )
-            self.app.push_screen(self._exercise)
-
-    def _student_recheck(self) -> bool:
-        started = self.student is not None and self.student.check(self.post_student_event)
-        if started and self._exercise is not None:
-            self._exercise.show(self._exercise.result, checking=True)
-        return started
+        if self.coach is not None:
+            self.coach.show_check()
 
     def action_student_reload(self) -> None:
         """Read the student's file again; it is checked before training uses it."""
-        student = self.student
-        if student is None:
-            return
-        hp = self.run.desired
-        if not student.reload(self.post_student_event, hp.hidden, hp.batch_size):
-            self.notify("a check of your backprop is still running; try again in a moment")
-            return
-        self.notify(f"reloading {student.source.path}: checking it before it trains")
-        if self._exercise is not None and self._exercise.is_attached:
-            self._exercise.show(self._exercise.result, checking=True)
-
-    def post_student_event(self, event: StudentEvent) -> None:
-        """The student session's callback (any thread)."""
-        self.post_message(StudentMessage(event))
-
-    def on_student_message(self, message: StudentMessage) -> None:
-        from tui.session.student import StudentChecked
-
-        if not (self.is_attached and self.app.is_running):
-            return
-        event = message.event
-        if not isinstance(event, StudentChecked):
-            self.notify(event.text, severity="error", timeout=15)
-            if self._exercise is not None and self._exercise.is_attached:
-                self._exercise.show(self._exercise.result, checking=False)
-            return
-        if self._exercise is not None and self._exercise.is_attached:
-            self._exercise.show(event.result, checking=False)
-        text, severity = _verdict_notice(event)
-        self.notify(text, severity=severity)  # type: ignore[arg-type]
-        if event.reloaded and self.student is not None:
-            source = self.student.source
-            self.run.note("backprop", file=source.absolute, sha256=source.sha256)  # which code trains from here
-            self.gradcheck.mark_stale("checked before the reload")
-            self.charts.add_marker(self.status.status.examples_seen, f"reloaded {source.name}")
-            if event.activation and self.bridge is not None:  # ACTIVATION changed: new weights for it
-                self.bridge.set_field("activation", event.activation)
-                self.bridge.reset()
+        if self.coach is not None:
+            self.coach.reload()
 
     @on(MisclassifiedPanel.Why)
     def _why(self, message: MisclassifiedPanel.Why) -> None:
         from tui.screens.why import WhyScreen
 
         if self.bridge is not None:
-            self.app.push_screen(WhyScreen(self, message.image, message.true, message.row))
+            self.app.push_screen(WhyScreen(self.host, message.image, message.true, message.row))
 
     @on(ControlsPanel.Changed)
     def _field_changed(self, message: ControlsPanel.Changed) -> None:
         if self.bridge is not None:
             self.bridge.set_field(message.name, message.value)
-
-    # ---- worker events -----------------------------------------------------------------------
-    def _set_state(self, state: str) -> None:
-        """A key changed the run state: show it now, relabel the key bar on the frame after.
-
-        (The key bar rebuilds its keys and relayouts the screen; doing that first would
-        hold back the status change by a layout pass.)
-        """
-        self.status.set_state(state)
-        if state != self._state:
-            self._state = state
-            self.call_after_refresh(self.refresh_bindings)
-
-    def _show_status(self, status: TrainStatus) -> None:
-        self.status.update_status(status)
-        if status.state != self._state:
-            self._state = status.state
-            self.refresh_bindings()
-
-    def _progress(self, message: TrainProgress) -> None:
-        if message.examples:
-            self.charts.append_losses(message.examples, message.losses, last_step=message.status.step)
-        if message.angles:
-            self.charts.append_angles(message.angles)
-        self._show_status(message.status)
-
-    def _evaluated(self, message: Evaluated) -> None:
-        results = message.metrics.results
-        errors = {name: results[name][1] for name in ("train", "valid") if name in results}
-        with self.app.batch_update():
-            self.charts.append_errors(message.metrics.examples_seen, errors)
-            if message.misclassified is not None:
-                self._show_digits(message.misclassified)
-            self.status.border_subtitle = ""
-            self._show_status(message.status)
-
-    def _show_digits(self, result: Misclassified | None = None) -> None:
-        """Hand the newest misclassified set to the viewer, at most every DIGITS_SECONDS.
-
-        Tiny epochs can finish many times a second; the viewer redraws fully on each
-        ``show``, so results in between are dropped (the latest always arrives).
-        """
-        if result is not None:
-            self._digits_pending = result
-        if self._digits_pending is None or not self.is_attached or not self.is_current:
-            return  # under another screen (the drawing pad) the redraw waits for the way back
-        wait = self._digits_shown + DIGITS_SECONDS - time.monotonic()
-        if wait > 0:
-            if self._digits_timer is None:
-                self._digits_timer = self.set_timer(wait, self._digits_due)
-            return
-        self._digits_shown = time.monotonic()
-        self.digits.show(self._digits_pending)
-        self._digits_pending = None
-
-    def on_screen_resume(self) -> None:
-        """Back on top: show the misclassified digits that arrived while another screen was."""
-        self._show_digits()
-
-    def _digits_due(self) -> None:
-        self._digits_timer = None
-        self._show_digits()
-
-    def _hparams_applied(self, message: HParamsApplied) -> None:
-        shown = [
-            f"{label_for(k)} {format_value(v)}" for k, v in message.changes.items() if k not in ARCHITECTURE_FIELDS
-        ]
-        if shown:
-            self.charts.add_marker(message.examples_seen, ", ".join(shown))
-        self.controls.show_values(message.changes)
-        self.controls.show_pending(message.pending)
-        if {"variant", "sigma", "stale_k"} & message.changes.keys():
-            self.gradcheck.mark_stale(f"checked before the switch to {message.hp.variant}")
-        if message.hp.variant != "exact":
-            self.charts.show_angles()
-
-    def _run_reset(self, message: RunReset) -> None:
-        with self.app.batch_update():
-            self.charts.clear()
-            self.charts.show_angles(self.angles_always or message.hp.variant != "exact")
-            self.gradcheck.mark_stale("new weights" if message.source == "reset" else message.source)
-            if message.source == "reset":
-                self.controls.show_pending(())
-            else:
-                self.controls.set_hparams(message.hp)
-                self.charts.add_marker(message.status.examples_seen, message.source)
-                self.notify(message.source)
-            self._show_status(message.status)
-
-    def _diverged(self, message: Diverged) -> None:
-        self.charts.mark_diverged(message.examples_seen)
-        self._show_status(message.status)
-        self.notify(
-            "Training diverged (the loss exploded): the last good weights are back; "
-            "lower the learning rate and press space.",
-            severity="warning",
-            timeout=8,
-        )
-
-    def _worker_failed(self, message: WorkerFailed) -> None:
-        from tui.screens.error import ErrorScreen
-
-        self._set_state("stopped")
-        hint = "Training stopped; the app still works: save (s), change settings, reset (r) or retry (space)."
-        self.app.push_screen(ErrorScreen("Training stopped", message.summary, message.detail, message.log_path, hint))
-
-    def _gradcheck_done(self, message: GradCheckDone) -> None:
-        if message.error:
-            self.notify(f"gradient check failed: {message.error}", severity="error")
-        self.gradcheck.show_reports(message.toy, message.live)
-        self.refresh_bindings()
-
-    def _saved(self, message: CheckpointSaved) -> None:
-        self.last_checkpoint = message.path
-        self.notify(f"saved {message.path}")
-
-    def _weights_snapshot(self, snapshot: WeightsSnapshot) -> None:
-        for listener in list(self.weight_listeners):
-            listener(snapshot)
-
-    def _notice(self, message: Notice) -> None:
-        self.notify(message.text, severity=message.severity, timeout=message.timeout)  # type: ignore[arg-type]
-        self.refresh_bindings()
-
-
-def _verdict_notice(event: Any) -> tuple[str, str]:
-    """(text, severity) of the notice a finished check of the student's code gets."""
-    result = event.result
-    what = "reloaded, checked and training (r: new weights): " if event.reloaded else "your backprop: "
-    failed = [r for r in result.reports if r.status in ("fail", "timeout")]
-    if result.passed:
-        return what + "steps 1-4 and 6 pass (c shows the check)", "information"
-    if result.todo:
-        return what + f"{result.todo} is not written yet (c shows the check)", "warning"
-    first = failed[0] if failed else result.reports[-1]
-    named = f": {first.diagnoses[0].name}" if first.diagnoses else ""
-    return what + f"step {first.number} fails{named} (c shows the diagnosis)", "warning"
 
 
 def default_save_path() -> str:
