@@ -312,9 +312,9 @@ async def test_n_takes_exactly_one_step_and_only_while_paused(tiny_mnist: Any) -
     app = make_app(tiny_mnist, running=True)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: app.bridge.trainer.state.step > 0)
-        assert app.main.check_action("step", ()) is None  # greyed out while running
+        assert app.main.check_action("run", ("step",)) is None  # greyed out while running
         await pause_and_settle(pilot)
-        assert app.main.check_action("step", ()) is True
+        assert app.main.check_action("run", ("step",)) is True
         steps = app.bridge.trainer.state.step
         await pilot.press("n")
         await wait_for(pilot, lambda: app.bridge.trainer.state.step == steps + 1, what="one step")
@@ -418,7 +418,7 @@ async def test_diverging_run_pauses_and_says_so(tiny_mnist: Any) -> None:
         assert app.bridge.paused and app.bridge.trainer.state.step == 1
         np.testing.assert_array_equal(app.bridge.trainer.model.W1, W1)  # the update was skipped
         assert any("lower the learning rate" in n.message for n in app._notifications)
-        assert app.main.check_action("resume", ()) is True and app.main.check_action("pause", ()) is False
+        assert app.main.check_action("run", ("resume",)) is True and app.main.check_action("run", ("pause",)) is False
 
 
 async def test_question_mark_opens_help_listing_every_binding(tiny_mnist: Any) -> None:

@@ -82,7 +82,7 @@ async def test_the_filters_follow_training_live(tiny_mnist: Any, monkeypatch: py
         first = view.data
         assert first is not None and first.examples_seen == 0
         await pilot.press("space")  # training keys are the main screen's: resume from there
-        app.main.action_resume()
+        app.main.action_run("resume")
         await wait_for(pilot, lambda: view.data is not first and view.data.examples_seen > 0, what="new weights")
         assert not np.array_equal(view.data.W2, first.W2)
 

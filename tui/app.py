@@ -391,8 +391,8 @@ class MnistApp(App[int]):
         from tui.widgets.digits import MisclassifiedPanel
         from tui.widgets.gradcheck import GradCheckPanel
 
-        cursor_keys = ("move_cursor", "cursor_end", "hide_cursor")  # listed as CURSOR_ROWS, pairs in one row
-        left_out = cursor_keys if self.student is not None else (*cursor_keys, *MainScreen.STUDENT_ACTIONS)
+        cursor_keys = ("cursor('move'", "cursor('end'", "cursor('hide'")  # listed as CURSOR_ROWS, pairs in one row
+        left_out = cursor_keys if self.student is not None else (*cursor_keys, "student(")
         training = [b for b in MainScreen.BINDINGS if isinstance(b, Binding) and not b.action.startswith(left_out)]
         panel_keys = [b for b in training if b.action.startswith("show_panel")]
         ordered = [b for b in training if b not in panel_keys] + list(self.BINDINGS) + panel_keys

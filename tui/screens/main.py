@@ -91,30 +91,32 @@ class MainScreen(Screen[None]):
 
     AUTO_FOCUS = ""
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("space", "pause", "Pause"),
-        Binding("space", "resume", "Resume"),
-        Binding("n", "step", "Step"),
-        Binding("r", "reset", "Reset"),
-        Binding("e", "evaluate", "Evaluate"),
+        Binding("space", "run('pause')", "Pause"),
+        Binding("space", "run('resume')", "Resume"),
+        Binding("n", "run('step')", "Step"),
+        Binding("r", "run('reset')", "Reset"),
+        Binding("e", "run('evaluate')", "Evaluate"),
         Binding("s", "save", "Save"),
         Binding("l", "load", "Load"),
-        Binding("g", "gradcheck", "Grad check"),
-        Binding("c", "student_check", "Check", tooltip="your backprop's check: verdict and diagnosis (esc leaves)"),
-        Binding("u", "student_reload", "Reload", tooltip="reload your edited backprop file, checked before it is used"),
-        Binding("d", "focus_digits", "Digits", tooltip="focus the digit viewer (esc leaves)"),
-        Binding("h", "focus_controls", "Controls", tooltip="focus the controls (esc leaves)"),
-        Binding("p", "draw", "Draw", tooltip="drawing pad: draw a digit, the live model reads it (esc leaves)"),
-        Binding("w", "weights", "Weights", tooltip="the weights, live (esc leaves)"),
-        Binding("m", "math", "Math", tooltip="the derivation, live (esc leaves)"),
-        Binding("o", "runs", "Runs", tooltip="past runs to overlay (esc leaves)"),
-        Binding("v", "cursor", "Values", tooltip="chart cursor: read every curve"),
-        Binding("left", "move_cursor(-1)", "Cursor left", show=False),
-        Binding("right", "move_cursor(1)", "Cursor right", show=False),
-        Binding("shift+left,pageup", "move_cursor(-10)", "Cursor 10 left", show=False),
-        Binding("shift+right,pagedown", "move_cursor(10)", "Cursor 10 right", show=False),
-        Binding("home", "cursor_end(-1)", "Cursor to the start", show=False),
-        Binding("end", "cursor_end(1)", "Cursor to the end", show=False),
-        Binding("escape", "hide_cursor", "Hide the cursor", show=False),
+        Binding("g", "run('gradcheck')", "Grad check"),
+        Binding("c", "student('check')", "Check", tooltip="your backprop's check: verdict and diagnosis (esc leaves)"),
+        Binding(
+            "u", "student('reload')", "Reload", tooltip="reload your edited backprop file, checked before it is used"
+        ),
+        Binding("d", "focus_panel('digits')", "Digits", tooltip="focus the digit viewer (esc leaves)"),
+        Binding("h", "focus_panel('controls')", "Controls", tooltip="focus the controls (esc leaves)"),
+        Binding("p", "open('draw')", "Draw", tooltip="drawing pad: draw a digit, the live model reads it (esc leaves)"),
+        Binding("w", "open('weights')", "Weights", tooltip="the weights, live (esc leaves)"),
+        Binding("m", "open('math')", "Math", tooltip="the derivation, live (esc leaves)"),
+        Binding("o", "open('runs')", "Runs", tooltip="past runs to overlay (esc leaves)"),
+        Binding("v", "cursor('toggle')", "Values", tooltip="chart cursor: read every curve"),
+        Binding("left", "cursor('move', -1)", "Cursor left", show=False),
+        Binding("right", "cursor('move', 1)", "Cursor right", show=False),
+        Binding("shift+left,pageup", "cursor('move', -10)", "Cursor 10 left", show=False),
+        Binding("shift+right,pagedown", "cursor('move', 10)", "Cursor 10 right", show=False),
+        Binding("home", "cursor('end', -1)", "Cursor to the start", show=False),
+        Binding("end", "cursor('end', 1)", "Cursor to the end", show=False),
+        Binding("escape", "cursor('hide')", "Hide the cursor", show=False),
         Binding("1", "show_panel('charts')", "Show charts (small screens)", show=False),
         Binding("2", "show_panel('digits')", "Show digits (small screens)", show=False),
         Binding("3", "show_panel('gradcheck')", "Show grad check (small screens)", show=False),
@@ -130,35 +132,33 @@ class MainScreen(Screen[None]):
     ]
     #: Palette entries: (title, help, action, argument).
     PALETTE: tuple[tuple[str, str, str, str | None], ...] = (
-        ("Pause training", "Stop stepping (space)", "pause", None),
-        ("Resume training", "Continue stepping (space)", "resume", None),
-        ("Step once", "One minibatch step while paused (n)", "step", None),
-        ("Reset weights", "New weights with the current architecture and seed (r)", "reset", None),
-        ("Evaluate now", "Error on train, valid and test; refresh the digits (e)", "evaluate", None),
+        ("Pause training", "Stop stepping (space)", "run", "pause"),
+        ("Resume training", "Continue stepping (space)", "run", "resume"),
+        ("Step once", "One minibatch step while paused (n)", "run", "step"),
+        ("Reset weights", "New weights with the current architecture and seed (r)", "run", "reset"),
+        ("Evaluate now", "Error on train, valid and test; refresh the digits (e)", "run", "evaluate"),
         ("Save checkpoint", "Write the run to a .npz file (s)", "save", None),
         ("Load checkpoint", "Continue a saved run (l)", "load", None),
-        ("Gradient check", "Finite differences vs backprop, toy net and live model (g)", "gradcheck", None),
+        ("Gradient check", "Finite differences vs backprop, toy net and live model (g)", "run", "gradcheck"),
         ("Show charts panel", "On small screens (1)", "show_panel", "charts"),
         ("Show digits panel", "On small screens (2)", "show_panel", "digits"),
         ("Show grad check panel", "On small screens (3)", "show_panel", "gradcheck"),
         ("Show angle chart", "Angle between each update and the true gradient (4)", "show_panel", "angles"),
-        ("Browse misclassified digits", "Focus the digit viewer: j/k, t, p, o, c, a, y why (d)", "focus_digits", None),
-        ("Edit hyperparameters", "Focus the first controls field (h)", "focus_controls", None),
-        ("Draw a digit", "Drawing pad: mouse or arrows + space; the live model classifies it (p)", "draw", None),
-        ("Watch the weights", "W1's filters, unit firing, outgoing weights, live (w)", "weights", None),
-        ("Read the derivation", "backprop.md beside the live shapes, p - t and gradient norms (m)", "math", None),
-        ("Recorded runs", "List the runs, overlay their curves on the charts (o)", "runs", None),
-        ("Chart cursor", "A vertical line on the charts reading every curve's value there (v)", "cursor", None),
-        ("Check your backprop", "The check's verdict and diagnosis of your --backprop file (c)", "student_check", None),
         (
-            "Reload your backprop",
-            "Read your --backprop file again, check it, train with it (u)",
-            "student_reload",
-            None,
+            "Browse misclassified digits",
+            "Focus the digit viewer: j/k, t, p, o, c, a, y why (d)",
+            "focus_panel",
+            "digits",
         ),
+        ("Edit hyperparameters", "Focus the first controls field (h)", "focus_panel", "controls"),
+        ("Draw a digit", "Drawing pad: mouse or arrows + space; the live model classifies it (p)", "open", "draw"),
+        ("Watch the weights", "W1's filters, unit firing, outgoing weights, live (w)", "open", "weights"),
+        ("Read the derivation", "backprop.md beside the live shapes, p - t and gradient norms (m)", "open", "math"),
+        ("Recorded runs", "List the runs, overlay their curves on the charts (o)", "open", "runs"),
+        ("Chart cursor", "A vertical line on the charts reading every curve's value there (v)", "cursor", "toggle"),
+        ("Check your backprop", "The check's verdict and diagnosis of your --backprop file (c)", "student", "check"),
+        ("Reload your backprop", "Read your --backprop file again, check it, train with it (u)", "student", "reload"),
     )
-    #: Actions that exist only with ``--backprop FILE``.
-    STUDENT_ACTIONS = frozenset({"student_check", "student_reload"})
 
     class Ready(Message):
         """Every panel is mounted; the app may attach the worker."""
@@ -292,22 +292,22 @@ class MainScreen(Screen[None]):
     # ---- actions ---------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Hide pause/resume that does not apply; grey out what needs a worker or a paused run."""
-        bridge = self.bridge
-        if action in ("pause", "resume"):
+        bridge, what = self.bridge, parameters[0] if parameters else None
+        if action == "run" and what in ("pause", "resume"):
             if bridge is None:  # starting: show "Pause" greyed out, hide "Resume"
-                return None if action == "pause" else False
-            return bridge.paused == (action == "resume")
-        if action in ("step", "reset", "evaluate", "save", "load", "gradcheck", "weights", "math"):
+                return None if what == "pause" else False
+            return bridge.paused == (what == "resume")
+        if action in ("run", "save", "load") or (action == "open" and what in ("weights", "math")):
             if bridge is None:
                 return None
-            if action == "step":
+            if what == "step":
                 return True if bridge.paused else None
-            if action == "gradcheck":
+            if what == "gradcheck":
                 return None if bridge.gradcheck_running else True
-        if action in ("move_cursor", "cursor_end", "hide_cursor"):
+        if action == "cursor" and what != "toggle":
             return self.charts.cursor_x is not None  # else the keys go on to whatever else takes them
-        if action in self.STUDENT_ACTIONS:
-            return self.student is not None  # only with --backprop FILE
+        if action == "student":
+            return self.coach is not None  # only with --backprop FILE
         return True
 
     def palette_commands(self) -> Iterator[SystemCommand]:
@@ -318,28 +318,28 @@ class MainScreen(Screen[None]):
                 method = getattr(self, f"action_{action}")
                 yield SystemCommand(title, help_text, method if arg is None else partial(method, arg))
 
-    def action_pause(self) -> None:
-        if self.bridge is not None and not self.bridge.paused:
-            self.bridge.pause()
-            self.feed.set_state("paused")
-
-    def action_resume(self) -> None:
-        if self.bridge is not None and self.bridge.paused:
-            self.bridge.resume()
-            self.feed.set_state("running")
-
-    def action_step(self) -> None:
-        if self.bridge is not None and self.bridge.paused:
-            self.bridge.step_once()
-
-    def action_reset(self) -> None:
-        if self.bridge is not None:
-            self.bridge.reset()
-
-    def action_evaluate(self) -> None:
-        if self.bridge is not None:
+    def action_run(self, command: str) -> None:
+        """Pause, resume, one step, a reset, an evaluation or a gradient check (a key, the palette)."""
+        bridge = self.bridge
+        if bridge is None or (command == "step" and not bridge.paused):
+            return
+        if command in ("pause", "resume"):
+            if bridge.paused == (command == "resume"):
+                (bridge.resume if command == "resume" else bridge.pause)()
+                self.feed.set_state("running" if command == "resume" else "paused")
+            return
+        if command == "gradcheck":
+            if bridge.gradcheck_running:
+                return
+            self.gradcheck.show_running()
+            if self.compact:
+                self.show_panel("gradcheck")
+            self.refresh_bindings()
+        if command == "evaluate":
             self.status.border_subtitle = "evaluating"
-            self.bridge.evaluate()
+        {"step": bridge.step_once, "reset": bridge.reset, "evaluate": bridge.evaluate, "gradcheck": bridge.gradcheck}[
+            command
+        ]()
 
     def action_save(self) -> None:
         if self.bridge is None:
@@ -350,7 +350,8 @@ class MainScreen(Screen[None]):
                 self.bridge.save(path)
 
         hint = "written atomically (.npz); a folder: a new file in it"
-        self.app.push_screen(PathPrompt("Save checkpoint", default_save_path(), hint, self._save_check()), save)
+        check = save_check(self.config.sandbox)
+        self.app.push_screen(PathPrompt("Save checkpoint", default_save_path(), hint, check), save)
 
     def action_load(self) -> None:
         if self.bridge is None:
@@ -361,106 +362,57 @@ class MainScreen(Screen[None]):
                 self.bridge.load(path)
 
         default = self.last_checkpoint or newest_checkpoint()
-        self.app.push_screen(
-            PathPrompt("Load checkpoint", default, "replaces the current run", self._path_check()), load
-        )
+        check = inside_check(self.config.sandbox)
+        self.app.push_screen(PathPrompt("Load checkpoint", default, "replaces the current run", check), load)
 
-    def _path_check(self) -> Callable[[str], str] | None:
-        """Served to a browser (``mnist-tui serve``): paths stay inside the session's folder."""
-        root = self.config.sandbox
-        if root is None:
-            return None
-        return lambda text: str(confine(text, root))
+    def action_focus_panel(self, target: str) -> None:
+        """Focus the digit viewer or the first controls field (esc leaves)."""
+        if target == "digits":
+            self.focus_digits()
+        else:
+            self.controls.focus_first()
 
-    def _save_check(self) -> Callable[[str], str]:
-        """Where a save goes (``model.checkpoint.checkpoint_target``: the one rule), inside the
-        session's folder when served; a path that cannot be written is the prompt's error line."""
-        from model.checkpoint import CheckpointError, checkpoint_target
-
-        inside = self._path_check()
-
-        def check(text: str) -> str:
-            try:
-                return str(checkpoint_target(inside(text) if inside else text))
-            except CheckpointError as exc:
-                raise ValueError(str(exc)) from None
-
-        return check
-
-    def action_gradcheck(self) -> None:
-        if self.bridge is None or self.bridge.gradcheck_running:
-            return
-        self.gradcheck.show_running()
-        if self.compact:
-            self.show_panel("gradcheck")
-        self.bridge.gradcheck()
-        self.refresh_bindings()
-
-    def action_focus_digits(self) -> None:
-        self.focus_digits()
-
-    def action_focus_controls(self) -> None:
-        self.controls.focus_first()
-
-    def action_draw(self) -> None:
-        from tui.screens.pad import DrawPadScreen
-
-        self.app.push_screen(DrawPadScreen(self.host))
-
-    def action_weights(self) -> None:
-        from tui.screens.weights import WeightsScreen
-
-        if self.bridge is not None:
-            self.app.push_screen(WeightsScreen(self.host))
-
-    def action_math(self) -> None:
-        from tui.screens.math import MathScreen
-
-        if self.bridge is not None:
-            self.app.push_screen(MathScreen(self.host))
-
-    def action_runs(self) -> None:
+    def action_open(self, name: str) -> None:
+        """Open a screen over this one: the drawing pad, the weights, the math or the run list."""
         from model.runs import runs_dir
+        from tui.screens.math import MathScreen
+        from tui.screens.pad import DrawPadScreen
         from tui.screens.runs import RunsScreen
+        from tui.screens.weights import WeightsScreen
         from tui.view.runs import EntryCache
 
-        root = runs_dir(self.config.runs)
-        self.app.push_screen(RunsScreen(self.host, root, cache=self.host.kept("runs", EntryCache)))
-
-    def action_cursor(self) -> None:
-        """Show the chart cursor (at the right end), or hide it."""
-        if self.charts.cursor_x is not None:
-            self.action_hide_cursor()
+        if name in ("weights", "math") and self.bridge is None:
             return
-        if self.compact:
-            self.show_panel("charts")
-        if not self.charts.show_cursor():
-            self.notify("nothing on the charts yet to read")
-        self.refresh_bindings()
+        if name == "runs":
+            root = runs_dir(self.config.runs)
+            self.app.push_screen(RunsScreen(self.host, root, cache=self.host.kept("runs", EntryCache)))
+        else:
+            self.app.push_screen({"draw": DrawPadScreen, "weights": WeightsScreen, "math": MathScreen}[name](self.host))
 
-    def action_move_cursor(self, columns: int) -> None:
-        self.charts.move_cursor(columns)
-
-    def action_cursor_end(self, end: int) -> None:
-        self.charts.cursor_to_end(end)
-
-    def action_hide_cursor(self) -> None:
-        self.charts.hide_cursor()
+    def action_cursor(self, op: str, amount: int = 0) -> None:
+        """The chart cursor: toggle (at the right end), move a number of columns, go to an end, hide."""
+        charts = self.charts
+        if op == "toggle" and charts.cursor_x is None:
+            if self.compact:
+                self.show_panel("charts")
+            if not charts.show_cursor():
+                self.notify("nothing on the charts yet to read")
+        elif op == "move":
+            charts.move_cursor(amount)
+        elif op == "end":
+            charts.cursor_to_end(amount)
+        else:  # hide, or toggle off
+            charts.hide_cursor()
         self.refresh_bindings()
 
     def action_show_panel(self, key: str) -> None:
         self.show_panel(key)
 
-    # ---- the student's backprop (--backprop FILE) ----------------------------------------------
-    def action_student_check(self) -> None:
-        """Show the latest check of the student's code (and check again if none is running)."""
+    def action_student(self, what: str) -> None:
+        """``--backprop FILE``: show the latest check of the student's code (and check again if none
+        runs), or reload the edited file (checked before training uses it)."""
         if self.coach is not None:
-            self.coach.show_check()
-
-    def action_student_reload(self) -> None:
-        """Read the student's file again; it is checked before training uses it."""
-        if self.coach is not None:
-            self.coach.reload()
+            (self.coach.show_check if what == "check" else self.coach.reload)()
 
     @on(MisclassifiedPanel.Why)
     def _why(self, message: MisclassifiedPanel.Why) -> None:
@@ -473,6 +425,29 @@ class MainScreen(Screen[None]):
     def _field_changed(self, message: ControlsPanel.Changed) -> None:
         if self.bridge is not None:
             self.bridge.set_field(message.name, message.value)
+
+
+def inside_check(root: Path | None) -> Callable[[str], str] | None:
+    """Served to a browser (``mnist-tui serve``, ``root`` the session's folder): paths stay inside it."""
+    if root is None:
+        return None
+    return lambda text: str(confine(text, root))
+
+
+def save_check(root: Path | None) -> Callable[[str], str]:
+    """Where a save goes (``model.checkpoint.checkpoint_target``: the one rule), inside ``root``
+    when served; a path that cannot be written is the prompt's error line."""
+    from model.checkpoint import CheckpointError, checkpoint_target
+
+    inside = inside_check(root)
+
+    def check(text: str) -> str:
+        try:
+            return str(checkpoint_target(inside(text) if inside else text))
+        except CheckpointError as exc:
+            raise ValueError(str(exc)) from None
+
+    return check
 
 
 def default_save_path() -> str:
