@@ -204,26 +204,57 @@ def _check_headers(members: dict[str, Member]) -> None:
 
 
 def _validate(arrays: dict[str, NDArray[Any]], where: str) -> RunState:
-    expected = {*PARAM_NAMES, *(f"v_{n}" for n in PARAM_NAMES), "order", "info"}
-    rule_keys = {k for k in arrays if k.startswith(RULE_PREFIX)}
-    for name in sorted(expected):
+    """The ``RunState`` the arrays hold, every field checked (CheckpointError, one line, otherwise)."""
+    for name in sorted({*PARAM_NAMES, *(f"v_{n}" for n in PARAM_NAMES), "order", "info"}):
         if not isinstance(arrays[name], np.ndarray):  # np.load hands back raw bytes for a non-.npy member
             raise CheckpointError(f"{where}: {name} is not an array")
+    info, hp, counters = _run_information(arrays, where)
+    H, K = _check_weights(arrays, where)
+    if hp.hidden != H:
+        try:
+            hp = hp.validated(hidden=H)
+        except ValueError as exc:
+            raise CheckpointError(f"{where}: {exc}") from None
+    order = arrays["order"]
+    if order.ndim != 1 or order.dtype.kind not in "iu" or not np.array_equal(np.sort(order), np.arange(len(order))):
+        raise CheckpointError(f"{where}: order is not a permutation of the training set")
+    meta = info.get("meta", {})
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{where}: bad run information (meta is {type(meta).__name__}, expected an object)")
+    return RunState(
+        hp=hp,
+        params={n: arrays[n] for n in PARAM_NAMES},
+        velocity={n: arrays[f"v_{n}"] for n in PARAM_NAMES},
+        order=order.astype(np.int64),
+        counters=counters,
+        rng=info["rng"],
+        variant_state=_variant_state(arrays, hp, (K, H), where),
+        meta=meta,
+    )
+
+
+def _run_information(arrays: dict[str, NDArray[Any]], where: str) -> tuple[dict[str, Any], HyperParams, TrainState]:
+    """The JSON ``info`` member (untrusted): the format, the settings, the counters, the generators."""
     try:
         info = json.loads(str(arrays["info"][()]))
         if info.get("format") != FORMAT:
             raise CheckpointError(f"{where}: unknown format {info.get('format')!r} (expected {FORMAT})")
         hp = HyperParams.from_dict(info["hparams"])
-        state = TrainState(**{k: int(v) for k, v in info["state"].items()})
-        if min(vars(state).values()) < 0 or state.position > len(arrays["order"]):
-            raise ValueError(f"counters out of range: {vars(state)}")
-        rng_states = info["rng"]
+        counters = TrainState(**{k: int(v) for k, v in info["state"].items()})
+        if min(vars(counters).values()) < 0 or counters.position > len(arrays["order"]):
+            raise ValueError(f"counters out of range: {vars(counters)}")
         for key in ("order", "rule"):
-            np.random.PCG64().state = rng_states[key]  # raises on a malformed generator state
+            np.random.PCG64().state = info["rng"][key]  # raises on a malformed generator state
     except CheckpointError:
         raise
     except Exception as exc:  # untrusted JSON: ValueError, KeyError, OverflowError, RecursionError...
         raise CheckpointError(f"{where}: bad run information ({type(exc).__name__}: {exc})") from None
+    return info, hp, counters
+
+
+def _check_weights(arrays: dict[str, NDArray[Any]], where: str) -> tuple[int, int]:
+    """(H, K) after checking W1 (H, D), b1 (H,), W2 (K, H), b2 (K,) and their momentum: shapes,
+    float32, finite."""
     W1 = arrays["W1"]
     if W1.ndim != 2:
         raise CheckpointError(f"{where}: W1 must be 2-D (hidden x inputs), got shape {W1.shape}")
@@ -239,40 +270,29 @@ def _validate(arrays: dict[str, NDArray[Any]], where: str) -> RunState:
                 raise CheckpointError(f"{where}: {key} has dtype {arr.dtype}, expected float32")
             if not np.isfinite(arr).all():
                 raise CheckpointError(f"{where}: {key} contains NaN or infinity")
-    if hp.hidden != H:
-        try:
-            hp = hp.validated(hidden=H)
-        except ValueError as exc:
-            raise CheckpointError(f"{where}: {exc}") from None
-    order = arrays["order"]
-    if order.ndim != 1 or order.dtype.kind not in "iu" or not np.array_equal(np.sort(order), np.arange(len(order))):
-        raise CheckpointError(f"{where}: order is not a permutation of the training set")
+    return H, K
+
+
+def _variant_state(
+    arrays: dict[str, NDArray[Any]], hp: HyperParams, shape: tuple[int, int], where: str
+) -> dict[str, NDArray[Any]]:
+    """The variant's arrays (``rule_*`` members), checked by the variant itself for a (K, H) net."""
+    keys = {k for k in arrays if k.startswith(RULE_PREFIX)}
     allowed = {RULE_PREFIX + n for n in make_rule(hp).state_names()}
-    if rule_keys - allowed:
-        unexpected = ", ".join(sorted(rule_keys - allowed))
-        raise CheckpointError(f"{where}: unexpected arrays {unexpected} for variant {hp.variant}")
-    variant_state = {}
-    for key in sorted(rule_keys):
+    if keys - allowed:
+        raise CheckpointError(
+            f"{where}: unexpected arrays {', '.join(sorted(keys - allowed))} for variant {hp.variant}"
+        )
+    state = {}
+    for key in sorted(keys):
         arr = arrays[key]
         if arr.dtype not in (np.float32, np.int64, np.bool_) or arr.ndim > 3 or not np.isfinite(arr).all():
             raise CheckpointError(
                 f"{where}: {key} must be a finite float32, int64 or bool array of at most 3 dimensions"
             )
-        variant_state[key[len(RULE_PREFIX) :]] = arr
+        state[key[len(RULE_PREFIX) :]] = arr
     try:  # the variant checks every piece now, so a bad one is refused before anything is touched
-        make_rule(hp).load_state(variant_state, (K, H))
+        make_rule(hp).load_state(state, shape)
     except ValueError as exc:
         raise CheckpointError(f"{where}: {hp.variant} state: {exc}") from None
-    meta = info.get("meta", {})
-    if not isinstance(meta, dict):
-        raise CheckpointError(f"{where}: bad run information (meta is {type(meta).__name__}, expected an object)")
-    return RunState(
-        hp=hp,
-        params={n: arrays[n] for n in PARAM_NAMES},
-        velocity={n: arrays[f"v_{n}"] for n in PARAM_NAMES},
-        order=order.astype(np.int64),
-        counters=state,
-        rng=rng_states,
-        variant_state=variant_state,
-        meta=meta,
-    )
+    return state

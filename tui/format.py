@@ -91,6 +91,13 @@ def format_seconds(value: float | None) -> str:
     return f"{value:.1f}s" if value < 120 else f"{value / 60:.1f}m"
 
 
+def format_setting(value: Any) -> str:
+    """A setting's value in a label: floats compact (0.05, 1e-4), others as they are."""
+    if isinstance(value, float):
+        return format_compact(value)
+    return str(value)
+
+
 def format_epoch(epoch: float) -> str:
     """A whole epoch as '  3' (the log's column), a fraction of one as '1.54'."""
     return f"{int(epoch):3d}" if float(epoch).is_integer() else f"{epoch:.2f}"

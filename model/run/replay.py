@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -165,14 +165,7 @@ def starting_state(record: RunRecord) -> tuple[RunState | None, dict[str, Any], 
     return state, changes, caveats
 
 
-def replay(
-    record: RunRecord,
-    data: Any,
-    *,
-    data_tag: str = "",
-    on_step: Callable[[StepMetrics], Any] | None = None,
-    stop_at: int | None = None,
-) -> ReplayResult:
+def replay(record: RunRecord, data: Any, *, data_tag: str = "", stop_at: int | None = None) -> ReplayResult:
     """Re-run ``record`` on ``data`` (train_x/train_y/valid_x/valid_y/test_x/test_y) headless.
 
     ``stop_at``: stop after that many steps (the commands before it applied) and leave the
@@ -180,19 +173,10 @@ def replay(
     RunsError (one line) for a record that cannot be replayed at all (an unknown source, a start
     that is gone or changed: ``StartChanged``).
     """
-    meta = record.meta
-    if meta.get("source") not in SOURCES:
-        raise RunsError(f"{record.run_id}: cannot replay a run from {meta.get('source')!r}")
-    state, changes, caveats = starting_state(record)
-    if data_tag and meta.get("data") and meta["data"] != data_tag:
-        caveats.append(f"other data: the run saw data {meta['data']}, this is {data_tag}")
-    rows = int(meta.get("source_size") or meta.get("train_size") or len(data.train_x))  # what hp.train_size picks from
-    options = {"train_size": rows, "angle_every": _angle_every(meta)}
-    try:
-        trainer = start_trainer(data, HyperParams.from_dict(meta["hparams"]), state, changes, **options)
-    except CheckpointError as exc:
-        raise StartChanged(f"run {record.run_id}: {exc}") from None
-    run = Run(trainer, policy=_policy(meta))
+    caveats: list[str] = []
+    run = _same_start(record, data, caveats)
+    if data_tag and record.meta.get("data") and record.meta["data"] != data_tag:
+        caveats.append(f"other data: the run saw data {record.meta['data']}, this is {data_tag}")
     lines = list(_lines(record.folder))
     trained_with = next((e for e in lines if e.get("kind") == "event" and e.get("event") == "backprop"), None)
     if trained_with is not None:  # mnist-tui --backprop FILE: the student's gradient is not ours to replay
@@ -202,27 +186,19 @@ def replay(
     ]
     checker = _Checker(expected)
     run.listen(checker)
-    if on_step is not None:
-        run.listen(lambda e: on_step(e.metrics) if isinstance(e, ev.Stepped) else None)
     commands = [_recorded(e) for e in lines if e.get("kind") == "event" and e.get("event") in (*COMMAND_EVENTS, "end")]
-    interventions = sum(c.command is not None for c in commands)
-    commands = _until(record, commands, expected, stop_at)
-    for c in commands:
-        while trainer.state.step < c.after:
+    for c in _until(record, commands, expected, stop_at):
+        while run.trainer.state.step < c.after:
             run.step()
         if c.command is not None:
             _feed(run, c, caveats)
             checker.last_command = c.text
     if stop_at is None:
         run.close("replayed")  # a study run ends on its best weights, as it did
-    recorded = None
-    try:
-        recorded = params_hash(load_checkpoint(record.folder / "final.npz").params)
-    except CheckpointError:
-        if stop_at is None:
-            caveats.append("the record has no readable final checkpoint to compare with (the run was killed?)")
+    trainer = run.trainer
+    interventions = sum(c.command is not None for c in commands)
     return ReplayResult(
-        recorded,
+        _recorded_hash(record, caveats if stop_at is None else []),
         params_hash(trainer.model.params),
         trainer.state.step,
         interventions,
@@ -231,6 +207,32 @@ def replay(
         caveats,
         trainer,
     )
+
+
+def _same_start(record: RunRecord, data: Any, caveats: list[str]) -> Run:
+    """The run core at the recorded run's start: the same trainer (its settings and seed, or the
+    checkpoint it resumed with the changes on top), the same policy, no record."""
+    meta = record.meta
+    if meta.get("source") not in SOURCES:
+        raise RunsError(f"{record.run_id}: cannot replay a run from {meta.get('source')!r}")
+    state, changes, said = starting_state(record)
+    caveats += said
+    rows = int(meta.get("source_size") or meta.get("train_size") or len(data.train_x))  # what hp.train_size picks from
+    options = {"train_size": rows, "angle_every": _angle_every(meta)}
+    try:
+        trainer = start_trainer(data, HyperParams.from_dict(meta["hparams"]), state, changes, **options)
+    except CheckpointError as exc:
+        raise StartChanged(f"run {record.run_id}: {exc}") from None
+    return Run(trainer, policy=_policy(meta))
+
+
+def _recorded_hash(record: RunRecord, caveats: list[str]) -> str | None:
+    """The final checkpoint's weights hash (None, and a caveat, when there is none to read)."""
+    try:
+        return params_hash(load_checkpoint(record.folder / "final.npz").params)
+    except CheckpointError:
+        caveats.append("the record has no readable final checkpoint to compare with (the run was killed?)")
+        return None
 
 
 def _policy(meta: dict[str, Any]) -> Policy:
