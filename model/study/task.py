@@ -77,7 +77,7 @@ def load_data(data: Any) -> Any:
 
 
 class _Diagnostics:
-    """Collects ``DIAGNOSTICS`` every ``every`` steps of ``trainer`` (through its on_step hook)."""
+    """Collects ``DIAGNOSTICS`` every ``every`` steps of ``trainer`` (a listener of its run's steps)."""
 
     def __init__(self, trainer: Trainer, probe: tuple[np.ndarray, np.ndarray], every: int) -> None:
         self.trainer, self.every = trainer, every

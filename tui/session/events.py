@@ -1,6 +1,6 @@
 """What the training worker reports: plain dataclasses, handed to a callback.
 
-The worker (``tui.session.bridge``) builds these on its own thread and passes each to the
+The worker (``tui.session.worker``) builds these on its own thread and passes each to the
 ``post`` callback it was given; the app wraps them for Textual and the main screen routes
 them to its panels. ``TrainStatus`` is the plain snapshot of counters the status panel draws.
 Nothing here knows about Textual, so the worker runs (and is tested) without an app.
