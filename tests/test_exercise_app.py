@@ -2,16 +2,19 @@
 
 Pilot tests press the real keys against a live worker on the tiny synthetic data; each starts the
 child process that runs the student's code."""
+# The running app's optional parts (app.main, app.student) are read directly: a None fails the test.
+# mypy: disable-error-code="union-attr"
 
 from __future__ import annotations
 
 import io
+import multiprocessing
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from conftest import wait_for
+from conftest import notices, wait_for
 from exercise_code import solution, write
 from rich.console import Console
 from textual.widgets import Static
@@ -48,7 +51,8 @@ def plain(renderable: Any) -> str:
     """What ``renderable`` shows, as text."""
     console = Console(width=200, file=io.StringIO(), color_system=None)
     console.print(renderable)
-    return console.file.getvalue()  # type: ignore[attr-defined]
+    text: str = console.file.getvalue()  # type: ignore[attr-defined]
+    return text
 
 
 def angles(app: MnistApp) -> dict[str, float]:
@@ -83,9 +87,13 @@ async def test_a_wrong_gradient_is_seen_on_the_angle_chart_and_a_reload_fixes_it
         (failed,) = [r for r in app.student.result.reports if r.status == "fail"]
         assert failed.number == 3 and failed.diagnoses[0].mistake == "missing-act-grad"
 
-        write(tmp_path, solution())  # the student fixes the file and presses u
-        await pilot.press("u")
+        write(tmp_path, solution())  # the student fixes the file and presses u, then r (new weights:
+        await pilot.press("u")  # the old ones and their momentum came from the wrong gradient)
         await wait_for(pilot, lambda: app.student.result.passed, timeout=60, what="the reload's check")
+        await pilot.press("r")
+        await wait_for(pilot, lambda: app.main.status.status.step < 50, timeout=60, what="the reset")
+        if app.bridge.paused:  # (a run that diverged on the old weights stays paused through the reset)
+            await pilot.press("space")
         await wait_for(pilot, lambda: angles(app).get("W1", 90) < 1, timeout=60, what="the angle back to 0")
         assert app.student.source.text == solution()
         assert app.main.gradcheck.state in ("idle", "stale")
@@ -93,22 +101,23 @@ async def test_a_wrong_gradient_is_seen_on_the_angle_chart_and_a_reload_fixes_it
 
 async def test_a_reload_that_cannot_train_is_refused(tmp_path: Path, tiny_mnist: Any) -> None:
     app = student_app(tmp_path, tiny_mnist, solution(), running=False)
+    said = notices(app)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: app.student.result is not None, timeout=60, what="the first check")
         write(tmp_path, solution().replace("    B = X.shape[0]\n", "    B = X.shape[0]\n    X = X.reshape(16, 784)\n"))
         await pilot.press("u")
-        refused = lambda: any("not reloaded" in n.message for n in app._notifications)  # noqa: E731
+        refused = lambda: any("not reloaded" in n.message for n in said)  # noqa: E731
         await wait_for(pilot, refused, timeout=60, what="the refusal")
-        text = next(n.message for n in app._notifications if "not reloaded" in n.message)
+        text = next(n.message for n in said if "not reloaded" in n.message)
         assert "backprop.py:" in text and "in grads_batch: ValueError" in text and "batch of 1" in text
         assert app.student.source.text == solution()  # the loaded version trains on
 
 
-async def test_c_shows_the_check_and_its_diagnosis(tmp_path: Path, tiny_mnist: Any) -> None:
+async def test_b_shows_the_check_and_its_diagnosis(tmp_path: Path, tiny_mnist: Any) -> None:
     old, new = MISSING_ACT
     app = student_app(tmp_path, tiny_mnist, solution().replace(old, new), running=False)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("c")
+        await pilot.press("b")
         await wait_for(pilot, lambda: isinstance(app.screen, ExerciseScreen), what="the check screen")
         screen = app.screen
         assert isinstance(screen, ExerciseScreen)
@@ -116,6 +125,9 @@ async def test_c_shows_the_check_and_its_diagnosis(tmp_path: Path, tiny_mnist: A
         body = plain(screen.query_one("#exercise-body", Static).content)
         assert "the activation's derivative is missing (W1, b1)" in body
         assert "FAIL" in body and "prints.txt" in body
+        # the check ran in a child of its own, which is gone; the one training stays
+        training = app.student.rule._box.pid
+        await wait_for(pilot, lambda: [p.pid for p in multiprocessing.active_children()] == [training], what="reaped")
         await pilot.press("escape")
         await wait_for(pilot, lambda: app.screen is app.main, what="back")
 
@@ -129,8 +141,12 @@ async def test_an_exception_in_the_students_code_pauses_training_with_one_line(t
         "    if CALLS[0] > 300:\n        raise ArithmeticError('the 301st call')\n",
     )
     app = student_app(tmp_path, tiny_mnist, text)
+    said = notices(app)
     async with app.run_test(size=SIZE) as pilot:
-        told = lambda: [n.message for n in app._notifications if "ArithmeticError" in n.message]  # noqa: E731
+
+        def told() -> list[str]:
+            return [n.message for n in said if "ArithmeticError" in n.message]
+
         await wait_for(pilot, told, timeout=60, what="the notice")  # (the app handles notices after the screen)
         await wait_for(pilot, lambda: app.main.status.status.state == "paused", what="the pause")
         (line,) = told()

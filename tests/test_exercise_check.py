@@ -4,7 +4,11 @@ that runs their code under a time limit, and the whole check on the real MNIST."
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -128,6 +132,51 @@ def test_the_sandbox_kills_a_child_past_its_limit_or_on_cancel(tmp_path: Path) -
     finally:
         box.close()
     assert not box.alive
+
+
+ORPHAN = """
+import sys, threading
+from model.exercise import Sandbox, read_source
+if __name__ == "__main__":
+    box = Sandbox(read_source(sys.argv[1]))
+    box.start()
+    threading.Thread(target=box.request, args=("step", 2), kwargs={"limit": 600}, daemon=True).start()
+    print(box.pid, flush=True)
+    sys.stdin.readline()  # killed here, with the child in the endless loop
+"""
+
+
+def test_a_child_stuck_in_the_students_loop_ends_when_its_parent_is_killed(tmp_path: Path) -> None:
+    text = solution().replace("    d2 = p - t\n", "    while True:\n        pass\n")
+    script = write(tmp_path, ORPHAN, "orphan.py")
+    parent = subprocess.Popen(
+        [sys.executable, str(script), str(write(tmp_path, text))],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        child = int(parent.stdout.readline())  # type: ignore[union-attr]
+        time.sleep(0.5)  # the child is in grads_one's loop now
+        assert _alive(child)
+        parent.kill()
+        parent.wait(10)
+        deadline = time.monotonic() + 15
+        while _alive(child) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _alive(child), "the child outlived its killed parent"
+    finally:
+        parent.kill()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie (ended, not yet reaped by init) counts as gone
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().split(") ")[1][:1] != "Z"
 
 
 def test_a_load_error_in_the_child_is_a_load_error(tmp_path: Path) -> None:

@@ -84,7 +84,7 @@ def test_the_trainer_draws_its_training_set_from_the_seed(tiny_mnist: MNIST) -> 
     run.apply(Change({"train_size": 100_000}))
     assert len(a.train[0]) == 300 and run.pending == ("train_size",)
     run.apply(Reset())
-    assert len(a.train[0]) == len(tiny_mnist.train_x) and run.pending == ()
+    assert len(a.train[0]) == len(tiny_mnist.train_x) and not run.pending
 
 
 def test_a_checkpoint_keeps_them_and_refuses_other_data(tiny_mnist: MNIST, tmp_path: Path) -> None:

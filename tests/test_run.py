@@ -54,7 +54,7 @@ def test_training_settings_apply_at_the_next_step_and_architecture_waits_for_res
     assert changed.changes == {"lr": 0.01, "hidden": 8} and changed.pending == ("hidden",) and changed.step == 1
     assert run.step().lr == 0.01
     run.apply(Reset())
-    assert run.trainer.model.shape[1] == 8 and run.pending == () and run.trainer.state.step == 0
+    assert run.trainer.model.shape[1] == 8 and not run.pending and run.trainer.state.step == 0
     assert of(events, ev.Restarted) == [ev.Restarted("reset")]
 
 

@@ -9,22 +9,22 @@ pool workers end when it is killed.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 from conftest import headless_env, wait_until
+from harness.terminal import MNIST_TUI, app_env, app_in_terminal, running
 
 from model.runs import list_run_dirs, read_run, short_id
+from tui.bench.terminal import AppTerminal
 from tui.cli import main
-
-CLI = [sys.executable, "-m", "tui.cli"]
 
 
 @pytest.fixture(autouse=True)
@@ -96,47 +96,46 @@ def test_a_study_run_replays_identical(tiny_npz: Path, tmp_path: Path, capsys: p
 # ---- the app: one autosave per run, a finished checkpoint opens finished --------------------------
 
 
-def _app(argv: list[str], tmp_path: Path):  # type: ignore[no-untyped-def]
-    from tui.bench.in_app import AppTerminal
-    from tui.bench.measure import child_env
-
+def _app(argv: list[str], tmp_path: Path) -> contextlib.AbstractContextManager[AppTerminal]:
+    """The app in a pseudo-terminal in ``tmp_path``, its runs in ``tmp_path / "runs"``."""
     pytest.importorskip("pyte")
-    env = {**child_env(1), "XDG_DATA_HOME": str(tmp_path / "data"), "TERM": "xterm-256color"}
-    env["MNIST_TUI_RUNS"] = str(tmp_path / "runs")
-    return AppTerminal([*CLI, *argv], env, cols=120, rows=40, cwd=str(tmp_path))
+    env = app_env(tmp_path) | {"MNIST_TUI_RUNS": str(tmp_path / "runs")}
+    return app_in_terminal([*MNIST_TUI, *argv], env, cwd=tmp_path)
 
 
-def _quit_message(term) -> str:  # type: ignore[no-untyped-def]
+def _quit_message(term: AppTerminal) -> str:
     """What the app printed on its way out (a long line wraps: the screen's lines joined)."""
     assert term.close() == 0
     return "".join(line.rstrip() for line in term.text().splitlines())
 
 
+@pytest.mark.slow  # the app in a pseudo-terminal, twice
 def test_every_app_session_names_an_autosave_of_its_own_that_stays(tiny_npz: Path, tmp_path: Path) -> None:
     saved = []
     for _ in range(2):
-        term = _app(["--data", str(tiny_npz), "--hidden", "16", "--epochs", "1000"], tmp_path)
-        assert term.wait_for(lambda s: "running" in s and "step 0 " not in s, 60.0) is not None
-        found = re.search(r"saved the run to (\S+?\.npz); continue it with: mnist-tui --resume", _quit_message(term))
+        with _app(
+            ["--data", str(tiny_npz), "--hidden", "16", "--batch-size", "16", "--epochs", "10000"], tmp_path
+        ) as term:
+            assert term.wait_for(running, 120.0) is not None, term.text()
+            said = _quit_message(term)
+        found = re.search(r"saved the run to (\S+?\.npz); continue it with: mnist-tui --resume", said)
         assert found is not None
         saved.append(Path(found.group(1)))
     assert saved[0] != saved[1] and all(p.is_file() for p in saved)  # the second did not overwrite the first
     assert all(p.parent.parent == tmp_path / "runs" for p in saved)  # each next to its run's record
 
 
+@pytest.mark.slow  # the app in a pseudo-terminal
 def test_a_finished_checkpoint_opens_finished_and_space_trains_toward_a_stated_total(
     tiny_npz: Path, tmp_path: Path
 ) -> None:
     assert train(tiny_npz, "--epochs", "1", "--save", "e1.npz") == 0
-    term = _app(["--data", str(tiny_npz), "--resume", "e1.npz"], tmp_path)
-    try:
-        assert term.wait_for(lambda s: "finished" in s and "epoch 1.00 / 1 " in s, 60.0) is not None, term.text()
-        said = term.wait_for(lambda s: "finished 1 epoch;" in s and "space trains 1 more (to 2)" in s, 30.0)
+    with _app(["--data", str(tiny_npz), "--resume", "e1.npz"], tmp_path) as term:
+        assert term.wait_for(lambda s: "finished" in s and "epoch 1.00 / 1 " in s, 120.0) is not None, term.text()
+        said = term.wait_for(lambda s: "finished 1 epoch;" in s and "space trains 1 more (to 2)" in s, 60.0)
         assert said is not None, term.text()
         term.write(" ")
-        assert term.wait_for(lambda s: "epoch 2.00 / 2 " in s and "finished" in s, 60.0) is not None, term.text()
-    finally:
-        term.close()
+        assert term.wait_for(lambda s: "epoch 2.00 / 2 " in s and "finished" in s, 120.0) is not None, term.text()
 
 
 # ---- a stop between evaluations is a fraction of an epoch --------------------------------------
@@ -207,9 +206,10 @@ def _gone(pid: int) -> bool:
     return "Z" in state.split()[1]
 
 
+@pytest.mark.slow  # a study in a process of its own, with its pool
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc")
 def test_the_study_pool_workers_end_when_the_study_is_killed(tiny_npz: Path, tmp_path: Path) -> None:
-    argv = [*CLI, "experiments", "--grid", "quick", "--data", str(tiny_npz), "--backend", "pool", "--jobs", "2"]
+    argv = [*MNIST_TUI, "experiments", "--grid", "quick", "--data", str(tiny_npz), "--backend", "pool", "--jobs", "2"]
     argv += ["--epochs", "1000", "--out", str(tmp_path / "out"), "--quiet", "--no-figures"]
     study = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ))
     workers: list[int] = []

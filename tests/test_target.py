@@ -1,5 +1,7 @@
 """Stopping at a target validation error: parsing, the run core, ``train --target-error``, its record,
 replay, ``compare``, the worker and the app (typing the target into the Controls)."""
+# The running app's optional parts (app.bridge, app.main) are read directly: a None fails the test.
+# mypy: disable-error-code="union-attr"
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import bridge_for, headless_env, new_app, wait_for, wait_until
+from conftest import bridge_for, headless_env, new_app, notices, wait_for, wait_until
 from test_bridge import Recorder
 
 from model.config import HyperParams, parse_value
@@ -17,7 +19,7 @@ from model.run import Policy, Run, RunOutcome
 from model.run import events as ev
 from model.run.replay import replay
 from model.runs import list_run_dirs, read_run, summarize
-from model.study.plan import RunConfig
+from model.study.plan import RunConfig, options_of
 from model.study.task import Task
 from model.target import TargetReport
 from model.trainer import EvalMetrics, Trainer, make_trainer
@@ -75,13 +77,17 @@ def test_the_target_field_nudges_by_half_a_point_down_to_off() -> None:
 # ---- the study's run ids ---------------------------------------------------------------------
 
 
-def test_the_study_run_ids_are_what_they_were_before_the_target() -> None:
-    """Ids computed before target_error existed: the store's finished runs are still found."""
+def test_the_study_run_ids_stay_put_when_a_setting_is_added_at_its_default() -> None:
+    """Ids pinned under RUN_FORMAT 3: a field added since (target_error, the challenges' knobs) left at
+    its default does not rename the store's finished runs; set to another value, it does."""
     base = HyperParams(hidden=100, batch_size=64)
-    task = Task(0, RunConfig("exact", lr=0.05, momentum=0.9, activation="relu"), seed=3, epochs=2, base=base)
-    assert task.run_id == "d0fc6bcb470954882714"
-    noisy = Task(0, RunConfig("noise-same", sigma=0.5), 0, 5, HyperParams(), train_size=1000, data_tag="abc")
-    assert noisy.run_id == "ec7b0f7c6e68a0fa5cb2"
+    cell = RunConfig("exact", lr=0.05, momentum=0.9, activation="relu")
+    task = Task(0, cell, seed=3, epochs=2, base=base)
+    assert task.run_id == "4488c4872ad6ad3dcb38"
+    assert Task(0, cell, seed=3, epochs=2, base=base.validated(target_error=0.1)).run_id == task.run_id
+    assert Task(0, cell, seed=3, epochs=2, base=base.validated(label_noise=0.1)).run_id != task.run_id
+    noisy = Task(0, RunConfig("noise-same", options_of({"sigma": 0.5})), 0, 5, HyperParams(), 100, 1000, "abc")
+    assert noisy.run_id == "943ff0b145add9c38b5a"
 
 
 # ---- the run core ----------------------------------------------------------------------------
@@ -283,6 +289,7 @@ async def test_a_target_typed_into_the_controls_pauses_training_with_a_notice(
     from test_app import SIZE, focus_field
 
     app = new_app(HP.validated(epochs=10_000), data=tiny_mnist, start_paused=True)
+    said = notices(app)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: app.bridge is not None, what="the worker")
         field = await focus_field(pilot, "target_error")
@@ -294,10 +301,10 @@ async def test_a_target_typed_into_the_controls_pauses_training_with_a_notice(
         assert app.bridge.paused and app.bridge.trainer.state.step == 125
 
         def notice() -> bool:
-            return any(n.message.startswith("target reached: valid ") for n in app._notifications)
+            return any(n.message.startswith("target reached: valid ") for n in said)
 
         await wait_for(pilot, notice, what="the notice")
-        note = next(n.message for n in app._notifications if n.message.startswith("target reached"))
+        note = next(n.message for n in said if n.message.startswith("target reached"))
         assert "< 50.00% after " in note and "(step 125); space trains on" in note
         status = app.main.status
         line = " ".join(str(item) for item in status.items())

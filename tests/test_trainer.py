@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 from conftest import train_to_end
@@ -189,10 +191,13 @@ def test_a_run_reports_the_running_train_error_without_a_pass_over_the_training_
     t = make(HyperParams(hidden=32, batch_size=32, epochs=2))
     evaluated: list[tuple[str, ...]] = []
     evaluate = t.evaluate_with_mistakes
-    t.evaluate_with_mistakes = lambda names=None, mistakes_in=None: (  # type: ignore[method-assign]
-        evaluated.append(tuple(names or ())) or evaluate(names, mistakes_in)
-    )
-    steps: list = []
+
+    def recording_evaluate(names: Any = None, mistakes_in: Any = None) -> Any:
+        evaluated.append(tuple(names or ()))
+        return evaluate(names, mistakes_in)
+
+    t.evaluate_with_mistakes = recording_evaluate  # type: ignore[method-assign]
+    steps: list[Any] = []
     run = Run(t)
     run.listen(lambda e: steps.append(e.metrics) if isinstance(e, Stepped) else None)
     run.train()

@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on
@@ -58,7 +58,7 @@ SHUTDOWN_GRACE_SECONDS = 2.0
 GC_THRESHOLDS = (5000, 20, 20)
 
 
-def css_paths() -> list[Path]:
+def css_paths() -> list[str | PurePath]:
     """The panels' stylesheet, then the app's, which has the last word on layout."""
     return [asset("panels.tcss"), asset("pad.tcss"), asset("runs.tcss"), asset("app.tcss")]
 
@@ -147,7 +147,7 @@ class MnistApp(App[int]):
     session: what drives the opened run (``start_session``; ``idle_session`` builds everything
     but never starts the thread).
     student: ``--backprop FILE``: the student's grads_batch trains (``StudentSession``, loaded and
-    tried already), the gradient check checks their code, ``c`` shows its check, ``u`` reloads it.
+    tried already), the gradient check checks their code, ``b`` shows its check, ``u`` reloads it.
     """
 
     TITLE = "mnist-tui"
@@ -159,9 +159,10 @@ class MnistApp(App[int]):
         # priority: a focused text field or prompt must not swallow it (Input copies with ctrl+c)
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
     ]
-    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (100, "-wide")]
+    # Textual declares the two breakpoint lists without ClassVar: hence the ignores
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (100, "-wide")]  # type: ignore[misc]
     #: -huge: the digit viewer and gradient check grow into the rows the controls leave free
-    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-short"), (32, "-tall"), (50, "-huge")]
+    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-short"), (32, "-tall"), (50, "-huge")]  # type: ignore[misc]
 
     def __init__(
         self,
@@ -415,6 +416,10 @@ class MnistApp(App[int]):
         pad_keys = [b for b in DrawPadScreen.BINDINGS if isinstance(b, Binding) and not b.action.startswith("move")]
         pad_rows = DrawPadScreen.MOUSE_ROWS + _merge_keys(binding_rows(pad_keys))  # arrows: one row
         sections.append(("Drawing pad (p)", pad_rows))
+        if self.student is not None:  # --backprop FILE: the check's own screen
+            from tui.screens.exercise import ExerciseScreen
+
+            sections.append(("Your backprop's check (b)", binding_rows(ExerciseScreen.BINDINGS)))
         if self.config.sandbox is not None:  # served to a browser by mnist-tui serve: on top of the right column
             sections.insert(1, ("In a browser", BROWSER_ROWS))
         return sections

@@ -12,7 +12,7 @@ Requests are ``(op, args)`` tuples; every reply is ``(kind, payload)``: "ok" wit
     pane PARAMS X Y      the gradient-check pane's reports: (toy reports, live report, note)
 
 Ctrl+C reaches the whole terminal's process group; the child ignores it and the parent, which
-handles it, stops the child.
+handles it, stops the child. A child whose parent dies without stopping it ends by itself.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
+import time
 import traceback
 from collections.abc import Callable
 from multiprocessing.connection import Connection
@@ -122,9 +124,23 @@ def _redirect(output: str) -> None:
             reconfigure(line_buffering=True)
 
 
+def _exit_with_parent(every: float = 1.0) -> None:
+    """End this process when its parent is gone (killed before it could stop us): without this a child
+    stuck in the student's endless loop would spin on as an orphan."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="mnist-tui-student-parent-watch", daemon=True).start()
+
+
 def serve(conn: Connection, source: Source, output: str | None) -> None:
     """The child's main function (started by ``Sandbox.start``)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _exit_with_parent()
     if output:
         _redirect(output)
     try:

@@ -16,13 +16,14 @@ from model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from model.config import ARCHITECTURE_FIELDS, SPECS
 from model.run import events as ev
 from model.run.figures import Best, RunFigures
+from model.variants import VARIANT_OPTIONS
 
 if TYPE_CHECKING:
     from model.run.core import Run
 
 MAX_EPOCHS = int(SPECS["epochs"].high or 0)
 #: Settings a variant's rule is built from: the angles measured before a change of them are stale.
-RULE_FIELDS = frozenset({"variant", "sigma", "stale_k"})
+RULE_FIELDS = frozenset({"variant", *VARIANT_OPTIONS})
 
 
 @dataclass(frozen=True)

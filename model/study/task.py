@@ -3,7 +3,9 @@
 The same code runs in this process, in a pool worker and on a Dask worker: the data and the
 place progress events go are passed in. Every ``diag_every`` steps it records the alignment
 angles, the angle between W2 and a random feedback matrix, the stale gap, the fraction of dead
-units, the drift of W1 from its initial value and the error on 2,000 validation images.
+units, the drift of W1 from its initial value and the error on 2,000 validation images; after
+every epoch the validation, test and as-trained test errors and the mean training loss (so a
+longer run can stand for a shorter one: ``RunResult.view``).
 """
 
 from __future__ import annotations
@@ -22,13 +24,18 @@ import numpy as np
 from model.config import NON_TRAINING_FIELDS, HyperParams
 from model.run import Policy, Recording, open_run
 from model.run import events as ev
+from model.run.figures import EpochRecord, RunOutcome
 from model.study.plan import RunConfig
 from model.study.records import DIAGNOSTICS, Event, RunResult
 from model.trainer import StepMetrics, Trainer
 from model.variants import angle_degrees
 
 #: Bump when a run's numbers would change for the same cell and seed (the store keys on it).
-RUN_FORMAT = 2
+RUN_FORMAT = 3
+#: Fields every cell sets, kept in a run id whatever their value.
+STUDY_FIELDS = frozenset(
+    {"variant", "seed", "lr", "momentum", "activation", "hidden", "batch_size", "epochs", "schedule"}
+)
 PROBE_IMAGES = 2000  # validation images the diagnostics are measured on
 DEAD_BELOW = 1e-3  # act'(z) under this on every probe image: a dead (or saturated) unit
 
@@ -44,25 +51,33 @@ class Task:
     base: HyperParams
     diag_every: int = 100
     train_size: int | None = None
-    data_tag: str = "mnist"
+    data_key: str = "mnist"  # the store's key for the data (``model.study.run.data_key``)
     record_dir: str | None = None  # write a run record per run under this folder (not part of run_id)
+
+    @property
+    def hparams(self) -> HyperParams:
+        return self.config.hparams(self.base, self.seed).validated(epochs=self.epochs)
 
     @property
     def run_id(self) -> str:
         """A stable name for this run's result (the store's file name): a hash of everything that
         decides its numbers."""
-        hp = self.config.hparams(self.base, self.seed).to_dict()
+        # Fields at their default value are left out, so a hyperparameter added later (at a default
+        # that keeps today's training) does not rename every stored run; bump RUN_FORMAT when a
+        # default that shapes training changes.
+        defaults = HyperParams().to_dict()
+        hp = {k: v for k, v in self.hparams.to_dict().items() if k in STUDY_FIELDS or v != defaults[k]}
         for name in NON_TRAINING_FIELDS:  # the study trains its epochs whatever these say: ids stay as they were
             hp.pop(name, None)
         spec = {
             "format": RUN_FORMAT,
-            "config": [self.config.key, self.config.sigma, self.config.stale_k],
+            "config": [self.config.key, [list(o) for o in self.config.options]],
             "seed": self.seed,
             "epochs": self.epochs,
             "hp": hp,
             "diag_every": self.diag_every,
             "train_size": self.train_size,
-            "data": self.data_tag,
+            "data": self.data_key,
         }
         return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:20]
 
@@ -108,6 +123,7 @@ class _Diagnostics:
         row["dead_fraction"] = float(1.0 - active.any(axis=0).mean())
         row["w1_drift"] = float(np.linalg.norm(model.W1 - self.W1_0) / max(self.W1_0_norm, 1e-12))
         logits = h @ model.W2.T
+        logits += model.b2
         row["valid_error"] = float(np.mean(logits.argmax(axis=1) != self.y))
         self.steps.append(t.state.step)
         for name in DIAGNOSTICS:
@@ -127,6 +143,28 @@ def _recording(task: Task) -> Recording | None:
     return Recording(Path(task.record_dir), "experiments", extra={"study": study}, warn=warn)
 
 
+class _EpochEnds:
+    """At each epoch's end: the step count and the as-trained test error (the variant's own
+    forward pass, e.g. with its noise, from draws of its own so training's stay as they were);
+    "epoch" events to ``emit``."""
+
+    def __init__(self, task: Task, trainer: Trainer, data: Any, emit: Callable[[Event], Any] | None) -> None:
+        self.task, self.trainer, self.data, self.emit = task, trainer, data, emit
+        self.steps: list[int] = []
+        self.as_trained: list[float] = []
+
+    def __call__(self, record: EpochRecord) -> None:
+        task, trainer, data = self.task, self.trainer, self.data
+        epoch = math.ceil(record.epoch)  # a divergence ends the run inside its epoch
+        self.steps.append(trainer.state.step)
+        rng = np.random.default_rng([task.seed, epoch])
+        logits = trainer.variant.forward_as_trained(trainer.model, data.test_x, rng)
+        self.as_trained.append(math.nan if logits is None else float(np.mean(logits.argmax(axis=1) != data.test_y)))
+        if self.emit is not None:
+            valid = record.errors.get("valid", math.nan)
+            self.emit(Event("epoch", task.config.key, task.seed, epoch, task.epochs, valid))
+
+
 def run_task(task: Task, data: Any, emit: Callable[[Event], Any] | None = None) -> RunResult:
     """Train ``task`` on ``data`` (train_x/train_y/valid_x/valid_y/test_x/test_y arrays) for its
     epochs, evaluating at each epoch's end, ending on the best validation epoch's weights (the
@@ -134,45 +172,33 @@ def run_task(task: Task, data: Any, emit: Callable[[Event], Any] | None = None) 
 
     ``emit`` receives "start" and one "epoch" event per epoch.
     """
-    cfg = task.config
-    hp = cfg.hparams(task.base, task.seed).validated(epochs=task.epochs)
     run = open_run(
         data,
-        hp,
+        task.hparams,
         policy=Policy(keep_best=True),
         recording=_recording(task),
         train_size=task.train_size,
         angle_every=task.diag_every,
     )
-    trainer = run.trainer
-    diag = _Diagnostics(trainer, (data.valid_x[:PROBE_IMAGES], data.valid_y[:PROBE_IMAGES]), task.diag_every)
+    diag = _Diagnostics(run.trainer, (data.valid_x[:PROBE_IMAGES], data.valid_y[:PROBE_IMAGES]), task.diag_every)
+    ends = _EpochEnds(task, run.trainer, data, emit)
 
     def listen(e: ev.RunEvent) -> None:
         if isinstance(e, ev.Stepped):
             diag(e.metrics)
-        elif isinstance(e, ev.EpochEnded) and emit is not None:
-            record = e.record
-            emit(
-                Event(
-                    "epoch",
-                    cfg.key,
-                    task.seed,
-                    math.ceil(record.epoch),
-                    task.epochs,
-                    record.errors.get("valid", math.nan),
-                )
-            )
+        elif isinstance(e, ev.EpochEnded):
+            ends(e.record)
 
     run.listen(listen)
     if emit is not None:
-        emit(Event("start", cfg.key, task.seed, 0, task.epochs))
+        emit(Event("start", task.config.key, task.seed, 0, task.epochs))
     run.train()
-    result = run.close()
-    # the model now holds the weights of the best validation epoch
-    rng = np.random.default_rng(task.seed)
-    logits = trainer.variant.forward_as_trained(trainer.model, data.test_x, rng)
-    as_trained = math.nan if logits is None else float(np.mean(logits.argmax(axis=1) != data.test_y))
-    history = result.history
+    return _result(task, run.close(), diag, ends)  # the model holds the best validation epoch's weights
+
+
+def _result(task: Task, result: RunOutcome, diag: _Diagnostics, ends: _EpochEnds) -> RunResult:
+    cfg, history = task.config, result.history
+    best_epoch = math.ceil(result.best_epoch or 0)
     return RunResult(
         key=cfg.key,
         label=cfg.label,
@@ -184,9 +210,9 @@ def run_task(task: Task, data: Any, emit: Callable[[Event], Any] | None = None) 
         activation=cfg.activation,
         valid_error=result.best_valid_error,
         test_error=result.test_error_at_best,
-        test_error_as_trained=as_trained,
+        test_error_as_trained=ends.as_trained[best_epoch - 1] if best_epoch else math.nan,
         final_test_error=result.test_error,
-        best_epoch=math.ceil(result.best_epoch or 0),
+        best_epoch=best_epoch,
         train_loss=result.train_loss,
         valid_curve=[r.errors.get("valid", math.nan) for r in history],
         test_curve=[r.errors.get("test", math.nan) for r in history],
@@ -195,4 +221,9 @@ def run_task(task: Task, data: Any, emit: Callable[[Event], Any] | None = None) 
         diverged=result.diverged,
         diag_steps=diag.steps,
         diagnostics=diag.values,
+        epochs=task.epochs,
+        as_trained_curve=ends.as_trained,
+        train_loss_curve=[r.train_loss for r in history],
+        epoch_steps=ends.steps,
+        hidden=task.hparams.hidden,
     )

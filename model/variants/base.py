@@ -8,6 +8,9 @@ the inputs and labels:
     h_act     (B, H)  the hidden state act'(.) is evaluated from (derivatives are written from h)
     feedback  (K, H)  the matrix that carries the output delta back: delta_h = delta W2
 
+and, optionally, ``dact_scale`` (B, H), a factor on act'(.) (multiplicative noise's exact
+gradient, d(h m)/dz1 = act'(z1) m, needs it).
+
 Exact backprop uses the forward pass's own h in all three places and W2 as feedback.
 A variant is a small class whose ``inputs`` method returns what to use instead; the
 shared ``Variant.loss_and_grads`` runs the forward and the backward pass with them, so
@@ -27,7 +30,7 @@ Any other object with a ``loss_and_grads`` method (a ``GradientRule``: a student
 plugs in through ``CustomRule``, which gives it the variant's interface, so the trainer holds a
 ``Variant`` whatever it was given.
 
-Leaves out: the perturbing variants (``rules.py``), the registry (``registry.py``), the
+Leaves out: the perturbing variants (one module per question), the registry (``registry.py``), the
 angle diagnostics (``alignment.py``) and the training loop (``model.trainer``).
 """
 
@@ -63,6 +66,7 @@ class BackwardInputs:
     h_dW2: Array  # (B, H) hidden state multiplying the output delta in dW2
     h_act: Array  # (B, H) hidden state act'(.) is computed from
     feedback: Array  # (K, H) carries the output delta back to the hidden layer
+    dact_scale: Array | None = None  # (B, H) multiplies act'(.) (None: 1)
 
 
 class Variant:
@@ -164,6 +168,8 @@ class Variant:
         fed = self.inputs(model, h, z1, rng)
         # act'(.) from the unmasked state (sigmoid's h(1-h) needs the real h), then masked
         dact = model.act.grad_from_output(fed.h_act, out=self._buf.get("dact", (B, H), h.dtype))
+        if fed.dact_scale is not None:
+            dact *= fed.dact_scale  # (B, H)
         h_out, h_dW2 = fed.h_out, fed.h_dW2
         if m_h is not None:
             dact *= m_h  # d h~ / d z1 = act'(z1) m, (B, H)
@@ -221,3 +227,17 @@ class CustomRule(Variant):
 def as_variant(rule: GradientRule) -> Variant:
     """``rule`` itself if it is a variant, else wrapped in ``CustomRule``."""
     return rule if isinstance(rule, Variant) else CustomRule(rule)
+
+
+def clean_hidden(model: MLP, X: Array) -> Array:
+    """The clean hidden state act(X W1^T + b1) of ``X`` (n, D): a fresh (n, H) array."""
+    z1 = X @ model.W1.T
+    z1 += model.b1
+    return model.act.forward(z1, out=z1)
+
+
+def readout(model: MLP, h: Array) -> Array:
+    """Output-layer logits (n, K) of hidden states h (n, H)."""
+    logits = h @ model.W2.T
+    logits += model.b2
+    return logits

@@ -321,10 +321,10 @@ def best_preset_row(b: Bench, run: bool) -> list[Row]:
             where = f"epoch {r.epoch:g}/{hp.epochs}"
             b.log(f"  best preset: {where}, valid {r.errors['valid']:.2%}, test {r.errors['test']:.2%}")
 
-    run = Run(trainer, policy=Policy(keep_best=True))
-    run.listen(progress)
-    run.train()
-    result = run.close()
+    best = Run(trainer, policy=Policy(keep_best=True))
+    best.listen(progress)
+    best.train()
+    result = best.close()
     err = result.test_error_at_best
     text = (
         f"{err:.2%} (valid {result.best_valid_error:.2%} at epoch {result.best_epoch:g}/{result.epochs:g}), "
@@ -425,7 +425,7 @@ def in_app_rows(b: Bench) -> list[Row]:
         return [Row(f, t, why, status=SKIP) for f, t in targets]
     from tui.bench.in_app import measure_app
 
-    changes = {"batch_size": 16, "epochs": 1000}
+    changes: dict[str, object] = {"batch_size": 16, "epochs": 1000}
     f = measure_app(_console_script(), child_env(b.threads), changes, b.data_path, log=b.log)
     pairs = ", ".join(f"{a / h:.2f}" for a, h in zip(f.app_rates, f.headless_rates, strict=True))
     rate_text = f"{f.ratio:.2f} (median of {pairs}; headless {max(f.headless_rates):,.0f} examples/s)"

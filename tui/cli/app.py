@@ -39,7 +39,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--backprop",
         metavar="FILE",
         help="train with your own grads_batch from FILE (see: mnist-tui exercise); the gradient check checks "
-        "it, c shows its check, u reloads it; FILE runs as your own Python code, as 'python FILE' would",
+        "it, b shows its check, u reloads it; FILE runs as your own Python code, as 'python FILE' would",
     )
     # set by `mnist-tui serve` for each browser session: the app's folder, to which paths are confined
     p.add_argument("--sandbox", metavar="DIR", help=argparse.SUPPRESS)

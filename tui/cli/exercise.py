@@ -206,13 +206,16 @@ def open_backprop(path: str, hp: HyperParams, activation_flag: str | None) -> tu
     from model.exercise import LoadError, NotWritten, StudentError
     from tui.session.student import StudentSession, output_path
 
+    output: Path | None
     try:
-        output: Path | None = output_path()
+        output = output_path()
         output.write_text("")  # this session's prints only
     except OSError:
         output = None
     try:
-        student = StudentSession.open(path, hp.hidden, hp.batch_size, None if output is None else str(output))
+        student = StudentSession.open(
+            path, hp.hidden, hp.batch_size, None if output is None else str(output), hp.train_size
+        )
     except NotWritten as exc:
         raise UserError(
             f"{path}: {exc.function} is not written yet, and training needs grads_batch "

@@ -1,6 +1,6 @@
 """``StudentCoach``: the student's backprop on the training screen (``mnist-tui --backprop FILE``).
 
-``c`` shows the latest check of the student's code (checking again when no check runs), ``u``
+``b`` shows the latest check of the student's code (checking again when no check runs), ``u``
 reloads the edited file (checked before it trains); each check's verdict is a notification, and
 a reload that changed ``ACTIVATION`` resets the weights for it. The check and the reload run in
 ``tui.session.student``; their results come back to the screen as ``StudentMessage``s. Leaves out
@@ -87,7 +87,7 @@ class StudentCoach:
         """Read the student's file again; it is checked before training uses it."""
         student, screen = self.student, self.screen
         hp = screen.run.desired
-        if not student.reload(self.post, hp.hidden, hp.batch_size):
+        if not student.reload(self.post, hp.hidden, hp.batch_size, hp.train_size):
             screen.notify("a check of your backprop is still running; try again in a moment")
             return
         screen.notify(f"reloading {student.source.path}: checking it before it trains")
@@ -124,9 +124,9 @@ def verdict_notice(event: Any) -> tuple[str, str]:
     what = "reloaded, checked and training (r: new weights): " if event.reloaded else "your backprop: "
     failed = [r for r in result.reports if r.status in ("fail", "timeout")]
     if result.passed:
-        return what + "steps 1-4 and 6 pass (c shows the check)", "information"
+        return what + "steps 1-4 and 6 pass (b shows the check)", "information"
     if result.todo:
-        return what + f"{result.todo} is not written yet (c shows the check)", "warning"
+        return what + f"{result.todo} is not written yet (b shows the check)", "warning"
     first = failed[0] if failed else result.reports[-1]
     named = f": {first.diagnoses[0].name}" if first.diagnoses else ""
-    return what + f"step {first.number} fails{named} (c shows the diagnosis)", "warning"
+    return what + f"step {first.number} fails{named} (b shows the diagnosis)", "warning"

@@ -1,7 +1,7 @@
-"""The check of the student's backprop, one key away in the app (``c`` with ``--backprop FILE``).
+"""The check of the student's backprop, one key away in the app (``b`` with ``--backprop FILE``).
 
 Shows the latest check of the code that is training (the toy-net steps and the speed step, with
-their diagnoses), "checking…" while one runs, and says where the student's prints go. ``c`` runs
+their diagnoses), "checking…" while one runs, and says where the student's prints go. ``b`` runs
 the check again, ``u`` reloads the edited file (checked before it is used), escape closes.
 Leaves out running anything: the main screen asks the ``StudentSession`` and hands results here.
 """
@@ -32,7 +32,7 @@ class ExerciseScreen(ModalScreen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Close"),
-        Binding("c", "recheck", "Check again"),
+        Binding("b", "recheck", "Check again"),
         Binding("u", "reload", "Reload the file"),
     ]
     DEFAULT_CSS = """
@@ -59,7 +59,7 @@ class ExerciseScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="exercise-box") as box:
             box.border_title = f"Your backprop: {self.path}"
-            box.border_subtitle = "c: check again · u: reload the file · esc: close"
+            box.border_subtitle = "b: check again · u: reload the file · esc: close"
             yield Static(self._body(), id="exercise-body")
 
     def _body(self) -> Group:
@@ -69,7 +69,7 @@ class ExerciseScreen(ModalScreen[None]):
         if self.result is not None:
             parts.append(check_text(self.result))  # type: ignore[arg-type]
         elif not self.checking:
-            parts.append(Text("no check yet: press c"))
+            parts.append(Text("no check yet: press b"))
         if self.output:
             parts.append(Text(f"\nwhat your code prints goes to {self.output}", style="dim"))
         return Group(*parts)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from model.config import ARCHITECTURE_FIELDS
+from model.variants import VARIANT_OPTIONS
 from tui.format import format_value
 from tui.session.events import (
     CheckpointSaved,
@@ -170,7 +171,7 @@ class PanelFeed:
             screen.charts.add_marker(message.examples_seen, ", ".join(shown))
         screen.controls.show_values(message.changes)
         screen.controls.show_pending(message.pending)
-        if {"variant", "sigma", "stale_k"} & message.changes.keys():
+        if {"variant", *VARIANT_OPTIONS} & message.changes.keys():
             screen.gradcheck.mark_stale(f"checked before the switch to {message.hp.variant}")
         if message.hp.variant != "exact":
             screen.charts.show_angles()

@@ -99,7 +99,9 @@ class MainScreen(Screen[None]):
         Binding("s", "save", "Save"),
         Binding("l", "load", "Load"),
         Binding("g", "run('gradcheck')", "Grad check"),
-        Binding("c", "student('check')", "Check", tooltip="your backprop's check: verdict and diagnosis (esc leaves)"),
+        Binding(
+            "b", "student('check')", "Backprop", tooltip="your backprop's check: verdict and diagnosis (esc leaves)"
+        ),
         Binding(
             "u", "student('reload')", "Reload", tooltip="reload your edited backprop file, checked before it is used"
         ),
@@ -156,7 +158,7 @@ class MainScreen(Screen[None]):
         ("Read the derivation", "backprop.md beside the live shapes, p - t and gradient norms (m)", "open", "math"),
         ("Recorded runs", "List the runs, overlay their curves on the charts (o)", "open", "runs"),
         ("Chart cursor", "A vertical line on the charts reading every curve's value there (v)", "cursor", "toggle"),
-        ("Check your backprop", "The check's verdict and diagnosis of your --backprop file (c)", "student", "check"),
+        ("Check your backprop", "The check's verdict and diagnosis of your --backprop file (b)", "student", "check"),
         ("Reload your backprop", "Read your --backprop file again, check it, train with it (u)", "student", "reload"),
     )
 
@@ -167,7 +169,7 @@ class MainScreen(Screen[None]):
         super().__init__(id="main")
         self.run = run
         self.config = config
-        self.student = student  # --backprop FILE: the student's code trains, ``c`` shows its check
+        self.student = student  # --backprop FILE: the student's code trains, ``b`` shows its check
         self.coach = StudentCoach(self, student) if student is not None else None
         self.bridge: TrainingBridge | None = None
         self.last_checkpoint = ""
@@ -201,7 +203,7 @@ class MainScreen(Screen[None]):
         if self.coach is not None:
             for name in STUDENT_FIXED:
                 self.controls.query_one(f"#row-{name}").display = False
-            self.coach.check()  # its verdict arrives as a notice; c shows it
+            self.coach.check()  # its verdict arrives as a notice; b shows it
         self.post_message(self.Ready())
 
     # ---- panels -----------------------------------------------------------------------------

@@ -75,14 +75,16 @@ class StudentSession:
         self._stop = threading.Event()
 
     @classmethod
-    def open(cls, path: str, hidden: int, batch_size: int, output: str | None = None) -> StudentSession:
-        """Load ``path`` in a child process and try its grads_batch once at the app's sizes.
-        LoadError or StudentError (one line) if it cannot be used for training."""
+    def open(
+        cls, path: str, hidden: int, batch_size: int, output: str | None = None, train_size: int = 0
+    ) -> StudentSession:
+        """Load ``path`` in a child process and try its grads_batch at the app's sizes (``train_size``:
+        the training rows, 0: all of MNIST's). LoadError or StudentError (one line) if it cannot train."""
         source = read_source(path)
         box = Sandbox(source, output)
         try:
             box.start(TIME_LIMIT)
-            _probe(box, hidden, batch_size)
+            _probe(box, hidden, batch_size, train_size)
         except BaseException:
             box.close()
             raise
@@ -114,9 +116,9 @@ class StudentSession:
         """Check the code that is training (steps 1-4, 6); False if a check or reload is running."""
         return self._start(lambda: self._check(post), "mnist-tui-student-check")
 
-    def reload(self, post: Callable[[StudentEvent], object], hidden: int, batch_size: int) -> bool:
+    def reload(self, post: Callable[[StudentEvent], object], hidden: int, batch_size: int, train_size: int = 0) -> bool:
         """Read the file again, check it, and train with it if it can be; False if busy."""
-        return self._start(lambda: self._reload(post, hidden, batch_size), "mnist-tui-student-reload")
+        return self._start(lambda: self._reload(post, hidden, batch_size, train_size), "mnist-tui-student-reload")
 
     def _start(self, target: Callable[[], None], name: str) -> bool:
         if self.busy or self._stop.is_set():
@@ -127,24 +129,27 @@ class StudentSession:
 
     def _check(self, post: Callable[[StudentEvent], object]) -> None:
         source = self.source
+        box = self._sandbox(source)  # a child of its own, its prints going where training's go
         try:
-            result = run_check(source, CheckOptions(steps=APP_STEPS), cancel=self._stop, sandbox=self._sandbox(source))
+            result = run_check(source, CheckOptions(steps=APP_STEPS), cancel=self._stop, sandbox=box)
         except Cancelled:
             return
         except (LoadError, StudentError) as exc:
             post(StudentFailed(f"checking {source.path} failed: {exc}"))
             return
+        finally:
+            box.close()
         self.result = result
         post(StudentChecked(result))
 
-    def _reload(self, post: Callable[[StudentEvent], object], hidden: int, batch_size: int) -> None:
+    def _reload(self, post: Callable[[StudentEvent], object], hidden: int, batch_size: int, train_size: int) -> None:
         path = self.source.path
         box: Sandbox | None = None
         try:
             source = read_source(path)
             box = self._sandbox(source)
             box.start(TIME_LIMIT, cancel=self._stop)
-            _probe(box, hidden, batch_size)
+            _probe(box, hidden, batch_size, train_size)
             result = run_check(source, CheckOptions(steps=APP_STEPS), cancel=self._stop, sandbox=box)
         except Cancelled:
             if box is not None:
@@ -155,10 +160,10 @@ class StudentSession:
                 box.close()
             post(StudentFailed(f"{path} not reloaded, the loaded version trains on: {exc}"))
             return
-        changed = box.activation if box.activation != self.activation else ""
+        changed = (box.activation or "") if box.activation != self.activation else ""
         self.rule.replace(box)
         self.result = result
-        post(StudentChecked(result, reloaded=True, activation=changed or ""))
+        post(StudentChecked(result, reloaded=True, activation=changed))
 
     def _sandbox(self, source: Source) -> Sandbox:
         return Sandbox(source, self.output)
@@ -178,10 +183,11 @@ class StudentSession:
         return GradCheckDone(list(toy), live, error=note or None)
 
 
-def _probe(box: Sandbox, hidden: int, batch_size: int) -> None:
+def _probe(box: Sandbox, hidden: int, batch_size: int, train_size: int = 0) -> None:
     """grads_batch on a float32 784-hidden-10 net for every batch size training meets (the batch size,
-    the last batch of an epoch of MNIST's 50,000 images, and 1): StudentError if one fails."""
-    for B in sorted({min(batch_size, 256), TRAIN_SIZE % batch_size or batch_size, 1}, reverse=True):
+    the last batch of an epoch of ``train_size`` images (0: MNIST's 50,000), and 1): StudentError if one fails."""
+    rows = train_size or TRAIN_SIZE
+    for B in sorted({min(batch_size, 256), rows % batch_size or batch_size, 1}, reverse=True):
         try:
             box.request("probe", N_INPUTS, hidden, N_CLASSES, B, limit=TIME_LIMIT)
         except (NotWritten, Cancelled):
