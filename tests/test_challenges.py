@@ -23,10 +23,11 @@ from model.challenges import (
     save_progress,
 )
 from model.challenges.check import distance, goal_text, limits_text, solved_text
+from model.challenges.play import challenge_policy
 from model.challenges.progress import MAX_BYTES, Progress, updated
 from model.config import SPECS, HyperParams
 from model.data import MNIST
-from model.trainer import make_trainer
+from model.trainer import StepMetrics, make_trainer
 
 
 def ev(valid: float, epoch: float = 0.5, total: int = 25_000, dead: float | None = None, seg: int = 0) -> Evaluation:
@@ -105,7 +106,7 @@ def test_in_words() -> None:
     assert "400,000 training examples in all" in limits_text(get_challenge("speedrun").limits)
     text = solved_text(c.goal, ev(0.0291, 2.0, total=150_000, dead=0.02, seg=1))
     assert text.startswith("valid 2.91% < 3.00%, dead 2.0% < 5% (test 3.11%) at epoch 2.00")
-    assert "150.0k in all" in text
+    assert "150,000 in all" in text
 
 
 # ---- the tracker --------------------------------------------------------------------------------
@@ -160,9 +161,13 @@ def test_a_solve_says_what_it_took() -> None:
 
 
 def test_evaluations_between_epochs_come_every_so_many_examples() -> None:
-    tracker = ChallengeTracker(get_challenge("too-hot"))  # every 10,000 examples
-    assert tracker.due(9_984, 10_048) and not tracker.due(10_048, 10_112)
-    assert not ChallengeTracker(get_challenge("stale")).due(9_984, 10_048)  # epoch ends only
+    def after(examples: int, batch: int = 64) -> StepMetrics:  # the step that ends at ``examples``
+        return StepMetrics(examples // batch, examples / 50_000, examples, 0.1, 0.1, batch)
+
+    policy = challenge_policy(get_challenge("too-hot"))  # every 10,000 examples
+    assert policy.due(after(10_048)) and not policy.due(after(10_112))
+    assert policy.due(after(10_000, batch=100))  # a step that ends on the multiple
+    assert not challenge_policy(get_challenge("stale")).due(after(10_048))  # epoch ends only
 
 
 # ---- progress ------------------------------------------------------------------------------------

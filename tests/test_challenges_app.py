@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import wait_for
+from conftest import new_app, wait_for
 from textual.pilot import Pilot
 
 from model.challenges import Goal, get_challenge, read_progress
@@ -44,7 +44,7 @@ def places(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]
 
 def challenge_app(tiny: Any, runs: Path, challenge: Any = TINY_TOO_HOT, **kwargs: Any) -> MnistApp:
     hp = challenge.start_hparams().validated(hidden=16)
-    return MnistApp(hp, data=tiny, challenge=challenge, runs=str(runs), **kwargs)
+    return new_app(hp, data=tiny, challenge=challenge, runs=runs, **kwargs)
 
 
 def panel(app: MnistApp) -> ChallengePanel:
@@ -125,13 +125,13 @@ async def test_fixed_settings_are_locked_and_hints_run_out(tiny_mnist: Any, plac
         assert app.main.check_action("hint", ()) is None  # greyed out: every hint is shown
         await pilot.press("i")
         assert panel(app).state.hints == 3
-        assert app.main.check_action("gradcheck", ()) is False  # its panel's place is the challenge's
+        assert app.main.check_action("run", ("gradcheck",)) is False  # its panel's place is the challenge's
 
 
 @pytest.mark.slow  # trains on the worker for a while
 async def test_the_list_starts_a_challenge_on_a_new_run(tiny_mnist: Any, places: tuple[Path, Path]) -> None:
     progress, runs = places
-    app = MnistApp(get_challenge("stale").start_hparams().validated(variant="exact"), data=tiny_mnist, runs=str(runs))
+    app = new_app(get_challenge("stale").start_hparams().validated(variant="exact"), data=tiny_mnist, runs=runs)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: app.bridge is not None and app.bridge.trainer.state.step > 0, what="training")
         await pilot.press("c")
@@ -142,8 +142,8 @@ async def test_the_list_starts_a_challenge_on_a_new_run(tiny_mnist: Any, places:
         name = screen.highlighted
         assert name == "stale"
         await pilot.press("enter")
-        await wait_for(pilot, lambda: app.main is not None and app.main.challenge is not None, what="the challenge")
-        assert app.main is not None and app.main.challenge is not None and app.main.challenge.name == "stale"
+        await wait_for(pilot, lambda: app.main is not None and app.main.play is not None, what="the challenge")
+        assert app.main is not None and app.main.play is not None and app.main.play.challenge.name == "stale"
         await wait_for(pilot, lambda: app.bridge is not None and app.bridge.trainer.hp.stale_k == 50, what="its start")
         assert app.bridge is not None and app.bridge.trainer.hp.variant == "stale"
         assert panel(app).challenge.name == "stale"
@@ -157,7 +157,7 @@ async def test_the_list_marks_what_is_solved(tiny_mnist: Any, places: tuple[Path
     progress, _ = places
     doc = {"format": "mnist-tui-challenges/1", "challenges": {"saturated": {"solved": True, "best_valid": 0.05}}}
     progress.write_text(json.dumps(doc))
-    app = MnistApp(get_challenge("too-hot").start_hparams(), data=tiny_mnist, start_training=False)
+    app = new_app(get_challenge("too-hot").start_hparams(), data=tiny_mnist, start_training=False)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("c")
         await wait_for(pilot, lambda: isinstance(app.screen, ChallengesScreen), what="the list")
@@ -179,7 +179,7 @@ async def test_served_progress_stays_in_the_session_folder(
     progress, runs = places
     session = tmp_path / "session-1"
     session.mkdir()
-    app = challenge_app(tiny_mnist, runs, sandbox=str(session))
+    app = challenge_app(tiny_mnist, runs, sandbox=session)
     assert app.progress_path == session / "challenges.json"
     async with app.run_test(size=SIZE) as pilot:
         await wait_for_state(pilot, app, "diverged")

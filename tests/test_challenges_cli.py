@@ -13,14 +13,14 @@ from conftest import wait_until
 from test_bridge import Recorder
 
 from model.challenges import CHALLENGES, Goal, get_challenge, read_progress
-from model.challenges.play import ChallengePlay
+from model.challenges.play import ChallengePlay, challenge_policy
 from model.challenges.replayed import replay_challenge
 from model.data import MNIST
+from model.run import Policy, Run
 from model.runs import RunRecorder, list_run_dirs, read_run
 from model.trainer import make_trainer
 from tui.cli import main
 from tui.session.bridge import TrainingBridge
-from tui.session.events import ChallengeUpdate
 
 
 @pytest.fixture
@@ -95,20 +95,24 @@ def test_a_solve_after_a_reset_replays_to_the_same_evaluation(
     monkeypatch.setitem(CHALLENGES, "dead-units", eased)
     hp = eased.start_hparams().validated(hidden=16, batch_size=32)
     trainer = make_trainer(hp, tiny_mnist)
-    recorder = RunRecorder.start(tmp_path, trainer, source="app", extra={"challenge": "dead-units"})
-    play = ChallengePlay(eased, recorder, tmp_path / "challenges.json")
-    posted = Recorder()
-    bridge = TrainingBridge(trainer, posted, recorder=recorder, challenge=play)
+    policy = challenge_policy(eased, Policy(mistakes=True))  # as the app opens it
+    extra = {"challenge": "dead-units", "policy": policy.to_dict()}
+    recorder = RunRecorder.start(tmp_path, trainer, source="app", extra=extra)
+    run = Run(trainer, policy=policy, recorder=recorder)
+    play = ChallengePlay(eased, tmp_path / "challenges.json").follow(run)
+    updates: list[bool] = []
+    play.on_update.append(lambda _, solved_now: updates.append(solved_now))
+    bridge = TrainingBridge(run, Recorder())
     bridge.start()
     try:
         wait_until(lambda: trainer.state.step > 70, what="steps")
         bridge.set_field("lr", 0.05)
         bridge.reset()
         wait_until(lambda: play.tracker.verdict.is_solved, timeout=60, what="the solve")
-        wait_until(lambda: bridge.paused, what="paused at the solve")
+        wait_until(lambda: bridge.paused and run.state == "solved", what="halted at the solve")
     finally:
         assert bridge.stop()
-    assert any(isinstance(e, ChallengeUpdate) and e.solved_now for e in posted.events)
+    assert updates.count(True) == 1  # the solve was news once
     (folder,) = list_run_dirs(tmp_path)
     judged = replay_challenge(read_run(folder), tiny_mnist)
     assert judged.result.identical and judged.agrees

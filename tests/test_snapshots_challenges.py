@@ -12,12 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import new_app
 from test_snapshots import STATUS, fill_panels
 from textual.pilot import Pilot
 
 from model.challenges import Attempt, Evaluation, check, get_challenge
 from tui.app import MnistApp
-from tui.session.events import ChallengeUpdate
+from tui.session.events import ChallengeUpdate, TrainProgress
 
 DEAD = get_challenge("dead-units")
 #: Two evaluations of the dead-units challenge after a reset: close on the error, not on the dead units.
@@ -35,7 +36,7 @@ async def fill_challenge(pilot: Pilot[Any], tiny: Any, hints: int) -> None:
     assert panel is not None
     verdict = check(DEAD, Attempt(list(EVALUATIONS)))
     panel.show_update(ChallengeUpdate(verdict, 50_000, False, {"changes": {"lr": 0.05}, "resets": 1}))
-    app.main._show_status(replace(STATUS, epoch=2.42, examples_seen=121_000, state="running"))
+    app.main.feed.route(TrainProgress([], [], replace(STATUS, epoch=2.42, examples_seen=121_000, state="running")))
     for _ in range(hints):
         await pilot.press("i")
     await pilot.pause()
@@ -43,7 +44,7 @@ async def fill_challenge(pilot: Pilot[Any], tiny: Any, hints: int) -> None:
 
 @pytest.mark.parametrize("size", [(120, 40), (80, 24)])
 def test_a_challenge_on_the_training_screen(snap_compare: Any, tiny_mnist: Any, size: tuple[int, int]) -> None:
-    app = MnistApp(DEAD.start_hparams(), data=tiny_mnist, start_training=False, challenge=DEAD, hide_time=True)
+    app = new_app(DEAD.start_hparams(), data=tiny_mnist, start_training=False, challenge=DEAD)
 
     async def run_before(pilot: Pilot[Any]) -> None:
         await fill_challenge(pilot, tiny_mnist, hints=2)
@@ -61,5 +62,5 @@ def test_the_challenge_list(
     }
     progress.write_text(json.dumps({"format": "mnist-tui-challenges/1", "challenges": entries}))
     monkeypatch.setenv("MNIST_TUI_CHALLENGES", str(progress))
-    app = MnistApp(DEAD.start_hparams(), data=tiny_mnist, start_training=False)
+    app = new_app(DEAD.start_hparams(), data=tiny_mnist, start_training=False)
     assert snap_compare(app, press=["c", "down"], terminal_size=(120, 40))

@@ -1,6 +1,6 @@
 """What the training worker reports: plain dataclasses, handed to a callback.
 
-The worker (``tui.session.bridge``) builds these on its own thread and passes each to the
+The worker (``tui.session.worker``) builds these on its own thread and passes each to the
 ``post`` callback it was given; the app wraps them for Textual and the main screen routes
 them to its panels. ``TrainStatus`` is the plain snapshot of counters the status panel draws.
 Nothing here knows about Textual, so the worker runs (and is tested) without an app.
@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from model.analysis import Misclassified
     from model.challenges import Verdict
+    from model.challenges.play import ChallengePlay
     from model.config import HyperParams
     from model.gradcheck import CheckReport
+    from model.target import TargetReport
     from model.trainer import EvalMetrics
 
 
@@ -45,7 +47,7 @@ class TrainStatus:
     variant: str = "exact"  # backward-pass variant the next step uses
     angles: tuple[tuple[str, float], ...] = ()  # latest (weight, degrees to the true gradient) pairs
     target_error: float = 0.0  # the validation error to stop at (0: none)
-    target_reached: str = ""  # "target reached: valid 1.95% < 2.00% after ..." once it was ("" : not yet)
+    target: TargetReport | None = None  # where the run got below its current target (None: not yet)
 
 
 @dataclass
@@ -84,6 +86,12 @@ class ChallengeUpdate:
     solved_now: bool
     took: dict[str, Any]
     spent: bool = False
+
+    @classmethod
+    def of(cls, play: ChallengePlay, solved_now: bool = False) -> ChallengeUpdate:
+        """Where ``play`` stands now (on the thread that drives its run)."""
+        t = play.tracker
+        return cls(t.verdict, t.earlier_examples, solved_now, t.took(), play.spent)
 
 
 @dataclass

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from model.challenges.check import distance, goal_text, limits_text, solved_text
-from model.target import fmt_examples
+from tui.format import format_examples
 
 if TYPE_CHECKING:
-    from model.challenges import Challenge, Progress, Verdict
+    from model.challenges import Challenge, ChallengeTracker, Progress, Verdict
     from tui.session.events import ChallengeUpdate, TrainStatus
 
 #: A row of the panel: (label, text, style); the label column is blank on continuation rows.
@@ -81,7 +81,7 @@ def usage_text(state: ChallengeState) -> str:
         parts.append(f"epoch {s.epoch:.2f} of {c.limits.epochs:g}")
     if c.limits.examples is not None:
         used = s.examples_seen + (state.update.earlier_examples if state.update else 0)
-        parts.append(f"{fmt_examples(used)} of {c.limits.examples:,} examples")
+        parts.append(f"{format_examples(used)} of {c.limits.examples:,} examples")
     return " · ".join(parts)
 
 
@@ -147,3 +147,21 @@ def over_text(challenge: Challenge, update: ChallengeUpdate) -> str:
 def panel_title(state: ChallengeState) -> str:
     mark = " ✓ solved" if state.solved else ""
     return f"Challenge · {state.challenge.title}{mark}"
+
+
+def result_lines(challenge: Challenge, tracker: ChallengeTracker, run_id: str) -> list[str]:
+    """``train --challenge``'s verdict: 'challenge too-hot: solved: valid 4.62% < 5.00% (test 4.90%)
+    at epoch 0.80, …' and what it took, or 'not solved' with the best result within the limits and
+    why nothing more counted."""
+    v = tracker.verdict
+    head = f"challenge {challenge.name}"
+    if v.solved is not None:
+        took = f"{changes_text(tracker.took())} (run {run_id})"
+        return [f"{head}: solved: {solved_text(challenge.goal, v.solved)}", f"  it took: {took}"]
+    goal = f"{goal_text(challenge.goal)} {limits_text(challenge.limits)}".strip()
+    best = f"best valid {v.best.valid_error:.2%}" if v.best is not None else "no evaluation within the limits"
+    why = f"; {v.broken}" if v.broken else ""
+    return [
+        f"{head}: not solved ({best}; the goal is {goal}{why})",
+        f"  hints: mnist-tui challenge {challenge.name} ({HINT_KEY} reveals them)",
+    ]
