@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from model.activations import ACTIVATIONS, DEFAULT_ACTIVATION
-from model.variants import VARIANT_NAMES
+from model.variants import NOISE_KINDS, ROUND_MODES, VARIANT_NAMES
 
 SCHEDULES = ("constant", "step", "exp", "cosine")
 #: Fields that apply on reset: the weights, or the training set the run draws from, are built from them.
@@ -58,7 +58,14 @@ SPECS: dict[str, FieldSpec] = {
     "seed": FieldSpec(int, "random seed", 0, 2**32 - 1),
     "variant": FieldSpec(str, "backward-pass variant", choices=VARIANT_NAMES),
     "sigma": FieldSpec(float, "std of the noise-* variants' Gaussian noise on h", 0.0, 100.0),
-    "stale_k": FieldSpec(int, "steps of lag of the stale variant's W2", 0, 1000),
+    "noise_kind": FieldSpec(str, "noise-* variants: h + sigma eps, or h (1 + sigma eps)", choices=NOISE_KINDS),
+    "stale_k": FieldSpec(int, "steps of lag of the stale variants' weights", 0, 1000),
+    "feedback_scale": FieldSpec(
+        float, "feedback-* variants: B is drawn N(0, scale^2 / hidden)", 0.0, 1000.0, low_open=True
+    ),
+    "round_bits": FieldSpec(int, "round-* variants round h to multiples of 2^-bits (0: integers)", 0, 24),
+    "round_mode": FieldSpec(str, "round-* variants: to the nearest multiple, or stochastically", choices=ROUND_MODES),
+    "grad_bits": FieldSpec(int, "round-grad rounds every gradient to multiples of 2^-bits", 0, 40),
     "augment": FieldSpec(int, "random shift of training images, in pixels (0: off)", 0, 4),
     "dropout": FieldSpec(float, "probability of dropping a hidden unit in a training step", 0.0, 1.0, high_open=True),
     "input_dropout": FieldSpec(
@@ -102,7 +109,12 @@ class HyperParams:
     seed: int = 0
     variant: str = "exact"
     sigma: float = 0.5
+    noise_kind: str = "additive"
     stale_k: int = 10
+    feedback_scale: float = 1.0
+    round_bits: int = 0
+    round_mode: str = "nearest"
+    grad_bits: int = 12
     augment: int = 0
     dropout: float = 0.0
     input_dropout: float = 0.0

@@ -1,4 +1,25 @@
-"""Shared fixtures: a small synthetic MNIST-like dataset so app tests train in milliseconds."""
+"""Shared fixtures and the suite's rules (read this before adding a test).
+
+- **Tiers.** ``python -m pytest`` runs everything; ``python -m pytest -m "not slow"`` is the fast
+  tier to run while working (unit, property, Pilot and snapshot tests). Mark a test
+  ``@pytest.mark.slow`` (a whole module: ``pytestmark = pytest.mark.slow``) when it starts a
+  process, a pseudo-terminal, a server, a browser or a venv, or trains for seconds. A test not
+  marked slow that starts a process or costs over 2 s of CPU fails with that advice
+  (``harness/budget.py``; the limit grows with the machine's load).
+- **Both cores.** pytest-xdist runs two workers (``-n 2`` in pyproject.toml; ``-n 0`` for one
+  process, e.g. under a debugger or with ``--snapshot-update``). So a test never uses a fixed
+  port (bind port 0), a fixed file name outside its ``tmp_path``, or the user's folders (the run
+  records go to a temp folder below); tests that share a costly module fixture (a wheel, a venv)
+  carry ``pytest.mark.xdist_group(name)`` so that one worker builds it once.
+- **Waits, not times.** Wait on a state with a generous timeout (``wait_for`` in a Pilot test,
+  ``wait_until`` beside a thread); never sleep and then assert that something happened, and
+  never assert how long something took: ``mnist-tui bench`` measures speed. pytest-timeout fails
+  a hung test after 300 s with every thread's stack.
+- **One BLAS thread** in the tests and in every process they start (below): two workers share
+  two cores, and more BLAS threads than cores spin against each other.
+- **The real app in a terminal:** ``harness/terminal.py``. Small synthetic MNIST (``tiny_mnist``,
+  ``tiny_npz``) so that app tests train in milliseconds.
+"""
 
 from __future__ import annotations
 
@@ -17,10 +38,18 @@ from typing import Any
 
 import numpy as np
 import pytest
+from harness import budget
 from hypothesis import settings
 from textual.pilot import Pilot
 
 from model.data import MNIST
+from model.threads import set_blas_threads
+
+# One BLAS thread in this process and in every app or command a test starts: two xdist workers
+# share two cores, and OpenBLAS threads that outnumber the cores spin against each other (a
+# 0.05 s test took 4.7 s of CPU). Tests of the thread setting itself change it with monkeypatch.
+set_blas_threads(1)
+os.environ["MNIST_TUI_THREADS"] = "1"
 
 # CI replays the same examples every run (a red build must be reproducible); locally
 # every run explores new ones. The databases of found failures replay them either way.
@@ -29,6 +58,14 @@ if os.environ.get("CI"):
     settings.load_profile("ci")
 
 TINY_SPLITS = (2_000, 500, 500)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    budget.add_options(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    budget.register(config)
 
 
 def make_tiny_mnist(splits: tuple[int, int, int] = TINY_SPLITS, seed: int = 0) -> MNIST:
@@ -111,7 +148,7 @@ def fast_pilot(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(textual.pilot, "wait_for_idle", capped)
 
 
-async def wait_for(pilot: Pilot[Any], predicate: Callable[[], object], timeout: float = 15.0, what: str = "") -> None:
+async def wait_for(pilot: Pilot[Any], predicate: Callable[[], object], timeout: float = 60.0, what: str = "") -> None:
     """Let the app run until ``predicate()`` is true; fail after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -120,7 +157,7 @@ async def wait_for(pilot: Pilot[Any], predicate: Callable[[], object], timeout: 
         await pilot.pause(0.02)
 
 
-def wait_until(predicate: Callable[[], object], timeout: float = 15.0, what: str = "") -> None:
+def wait_until(predicate: Callable[[], object], timeout: float = 60.0, what: str = "") -> None:
     """``wait_for`` without an app: sleep until ``predicate()`` (set by another thread) is true."""
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -147,7 +184,7 @@ def serving(root: Path, max_sessions: int) -> Iterator[tuple[str, subprocess.Pop
     argv += ["--no-autosave"]
     env = dict(os.environ, MNIST_TUI_CACHE=str(root / "cache"))
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
@@ -162,6 +199,6 @@ def serving(root: Path, max_sessions: int) -> Iterator[tuple[str, subprocess.Pop
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
             try:
-                proc.wait(15)
+                proc.wait(60)
             except subprocess.TimeoutExpired:
                 proc.kill()

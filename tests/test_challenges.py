@@ -21,7 +21,7 @@ from model.challenges import (
     read_progress,
     save_progress,
 )
-from model.challenges.check import distance, goal_text, limits_text, solved_text
+from model.challenges.check import Verdict, distance, goal_text, limits_text, solved_text
 from model.challenges.progress import MAX_BYTES, Progress, updated
 from model.config import SPECS, HyperParams
 from model.data import MNIST
@@ -167,7 +167,7 @@ def test_evaluations_between_epochs_come_every_so_many_examples() -> None:
 # ---- progress ------------------------------------------------------------------------------------
 
 
-def solved_verdict(valid: float = 0.045):
+def solved_verdict(valid: float = 0.045) -> Verdict:
     c = get_challenge("too-hot")
     return check(c, Attempt([ev(0.2, 0.1), ev(valid, 0.7)]))
 
@@ -238,7 +238,12 @@ def test_special_files_are_refused(tmp_path: Path) -> None:
     os.mkfifo(fifo)
     done = threading.Event()
     result: list[tuple[dict[str, Progress], str]] = []
-    thread = threading.Thread(target=lambda: (result.append(read_progress(fifo)), done.set()), daemon=True)
+
+    def read() -> None:
+        result.append(read_progress(fifo))
+        done.set()
+
+    thread = threading.Thread(target=read, daemon=True)
     thread.start()
     assert done.wait(5), "reading a FIFO hung"
     assert result[0][0] == {} and "not a regular file" in result[0][1]

@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on
@@ -50,7 +50,7 @@ SHUTDOWN_GRACE_SECONDS = 2.0
 GC_THRESHOLDS = (5000, 20, 20)
 
 
-def css_paths() -> list[Path]:
+def css_paths() -> list[str | PurePath]:
     """The panels' stylesheet, then the app's, which has the last word on layout."""
     return [asset("panels.tcss"), asset("pad.tcss"), asset("runs.tcss"), asset("app.tcss")]
 
@@ -116,9 +116,10 @@ class MnistApp(App[int]):
         # priority: a focused text field or prompt must not swallow it (Input copies with ctrl+c)
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
     ]
-    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (100, "-wide")]
+    # Textual declares the two breakpoint lists without ClassVar: hence the ignores
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (100, "-wide")]  # type: ignore[misc]
     #: -huge: the digit viewer and gradient check grow into the rows the controls leave free
-    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-short"), (32, "-tall"), (50, "-huge")]
+    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-short"), (32, "-tall"), (50, "-huge")]  # type: ignore[misc]
 
     def __init__(
         self,
@@ -416,6 +417,10 @@ class MnistApp(App[int]):
         pad_keys = [b for b in DrawPadScreen.BINDINGS if isinstance(b, Binding) and not b.action.startswith("move")]
         pad_rows = DrawPadScreen.MOUSE_ROWS + _merge_keys(binding_rows(pad_keys))  # arrows: one row
         sections.append(("Drawing pad (p)", pad_rows))
+        if self.student is not None:  # --backprop FILE: the check's own screen
+            from tui.screens.exercise import ExerciseScreen
+
+            sections.append(("Your backprop's check (c)", binding_rows(ExerciseScreen.BINDINGS)))
         if self.sandbox is not None:  # served to a browser by mnist-tui serve: on top of the right column
             sections.insert(1, ("In a browser", BROWSER_ROWS))
         return sections

@@ -206,8 +206,9 @@ def open_backprop(path: str, hp: HyperParams, activation_flag: str | None) -> tu
     from model.exercise import LoadError, NotWritten, StudentError
     from tui.session.student import StudentSession, output_path
 
+    output: Path | None
     try:
-        output: Path | None = output_path()
+        output = output_path()
         output.write_text("")  # this session's prints only
     except OSError:
         output = None

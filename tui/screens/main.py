@@ -29,6 +29,7 @@ from textual.screen import Screen
 from textual.widgets import Header, Static, Tab, Tabs
 
 from model.config import ARCHITECTURE_FIELDS, HyperParams
+from model.variants import VARIANT_OPTIONS
 from tui.sandbox import confine
 from tui.screens.prompt import PathPrompt
 from tui.session.events import (
@@ -617,7 +618,7 @@ class MainScreen(Screen[None]):
 
     def _evaluated(self, message: Evaluated) -> None:
         results = message.metrics.results
-        errors = {name: results[name][1] for name in ("train", "valid") if name in results}
+        errors: dict[str, float] = {name: results[name][1] for name in ("train", "valid") if name in results}
         with self.app.batch_update():
             self.charts.append_errors(message.metrics.examples_seen, errors)
             if message.misclassified is not None:
@@ -660,7 +661,7 @@ class MainScreen(Screen[None]):
             self.charts.add_marker(message.examples_seen, ", ".join(shown))
         self.controls.show_values(message.changes)
         self.controls.show_pending(message.pending)
-        if {"variant", "sigma", "stale_k"} & message.changes.keys():
+        if {"variant", *VARIANT_OPTIONS} & message.changes.keys():
             self.gradcheck.mark_stale(f"checked before the switch to {message.hp.variant}")
         if message.hp.variant != "exact":
             self.charts.show_angles()

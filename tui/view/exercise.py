@@ -88,10 +88,10 @@ def verdict(result: CheckResult, command: str = "") -> Text:
         text.append(f"  ({len(passed)} of {n} pass)", style="dim")
         return text
     failed = [r for r in result.reports if r.status in ("fail", "timeout")]
-    first = failed[0].number if failed else None
+    first_failed = failed[0].number if failed else None
     text = Text.assemble(("FAIL ", "bold red"), f"{len(passed)} of {n} steps pass")
-    if first is not None:
-        text.append(f"; fix step {first} first")
+    if first_failed is not None:
+        text.append(f"; fix step {first_failed} first")
     return text
 
 
