@@ -35,7 +35,9 @@ def _openblas() -> tuple[Callable[..., None], Callable[..., None]] | None:
         from threadpoolctl import threadpool_info
 
         infos = [i for i in threadpool_info() if i.get("internal_api") == "openblas"]
-        if len(infos) != 1:  # none, or two libraries whose thread pools would compete
+        numpys = [i for i in infos if "numpy" in str(i.get("filepath"))]  # the wheel's numpy.libs/
+        infos = numpys or infos
+        if len(infos) != 1:  # none, or several and no telling which one numpy calls
             return None
         lib = ctypes.CDLL(infos[0]["filepath"])
         for prefix in ("scipy_", ""):  # numpy >= 2 wheels: scipy_cblas_sgemm64_; older: cblas_sgemm64_
