@@ -195,6 +195,7 @@ class Trainer:
             self.rule = make_rule(hp)
         if isinstance(self.rule, Variant):
             self.rule.dropout, self.rule.input_dropout = hp.dropout, hp.input_dropout
+            self.rule.label_smoothing = hp.label_smoothing
         self.diverged = False  # a new setting deserves a new try
 
     @property
@@ -250,7 +251,7 @@ class Trainer:
             self.rule.rows, self.rule.n_rows = self._batch_rows, len(self.order)
         w1_factors = None
         if self._fuse_w1():  # W1's gradient product is left to _apply, which writes it into the velocity
-            (loss, correct, grads), delta1 = self.model.loss_and_delta1(Xb, yb)
+            (loss, correct, grads), delta1 = self.model.loss_and_delta1(Xb, yb, self.hp.label_smoothing)
             w1_factors = (delta1, Xb)
         else:
             loss, correct, grads = self.rule.loss_and_grads(self.model, Xb, yb, self.rule_rng)
@@ -265,7 +266,8 @@ class Trainer:
                 # the true gradient: 0 degrees (the tests measure it), without a second pass (~half a step)
                 angles = dict.fromkeys(self._probe.layers, 0.0)
             else:
-                angles = self._probe(self.model, Xb, yb, grads)  # before _apply, which may change grads
+                # before _apply, which may change grads
+                angles = self._probe(self.model, Xb, yb, grads, self.hp.label_smoothing)
         if healthy:
             if self._since_snapshot >= self.snapshot_every and loss <= self.loss_limit:
                 self._take_snapshot()  # these weights just gave a sane loss

@@ -66,9 +66,10 @@ def test_beta_zero_ignores_what_out_held(path: str) -> None:
 
 
 @pytest.mark.parametrize("fortran", [False, True])
-def test_axpy_adds_a_multiple_in_place(path: str, fortran: bool) -> None:
+@pytest.mark.parametrize("shape", [(80, 100), (3, 4)])  # through the BLAS, and under AXPY_MIN_SIZE
+def test_axpy_adds_a_multiple_in_place(path: str, fortran: bool, shape: tuple[int, int]) -> None:
     rng = np.random.default_rng(2)
-    x, y = (_layout(rng.standard_normal((30, 40), dtype=np.float32), fortran) for _ in range(2))
+    x, y = (_layout(rng.standard_normal(shape, dtype=np.float32), fortran) for _ in range(2))
     expected = y + np.float32(-0.3) * x
     assert blas.axpy(-0.3, x, y, work=np.empty_like(x)) is y
     np.testing.assert_allclose(y, expected, rtol=1e-6, atol=1e-6)
@@ -80,7 +81,9 @@ def test_float64_goes_through_numpy() -> None:
     assert (c == 4.0).all() and c.dtype == np.float64
 
 
-@pytest.mark.parametrize("changes", [{}, {"momentum": 0.0}, {"weight_decay": 1e-3, "max_norm": 1.5}])
+@pytest.mark.parametrize(
+    "changes", [{}, {"momentum": 0.0}, {"weight_decay": 1e-3, "max_norm": 1.5}, {"label_smoothing": 0.1}]
+)
 def test_the_fused_update_trains_as_numpy_does(changes: dict[str, float]) -> None:
     """The same run with W1's update fused into its product and with numpy's four passes: the same
     weights and velocity, to float32 rounding, after a few dozen steps."""

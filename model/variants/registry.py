@@ -42,6 +42,8 @@ class VariantSettings(Protocol):
     def dropout(self) -> float: ...
     @property
     def input_dropout(self) -> float: ...
+    @property
+    def label_smoothing(self) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -183,4 +185,5 @@ def make_rule(hp: VariantSettings) -> Variant:
     rule = get_variant(hp.variant).make(hp)
     rule.key = variant_key(hp)
     rule.dropout, rule.input_dropout = hp.dropout, hp.input_dropout
+    rule.label_smoothing = hp.label_smoothing
     return rule
