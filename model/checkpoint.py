@@ -196,15 +196,18 @@ def _check_headers(members: dict[str, Member]) -> None:
     if info.shape != () or info.dtype.kind != "U" or info.nbytes > MAX_INFO_BYTES:
         raise CheckpointError(f"info declares {info.describe()}, expected one string under 1 MiB")
     n_rows = max(order.shape[0], 1)
+    param_shapes = {f"{RULE_PREFIX}ring_{n}": s for n, s in params.items()}  # a stale-gradient ring of each
     for name in rule_names:
         shape = members[name].shape
-        fits = (
-            shape in ((), (K, H))
-            or (len(shape) == 3 and shape[1:] in ((K, H), (H, W1[1])) and shape[0] <= MAX_STALE_RING)
-            or (len(shape) == 2 and shape[1] in (H, K) and shape[0] <= MAX_STALE_RING)
-            or (len(shape) == 2 and shape[1] == H and shape[0] <= n_rows)
-            or (len(shape) == 1 and shape[0] <= n_rows)
-        )
+        if name in param_shapes:
+            fits = len(shape) >= 1 and shape[1:] == param_shapes[name] and 1 <= shape[0] <= MAX_STALE_RING
+        else:
+            fits = (
+                shape in ((), (K, H))
+                or (len(shape) == 3 and shape[1:] == (K, H) and shape[0] <= MAX_STALE_RING)
+                or (len(shape) == 2 and shape[1] == H and shape[0] <= n_rows)
+                or (len(shape) == 1 and shape[0] <= n_rows)
+            )
         if not fits:
             raise CheckpointError(f"{members[name].describe()} does not fit a {K}x{H} network")
 

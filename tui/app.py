@@ -420,7 +420,7 @@ class MnistApp(App[int]):
         if self.student is not None:  # --backprop FILE: the check's own screen
             from tui.screens.exercise import ExerciseScreen
 
-            sections.append(("Your backprop's check (c)", binding_rows(ExerciseScreen.BINDINGS)))
+            sections.append(("Your backprop's check (b)", binding_rows(ExerciseScreen.BINDINGS)))
         if self.sandbox is not None:  # served to a browser by mnist-tui serve: on top of the right column
             sections.insert(1, ("In a browser", BROWSER_ROWS))
         return sections
