@@ -74,6 +74,6 @@ def test_label_smoothing_reaches_every_rule_and_leaves_the_loss_plain() -> None:
     assert first[0].loss == pytest.approx(first[1].loss, rel=1e-6)  # same weights, same batch: same plain loss
     assert not np.allclose(plain.model.W2, smooth.model.W2)  # different targets, different update
     dropped = Trainer((X, y), base.validated(label_smoothing=0.3, dropout=0.5))
-    assert dropped.rule.label_smoothing == 0.3  # type: ignore[attr-defined]
+    assert dropped.variant.label_smoothing == 0.3
     dropped.set_hparams(dropped.hp.validated(label_smoothing=0.1))
-    assert dropped.rule.label_smoothing == 0.1  # type: ignore[attr-defined]
+    assert dropped.variant.label_smoothing == 0.1

@@ -1,7 +1,7 @@
 """The speedrun rows: ``--preset speedrun`` against the clock, and against the same recipe in PyTorch.
 
-Each seed (0, 1, 2) trains the preset as ``mnist-tui train`` does (``fit``: the steps are
-timed, the validation and test passes at each epoch's end are not) on one BLAS thread, then,
+Each seed (0, 1, 2) trains the preset as ``mnist-tui train`` does (the steps are
+timed, the validation and test passes at each epoch's end are not; ``model.run.Run``) on one BLAS thread, then,
 if PyTorch is installed, the same recipe in PyTorch on one thread (``TorchRun``), alternately.
 A result is the test error at the epoch of lowest validation error, the training seconds up to
 the end of the schedule, and the examples trained until that epoch (the load-free half of the
@@ -20,8 +20,8 @@ from threadpoolctl import threadpool_limits
 
 from model.config import HyperParams
 from model.data import MNIST
-from model.fit import fit
 from model.presets import get_preset
+from model.run import Run
 from model.trainer import make_trainer
 from tui.bench.measure import gemm_rate
 from tui.bench.table import SKIP, Row, at_most
@@ -60,8 +60,11 @@ class Results:
 
 def numpy_run(data: MNIST, hp: HyperParams) -> tuple[float, float, int]:
     """(test error at the best-validation epoch, training seconds, examples until that epoch)."""
-    result = fit(make_trainer(hp, data), hp.epochs)
-    return result.test_error_at_best, result.seconds, result.best_epoch * len(data.train_y)
+    run = Run(make_trainer(hp, data))
+    run.train()
+    result = run.close()
+    best_epoch = result.best_epoch or 0.0
+    return result.test_error_at_best, result.seconds, round(best_epoch * len(data.train_y))
 
 
 def torch_recipe_run(run: TorchRun, data: MNIST, epochs: int) -> tuple[float, float, int]:
