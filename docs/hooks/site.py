@@ -5,6 +5,9 @@
   ``assets/<name>`` without a second copy under ``docs/``.
 - Math written as ``$...$`` / ``$$...$$`` (pymdownx.arithmatex, generic mode) becomes MathML when
   the site is built, so a page shows typeset math without JavaScript and without fetching anything.
+- The training flags and the presets are tables made from the tables that make the flags
+  (``model.config.SPECS``, ``model.presets.PRESETS``): a page line ``<!-- training-flags -->`` or
+  ``<!-- presets -->`` becomes one, so a new knob is documented the moment it exists.
 """
 
 from __future__ import annotations
@@ -23,6 +26,53 @@ SITE_ASSETS = ("results.md", "fig_*.svg", "fig_*.png", "screenshot_browser.png")
 
 INLINE = re.compile(r'<span class="arithmatex">\\\((.*?)\\\)</span>', re.S)
 BLOCK = re.compile(r'<div class="arithmatex">\\\[(.*?)\\\]</div>', re.S)
+
+
+def _limit(value: float | None, kind: type, open_: bool, strict: str, loose: str) -> str:
+    if value is None:
+        return ""
+    return f"{strict if open_ else loose} {int(value):,}" if kind is int else f"{strict if open_ else loose} {value:g}"
+
+
+def training_flags() -> str:
+    """A Markdown table of every hyperparameter flag: what it sets, the values it takes, its default."""
+    from model.config import SPECS, HyperParams
+
+    defaults = HyperParams()
+    rows = ["| flag | what it sets | values | default |", "|---|---|---|---|"]
+    for name, spec in SPECS.items():
+        if spec.choices:
+            values = ", ".join(f"`{c}`" for c in spec.choices)
+        else:
+            bounds = [
+                _limit(spec.low, spec.kind, spec.low_open, ">", "≥"),
+                _limit(spec.high, spec.kind, spec.high_open, "<", "≤"),
+            ]
+            values = f"{spec.kind.__name__} " + ", ".join(b for b in bounds if b)
+            if spec.percent:
+                values += " (or a percentage: `2%`)"
+        text = spec.help.replace("|", "\\|")
+        rows.append(f"| `--{name.replace('_', '-')}` | {text} | {values} | `{getattr(defaults, name)}` |")
+    return "\n".join(rows)
+
+
+def presets() -> str:
+    """A Markdown table of the presets: name and what each is."""
+    from model.presets import PRESETS
+
+    rows = ["| `--preset` | what it is |", "|---|---|"]
+    rows += [f"| `{name}` | {preset.help} |" for name, preset in PRESETS.items()]
+    return "\n".join(rows)
+
+
+GENERATED = {"<!-- training-flags -->": training_flags, "<!-- presets -->": presets}
+
+
+def on_page_markdown(markdown: str, **_: Any) -> str:
+    for marker, table in GENERATED.items():
+        if marker in markdown:
+            markdown = markdown.replace(marker, table())
+    return markdown
 
 
 def on_files(files: Files, config: Any, **_: Any) -> Files:
