@@ -130,6 +130,7 @@ def run_grid(
     on_event: Callable[[Event], Any] | None = None,
     on_round: Callable[[int, int], Any] | None = None,
     on_start: Callable[[], Any] | None = None,
+    stored_only: bool = False,
 ) -> Study:
     """Make every run ``grid`` calls for, round by round, and return the Study.
 
@@ -138,10 +139,12 @@ def run_grid(
     ``store`` are not trained again; each new result is stored as it arrives. ``records``: a
     folder where every run trained here also writes a run record (``model.runs``).
     ``on_start()`` hears that the backend is ready (a scheduler passed its checks), ``on_round(round,
-    runs)`` of each round before it starts.
+    runs)`` of each round before it starts. ``stored_only``: train nothing; take the rounds as far as
+    the stored runs go (an interim report of a study still running or interrupted) and count in
+    ``meta["missing"]`` the runs of the first round the store cannot complete (0: the study is whole).
     """
     base = grid.base()
-    backend = choose_backend(backend, jobs, scheduler)
+    backend = "serial" if stored_only else choose_backend(backend, jobs, scheduler)
     tag = tag or data_key(data)
     session = dask_backend.DaskSession(jobs, scheduler) if backend == "dask" else None
     if session is not None and scheduler is not None:
@@ -150,12 +153,21 @@ def run_grid(
         if on_start is not None:
             on_start()
         stored = store.load() if store is not None else {}
-        runs, made, trained, t0 = Runs(), 0, 0, time.perf_counter()
+        runs, made, trained, missing, rounds, t0 = Runs(), 0, 0, 0, 0, time.perf_counter()
         for number in range(1, MAX_ROUNDS + 1):
             wanted = next_jobs(grid, runs)
             if not wanted:
                 break
             tasks = [_task(i, j, base, diag_every, grid.train_size, tag, records) for i, j in enumerate(wanted)]
+            if stored_only:
+                have = [
+                    t
+                    for t in tasks
+                    if t.run_id in stored and config_matches(stored[t.run_id], t.config, t.seed, t.epochs)
+                ]
+                missing, tasks = len(tasks) - len(have), have
+                if not tasks:
+                    break
             if on_round is not None:
                 on_round(number, len(tasks))
             new = sum(t.run_id not in stored for t in tasks)
@@ -166,6 +178,9 @@ def run_grid(
                 runs.add(r)
             trained += new
             made += len(tasks)
+            rounds += 1
+            if missing:  # the store holds this round only in part: what follows depends on the rest
+                break
         else:
             raise RuntimeError(f"the study did not settle in {MAX_ROUNDS} rounds")
     finally:
@@ -174,12 +189,17 @@ def run_grid(
     meta = {
         "grid_name": grid.name,
         "jobs": jobs,
-        "backend": backend if scheduler is None else f"dask at {scheduler}",
+        "backend": "none (stored runs only)"
+        if stored_only
+        else backend
+        if scheduler is None
+        else f"dask at {scheduler}",
         "diag_every": diag_every,
         "train_size": grid.train_size,
-        "rounds": number - 1,
+        "rounds": rounds,
         "runs": made,
         "reused": made - trained,
+        "missing": missing,
         "hparams": {k: v for k, v in base.to_dict().items() if k not in ("variant", "seed", "lr", "momentum")},
         "wall_seconds": time.perf_counter() - t0,
         "environment": environment(),
