@@ -62,7 +62,7 @@ def add_parser(sub: Subcommands) -> argparse.ArgumentParser:
             "results.md, results.json and figures. Each finished run is stored under OUT/runs as it "
             "completes; running the same command again reuses them, so an interrupted study goes on "
             "where it stopped. Rates are chosen on selection seeds and reported on fresh ones. "
-            f"Grids ({grid_help}); the default grid took {GRIDS['default'].minutes:g} minutes on a 2-core machine."
+            f"Grids ({grid_help}); {timed(GRIDS['default'])}."
         ),
     )
     p.add_argument("--grid", choices=tuple(GRIDS), default="default", help="which study (default: default)")
@@ -96,6 +96,13 @@ def add_parser(sub: Subcommands) -> argparse.ArgumentParser:
         "writes none, so the default grid does not leave thousands of folders in the runs folder",
     )
     return p
+
+
+def timed(grid: Grid) -> str:
+    """What is known of a grid's wall time on a 2-core machine (``Grid.minutes``; 0: never timed whole)."""
+    if grid.minutes:
+        return f"the {grid.name} grid took {grid.minutes:g} minutes on a 2-core machine"
+    return f"the {grid.name} grid has not yet been timed from start to end on a 2-core machine"
 
 
 def run(args: argparse.Namespace) -> int:
