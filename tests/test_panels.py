@@ -313,9 +313,9 @@ async def test_new_results_refresh_the_footer_keys_only_when_they_become_availab
             original()
 
         panel.refresh_bindings = counted  # type: ignore[method-assign]
-        assert panel.check_action("step", (1,)) is None
+        assert panel.check_action("browse", ("step", 1)) is None
         panel.show(make_result())
-        assert len(calls) == 1 and panel.check_action("step", (1,)) is True
+        assert len(calls) == 1 and panel.check_action("browse", ("step", 1)) is True
         for seed in (1, 2, 3):  # later evaluations: the same keys apply, no footer relayout
             panel.show(make_result(seed=seed))
         panel.focus()
