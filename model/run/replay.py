@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,7 @@ from numpy.typing import NDArray
 
 from model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from model.config import ARCHITECTURE_FIELDS, HyperParams
-from model.run import Change, Command, Load, Policy, Reset, Run, start_trainer
+from model.run import Change, Command, Evaluate, Load, Policy, Reset, Run, start_trainer
 from model.run import events as ev
 from model.runs.reader import RunRecord
 from model.runs.store import RunsError
@@ -37,8 +37,9 @@ from model.state import RunState
 from model.trainer import StepMetrics, Trainer
 
 PARAM_ORDER = ("W1", "b1", "W2", "b2")
-#: Record events that are commands a replay feeds back (the rest change no number).
-COMMAND_EVENTS = ("hparam", "reset", "load")
+#: Record events that are commands a replay feeds back: the ones that change the numbers, and
+#: the evaluations asked for (which change none, but a listener judging the run sees them).
+COMMAND_EVENTS = ("hparam", "reset", "load", "evaluate")
 #: What ran a run, and so how it can be replayed.
 SOURCES = ("app", "train", "experiments")
 
@@ -112,6 +113,8 @@ def _recorded(e: dict[str, Any]) -> Recorded:
         return Recorded(after, Reset(), f"reset after step {after}")
     if kind == "load":
         return Recorded(after, Load(str(e.get("path", ""))), f"load after step {after}", str(e.get("sha256") or ""))
+    if kind == "evaluate":
+        return Recorded(after, Evaluate(), f"evaluation after step {after}")
     return Recorded(after, None, "end")
 
 
@@ -165,11 +168,20 @@ def starting_state(record: RunRecord) -> tuple[RunState | None, dict[str, Any], 
     return state, changes, caveats
 
 
-def replay(record: RunRecord, data: Any, *, data_tag: str = "", stop_at: int | None = None) -> ReplayResult:
+def replay(
+    record: RunRecord,
+    data: Any,
+    *,
+    data_tag: str = "",
+    stop_at: int | None = None,
+    follow: Callable[[Run], object] | None = None,
+) -> ReplayResult:
     """Re-run ``record`` on ``data`` (train_x/train_y/valid_x/valid_y/test_x/test_y) headless.
 
     ``stop_at``: stop after that many steps (the commands before it applied) and leave the
     trainer in ``ReplayResult.trainer``, to start a new run from there (``rewind``).
+    ``follow``: called with the replayed run before its first step (to listen to it: a
+    challenge judged again on the replay's own evaluations).
     RunsError (one line) for a record that cannot be replayed at all (an unknown source, a start
     that is gone or changed: ``StartChanged``).
     """
@@ -186,17 +198,20 @@ def replay(record: RunRecord, data: Any, *, data_tag: str = "", stop_at: int | N
     ]
     checker = _Checker(expected)
     run.listen(checker)
+    if follow is not None:
+        follow(run)
     commands = [_recorded(e) for e in lines if e.get("kind") == "event" and e.get("event") in (*COMMAND_EVENTS, "end")]
     for c in _until(record, commands, expected, stop_at):
         while run.trainer.state.step < c.after:
             run.step()
         if c.command is not None:
             _feed(run, c, caveats)
-            checker.last_command = c.text
+            if not isinstance(c.command, Evaluate):  # a departure follows what changed the numbers
+                checker.last_command = c.text
     if stop_at is None:
         run.close("replayed")  # a study run ends on its best weights, as it did
     trainer = run.trainer
-    interventions = sum(c.command is not None for c in commands)
+    interventions = sum(c.command is not None and not isinstance(c.command, Evaluate) for c in commands)
     return ReplayResult(
         _recorded_hash(record, caveats if stop_at is None else []),
         params_hash(trainer.model.params),
