@@ -66,3 +66,15 @@ def test_the_typeset_derivation_has_every_section_of_the_plain_one() -> None:
         return re.findall(r"^## (.+)$", path.read_text(encoding="utf-8"), flags=re.M)
 
     assert sections(ROOT / "assets" / "backprop.md") == sections(ROOT / "docs" / "derivation.md")
+
+
+def test_the_architecture_page_lists_the_import_layers_in_order() -> None:
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    contract = next(c for c in config["tool"]["importlinter"]["contracts"] if c["type"] == "layers")
+    page = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    rows = [line for line in page.splitlines() if line.startswith("| `")]
+    documented = [re.findall(r"`([\w.]+)`", row.split("|")[1]) for row in rows]
+    layers = [[name.strip() for name in layer.split("|")] for layer in contract["layers"]]
+    assert [d for d in documented if d] == layers, "docs/architecture.md's layer table differs from pyproject.toml"
