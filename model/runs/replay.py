@@ -17,9 +17,8 @@ that is missing or changed.
 from __future__ import annotations
 
 import hashlib
-import json
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,8 +28,11 @@ from numpy.typing import NDArray
 
 from model.checkpoint import CheckpointError, load_checkpoint
 from model.config import HyperParams
+from model.printable import printable
+from model.runs.bounds import StepBudget, check_replayable, load_digest
 from model.runs.reader import RunRecord
 from model.runs.store import RunsError
+from model.safe_read import TooBig
 from model.trainer import StepMetrics, Trainer
 
 PARAM_ORDER = ("W1", "b1", "W2", "b2")
@@ -62,21 +64,6 @@ class ReplayResult:
     @property
     def identical(self) -> bool:
         return self.recorded_hash == self.replayed_hash and self.departed_at is None
-
-
-def _lines(folder: Path) -> Iterator[dict[str, Any]]:
-    """metrics.jsonl's objects in order (a line that does not parse is skipped, as the reader does)."""
-    try:
-        text = (folder / "metrics.jsonl").read_text()
-    except OSError as exc:
-        raise RunsError(f"{folder.name}: cannot read metrics.jsonl ({exc.strerror or exc})") from None
-    for line in text.splitlines():
-        try:
-            obj = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(obj, dict):
-            yield obj
 
 
 def _describe(e: dict[str, Any]) -> str:
@@ -121,6 +108,7 @@ def replay(
     RunsError (one line) for a record that cannot be replayed at all (a resumed run whose starting
     checkpoint is gone, an unknown source).
     """
+    check_replayable(record, len(data.train_x), stop_at)
     meta = record.meta
     hp = HyperParams.from_dict(meta["hparams"])
     caveats: list[str] = []
@@ -137,12 +125,16 @@ def replay(
         start = meta.get("resumed_from")
         if not start or not Path(start).is_file():
             raise RunsError(f"{record.run_id} continued {start or 'a checkpoint'}, which is not there to start from")
-        load_checkpoint(start).apply_to(trainer)
-    lines = list(_lines(record.folder))
+        try:
+            load_checkpoint(start).apply_to(trainer)
+        except CheckpointError as exc:
+            raise RunsError(f"{record.run_id} continued {start}, which cannot start it now: {exc}") from None
+    lines = record.lines
     points = [p for p in lines if p.get("kind") == "progress" and p.get("loss") is not None]
     expected = [(int(p["step"]), float(p["loss"])) for p in points]
     checker = _Checker(expected)
     trainer.on_step.append(checker)
+    trainer.on_step.append(StepBudget(record))  # a load whose file is gone cannot make it run on and on
     if on_step is not None:
         trainer.on_step.append(on_step)
     events = [e for e in lines if e.get("kind") == "event" and e.get("event") in ("hparam", "reset", "load", "end")]
@@ -199,15 +191,20 @@ def replay(
 
 
 def _load(trainer: Trainer, e: dict[str, Any], caveats: list[str]) -> None:
+    """Apply a recorded load from its file (a regular file of bounded size, a valid checkpoint), or
+    say why not and go on from the weights the replay has."""
     path = Path(e.get("path", ""))
+    shown = printable(str(path))
     try:
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
-        caveats.append(f"the run loaded {path}, which is gone: the replay goes on from the weights it had")
-        return
-    if e.get("sha256") and digest != e["sha256"]:
-        caveats.append(f"the run loaded {path}, which has changed since")
-    load_checkpoint(path).apply_to(trainer)
+        digest = load_digest(path)
+        if e.get("sha256") and digest != e["sha256"]:
+            caveats.append(f"the run loaded {shown}, which has changed since")
+        load_checkpoint(path).apply_to(trainer)
+    except FileNotFoundError:
+        caveats.append(f"the run loaded {shown}, which is gone: the replay goes on from the weights it had")
+    except (OSError, TooBig, CheckpointError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        caveats.append(f"the run loaded {shown}, which cannot be loaded now ({why}): the replay goes on without it")
 
 
 def rewind(record: RunRecord, data: Any, step: int, out: Path, data_tag: str = "") -> tuple[Path, ReplayResult]:

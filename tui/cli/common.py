@@ -48,8 +48,11 @@ class UserError(Exception):
 
 
 def warn(text: str) -> None:
-    """One ``mnist-tui: ...`` line on stderr."""
-    print(f"mnist-tui: {text}", file=sys.stderr)
+    """One ``mnist-tui: ...`` line on stderr (whatever ``text`` holds: control characters from a
+    file's contents or a typed name are escaped, so it stays one line and the terminal obeys nothing)."""
+    from model.printable import printable
+
+    print(f"mnist-tui: {printable(text)}", file=sys.stderr)
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -244,11 +247,13 @@ def rewind_to_checkpoint(args: argparse.Namespace, data: MNIST | None = None) ->
         return
     from model.runs import RunsError, data_tag, find_run, read_run, runs_dir
     from model.runs.replay import rewind
+    from model.runs.store import writable_folder
 
     data = data if data is not None else load_data(args.data)
     try:
         record = read_run(find_run(runs_dir(getattr(args, "runs", None)), args.from_run))
-        path, result = rewind(record, data, args.at, record.folder / f"rewind-{args.at}.npz", data_tag(data))
+        folder = writable_folder(record.folder)  # the rewound state is saved beside the record
+        path, result = rewind(record, data, args.at, folder / f"rewind-{args.at}.npz", data_tag(data))
     except RunsError as exc:
         raise UserError(str(exc)) from None
     for caveat in result.caveats:
