@@ -123,10 +123,10 @@ def write_record(
     folder.mkdir(parents=True, exist_ok=True)
     body = run_json if run_json is not None else meta(run_id)
     text = body if isinstance(body, str) else json.dumps(body, indent=2) + "\n"
-    (folder / "run.json").write_bytes(text.encode("utf-8", "surrogateescape"))
+    (folder / "run.json").write_bytes(text.encode("utf-8", "surrogatepass"))
     rows = metrics if metrics is not None else lines()
     text = rows if isinstance(rows, str) else "".join(dumps(r) + "\n" for r in rows)
-    (folder / "metrics.jsonl").write_bytes(text.encode("utf-8", "surrogateescape"))
+    (folder / "metrics.jsonl").write_bytes(text.encode("utf-8", "surrogatepass"))
     return folder
 
 
@@ -189,7 +189,8 @@ BAD_LINES: dict[str, str] = {
         '{"kind":"event","event":"end","step":4,"examples":1,"time":0,"status":"\\u001b[2J\\u001b]0;pwned\\u0007"}'
     ),
     "lone surrogate": '{"kind":"event","event":"end","step":4,"examples":1,"time":0,"status":"\\ud800"}',
-    "invalid utf-8": '{"kind":"event","event":"end","step":4,"examples":1,"time":0,"status":"\udcff"}',  # byte 0xff
+    # a lone surrogate in the text itself: written as the bytes ED B3 BF, which are not UTF-8
+    "invalid utf-8": '{"kind":"event","event":"end","step":4,"examples":1,"time":0,"status":"\udcff"}',
 }
 
 #: Damaged run.json contents.

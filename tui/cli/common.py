@@ -88,6 +88,19 @@ def hparam_type(name: str):  # type: ignore[no-untyped-def]
     return parse
 
 
+def typed_path(text: str) -> str:
+    """An argparse ``type=`` for every path flag: the one rule for typed paths (``tui.sandbox.check_path``)."""
+    from tui.sandbox import check_path
+
+    try:
+        return check_path(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+typed_path.__name__ = "path"
+
+
 def positive(name: str):  # type: ignore[no-untyped-def]
     """An argparse ``type=`` for a whole number >= 1."""
 
@@ -108,7 +121,12 @@ def positive(name: str):  # type: ignore[no-untyped-def]
 
 
 def add_data_flag(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", metavar="PATH", help="MNIST file or folder (default: $MNIST_TUI_DATA, then the cache)")
+    p.add_argument(
+        "--data",
+        metavar="PATH",
+        type=typed_path,
+        help="MNIST file or folder (default: $MNIST_TUI_DATA, then the cache)",
+    )
 
 
 def add_threads_flag(p: argparse.ArgumentParser) -> None:
@@ -146,12 +164,12 @@ def add_training_flags(p: argparse.ArgumentParser) -> None:
 
 def add_runs_flag(p: argparse.ArgumentParser, help: str = RUNS_HELP) -> None:
     """``--runs DIR``: where run records are written (and read by ``runs``, ``compare``, ``replay``)."""
-    p.add_argument("--runs", metavar="DIR", default=None, help=help)
+    p.add_argument("--runs", metavar="DIR", type=typed_path, default=None, help=help)
 
 
 def add_tensorboard_flag(p: argparse.ArgumentParser) -> None:
     """``--tensorboard DIR``: TensorBoard event files beside the run record (tensorboardX)."""
-    p.add_argument("--tensorboard", metavar="DIR", default=None, help=TENSORBOARD_HELP)
+    p.add_argument("--tensorboard", metavar="DIR", type=typed_path, default=None, help=TENSORBOARD_HELP)
 
 
 def add_rewind_flags(p: argparse.ArgumentParser) -> None:

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from tui.cli.common import UserError, add_runs_flag, warn
+from tui.cli.common import UserError, add_runs_flag, typed_path, warn
 
 if TYPE_CHECKING:
     from model.runs import RunRecord
@@ -63,17 +63,20 @@ def add_parser(sub: Subcommands) -> argparse.ArgumentParser:
     for action in (show, export, rm):
         action.add_argument("id", metavar="ID", help=ID_HELP)
         # SUPPRESS: a value given before the action ("runs --runs DIR show ID") is not undone here
-        action.add_argument("--runs", metavar="DIR", default=argparse.SUPPRESS, help="folder of run records")
+        action.add_argument(
+            "--runs", metavar="DIR", type=typed_path, default=argparse.SUPPRESS, help="folder of run records"
+        )
     kind = export.add_mutually_exclusive_group()
     kind.add_argument("--csv", action="store_true", help="one row per progress point (the default)")
     kind.add_argument("--json", action="store_true", help="one JSON object: run, points, events")
     kind.add_argument(
         "--tensorboard",
         metavar="DIR",
+        type=typed_path,
         help="TensorBoard events in DIR/<run id>: scalars, events, the hyperparameter table and the final "
         "weights as an image (needs: pip install 'mnist-tui[tensorboard]')",
     )
-    export.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    export.add_argument("-o", "--output", metavar="FILE", type=typed_path, help="write here instead of stdout")
     return runs
 
 

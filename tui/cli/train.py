@@ -33,6 +33,7 @@ from tui.cli.common import (
     load_data,
     positive,
     rewind_to_checkpoint,
+    typed_path,
 )
 
 if TYPE_CHECKING:
@@ -52,8 +53,8 @@ NAME = "train"
 def add_parser(sub: Subcommands) -> argparse.ArgumentParser:
     p = sub.add_parser(NAME, help="train headless and report errors")
     add_training_flags(p)
-    p.add_argument("--save", metavar="PATH", help="write a checkpoint (.npz) at the end")
-    p.add_argument("--resume", metavar="CHECKPOINT", help="continue a saved run")
+    p.add_argument("--save", metavar="PATH", type=typed_path, help="write a checkpoint (.npz) at the end")
+    p.add_argument("--resume", metavar="CHECKPOINT", type=typed_path, help="continue a saved run")
     add_rewind_flags(p)
     p.add_argument(
         "--eval-every",
