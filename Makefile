@@ -1,10 +1,13 @@
-# Two entry points: `make run` (set up and open the app) and `make test` (set up and run the tests).
+# `make run` (set up and open the app), `make test` (the whole suite), `make test-fast` (the fast
+# tier, while working), `make lint`, and `make browser` (Debian's chromium for the browser tests).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# ruff alone, at the version pinned in pyproject.toml: CI lints in seconds, before the full install
+RUFF_PIN := $(shell grep -o '"ruff==[^"]*"' pyproject.toml | tr -d '"')
 
-.PHONY: run test lint bench fetch clean
+.PHONY: run test test-fast test-load lint style browser bench fetch clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,24 +15,52 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+$(BIN)/ruff:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet '$(RUFF_PIN)'
+
 run: $(STAMP)
 	$(BIN)/mnist-tui $(ARGS)
 
+# The whole suite on both cores (the real MNIST is fetched first for the integration tests).
+# Browser tests skip, saying why, without chromium: `make browser` installs it.
 test: $(STAMP)
 	$(BIN)/mnist-tui fetch
-	@# the browser tests drive Debian's chromium (Playwright's own browser download is not used)
-	@command -v chromium >/dev/null || command -v chromium-headless-shell >/dev/null || \
-	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
-	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >/dev/null 2>&1 && \
-	    echo "installed chromium for the browser tests"; } || \
-	  echo "no chromium: the browser tests will be skipped (apt-get install chromium)"
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
-lint: $(STAMP)
+# The fast tier: unit, property, Pilot and snapshot tests; no process, terminal, server or browser.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow" $(PYTEST_ARGS)
+
+# The whole suite RUNS times (5) beside two CPU-bound processes, which are killed by pid at the end:
+# the suite must pass every time on a machine that is busy with other work.
+RUNS ?= 5
+test-load: $(STAMP)
+	@python3 -c 'while 1: pass' & h1=$$!; python3 -c 'while 1: pass' & h2=$$!; \
+	trap 'kill $$h1 $$h2' EXIT; failed=0; \
+	for i in $$(seq $(RUNS)); do \
+	  echo "run $$i of $(RUNS) beside two CPU hogs"; \
+	  $(BIN)/python -m pytest -q $(PYTEST_ARGS) || failed=$$((failed + 1)); \
+	done; \
+	echo "$$failed of $(RUNS) runs failed"; [ $$failed = 0 ]
+
+style: $(BIN)/ruff
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+lint: style $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+
+# Debian's chromium for tests/test_browser.py (Playwright's own browser download is not used).
+browser:
+	@if command -v chromium >/dev/null || command -v chromium-headless-shell >/dev/null; then \
+	  echo "chromium is installed"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	else \
+	  echo "run as root: apt-get install chromium (without it the browser tests are skipped)"; exit 1; \
+	fi
 
 bench: $(STAMP)
 	$(BIN)/mnist-tui bench $(ARGS)

@@ -200,7 +200,8 @@ def _check_headers(members: dict[str, Member]) -> None:
         shape = members[name].shape
         fits = (
             shape in ((), (K, H))
-            or (len(shape) == 3 and shape[1:] == (K, H) and shape[0] <= MAX_STALE_RING)
+            or (len(shape) == 3 and shape[1:] in ((K, H), (H, W1[1])) and shape[0] <= MAX_STALE_RING)
+            or (len(shape) == 2 and shape[1] in (H, K) and shape[0] <= MAX_STALE_RING)
             or (len(shape) == 2 and shape[1] == H and shape[0] <= n_rows)
             or (len(shape) == 1 and shape[0] <= n_rows)
         )

@@ -2,7 +2,8 @@
 
 The CLI flags and the app's input fields both go through ``parse_value`` and
 ``HyperParams.validated``, so a value that reaches the trainer is always valid.
-Architecture fields (hidden units, activation, seed) only take effect on new weights.
+Architecture fields (hidden units, activation, seed, the initial scale) and the training set's
+(its size, its label noise) take effect on a reset: new weights, a new training set.
 """
 
 from __future__ import annotations
@@ -13,11 +14,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from model.activations import ACTIVATIONS, DEFAULT_ACTIVATION
-from model.variants import VARIANT_NAMES
+from model.variants import NOISE_KINDS, ROUND_MODES, VARIANT_NAMES
 
 SCHEDULES = ("constant", "step", "exp", "cosine")
-#: Fields that need fresh weights (they apply on reset).
-ARCHITECTURE_FIELDS = frozenset({"hidden", "activation", "seed"})
+#: Fields that apply on reset: the weights, or the training set the run draws from, are built from them.
+ARCHITECTURE_FIELDS = frozenset({"hidden", "activation", "seed", "init_scale", "train_size", "label_noise"})
 
 
 @dataclass(frozen=True)
@@ -57,13 +58,36 @@ SPECS: dict[str, FieldSpec] = {
     "seed": FieldSpec(int, "random seed", 0, 2**32 - 1),
     "variant": FieldSpec(str, "backward-pass variant", choices=VARIANT_NAMES),
     "sigma": FieldSpec(float, "std of the noise-* variants' Gaussian noise on h", 0.0, 100.0),
-    "stale_k": FieldSpec(int, "steps of lag of the stale variant's W2", 0, 1000),
+    "noise_kind": FieldSpec(str, "noise-* variants: h + sigma eps, or h (1 + sigma eps)", choices=NOISE_KINDS),
+    "stale_k": FieldSpec(int, "steps of lag of the stale variants' weights", 0, 1000),
+    "feedback_scale": FieldSpec(
+        float, "feedback-* variants: B is drawn N(0, scale^2 / hidden)", 0.0, 1000.0, low_open=True
+    ),
+    "round_bits": FieldSpec(int, "round-* variants round h to multiples of 2^-bits (0: integers)", 0, 24),
+    "round_mode": FieldSpec(str, "round-* variants: to the nearest multiple, or stochastically", choices=ROUND_MODES),
+    "grad_bits": FieldSpec(int, "round-grad rounds every gradient to multiples of 2^-bits", 0, 40),
     "augment": FieldSpec(int, "random shift of training images, in pixels (0: off)", 0, 4),
     "dropout": FieldSpec(float, "probability of dropping a hidden unit in a training step", 0.0, 1.0, high_open=True),
     "input_dropout": FieldSpec(
         float, "probability of dropping an input pixel in a training step", 0.0, 1.0, high_open=True
     ),
     "max_norm": FieldSpec(float, "cap on the norm of each hidden unit's incoming weights (0: off)", 0.0, 1000.0),
+    "init_scale": FieldSpec(
+        float,
+        "initial weights as a multiple of the usual scale (He for relu, Xavier-like otherwise)",
+        0.0,
+        1000.0,
+        low_open=True,
+    ),
+    "train_size": FieldSpec(int, "train on the first N training images (0: all of them)", 0, 1_000_000),
+    "label_noise": FieldSpec(
+        float,
+        "fraction of training labels replaced by another class, drawn from the seed, e.g. 0.3 or 30%",
+        0.0,
+        1.0,
+        high_open=True,
+        percent=True,
+    ),
 }
 #: Fields that do not change what a step computes: left out of the study's run ids (the study ignores them).
 NON_TRAINING_FIELDS = frozenset({"target_error"})
@@ -85,11 +109,19 @@ class HyperParams:
     seed: int = 0
     variant: str = "exact"
     sigma: float = 0.5
+    noise_kind: str = "additive"
     stale_k: int = 10
+    feedback_scale: float = 1.0
+    round_bits: int = 0
+    round_mode: str = "nearest"
+    grad_bits: int = 12
     augment: int = 0
     dropout: float = 0.0
     input_dropout: float = 0.0
     max_norm: float = 0.0
+    init_scale: float = 1.0  # x the usual initial weight scale (applies on reset)
+    train_size: int = 0  # the first N training images (0: all; applies on reset)
+    label_noise: float = 0.0  # fraction of training labels flipped to another class (applies on reset)
     target_error: float = 0.0  # a validation error to stop at (0: off); read by fit and the app's worker
 
     def validated(self, **changes: Any) -> HyperParams:

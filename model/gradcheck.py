@@ -163,10 +163,12 @@ def check_sampled(
     rng: np.random.Generator | None = None,
     label: str = "",
     threshold: float = 1e-4,
+    gradient: Callable[[MLP, NDArray[np.float64], NDArray[np.integer]], Grads] | None = None,
 ) -> CheckReport:
     """``n_samples`` random entries, spread over the parameters in proportion to their size.
 
-    Works on a float64 copy of ``model`` (the live weights are never touched).
+    Works on a float64 copy of ``model`` (the live weights are never touched). ``gradient``
+    (model64, X64, y) -> grads is what is checked; default: the model's own backprop.
     X: (B, D), y: (B,). For ReLU, an entry whose +-eps nudge moves some pre-activation
     across 0 is skipped and counted: the loss has a kink there, so the central
     difference is wrong by design, not because backprop is.
@@ -175,7 +177,10 @@ def check_sampled(
     rng = rng if rng is not None else np.random.default_rng(0)
     model64 = model.astype(np.float64)
     X64 = np.asarray(X, np.float64)
-    loss, _, analytic = model64.loss_and_grads(X64, y)
+    if gradient is None:
+        loss, _, analytic = model64.loss_and_grads(X64, y)
+    else:
+        loss, analytic = model64.loss(X64, y), gradient(model64, X64, y)
     sizes = np.array([model64.params[n].size for n in PARAM_NAMES], np.float64)
     counts = np.maximum(1, np.round(n_samples * sizes / sizes.sum())).astype(int)
     kinks = _kink_finder(model64, X64)

@@ -132,7 +132,8 @@ class MLP:
     """The network's parameters and its forward and backward passes.
 
     Parameters are float32 for training (pass ``dtype=np.float64`` for gradient checks).
-    ``rng`` draws the initial weights: W1 ~ N(0, gain / D), W2 ~ N(0, 1 / H), biases 0.
+    ``rng`` draws the initial weights: W1 ~ N(0, s^2 gain / D), W2 ~ N(0, s^2 / H), biases 0,
+    where s is ``init_scale`` (1: He for relu, Xavier-like otherwise).
     """
 
     def __init__(
@@ -143,16 +144,17 @@ class MLP:
         activation: str = DEFAULT_ACTIVATION,
         rng: np.random.Generator | None = None,
         dtype: type[np.floating] = np.float32,
+        init_scale: float = 1.0,
     ) -> None:
         rng = rng if rng is not None else np.random.default_rng(0)
         self.act = get_activation(activation)
         self.dtype = np.dtype(dtype)
-        scale1 = np.sqrt(self.act.init_gain / n_in)
+        scale1 = np.sqrt(self.act.init_gain / n_in) * init_scale
         # W1 (H, D) is stored column-major (W1.T is a contiguous (D, H) block), so X @ W1.T and
         # dW1 = delta1^T X run as plain GEMMs, ~10% faster than with a transposed operand.
         self.W1: Array = np.asfortranarray((rng.standard_normal((n_hidden, n_in)) * scale1).astype(dtype))
         self.b1: Array = np.zeros(n_hidden, dtype)
-        self.W2: Array = (rng.standard_normal((n_out, n_hidden)) * np.sqrt(1.0 / n_hidden)).astype(dtype)
+        self.W2: Array = (rng.standard_normal((n_out, n_hidden)) * (np.sqrt(1.0 / n_hidden) * init_scale)).astype(dtype)
         self.b2: Array = np.zeros(n_out, dtype)
         self._buffers = Buffers()  # the training step's scratch: workspace and gradients
 

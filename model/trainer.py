@@ -23,6 +23,7 @@ from model.augment import random_shift
 from model.config import ARCHITECTURE_FIELDS, SPECS, HyperParams
 from model.mlp import MLP, Grads, StepResult
 from model.schedule import lr_at
+from model.training_set import training_rows, training_set
 from model.variants import AlignmentProbe, Exact, Variant, make_rule, variant_key
 
 Array = NDArray[np.float32]
@@ -40,6 +41,14 @@ LOSS_WINDOW = 256
 #: One minibatch above this mean loss (nats) is divergence at any batch size, without waiting for
 #: the running mean; healthy batch-size-1 runs on MNIST peaked below 200.
 MAX_STEP_LOSS = 1000.0
+
+
+class RuleError(Exception):
+    """A gradient rule could not give a gradient for a reason its author can fix, e.g. a student's
+    own backprop raised or hung: the text is one line saying where. Training stops at that step.
+    ``quiet``: the rule was stopped on purpose (the app is quitting): there is nothing to report."""
+
+    quiet = False
 
 
 class GradientRule(Protocol):
@@ -98,9 +107,11 @@ class TrainState:
 class Trainer:
     """Minibatch SGD with momentum, L2 weight decay and an LR schedule, in float32.
 
-    train: (X (N, D) float32, y (N,) int). eval_sets: name -> (X, y), evaluated on demand.
-    The seed in ``hp`` fixes the initial weights, the shuffling, any variant's noise and the
-    dropout masks, so the same seed gives the same numbers.
+    train: (X (N, D) float32, y (N,) int), every row the run may train on; after a reset ``train``
+    holds the part it does train on (``hp.train_size`` rows, ``hp.label_noise`` of their labels
+    flipped) and ``source`` all of it. eval_sets: name -> (X, y), evaluated on demand.
+    The seed in ``hp`` fixes the initial weights, the shuffling, the flipped labels, any variant's
+    noise and the dropout masks, so the same seed gives the same numbers.
     """
 
     train: tuple[Array, Labels]
@@ -112,6 +123,7 @@ class Trainer:
     angle_every: int = 10  # steps between alignment-angle probes (0: never)
 
     def __post_init__(self) -> None:
+        self.source = self.train
         self.reset()
 
     # ---- set-up --------------------------------------------------------------------
@@ -120,9 +132,12 @@ class Trainer:
         if hp is not None:
             self.hp = hp
         self.built_from = self.hp  # the settings of the live weights (see pending_architecture)
-        init_seq, order_seq, rule_seq = np.random.SeedSequence(self.hp.seed).spawn(3)
+        init_seq, order_seq, rule_seq, data_seq = np.random.SeedSequence(self.hp.seed).spawn(4)
+        hp = self.hp
+        self.train = training_set(*self.source, hp.train_size, hp.label_noise, np.random.default_rng(data_seq))
         X, _ = self.train
-        self.model = MLP(X.shape[1], self.hp.hidden, 10, self.hp.activation, np.random.default_rng(init_seq))
+        rng = np.random.default_rng(init_seq)
+        self.model = MLP(X.shape[1], hp.hidden, 10, hp.activation, rng, init_scale=hp.init_scale)
         self.order_rng = np.random.default_rng(order_seq)
         self.rule_rng = np.random.default_rng(rule_seq)
         if isinstance(self.rule, Variant):  # follows hp.variant; a custom rule is kept
@@ -343,8 +358,9 @@ class Trainer:
         hp: HyperParams = state["hp"]
         params, order = state["params"], state["order"]
         X, _ = self.train
-        if len(order) != len(X):
-            raise ValueError(f"was made on {len(order)} training examples, not {len(X)}")
+        n = training_rows(len(self.source[0]), hp.train_size)
+        if len(order) != n:
+            raise ValueError(f"was made on {len(order)} training examples, not {n}")
         (H, D), K = params["W1"].shape, params["W2"].shape[0]
         if X.shape[1] != D or self.model.shape[2] != K:
             raise ValueError(f"has {D} inputs and {K} classes, the trainer {X.shape[1]} and {self.model.shape[2]}")

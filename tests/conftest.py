@@ -1,4 +1,25 @@
-"""Shared fixtures: a small synthetic MNIST-like dataset so app tests train in milliseconds."""
+"""Shared fixtures and the suite's rules (read this before adding a test).
+
+- **Tiers.** ``python -m pytest`` runs everything; ``python -m pytest -m "not slow"`` is the fast
+  tier to run while working (unit, property, Pilot and snapshot tests). Mark a test
+  ``@pytest.mark.slow`` (a whole module: ``pytestmark = pytest.mark.slow``) when it starts a
+  process, a pseudo-terminal, a server, a browser or a venv, or trains for seconds. A test not
+  marked slow that starts a process or costs over 2 s of CPU fails with that advice
+  (``harness/budget.py``; the limit grows with the machine's load).
+- **Both cores.** pytest-xdist runs two workers (``-n 2`` in pyproject.toml; ``-n 0`` for one
+  process, e.g. under a debugger or with ``--snapshot-update``). So a test never uses a fixed
+  port (bind port 0), a fixed file name outside its ``tmp_path``, or the user's folders (the run
+  records go to a temp folder below); tests that share a costly module fixture (a wheel, a venv)
+  carry ``pytest.mark.xdist_group(name)`` so that one worker builds it once.
+- **Waits, not times.** Wait on a state with a generous timeout (``wait_for`` in a Pilot test,
+  ``wait_until`` beside a thread); never sleep and then assert that something happened, and
+  never assert how long something took: ``mnist-tui bench`` measures speed. pytest-timeout fails
+  a hung test after 300 s with every thread's stack.
+- **One BLAS thread** in the tests and in every process they start (below): two workers share
+  two cores, and more BLAS threads than cores spin against each other.
+- **The real app in a terminal:** ``harness/terminal.py``. Small synthetic MNIST (``tiny_mnist``,
+  ``tiny_npz``) so that app tests train in milliseconds.
+"""
 
 from __future__ import annotations
 
@@ -17,10 +38,18 @@ from typing import Any
 
 import numpy as np
 import pytest
+from harness import budget
 from hypothesis import settings
 from textual.pilot import Pilot
 
 from model.data import MNIST
+from model.threads import set_blas_threads
+
+# One BLAS thread in this process and in every app or command a test starts: two xdist workers
+# share two cores, and OpenBLAS threads that outnumber the cores spin against each other (a
+# 0.05 s test took 4.7 s of CPU). Tests of the thread setting itself change it with monkeypatch.
+set_blas_threads(1)
+os.environ["MNIST_TUI_THREADS"] = "1"
 
 # CI replays the same examples every run (a red build must be reproducible); locally
 # every run explores new ones. The databases of found failures replay them either way.
@@ -29,6 +58,14 @@ if os.environ.get("CI"):
     settings.load_profile("ci")
 
 TINY_SPLITS = (2_000, 500, 500)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    budget.add_options(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    budget.register(config)
 
 
 def make_tiny_mnist(splits: tuple[int, int, int] = TINY_SPLITS, seed: int = 0) -> MNIST:
@@ -58,8 +95,9 @@ def make_tiny_mnist(splits: tuple[int, int, int] = TINY_SPLITS, seed: int = 0) -
 
 @pytest.fixture(autouse=True, scope="session")
 def _runs_in_a_temp_folder(tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Run records of every test go to a temporary folder, never the user data folder."""
+    """Run records and challenge progress of every test go to a temporary folder, never the user data folder."""
     os.environ["MNIST_TUI_RUNS"] = str(tmp_path_factory.mktemp("runs"))
+    os.environ["MNIST_TUI_CHALLENGES"] = str(tmp_path_factory.mktemp("progress") / "challenges.json")
 
 
 @pytest.fixture(scope="session")
@@ -110,7 +148,7 @@ def fast_pilot(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(textual.pilot, "wait_for_idle", capped)
 
 
-async def wait_for(pilot: Pilot[Any], predicate: Callable[[], object], timeout: float = 15.0, what: str = "") -> None:
+async def wait_for(pilot: Pilot[Any], predicate: Callable[[], object], timeout: float = 60.0, what: str = "") -> None:
     """Let the app run until ``predicate()`` is true; fail after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -119,7 +157,7 @@ async def wait_for(pilot: Pilot[Any], predicate: Callable[[], object], timeout: 
         await pilot.pause(0.02)
 
 
-def wait_until(predicate: Callable[[], object], timeout: float = 15.0, what: str = "") -> None:
+def wait_until(predicate: Callable[[], object], timeout: float = 60.0, what: str = "") -> None:
     """``wait_for`` without an app: sleep until ``predicate()`` (set by another thread) is true."""
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -152,7 +190,7 @@ def serving(
         env["MNIST_TUI_RUNS"] = str(runs)
     output = open(log, "wb") if log is not None else subprocess.DEVNULL  # noqa: SIM115 (closed below)
     proc = subprocess.Popen(argv, env=env, stdout=output, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
@@ -167,7 +205,7 @@ def serving(
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
             try:
-                proc.wait(15)
+                proc.wait(60)
             except subprocess.TimeoutExpired:
                 proc.kill()
         if log is not None:

@@ -66,6 +66,7 @@ def test_misclassified_with_nothing_wrong_has_empty_arrays() -> None:
     assert res.confusion.trace() == 9 and res.error_rate == 0.0
 
 
+@pytest.mark.slow
 def test_analysis_does_not_import_the_ui() -> None:
     code = "import sys, model.analysis; sys.exit(any(m in sys.modules for m in ('textual', 'rich', 'tui')))"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

@@ -17,7 +17,7 @@ from model.config import HyperParams
 from model.data import MNIST
 from model.trainer import make_trainer
 from tui.session.bridge import TrainingBridge
-from tui.session.events import Evaluated, HParamsApplied, Notice, RunReset, TrainProgress, WorkerEvent
+from tui.session.events import Evaluated, HParamsApplied, Notice, RunReset, TrainProgress, TrainStatus, WorkerEvent
 
 HP = HyperParams(hidden=16, batch_size=32, epochs=10_000, lr=0.05)
 
@@ -93,6 +93,7 @@ def test_one_evaluation_gives_the_errors_and_the_mistakes_of_the_same_pass(runni
     np.testing.assert_array_equal(bridge.trainer.model.predict(tiny_mnist.test_x)[wrong.indices], wrong.pred)
 
 
+@pytest.mark.slow
 def test_the_worker_side_imports_no_textual() -> None:
     code = "import sys, tui.session.bridge, tui.session.events; print('textual' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
@@ -104,7 +105,11 @@ def test_finishing_is_its_own_state_and_continuing_says_how_far(tiny_mnist: MNIS
     bridge = TrainingBridge(make_trainer(HP.validated(epochs=2), tiny_mnist), posted)
     bridge.start()
     try:
-        last = lambda: posted.of(TrainProgress)[-1].status  # noqa: E731
+
+        def last() -> TrainStatus:
+            status: TrainStatus = posted.of(TrainProgress)[-1].status
+            return status
+
         posted.wait(lambda: posted.of(TrainProgress) and last().state == "finished", "finished")
         n = len(tiny_mnist.train_y)
         assert bridge.paused and bridge.trainer.state.examples_seen == 2 * n and last().epochs == 2

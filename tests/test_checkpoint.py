@@ -128,6 +128,7 @@ def test_apply_to_other_data_leaves_the_trainer_untouched(good: Path, data: tupl
 # ---- SIGKILL while writing ------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_sigkill_during_save_never_leaves_a_torn_checkpoint(tmp_path: Path) -> None:
     report = campaign(tmp_path, trials=60)
     assert report.trials == 60
@@ -136,6 +137,7 @@ def test_sigkill_during_save_never_leaves_a_torn_checkpoint(tmp_path: Path) -> N
     assert max(report.saves_seen) >= 1  # later saves replaced earlier ones
 
 
+@pytest.mark.slow
 def test_the_kill_campaign_catches_a_writer_that_is_not_atomic(tmp_path: Path) -> None:
     report = campaign(tmp_path, trials=15, save=naive_save)
     assert report.torn >= 1
@@ -149,7 +151,7 @@ def _arrays(path: Path) -> dict[str, np.ndarray]:
         return {k: z[k] for k in z.files}
 
 
-def _rewrite(path: Path, arrays: dict[str, np.ndarray]) -> Path:
+def _rewrite(path: Path, arrays: dict[str, Any]) -> Path:
     with open(path, "wb") as f:
         np.savez(f, **arrays)
     return path
@@ -340,6 +342,7 @@ json_values = st.recursive(
 )
 
 
+@pytest.mark.slow  # many hypothesis examples: about 2.5 s of CPU
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(key=st.sampled_from(["format", "hparams", "state", "rng", "meta"]), value=json_values,
        sub=st.sampled_from(["lr", "hidden", "step", "position", "order", "rule", None]))  # fmt: skip

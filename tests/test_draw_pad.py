@@ -1,4 +1,6 @@
 """Pilot tests of the drawing pad: real keys, mouse strokes posted as the terminal would send them."""
+# The running app's optional parts (app.bridge, app.main) are read directly: a None fails the test.
+# mypy: disable-error-code="union-attr"
 
 from __future__ import annotations
 
@@ -35,7 +37,7 @@ def make_app(tiny: Any, running: bool = False) -> MnistApp:
 
 async def open_pad(pilot: Pilot[Any]) -> DrawPadScreen:
     """Press p on the training screen and wait for the pad and its first weights."""
-    app = pilot.app
+    app: Any = pilot.app
     await wait_for(pilot, lambda: app.bridge is not None, what="the worker attached")
     await pilot.press("p")
     await wait_for(pilot, lambda: isinstance(app.screen, DrawPadScreen), what="the pad")
@@ -139,7 +141,7 @@ async def test_a_drawn_test_digit_gets_the_live_models_prediction(tiny_mnist: An
             before = pad.bars.version
             pad.canvas.state.load(digit)
             pad.canvas.changed()
-            await wait_for(pilot, lambda v=before: pad.bars.shown > v, what="bars redrawn")
+            await wait_for(pilot, lambda: pad.bars.shown > before, what="bars redrawn")  # noqa: B023 (awaited here)
             seen = to_mnist(digit.reshape(28, 28))[None, :]  # (1, 784) the digit as the network sees it
             expected = model.forward(seen)[0]
             np.testing.assert_allclose(pad.bars.probs or [], expected, rtol=1e-5, atol=1e-6)
@@ -159,7 +161,8 @@ async def test_the_pad_follows_the_live_model_while_training_goes_on(tiny_mnist:
         assert not app.main.weight_listeners  # the pad unsubscribed
         await pilot.press("p")
         await wait_for(pilot, lambda: isinstance(app.screen, DrawPadScreen), what="the pad again")
-        assert app.screen is not pad and not app.screen.canvas.state.empty  # the drawing is kept
+        again = app.screen
+        assert isinstance(again, DrawPadScreen) and again is not pad and not again.canvas.state.empty  # drawing kept
 
 
 async def test_too_small_for_the_pad_says_what_it_needs(tiny_mnist: Any) -> None:
@@ -186,6 +189,7 @@ async def test_help_and_palette_list_the_pad(tiny_mnist: Any) -> None:
         assert "Draw a digit" in titles
         await pilot.press("?")
         await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), what="help")
+        assert isinstance(app.screen, HelpScreen)
         rows = dict(app.screen.sections)
         assert "drawing pad" in dict(rows["Training (outside a field)"])["p"]
         pad_keys = dict(rows["Drawing pad (p)"])

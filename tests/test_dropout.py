@@ -45,7 +45,7 @@ def record_masks(rule: Variant) -> list[dict[str, np.ndarray]]:
         calls.append({})
         return loss_and_grads(*args)  # type: ignore[arg-type]
 
-    rule._mask = recording_mask  # type: ignore[method-assign]
+    rule._mask = recording_mask  # type: ignore[method-assign,assignment]
     rule.loss_and_grads = recording_step  # type: ignore[assignment,method-assign]
     return calls
 

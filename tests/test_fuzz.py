@@ -134,6 +134,7 @@ def test_cli_flag_values_are_parsed_or_refused_in_one_line(
             argv.insert(0, "train")
         err = io.StringIO()
         with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            code: int | str | None
             try:
                 code = cli.main(argv)
             except SystemExit as exc:  # argparse's usage error
@@ -276,6 +277,7 @@ def assert_only_data_error(path: Path) -> None:
         assert "\n" not in message and "unexpected error" not in message, message
 
 
+@pytest.mark.slow  # many hypothesis examples: about 2 s of CPU
 @settings(max_examples=150, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 @given(kind=st.sampled_from(["npz", "pickle", "pickle.gz", "idx", "idx.gz"]), data=st.data())
 def test_fuzz_load_mnist_files(

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -140,6 +141,7 @@ def _child(args: list[str], tmp_path: Path) -> tuple[subprocess.CompletedProcess
     return done, int(peak_file.read_text()) / 1024
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["object-field-flags-0", "ndarray-with-buffer", "declared-bigger-than-data"])
 def test_crafted_pickle_gives_exit_2_in_train(tmp_path: Path, name: str) -> None:
     evil = tmp_path / "mnist.pkl"
@@ -264,6 +266,7 @@ def test_random_npy_headers_never_allocate_what_they_declare(shape: tuple[int, .
     assert sum(a.nbytes for a in raw.arrays().values()) < 100 * len(data) + (1 << 20)
 
 
+@pytest.mark.slow
 def test_deflated_npz_bomb_is_refused_before_inflating(tmp_path: Path) -> None:
     bomb = tmp_path / "mnist.npz"
     with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as z:
@@ -288,9 +291,10 @@ def test_forged_classic_cache_entry_is_not_used(tmp_path: Path, monkeypatch: pyt
     """An entry with all labels 0 and a recomputed checksum: only the pinned digest can tell."""
     rng = np.random.default_rng(0)
     sizes = (50, 10, 10)
-    raw = RawMNIST(
-        *(a for n in sizes for a in (rng.integers(0, 256, (n, 784), dtype=np.uint8), rng.integers(0, 10, n)))
-    )
+    arrays: list[Any] = [
+        a for n in sizes for a in (rng.integers(0, 256, (n, 784), dtype=np.uint8), rng.integers(0, 10, n))
+    ]
+    raw = RawMNIST(*arrays)
     layout = tuple((x.astype(np.float32) / 256, y) for x, y in zip(*[iter(raw.arrays().values())] * 2, strict=True))
     source = tmp_path / "mnist.pkl"
     source.write_bytes(pickle.dumps(layout, protocol=2))
@@ -302,7 +306,7 @@ def test_forged_classic_cache_entry_is_not_used(tmp_path: Path, monkeypatch: pyt
     assert "cached" in load_mnist(source).source  # the genuine entry is trusted
     forged = RawMNIST(raw.train_x, np.zeros_like(raw.train_y), raw.valid_x, raw.valid_y, raw.test_x, raw.test_y)
     entry = cache_mod.entry_path(classic.SHA256)
-    members = {**forged.arrays(), "sha256": np.frombuffer(cache_mod.digest(forged), np.uint8)}
+    members: dict[str, Any] = {**forged.arrays(), "sha256": np.frombuffer(cache_mod.digest(forged), np.uint8)}
     members |= {"version": np.int64(cache_mod.FORMAT_VERSION), "key": np.str_(classic.SHA256), "source": np.str_("x")}
     np.savez(entry, **members)
     loaded = load_mnist(source)
@@ -332,6 +336,7 @@ def _with_member(path: Path, name: str, write: object) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_checkpoint_with_a_huge_extra_member_is_refused_unread(checkpoint: Path, tmp_path: Path) -> None:
     def zeros(f: io.BufferedIOBase) -> None:
         f.write(_npy((600 << 20,), "|u1", b""))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numpy.testing import assert_allclose
 
@@ -79,7 +81,7 @@ def test_explain_with_fewer_units_than_asked() -> None:
 
 
 def test_minibatch_gradients_match_the_per_example_derivation() -> None:
-    params = {k: v.astype(np.float64) for k, v in small_params(H=5).items()}
+    params: dict[str, Any] = {k: v.astype(np.float64) for k, v in small_params(H=5).items()}
     rng = np.random.default_rng(5)
     X = rng.random((4, 784)).astype(np.float32)
     y = np.array([1, 7, 7, 0])

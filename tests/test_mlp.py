@@ -151,6 +151,7 @@ def test_training_is_float32() -> None:
     assert all(v.dtype == np.float32 for v in (*model.params.values(), *g.values()))
 
 
+@pytest.mark.slow
 def test_model_package_does_not_import_the_ui() -> None:
     code = "import sys, model, model.trainer, model.gradcheck, model.fit; " + (
         "bad = [m for m in sys.modules if m.split('.')[0] in ('textual', 'tui', 'rich', 'textual_plotext')]; "

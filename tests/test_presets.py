@@ -40,7 +40,8 @@ def test_overrides_are_validated() -> None:
 
 
 def hp_for(*argv: str) -> HyperParams:
-    return hparams_from_args(build_parser().parse_args(list(argv)))
+    hp: HyperParams = hparams_from_args(build_parser().parse_args(list(argv)))
+    return hp
 
 
 def test_no_preset_no_flags_gives_defaults() -> None:

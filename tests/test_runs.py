@@ -114,6 +114,7 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
+@pytest.mark.slow
 def test_sigkill_mid_epoch_leaves_a_readable_record(tiny_npz: Path, tmp_path: Path) -> None:
     runs = tmp_path / "runs"
     env = os.environ | {"PYTHONPATH": str(ROOT), "MNIST_TUI_THREADS": "1"}

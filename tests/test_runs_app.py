@@ -18,7 +18,7 @@ from textual.pilot import Pilot
 from textual_plotext.plot import Plot
 
 from model.config import HyperParams
-from model.runs import RunRecorder, read_run, summarize
+from model.runs import RunRecorder, read_run, short_id, summarize
 from model.trainer import make_trainer
 from tui.app import MnistApp
 from tui.screens.runs import LIVE_MARK, PICKED_MARK, SHOWN_COLUMNS, RunsScreen
@@ -32,7 +32,6 @@ from tui.view.runs import (
     load_entries,
     overlay_label,
     run_curves,
-    short_id,
 )
 
 SIZE = (120, 40)
@@ -264,6 +263,7 @@ def expected_value(x: np.ndarray, y: np.ndarray, at: float) -> float:
     return float(y[keep][-1])
 
 
+@pytest.mark.slow  # a live run and overlaid runs: about 2.5 s of CPU
 async def test_v_shows_a_cursor_that_reads_live_and_overlaid_curves(
     two_runs: tuple[Path, list[Path]], tiny_mnist: Any
 ) -> None:

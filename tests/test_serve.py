@@ -108,7 +108,7 @@ class Browserless:
         assert found, self.text
         return int(found.group(1).replace(",", ""))
 
-    async def wait_for(self, needle: str, timeout: float = 30.0) -> str:
+    async def wait_for(self, needle: str, timeout: float = 120.0) -> str:
         deadline = time.monotonic() + timeout
         while needle not in self.text:
             left = deadline - time.monotonic()
@@ -167,7 +167,7 @@ async def test_the_save_prompt_stays_inside_the_session_folder(server) -> None: 
             await tab.keys(text + "\r")
             if refusal:
                 await tab.wait_for(refusal)
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 60
         while not list(root.glob("session-*/mine.npz")) and time.monotonic() < deadline:
             await asyncio.sleep(0.2)
         assert list(root.glob("session-*/mine.npz")), "the checkpoint was not written in the session folder"
@@ -185,16 +185,19 @@ async def test_two_tabs_are_two_runs_and_a_third_visitor_sees_a_busy_page(server
             await one.wait_for("paused")
             await one.pump(1.0)
             paused_at, before = one.step(), two.step()
-            await asyncio.gather(one.pump(2.0), two.pump(2.0))
-            assert one.step() == paused_at and two.step() > before  # pausing one tab leaves the other training
+            deadline = time.monotonic() + 120
+            while two.step() <= before:  # pausing one tab leaves the other training ...
+                assert time.monotonic() < deadline, "the other tab did not train on"
+                await asyncio.gather(one.pump(1.0), two.pump(1.0))
+            assert one.step() == paused_at  # ... while the paused one takes no step
             async with session.get(url) as page:  # the third visitor
                 assert page.status == 503
                 assert "mnist-tui is busy" in await page.text()
             async with session.ws_connect(f"{url}/ws") as third:
-                msg = await third.receive(timeout=10)
+                msg = await third.receive(timeout=60)
                 assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
                 assert third.close_code == 1013
-        deadline = time.monotonic() + 15  # the tab closed: its app quits, or is terminated
+        deadline = time.monotonic() + 60  # the tab closed: its app quits, or is terminated
         while _apps(root) and time.monotonic() < deadline:
             await asyncio.sleep(0.2)
         assert _apps(root) == []
@@ -203,8 +206,8 @@ async def test_two_tabs_are_two_runs_and_a_third_visitor_sees_a_busy_page(server
         async with tab_of(session, url) as tab:
             await tab.wait_for("● running")
             proc.send_signal(signal.SIGTERM)  # stopping the server stops every session
-            proc.wait(15)
-    deadline = time.monotonic() + 10
+            proc.wait(60)
+    deadline = time.monotonic() + 60
     while _apps(root) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert _apps(root) == []
@@ -225,8 +228,8 @@ async def test_an_app_whose_server_was_killed_quits_instead_of_training_on(serve
         await tab.wait_for("● running")
         assert len(_apps(root)) == 1
         proc.kill()  # SIGKILL: the server cannot stop its apps
-        proc.wait(10)
-        deadline = time.monotonic() + 15
+        proc.wait(60)
+        deadline = time.monotonic() + 60
         while _apps(root) and time.monotonic() < deadline:
             await asyncio.sleep(0.2)
         assert _apps(root) == []

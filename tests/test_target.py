@@ -1,5 +1,7 @@
 """Stopping at a target validation error: parsing, ``fit``, ``train --target-error``, its record,
 replay, ``compare``, the worker and the app (typing the target into the Controls)."""
+# The running app's optional parts (app.bridge, app.main) are read directly: a None fails the test.
+# mypy: disable-error-code="union-attr"
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from model.data import MNIST
 from model.fit import fit
 from model.runs import list_run_dirs, read_run, summarize
 from model.runs.replay import replay
-from model.study.plan import RunConfig
+from model.study.plan import RunConfig, options_of
 from model.study.task import Task
 from model.target import TargetReport, fmt_examples
 from model.trainer import EvalMetrics, make_trainer
@@ -74,13 +76,17 @@ def test_the_target_field_nudges_by_half_a_point_down_to_off() -> None:
 # ---- the study's run ids ---------------------------------------------------------------------
 
 
-def test_the_study_run_ids_are_what_they_were_before_the_target() -> None:
-    """Ids computed before target_error existed: the store's finished runs are still found."""
+def test_the_study_run_ids_stay_put_when_a_setting_is_added_at_its_default() -> None:
+    """Ids pinned under RUN_FORMAT 3: a field added since (target_error, the challenges' knobs) left at
+    its default does not rename the store's finished runs; set to another value, it does."""
     base = HyperParams(hidden=100, batch_size=64)
-    task = Task(0, RunConfig("exact", lr=0.05, momentum=0.9, activation="relu"), seed=3, epochs=2, base=base)
-    assert task.run_id == "d0fc6bcb470954882714"
-    noisy = Task(0, RunConfig("noise-same", sigma=0.5), 0, 5, HyperParams(), train_size=1000, data_tag="abc")
-    assert noisy.run_id == "ec7b0f7c6e68a0fa5cb2"
+    cell = RunConfig("exact", lr=0.05, momentum=0.9, activation="relu")
+    task = Task(0, cell, seed=3, epochs=2, base=base)
+    assert task.run_id == "4488c4872ad6ad3dcb38"
+    assert Task(0, cell, seed=3, epochs=2, base=base.validated(target_error=0.1)).run_id == task.run_id
+    assert Task(0, cell, seed=3, epochs=2, base=base.validated(label_noise=0.1)).run_id != task.run_id
+    noisy = Task(0, RunConfig("noise-same", options_of({"sigma": 0.5})), 0, 5, HyperParams(), 100, 1000, "abc")
+    assert noisy.run_id == "943ff0b145add9c38b5a"
 
 
 # ---- fit -------------------------------------------------------------------------------------

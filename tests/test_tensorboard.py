@@ -139,6 +139,7 @@ def test_train_writes_what_the_record_holds(tiny_npz: Path, tmp_path: Path, caps
     metric_tags = {m.name.tag for m in experiment.metric_infos}
     assert {"final/best_valid_error", "final/test_at_best", "final/valid_error"} <= metric_tags <= set(got)
     assert values(events, "_hparams_/session_end_info")
+    assert s.best_valid is not None and s.test_at_best is not None
     assert_same(got["final/best_valid_error"], [(s.steps, s.best_valid)])
     assert_same(got["final/test_at_best"], [(s.steps, s.test_at_best)])
 
@@ -206,7 +207,8 @@ def test_the_apps_worker_writes_changes_and_a_reset_starts_a_part(tiny_mnist: MN
     finally:
         assert bridge.stop()
     assert not [n for n in posted.of(Notice) if n.severity == "warning"]
-    rec = read_run(recorder.folder)  # type: ignore[arg-type]
+    assert recorder.folder is not None
+    rec = read_run(recorder.folder)
     (change,) = [e for e in rec.events if e["event"] == "hparam"]
     (reset,) = [e for e in rec.events if e["event"] == "reset"]
     main_run, part2 = tmp_path / "tb" / rec.run_id, tmp_path / "tb" / rec.run_id / "part2"
@@ -258,7 +260,7 @@ def test_a_write_error_warns_once_and_training_goes_on(tiny_mnist: MNIST, tmp_pa
     assert sink._fd is None
     assert len(warnings) == 1 and "cannot write TensorBoard events" in warnings[0] and "training goes on" in warnings[0]
     assert sink.failed
-    rec = read_run(recorder.folder)  # type: ignore[arg-type]
+    rec = read_run(recorder.folder)
     assert rec.events[-1]["event"] == "end" and rec.checkpoint is not None  # the record is whole
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -185,8 +187,13 @@ def test_fit_reports_the_running_train_error_without_a_pass_over_the_training_se
     t = make(HyperParams(hidden=32, batch_size=32, epochs=2))
     evaluated: list[tuple[str, ...]] = []
     evaluate = t.evaluate
-    t.evaluate = lambda names=None: evaluated.append(tuple(names or ())) or evaluate(names)  # type: ignore[method-assign]
-    steps: list = []
+
+    def recording_evaluate(names: Any = None) -> Any:
+        evaluated.append(tuple(names or ()))
+        return evaluate(names)
+
+    t.evaluate = recording_evaluate  # type: ignore[method-assign]
+    steps: list[Any] = []
     result = fit(t, 2, on_step=steps.append)
     assert evaluated == [("valid",), ("valid",)]  # the training set is never run again
     n = len(t.train[0])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from typing import Any
 
 import numpy as np
 import pytest
@@ -81,7 +82,7 @@ def test_relocate_keeps_the_image_or_a_sensible_neighbour() -> None:
 
 def test_growing_array_appends_many_chunks() -> None:
     buf = GrowingArray(capacity=2)
-    expected = []
+    expected: list[float] = []
     for i in range(300):
         chunk = np.arange(i % 7) + i
         buf.extend(chunk)
@@ -111,7 +112,8 @@ def test_downsample_keeps_ends_extremes_and_bounds_count() -> None:
 def test_downsample_small_input_is_a_copy() -> None:
     x, y = np.arange(5.0), np.arange(5.0) ** 2
     xd, yd = downsample(x, y, 10)
-    assert_array_equal(xd, x) and assert_array_equal(yd, y)
+    assert_array_equal(xd, x)
+    assert_array_equal(yd, y)
     xd[0] = 99
     assert x[0] == 0
     with pytest.raises(ValueError):
@@ -177,6 +179,7 @@ def test_format_compact() -> None:
     ]  # fmt: skip
 
 
+@pytest.mark.slow
 def test_view_does_not_import_textual() -> None:
     code = (
         "import sys, tui.view.chart, tui.view.confusion, tui.view.digit_render, tui.view.selection; "
@@ -213,10 +216,11 @@ def test_marker_labels_fall_back_to_numbers_and_never_sit_beside_another_line() 
     placed = marker_labels(markers, 0.0, 100.0, 100)
     assert [m.label for m, _, _ in placed] == ["1 first label", "2 close", "3 b", "4 end"]  # in x order
     (_, s1, t1), (_, s2, t2), (_, s3, t3), (_, s4, t4) = placed
-    assert (s1, t1) == (pytest.approx(8.0), "1")  # the label would run over line 2: its number, left
-    assert (s2, t2) == (pytest.approx(13.0), "2 close")
-    assert (s3, t3) == (pytest.approx(51.0), "3 b")
-    assert (s4, t4) == (pytest.approx(93.0), "4 end")  # the right edge: left of its own line, nothing between
+    approx: Any = pytest.approx  # compared inside tuples, which the type checker cannot follow
+    assert (s1, t1) == (approx(8.0), "1")  # the label would run over line 2: its number, left
+    assert (s2, t2) == (approx(13.0), "2 close")
+    assert (s3, t3) == (approx(51.0), "3 b")
+    assert (s4, t4) == (approx(93.0), "4 end")  # the right edge: left of its own line, nothing between
     crowded = [Marker(90.0, "1 lr 0.1", short="1"), Marker(97.0, "2 variant stale", short="2")]
     (_, a, ta), (_, b, tb) = marker_labels(crowded, 0.0, 100.0, 100)
     assert ta == "1 lr 0.1" and a == pytest.approx(81.0)  # right of its line it would cross line 2

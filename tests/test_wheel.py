@@ -3,24 +3,26 @@
 A user runs ``pip install .`` (or ``pipx install .``) and then ``mnist-tui`` from any folder, so
 nothing here may lean on the checkout: the wheel is built from this tree, installed with its
 dependencies into a new virtual environment, and every command runs from a temp folder with
-``PYTHONPATH`` unset. The app runs in a real pseudo-terminal (``tui.bench.in_app.AppTerminal``).
+``PYTHONPATH`` unset. The app runs in a real pseudo-terminal (``harness.terminal``).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
-import numpy as np
 import pytest
-
-from tui.bench.in_app import AppTerminal
+from harness.terminal import app_env, app_in_terminal, autosave
 
 pytest.importorskip("pyte")
+# Builds a wheel and a venv with every dependency (once: the module's tests stay on one xdist
+# worker); the first test's timeout includes that, which took minutes on a loaded machine.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("wheel"), pytest.mark.timeout(1200)]
 
 ROOT = Path(__file__).resolve().parents[1]
 PANEL_TITLES = ("Status", "Controls", "Error %", "Misclassified", "finite differences")  # one per panel
@@ -51,23 +53,16 @@ def venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def elsewhere(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def elsewhere(tmp_path_factory: pytest.TempPathFactory, tiny_npz: Path) -> Path:
     """A folder outside the checkout holding a small Keras-layout ``mnist.npz``."""
     folder = tmp_path_factory.mktemp("elsewhere")
-    rng = np.random.default_rng(0)
-    np.savez(
-        folder / "mnist.npz",
-        x_train=rng.integers(0, 256, (600, 28, 28), dtype=np.uint8),
-        y_train=rng.integers(0, 10, 600).astype(np.uint8),
-        x_test=rng.integers(0, 256, (100, 28, 28), dtype=np.uint8),
-        y_test=rng.integers(0, 10, 100).astype(np.uint8),
-    )
+    shutil.copy(tiny_npz, folder / "mnist.npz")
     return folder
 
 
 def _env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    return {**env, "XDG_DATA_HOME": str(home / "data"), "XDG_STATE_HOME": str(home / "state"), "TERM": "xterm-256color"}
+    """This environment less what points into the checkout, with the app's folders in ``home``."""
+    return app_env(home, {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")})
 
 
 def test_wheel_holds_only_the_two_packages_and_what_they_read(wheel: Path) -> None:
@@ -76,23 +71,21 @@ def test_wheel_holds_only_the_two_packages_and_what_they_read(wheel: Path) -> No
     assert {t for t in top if not t.endswith(".dist-info")} == {"model", "tui"}
     for asset in ("app.tcss", "panels.tcss", "pad.tcss", "backprop.md"):
         assert f"tui/assets/{asset}" in names
+    assert "model/exercise/starter_backprop.py" in names  # what `exercise new` writes
     assert not any(name.startswith(("tests/", "benchmarks/")) for name in names)
 
 
 def test_installed_app_trains_shows_every_panel_and_quits(venv: Path, elsewhere: Path, tmp_path: Path) -> None:
-    argv = [str(venv / "mnist-tui"), "--data", "mnist.npz", "--hidden", "16"]
-    term = AppTerminal(argv, _env(tmp_path), cols=120, rows=40, cwd=str(elsewhere))
-    try:
-        assert term.wait_for(lambda s: "running" in s, 60.0) is not None, term.text()
+    argv = [str(venv / "mnist-tui"), "--data", "mnist.npz", "--hidden", "16", "--batch-size", "16", "--epochs", "10000"]
+    with app_in_terminal(argv, _env(tmp_path), cwd=elsewhere) as term:
+        # "running" can come before the rest of the first frame: wait for all of it
+        every_panel = term.wait_for(lambda s: "running" in s and all(t in s for t in PANEL_TITLES), 120.0)
         screen = term.text()
-        for title in PANEL_TITLES:
-            assert title in screen, f"{title!r} missing:\n{screen}"
+        assert every_panel is not None, f"{[t for t in PANEL_TITLES if t not in screen]} missing:\n{screen}"
         term.write("?")
-        assert term.wait_for(lambda s: "Controls fields" in s, 15.0) is not None, term.text()
-    finally:
-        status = term.close()
-    assert status == 0
-    assert (tmp_path / "data" / "mnist-tui" / "autosave.npz").exists()
+        assert term.wait_for(lambda s: "Controls fields" in s, 60.0) is not None, term.text()
+        assert term.close() == 0
+    assert autosave(tmp_path).exists()
 
 
 def test_installed_subcommands_work_from_another_folder(venv: Path, elsewhere: Path, tmp_path: Path) -> None:
@@ -107,6 +100,10 @@ def test_installed_subcommands_work_from_another_folder(venv: Path, elsewhere: P
     assert gradcheck.returncode == 0 and json.loads(gradcheck.stdout)["passed"] is True
     fetched = _run([tool, "fetch", "--data", "mnist.npz"], cwd=elsewhere, env=env)
     assert fetched.returncode == 0 and "MNIST ok" in fetched.stdout, fetched.stderr
+    new = _run([tool, "exercise", "new", "hw"], cwd=elsewhere, env=env)
+    assert new.returncode == 0 and (elsewhere / "hw" / "backprop.py").is_file(), new.stderr
+    checked = _run([tool, "exercise", "check", "hw/backprop.py", "--json"], cwd=elsewhere, env=env)
+    assert checked.returncode == 1 and json.loads(checked.stdout)["next"] == "loss_one", checked.stderr
     for command in ("experiments", "bench"):
         shown = _run([tool, command, "--help"], cwd=elsewhere, env=env)
         assert shown.returncode == 0 and "usage: mnist-tui" in shown.stdout, shown.stderr

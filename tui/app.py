@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from model.trainer import Trainer
     from tui.screens.main import MainScreen
     from tui.session.bridge import TrainingBridge
+    from tui.session.student import StudentSession
 
 FAIL_EXIT_SECONDS = 3.0
 #: After a signal, once the run is saved, the process ends within this many seconds even if
@@ -49,7 +50,7 @@ SHUTDOWN_GRACE_SECONDS = 2.0
 GC_THRESHOLDS = (5000, 20, 20)
 
 
-def css_paths() -> list[Path]:
+def css_paths() -> list[str | PurePath]:
     """The panels' stylesheet, then the app's, which has the last word on layout."""
     return [asset("panels.tcss"), asset("pad.tcss"), asset("runs.tcss"), asset("app.tcss")]
 
@@ -102,6 +103,8 @@ class MnistApp(App[int]):
     handle_signals: SIGTERM/SIGHUP/SIGINT quit like q (stop, autosave) and exit 128 + signal.
     settle_gc: once training starts, freeze the objects alive and raise the garbage collector's
     thresholds (``settle_garbage_collector``; process-wide, so only the real app does it).
+    student: ``--backprop FILE``: the student's grads_batch trains (``StudentSession``, loaded and
+    tried already), the gradient check checks their code, ``b`` shows its check, ``u`` reloads it.
     """
 
     TITLE = "mnist-tui"
@@ -113,9 +116,10 @@ class MnistApp(App[int]):
         # priority: a focused text field or prompt must not swallow it (Input copies with ctrl+c)
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
     ]
-    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (100, "-wide")]
+    # Textual declares the two breakpoint lists without ClassVar: hence the ignores
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (100, "-wide")]  # type: ignore[misc]
     #: -huge: the digit viewer and gradient check grow into the rows the controls leave free
-    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-short"), (32, "-tall"), (50, "-huge")]
+    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-short"), (32, "-tall"), (50, "-huge")]  # type: ignore[misc]
 
     def __init__(
         self,
@@ -135,8 +139,12 @@ class MnistApp(App[int]):
         sandbox: str | None = None,
         runs: str | None = None,
         tensorboard: str | None = None,
+        student: StudentSession | None = None,
     ) -> None:
         super().__init__()
+        self.student = student
+        if student is not None:
+            self.sub_title = f"your backprop: {student.source.path}"
         self.runs = runs  # the folder of run records (None: $MNIST_TUI_RUNS or the user data folder)
         self.tensorboard = tensorboard  # also write the run as TensorBoard events in this folder
         self.sandbox = sandbox  # served to a browser: the save/load prompts stay inside this folder
@@ -199,7 +207,9 @@ class MnistApp(App[int]):
 
         self.data = data
         self._trainer = trainer
-        self.main = MainScreen(trainer.hp, hide_time=self.hide_time)
+        if self.student is not None:
+            trainer.rule = self.student.rule  # kept by reset: the trainer rebuilds only its own variants
+        self.main = MainScreen(trainer.hp, hide_time=self.hide_time, student=self.student)
         return self.main
 
     def _start_bridge(self) -> None:
@@ -212,6 +222,10 @@ class MnistApp(App[int]):
         )
         if self.clock is not None:
             kwargs["clock"] = self.clock
+        if self.student is not None:
+            kwargs["gradcheck"] = self.student.gradcheck
+            source = self.student.source
+            kwargs["recorder"].event("backprop", 0, 0, file=source.absolute, sha256=source.sha256)
         assert self.main is not None
         self.bridge = TrainingBridge(self._trainer, self.main.post_event, **kwargs)
         self._start_step = self._trainer.state.step
@@ -368,7 +382,10 @@ class MnistApp(App[int]):
             self.autosave_note = f"saved the run to {path}; continue it with: mnist-tui --resume {path}"
 
     def stop_training(self) -> None:
-        """Stop and join the training thread (idempotent)."""
+        """Stop and join the training thread (idempotent); with ``--backprop``, first stop the child
+        running the student's code (a step waiting on it ends at once)."""
+        if self.student is not None:
+            self.student.close()
         if self.bridge is not None:
             self.bridge.stop()
 
@@ -391,7 +408,8 @@ class MnistApp(App[int]):
         from tui.widgets.gradcheck import GradCheckPanel
 
         cursor_keys = ("move_cursor", "cursor_end", "hide_cursor")  # listed as CURSOR_ROWS, pairs in one row
-        training = [b for b in MainScreen.BINDINGS if isinstance(b, Binding) and not b.action.startswith(cursor_keys)]
+        left_out = cursor_keys if self.student is not None else (*cursor_keys, *MainScreen.STUDENT_ACTIONS)
+        training = [b for b in MainScreen.BINDINGS if isinstance(b, Binding) and not b.action.startswith(left_out)]
         panel_keys = [b for b in training if b.action.startswith("show_panel")]
         ordered = [b for b in training if b not in panel_keys] + list(self.BINDINGS) + panel_keys
         app_rows = _merge_keys(binding_rows(ordered))
@@ -413,6 +431,10 @@ class MnistApp(App[int]):
         pad_keys = [b for b in DrawPadScreen.BINDINGS if isinstance(b, Binding) and not b.action.startswith("move")]
         pad_rows = DrawPadScreen.MOUSE_ROWS + _merge_keys(binding_rows(pad_keys))  # arrows: one row
         sections.append(("Drawing pad (p)", pad_rows))
+        if self.student is not None:  # --backprop FILE: the check's own screen
+            from tui.screens.exercise import ExerciseScreen
+
+            sections.append(("Your backprop's check (c)", binding_rows(ExerciseScreen.BINDINGS)))
         if self.sandbox is not None:  # served to a browser by mnist-tui serve: on top of the right column
             sections.insert(1, ("In a browser", BROWSER_ROWS))
         return sections
@@ -474,6 +496,7 @@ def run_app(
     sandbox: str | None = None,
     runs: str | None = None,
     tensorboard: str | None = None,
+    student: StudentSession | None = None,
 ) -> int:
     """Run the app until it quits; returns its exit status (2 when the data cannot be loaded,
     128 + N after signal N). Says where the run was autosaved, if it was."""
@@ -488,6 +511,7 @@ def run_app(
         sandbox=sandbox,
         runs=runs,
         tensorboard=tensorboard,
+        student=student,
     )
     app.exit_watchdog = True
     if sandbox is not None:

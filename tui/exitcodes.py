@@ -1,7 +1,8 @@
 """Exit statuses of every ``mnist-tui`` command, in one place.
 
 OK        0    done
-INTERNAL  1    a bug (one line on stderr, the traceback in the log)
+INTERNAL  1    a bug (one line on stderr, the traceback in the log); for ``exercise check``:
+               a step of the student's check failed (``tui.exercise_cli.CHECK_FAILED``)
 USAGE     2    bad input: a flag, a file, a folder; one line says what
 DIVERGED  3    ``train`` diverged (the last good weights are saved with --save)
 128 + n        stopped by signal n (SIGINT 130, SIGHUP 129, SIGTERM 143, a closed pipe 141),

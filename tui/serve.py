@@ -116,11 +116,15 @@ class MnistServer(Server):
         session = uuid.uuid4().hex[:12]
         folder = self.root / f"session-{session}"
         folder.mkdir(parents=True, exist_ok=True)
+
+        async def close() -> None:  # AppService wants no result; the websocket's close returns one
+            await websocket.close()
+
         service = ClampedAppService(
             self.command_for(folder),
             write_bytes=websocket.send_bytes,
             write_str=websocket.send_str,
-            close=websocket.close,
+            close=close,
             download_manager=self.download_manager,
             debug=self.debug,
         )

@@ -1,13 +1,20 @@
 """The study's figures, as SVG and PNG next to results.md (matplotlib, the ``study`` extra).
 
-- ``error_vs_lr``: test error against learning rate, one panel per question and activation,
-  with 95% intervals; the controls (exact backprop, shallow) in every panel.
-- ``stale_map``: stale weights, test error over learning rate x k, one panel per momentum.
-- ``learning_curves``: error on 2,000 validation images over training at each variant's chosen
-  learning rate (ReLU), mean with a 95% band.
-- ``angles``: angle between each variant's W1 update and the true gradient over training, and
-  the angle between W2 and the random feedback matrix B.
-- ``noise_sigma``: test error against sigma for every noise mode.
+- ``error_vs_lr``: validation error against learning rate on the selection seeds, one panel per
+  question and activation; the chosen rate ringed, failed rates marked; controls in every panel.
+- ``learning_curves``: test error after each epoch on the report seeds at the chosen rate (ReLU
+  at the long budget; tanh and sigmoid controls too), mean with a 95% band clipped at 0.
+- ``budget``: each ReLU variant's paired difference to exact backprop at the short and the long
+  budget.
+- ``angles``: ∠W1 and ∠W2 between the update and the true gradient over training, for every
+  activation; ``feedback_angle``: ∠(W2, B); ``dead_units``: dead (or saturated) units.
+- ``stale_map``: both kinds of staleness, test error over effective step x k, per momentum.
+- ``noise_sigma``: test error against sigma, additive and multiplicative, at exact backprop's rate.
+- ``rounding``: test error against the rounding resolution, nearest and stochastic.
+- ``width``: exact backprop and feedback alignment against the number of hidden units.
+
+Every panel has its own short title, legends sit outside the data, the controls are black
+(exact, solid, circles) and grey (shallow, dashed, squares).
 """
 
 from __future__ import annotations
@@ -20,194 +27,325 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from model.study import CellSummary, Grid, Study, SweepRow, sweep
-from model.study.analysis import noise, stale_map
+from model.study import Grid, Interval, Study, SweepRow, sweep
+from model.study.analysis import rounding_table, sigma_table, stale_map
 
 GROUPS = (
     ("Q1 random feedback", ("feedback-",)),
-    ("Q2 stale W2, k=10", ("stale",)),
+    ("Q2 stale, k=10", ("stale",)),
     ("Q3/Q4 random h", ("random-h-",)),
     ("Q5 noise, σ=0.5", ("noise-",)),
     ("Q6 rounding", ("round-",)),
 )
-CONTROL_STYLE = {"exact": ("black", "-"), "shallow": ("grey", "--")}
+CONTROL_STYLE = {
+    "exact": {"color": "black", "linestyle": "-", "marker": "o", "linewidth": 1.8},
+    "shallow": {"color": "grey", "linestyle": "--", "marker": "s", "linewidth": 1.8},
+}
 
 
 def _rows(rows: Sequence[SweepRow], activation: str, prefixes: tuple[str, ...]) -> list[SweepRow]:
-    mine = [r for r in rows if r.activation == activation]
+    mine = [r for r in rows if r.activation == activation and r.entry.section == "sweep"]
     return [r for r in mine if r.variant in CONTROL_STYLE] + [r for r in mine if r.variant.startswith(prefixes)]
 
 
 def _save(fig: Figure, out: Path, name: str) -> list[Path]:
     paths = [out / f"{name}.svg", out / f"{name}.png"]
     fig.savefig(paths[0], bbox_inches="tight")
-    fig.savefig(paths[1], dpi=110, bbox_inches="tight")
+    fig.savefig(paths[1], dpi=100, bbox_inches="tight")
     plt.close(fig)
     return paths
 
 
-def _style(label: str) -> dict[str, str]:
-    color, line = CONTROL_STYLE.get(label, (None, "-"))
-    return {"color": color, "linestyle": line} if color else {}
+def _style(variant: str) -> dict[str, object]:
+    return dict(CONTROL_STYLE.get(variant, {"marker": "o", "linewidth": 1.0}))
 
 
+def _band(ax: Axes, xs: Sequence[float], series: Sequence[Interval], scale: float, **style: object) -> None:
+    """Mean line and a 95% band clipped at 0."""
+    pts = [(x, i) for x, i in zip(xs, series, strict=False) if math.isfinite(i.mean)]
+    if not pts:
+        return
+    x = [p[0] for p in pts]
+    mean = [scale * p[1].mean for p in pts]
+    half = [scale * (p[1].half if math.isfinite(p[1].half) else 0.0) for p in pts]
+    line = ax.plot(x, mean, markersize=3, **style)[0]  # type: ignore[arg-type]
+    ax.fill_between(
+        x, [max(0.0, m - h) for m, h in zip(mean, half, strict=True)], [m + h for m, h in zip(mean, half, strict=True)],
+        color=line.get_color(), alpha=0.15, linewidth=0,
+    )  # fmt: skip
+
+
+def _legend_below(ax: Axes, ncol: int = 1) -> None:
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        ax.legend(
+            handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.22), fontsize=6, ncol=ncol, frameon=False
+        )
+
+
+def _small(ax: Axes, title: str, xlabel: str, ylabel: str) -> None:
+    ax.set_title(title, fontsize=8)
+    ax.set_xlabel(xlabel, fontsize=7)
+    ax.set_ylabel(ylabel, fontsize=7)
+    ax.tick_params(labelsize=6)
+
+
+# ---- error against learning rate -----------------------------------------------------------------
 def error_vs_lr(rows: Sequence[SweepRow], grid: Grid) -> Figure:
-    fig, axes = plt.subplots(
-        len(grid.activations), len(GROUPS), figsize=(4 * len(GROUPS), 3.2 * len(grid.activations)), squeeze=False
-    )
-    for i, act in enumerate(grid.activations):
+    acts = grid.activations
+    fig, axes = plt.subplots(len(acts), len(GROUPS), figsize=(3.6 * len(GROUPS), 4.2 * len(acts)), squeeze=False)
+    for i, act in enumerate(acts):
         for j, (title, prefixes) in enumerate(GROUPS):
             ax = axes[i][j]
             for r in _rows(rows, act, prefixes):
-                lrs = [lr for lr in grid.lrs if lr in r.by_lr]
-                ok = [(lr, r.by_lr[lr]) for lr in lrs if r.by_lr[lr].diverged < r.by_lr[lr].seeds]
+                ok = [(lr, c) for lr, c in sorted(r.by_lr.items()) if not c.all_failed]
                 if ok:
-                    ax.errorbar(
+                    line = ax.errorbar(
                         [lr for lr, _ in ok],
-                        [100 * c.test.mean for _, c in ok],
-                        yerr=[100 * _half(c) for _, c in ok],
-                        marker="o",
+                        [100 * c.valid.mean for _, c in ok],
+                        yerr=[100 * _half(c.valid) for _, c in ok],
                         markersize=3,
                         capsize=2,
                         label=r.label,
                         **_style(r.variant),
                     )
-                div = [lr for lr in lrs if r.by_lr[lr].diverged]
-                if div:
-                    ax.plot(div, [95] * len(div), "x", color="red")
+                    chosen = r.by_lr.get(r.state.chosen) if r.state.chosen is not None else None
+                    if chosen is not None:
+                        ax.plot([r.state.chosen], [100 * chosen.valid.mean], "o", markersize=8, mfc="none",
+                                color=line[0].get_color())  # fmt: skip
+                bad = [lr for lr, c in r.by_lr.items() if c.failed]
+                if bad:
+                    ax.plot(bad, [60] * len(bad), "x", color="red", markersize=5)
             ax.set_xscale("log")
             ax.set_yscale("log")
-            ax.set_title(f"{title} · {act}", fontsize=9)
-            ax.set_xlabel(f"learning rate (μ={grid.momentum:g})", fontsize=8)
-            ax.set_ylabel("test error %", fontsize=8)
-            ax.tick_params(labelsize=7)
-            if i == 0:
-                ax.legend(fontsize=6)
-    fig.suptitle("Test error against learning rate (mean, 95% CI; red x: a seed diverged)", fontsize=10)
+            _small(ax, f"{title} · {act}", f"learning rate (μ={grid.momentum:g})", "valid error %")
+            if i == len(acts) - 1:
+                _legend_below(ax)
+    fig.suptitle(
+        "Validation error against learning rate (selection seeds, mean ± 95% CI; ring: chosen; red x: a seed failed)",
+        fontsize=10,
+    )
+    fig.tight_layout(rect=(0, 0, 1, 0.97))
     return fig
 
 
-def _half(c: CellSummary) -> float:
-    return c.test.half if math.isfinite(c.test.half) else 0.0
+def _half(i: Interval) -> float:
+    return i.half if math.isfinite(i.half) else 0.0
 
 
+# ---- over training --------------------------------------------------------------------------------
+def learning_curves(rows: Sequence[SweepRow], grid: Grid) -> Figure:
+    act = grid.activations[0]
+    extra = [a for a in grid.activations[1:]]
+    cols = len(GROUPS) + (1 if extra else 0)
+    fig, axes = plt.subplots(1, cols, figsize=(3.6 * cols, 4.0), squeeze=False)
+    for ax, (title, prefixes) in zip(axes[0], GROUPS, strict=False):
+        for r in _rows(rows, act, prefixes):
+            c = r.report.get(max(r.report)) if r.report else None
+            if c is not None:
+                _band(ax, range(1, len(c.test_curve) + 1), c.test_curve, 100, label=f"{r.label} (lr {c.config.lr:g})",
+                      **_style(r.variant))  # fmt: skip
+        ax.set_yscale("log")
+        _small(ax, f"{title} · {act}", "epoch", "test error %")
+        _legend_below(ax)
+    if extra:
+        ax = axes[0][-1]
+        for a in extra:
+            for r in rows:
+                if r.activation == a and r.variant in CONTROL_STYLE and r.report:
+                    c = r.report[max(r.report)]
+                    style = _style(r.variant)
+                    style["linestyle"] = ":" if a == extra[-1] else style["linestyle"]
+                    _band(ax, range(1, len(c.test_curve) + 1), c.test_curve, 100, label=f"{r.label} {a}", **style)
+        ax.set_yscale("log")
+        _small(ax, "controls · " + ", ".join(extra), "epoch", "test error %")
+        _legend_below(ax)
+    fig.suptitle("Test error after each epoch at the chosen rate (report seeds, mean, 95% band)", fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    return fig
+
+
+def budget(rows: Sequence[SweepRow], grid: Grid) -> Figure | None:
+    short, long = grid.short_epochs, grid.long_epochs
+    mine = [r for r in rows if (("exact best", long) in r.contrasts and ("exact best", short) in r.contrasts)]
+    if not mine:
+        return None
+    fig, ax = plt.subplots(figsize=(7, 0.28 * len(mine) + 1.2))
+    for y, r in enumerate(mine):
+        for epochs, color in ((short, "tab:blue"), (long, "tab:orange")):
+            d = r.contrasts[("exact best", epochs)].contrast.diff
+            if math.isfinite(d.mean):
+                ax.errorbar([100 * d.mean], [y], xerr=[100 * _half(d)], fmt="o", color=color, markersize=3, capsize=2,
+                            label=f"{epochs} epochs" if y == 0 else None)  # fmt: skip
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.set_yticks(range(len(mine)), [r.label for r in mine], fontsize=6)
+    ax.invert_yaxis()
+    _small(ax, f"Δ test error to exact backprop (ReLU, each at its chosen rate): {short} vs {long} epochs", "pp", "")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+    return fig
+
+
+def diagnostics(rows: Sequence[SweepRow], grid: Grid, names: Sequence[tuple[str, str]], scale: float = 1.0) -> Figure:
+    """One row of panels per (diagnostic, activation), one column per question."""
+    acts = grid.activations
+    panels = [(name, label, a) for name, label in names for a in acts]
+    fig, axes = plt.subplots(len(panels), len(GROUPS), figsize=(3.6 * len(GROUPS), 3.3 * len(panels)), squeeze=False)
+    for i, (name, label, act) in enumerate(panels):
+        for j, (title, prefixes) in enumerate(GROUPS):
+            ax = axes[i][j]
+            for r in _rows(rows, act, prefixes):
+                c = r.report.get(max(r.report)) if r.report else None
+                if c is not None:
+                    _band(ax, c.diag_steps, c.diagnostics.get(name, []), scale, label=r.label, **_style(r.variant))
+            _small(ax, f"{title} · {act}", "step", label)
+            if i == len(panels) - 1:
+                _legend_below(ax)
+    fig.tight_layout()
+    return fig
+
+
+def feedback_angle(study: Study, grid: Grid) -> Figure:
+    rows = [r for r in sweep(study, grid, section=None) if r.variant.startswith("feedback-") and not r.entry.hidden]
+    acts = grid.activations
+    fig, axes = plt.subplots(1, len(acts), figsize=(4.2 * len(acts), 3.6), squeeze=False)
+    for ax, act in zip(axes[0], acts, strict=True):
+        for r in rows:
+            c = r.report.get(max(r.report)) if r.report and r.activation == act else None
+            if c is not None:
+                _band(ax, c.diag_steps, c.diagnostics.get("feedback_angle", []), 1.0, label=r.label, marker="")
+        _small(ax, f"∠(W2, B) · {act}", "step", "degrees")
+        _legend_below(ax)
+    fig.tight_layout()
+    return fig
+
+
+# ---- sections -------------------------------------------------------------------------------------
 def stale_figure(study: Study, grid: Grid) -> Figure | None:
-    smap = stale_map(study.cells(), grid)
+    smap = stale_map(study, grid)
     if not smap:
         return None
     ks = (0, *grid.stale_ks)
-    fig, axes = plt.subplots(1, len(smap), figsize=(4.2 * len(smap), 3.6), squeeze=False)
-    for ax, (mu, by_lr) in zip(axes[0], smap.items(), strict=True):
-        lrs = list(by_lr)
-        grid_vals = [[math.nan] * len(lrs) for _ in ks]
-        for x, lr in enumerate(lrs):
+    fig, axes = plt.subplots(1, len(smap), figsize=(3.8 * len(smap), 4.4), squeeze=False)
+    im = None
+    for ax, ((kind, mu), table) in zip(axes[0], smap.items(), strict=True):
+        steps = list(table)
+        values = [[math.nan] * len(steps) for _ in ks]
+        for x, step in enumerate(steps):
             for y, k in enumerate(ks):
-                c = by_lr[lr].get(k)
-                if c is not None:
-                    grid_vals[y][x] = 100 * c.test.mean if c.diverged < c.seeds else math.nan
-                    text = "div" if c.diverged == c.seeds else f"{100 * c.test.mean:.1f}"
-                    if 0 < c.diverged < c.seeds:
-                        text += f"\n{c.diverged}div"
-                    dark = c.diverged < c.seeds and c.test.mean > 0.1  # dark cells of the colour map
-                    ax.text(x, y, text, ha="center", va="center", fontsize=6, color="white" if dark else "black")
-        im = ax.imshow(grid_vals, cmap="viridis_r", aspect="auto", norm=matplotlib.colors.LogNorm(vmin=1, vmax=90))
-        ax.set_xticks(range(len(lrs)), [f"{lr:g}\n(step {lr / (1 - mu):.3g})" for lr in lrs], fontsize=7)
-        ax.set_yticks(range(len(ks)), [str(k) for k in ks], fontsize=7)
-        ax.set_xlabel("learning rate", fontsize=8)
-        ax.set_ylabel("k (0 = exact)", fontsize=8)
-        ax.set_title(f"momentum {mu:g}", fontsize=9)
-    fig.colorbar(im, ax=axes[0].tolist(), label="test error %")
-    fig.suptitle("Stale W2 in the backward pass: test error % (ReLU)", fontsize=10)
-    return fig
-
-
-def learning_curves(
-    rows: Sequence[SweepRow],
-    grid: Grid,
-    diagnostic: str,
-    ylabel: str,
-    log: bool,
-    groups: Sequence[tuple[str, tuple[str, ...]]] = GROUPS,
-) -> Figure:
-    act = grid.activations[0]
-    fig, axes = plt.subplots(1, len(groups), figsize=(4 * len(groups) + 1, 3.2), squeeze=False)
-    for ax, (title, prefixes) in zip(axes[0], groups, strict=True):
-        for r in _rows(rows, act, prefixes):
-            c = r.chosen
-            if c is None:
-                continue
-            series = c.diagnostics.get(diagnostic, [])
-            pts = [(s, i) for s, i in zip(c.diag_steps, series, strict=False) if math.isfinite(i.mean)]
-            if not pts:
-                continue
-            xs = [s for s, _ in pts]
-            scale = 100 if diagnostic in ("valid_error", "dead_fraction") else 1
-            mean = [scale * i.mean for _, i in pts]
-            half = [scale * (i.half if math.isfinite(i.half) else 0) for _, i in pts]
-            line = ax.plot(xs, mean, label=f"{r.label} (lr {c.config.lr:g})", **_style(r.variant))[0]
-            ax.fill_between(
-                xs, [m - h for m, h in zip(mean, half, strict=True)], [m + h for m, h in zip(mean, half, strict=True)],
-                color=line.get_color(), alpha=0.2,
-            )  # fmt: skip
-        if log:
-            ax.set_yscale("log")
-        ax.set_title(f"{title} · {act}", fontsize=9)
-        ax.set_xlabel("step", fontsize=8)
-        ax.set_ylabel(ylabel, fontsize=8)
-        ax.tick_params(labelsize=7)
-        ax.legend(fontsize=6)
+                m = table[step].get(k)
+                if m is None:
+                    continue
+                c = m.summary
+                values[y][x] = math.nan if c.all_failed else 100 * c.test.mean
+                text = f"fail {c.failed}/{c.seeds}" if c.all_failed else f"{100 * c.test.mean:.1f}"
+                if c.failed and not c.all_failed:
+                    text += f"\n{c.failed} fail"
+                dark = not c.all_failed and c.test.mean > 0.1
+                ax.text(x, y, text, ha="center", va="center", fontsize=5.5, color="white" if dark else "black")
+        im = ax.imshow(values, cmap="viridis_r", aspect="auto", norm=matplotlib.colors.LogNorm(vmin=1, vmax=90))
+        ax.set_xticks(range(len(steps)), [f"{s:g}\n(lr {s * (1 - mu):.3g})" for s in steps], fontsize=6)
+        ax.set_yticks(range(len(ks)), [str(k) for k in ks], fontsize=6)
+        _small(ax, f"{kind}, μ={mu:g}", "effective step lr/(1−μ)", "k (0 = exact)")
+    if im is not None:
+        fig.colorbar(im, ax=axes[0].tolist(), label="test error %", shrink=0.8)
+    fig.suptitle("Stale feedback weights and stale whole gradients: test error % (ReLU; white: every seed failed)",
+                 fontsize=10)  # fmt: skip
     return fig
 
 
 def noise_figure(study: Study, grid: Grid) -> Figure | None:
-    table = noise(study.cells(), grid)
-    if not table:
+    acts = [a for a in grid.noise_activations if sigma_table(study, grid, a)[1]]
+    if not acts:
         return None
-    fig, axes = plt.subplots(1, len(table), figsize=(5 * len(table), 3.6), squeeze=False)
-    for ax, (lr, modes) in zip(axes[0], table.items(), strict=True):
-        for mode, row in modes.items():
-            sig = [s for s in grid.noise_sigmas if s in row and row[s].diverged < row[s].seeds]
+    fig, axes = plt.subplots(1, len(acts), figsize=(6.5 * len(acts), 4.2), squeeze=False)
+    for ax, act in zip(axes[0], acts, strict=True):
+        lr, table = sigma_table(study, grid, act)
+        for label, row in table.items():
+            sig = [s for s in grid.noise_sigmas if s in row and not row[s].summary.all_failed]
             if sig:
                 ax.errorbar(
-                    sig,
-                    [100 * row[s].test.mean for s in sig],
-                    yerr=[100 * _half(row[s]) for s in sig],
-                    marker="o",
-                    markersize=3,
-                    capsize=2,
-                    label=mode,
-                )
+                    sig, [100 * row[s].summary.test.mean for s in sig],
+                    yerr=[100 * _half(row[s].summary.test) for s in sig], markersize=3, capsize=2, label=label,
+                    linestyle="--" if "mult" in label else "-", marker="s" if "mult" in label else "o",
+                )  # fmt: skip
             if 0.0 in row:
-                ax.axhline(100 * row[0.0].test.mean, color="black", linewidth=0.8)
+                ax.axhline(100 * row[0.0].summary.test.mean, color="black", linewidth=1.2, label=None)
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.set_title(f"noise on h, ReLU, lr {lr:g} (black: exact = σ 0)", fontsize=9)
-        ax.set_xlabel("σ", fontsize=8)
-        ax.set_ylabel("test error %", fontsize=8)
-        ax.legend(fontsize=7)
+        _small(ax, f"noise on h · {act} · lr {lr:g} (black line: exact)", "σ", "test error %")
+        ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def rounding_figure(study: Study, grid: Grid) -> Figure | None:
+    tables = [(a, *rounding_table(study, grid, a)) for a in grid.round_activations]
+    tables = [t for t in tables if t[2]]
+    if not tables:
+        return None
+    fig, axes = plt.subplots(1, len(tables), figsize=(6.5 * len(tables), 4.2), squeeze=False)
+    for ax, (act, lr, table) in zip(axes[0], tables, strict=True):
+        for label, row in table.items():
+            bits = sorted(b for b in row if not row[b].summary.all_failed)
+            if bits:
+                ax.errorbar(
+                    bits, [100 * row[b].summary.test.mean for b in bits],
+                    yerr=[100 * _half(row[b].summary.test) for b in bits], markersize=3, capsize=2, label=label,
+                    linestyle="--" if "stochastic" in label else "-",
+                )  # fmt: skip
+        ax.set_yscale("log")
+        _small(ax, f"rounding · {act} · lr {lr:g}", "b (resolution 2^-b)", "test error %")
+        ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def width_figure(study: Study, grid: Grid, main: Sequence[SweepRow]) -> Figure | None:
+    width = sweep(study, grid, section="width")
+    if not width:
+        return None
+    fig, ax = plt.subplots(figsize=(5.5, 4.0))
+    for variant in ("exact", "feedback-fixed", "feedback-sign"):
+        pts = []
+        for r in [*width, *(m for m in main if m.activation == "relu")]:
+            if r.variant == variant and r.report:
+                c = r.report[min(r.report)]
+                pts.append((r.entry.hidden or grid.hidden, c.test))
+        pts.sort(key=lambda p: p[0])
+        if pts:
+            ax.errorbar([p[0] for p in pts], [100 * p[1].mean for p in pts], yerr=[100 * _half(p[1]) for p in pts],
+                        capsize=2, markersize=3, label=variant, **_style(variant))  # type: ignore[arg-type]  # fmt: skip
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    _small(ax, f"width · relu · {grid.short_epochs} epochs, each at its chosen rate", "hidden units", "test error %")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     return fig
 
 
 def write_figures(study: Study, grid: Grid, out: Path) -> list[Path]:
     """Draw every figure into ``out``; returns the files written."""
     out.mkdir(parents=True, exist_ok=True)
-    rows = sweep(study.cells(), grid)
+    rows = sweep(study, grid)
     paths = _save(error_vs_lr(rows, grid), out, "fig_error_vs_lr")
-    stale = stale_figure(study, grid)
-    if stale is not None:
-        paths += _save(stale, out, "fig_stale_map")
-    curves = learning_curves(rows, grid, "valid_error", "valid error % (2,000 images)", log=True)
-    paths += _save(curves, out, "fig_learning_curves")
-    paths += _save(
-        learning_curves(rows, grid, "angle_W1", "∠ W1 update vs true gradient °", log=False), out, "fig_angles"
-    )
-    feedback = learning_curves(rows, grid, "feedback_angle", "∠(W2, B) °", log=False, groups=GROUPS[:1])
-    paths += _save(feedback, out, "fig_feedback_angle")
-    dead = learning_curves(rows, grid, "dead_fraction", "dead units %", log=False)
-    paths += _save(dead, out, "fig_dead_units")
-    noise_fig = noise_figure(study, grid)
-    if noise_fig is not None:
-        paths += _save(noise_fig, out, "fig_noise_sigma")
+    paths += _save(learning_curves(rows, grid), out, "fig_learning_curves")
+    fig = budget(rows, grid)
+    if fig is not None:
+        paths += _save(fig, out, "fig_budget")
+    paths += _save(diagnostics(rows, grid, [("angle_W1", "∠W1 °"), ("angle_W2", "∠W2 °")]), out, "fig_angles")
+    paths += _save(feedback_angle(study, grid), out, "fig_feedback_angle")
+    paths += _save(diagnostics(rows, grid, [("dead_fraction", "dead units %")], scale=100), out, "fig_dead_units")
+    for name, make in (
+        ("fig_stale_map", stale_figure),
+        ("fig_noise_sigma", noise_figure),
+        ("fig_rounding", rounding_figure),
+    ):
+        fig = make(study, grid)
+        if fig is not None:
+            paths += _save(fig, out, name)
+    fig = width_figure(study, grid, rows)
+    if fig is not None:
+        paths += _save(fig, out, "fig_width")
     return paths

@@ -114,7 +114,7 @@ def replay(
     caveats: list[str] = []
     if data_tag and meta.get("data") and meta["data"] != data_tag:
         caveats.append(f"other data: the run saw data {meta['data']}, this is {data_tag}")
-    n = int(meta.get("train_size") or len(data.train_x))
+    n = int(meta.get("source_size") or meta.get("train_size") or len(data.train_x))
     trainer = Trainer(
         (data.train_x[:n], data.train_y[:n]),
         hp,
@@ -130,6 +130,9 @@ def replay(
         except CheckpointError as exc:
             raise RunsError(f"{record.run_id} continued {start}, which cannot start it now: {exc}") from None
     lines = record.lines
+    trained_with = next((e for e in lines if e.get("kind") == "event" and e.get("event") == "backprop"), None)
+    if trained_with is not None:  # mnist-tui --backprop FILE: the student's gradient is not ours to replay
+        caveats.append(f"the run trained with the gradient of {trained_with.get('file')}; the replay uses backprop")
     points = [p for p in lines if p.get("kind") == "progress" and p.get("loss") is not None]
     expected = [(int(p["step"]), float(p["loss"])) for p in points]
     checker = _Checker(expected)

@@ -40,7 +40,10 @@ MAX_PATH = 4096
 MAX_POINT_EVERY = 100
 #: The events the recorder writes; others (from a newer version) keep only the common fields.
 EVENTS = frozenset(
-    {"hparam", "pause", "resume", "reset", "load", "diverged", "evaluate", "gradcheck", "resume_from", "end", "target"}
+    {
+        "hparam", "pause", "resume", "reset", "load", "diverged", "evaluate", "gradcheck", "resume_from", "end",
+        "target", "backprop",
+    }
 )
 EVAL_SETS = ("train", "valid", "test")
 ANGLES = frozenset({"W1", "W2"})
@@ -276,6 +279,7 @@ _EVENT: dict[str, dict[str, Callable[[Any, str], Any]]] = {
     },
     "end": {"status": word, "checkpoint": nullable(lambda v, n: text(v, n, 64))},
     "resume_from": {"path": lambda v, n: text(v, n, MAX_PATH)},
+    "backprop": {"file": lambda v, n: text(v, n, MAX_PATH), "sha256": nullable(hex_digest)},  # --backprop FILE
 }
 #: Fields an event must carry (beyond step and examples) to mean anything.
 _EVENT_REQUIRED = {"hparam": ("field", "new"), "reset": ("hparams",), "load": ("path", "hparams")}

@@ -382,6 +382,7 @@ def run_meta(run_id: str, trainer: Trainer, source: str, data: str) -> dict[str,
         "start_step": trainer.state.step,
         "start_examples": trainer.state.examples_seen,
         "train_size": len(trainer.order),
+        "source_size": len(trainer.source[0]),  # the rows hparams.train_size picks from (replay gives the same)
         "data": data,
         "version": pkg,
         "machine": environment() | {"blas_threads": os.environ.get("OPENBLAS_NUM_THREADS")},

@@ -1,9 +1,11 @@
-"""Aggregates over seeds: one ``CellSummary`` per cell of a ``Study``, with 95% intervals.
+"""Aggregates over seeds: a ``CellSummary`` of one cell's runs, with 95% intervals.
 
-Intervals are Student-t: mean ± t(0.975, n-1) · s / sqrt(n) over the seeds. A paired difference
-(``paired``) compares two cells seed by seed; seeds share initial weights and data order, so the
-pairing removes most of the seed-to-seed spread. Leaves out: how the runs were made, which cells
-are compared (``analysis.py``) and how summaries are written (``report.py``).
+Intervals are Student-t: mean ± t(0.975, n-1) · s / sqrt(n) over the seeds. Failed runs
+(``RunResult.failed``: diverged or near chance) are counted apart and left out of every mean.
+A paired difference (``paired``) compares two cells seed by seed over the seeds where neither
+failed; seeds share initial weights and data order, so the pairing removes most of the
+seed-to-seed spread. Leaves out: how the runs were made, which cells are compared
+(``analysis.py``) and how summaries are written (``report.py``).
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ from typing import Any
 
 import numpy as np
 
+from model.study.adaptive import Runs
 from model.study.plan import RunConfig
 from model.study.records import DIAGNOSTICS, RunResult, nanmean
+from model.study.stats import paired_test, tost
 
 # t(0.975, df) for df = 1..30; beyond that the normal 1.96 is within 2%
 _T975 = (
@@ -50,17 +54,22 @@ class Interval:
 
 @dataclass
 class CellSummary:
-    """The seeds of one cell: errors with intervals, divergences, diagnostics over time."""
+    """The seeds of one cell at one budget: errors with intervals over the runs that did not
+    fail, the failures counted apart, diagnostics over time."""
 
     config: RunConfig
+    epochs: int
     seeds: int
+    failed: int  # diverged, or near chance at the end
     diverged: int
     valid: Interval
     test: Interval
     as_trained: Interval  # test error of the net as trained (perturbed forward pass); NaN if clean
     final_test: Interval
-    test_by_seed: dict[int, float]
+    test_by_seed: dict[int, float]  # seeds that did not fail
+    failed_test: float  # mean test error of the failed seeds (NaN: none failed)
     valid_curve: list[Interval]  # per epoch
+    test_curve: list[Interval]
     diag_steps: list[int]
     diagnostics: dict[str, list[Interval]] = field(default_factory=dict)
     seconds: float = math.nan
@@ -68,6 +77,10 @@ class CellSummary:
     @property
     def key(self) -> str:
         return self.config.key
+
+    @property
+    def all_failed(self) -> bool:
+        return self.failed == self.seeds
 
     def last(self, name: str) -> Interval:
         """The diagnostic's last recorded value (over seeds)."""
@@ -81,19 +94,23 @@ class CellSummary:
             "label": c.label,
             "variant": c.variant,
             "question": c.question,
+            "options": dict(c.options),
             "lr": c.lr,
             "momentum": c.momentum,
             "effective_step": c.effective_step,
             "activation": c.activation,
-            "sigma": c.sigma,
-            "stale_k": c.stale_k,
+            "hidden": c.hidden,
+            "epochs": self.epochs,
             "seeds": self.seeds,
+            "failed": self.failed,
             "diverged": self.diverged,
             "valid_error": _iv(self.valid),
             "test_error": _iv(self.test),
             "test_error_as_trained": _iv(self.as_trained),
             "final_test_error": _iv(self.final_test),
+            "failed_test_error": self.failed_test,
             "valid_curve": _columns(self.valid_curve),
+            "test_curve": _columns(self.test_curve),
             "diag_steps": self.diag_steps,
             "diagnostics": {k: _columns(v) for k, v in self.diagnostics.items()},
             "seconds": self.seconds,
@@ -109,36 +126,63 @@ def _columns(series: Sequence[Interval]) -> dict[str, list[float]]:
     return {"mean": [i.mean for i in series], "ci95": [i.half for i in series]}
 
 
-def paired(a: CellSummary, b: CellSummary) -> Interval:
-    """Test error of ``a`` minus ``b``, seed by seed over the seeds both have."""
+@dataclass(frozen=True)
+class Contrast:
+    """A paired difference a - b over the seeds where neither failed: the interval (fraction),
+    the two-sided p-value, whether TOST shows it within ``EQUIVALENCE`` and the raw differences."""
+
+    diff: Interval
+    p: float
+    equivalent: bool
+    values: tuple[float, ...] = ()
+
+    @classmethod
+    def none(cls) -> Contrast:
+        return cls(Interval(math.nan, math.nan, 0), math.nan, False)
+
+
+#: The equivalence margin of a "no worse than" / "matches" claim: ±0.3 percentage points.
+EQUIVALENCE = 0.003
+
+
+def paired(a: CellSummary, b: CellSummary) -> Contrast:
+    """Test error of ``a`` minus ``b``, seed by seed over the seeds both have and neither failed."""
     common = sorted(set(a.test_by_seed) & set(b.test_by_seed))
-    return Interval.of([a.test_by_seed[s] - b.test_by_seed[s] for s in common])
+    d = [a.test_by_seed[s] - b.test_by_seed[s] for s in common]
+    return Contrast(Interval.of(d), paired_test(d), tost(d, EQUIVALENCE), tuple(d))
 
 
-def summarize(cfg: RunConfig, runs: list[RunResult]) -> CellSummary:
-    """Aggregate the runs (one per seed, at least one) of ``cfg``."""
+def summarize(cfg: RunConfig, runs: list[RunResult], epochs: int) -> CellSummary:
+    """Aggregate the runs (one per seed, at least one, each seen at ``epochs``) of ``cfg``."""
+    ok = [r for r in runs if not r.failed] or []
     n_epochs = max(len(r.valid_curve) for r in runs)
-    curves = np.full((len(runs), n_epochs), np.nan)  # (seeds, epochs)
-    for i, r in enumerate(runs):
-        curves[i, : len(r.valid_curve)] = r.valid_curve
-    steps = max((r.diag_steps for r in runs), key=len)
+    curves = {name: np.full((len(ok), n_epochs), np.nan) for name in ("valid", "test")}  # (seeds, epochs)
+    for i, r in enumerate(ok):
+        curves["valid"][i, : len(r.valid_curve)] = r.valid_curve
+        curves["test"][i, : len(r.test_curve)] = r.test_curve
+    steps = max((r.diag_steps for r in ok), key=len) if ok else []
     diag: dict[str, list[Interval]] = {}
     for name in DIAGNOSTICS:
-        table = np.full((len(runs), len(steps)), np.nan)  # (seeds, probes); a diverged run stops early
-        for i, r in enumerate(runs):
-            values = r.diagnostics.get(name, [])
+        table = np.full((len(ok), len(steps)), np.nan)  # (seeds, probes)
+        for i, r in enumerate(ok):
+            values = r.diagnostics.get(name, [])[: len(steps)]
             table[i, : len(values)] = values
         diag[name] = [Interval.of(list(col)) for col in table.T]
+    failed = [r for r in runs if r.failed]
     return CellSummary(
         config=cfg,
+        epochs=epochs,
         seeds=len(runs),
+        failed=len(failed),
         diverged=sum(r.diverged for r in runs),
-        valid=Interval.of([r.valid_error for r in runs]),
-        test=Interval.of([r.test_error for r in runs]),
-        as_trained=Interval.of([r.test_error_as_trained for r in runs]),
-        final_test=Interval.of([r.final_test_error for r in runs]),
-        test_by_seed={r.seed: r.test_error for r in runs},
-        valid_curve=[Interval.of(list(col)) for col in curves.T],
+        valid=Interval.of([r.valid_error for r in ok]),
+        test=Interval.of([r.test_error for r in ok]),
+        as_trained=Interval.of([r.test_error_as_trained for r in ok]),
+        final_test=Interval.of([r.final_test_error for r in ok]),
+        test_by_seed={r.seed: r.test_error for r in ok},
+        failed_test=nanmean([r.final_test_error for r in failed]),
+        valid_curve=[Interval.of(list(col)) for col in curves["valid"].T],
+        test_curve=[Interval.of(list(col)) for col in curves["test"].T],
         diag_steps=list(steps),
         diagnostics=diag,
         seconds=nanmean([r.seconds for r in runs]),
@@ -147,15 +191,19 @@ def summarize(cfg: RunConfig, runs: list[RunResult]) -> CellSummary:
 
 @dataclass
 class Study:
-    """All runs and how they were made; ``cells()`` aggregates them per config."""
+    """All runs and how they were made; ``cell`` aggregates one cell's seeds at one budget."""
 
-    configs: list[RunConfig]
     results: list[RunResult]
     meta: dict[str, Any] = field(default_factory=dict)
 
-    def cells(self) -> dict[str, CellSummary]:
-        """Config key -> summary, for every config that has runs, in the order of ``configs``."""
-        by_key: dict[str, list[RunResult]] = {}
-        for r in self.results:
-            by_key.setdefault(r.key, []).append(r)
-        return {c.key: summarize(c, by_key[c.key]) for c in self.configs if c.key in by_key}
+    def __post_init__(self) -> None:
+        self.runs = Runs(self.results)
+        self._cells: dict[tuple[str, tuple[int, ...], int], CellSummary | None] = {}
+
+    def cell(self, cfg: RunConfig, seeds: Sequence[int], epochs: int) -> CellSummary | None:
+        """The summary of ``cfg`` over ``seeds`` at ``epochs`` epochs; None while a run is missing."""
+        k = (cfg.key, tuple(seeds), epochs)
+        if k not in self._cells:
+            found = self.runs.all_of(cfg, seeds, epochs)
+            self._cells[k] = summarize(cfg, found, epochs) if found else None
+        return self._cells[k]

@@ -49,31 +49,59 @@ def _remote(task: Task, data: Any) -> RunResult:
     return run_task(task, loaded)
 
 
-def run_dask(
-    tasks: list[Task],
-    jobs: int,
-    data: Any,
-    emit: Callable[[Event], Any],
-    scheduler: str | None = None,
-) -> dict[int, RunResult]:
-    """Run ``tasks`` on Dask: ``scheduler`` (an address such as tcp://host:8786) or a local
-    cluster of ``jobs`` single-threaded worker processes bound to 127.0.0.1."""
-    from distributed import Client, LocalCluster, as_completed
+class DaskSession:
+    """A Dask client for a whole study: ``scheduler`` (an address such as tcp://host:8786, checked
+    step by step with deadlines, ``scheduler.connect``) or a local cluster of ``jobs``
+    single-threaded worker processes bound to 127.0.0.1, opened once for every round."""
 
-    cluster = None
-    if scheduler is None:
-        cluster = LocalCluster(
-            n_workers=jobs,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,
-            silence_logs=logging.ERROR,
-        )
-        client = Client(cluster)
-    else:
-        client = Client(scheduler, timeout="20s")
-    try:
+    def __init__(self, jobs: int, scheduler: str | None = None) -> None:
+        self.jobs, self.scheduler = jobs, scheduler
+        self.client: Any = None
+        self.cluster: Any = None
+
+    def open(self) -> DaskSession:
+        """Start the local cluster or connect to the scheduler (SchedulerError, one line, if unusable)."""
+        from distributed import Client, LocalCluster
+
+        if self.client is not None:
+            return self
+        if self.scheduler is None:
+            self.cluster = LocalCluster(
+                n_workers=self.jobs,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=None,
+                # no dashboard; the scheduler's small HTTP server (health, metrics) would otherwise take
+                # the well-known port 8787 even with the dashboard off: give it a free loopback port
+                scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
+                silence_logs=logging.CRITICAL,  # a worker losing the scheduler while the cluster closes is not news
+            )
+            self.client = Client(self.cluster)
+        else:
+            from model.study.scheduler import connect
+
+            self.client = connect(self.scheduler)
+        return self
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+        self.client = self.cluster = None
+
+    def __enter__(self) -> DaskSession:
+        return self.open()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def run(self, tasks: list[Task], data: Any, emit: Callable[[Event], Any]) -> dict[int, RunResult]:
+        """Run ``tasks``; ``emit`` gets each event and a "done" per run the moment it arrives."""
+        from distributed import as_completed
+
+        client = self.open().client
         slots = max(1, sum(client.nthreads().values()))
         shared = data
         if data is not None and not isinstance(data, str | os.PathLike):
@@ -86,16 +114,28 @@ def run_dask(
         for t in tasks[:slots]:
             emit(Event("start", t.config.key, t.seed, 0, t.epochs))
         started = min(slots, len(tasks))
-        for future in as_completed(futures):
-            t = futures[future]
-            results[t.index] = future.result()
-            emit(Event("done", t.config.key, t.seed, t.epochs, t.epochs, result=results[t.index]))
-            if started < len(tasks):  # a slot freed: the next run starts (as far as we can tell)
-                nxt = tasks[started]
-                emit(Event("start", nxt.config.key, nxt.seed, 0, nxt.epochs))
-                started += 1
+        try:
+            for future in as_completed(futures):
+                t = futures[future]
+                results[t.index] = future.result()
+                emit(Event("done", t.config.key, t.seed, t.epochs, t.epochs, result=results[t.index]))
+                if started < len(tasks):  # a slot freed: the next run starts (as far as we can tell)
+                    nxt = tasks[started]
+                    emit(Event("start", nxt.config.key, nxt.seed, 0, nxt.epochs))
+                    started += 1
+        except BaseException:
+            client.cancel(list(futures))
+            raise
         return results
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+
+
+def run_dask(
+    tasks: list[Task],
+    jobs: int,
+    data: Any,
+    emit: Callable[[Event], Any],
+    scheduler: str | None = None,
+) -> dict[int, RunResult]:
+    """Run ``tasks`` on a session of their own (see ``DaskSession``)."""
+    with DaskSession(jobs, scheduler) as session:
+        return session.run(tasks, data, emit)

@@ -1,10 +1,11 @@
-"""``run_study``: every (cell, seed) of a plan, reusing the runs a store already holds.
+"""Running the study: ``run_grid`` makes a grid's runs in rounds, ``run_tasks`` one round.
 
-Builds the tasks, hands the stored ones back at once (a "done" event with ``reused``), runs the
-rest on a backend and stores each result the moment it arrives, then returns a ``Study``.
-Backends: "serial" (this process), "pool" (spawned processes, one BLAS thread each), "dask"
-(a local cluster on loopback, or ``scheduler``); "auto" is Dask when it is installed, else the
-pool (and serial for one job). Leaves out: analysis (``analysis.py``) and files (``report.py``).
+Each round asks ``adaptive.next_jobs`` what the runs so far call for, hands the stored ones back
+at once (a "done" event with ``reused``), runs the rest on a backend and stores each result the
+moment it arrives; it stops when nothing more is needed. Backends: "serial" (this process),
+"pool" (spawned processes, one BLAS thread each), "dask" (a local cluster on loopback, or
+``scheduler``); "auto" is Dask when it is installed, else the pool (and serial for one job).
+Leaves out: analysis (``analysis.py``) and files (``report.py``).
 """
 
 from __future__ import annotations
@@ -20,14 +21,17 @@ import numpy as np
 from model.config import HyperParams
 from model.machine import environment
 from model.study import dask_backend
+from model.study.adaptive import Job, Runs, next_jobs
 from model.study.aggregate import Study
-from model.study.plan import RunConfig
+from model.study.plan import Grid
 from model.study.pool import run_pool
 from model.study.records import Event, RunResult
+from model.study.saved import config_matches
 from model.study.store import ResultStore
 from model.study.task import Task, load_data, run_task
 
 BACKENDS = ("auto", "serial", "pool", "dask")
+MAX_ROUNDS = 30  # a sweep adds a ladder step a round; the ladder has 9 rates
 
 
 def data_tag(data: Any) -> str:
@@ -58,76 +62,131 @@ def choose_backend(backend: str, jobs: int, scheduler: str | None) -> str:
     return backend
 
 
-def run_study(
-    configs: Sequence[RunConfig],
+def run_tasks(
+    tasks: Sequence[Task],
     *,
-    seeds: int = 5,
-    epochs: int = 2,
-    jobs: int = 2,
-    data: Any = None,
-    base: HyperParams | None = None,
-    diag_every: int = 100,
-    train_size: int | None = None,
-    store: ResultStore | None = None,
-    backend: str = "auto",
+    jobs: int,
+    data: Any,
+    store: ResultStore | None,
+    backend: str,
     scheduler: str | None = None,
-    tag: str | None = None,
-    records: str | None = None,
+    stored: dict[str, RunResult] | None = None,
     on_event: Callable[[Event], Any] | None = None,
-) -> Study:
-    """Train every config with seeds 0..seeds-1 for ``epochs`` epochs and return the Study.
-
-    ``data``: None (the cached MNIST), a path for ``load_mnist``, or an object with
-    train_x/train_y/valid_x/valid_y/test_x/test_y arrays (small data for tests). Runs found in
-    ``store`` are not trained again; each new result is stored as it arrives. ``records``: a
-    folder where every run trained here also writes a run record (``model.runs``); None: none.
-    """
-    base = base if base is not None else HyperParams()
-    backend = choose_backend(backend, jobs, scheduler)
-    tag = tag or data_tag(data)
-    tasks = [
-        Task(i * seeds + s, cfg, s, epochs, base, diag_every, train_size, tag, records)
-        for i, cfg in enumerate(configs)
-        for s in range(seeds)
-    ]
+    session: dask_backend.DaskSession | None = None,
+) -> list[RunResult]:
+    """Every task's result, in order: the ones ``stored`` holds at once, the rest trained on
+    ``backend`` (already chosen: not "auto") and put in ``store`` as each arrives. ``session``:
+    an open Dask session to use (else the dask backend opens one for these tasks)."""
     emit_user = on_event or (lambda e: None)
-    stored = store.load() if store is not None else {}
+    stored = stored or {}
     results: dict[int, RunResult] = {}
     for t in tasks:
+        found = stored.get(t.run_id)
+        if found is not None and not config_matches(found, t.config, t.seed, t.epochs):
+            del stored[t.run_id]  # another run's content under this run's name
+            if store is not None:
+                store.set_aside(
+                    t.run_id, f"{store.folder / t.run_id}.json holds {found.key!r} seed {found.seed}, not this run"
+                )
         if t.run_id in stored:
             results[t.index] = stored[t.run_id]
-            emit_user(Event("done", t.config.key, t.seed, epochs, epochs, result=results[t.index], reused=True))
+            emit_user(Event("done", t.config.key, t.seed, t.epochs, t.epochs, result=results[t.index], reused=True))
     todo = [t for t in tasks if t.index not in results]
-    by_key = {(t.config.key, t.seed): t for t in todo}
+    by_key = {(t.config.key, t.seed, t.epochs): t for t in todo}
 
     def emit(e: Event) -> None:
         if e.kind == "done" and e.result is not None and store is not None:
-            store.put(by_key[(e.key, e.seed)].run_id, e.result)
+            store.put(by_key[(e.key, e.seed, e.epochs)].run_id, e.result)
         emit_user(e)
 
-    t0 = time.perf_counter()
     if todo:
         if backend == "serial":
             loaded = load_data(data)
             for task in todo:
                 result = run_task(task, loaded, emit)
                 results[task.index] = result
-                emit(Event("done", task.config.key, task.seed, epochs, epochs, result=result))
+                emit(Event("done", task.config.key, task.seed, task.epochs, task.epochs, result=result))
         elif backend == "pool":
             results.update(run_pool(todo, jobs, data, emit))
+        elif session is not None:
+            results.update(session.run(todo, data, emit))
         else:
             results.update(dask_backend.run_dask(todo, jobs, data, emit, scheduler))
+    return [results[t.index] for t in tasks]
+
+
+def run_grid(
+    grid: Grid,
+    *,
+    jobs: int = 2,
+    data: Any = None,
+    store: ResultStore | None = None,
+    backend: str = "auto",
+    scheduler: str | None = None,
+    tag: str | None = None,
+    records: str | None = None,
+    diag_every: int = 100,
+    on_event: Callable[[Event], Any] | None = None,
+    on_round: Callable[[int, int], Any] | None = None,
+    on_start: Callable[[], Any] | None = None,
+) -> Study:
+    """Make every run ``grid`` calls for, round by round, and return the Study.
+
+    ``data``: None (the cached MNIST), a path for ``load_mnist``, or an object with
+    train_x/train_y/valid_x/valid_y/test_x/test_y arrays (small data for tests). Runs found in
+    ``store`` are not trained again; each new result is stored as it arrives. ``records``: a
+    folder where every run trained here also writes a run record (``model.runs``).
+    ``on_start()`` hears that the backend is ready (a scheduler passed its checks), ``on_round(round,
+    runs)`` of each round before it starts.
+    """
+    base = grid.base()
+    backend = choose_backend(backend, jobs, scheduler)
+    tag = tag or data_tag(data)
+    session = dask_backend.DaskSession(jobs, scheduler) if backend == "dask" else None
+    if session is not None and scheduler is not None:
+        session.open()  # a scheduler is checked before anything else is said or done
+    try:
+        if on_start is not None:
+            on_start()
+        stored = store.load() if store is not None else {}
+        runs, made, trained, t0 = Runs(), 0, 0, time.perf_counter()
+        for number in range(1, MAX_ROUNDS + 1):
+            wanted = next_jobs(grid, runs)
+            if not wanted:
+                break
+            tasks = [_task(i, j, base, diag_every, grid.train_size, tag, records) for i, j in enumerate(wanted)]
+            if on_round is not None:
+                on_round(number, len(tasks))
+            new = sum(t.run_id not in stored for t in tasks)
+            for r in run_tasks(
+                tasks, jobs=jobs, data=data, store=store, backend=backend, scheduler=scheduler, stored=stored,
+                on_event=on_event, session=session,
+            ):  # fmt: skip
+                runs.add(r)
+            trained += new
+            made += len(tasks)
+        else:
+            raise RuntimeError(f"the study did not settle in {MAX_ROUNDS} rounds")
+    finally:
+        if session is not None:
+            session.close()
     meta = {
-        "epochs": epochs,
-        "seeds": seeds,
+        "grid_name": grid.name,
         "jobs": jobs,
         "backend": backend if scheduler is None else f"dask at {scheduler}",
         "diag_every": diag_every,
-        "train_size": train_size,
-        "runs": len(tasks),
-        "reused": len(tasks) - len(todo),
+        "train_size": grid.train_size,
+        "rounds": number - 1,
+        "runs": made,
+        "reused": made - trained,
         "hparams": {k: v for k, v in base.to_dict().items() if k not in ("variant", "seed", "lr", "momentum")},
         "wall_seconds": time.perf_counter() - t0,
         "environment": environment(),
     }
-    return Study(list(configs), [results[t.index] for t in tasks], meta)
+    return Study(list(runs), meta)
+
+
+def _task(
+    index: int, job: Job, base: HyperParams, diag_every: int, train_size: int | None, tag: str, records: str | None
+) -> Task:
+    return Task(index, job.config, job.seed, job.epochs, base, diag_every, train_size, tag, records)

@@ -3,7 +3,9 @@
 The same code runs in this process, in a pool worker and on a Dask worker: the data and the
 place progress events go are passed in. Every ``diag_every`` steps it records the alignment
 angles, the angle between W2 and a random feedback matrix, the stale gap, the fraction of dead
-units, the drift of W1 from its initial value and the error on 2,000 validation images.
+units, the drift of W1 from its initial value and the error on 2,000 validation images; after
+every epoch the validation, test and as-trained test errors and the mean training loss (so a
+longer run can stand for a shorter one: ``RunResult.view``).
 """
 
 from __future__ import annotations
@@ -28,7 +30,11 @@ from model.trainer import StepMetrics, Trainer
 from model.variants import Variant, angle_degrees
 
 #: Bump when a run's numbers would change for the same cell and seed (the store keys on it).
-RUN_FORMAT = 2
+RUN_FORMAT = 3
+#: Fields every cell sets, kept in a run id whatever their value.
+STUDY_FIELDS = frozenset(
+    {"variant", "seed", "lr", "momentum", "activation", "hidden", "batch_size", "epochs", "schedule"}
+)
 PROBE_IMAGES = 2000  # validation images the diagnostics are measured on
 DEAD_BELOW = 1e-3  # act'(z) under this on every probe image: a dead (or saturated) unit
 
@@ -48,15 +54,23 @@ class Task:
     record_dir: str | None = None  # write a run record per run under this folder (not part of run_id)
 
     @property
+    def hparams(self) -> HyperParams:
+        return self.config.hparams(self.base, self.seed).validated(epochs=self.epochs)
+
+    @property
     def run_id(self) -> str:
         """A stable name for this run's result (the store's file name): a hash of everything that
         decides its numbers."""
-        hp = self.config.hparams(self.base, self.seed).to_dict()
+        # Fields at their default value are left out, so a hyperparameter added later (at a default
+        # that keeps today's training) does not rename every stored run; bump RUN_FORMAT when a
+        # default that shapes training changes.
+        defaults = HyperParams().to_dict()
+        hp = {k: v for k, v in self.hparams.to_dict().items() if k in STUDY_FIELDS or v != defaults[k]}
         for name in NON_TRAINING_FIELDS:  # the study trains its epochs whatever these say: ids stay as they were
             hp.pop(name, None)
         spec = {
             "format": RUN_FORMAT,
-            "config": [self.config.key, self.config.sigma, self.config.stale_k],
+            "config": [self.config.key, [list(o) for o in self.config.options]],
             "seed": self.seed,
             "epochs": self.epochs,
             "hp": hp,
@@ -108,6 +122,7 @@ class _Diagnostics:
         row["dead_fraction"] = float(1.0 - active.any(axis=0).mean())
         row["w1_drift"] = float(np.linalg.norm(model.W1 - self.W1_0) / max(self.W1_0_norm, 1e-12))
         logits = h @ model.W2.T
+        logits += model.b2
         row["valid_error"] = float(np.mean(logits.argmax(axis=1) != self.y))
         self.steps.append(t.state.step)
         for name in DIAGNOSTICS:
@@ -135,7 +150,7 @@ def run_task(task: Task, data: Any, emit: Callable[[Event], Any] | None = None) 
     ``emit`` receives "start" and one "epoch" event per epoch.
     """
     cfg = task.config
-    hp = cfg.hparams(task.base, task.seed)
+    hp = task.hparams
     n = task.train_size or len(data.train_x)
     trainer = Trainer(
         (data.train_x[:n], data.train_y[:n]),
@@ -152,7 +167,15 @@ def run_task(task: Task, data: Any, emit: Callable[[Event], Any] | None = None) 
             diag(m)
             recorder.step(m)
 
+    as_trained: list[float] = []
+    epoch_steps: list[int] = []
+    rule = trainer.rule
+
     def on_epoch(r: EpochRecord) -> None:
+        epoch_steps.append(trainer.state.step)
+        rng = np.random.default_rng([task.seed, r.epoch])  # its own draws: training's stay as they were
+        logits = rule.forward_as_trained(trainer.model, data.test_x, rng) if isinstance(rule, Variant) else None
+        as_trained.append(math.nan if logits is None else float(np.mean(logits.argmax(axis=1) != data.test_y)))
         if recorder is not None:
             recorder.errors(trainer, r.errors, {"train": r.train_loss})
         if emit is not None:
@@ -163,11 +186,6 @@ def run_task(task: Task, data: Any, emit: Callable[[Event], Any] | None = None) 
     result = fit(trainer, task.epochs, on_epoch=on_epoch, on_step=on_step)
     if recorder is not None:  # the weights are those of the best validation epoch, the counters the last
         recorder.finish(trainer, "diverged" if result.diverged else "finished", {"weights": "best validation epoch"})
-    # the model now holds the weights of the best validation epoch
-    rule = trainer.rule
-    rng = np.random.default_rng(task.seed)
-    logits = rule.forward_as_trained(trainer.model, data.test_x, rng) if isinstance(rule, Variant) else None
-    as_trained = math.nan if logits is None else float(np.mean(logits.argmax(axis=1) != data.test_y))
     history = result.history
     return RunResult(
         key=cfg.key,
@@ -180,7 +198,7 @@ def run_task(task: Task, data: Any, emit: Callable[[Event], Any] | None = None) 
         activation=cfg.activation,
         valid_error=result.best_valid_error,
         test_error=result.test_error_at_best,
-        test_error_as_trained=as_trained,
+        test_error_as_trained=as_trained[result.best_epoch - 1] if result.best_epoch else math.nan,
         final_test_error=result.test_error,
         best_epoch=result.best_epoch,
         train_loss=result.train_loss,
@@ -191,4 +209,9 @@ def run_task(task: Task, data: Any, emit: Callable[[Event], Any] | None = None) 
         diverged=result.diverged,
         diag_steps=diag.steps,
         diagnostics=diag.values,
+        epochs=task.epochs,
+        as_trained_curve=as_trained,
+        train_loss_curve=[r.train_loss for r in history],
+        epoch_steps=epoch_steps,
+        hidden=hp.hidden,
     )

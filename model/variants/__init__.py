@@ -1,9 +1,11 @@
 """Backward-pass variants: named gradient rules that change what backprop is fed.
 
-``base`` holds what the backward pass reads (``BackwardInputs``) and the exact rule,
-``rules`` the perturbing variants (random feedback, stale weights, random or noisy or
-rounded hidden states), ``registry`` the table of names (``VARIANTS``, ``make_rule``),
-``alignment`` the angle between a variant's update and the true gradient.
+``base`` holds what the backward pass reads (``BackwardInputs``) and the exact rule; one
+module per question holds its perturbing variants: ``feedback`` (random or sign-concordant
+feedback), ``staleness`` (stale feedback weights, stale whole gradients), ``hidden`` (random
+hidden states), ``noise`` (additive or multiplicative noise on h), ``rounding`` (rounded h or
+gradients); ``rules`` the shallow control; ``registry`` the table of names (``VARIANTS``,
+``make_rule``); ``alignment`` the angle between a variant's update and the true gradient.
 
 Leaves out: the training loop (``model.trainer``), the study over all variants
 (``model.study``) and anything about display.
@@ -11,6 +13,9 @@ Leaves out: the training loop (``model.trainer``), the study over all variants
 
 from model.variants.alignment import AlignmentProbe, angle_degrees
 from model.variants.base import BackwardInputs, Exact, Variant
+from model.variants.feedback import RandomFeedback, SignFeedback
+from model.variants.hidden import RandomHidden
+from model.variants.noise import NOISE_KINDS, NOISE_MODES, HiddenNoise
 from model.variants.registry import (
     VARIANT_NAMES,
     VARIANT_OPTIONS,
@@ -20,18 +25,14 @@ from model.variants.registry import (
     make_rule,
     variant_key,
 )
-from model.variants.rules import (
-    NOISE_MODES,
-    ROUND_PLACES,
-    HiddenNoise,
-    RandomFeedback,
-    RandomHidden,
-    Rounding,
-    StaleWeights,
-)
+from model.variants.rounding import ROUND_MODES, ROUND_PLACES, GradientRounding, Rounding
+from model.variants.rules import FrozenFirstLayer
+from model.variants.staleness import StaleGradient, StaleWeights
 
 __all__ = [
+    "NOISE_KINDS",
     "NOISE_MODES",
+    "ROUND_MODES",
     "ROUND_PLACES",
     "VARIANTS",
     "VARIANT_NAMES",
@@ -39,10 +40,14 @@ __all__ = [
     "AlignmentProbe",
     "BackwardInputs",
     "Exact",
+    "FrozenFirstLayer",
+    "GradientRounding",
     "HiddenNoise",
     "RandomFeedback",
     "RandomHidden",
     "Rounding",
+    "SignFeedback",
+    "StaleGradient",
     "StaleWeights",
     "Variant",
     "VariantInfo",

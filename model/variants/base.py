@@ -8,6 +8,9 @@ the inputs and labels:
     h_act     (B, H)  the hidden state act'(.) is evaluated from (derivatives are written from h)
     feedback  (K, H)  the matrix that carries the output delta back: delta_h = delta W2
 
+and, optionally, ``dact_scale`` (B, H), a factor on act'(.) (multiplicative noise's exact
+gradient, d(h m)/dz1 = act'(z1) m, needs it).
+
 Exact backprop uses the forward pass's own h in all three places and W2 as feedback.
 A variant is a small class whose ``inputs`` method returns what to use instead; the
 shared ``Variant.loss_and_grads`` runs the forward and the backward pass with them, so
@@ -50,6 +53,7 @@ class BackwardInputs:
     h_dW2: Array  # (B, H) hidden state multiplying the output delta in dW2
     h_act: Array  # (B, H) hidden state act'(.) is computed from
     feedback: Array  # (K, H) carries the output delta back to the hidden layer
+    dact_scale: Array | None = None  # (B, H) multiplies act'(.) (None: 1)
 
 
 class Variant:
@@ -139,6 +143,8 @@ class Variant:
         fed = self.inputs(model, h, z1, rng)
         # act'(.) from the unmasked state (sigmoid's h(1-h) needs the real h), then masked
         dact = model.act.grad_from_output(fed.h_act, out=self._buf.get("dact", (B, H), h.dtype))
+        if fed.dact_scale is not None:
+            dact *= fed.dact_scale  # (B, H)
         h_out, h_dW2 = fed.h_out, fed.h_dW2
         if m_h is not None:
             dact *= m_h  # d h~ / d z1 = act'(z1) m, (B, H)
@@ -165,3 +171,17 @@ class Exact(Variant):
         if self.dropout or self.input_dropout:
             return super().loss_and_grads(model, X, y, rng)
         return model.loss_and_grads(X, y, reuse_buffers=True)
+
+
+def clean_hidden(model: MLP, X: Array) -> Array:
+    """The clean hidden state act(X W1^T + b1) of ``X`` (n, D): a fresh (n, H) array."""
+    z1 = X @ model.W1.T
+    z1 += model.b1
+    return model.act.forward(z1, out=z1)
+
+
+def readout(model: MLP, h: Array) -> Array:
+    """Output-layer logits (n, K) of hidden states h (n, H)."""
+    logits = h @ model.W2.T
+    logits += model.b2
+    return logits

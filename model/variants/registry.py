@@ -10,15 +10,12 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from model.variants.base import Exact, Variant
-from model.variants.rules import (
-    ROUND_PLACES,
-    FrozenFirstLayer,
-    HiddenNoise,
-    RandomFeedback,
-    RandomHidden,
-    Rounding,
-    StaleWeights,
-)
+from model.variants.feedback import RandomFeedback, SignFeedback
+from model.variants.hidden import RandomHidden
+from model.variants.noise import HiddenNoise
+from model.variants.rounding import ROUND_PLACES, GradientRounding, Rounding
+from model.variants.rules import FrozenFirstLayer
+from model.variants.staleness import StaleGradient, StaleWeights
 
 
 class VariantSettings(Protocol):
@@ -30,7 +27,17 @@ class VariantSettings(Protocol):
     @property
     def sigma(self) -> float: ...
     @property
+    def noise_kind(self) -> str: ...
+    @property
     def stale_k(self) -> int: ...
+    @property
+    def feedback_scale(self) -> float: ...
+    @property
+    def round_bits(self) -> int: ...
+    @property
+    def round_mode(self) -> str: ...
+    @property
+    def grad_bits(self) -> int: ...
     @property
     def dropout(self) -> float: ...
     @property
@@ -48,8 +55,24 @@ class VariantInfo:
     options: tuple[str, ...] = ()  # HyperParams fields the variant reads
 
 
-def _round(name: str, *places: str) -> Callable[[VariantSettings], Variant]:
-    return lambda hp: Rounding(name, frozenset(places))
+FEEDBACK = ("feedback_scale",)
+NOISE = ("sigma", "noise_kind")
+ROUND = ("round_bits", "round_mode")
+
+
+def _round(name: str, question: str, help: str, *places: str) -> VariantInfo:
+    return VariantInfo(
+        name, question, help, lambda hp: Rounding(name, frozenset(places), hp.round_bits, hp.round_mode), ROUND
+    )
+
+
+def _hidden(question: str, where: str, draw: str, help: str) -> VariantInfo:
+    short = {"act": "act", "dW2": "dw", "both": "both"}[where]
+    return VariantInfo(f"random-h-{short}-{draw}", question, help, lambda hp: RandomHidden(where, draw))
+
+
+def _noise(question: str, mode: str, help: str) -> VariantInfo:
+    return VariantInfo(f"noise-{mode}", question, help, lambda hp: HiddenNoise(mode, hp.sigma, hp.noise_kind), NOISE)
 
 
 _INFOS = [
@@ -61,112 +84,84 @@ _INFOS = [
         lambda hp: FrozenFirstLayer(),
     ),
     VariantInfo(
-        "feedback-fixed", "1a", "one random matrix replaces W2 in the backward pass", lambda hp: RandomFeedback(False)
+        "feedback-fixed",
+        "1a",
+        "one random matrix B replaces W2 in the backward pass (feedback alignment)",
+        lambda hp: RandomFeedback(False, hp.feedback_scale),
+        FEEDBACK,
     ),
     VariantInfo(
-        "feedback-redrawn", "1b", "a new random matrix replaces W2 every step", lambda hp: RandomFeedback(True)
+        "feedback-redrawn",
+        "1b",
+        "a new random matrix replaces W2 every step",
+        lambda hp: RandomFeedback(True, hp.feedback_scale),
+        FEEDBACK,
+    ),
+    VariantInfo(
+        "feedback-sign",
+        "1c",
+        "sign-concordant feedback: sign(W2) times fixed random magnitudes",
+        lambda hp: SignFeedback(hp.feedback_scale),
+        FEEDBACK,
     ),
     VariantInfo(
         "stale",
-        "2",
-        "W2 from stale_k steps ago in the backward pass",
+        "2a",
+        "W2 from stale_k steps ago carries the delta back (the rest is current)",
         lambda hp: StaleWeights(hp.stale_k),
         ("stale_k",),
     ),
     VariantInfo(
-        "random-h-act-fixed",
-        "3a",
-        "random h where act'(.) is evaluated, fixed per batch row",
-        lambda hp: RandomHidden("act", "fixed"),
+        "stale-gradient",
+        "2b",
+        "the whole gradient at the weights of stale_k steps ago (asynchronous SGD)",
+        lambda hp: StaleGradient(hp.stale_k),
+        ("stale_k",),
     ),
-    VariantInfo(
-        "random-h-act-redrawn",
-        "3b",
-        "random h for act'(.), redrawn every step",
-        lambda hp: RandomHidden("act", "redrawn"),
+    _hidden("3a", "act", "fixed", "random h where act'(.) is evaluated, fixed per batch row"),
+    _hidden("3b", "act", "redrawn", "random h for act'(.), redrawn every step"),
+    _hidden("3c", "act", "example", "random h for act'(.), one fixed draw per training example"),
+    _hidden("3d", "act", "once", "random h for act'(.), one vector drawn once for every example"),
+    _hidden("4a", "dW2", "fixed", "random h in dL/dW2, fixed per batch row"),
+    _hidden("4b", "dW2", "redrawn", "random h in dL/dW2, redrawn every step"),
+    _hidden("4c", "dW2", "example", "random h in dL/dW2, one fixed draw per training example"),
+    _hidden("4d", "dW2", "once", "random h in dL/dW2, one vector drawn once for every example"),
+    _hidden("3+4", "both", "redrawn", "random h in act'(.) and dL/dW2 together, redrawn every step"),
+    _hidden("3+4", "both", "example", "random h in act'(.) and dL/dW2 together, one draw per training example"),
+    _hidden("3+4", "both", "once", "random h in act'(.) and dL/dW2 together, one vector drawn once"),
+    _noise("5a", "forward", "noise on h in the forward pass only"),
+    _noise("5b", "backward", "noise on h in the backward pass only (dW2, and act'(.) at the noisy h)"),
+    _noise("5b", "backward-clean", "noise on h in dW2 only, act'(.) at the clean z"),
+    _noise("5c", "same", "one noisy h in both passes, act'(.) at the noisy h"),
+    _noise("5d", "independent", "independent noise in each pass, act'(.) at the backward pass's noisy h"),
+    _noise("5d", "independent-clean", "independent noise in each pass, act'(.) at the clean z"),
+    _noise("5e", "true", "reference: the true gradient of the noise-injected net (act'(.) at the clean z)"),
+    _round(
+        "round-forward", "6", "rounded h in the forward pass only (straight-through, dW2 from the real h)", "forward"
     ),
-    VariantInfo(
-        "random-h-act-example",
-        "3c",
-        "random h for act'(.), one fixed draw per training example",
-        lambda hp: RandomHidden("act", "example"),
-    ),
-    VariantInfo(
-        "random-h-dw-fixed", "4a", "random h in dL/dW2, fixed per batch row", lambda hp: RandomHidden("dW2", "fixed")
-    ),
-    VariantInfo(
-        "random-h-dw-redrawn", "4b", "random h in dL/dW2, redrawn every step", lambda hp: RandomHidden("dW2", "redrawn")
-    ),
-    VariantInfo(
-        "random-h-dw-example",
-        "4c",
-        "random h in dL/dW2, one fixed draw per training example",
-        lambda hp: RandomHidden("dW2", "example"),
-    ),
-    VariantInfo(
-        "random-h-both-redrawn",
-        "3+4",
-        "random h in act'(.) and dL/dW2 together, redrawn every step",
-        lambda hp: RandomHidden("both", "redrawn"),
-    ),
-    VariantInfo(
-        "random-h-both-example",
-        "3+4",
-        "random h in act'(.) and dL/dW2 together, one draw per training example",
-        lambda hp: RandomHidden("both", "example"),
-    ),
-    VariantInfo(
-        "noise-forward",
-        "5a",
-        "h + N(0, sigma^2) in the forward pass only",
-        lambda hp: HiddenNoise("forward", hp.sigma),
-        ("sigma",),
-    ),
-    VariantInfo(
-        "noise-backward",
-        "5b",
-        "h + noise in the backward pass only",
-        lambda hp: HiddenNoise("backward", hp.sigma),
-        ("sigma",),
-    ),
-    VariantInfo("noise-same", "5c", "one noisy h in both passes", lambda hp: HiddenNoise("same", hp.sigma), ("sigma",)),
-    VariantInfo(
-        "noise-independent",
-        "5d",
-        "independent noise in each pass",
-        lambda hp: HiddenNoise("independent", hp.sigma),
-        ("sigma",),
-    ),
-    VariantInfo(
-        "noise-true",
-        "5e",
-        "reference: the true gradient of the noise-injected net (act' from the clean pre-activation)",
-        lambda hp: HiddenNoise("true", hp.sigma),
-        ("sigma",),
-    ),
-    VariantInfo("round-forward", "6", "round(h) in the forward pass", _round("round-forward", "forward")),
-    VariantInfo("round-backward", "6", "round(h) where act'(.) is evaluated", _round("round-backward", "act")),
-    VariantInfo("round-dw", "6", "round(h) in dL/dW2", _round("round-dw", "dW2")),
-    VariantInfo(
-        "round-forward-backward",
+    _round("round-backward", "6", "rounded h where act'(.) is evaluated", "act"),
+    _round("round-dw", "6", "rounded h in dL/dW2", "dW2"),
+    _round("round-forward-backward", "6", "rounded h in the forward pass and act'(.)", "forward", "act"),
+    _round(
+        "round-forward-dw",
         "6",
-        "round(h) in the forward pass and act'(.)",
-        _round("round-forward-backward", "forward", "act"),
+        "rounded h in the forward pass and dL/dW2: the straight-through estimator",
+        "forward",
+        "dW2",
     ),
+    _round("round-everywhere", "6", "rounded h in the forward pass, act'(.) and dL/dW2", *ROUND_PLACES),
     VariantInfo(
-        "round-forward-dw", "6", "round(h) in the forward pass and dL/dW2", _round("round-forward-dw", "forward", "dW2")
-    ),
-    VariantInfo(
-        "round-everywhere",
+        "round-grad",
         "6",
-        "round(h) in the forward pass, act'(.) and dL/dW2",
-        _round("round-everywhere", *ROUND_PLACES),
+        "every gradient rounded to multiples of 2^-grad_bits",
+        lambda hp: GradientRounding(hp.grad_bits, hp.round_mode),
+        ("grad_bits", "round_mode"),
     ),
 ]
 VARIANTS: dict[str, VariantInfo] = {info.name: info for info in _INFOS}
 VARIANT_NAMES = tuple(VARIANTS)
 #: HyperParams fields that configure some variant.
-VARIANT_OPTIONS = ("sigma", "stale_k")
+VARIANT_OPTIONS = ("sigma", "noise_kind", "stale_k", "feedback_scale", "round_bits", "round_mode", "grad_bits")
 
 
 def variant_key(hp: VariantSettings) -> tuple[Any, ...]:

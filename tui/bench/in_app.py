@@ -1,8 +1,7 @@
 """The app measured as a person uses it: in a pseudo-terminal, keys in, screen out.
 
-``AppTerminal`` starts ``mnist-tui`` in a pty of a fixed size and parses everything it
-writes with pyte (a terminal emulator in Python), so "the screen shows X" is checked on
-the same cells a terminal would show. ``measure_app`` trains in the app while pressing the
+``AppTerminal`` (``tui.bench.terminal``) starts ``mnist-tui`` in a pty of a fixed size and
+timestamps everything it writes. ``measure_app`` trains in the app while pressing the
 keys of ``ROUND`` at random moments and records the time from writing each key to the
 arrival of the output that shows its effect. Separate sessions press no key: the autosave
 the app writes on quitting (ctrl+q) gives their steps and training seconds, compared with
@@ -12,27 +11,21 @@ app) run alternately with them. Leaves out the table.
 
 from __future__ import annotations
 
-import codecs
-import contextlib
 import json
 import math
-import os
-import pty
 import random
 import re
-import signal
-import struct
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
+
+from tui.bench.terminal import AppTerminal
 
 HELP_MARKER = "Controls fields"  # a heading only the help screen shows
 TRAINING_MARKER = "running"  # the status line once the worker steps
@@ -61,152 +54,6 @@ ROUND: tuple[tuple[str, str, Callable[[str], bool], bool], ...] = (
 )
 
 
-class AppTerminal:
-    """``argv`` in a ``cols`` x ``rows`` pseudo-terminal (started in ``cwd``); ``text()`` is what the screen shows.
-
-    A reader thread only timestamps the raw output and keeps every chunk. While keys are
-    being timed nothing else runs in this process: ``replay`` parses the recording
-    afterwards, so the emulator's own (slow, pure-Python) parsing neither delays the
-    timestamps nor holds the app's output back.
-    """
-
-    def __init__(
-        self, argv: list[str], env: dict[str, str], cols: int = 120, rows: int = 40, cwd: str | None = None
-    ) -> None:
-        import pyte
-
-        self.size = (cols, rows)
-        self._screen = pyte.Screen(cols, rows)
-        self._stream = pyte.Stream(self._screen)
-        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._arrived = threading.Condition()
-        self.chunks: list[tuple[float, bytes]] = []  # (arrival time, bytes) of all output
-        self._parsed = 0  # chunks fed to the live screen so far
-        self._closed = False
-        self.pid, self._fd = pty.fork()
-        if self.pid == 0:  # child: the app, with the pty as its terminal
-            if cwd is not None:
-                os.chdir(cwd)
-            os.execvpe(argv[0], argv, env)
-        import fcntl
-        import termios
-
-        fcntl.ioctl(self._fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        while True:
-            try:
-                data = os.read(self._fd, 1 << 16)
-            except OSError:  # the child closed the pty
-                data = b""
-            now = time.perf_counter()
-            with self._arrived:
-                if data:
-                    self.chunks.append((now, data))
-                else:
-                    self._closed = True
-                self._arrived.notify_all()
-            if not data:
-                return
-
-    def text(self) -> str:
-        """The screen after all output so far."""
-        self._parse(lambda screen: False)
-        return _display(self._screen)
-
-    def _parse(self, predicate: Callable[[str], bool]) -> float | None:
-        """Feed the live screen the chunks it has not seen; the arrival time of the first chunk
-        after which the screen satisfies ``predicate``, else None (everything parsed)."""
-        while True:
-            with self._arrived:
-                if self._parsed >= len(self.chunks):
-                    return None
-                arrived, data = self.chunks[self._parsed]
-                self._parsed += 1
-            self._stream.feed(self._decoder.decode(data))
-            if predicate(_display(self._screen)):
-                return arrived
-
-    def wait_for(self, predicate: Callable[[str], bool], timeout: float) -> float | None:
-        """Arrival time of the output that made the screen satisfy ``predicate`` (None on timeout
-        or exit). Checks output that arrives from now on."""
-        deadline = time.perf_counter() + timeout
-        while True:
-            arrived = self._parse(predicate)
-            if arrived is not None:
-                return arrived
-            with self._arrived:
-                left = deadline - time.perf_counter()
-                if self._closed or left <= 0:
-                    return None
-                if self._parsed >= len(self.chunks):
-                    self._arrived.wait(left)
-
-    def write(self, key: str) -> float:
-        """Write ``key`` without looking at the screen; returns when (perf_counter)."""
-        t0 = time.perf_counter()
-        os.write(self._fd, key.encode())
-        return t0
-
-    def replay(self, presses: list[tuple[float, Callable[[str], bool]]]) -> list[float | None]:
-        """Latency of each (time written, what the screen then shows) in ``presses`` (in order):
-        the arrival of the first chunk after which the screen shows it, minus the time written.
-        None if it did not show before the next key was written."""
-        import pyte
-
-        screen = pyte.Screen(*self.size)
-        stream = pyte.Stream(screen)
-        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        latencies: list[float | None] = []
-        with self._arrived:
-            chunks = list(self.chunks)
-        for arrived, data in chunks:
-            stream.feed(decoder.decode(data))
-            while len(latencies) < len(presses):
-                i = len(latencies)
-                written, shows = presses[i]
-                if arrived < written:
-                    break
-                if i + 1 < len(presses) and arrived >= presses[i + 1][0]:
-                    latencies.append(None)  # the next key went out first: missed
-                    continue
-                if not shows(_display(screen)):
-                    break
-                latencies.append(arrived - written)
-        return latencies + [None] * (len(presses) - len(latencies))
-
-    def hang_up(self, timeout: float = 15.0) -> int | None:
-        """Close the terminal (as closing a window does: the app gets SIGHUP) and wait for the
-        exit status; None if the app was still alive after ``timeout`` (it is killed then)."""
-        os.close(self._fd)
-        return self._exit_status(timeout)
-
-    def close(self, timeout: float = 10.0) -> int:
-        """Press ctrl+q (quits from anywhere, a focused field too) and wait for the exit status
-        (killed after ``timeout``)."""
-        with contextlib.suppress(OSError):
-            os.write(self._fd, b"\x11")
-        status = self._exit_status(timeout)
-        return -signal.SIGKILL if status is None else status
-
-    def _exit_status(self, timeout: float) -> int | None:
-        """The app's exit status once it ends; None if it outlived ``timeout`` (it is killed then)."""
-        deadline = time.perf_counter() + timeout
-        while time.perf_counter() < deadline:
-            pid, status = os.waitpid(self.pid, os.WNOHANG)
-            if pid:
-                return os.waitstatus_to_exitcode(status)
-            time.sleep(0.05)
-        os.kill(self.pid, signal.SIGKILL)
-        os.waitpid(self.pid, 0)
-        return None
-
-
-def _display(screen: Any) -> str:
-    return "\n".join(screen.display)
-
-
 def percentile(xs: list[float], q: float) -> float:
     """The ``q`` quantile of ``xs`` (nearest rank); nan when empty."""
     return float(np.percentile(xs, 100 * q, method="nearest")) if xs else float("nan")
@@ -233,15 +80,20 @@ def run_app_session(
     seconds: float,
     rng: random.Random | None,
     gap: tuple[float, float] = (0.3, 0.6),
+    wait_shown: bool = False,
 ) -> AppRun:
     """Train in the app for about ``seconds``, pressing the keys of ``ROUND`` at random moments
-    ``gap`` seconds apart (``rng``), or no key at all (``rng`` None: the training rate undisturbed)."""
+    ``gap`` seconds apart (``rng``), or no key at all (``rng`` None: the training rate undisturbed).
+
+    ``wait_shown``: before the next key, wait (up to a minute) until the screen shows the last
+    one's effect, so a slow machine cannot miss one; the benchmark leaves it off, since parsing
+    the screen while keys are timed would compete with the reader's timestamps."""
     run = AppRun()
     with tempfile.TemporaryDirectory(prefix="mnist-tui-bench-") as tmp:
         env = {**env, "XDG_DATA_HOME": tmp, "TERM": "xterm-256color"}
         term = AppTerminal([*command, *settings], env)
         try:
-            if term.wait_for(lambda s: TRAINING_MARKER in s, 60.0) is None:
+            if term.wait_for(lambda s: TRAINING_MARKER in s, 120.0) is None:
                 raise RuntimeError(f"the app did not start training: {term.text().strip()[-200:]!r}")
             end = time.perf_counter() + seconds
             while rng is None and time.perf_counter() < end:
@@ -253,14 +105,19 @@ def run_app_session(
                     # Random moments of the training loop, far enough apart that each key's
                     # effect shows before the next key goes out.
                     time.sleep(rng.uniform(*gap))
+                    if wait_shown:
+                        term.text()  # parse what came before the key: its effect is in what follows
                     presses.append((term.write(key), shows))
                     names.append(name if timed else None)
-            time.sleep(gap[1])  # the last key's effect
-            for name, latency in zip(names, term.replay(presses), strict=True):
+                    if wait_shown and term.wait_for(shows, 60.0) is None:
+                        raise RuntimeError(f"{name} did not show: {term.text().strip()[-200:]!r}")
+            if not wait_shown:
+                time.sleep(gap[1])  # the last key's effect
+            for timed_name, latency in zip(names, term.replay(presses), strict=True):
                 if latency is None:
                     run.missed += 1
-                elif name is not None:
-                    run.latencies.setdefault(name, []).append(latency)
+                elif timed_name is not None:
+                    run.latencies.setdefault(timed_name, []).append(latency)
         finally:
             status = term.close()
         if status != 0:

@@ -410,7 +410,7 @@ def in_app_rows(b: Bench) -> list[Row]:
         return [Row(f, t, why, status=SKIP) for f, t in targets]
     from tui.bench.in_app import measure_app
 
-    changes = {"batch_size": 16, "epochs": 1000}
+    changes: dict[str, object] = {"batch_size": 16, "epochs": 1000}
     f = measure_app(_console_script(), child_env(b.threads), changes, b.data_path, log=b.log)
     pairs = ", ".join(f"{a / h:.2f}" for a, h in zip(f.app_rates, f.headless_rates, strict=True))
     rate_text = f"{f.ratio:.2f} (median of {pairs}; headless {max(f.headless_rates):,.0f} examples/s)"

@@ -21,7 +21,7 @@ def context() -> dict[str, str]:
     import numpy as np
     from threadpoolctl import threadpool_info
 
-    blas = next((i for i in threadpool_info() if i.get("user_api") == "blas"), {})
+    blas: dict[str, object] = next((i for i in threadpool_info() if i.get("user_api") == "blas"), {})
     env = {v: os.environ.get(v, "unset") for v in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
     return {
         "python": platform.python_version(),

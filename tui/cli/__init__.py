@@ -11,6 +11,7 @@
     mnist-tui replay ID                 re-run a recorded run, check its final weights bit for bit
     mnist-tui serve                     the app in web browsers
     mnist-tui bench                     the performance table
+    mnist-tui exercise new|check        write your own backprop.py; check it step by step
 
 A subcommand is a module with ``NAME``, ``add_parser(sub)`` and ``run(args) -> int``; adding one
 is a line in ``COMMANDS``. Shared flags, ``UserError`` and data loading are ``tui.cli.common``.
@@ -33,6 +34,7 @@ from tui.cli import (
     bench,
     compare,
     evaluate,
+    exercise,
     experiments,
     fetch,
     gradcheck,
@@ -45,7 +47,19 @@ from tui.cli.common import PATH_ERRNOS, OneLineParser, UserError, choose_threads
 from tui.exitcodes import BROKEN_PIPE, INTERNAL, USAGE, from_signal
 
 #: The subcommands, in the order ``--help`` lists them.
-COMMANDS: tuple[ModuleType, ...] = (train, gradcheck, fetch, evaluate, experiments, runs, compare, replay, serve, bench)
+COMMANDS: tuple[ModuleType, ...] = (
+    train,
+    gradcheck,
+    fetch,
+    evaluate,
+    experiments,
+    runs,
+    compare,
+    replay,
+    serve,
+    bench,
+    exercise,
+)
 #: Subcommands whose unknown flags are passed on (``serve`` hands them to every app it starts).
 PASS_THROUGH = frozenset({serve.NAME})
 

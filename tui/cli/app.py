@@ -36,6 +36,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="do not save the run when quitting (default: save it to autosave.npz in the user data folder, "
         "e.g. ~/.local/share/mnist-tui/)",
     )
+    p.add_argument(
+        "--backprop",
+        metavar="FILE",
+        help="train with your own grads_batch from FILE (see: mnist-tui exercise); the gradient check checks "
+        "it, b shows its check, u reloads it; FILE runs as your own Python code, as 'python FILE' would",
+    )
     # set by `mnist-tui serve` for each browser session: the app's folder, to which paths are confined
     p.add_argument("--sandbox", metavar="DIR", help=argparse.SUPPRESS)
     add_runs_flag(p)
@@ -45,6 +51,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Open the app (after every check that can fail in one line); its exit status."""
     check_tensorboard(args.tensorboard)
+    if args.backprop is not None and (args.resume or args.from_run or args.sandbox is not None):
+        raise UserError("--backprop starts a fresh run in a terminal: leave out --resume and --from")
     rewind_to_checkpoint(args)
     overrides = _resume_overrides(args)
     if args.data and args.data.strip():  # a missing or unrecognised --data: one line, before the screen
@@ -54,8 +62,16 @@ def run(args: argparse.Namespace) -> int:
             check_source(args.data)
         except DataError as exc:
             raise UserError(str(exc)) from None
+    hp = hparams_from_args(args)
+    student = None
+    if args.backprop is not None:  # loaded and tried before the screen opens: a bad file is one line
+        from tui.cli.exercise import open_backprop
+
+        student, hp = open_backprop(args.backprop, hp, args.activation)
     served = args.sandbox is not None  # the app talks to a browser through textual-serve, not a terminal
     if not served and not (sys.stdin.isatty() and sys.stdout.isatty()):  # no keys can arrive
+        if student is not None:
+            student.close()
         raise UserError("the interactive trainer needs a terminal; for a run without one use: mnist-tui train")
     from tui.app import default_autosave_path, run_app
 
@@ -63,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     if served:
         autosave = None if args.no_autosave else str(Path(args.sandbox) / "autosave.npz")
     return run_app(
-        hparams_from_args(args),
+        hp,
         data_path=args.data,
         resume=args.resume,
         autosave=autosave,
@@ -71,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
         sandbox=args.sandbox,
         runs=args.runs if args.runs and args.runs.strip() else None,
         tensorboard=args.tensorboard,
+        student=student,
     )
 
 

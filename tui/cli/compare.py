@@ -11,7 +11,8 @@ import argparse
 import math
 import re
 import sys
-from typing import TYPE_CHECKING, TextIO
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TextIO
 
 from tui.cli.common import UserError, add_runs_flag
 from tui.cli.runs import ID_HELP, table
@@ -105,7 +106,7 @@ def compare_plot(recs: list[RunRecord], width: int = 100, height: int = 20, colo
     if not color:
         fig.theme("clear")
     fig.subplots(1, 2)
-    panels = (
+    panels: tuple[tuple[str, Callable[[dict[str, Any]], bool], str, float], ...] = (
         ("smoothed loss", lambda p: p.get("loss") is not None and p.get("smoothed") is not None, "smoothed", 1.0),
         ("valid error %", lambda p: p.get("valid_error") is not None, "valid_error", 100.0),
     )

@@ -1,15 +1,17 @@
 """``mnist-tui experiments``: run the backward-pass study with a progress display, write its files.
 
-Shows one bar over all runs (done, running, left, ETA; runs reused from an interrupted study
-count as done at once), then prints the main table and a terminal plot (test error against
-learning rate per question, plotext), and writes results.md, results.json, results_plot.txt and
-(with matplotlib) the figures. The study itself (cells, backends, store, analysis) is ``model.study``.
+Shows one bar over all runs (done, running, left, ETA; the total grows round by round as the
+sweeps extend themselves; runs reused from an interrupted study count as done at once), then
+prints the main table and a terminal plot (validation error against learning rate per question,
+plotext), and writes results.md, results.json, results_plot.txt and (with matplotlib) the
+figures. The study itself (grids, adaptive sweeps, backends, store, analysis) is ``model.study``.
+A ``--scheduler`` that cannot be used, a bad store entry and a bad ``--from-json`` each get one
+line.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import shlex
 import sys
@@ -35,20 +37,20 @@ from tui.exitcodes import OK, USAGE
 if TYPE_CHECKING:
     from rich.progress import Progress
 
-    from model.study import Event, Grid, Study, SweepRow
+    from model.study import Event, Grid, ResultStore, Study, SweepRow
     from tui.cli.common import Subcommands
 
 NAME = "experiments"
 
-MARKERS = "ESABCDFGHIJKLMNOP"  # E: exact backprop, S: the shallow control, in every panel
+MARKERS = "ESABCDFGHIJKLMNOPQRTUVWXYZ"  # E: exact backprop, S: the shallow control, in every panel
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 #: Panels of the text plot: title and the variant-name prefixes it shows (beside the controls).
 PANELS = (
-    ("Q1 random feedback matrix", ("feedback-",)),
-    ("Q2 stale W2 (k=10)", ("stale",)),
+    ("Q1 random feedback", ("feedback-",)),
+    ("Q2 stale weights (k=10)", ("stale",)),
     ("Q3/Q4 random hidden states", ("random-h-",)),
     ("Q5 noise on h (sigma=0.5)", ("noise-",)),
-    ("Q6 rounding h", ("round-",)),
+    ("Q6 rounding", ("round-",)),
 )
 
 
@@ -56,7 +58,7 @@ def add_parser(sub: Subcommands) -> argparse.ArgumentParser:
     from model.study import GRIDS
 
     grid_help = "; ".join(
-        f"{g.name}: {g.runs:,} runs of {g.epochs} epoch{'s' * (g.epochs > 1)}, about {g.cpu_hours:g} CPU hours"
+        f"{g.name}: {g.runs:,} runs of {g.short_epochs} and {g.long_epochs} epochs, about {g.cpu_hours:g} CPU hours"
         for g in GRIDS.values()
     )
     p = sub.add_parser(
@@ -67,8 +69,8 @@ def add_parser(sub: Subcommands) -> argparse.ArgumentParser:
             "learning rates, activations and seeds, on a local Dask cluster (or --scheduler), and write "
             "results.md, results.json and figures. Each finished run is stored under OUT/runs as it "
             "completes; running the same command again reuses them, so an interrupted study goes on "
-            f"where it stopped. Grids ({grid_help}); "
-            "the default grid took 40 minutes on a 2-core machine."
+            "where it stopped. Rates are chosen on selection seeds and reported on fresh ones. "
+            f"Grids ({grid_help}); the default grid took {GRIDS['default'].minutes:g} minutes on a 2-core machine."
         ),
     )
     p.add_argument("--grid", choices=tuple(GRIDS), default="default", help="which study (default: default)")
@@ -82,8 +84,8 @@ def add_parser(sub: Subcommands) -> argparse.ArgumentParser:
     )
     add_data_flag(p)
     p.add_argument("--variants", metavar="A,B", help="only these variants (and the controls)")
-    p.add_argument("--seeds", type=positive("seeds"), help="seeds per cell, 0..S-1 (default: the grid's)")
-    p.add_argument("--epochs", type=hparam_type("epochs"), help="epochs per run (default: the grid's)")
+    p.add_argument("--seeds", type=positive("seeds"), help="selection seeds per rate, 0..S-1 (default: the grid's)")
+    p.add_argument("--epochs", type=hparam_type("epochs"), help="the short budget, in epochs (default: the grid's)")
     p.add_argument(
         "--scheduler", metavar="ADDRESS", help="run on this Dask scheduler (e.g. tcp://10.0.0.5:8786) instead"
     )
@@ -104,7 +106,7 @@ def add_parser(sub: Subcommands) -> argparse.ArgumentParser:
     add_runs_flag(
         p,
         "also write a run record (see: mnist-tui runs) for every run trained, in DIR; without it the study "
-        "writes none, so the default grid does not leave 2,100 folders in the runs folder",
+        "writes none, so the default grid does not leave thousands of folders in the runs folder",
     )
     return p
 
@@ -130,12 +132,14 @@ def panel_rows(rows: Sequence[SweepRow], prefixes: tuple[str, ...], activation: 
 
 
 def render_plot(rows: Sequence[SweepRow], grid: Grid, width: int = 100, height: int = 18, color: bool = False) -> str:
-    """Test error (%, log scale) against the learning rate, one panel per question (ReLU), a letter
-    per variant; a diverged cell (every seed) is left out."""
+    """Validation error (%, log scale, selection seeds) against the learning rate, one panel per
+    question (the first activation), a letter per variant; a rate where every seed failed is left out."""
     import plotext
 
     panels = []
-    lrs = list(grid.lrs)
+    lrs = sorted({lr for r in rows for lr in r.by_lr})
+    if not lrs:
+        return ""
     for title, prefixes in PANELS:
         members = panel_rows(rows, prefixes, grid.activations[0])
         if len(members) <= 2:
@@ -146,18 +150,18 @@ def render_plot(rows: Sequence[SweepRow], grid: Grid, width: int = 100, height: 
         plt.theme("pro" if color else "clear")
         for marker, r in zip(MARKERS, members, strict=False):
             points = [
-                (i + 1, 100 * c.test.mean)
+                (i + 1, 100 * c.valid.mean)
                 for i, lr in enumerate(lrs)
-                if (c := r.by_lr.get(lr)) is not None and c.diverged < c.seeds and c.test.mean > 0
+                if (c := r.by_lr.get(lr)) is not None and not c.all_failed and c.valid.mean > 0
             ]
             if points:
                 plt.plot([p[0] for p in points], [p[1] for p in points], marker=marker)
         plt.yscale("log")
         plt.xticks(list(range(1, len(lrs) + 1)), [f"{lr:g}" for lr in lrs])
         plt.xlim(0.8, len(lrs) + 0.2)
-        plt.title(f"{title}, {grid.activations[0]}")
+        plt.title(f"{title}, {grid.activations[0]}: validation error, selection seeds")
         plt.xlabel(f"learning rate (momentum {grid.momentum:g})")
-        plt.ylabel("test error %")
+        plt.ylabel("valid error %")
         text = plt.build()
         legend = "   ".join(f"{m} = {r.label}" for m, r in zip(MARKERS, members, strict=False))
         panels.append((text if color else _ANSI.sub("", text)).rstrip() + "\n" + legend + "\n")
@@ -168,12 +172,18 @@ def render_plot(rows: Sequence[SweepRow], grid: Grid, width: int = 100, height: 
 class _Display:
     """Rich progress: one bar over all runs; its status counts running runs and the latest result."""
 
-    def __init__(self, progress: Progress, total: int) -> None:
+    def __init__(self, progress: Progress) -> None:
         self.progress = progress
-        self.bar = progress.add_task("runs", total=total, status="")
+        self.bar = progress.add_task("runs", total=0, status="")
+        self.total = 0
         self.running = 0
         self.reused = 0
         self.diverged = 0
+
+    def round(self, number: int, runs: int) -> None:
+        """A new round of ``runs`` runs (the sweeps extend themselves, so the total grows)."""
+        self.total += runs
+        self.progress.update(self.bar, total=self.total, description=f"round {number}")
 
     def __call__(self, e: Event) -> None:
         p = self.progress
@@ -206,12 +216,17 @@ def command_line(args: argparse.Namespace) -> str:
 
 
 def grid_for(args: argparse.Namespace) -> Grid:
-    """The chosen grid with the command line's overrides."""
-    from model.study import GRIDS
+    """The chosen grid with the command line's overrides (--seeds: selection seeds, --epochs:
+    the short budget, --variants: only these variants and the controls)."""
+    from model.study import GRIDS, only_variants
 
     grid = GRIDS[args.grid]
-    overrides = {k: getattr(args, k) for k in ("seeds", "epochs") if getattr(args, k, None)}
-    return replace(grid, **overrides) if overrides else grid
+    names = {"seeds": "selection_seeds", "epochs": "short_epochs"}
+    overrides = {names[k]: getattr(args, k) for k in names if getattr(args, k, None)}
+    grid = replace(grid, **overrides) if overrides else grid
+    if args.variants:
+        grid = only_variants(grid, [v.strip() for v in args.variants.split(",") if v.strip()])
+    return grid
 
 
 def _records_folder(runs: str | None) -> str | None:
@@ -238,50 +253,52 @@ def run_experiments(args: argparse.Namespace, data: Any) -> int:
     from rich.console import Console
 
     from model.data import DataError
-    from model.study import ResultStore, data_tag, only_variants, run_study
+    from model.study import ResultStore, data_tag, run_grid
+    from model.study.scheduler import SchedulerError
 
     console = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
     grid = grid_for(args)
-    configs = grid.configs()
-    if args.variants:
-        configs = only_variants(grid, [v.strip() for v in args.variants.split(",") if v.strip()])
-    store = ResultStore(args.out)
-    total = len(configs) * grid.seeds
+    store = ResultStore(args.out, warn=lambda text: console.print(f"mnist-tui: {text}", highlight=False, markup=False))
     records = _records_folder(getattr(args, "runs", None))
-    if records:
-        console.print(f"every run trained now also writes a run record in {records}", highlight=False)
-    console.print(
-        f"grid {grid.name}: {len(configs)} cells x {grid.seeds} seeds = {total} runs of {grid.epochs} "
-        f"epoch{'s' * (grid.epochs != 1)} "
-        f"({grid.note}); finished runs are kept in {store.folder} and reused",
-        highlight=False,
-    )
+
+    def banner() -> None:
+        if records:
+            console.print(f"every run trained now also writes a run record in {records}", highlight=False)
+        console.print(
+            f"grid {grid.name} ({grid.note}): {len(grid.entries)} rate sweeps and the sections, about "
+            f"{grid.runs:,} runs in rounds (the sweeps extend themselves); finished runs are kept in "
+            f"{store.folder} and reused",
+            highlight=False,
+        )
+
     progress = _progress(console, args.quiet)
     t0 = time.perf_counter()
     in_process = args.jobs == 1 or args.backend == "serial"
+    display = _Display(progress)
     try:
         with progress:
-            study = run_study(
-                configs,
-                seeds=grid.seeds,
-                epochs=grid.epochs,
+            study = run_grid(
+                grid,
                 jobs=args.jobs,
                 data=data if in_process else args.data,
-                base=grid.base(),
-                train_size=grid.train_size,
                 store=store,
                 backend=args.backend,
                 scheduler=args.scheduler,
                 tag=data_tag(data),
                 records=records,
-                on_event=_Display(progress, total),
+                on_event=display,
+                on_round=display.round,
+                on_start=banner,
             )
+    except SchedulerError as exc:
+        warn(str(exc))  # one line: what to check
+        return USAGE
     except KeyboardInterrupt:
-        done = len(store.load())
+        done = _stored(store)
         warn(f"interrupted; {done} finished runs are kept in {store.folder}")
         print("run the same command again to go on where it stopped", file=sys.stderr)
         return 130
-    except (BrokenProcessPool, DataError, ValueError, OSError) as exc:
+    except (BrokenProcessPool, DataError, ValueError, OSError, RuntimeError) as exc:
         warn(f"the study stopped: {' '.join(str(exc).split()) or type(exc).__name__}")
         print(f"finished runs are kept in {store.folder}; run the same command again to go on", file=sys.stderr)
         return USAGE
@@ -291,6 +308,14 @@ def run_experiments(args: argparse.Namespace, data: Any) -> int:
         highlight=False,
     )
     return _write(study, grid, args, command_line(args))
+
+
+def _stored(store: ResultStore) -> int:
+    """Entries in the store (counted, not read: an interrupt should not wait on reading them)."""
+    try:
+        return sum(1 for p in store.folder.iterdir() if p.suffix == ".json")
+    except OSError:
+        return 0
 
 
 def _progress(console: Any, quiet: bool) -> Progress:
@@ -311,9 +336,9 @@ def _progress(console: Any, quiet: bool) -> Progress:
 
 def _write(study: Study, grid: Grid, args: argparse.Namespace, command: str) -> int:
     from model.study import sweep, write_results
-    from model.study.report import sweep_tables
+    from model.study.tables import sweep_tables
 
-    rows = sweep(study.cells(), grid)
+    rows = sweep(study, grid)
     plot = render_plot(rows, grid)
     figures: list[str] = []
     if not args.no_figures:
@@ -336,16 +361,17 @@ def _figures(study: Study, grid: Grid, out: Path) -> list[str]:
 
 
 def redraw(args: argparse.Namespace) -> int:
-    """Rewrite results.md, the plot and the figures in ``args.out`` from a saved results.json."""
-    from model.study import GRIDS, from_json, grid_from_meta
+    """Rewrite results.md, the plot and the figures in ``args.out`` from a saved results.json
+    (read as hostile input: a regular file, size-capped, depth-checked, every field checked)."""
+    from model.study import GRIDS, from_json
+    from model.study.saved import MAX_RESULTS_BYTES, BadFile, read_json
 
     try:
-        saved = json.loads(Path(args.from_json).read_text())
-        study = from_json(saved)
-        grid = grid_from_meta(study.meta)
-        if grid.name in GRIDS:  # the cost notes may have been measured since
-            grid = replace(grid, cpu_hours=GRIDS[grid.name].cpu_hours, note=GRIDS[grid.name].note)
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        warn(f"cannot read {args.from_json}: {exc}")
+        study, grid = from_json(read_json(args.from_json, MAX_RESULTS_BYTES))
+    except (BadFile, ValueError) as exc:
+        warn(f"cannot use {args.from_json}: {' '.join(str(exc).split())}")
         return USAGE
+    if grid.name in GRIDS:  # the cost notes may have been measured since
+        known = GRIDS[grid.name]
+        grid = replace(grid, cpu_hours=known.cpu_hours, minutes=known.minutes, note=known.note)
     return _write(study, grid, args, study.meta.get("command", ""))

@@ -107,6 +107,8 @@ def confined_app_flags(flags: list[str], root: Path) -> list[str]:
         raise UserError("serve: the flags after the serve options are the app's (no --sandbox or --from)")
     if parsed.runs is not None:
         raise UserError("serve: each session records its runs in its own folder under --root; leave out --runs")
+    if parsed.backprop is not None:  # a visitor must never be able to make the server run code
+        raise UserError("serve: --backprop is refused: it runs a Python file, which a served app must not do")
     check_tensorboard(parsed.tensorboard)
     for flag in ("--data", "--resume"):  # the files every session reads must live in the server's folder
         value = getattr(parsed, flag[2:])

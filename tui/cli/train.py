@@ -189,7 +189,7 @@ def train_headless(args: argparse.Namespace, hp: HyperParams, data: Any) -> int:
             )
         except _Stopped:
             signum = caught[0]
-            what = {signal.SIGINT: "interrupted", signal.SIGHUP: "hung up"}.get(signum, "terminated")
+            what = {signal.SIGINT: "interrupted", signal.SIGHUP: "hung up"}.get(signal.Signals(signum), "terminated")
             recorder.finish(trainer, what)
             _, saved = _save(save, trainer, {"stopped": what})
             print(

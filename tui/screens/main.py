@@ -31,6 +31,7 @@ from textual.types import NoActiveAppError
 from textual.widgets import Header, Static, Tab, Tabs
 
 from model.config import ARCHITECTURE_FIELDS, HyperParams
+from model.variants import VARIANT_OPTIONS
 from tui.sandbox import confine
 from tui.screens.prompt import PathPrompt
 from tui.session.events import (
@@ -58,7 +59,9 @@ if TYPE_CHECKING:
     from textual.timer import Timer
 
     from model.analysis import Misclassified
+    from tui.screens.exercise import ExerciseScreen
     from tui.session.bridge import TrainingBridge
+    from tui.session.student import StudentEvent, StudentSession
     from tui.view.selection import Shown
 
 T = TypeVar("T")
@@ -78,6 +81,19 @@ class WorkerMessage(Message):
     def __init__(self, event: WorkerEvent) -> None:
         super().__init__()
         self.event = event
+
+
+class StudentMessage(Message):
+    """A check or reload of the student's backprop finished (``--backprop``)."""
+
+    def __init__(self, event: StudentEvent) -> None:
+        super().__init__()
+        self.event = event
+
+
+#: Controls that the student's file decides (ACTIVATION) or that its grads_batch does not take
+#: (a backward-pass variant, dropout): hidden while it trains.
+STUDENT_FIXED = ("activation", "variant", "dropout", "input_dropout")
 
 
 #: Right-hand panels in tab order: (id, tab label).
@@ -106,6 +122,8 @@ class MainScreen(Screen[None]):
         Binding("s", "save", "Save"),
         Binding("l", "load", "Load"),
         Binding("g", "gradcheck", "Grad check"),
+        Binding("b", "student_check", "Backprop", tooltip="your backprop's check: verdict and diagnosis (esc leaves)"),
+        Binding("u", "student_reload", "Reload", tooltip="reload your edited backprop file, checked before it is used"),
         Binding("d", "focus_digits", "Digits", tooltip="focus the digit viewer (esc leaves)"),
         Binding("h", "focus_controls", "Controls", tooltip="focus the controls (esc leaves)"),
         Binding("p", "draw", "Draw", tooltip="drawing pad: draw a digit, the live model reads it (esc leaves)"),
@@ -154,15 +172,26 @@ class MainScreen(Screen[None]):
         ("Read the derivation", "backprop.md beside the live shapes, p - t and gradient norms (m)", "math", None),
         ("Recorded runs", "List the runs, overlay their curves on the charts (o)", "runs", None),
         ("Chart cursor", "A vertical line on the charts reading every curve's value there (v)", "cursor", None),
+        ("Check your backprop", "The check's verdict and diagnosis of your --backprop file (b)", "student_check", None),
+        (
+            "Reload your backprop",
+            "Read your --backprop file again, check it, train with it (u)",
+            "student_reload",
+            None,
+        ),
     )
+    #: Actions that exist only with ``--backprop FILE``.
+    STUDENT_ACTIONS = frozenset({"student_check", "student_reload"})
 
     class Ready(Message):
         """Every panel is mounted; the app may attach the worker."""
 
-    def __init__(self, hp: HyperParams, *, hide_time: bool = False) -> None:
+    def __init__(self, hp: HyperParams, *, hide_time: bool = False, student: StudentSession | None = None) -> None:
         super().__init__(id="main")
         self.hp = hp  # the settings the run starts with (the bridge owns them from then on)
         self.hide_time = hide_time
+        self.student = student  # --backprop FILE: the student's code trains, ``b`` shows its check
+        self._exercise: ExerciseScreen | None = None
         self.bridge: TrainingBridge | None = None
         self.last_checkpoint = ""
         self._state = "loading"
@@ -196,7 +225,11 @@ class MainScreen(Screen[None]):
             widget = self.query_one(f"#{key}")
             if not widget.border_title:
                 widget.border_title = title
-        self.charts.show_angles(self.hp.variant != "exact")
+        self.charts.show_angles(self.angles_always or self.hp.variant != "exact")
+        if self.student is not None:
+            for name in STUDENT_FIXED:
+                self.controls.query_one(f"#row-{name}").display = False
+            self.student.check(self.post_student_event)  # its verdict arrives as a notice; b shows it
         self.post_message(self.Ready())
 
     # ---- panels -----------------------------------------------------------------------------
@@ -219,6 +252,11 @@ class MainScreen(Screen[None]):
     @property
     def gradcheck(self) -> GradCheckPanel:
         return self.query_one("#gradcheck", GradCheckPanel)
+
+    @property
+    def angles_always(self) -> bool:
+        """The angle chart stays on show: a student's gradient is being trained with."""
+        return self.student is not None
 
     @property
     def compact(self) -> bool:
@@ -341,6 +379,8 @@ class MainScreen(Screen[None]):
                 return None if bridge.gradcheck_running else True
         if action in ("move_cursor", "cursor_end", "hide_cursor"):
             return self.charts.cursor_x is not None  # else the keys go on to whatever else takes them
+        if action in self.STUDENT_ACTIONS:
+            return self.student is not None  # only with --backprop FILE
         return True
 
     def palette_commands(self) -> Iterator[SystemCommand]:
@@ -472,6 +512,77 @@ class MainScreen(Screen[None]):
     def action_show_panel(self, key: str) -> None:
         self.show_panel(key)
 
+    # ---- the student's backprop (--backprop FILE) ----------------------------------------------
+    def action_student_check(self) -> None:
+        """Show the latest check of the student's code (and check again if none is running)."""
+        from tui.screens.exercise import ExerciseScreen
+
+        student = self.student
+        if student is None:
+            return
+        started = self._student_recheck()
+        if self._exercise is None or not self._exercise.is_attached:
+            self._exercise = ExerciseScreen(
+                student.source.path,
+                student.result,
+                started or student.busy,
+                student.output,
+                self._student_recheck,
+                self.action_student_reload,
+            )
+            self.app.push_screen(self._exercise)
+
+    def _student_recheck(self) -> bool:
+        started = self.student is not None and self.student.check(self.post_student_event)
+        if started and self._exercise is not None:
+            self._exercise.show(self._exercise.result, checking=True)
+        return started
+
+    def action_student_reload(self) -> None:
+        """Read the student's file again; it is checked before training uses it."""
+        student = self.student
+        if student is None:
+            return
+        hp = self.bridge.hp if self.bridge is not None else self.hp
+        if not student.reload(self.post_student_event, hp.hidden, hp.batch_size, hp.train_size):
+            self.notify("a check of your backprop is still running; try again in a moment")
+            return
+        self.notify(f"reloading {student.source.path}: checking it before it trains")
+        if self._exercise is not None and self._exercise.is_attached:
+            self._exercise.show(self._exercise.result, checking=True)
+
+    def post_student_event(self, event: StudentEvent) -> None:
+        """The student session's callback (any thread)."""
+        self.post_message(StudentMessage(event))
+
+    def on_student_message(self, message: StudentMessage) -> None:
+        from tui.session.student import StudentChecked
+
+        if not (self.is_attached and self.app.is_running):
+            return
+        event = message.event
+        if not isinstance(event, StudentChecked):
+            self.notify(event.text, severity="error", timeout=15)
+            if self._exercise is not None and self._exercise.is_attached:
+                self._exercise.show(self._exercise.result, checking=False)
+            return
+        if self._exercise is not None and self._exercise.is_attached:
+            self._exercise.show(event.result, checking=False)
+        text, severity = _verdict_notice(event)
+        self.notify(text, severity=severity)  # type: ignore[arg-type]
+        if event.reloaded and self.student is not None:
+            source = self.student.source
+            if self.bridge is not None and self.bridge.recorder is not None:  # which code trains from here
+                s = self.status.status
+                self.bridge.recorder.event(
+                    "backprop", s.step, s.examples_seen, file=source.absolute, sha256=source.sha256
+                )
+            self.gradcheck.mark_stale("checked before the reload")
+            self.charts.add_marker(self.status.status.examples_seen, f"reloaded {source.name}")
+            if event.activation and self.bridge is not None:  # ACTIVATION changed: new weights for it
+                self.bridge.set_field("activation", event.activation)
+                self.bridge.reset()
+
     @on(MisclassifiedPanel.Why)
     def _why(self, message: MisclassifiedPanel.Why) -> None:
         from tui.screens.why import WhyScreen
@@ -511,7 +622,7 @@ class MainScreen(Screen[None]):
 
     def _evaluated(self, message: Evaluated) -> None:
         results = message.metrics.results
-        errors = {name: results[name][1] for name in ("train", "valid") if name in results}
+        errors: dict[str, float] = {name: results[name][1] for name in ("train", "valid") if name in results}
         with self.app.batch_update():
             self.charts.append_errors(message.metrics.examples_seen, errors)
             if message.misclassified is not None:
@@ -554,7 +665,7 @@ class MainScreen(Screen[None]):
             self.charts.add_marker(message.examples_seen, ", ".join(shown))
         self.controls.show_values(message.changes)
         self.controls.show_pending(message.pending)
-        if {"variant", "sigma", "stale_k"} & message.changes.keys():
+        if {"variant", *VARIANT_OPTIONS} & message.changes.keys():
             self.gradcheck.mark_stale(f"checked before the switch to {message.hp.variant}")
         if message.hp.variant != "exact":
             self.charts.show_angles()
@@ -562,7 +673,7 @@ class MainScreen(Screen[None]):
     def _run_reset(self, message: RunReset) -> None:
         with self.app.batch_update():
             self.charts.clear()
-            self.charts.show_angles(message.hp.variant != "exact")
+            self.charts.show_angles(self.angles_always or message.hp.variant != "exact")
             self.gradcheck.mark_stale("new weights" if message.source == "reset" else message.source)
             if message.source == "reset":
                 self.controls.show_pending(())
@@ -606,6 +717,20 @@ class MainScreen(Screen[None]):
     def _notice(self, message: Notice) -> None:
         self.notify(message.text, severity=message.severity, timeout=message.timeout)  # type: ignore[arg-type]
         self.refresh_bindings()
+
+
+def _verdict_notice(event: Any) -> tuple[str, str]:
+    """(text, severity) of the notice a finished check of the student's code gets."""
+    result = event.result
+    what = "reloaded, checked and training (r: new weights): " if event.reloaded else "your backprop: "
+    failed = [r for r in result.reports if r.status in ("fail", "timeout")]
+    if result.passed:
+        return what + "steps 1-4 and 6 pass (b shows the check)", "information"
+    if result.todo:
+        return what + f"{result.todo} is not written yet (b shows the check)", "warning"
+    first = failed[0] if failed else result.reports[-1]
+    named = f": {first.diagnoses[0].name}" if first.diagnoses else ""
+    return what + f"step {first.number} fails{named} (b shows the diagnosis)", "warning"
 
 
 def default_save_path() -> str:

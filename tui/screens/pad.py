@@ -22,8 +22,9 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Header, Static
 
+from model.drawing import SIDE
 from tui.view.digit_render import halfblock_rows, render_ascii
-from tui.view.pad import CELL_W, SIDE, PadState
+from tui.view.pad import CELL_W, PadState
 from tui.widgets.keybar import KeyBar
 from tui.widgets.pad import ClassBars, DigitView, DrawCanvas
 

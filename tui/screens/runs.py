@@ -175,7 +175,7 @@ class RunsScreen(Screen[None]):
         self.workers.cancel_group(self, "runs-list")
         self.dismiss()
 
-    def action_toggle(self) -> None:
+    def action_toggle(self) -> None:  # type: ignore[override]  # DOMNode's toggle(attribute) is not bound here
         """Put the highlighted run on the charts, or take it off."""
         entry = self._highlighted()
         if entry is None:

@@ -36,7 +36,8 @@ from model.config import SPECS, HyperParams
 from model.mlp import MLP
 from model.runs import RunRecorder
 from model.target import TargetReport, below_target
-from model.trainer import EvalMetrics, StepMetrics, Trainer
+from model.trainer import EvalMetrics, RuleError, StepMetrics, Trainer
+from model.variants import VARIANT_OPTIONS
 from tui.errorlog import detail, log_error, summary
 from tui.session.checkpoints import apply_checkpoint
 from tui.session.checks import GRADCHECK_BATCH, run_gradcheck
@@ -44,6 +45,7 @@ from tui.session.events import (
     CheckpointSaved,
     Diverged,
     Evaluated,
+    GradCheckDone,
     HParamsApplied,
     Notice,
     RunReset,
@@ -59,6 +61,7 @@ POST_INTERVAL = 0.1  # s between progress messages while training
 PAUSE_WAIT = 0.05  # s a paused worker sleeps before it looks for commands again
 JOIN_TIMEOUT = 5.0
 YIELD_SECONDS = 0.003  # the worker releases the GIL at least this often
+RULE_ERROR_SECONDS = 30.0  # a gradient rule's own error (e.g. the student's backprop raised) stays this long
 THREAD_NAME = "mnist-tui-trainer"
 GRADCHECK_THREAD_NAME = "mnist-tui-gradcheck"
 
@@ -71,6 +74,9 @@ class TrainingBridge:
     ``meta``: the figures a resumed checkpoint carried (clock, best validation error).
     ``recorder``: writes the run record (steps, evaluations, every change with its step) on the
     worker thread; its warnings become ``Notice``s; it is finished (checkpoint) when the worker ends.
+    ``gradcheck``: what ``g`` runs, (model copy, X, y, stop) -> GradCheckDone (default: the
+    project's own backprop, ``run_gradcheck``). A ``RuleError`` from the trainer's gradient rule
+    (a student's backprop that raised or hung) pauses training with its one line as a ``Notice``.
     """
 
     def __init__(
@@ -83,8 +89,10 @@ class TrainingBridge:
         clock: Callable[[], float] = time.perf_counter,
         meta: dict[str, Any] | None = None,
         recorder: RunRecorder | None = None,
+        gradcheck: Callable[[MLP, np.ndarray, np.ndarray, threading.Event], GradCheckDone] = run_gradcheck,
     ) -> None:
         self.trainer = trainer
+        self._run_gradcheck = gradcheck
         self.recorder = recorder
         self._post = post
         self._interval = post_interval
@@ -211,6 +219,12 @@ class TrainingBridge:
         while not self._stop.is_set():
             try:
                 self._loop()
+            except RuleError as exc:  # the gradient rule's own code failed (one line): pause on it
+                self._run.clear()
+                if self._stop.is_set() or exc.quiet:  # quitting: the rule was stopped on purpose
+                    break
+                self._record("rule_error", error=str(exc))
+                self._post(Notice(str(exc), "error", timeout=RULE_ERROR_SECONDS))
             except Exception as exc:  # stop training, keep serving commands (save, load, reset)
                 self._halt = "stopped"
                 self._run.clear()
@@ -265,7 +279,7 @@ class TrainingBridge:
             return
         changes = {k: v for k, v in hp.to_dict().items() if getattr(old, k) != v}
         self.trainer.set_hparams(hp)
-        if {"variant", "sigma", "stale_k"} & set(changes):
+        if {"variant", *VARIANT_OPTIONS} & set(changes):
             self.stats.last_angles = None  # they measured the old rule
         self._flush(force=True)  # losses so far belong to the old settings
         if "target_error" in changes:
@@ -397,9 +411,10 @@ class TrainingBridge:
     def _do_snapshot(self, tag: str) -> None:
         trainer = self.trainer
         feedback = getattr(trainer.rule, "feedback", None)
-        if feedback is None and getattr(trainer.rule, "ring", None) is not None:
-            ring = trainer.rule.ring  # stale: the W2 the next backward pass will use
-            feedback = ring[(trainer.rule.t + 1) % len(ring)]
+        rule: Any = trainer.rule  # the rule's own arrays: each variant has its own
+        if feedback is None and getattr(rule, "ring", None) is not None:
+            ring = rule.ring  # stale: the W2 the next backward pass will use
+            feedback = ring[(rule.t + 1) % len(ring)]
         self._post(
             WeightsSnapshot(
                 {k: v.copy() for k, v in trainer.model.params.items()},
@@ -461,7 +476,7 @@ class TrainingBridge:
         thread.start()
 
     def _gradcheck_main(self, model: MLP, X: np.ndarray, y: np.ndarray) -> None:
-        done = run_gradcheck(model, X, y, self._stop)
+        done = self._run_gradcheck(model, X, y, self._stop)
         reports = [*done.toy, *([done.live] if done.live is not None else [])]
         worst = max((p.max_rel_error for r in reports for p in r.params), default=None)
         passed = bool(reports) and all(r.passed for r in reports) and done.error is None

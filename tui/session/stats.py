@@ -101,7 +101,7 @@ class RunStats:
             valid_error=self.valid_error,
             best_valid_error=self.best.valid_error,
             test_error_at_best=self.best.test_error,
-            variant=trainer.hp.variant,
+            variant=getattr(trainer.rule, "label", None) or trainer.hp.variant,  # a custom rule may name itself
             angles=tuple(self.last_angles.items()) if self.last_angles else (),
             target_error=trainer.hp.target_error,
         )

@@ -19,7 +19,7 @@ def _cell_width(values: NDArray[np.int64]) -> int:
 
 def confusion_width(confusion: NDArray[np.int64]) -> int:
     """Columns the full matrix needs: row label, k count cells, error column."""
-    return 3 + confusion.shape[0] * _cell_width(confusion) + 6
+    return 3 + int(confusion.shape[0]) * _cell_width(confusion) + 6
 
 
 def confusion_text(

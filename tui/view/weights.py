@@ -263,7 +263,9 @@ def weights_subtitle(data: WeightsData, page: int, pages: int) -> str:
 
 
 # ---- one unit ---------------------------------------------------------------------------------
-def diverging_bars(values: Sequence[float], width: int, scale: float, label: str = "") -> list[Text]:
+def diverging_bars(
+    values: Sequence[float] | NDArray[np.floating[Any]], width: int, scale: float, label: str = ""
+) -> list[Text]:
     """One line per value: a bar left (red, negative) or right (blue, positive) of a centre
     line, |v| / scale of half the width; ``label`` heads the column."""
     half = max((width - 1) // 2, 1)

@@ -87,7 +87,7 @@ def report_table(
             for n in PARAM_NAMES
         ]
         verdict = Text("PASS", style="bold green") if r.passed else Text("FAIL", style="bold red")
-        row = [_cut(r.label, label_w), *cells]
+        row: list[str | Text] = [_cut(r.label, label_w), *cells]
         row += [fmt_limit(r.threshold), verdict, fmt_seconds(r.seconds)] if full else [verdict]
         table.add_row(*row)
     return table

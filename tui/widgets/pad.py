@@ -20,7 +20,8 @@ from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
 
-from tui.view.pad import CELL_W, SIDE, PadState, bars_text, canvas_rows, canvas_text, top_class
+from model.drawing import SIDE
+from tui.view.pad import CELL_W, PadState, bars_text, canvas_rows, canvas_text, top_class
 
 LEFT, RIGHT = 1, 3  # Textual's mouse button numbers
 

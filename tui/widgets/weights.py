@@ -20,6 +20,7 @@ from textual.widgets import Static
 from tui.view.weights import (
     LARGE,
     SMALL,
+    Line,
     WeightsData,
     interleave,
     page_blocks,
@@ -62,7 +63,7 @@ class WeightsView(Widget):
         self.per_page = 1
         self.cols = 1
         self._blocks_key: tuple[object, ...] = ()
-        self._blocks: list = []  # pixel lines of the page on screen (reused while only the selection moves)
+        self._blocks: list[list[Line]] = []  # pixel lines of the page on screen (reused while only the selection moves)
         self._filter_key: tuple[object, ...] = ()
 
     def compose(self) -> ComposeResult:
@@ -156,9 +157,9 @@ class WeightsView(Widget):
         tiles.set_lines(interleave(self._blocks, labels))
         _set_title(detail, f"Unit {self.selected}")
         _update(self.query_one("#w-unit-header", Static), unit_header_text(data, self.selected))
-        key = (id(data), self.selected, self.per_tile, self.ascii_mode)
-        if key != self._filter_key:
-            self._filter_key = key
+        filter_key = (id(data), self.selected, self.per_tile, self.ascii_mode)
+        if filter_key != self._filter_key:
+            self._filter_key = filter_key
             self.query_one("#w-unit-filter", CellLines).set_lines(
                 unit_filter_lines(data, self.selected, self.per_tile, self.ascii_mode)
             )
