@@ -41,8 +41,18 @@ MAX_POINT_EVERY = 100
 #: The events the recorder writes; others (from a newer version) keep only the common fields.
 EVENTS = frozenset(
     {
-        "hparam", "pause", "resume", "reset", "load", "diverged", "evaluate", "gradcheck", "resume_from", "end",
-        "target", "backprop",
+        "hparam",
+        "pause",
+        "resume",
+        "reset",
+        "load",
+        "diverged",
+        "evaluate",
+        "gradcheck",
+        "resume_from",
+        "end",
+        "target",
+        "backprop",
     }
 )
 EVAL_SETS = ("train", "valid", "test")
