@@ -152,6 +152,7 @@ def folders(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return base / "runs", base / "tb"
 
 
+@pytest.mark.slow  # many examples, each through every reader and command: about 20 s of CPU
 @FUZZ
 @given(which=st.sampled_from(["run.json", "metrics.jsonl", "both"]), data=st.data())
 def test_damaged_bytes_give_a_result_or_one_line(folders: tuple[Path, Path], which: str, data: st.DataObject) -> None:
@@ -204,6 +205,7 @@ def damage_object(obj: dict[str, Any], draw: st.DrawFn, depth: int = 0) -> dict[
     return out
 
 
+@pytest.mark.slow
 @FUZZ
 @given(data=st.data())
 def test_damaged_fields_give_a_result_or_one_line(folders: tuple[Path, Path], data: st.DataObject) -> None:

@@ -51,6 +51,7 @@ def hostile_runs(root: Path) -> list[str]:
     return [OTHER_ID, *ids]
 
 
+@pytest.mark.slow  # some 60 records read and listed beside the app: about 4 s of CPU
 async def test_the_run_list_lists_every_record_whatever_it_holds(tmp_path: Path, tiny_mnist: Any) -> None:
     root = tmp_path / "runs"
     ids = hostile_runs(root)
@@ -72,6 +73,7 @@ async def test_the_run_list_lists_every_record_whatever_it_holds(tmp_path: Path,
     assert app.return_code == 0
 
 
+@pytest.mark.slow  # a training app and four prompts: about 4 s of CPU
 async def test_a_300_character_name_in_the_save_prompt_is_one_line(tmp_path: Path, tiny_mnist: Any) -> None:
     auto = tmp_path / "autosave.npz"
     app = MnistApp(HP, data=tiny_mnist, autosave=str(auto))

@@ -92,7 +92,9 @@ def test_a_bad_intervention_is_one_line_and_exit_2(
         one_line(err, "metrics.jsonl")
 
 
-def test_a_load_of_a_special_or_huge_file_is_refused(record: Path, tiny_npz: Path, tmp_path: Path) -> None:
+def test_a_load_of_a_special_or_huge_file_is_refused(
+    record: Path, tiny_npz: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     hp = json.loads((record / "run.json").read_text())["hparams"]
     for kind in ("fifo", "dev-zero", "passwd", "huge"):
         target = tmp_path / f"load-{kind}"
@@ -108,28 +110,33 @@ def test_a_load_of_a_special_or_huge_file_is_refused(record: Path, tiny_npz: Pat
         shutil.copytree(record, folder)
         load = {"kind": "event", "event": "load", "step": 5, "examples": 320, "time": 0.1, "after_step": 5}
         insert_line(folder, dumps(load | {"path": str(target), "sha256": "0" * 64, "hparams": hp}))
-        done = cli("replay", record.name, "--data", str(tiny_npz), "--runs", str(folder.parent))
+        code = main(["replay", record.name, "--data", str(tiny_npz), "--runs", str(folder.parent)])
+        out, err = capsys.readouterr()
         # the load never happened in the run as recorded: the replay says it cannot load the file
-        assert done.returncode in (0, 1), done.stderr
-        assert f"the run loaded {target}, which cannot be loaded now" in done.stdout, done.stdout + done.stderr
+        assert code in (0, 1), err
+        assert f"the run loaded {target}, which cannot be loaded now" in out, out + err
 
 
 @pytest.mark.parametrize("at", ["100000000", "1000"])
-def test_at_beyond_the_record_is_refused_at_once(record: Path, tiny_npz: Path, at: str) -> None:
-    done = cli("train", "--from", record.name, "--at", at, "--data", str(tiny_npz), "--runs", str(record.parent))
-    assert done.returncode == USAGE, done.stderr
-    one_line(done.stderr, "step")
+def test_at_beyond_the_record_is_refused_at_once(
+    record: Path, tiny_npz: Path, capsys: pytest.CaptureFixture[str], at: str
+) -> None:
+    code = main(["train", "--from", record.name, "--at", at, "--data", str(tiny_npz), "--runs", str(record.parent)])
+    assert code == USAGE
+    one_line(capsys.readouterr().err, "step")
 
 
-def test_at_on_an_empty_record_is_refused_at_once(record: Path, tiny_npz: Path) -> None:
+def test_at_on_an_empty_record_is_refused_at_once(
+    record: Path, tiny_npz: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (record / "metrics.jsonl").write_text("")
-    done = cli(
-        "train", "--from", record.name, "--at", "100000000", "--data", str(tiny_npz), "--runs", str(record.parent)
-    )
-    assert done.returncode == USAGE, done.stderr
-    one_line(done.stderr, "step")
+    args = ["--data", str(tiny_npz), "--runs", str(record.parent)]
+    code = main(["train", "--from", record.name, "--at", "100000000", *args])
+    assert code == USAGE
+    one_line(capsys.readouterr().err, "step")
 
 
+@pytest.mark.slow
 def test_the_records_thread_count_is_capped(record: Path, tiny_npz: Path) -> None:
     meta = json.loads((record / "run.json").read_text())
     meta["machine"]["blas_threads"] = "64"
@@ -140,14 +147,14 @@ def test_the_records_thread_count_is_capped(record: Path, tiny_npz: Path) -> Non
     assert done.returncode in (0, 1) and "unexpected" not in done.stderr, done.stderr
 
 
-def test_a_rewind_never_writes_through_a_linked_record_folder(record: Path, tiny_npz: Path, tmp_path: Path) -> None:
+def test_a_rewind_never_writes_through_a_linked_record_folder(
+    record: Path, tiny_npz: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     elsewhere = tmp_path / "elsewhere"
     record.rename(elsewhere)
     record.symlink_to(elsewhere)
     before = sorted(p.name for p in elsewhere.iterdir())
-    done = cli(
-        "train", "--from", record.name, "--at", "5", "--epochs", "1", "--data", str(tiny_npz),
-        "--runs", str(record.parent),
-    )  # fmt: skip
-    assert sorted(p.name for p in elsewhere.iterdir()) == before, done.stderr
-    assert done.returncode in (0, USAGE) and "unexpected" not in done.stderr, done.stderr
+    args = ["--data", str(tiny_npz), "--runs", str(record.parent)]
+    code = main(["train", "--from", record.name, "--at", "5", "--epochs", "1", *args])
+    assert code == USAGE and sorted(p.name for p in elsewhere.iterdir()) == before
+    one_line(capsys.readouterr().err, "links out of the runs folder")
