@@ -120,6 +120,7 @@ def save_checkpoint(path: str | os.PathLike[str], trainer: Trainer, meta: dict[s
         "state": run["counters"],
         "rng": run["rng"],
         "meta": meta or {},
+        "variant_state": sorted(run["variant_state"]),  # so a load can tell a piece that went missing
     }
     arrays: dict[str, NDArray[Any]] = dict(run["params"])
     arrays.update({f"v_{name}": value for name, value in run["velocity"].items()})
@@ -254,6 +255,16 @@ def _validate(arrays: dict[str, NDArray[Any]], where: str) -> Checkpoint:
     if order.ndim != 1 or order.dtype.kind not in "iu" or not np.array_equal(np.sort(order), np.arange(len(order))):
         raise CheckpointError(f"{where}: order is not a permutation of the training set")
     allowed = {RULE_PREFIX + n for n in make_rule(hp).state_names()}
+    declared = info.get("variant_state")  # (absent in checkpoints written before it was kept)
+    if declared is not None:
+        if not isinstance(declared, list) or not all(isinstance(n, str) for n in declared):
+            raise CheckpointError(f"{where}: bad run information (variant_state is not a list of names)")
+        missing = sorted({RULE_PREFIX + n for n in declared} - rule_keys)
+        if missing:
+            raise CheckpointError(
+                f"{where}: the {hp.variant} variant's state {', '.join(missing)} is missing, so the run cannot "
+                "continue as it trained (start it afresh instead of resuming)"
+            )
     if rule_keys - allowed:
         unexpected = ", ".join(sorted(rule_keys - allowed))
         raise CheckpointError(f"{where}: unexpected arrays {unexpected} for variant {hp.variant}")

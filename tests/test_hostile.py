@@ -414,6 +414,28 @@ def test_corrupt_variant_state_is_refused_not_redrawn(
     assert needle in str(err.value) and "\n" not in str(err.value)
 
 
+@pytest.mark.parametrize(
+    ("variant", "member"), [("stale", "rule_ring"), ("stale", "rule_t"), ("feedback-fixed", "rule_feedback")]
+)
+def test_a_variant_state_that_went_missing_is_refused_not_started_afresh(
+    tmp_path: Path, variant: str, member: str
+) -> None:
+    rng = np.random.default_rng(2)
+    x, y = rng.random((40, 784), dtype=np.float32), rng.integers(0, 10, 40)
+    trainer = Trainer((x, y), HyperParams(hidden=8, batch_size=8, variant=variant, stale_k=3))
+    for _ in range(4):
+        trainer.step()
+    good = save_checkpoint(tmp_path / "run.npz", trainer)
+    out = tmp_path / "stripped.npz"
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            if info.filename != f"{member}.npy":
+                dst.writestr(info.filename, src.read(info))
+    with pytest.raises(CheckpointError) as err:
+        load_checkpoint(out)
+    assert f"{member} is missing" in str(err.value) and "\n" not in str(err.value)
+
+
 def test_random_bytes_checkpoint_never_advises_unpickling(tmp_path: Path) -> None:
     path = tmp_path / "junk.npz"
     path.write_bytes(np.random.default_rng(3).bytes(4096))
