@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -176,7 +177,7 @@ VALUES = st.recursive(
 )
 
 
-def damage_object(obj: dict[str, Any], draw: st.DrawFn, depth: int = 0) -> dict[str, Any]:
+def damage_object(obj: dict[str, Any], draw: Callable[[st.SearchStrategy[Any]], Any], depth: int = 0) -> dict[str, Any]:
     """``obj`` with one field replaced by any JSON value, removed, or (in a nested object) damaged."""
     out = dict(obj)
     keys = sorted(out)

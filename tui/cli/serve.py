@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
 
 def port_number(text: str) -> int:
     """An argparse ``type=`` for a TCP port, 1..65535."""
-    value = positive("port")(text)
+    value: int = positive("port")(text)
     if value > 65535:
         raise argparse.ArgumentTypeError(f"port must be at most 65535 (got {value})")
     return value

@@ -253,21 +253,26 @@ class _Stopped(Exception):
 
 @contextlib.contextmanager
 def _signals_as_flags() -> Iterator[list[int]]:
-    """While active, the ``STOP_SIGNALS`` are only recorded (in the yielded list), not raised."""
+    """While active, the ``STOP_SIGNALS`` are only recorded (in the yielded list), not raised. A
+    signal this process was started ignoring stays ignored: SIGHUP under ``nohup``, SIGINT for
+    ``train &`` in a non-interactive shell (the person asked for the run to outlive them)."""
     caught: list[int] = []
 
     def record(signum: int, frame: object) -> None:
         caught.append(signum)
 
+    previous: dict[int, Any] = {}
     try:
-        previous = {s: signal.signal(s, record) for s in STOP_SIGNALS}
+        for s in STOP_SIGNALS:
+            if signal.getsignal(s) is not signal.SIG_IGN:
+                previous[s] = signal.signal(s, record)
     except ValueError:  # not the main thread: leave the handlers alone
-        previous = {}
+        pass
     try:
         yield caught
     finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _resumed_trainer(args: argparse.Namespace, data: Any) -> Trainer:
