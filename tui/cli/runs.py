@@ -149,7 +149,7 @@ def cmd_list(root: Path, out: TextIO | None = None) -> int:
     out.write(f"{len(recs)} run{'s' * (len(recs) > 1)} in {printable(str(root))}\n")
     for r in recs:
         if isinstance(r, tuple):
-            warn(f"run {r[0].name} is unreadable: {r[1]}")
+            warn(r[1])  # names the folder and the file
         elif r.skipped_note():
             warn(f"run {r.run_id}: {r.skipped_note()}")
     return 0
