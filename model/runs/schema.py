@@ -38,23 +38,6 @@ MAX_TEXT = 1000
 MAX_PATH = 4096
 #: The most steps between two progress points a record may declare (the recorder's is 10).
 MAX_POINT_EVERY = 100
-#: The events the recorder writes; others (from a newer version) keep only the common fields.
-EVENTS = frozenset(
-    {
-        "hparam",
-        "pause",
-        "resume",
-        "reset",
-        "load",
-        "diverged",
-        "evaluate",
-        "gradcheck",
-        "resume_from",
-        "end",
-        "target",
-        "backprop",
-    }
-)
 EVAL_SETS = ("train", "valid", "test")
 ANGLES = frozenset({"W1", "W2"})
 
@@ -140,8 +123,8 @@ def started(value: Any, name: str) -> str:
     if not isinstance(value, str) or len(value) > 40:
         raise BadRecord(f"{name} must be an ISO time (got {_show(value)})")
     try:
-        dt.datetime.fromisoformat(value)
-    except ValueError:
+        dt.datetime.fromisoformat(value).timestamp()  # (TensorBoard's wall times come from it)
+    except (ValueError, OverflowError):
         raise BadRecord(f"{name} must be an ISO time (got {_show(value)})") from None
     return value
 
@@ -267,6 +250,7 @@ def _old_value(value: Any, name: str) -> Any:
     return text(value, name, 64)
 
 
+#: Each event's own fields; an event not named here (from a newer version) keeps only the common ones.
 _EVENT: dict[str, dict[str, Callable[[Any, str], Any]]] = {
     "hparam": {"field": lambda v, n: v, "old": _old_value, "new": lambda v, n: v},
     "reset": {"hparams": hparams},
