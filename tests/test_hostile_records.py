@@ -286,3 +286,19 @@ def test_rm_of_a_linked_record_removes_the_link_only(tmp_path: Path, capsys: pyt
     code, out, err = run_main(capsys, "runs", "rm", GOOD_ID, "--runs", str(runs))
     assert "removed the link" in out
     assert code == OK and not (runs / GOOD_ID).exists() and (elsewhere / "run.json").is_file(), err
+
+
+def test_the_schema_keeps_every_field_the_recorder_writes(
+    tiny_npz: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A field the recorder gains must be added to the schema (which drops what it does not know)."""
+    runs = tmp_path / "runs"
+    flags = ["--hidden", "8", "--epochs", "1", "--eval-every", "10", "--target-error", "0.9"]
+    assert main(["train", "--data", str(tiny_npz), "--runs", str(runs), *flags]) == OK
+    capsys.readouterr()
+    (folder,) = runs.iterdir()
+    rec = read_run(folder)
+    assert rec.complete and set(rec.meta) == set(json.loads((folder / "run.json").read_text()))
+    raw = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
+    assert [set(line) for line in rec.lines] == [set(line) for line in raw]
+    assert {"target", "end"} <= {e["event"] for e in rec.events}

@@ -38,7 +38,7 @@ def check_replayable(record: RunRecord, train_size: int, stop_at: int | None = N
         raise RunsError(f"{printable(str(record.folder / 'run.json'))}: no hparams, nothing to replay from")
     if source not in SOURCES:
         raise RunsError(f"{record.run_id}: cannot replay a run from {source!r}")
-    wanted = int(record.meta.get("train_size") or train_size)
+    wanted = int(record.meta.get("source_size") or record.meta.get("train_size") or train_size)
     if wanted > train_size:
         raise RunsError(f"{record.run_id} trained on {wanted:,} examples; this data has only {train_size:,}")
     if stop_at is not None and stop_at > record.reach:

@@ -190,6 +190,7 @@ _META: dict[str, Callable[[Any, str], Any]] = {
     "start_step": count,
     "start_examples": count,
     "train_size": lambda v, n: count(v, n, 1, MAX_EXAMPLES),
+    "source_size": lambda v, n: count(v, n, 1, MAX_EXAMPLES),  # the rows hparams.train_size picks from
     "data": lambda v, n: text(v, n, 64),
     "version": lambda v, n: text(v, n, 64),
     "machine": lambda v, n: _fields(obj(v, n), _MACHINE, f"{n}."),
@@ -274,6 +275,7 @@ _EVENT: dict[str, dict[str, Callable[[Any, str], Any]]] = {
     "end": {"status": word, "checkpoint": nullable(lambda v, n: text(v, n, 64))},
     "resume_from": {"path": lambda v, n: text(v, n, MAX_PATH)},
     "backprop": {"file": lambda v, n: text(v, n, MAX_PATH), "sha256": nullable(hex_digest)},  # --backprop FILE
+    "rule_error": {"error": nullable(text)},  # the --backprop rule failed a step
 }
 #: Fields an event must carry (beyond step and examples) to mean anything.
 _EVENT_REQUIRED = {"hparam": ("field", "new"), "reset": ("hparams",), "load": ("path", "hparams")}
