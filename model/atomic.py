@@ -2,8 +2,10 @@
 
 ``atomic_write(path, write)`` hands ``write`` a binary file object on a temp file in the same
 folder, then flushes, fsyncs, ``os.replace``s it onto ``path`` and fsyncs the folder. The temp
-file has ordinary permissions (``0o666`` less the umask, as ``open`` would give) and is removed on
-any failure; temp files that a killed writer left behind are cleaned up on the next write.
+file is created with mode ``0o666``, which the kernel lowers by the process's umask (ordinary
+permissions, as ``open`` gives; the umask is never read or changed, so other threads creating
+files meanwhile are unaffected), and is removed on any failure; temp files that a killed writer
+left behind are cleaned up on the next write.
 ``fsync_file`` and ``fsync_dir`` apply the same rule where another library does the rename (pooch
 for downloads). Leaves out what is written (checkpoints, cache entries, downloads) and error
 wording (callers turn OSError into their own one-line message).
@@ -14,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import glob
 import os
-import tempfile
+import secrets
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -30,10 +32,8 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], object]) -> Path:
     OSError (and anything ``write`` raises) propagates; ``path`` is then untouched.
     """
     remove_stale_temps(path)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
-    tmp = Path(name)
+    fd, tmp = _new_temp(path)
     try:
-        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; these are ordinary files
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
@@ -45,6 +45,18 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], object]) -> Path:
         raise
     fsync_dir(path.parent)
     return path
+
+
+def _new_temp(path: Path) -> tuple[int, Path]:
+    """A new, exclusive temp file beside ``path``, mode 0o666 less the umask (the kernel applies it)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(100):
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}{TEMP_SUFFIX}"
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name beside {path}")
 
 
 def remove_stale_temps(path: Path, min_age: float = STALE_SECONDS) -> None:
@@ -77,9 +89,3 @@ def fsync_dir(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask

@@ -1,17 +1,22 @@
-"""Checkpoints: the weights, momentum, order and RNG state of a run, in one ``.npz``.
+"""Checkpoints: a ``RunState`` (weights, momentum, order, counters, generators, the variant's
+state and the run core's figures) in one ``.npz``.
 
-Written atomically (a temp file in the same folder, fsync, ``os.replace``), so a
-crash or kill mid-write leaves the old file or the new one, never a torn one.
-Loaded with ``allow_pickle=False``; every array's name, shape and dtype is checked
-and a problem is reported as one ``CheckpointError`` line. The run's config and
-counters travel as a JSON string inside the archive.
+Written atomically (a temp file in the same folder, fsync, ``os.replace``), so a crash or kill
+mid-write leaves the old file or the new one, never a torn one. ``checkpoint_target`` is the one
+rule for where a checkpoint may be written, for every caller. Read from a regular file only, every
+member's name, shape and dtype checked from the headers before anything is allocated, then every
+field validated once; a problem is one ``CheckpointError`` line. The run's settings and counters
+travel as a JSON string inside the archive.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
-from dataclasses import dataclass, field
+import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +26,12 @@ from numpy.typing import NDArray
 from model.atomic import atomic_write
 from model.config import SPECS, HyperParams
 from model.data.validate import MAX_EXAMPLES, PIXELS
-from model.mlp import MLP, PARAM_NAMES
+from model.mlp import PARAM_NAMES
 from model.safe_read import Member, open_regular, read_npz
-from model.trainer import Trainer, TrainState
+from model.state import RunState, TrainState
 from model.variants import VARIANT_NAMES, make_rule
 
-RULE_PREFIX = "rule_"  # arrays a backward-pass variant carries between steps
+RULE_PREFIX = "rule_"  # the file's prefix for the arrays a backward-pass variant carries between steps
 FORMAT = "mnist-tui-checkpoint/1"
 #: Bounds a checkpoint's headers are held to before anything is read (MNIST's pixels and training set).
 MAX_INPUTS = PIXELS
@@ -46,97 +51,81 @@ class CheckpointError(Exception):
         super().__init__(" ".join(str(message).split()))
 
 
-@dataclass
-class Checkpoint:
-    """What a checkpoint holds, validated."""
-
-    params: dict[str, NDArray[np.float32]]
-    velocity: dict[str, NDArray[np.float32]]
-    order: NDArray[np.int64]
-    hp: HyperParams
-    state: TrainState
-    rng_states: dict[str, Any]
-    meta: dict[str, Any]
-    rule_state: dict[str, NDArray[Any]] = field(default_factory=dict)  # e.g. a fixed feedback matrix
-
-    def model(self) -> MLP:
-        """An MLP holding these weights."""
-        H, D = self.params["W1"].shape
-        model = MLP(D, H, self.params["W2"].shape[0], self.hp.activation)
-        model.set_params(self.params)
-        return model
-
-    def state_dict(self) -> dict[str, Any]:
-        """The run in ``Trainer.state_dict``'s shape."""
-        return {
-            "hp": self.hp,
-            "params": self.params,
-            "velocity": self.velocity,
-            "order": self.order,
-            "counters": vars(self.state),
-            "rng": self.rng_states,
-            "variant_state": self.rule_state,
-        }
-
-    def apply_to(self, trainer: Trainer) -> None:
-        """Continue this run in ``trainer``: weights, momentum, order, counters and RNGs.
-
-        CheckpointError (and ``trainer`` untouched) if it was made for other data or outputs.
-        The trainer's last-good snapshot becomes the resumed weights.
-        """
-        try:
-            trainer.load_state_dict(self.state_dict())
-        except ValueError as exc:
-            raise CheckpointError(f"checkpoint {exc}") from None
-
-
 def checkpoint_path(path: str | os.PathLike[str]) -> Path:
     """Where ``save_checkpoint(path, ...)`` writes: ``path`` with ``.npz`` appended if it lacks it."""
     path = Path(path)
     return path if path.suffix == ".npz" else path.with_name(path.name + ".npz")
 
 
-def save_checkpoint(path: str | os.PathLike[str], trainer: Trainer, meta: dict[str, Any] | None = None) -> Path:
-    """Write ``trainer``'s run to ``path`` atomically; returns the path. Raises CheckpointError
-    (one line saying what is wrong: a folder given as the file, a file where a folder must be)."""
-    given = Path(path)
-    path = checkpoint_path(path)
+def default_name() -> str:
+    """A new checkpoint's name when only a folder is given: ``mnist-tui-YYYYmmdd-HHMMSS.npz``."""
+    return f"mnist-tui-{time.strftime('%Y%m%d-%H%M%S')}.npz"
+
+
+def checkpoint_target(path: str | os.PathLike[str], *, probe: bool = False) -> Path:
+    """Where a checkpoint named ``path`` is written: the one rule for every caller (``train
+    --save``, the app's save prompt, the autosave, ``save_checkpoint``).
+
+    ``~`` is expanded; an existing folder means a new file in it (``default_name``), never a
+    ``<folder>.npz`` beside it; ``.npz`` is added to a name that lacks it. CheckpointError (one
+    line) when it cannot go there: an empty name, something that exists and is not a regular
+    file, a file where a folder must be; with ``probe``, also a nearest existing folder that
+    refuses a new file (checked before a run starts, so no training is thrown away). Missing
+    folders are made when the file is written.
+    """
+    text = os.fspath(path)
+    if not str(text).strip():
+        raise CheckpointError("a checkpoint needs a file name (got an empty one)")
+    given = Path(text).expanduser()
+    target = given / default_name() if given.is_dir() else checkpoint_path(given)
+    where = f"cannot write checkpoint {target}"
     try:
-        if given.is_dir():  # not <folder>.npz beside it: the user named a folder
-            raise CheckpointError(
-                f"cannot write checkpoint {given}: it is a folder; name a file in it, e.g. {given / 'run.npz'}"
-            )
-        if path.exists() and not path.is_file():  # a FIFO, device or folder: never replace it
-            raise CheckpointError(f"cannot write checkpoint {path}: it exists and is not a regular file")
-        blocker = next((p for p in path.parents if p.exists()), None)
-        if blocker is not None and not blocker.is_dir():
-            raise CheckpointError(f"cannot write checkpoint {path}: {blocker} is a file, not a folder")
+        if target.exists() and not target.is_file():  # a FIFO, device or socket: never replace it
+            raise CheckpointError(f"{where}: it exists and is not a regular file")
+        nearest = next((p for p in target.parents if p.exists()), Path("."))
+        if not nearest.is_dir():
+            raise CheckpointError(f"{where}: {nearest} is a file, not a folder")
     except OSError as exc:
-        raise CheckpointError(f"cannot write checkpoint {path}: {exc.strerror or exc}") from None
-    run = trainer.state_dict()
+        raise CheckpointError(f"{where}: {exc.strerror or exc}") from None
+    if probe:
+        try:
+            fd, name = tempfile.mkstemp(prefix=".mnist-tui-probe.", dir=nearest)
+        except OSError as exc:
+            raise CheckpointError(f"cannot write in {nearest} ({exc.strerror or exc})") from None
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(name)
+    return target
+
+
+def save_checkpoint(path: str | os.PathLike[str], state: RunState) -> Path:
+    """Write ``state`` to ``path`` (as ``checkpoint_target`` says) atomically; returns where it
+    went. CheckpointError (one line) when it cannot be written."""
+    target = checkpoint_target(path)
     info = {
         "format": FORMAT,
-        "hparams": run["hp"].to_dict(),
-        "state": run["counters"],
-        "rng": run["rng"],
-        "meta": meta or {},
-        "variant_state": sorted(run["variant_state"]),  # so a load can tell a piece that went missing
+        "hparams": state.hp.to_dict(),
+        "state": vars(state.counters),
+        "rng": state.rng,
+        "meta": state.meta,
+        "variant_state": sorted(state.variant_state),  # so a load can tell a piece that went missing
     }
-    arrays: dict[str, NDArray[Any]] = dict(run["params"])
-    arrays.update({f"v_{name}": value for name, value in run["velocity"].items()})
-    arrays["order"] = run["order"]
-    arrays.update({f"{RULE_PREFIX}{name}": value for name, value in run["variant_state"].items()})
+    arrays: dict[str, NDArray[Any]] = dict(state.params)
+    arrays.update({f"v_{name}": value for name, value in state.velocity.items()})
+    arrays["order"] = state.order
+    arrays.update({f"{RULE_PREFIX}{name}": value for name, value in state.variant_state.items()})
     arrays["info"] = np.array(json.dumps(info, default=int))
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(path, lambda f: np.savez(f, **arrays))  # type: ignore[arg-type]  # numpy's stub types **kwds too narrowly
+        target.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(target, lambda f: np.savez(f, **arrays))  # type: ignore[arg-type]  # numpy's stub types **kwds too narrowly
     except OSError as exc:
-        raise CheckpointError(f"cannot write checkpoint {path}: {exc.strerror or exc}") from None
-    return path
+        raise CheckpointError(f"cannot write checkpoint {target}: {exc.strerror or exc}") from None
+    return target
 
 
-def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
-    """Read and validate a checkpoint; CheckpointError says what is wrong in one line."""
+def load_checkpoint(path: str | os.PathLike[str]) -> RunState:
+    """Read and validate a checkpoint, with the sha256 of the bytes read; CheckpointError says
+    what is wrong in one line."""
     path = Path(path)
     where = f"checkpoint {path}"
     try:
@@ -154,6 +143,10 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     try:
         with f:
             arrays = read_npz(f, check)
+            f.seek(0)  # the same open file: the digest is of what was read, whatever the path names now
+            digest = hashlib.sha256()
+            while chunk := f.read(1 << 20):
+                digest.update(chunk)
     except MemoryError:
         total = sum(m.nbytes for m in declared) / 2**20
         raise CheckpointError(f"{where}: not enough memory for the {total:,.0f} MiB of arrays it declares") from None
@@ -163,7 +156,9 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc).strip()
         reason = reason.splitlines()[0] if reason else type(exc).__name__
         raise CheckpointError(f"{where}: not a readable .npz checkpoint ({reason})") from None
-    return _validate(arrays, where)
+    state = _validate(arrays, where)
+    state.path, state.sha256 = str(path.resolve()), digest.hexdigest()
+    return state
 
 
 def _check_headers(members: dict[str, Member]) -> None:
@@ -197,40 +192,74 @@ def _check_headers(members: dict[str, Member]) -> None:
     if info.shape != () or info.dtype.kind != "U" or info.nbytes > MAX_INFO_BYTES:
         raise CheckpointError(f"info declares {info.describe()}, expected one string under 1 MiB")
     n_rows = max(order.shape[0], 1)
+    param_shapes = {f"{RULE_PREFIX}ring_{n}": s for n, s in params.items()}  # a stale-gradient ring of each
     for name in rule_names:
         shape = members[name].shape
-        fits = (
-            shape in ((), (K, H))
-            or (len(shape) == 3 and shape[1:] in ((K, H), (H, W1[1])) and shape[0] <= MAX_STALE_RING)
-            or (len(shape) == 2 and shape[1] in (H, K) and shape[0] <= MAX_STALE_RING)
-            or (len(shape) == 2 and shape[1] == H and shape[0] <= n_rows)
-            or (len(shape) == 1 and shape[0] <= n_rows)
-        )
+        if name in param_shapes:
+            fits = len(shape) >= 1 and shape[1:] == param_shapes[name] and 1 <= shape[0] <= MAX_STALE_RING
+        else:
+            fits = (
+                shape in ((), (K, H))
+                or (len(shape) == 3 and shape[1:] == (K, H) and shape[0] <= MAX_STALE_RING)
+                or (len(shape) == 2 and shape[1] == H and shape[0] <= n_rows)
+                or (len(shape) == 1 and shape[0] <= n_rows)
+            )
         if not fits:
             raise CheckpointError(f"{members[name].describe()} does not fit a {K}x{H} network")
 
 
-def _validate(arrays: dict[str, NDArray[Any]], where: str) -> Checkpoint:
-    expected = {*PARAM_NAMES, *(f"v_{n}" for n in PARAM_NAMES), "order", "info"}
-    rule_keys = {k for k in arrays if k.startswith(RULE_PREFIX)}
-    for name in sorted(expected):
+def _validate(arrays: dict[str, NDArray[Any]], where: str) -> RunState:
+    """The ``RunState`` the arrays hold, every field checked (CheckpointError, one line, otherwise)."""
+    for name in sorted({*PARAM_NAMES, *(f"v_{n}" for n in PARAM_NAMES), "order", "info"}):
         if not isinstance(arrays[name], np.ndarray):  # np.load hands back raw bytes for a non-.npy member
             raise CheckpointError(f"{where}: {name} is not an array")
+    info, hp, counters = _run_information(arrays, where)
+    H, K = _check_weights(arrays, where)
+    if hp.hidden != H:
+        try:
+            hp = hp.validated(hidden=H)
+        except ValueError as exc:
+            raise CheckpointError(f"{where}: {exc}") from None
+    order = arrays["order"]
+    if order.ndim != 1 or order.dtype.kind not in "iu" or not np.array_equal(np.sort(order), np.arange(len(order))):
+        raise CheckpointError(f"{where}: order is not a permutation of the training set")
+    meta = info.get("meta", {})
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{where}: bad run information (meta is {type(meta).__name__}, expected an object)")
+    return RunState(
+        hp=hp,
+        params={n: arrays[n] for n in PARAM_NAMES},
+        velocity={n: arrays[f"v_{n}"] for n in PARAM_NAMES},
+        order=order.astype(np.int64),
+        counters=counters,
+        rng=info["rng"],
+        variant_state=_variant_state(arrays, info, hp, (K, H), where),
+        meta=meta,
+    )
+
+
+def _run_information(arrays: dict[str, NDArray[Any]], where: str) -> tuple[dict[str, Any], HyperParams, TrainState]:
+    """The JSON ``info`` member (untrusted): the format, the settings, the counters, the generators."""
     try:
         info = json.loads(str(arrays["info"][()]))
         if info.get("format") != FORMAT:
             raise CheckpointError(f"{where}: unknown format {info.get('format')!r} (expected {FORMAT})")
         hp = HyperParams.from_dict(info["hparams"])
-        state = TrainState(**{k: int(v) for k, v in info["state"].items()})
-        if min(vars(state).values()) < 0 or state.position > len(arrays["order"]):
-            raise ValueError(f"counters out of range: {vars(state)}")
-        rng_states = info["rng"]
+        counters = TrainState(**{k: int(v) for k, v in info["state"].items()})
+        if min(vars(counters).values()) < 0 or counters.position > len(arrays["order"]):
+            raise ValueError(f"counters out of range: {vars(counters)}")
         for key in ("order", "rule"):
-            np.random.PCG64().state = rng_states[key]  # raises on a malformed generator state
+            np.random.PCG64().state = info["rng"][key]  # raises on a malformed generator state
     except CheckpointError:
         raise
     except Exception as exc:  # untrusted JSON: ValueError, KeyError, OverflowError, RecursionError...
         raise CheckpointError(f"{where}: bad run information ({type(exc).__name__}: {exc})") from None
+    return info, hp, counters
+
+
+def _check_weights(arrays: dict[str, NDArray[Any]], where: str) -> tuple[int, int]:
+    """(H, K) after checking W1 (H, D), b1 (H,), W2 (K, H), b2 (K,) and their momentum: shapes,
+    float32, finite."""
     W1 = arrays["W1"]
     if W1.ndim != 2:
         raise CheckpointError(f"{where}: W1 must be 2-D (hidden x inputs), got shape {W1.shape}")
@@ -246,47 +275,40 @@ def _validate(arrays: dict[str, NDArray[Any]], where: str) -> Checkpoint:
                 raise CheckpointError(f"{where}: {key} has dtype {arr.dtype}, expected float32")
             if not np.isfinite(arr).all():
                 raise CheckpointError(f"{where}: {key} contains NaN or infinity")
-    if hp.hidden != H:
-        try:
-            hp = hp.validated(hidden=H)
-        except ValueError as exc:
-            raise CheckpointError(f"{where}: {exc}") from None
-    order = arrays["order"]
-    if order.ndim != 1 or order.dtype.kind not in "iu" or not np.array_equal(np.sort(order), np.arange(len(order))):
-        raise CheckpointError(f"{where}: order is not a permutation of the training set")
+    return H, K
+
+
+def _variant_state(
+    arrays: dict[str, NDArray[Any]], info: dict[str, Any], hp: HyperParams, shape: tuple[int, int], where: str
+) -> dict[str, NDArray[Any]]:
+    """The variant's arrays (``rule_*`` members), checked by the variant itself for a (K, H) net;
+    every piece ``info`` says was saved must be there."""
+    keys = {k for k in arrays if k.startswith(RULE_PREFIX)}
     allowed = {RULE_PREFIX + n for n in make_rule(hp).state_names()}
     declared = info.get("variant_state")  # (absent in checkpoints written before it was kept)
     if declared is not None:
         if not isinstance(declared, list) or not all(isinstance(n, str) for n in declared):
             raise CheckpointError(f"{where}: bad run information (variant_state is not a list of names)")
-        missing = sorted({RULE_PREFIX + n for n in declared} - rule_keys)
+        missing = sorted({RULE_PREFIX + n for n in declared} - keys)
         if missing:
             raise CheckpointError(
                 f"{where}: the {hp.variant} variant's state {', '.join(missing)} is missing, so the run cannot "
                 "continue as it trained (start it afresh instead of resuming)"
             )
-    if rule_keys - allowed:
-        unexpected = ", ".join(sorted(rule_keys - allowed))
-        raise CheckpointError(f"{where}: unexpected arrays {unexpected} for variant {hp.variant}")
-    rule_state = {}
-    for key in sorted(rule_keys):
+    if keys - allowed:
+        raise CheckpointError(
+            f"{where}: unexpected arrays {', '.join(sorted(keys - allowed))} for variant {hp.variant}"
+        )
+    state = {}
+    for key in sorted(keys):
         arr = arrays[key]
         if arr.dtype not in (np.float32, np.int64, np.bool_) or arr.ndim > 3 or not np.isfinite(arr).all():
             raise CheckpointError(
                 f"{where}: {key} must be a finite float32, int64 or bool array of at most 3 dimensions"
             )
-        rule_state[key[len(RULE_PREFIX) :]] = arr
+        state[key[len(RULE_PREFIX) :]] = arr
     try:  # the variant checks every piece now, so a bad one is refused before anything is touched
-        make_rule(hp).load_state(rule_state, (K, H))
+        make_rule(hp).load_state(state, shape)
     except ValueError as exc:
         raise CheckpointError(f"{where}: {hp.variant} state: {exc}") from None
-    return Checkpoint(
-        rule_state=rule_state,
-        params={n: arrays[n] for n in PARAM_NAMES},
-        velocity={n: arrays[f"v_{n}"] for n in PARAM_NAMES},
-        order=order.astype(np.int64),
-        hp=hp,
-        state=state,
-        rng_states=rng_states,
-        meta=info.get("meta", {}),
-    )
+    return state

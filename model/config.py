@@ -1,7 +1,8 @@
-"""Hyperparameters: one dataclass, its validation, and parsing from user text.
+"""Hyperparameters: one dataclass that validates itself through ``SPECS``, and parsing from user text.
 
-The CLI flags and the app's input fields both go through ``parse_value`` and
-``HyperParams.validated``, so a value that reaches the trainer is always valid.
+Every ``HyperParams`` checks every field against ``SPECS`` when it is made (``validated``,
+``from_dict`` and ``dataclasses.replace`` included), so no invalid value can reach the trainer
+by any path. The CLI flags and the app's input fields parse text with ``parse_value``.
 Architecture fields (hidden units, activation, seed, the initial scale) and the training set's
 (its size, its label noise) take effect on a reset: new weights, a new training set.
 """
@@ -95,7 +96,8 @@ NON_TRAINING_FIELDS = frozenset({"target_error"})
 
 @dataclass(frozen=True)
 class HyperParams:
-    """Everything that shapes a training run. Frozen: change with ``validated(**changes)``."""
+    """Everything that shapes a training run. Frozen, and valid by construction: every field is
+    checked against ``SPECS`` when one is made (ValueError, one line). Change with ``validated``."""
 
     lr: float = 0.05
     batch_size: int = 64
@@ -122,12 +124,17 @@ class HyperParams:
     init_scale: float = 1.0  # x the usual initial weight scale (applies on reset)
     train_size: int = 0  # the first N training images (0: all; applies on reset)
     label_noise: float = 0.0  # fraction of training labels flipped to another class (applies on reset)
-    target_error: float = 0.0  # a validation error to stop at (0: off); read by fit and the app's worker
+    target_error: float = 0.0  # a validation error to stop at (0: off); read by the run core
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            check_value(f.name, getattr(self, f.name))
 
     def validated(self, **changes: Any) -> HyperParams:
-        """A copy with ``changes`` applied; ValueError (one line) if any value is invalid."""
-        for name, value in changes.items():
-            check_value(name, value)
+        """A copy with ``changes`` applied; ValueError (one line) for an unknown name or an invalid value."""
+        for name in changes:
+            if name not in SPECS:
+                raise ValueError(f"unknown hyperparameter {name!r}")
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:

@@ -1,19 +1,20 @@
 """Minibatch SGD for the MLP, driven one step at a time.
 
 The trainer owns the model, the training order (a fresh permutation each epoch,
-gathered batch by batch into a preallocated buffer) and the momentum buffers. It
-accepts hyperparameter changes between steps, evaluates whole sets in large
-vectorised batches, and reports through return values and optional callbacks.
-It knows nothing of threads or the UI: the app's bridge drives ``step()``.
+gathered batch by batch into a preallocated buffer), the momentum buffers and the
+gradient rule (a backward-pass variant; any other rule plugs in as a ``CustomRule``).
+It accepts training settings between steps, evaluates whole sets in large vectorised
+batches, hands out its whole state (``run_state``) and continues one (``resume``).
+A run's life around it (epochs, evaluations, best validation, target, what waits for a
+reset, recording) is the run core's (``model.run``); it knows nothing of threads or the UI.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -21,10 +22,11 @@ from numpy.typing import NDArray
 from model.analysis import Misclassified, mistakes
 from model.augment import random_shift
 from model.config import ARCHITECTURE_FIELDS, SPECS, HyperParams
-from model.mlp import MLP, Grads, StepResult
+from model.mlp import MLP, Grads
 from model.schedule import lr_at
+from model.state import RunState, TrainState
 from model.training_set import training_rows, training_set
-from model.variants import AlignmentProbe, Exact, Variant, make_rule, variant_key
+from model.variants import AlignmentProbe, GradientRule, Variant, as_variant, make_rule, rule_for
 
 Array = NDArray[np.float32]
 Labels = NDArray[np.int64]
@@ -49,16 +51,6 @@ class RuleError(Exception):
     ``quiet``: the rule was stopped on purpose (the app is quitting): there is nothing to report."""
 
     quiet = False
-
-
-class GradientRule(Protocol):
-    """How a step turns a model and a minibatch into (loss, update direction).
-
-    The built-in rules are the backward-pass variants of ``model.variants`` (``Exact`` by
-    default), rebuilt from ``hp.variant``; any other object with this method is kept as given.
-    """
-
-    def loss_and_grads(self, model: MLP, X: Array, y: Labels, rng: np.random.Generator) -> StepResult: ...
 
 
 @dataclass(frozen=True)
@@ -93,45 +85,47 @@ class EvalMetrics:
         return self.results[name][0]
 
 
-@dataclass
-class TrainState:
-    """Progress counters (saved in checkpoints to resume)."""
-
-    step: int = 0
-    epoch: int = 0
-    position: int = 0  # index into the current epoch's permutation
-    examples_seen: int = 0
-
-
-@dataclass
 class Trainer:
     """Minibatch SGD with momentum, L2 weight decay and an LR schedule, in float32.
 
     train: (X (N, D) float32, y (N,) int), every row the run may train on; after a reset ``train``
     holds the part it does train on (``hp.train_size`` rows, ``hp.label_noise`` of their labels
     flipped) and ``source`` all of it. eval_sets: name -> (X, y), evaluated on demand.
-    The seed in ``hp`` fixes the initial weights, the shuffling, the flipped labels, any variant's
-    noise and the dropout masks, so the same seed gives the same numbers.
+    ``hp`` is the applied copy of the settings: what the live weights and training set were built
+    with and the next step uses. The seed in it fixes the initial weights, the shuffling, the
+    flipped labels, any variant's noise and the dropout masks, so the same seed gives the same
+    numbers. ``rule``: None follows ``hp.variant``; any ``GradientRule`` given (a student's own
+    backprop) is kept whatever ``hp.variant`` says. ``variant`` is the rule a step uses (a
+    ``CustomRule`` around a rule that is no variant).
     """
 
-    train: tuple[Array, Labels]
-    hp: HyperParams = field(default_factory=HyperParams)
-    eval_sets: dict[str, tuple[Array, Labels]] = field(default_factory=dict)
-    rule: GradientRule = field(default_factory=Exact)
-    on_step: list[Callable[[StepMetrics], Any]] = field(default_factory=list)
-    snapshot_every: int = 200  # steps between last-good snapshots (a cheap copy of weights + momentum)
-    angle_every: int = 10  # steps between alignment-angle probes (0: never)
-
-    def __post_init__(self) -> None:
-        self.source = self.train
+    def __init__(
+        self,
+        train: tuple[Array, Labels],
+        hp: HyperParams | None = None,
+        eval_sets: dict[str, tuple[Array, Labels]] | None = None,
+        rule: GradientRule | None = None,
+        snapshot_every: int = 200,
+        angle_every: int = 10,
+    ) -> None:
+        self.train = train
+        self.hp = hp if hp is not None else HyperParams()
+        self.eval_sets = eval_sets if eval_sets is not None else {}
+        self.snapshot_every = snapshot_every  # steps between last-good snapshots (a cheap copy of weights + momentum)
+        self.angle_every = angle_every  # steps between alignment-angle probes (0: never)
+        self.source = train
+        self.variant: Variant = make_rule(self.hp) if rule is None else as_variant(rule)
         self.reset()
 
     # ---- set-up --------------------------------------------------------------------
+    def use_rule(self, rule: GradientRule) -> None:
+        """Step with ``rule`` from the next step on (a variant, or any object with ``loss_and_grads``)."""
+        self.variant = rule_for(self.hp, as_variant(rule))
+
     def reset(self, hp: HyperParams | None = None) -> None:
-        """New weights, momentum and order from ``hp`` (default: the current one)."""
+        """New weights, momentum and order from ``hp`` (default: the current one), architecture included."""
         if hp is not None:
             self.hp = hp
-        self.built_from = self.hp  # the settings of the live weights (see pending_architecture)
         init_seq, order_seq, rule_seq, data_seq = np.random.SeedSequence(self.hp.seed).spawn(4)
         hp = self.hp
         self.train = training_set(*self.source, hp.train_size, hp.label_noise, np.random.default_rng(data_seq))
@@ -140,8 +134,8 @@ class Trainer:
         self.model = MLP(X.shape[1], hp.hidden, 10, hp.activation, rng, init_scale=hp.init_scale)
         self.order_rng = np.random.default_rng(order_seq)
         self.rule_rng = np.random.default_rng(rule_seq)
-        if isinstance(self.rule, Variant):  # follows hp.variant; a custom rule is kept
-            self.rule = make_rule(self.hp)
+        # a fresh rule: a variant starts afresh (its fixed draws come from the new rule_rng)
+        self.variant = rule_for(self.hp, self.variant if not self.variant.follows_settings else make_rule(self.hp))
         self._probe = AlignmentProbe()
         self.velocity: Grads = {k: np.zeros_like(v) for k, v in self.model.params.items()}
         self._update_scratch: Grads = {k: np.empty_like(v) for k, v in self.model.params.items()}
@@ -177,29 +171,23 @@ class Trainer:
         for k, v in self._snapshot["velocity"].items():
             np.copyto(self.velocity[k], v)
 
-    def update_hparams(self, **changes: Any) -> list[str]:
-        """Validate and apply ``changes``; returns the names that wait for ``reset`` (architecture)."""
+    def update_hparams(self, **changes: Any) -> None:
+        """``set_hparams`` with ``changes`` applied to the current settings (validated: ValueError)."""
         self.set_hparams(self.hp.validated(**changes))
-        return sorted(set(changes) & ARCHITECTURE_FIELDS)
 
     def set_hparams(self, hp: HyperParams) -> None:
-        """Train on with ``hp`` from the next step (already valid: HyperParams are built validated).
+        """Train on with ``hp`` from the next step.
 
-        Architecture fields wait for ``reset`` (see ``pending_architecture``); a new variant
-        setting rebuilds the rule, a new dropout rate does not (a variant's state is kept).
+        Its architecture fields (hidden, activation, seed) must be the live weights' (new ones
+        need ``reset(hp)``): ValueError otherwise, and nothing changes. A new variant setting
+        rebuilds the rule, a new dropout rate does not (a variant's state is kept).
         """
+        changed = [n for n in SPECS if n in ARCHITECTURE_FIELDS and getattr(hp, n) != getattr(self.hp, n)]
+        if changed:
+            raise ValueError(f"{', '.join(changed)} can only change with new weights (reset)")
         self.hp = hp
-        if isinstance(self.rule, Variant) and self.rule.key != variant_key(hp):
-            self.rule = make_rule(hp)
-        if isinstance(self.rule, Variant):
-            self.rule.dropout, self.rule.input_dropout = hp.dropout, hp.input_dropout
+        self.variant = rule_for(hp, self.variant)
         self.diverged = False  # a new setting deserves a new try
-
-    @property
-    def pending_architecture(self) -> list[str]:
-        """Architecture fields (hidden, activation, seed; in ``SPECS`` order) whose value differs
-        from the one the live weights were built with: they apply on ``reset``."""
-        return [n for n in SPECS if n in ARCHITECTURE_FIELDS and getattr(self.hp, n) != getattr(self.built_from, n)]
 
     # ---- training --------------------------------------------------------------------
     @property
@@ -244,9 +232,9 @@ class Trainer:
         """
         lr = self.lr
         Xb, yb = self._next_batch()
-        if isinstance(self.rule, Variant):  # for variants that keep something per training example
-            self.rule.rows, self.rule.n_rows = self._batch_rows, len(self.order)
-        loss, correct, grads = self.rule.loss_and_grads(self.model, Xb, yb, self.rule_rng)
+        rule = self.variant
+        rule.rows, rule.n_rows = self._batch_rows, len(self.order)  # for variants that keep something per example
+        loss, correct, grads = rule.loss_and_grads(self.model, Xb, yb, self.rule_rng)
         # db1 sums every row of delta1 and dW2 every hidden unit: a NaN/inf anywhere shows up there.
         finite = math.isfinite(loss) and all(np.isfinite(grads[k]).all() for k in ("b1", "W2", "b2"))
         if finite:
@@ -254,7 +242,7 @@ class Trainer:
         healthy = finite and self._loss_avg <= self.loss_limit and loss <= MAX_STEP_LOSS
         angles = None
         if healthy and self.angle_every and self.state.step % self.angle_every == 0:
-            if isinstance(self.rule, Exact) and not (self.hp.dropout or self.hp.input_dropout):
+            if rule.true_gradient:
                 # the true gradient: 0 degrees (the tests measure it), without a second pass (~half a step)
                 angles = dict.fromkeys(self._probe.layers, 0.0)
             else:
@@ -270,7 +258,7 @@ class Trainer:
             self._loss_avg = math.log(self.model.shape[2])
         self.state.step += 1
         self.state.examples_seen += len(yb)
-        metrics = StepMetrics(
+        return StepMetrics(
             self.state.step,
             self.epoch_float,
             self.state.examples_seen,
@@ -282,9 +270,6 @@ class Trainer:
             not healthy,
             correct,
         )
-        for callback in self.on_step:
-            callback(metrics)
-        return metrics
 
     def _apply(self, grads: Grads, lr: float) -> None:
         """v = mu v + (g + wd W); W -= lr v (in place; decay on weights, not biases); then
@@ -328,59 +313,52 @@ class Trainer:
         return metrics, wrong
 
     # ---- saving and resuming -----------------------------------------------------------
-    def state_dict(self) -> dict[str, Any]:
-        """Everything that decides the rest of this run, as plain values and arrays.
+    def run_state(self, meta: dict[str, Any] | None = None) -> RunState:
+        """Everything that decides the rest of this run (``meta``: what the run core adds).
 
-        Keys: ``hp`` (HyperParams), ``params`` and ``velocity`` (name -> array: W1 (H, D), b1 (H,),
-        W2 (K, H), b2 (K,)), ``order`` (N,) int64, ``counters`` (step, epoch, position,
-        examples_seen), ``rng`` (the bit-generator states of ``order_rng`` and ``rule_rng``) and
-        ``variant_state`` (name -> array, e.g. a fixed feedback matrix (K, H) or the ring of old
-        W2s). Arrays are the live ones, not copies: write them out before the next step.
+        The arrays are the live ones, not copies: write them out before the next step.
         """
-        return {
-            "hp": self.hp,
-            "params": dict(self.model.params),
-            "velocity": dict(self.velocity),
-            "order": self.order,
-            "counters": dict(vars(self.state)),
-            "rng": {"order": self.order_rng.bit_generator.state, "rule": self.rule_rng.bit_generator.state},
-            "variant_state": self.rule.state() if isinstance(self.rule, Variant) else {},
-        }
+        return RunState(
+            hp=self.hp,
+            params=dict(self.model.params),
+            velocity=dict(self.velocity),
+            order=self.order,
+            counters=TrainState(**vars(self.state)),
+            rng={"order": self.order_rng.bit_generator.state, "rule": self.rule_rng.bit_generator.state},
+            variant_state=self.variant.state(),
+            meta=dict(meta or {}),
+        )
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Continue the run ``state`` (from ``state_dict``) here, on this trainer's data.
+    def resume(self, state: RunState) -> None:
+        """Continue the run ``state`` here, on this trainer's data: weights, momentum, order,
+        counters, generators and the variant's state, with ``state.hp`` as the settings.
 
-        The architecture and every setting come from ``state``; the loaded weights become the
-        last-good snapshot, so a divergence right after resuming goes back to them, not to fresh
-        weights. ValueError (one line), with the trainer untouched, if ``state`` was made for
-        other data or outputs or its variant state does not fit.
+        The resumed weights become the last-good snapshot, so a divergence right after resuming
+        goes back to them, not to fresh weights. ValueError (one line), with the trainer
+        untouched, if ``state`` was made for other data or outputs or its variant state does
+        not fit. (A state read from a checkpoint was checked in itself when it was read.)
         """
-        hp: HyperParams = state["hp"]
-        params, order = state["params"], state["order"]
         X, _ = self.train
-        n = training_rows(len(self.source[0]), hp.train_size)
-        if len(order) != n:
-            raise ValueError(f"was made on {len(order)} training examples, not {n}")
-        (H, D), K = params["W1"].shape, params["W2"].shape[0]
+        D, H, K = state.shape
+        n = training_rows(len(self.source[0]), state.hp.train_size)
+        if len(state.order) != n:
+            raise ValueError(f"was made on {len(state.order)} training examples, not {n}")
         if X.shape[1] != D or self.model.shape[2] != K:
             raise ValueError(f"has {D} inputs and {K} classes, the trainer {X.shape[1]} and {self.model.shape[2]}")
-        rule: Variant | None = None
-        if isinstance(self.rule, Variant):  # a custom rule is kept and has no state
-            rule = make_rule(hp)
-            try:
-                rule.load_state(state["variant_state"], (K, H))
-            except ValueError as exc:
-                raise ValueError(f"{hp.variant} state: {exc}") from None
-        self.reset(hp)
-        if rule is not None:
-            self.rule = rule
-        self.model.set_params(params)
-        for name, v in state["velocity"].items():
+        rule = make_rule(state.hp) if self.variant.follows_settings else self.variant
+        try:
+            rule.load_state(state.variant_state, (K, H))
+        except ValueError as exc:
+            raise ValueError(f"{state.hp.variant} state: {exc}") from None
+        self.reset(state.hp)
+        self.variant = rule_for(state.hp, rule)
+        self.model.set_params(state.params)
+        for name, v in state.velocity.items():
             np.copyto(self.velocity[name], v)
-        self.order = np.array(order, np.int64)
-        self.state = TrainState(**state["counters"])
-        self.order_rng.bit_generator.state = state["rng"]["order"]
-        self.rule_rng.bit_generator.state = state["rng"]["rule"]
+        self.order = np.array(state.order, np.int64)
+        self.state = TrainState(**vars(state.counters))
+        self.order_rng.bit_generator.state = state.rng["order"]
+        self.rule_rng.bit_generator.state = state.rng["rule"]
         self._take_snapshot()
 
 

@@ -33,8 +33,9 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
@@ -50,6 +51,14 @@ from model.threads import set_blas_threads
 # 0.05 s test took 4.7 s of CPU). Tests of the thread setting itself change it with monkeypatch.
 set_blas_threads(1)
 os.environ["MNIST_TUI_THREADS"] = "1"
+
+if TYPE_CHECKING:
+    from model.run import RunOutcome
+    from model.runs import RunRecorder
+    from model.trainer import Trainer
+    from tui.app import MnistApp
+    from tui.session.bridge import TrainingBridge
+    from tui.session.events import WorkerEvent
 
 # CI replays the same examples every run (a red build must be reproducible); locally
 # every run explores new ones. The databases of found failures replay them either way.
@@ -130,7 +139,45 @@ def headless_env(tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.delenv("MNIST_TUI_DATA", raising=False)
 
 
+def train_to_end(trainer: Trainer, **policy: Any) -> RunOutcome:
+    """Train ``trainer`` through the run core until its epochs are done (or it diverges); the outcome."""
+    from model.run import Policy, Run
+
+    run = Run(trainer, policy=Policy(**policy))
+    run.train()
+    return run.close()
+
+
+def bridge_for(
+    trainer: Trainer,
+    post: Callable[[WorkerEvent], object],
+    *,
+    paused: bool = False,
+    recorder: RunRecorder | None = None,
+) -> TrainingBridge:
+    """The app's worker around a run of ``trainer`` (as the app opens it: misclassified digits
+    collected), not started."""
+    from model.run import Policy, Run
+    from tui.session.bridge import TrainingBridge
+
+    return TrainingBridge(Run(trainer, policy=Policy(mistakes=True), recorder=recorder, paused=paused), post)
+
+
 # ---- app tests ---------------------------------------------------------------------------
+
+
+def new_app(hp: Any = None, data: Any = None, *, start_training: bool = True, **config: Any) -> MnistApp:
+    """``MnistApp`` on ``data`` (None: the loader) with ``AppConfig(hp, **config)``; without
+    ``start_training`` everything is built but no training thread starts (layout snapshots)."""
+    from model.config import HyperParams
+    from tui.app import MnistApp, idle_session, start_session
+    from tui.session.config import AppConfig
+
+    for key in ("runs", "sandbox", "tensorboard", "autosave_dir"):
+        if isinstance(config.get(key), str):
+            config[key] = Path(config[key])
+    session = start_session if start_training else idle_session
+    return MnistApp(AppConfig(hp if hp is not None else HyperParams(), **config), data=data, session=session)
 
 
 @pytest.fixture
@@ -155,6 +202,28 @@ async def wait_for(pilot: Pilot[Any], predicate: Callable[[], object], timeout: 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what or predicate}")
         await pilot.pause(0.02)
+
+
+@dataclass(frozen=True)
+class Said:
+    """One notification an app showed."""
+
+    message: str
+    severity: str
+
+
+def notices(app: Any) -> list[Said]:
+    """Every notification ``app`` shows from now on, kept. Textual's own list drops one when it
+    expires, which a loaded machine can let happen before the test looks: wait on this instead."""
+    said: list[Said] = []
+    notify = app.notify
+
+    def recording(message: str, *args: Any, **kwargs: Any) -> None:
+        said.append(Said(str(message), str(kwargs.get("severity", "information"))))
+        notify(message, *args, **kwargs)
+
+    app.notify = recording
+    return said
 
 
 def wait_until(predicate: Callable[[], object], timeout: float = 60.0, what: str = "") -> None:

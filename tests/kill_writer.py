@@ -49,13 +49,13 @@ Saver = Callable[[Path, Trainer, dict[str, int]], object]
 
 def atomic_save(path: Path, trainer: Trainer, meta: dict[str, int]) -> object:
     """The real thing: ``model.checkpoint.save_checkpoint``."""
-    return save_checkpoint(path, trainer, meta=meta)
+    return save_checkpoint(path, trainer.run_state(meta))
 
 
 def naive_save(path: Path, trainer: Trainer, meta: dict[str, int]) -> object:
     """A control that rewrites the file in place, as ``np.savez(path, ...)`` would."""
     staged = path.with_name(".staged.npz")
-    data = save_checkpoint(staged, trainer, meta=meta).read_bytes()
+    data = save_checkpoint(staged, trainer.run_state(meta)).read_bytes()
     with open(path, "wb") as f:  # truncates the old checkpoint, then writes the new one
         for start in range(0, len(data), 1 << 16):
             f.write(data[start : start + (1 << 16)])

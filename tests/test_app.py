@@ -12,13 +12,14 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import wait_for
+from conftest import new_app, notices, wait_for
 from textual import events
 from textual.pilot import Pilot
 from textual.widgets import Input
 
 from model.config import SPECS, HyperParams
 from model.data import DataError
+from model.run.events import Stepped
 from tui.app import GC_THRESHOLDS, MnistApp
 from tui.screens.help import HelpScreen
 from tui.screens.loading import LoadingScreen
@@ -44,7 +45,7 @@ def our_threads() -> list[threading.Thread]:
 
 def make_app(tiny: Any, running: bool = False, **kwargs: Any) -> MnistApp:
     """The app on ``tiny``; paused unless ``running`` (a tiny model's worker competes for the GIL)."""
-    return MnistApp(kwargs.pop("hp", HP), data=tiny, start_paused=not running, **kwargs)
+    return new_app(kwargs.pop("hp", HP), data=tiny, start_paused=not running, **kwargs)
 
 
 async def focus_field(pilot: Pilot[Any], name: str) -> FieldInput:
@@ -84,7 +85,7 @@ async def test_lr_typed_mid_run_reaches_the_worker(tiny_mnist: Any) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: app.bridge.trainer.state.step > 0, what="first step")
         steps: list[Any] = []
-        app.bridge.trainer.on_step.append(steps.append)  # the worker calls it after each step
+        app.bridge.run.listen(lambda e: steps.append(e.metrics) if isinstance(e, Stepped) else None)  # after each step
         field = await focus_field(pilot, "lr")
         await pilot.press(*"0.01", "enter")
         await wait_for(pilot, lambda: app.bridge.hp.lr == 0.01, what="lr committed")
@@ -101,7 +102,7 @@ async def test_change_applies_at_the_very_next_step(tiny_mnist: Any) -> None:
         await pilot.press(*"0.02", "enter", "escape")
         await wait_for(pilot, lambda: app.bridge.trainer.hp.lr == 0.02, what="hp handed over")
         steps: list[Any] = []
-        app.bridge.trainer.on_step.append(steps.append)
+        app.bridge.run.listen(lambda e: steps.append(e.metrics) if isinstance(e, Stepped) else None)
         await pilot.press("n")
         await wait_for(pilot, lambda: len(steps) > 0, what="one step")
         assert steps[0].step == 1 and steps[0].lr == 0.02
@@ -313,9 +314,9 @@ async def test_n_takes_exactly_one_step_and_only_while_paused(tiny_mnist: Any) -
     app = make_app(tiny_mnist, running=True)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: app.bridge.trainer.state.step > 0)
-        assert app.main.check_action("step", ()) is None  # greyed out while running
+        assert app.main.check_action("run", ("step",)) is None  # greyed out while running
         await pause_and_settle(pilot)
-        assert app.main.check_action("step", ()) is True
+        assert app.main.check_action("run", ("step",)) is True
         steps = app.bridge.trainer.state.step
         await pilot.press("n")
         await wait_for(pilot, lambda: app.bridge.trainer.state.step == steps + 1, what="one step")
@@ -374,6 +375,7 @@ async def test_loading_a_bad_file_keeps_the_run(tiny_mnist: Any, tmp_path: Path,
     else:
         bad.write_bytes(b"not a checkpoint")
     app = make_app(tiny_mnist)
+    said = notices(app)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("n", "n")
         await wait_for(pilot, lambda: app.bridge.trainer.state.step == 2)
@@ -382,8 +384,8 @@ async def test_loading_a_bad_file_keeps_the_run(tiny_mnist: Any, tmp_path: Path,
         await wait_for(pilot, lambda: isinstance(app.screen, PathPrompt), what="load prompt")
         app.screen.query_one(Input).value = str(bad)
         await pilot.press("enter")
-        await wait_for(pilot, lambda: any("bad.npz" in n.message for n in app._notifications), what="notice")
-        note = next(n for n in app._notifications if "bad.npz" in n.message)
+        await wait_for(pilot, lambda: any("bad.npz" in n.message for n in said), what="notice")
+        note = next(n for n in said if "bad.npz" in n.message)
         assert note.severity == "error" and "\n" not in note.message
         assert app.bridge.trainer.state.step == 2
         np.testing.assert_array_equal(app.bridge.trainer.model.W1, W1)
@@ -405,23 +407,23 @@ async def test_g_runs_the_gradient_check_without_stopping_training(tiny_mnist: A
 class NaNRule:
     """A gradient rule whose loss is not finite, as in a run that blew up."""
 
-    def loss_and_grads(self, model: Any, X: Any, y: Any, rng: Any) -> tuple[float, int, Any]:
+    def loss_and_grads(self, model: Any, X: Any, y: Any, rng: Any) -> Any:
         _, _, grads = model.loss_and_grads(X, y)
         return float("nan"), 0, grads
 
 
 async def test_diverging_run_pauses_and_says_so(tiny_mnist: Any) -> None:
     app = make_app(tiny_mnist)
+    said = notices(app)
     async with app.run_test(size=SIZE) as pilot:
-        app.bridge.trainer.rule = NaNRule()  # safe: the worker is paused
+        app.bridge.trainer.use_rule(NaNRule())  # safe: the worker is paused
         W1 = app.bridge.trainer.model.W1.copy()
         await pilot.press("space")
         await wait_for(pilot, lambda: app.main.status.status.state == "diverged", what="divergence")
         assert app.bridge.paused and app.bridge.trainer.state.step == 1
         np.testing.assert_array_equal(app.bridge.trainer.model.W1, W1)  # the update was skipped
-        said = "lower the learning rate"
-        await wait_for(pilot, lambda: any(said in n.message for n in app._notifications), what="the notice")
-        assert app.main.check_action("resume", ()) is True and app.main.check_action("pause", ()) is False
+        await wait_for(pilot, lambda: any("lower the learning rate" in n.message for n in said), what="the notice")
+        assert app.main.check_action("run", ("resume",)) is True and app.main.check_action("run", ("pause",)) is False
 
 
 async def test_question_mark_opens_help_listing_every_binding(tiny_mnist: Any) -> None:
@@ -534,7 +536,7 @@ async def test_loader_progress_then_main_screen(tiny_mnist: Any, monkeypatch: py
         return tiny_mnist
 
     monkeypatch.setattr("model.data.load_mnist", fake_load)
-    app = MnistApp(HP, data_path="somewhere")
+    app = new_app(HP, data_path="somewhere")
     async with app.run_test(size=SIZE) as pilot:
         assert isinstance(app.screen, LoadingScreen)
 
@@ -555,7 +557,7 @@ async def test_data_failure_shows_reason_and_exits_with_2(monkeypatch: pytest.Mo
         raise DataError("/nowhere/mnist.pkl.gz: does not exist; pass --data PATH to a good copy")
 
     monkeypatch.setattr("model.data.load_mnist", broken)
-    app = MnistApp(HP, data_path="/nowhere/mnist.pkl.gz")
+    app = new_app(HP, data_path="/nowhere/mnist.pkl.gz")
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: app.failed, what="failure")
         assert "does not exist" in str(app.screen.query_one("#loading-text").render())
@@ -571,9 +573,9 @@ async def test_resume_continues_a_saved_run(tiny_mnist: Any, tmp_path: Path, mon
     trainer = make_trainer(HP.validated(hidden=12), tiny_mnist)
     for _ in range(5):
         trainer.step()
-    save_checkpoint(tmp_path / "r.npz", trainer)
+    save_checkpoint(tmp_path / "r.npz", trainer.run_state())
     monkeypatch.setattr("model.data.load_mnist", lambda path, progress=None: tiny_mnist)
-    app = MnistApp(HP, data_path="x", resume=str(tmp_path / "r.npz"), start_paused=True)
+    app = new_app(HP, data_path="x", resume=str(tmp_path / "r.npz"), start_paused=True)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: app.bridge is not None, what="main screen")
         assert app.bridge.trainer.state.step == 5 and app.bridge.trainer.model.shape[1] == 12
@@ -680,8 +682,7 @@ async def test_4_shows_the_angle_chart_on_its_own_tab(tiny_mnist: Any) -> None:
 
 @pytest.mark.parametrize("where", ["field", "save prompt", "help"])
 async def test_ctrl_c_quits_from_anywhere_with_the_autosave(tiny_mnist: Any, tmp_path: Path, where: str) -> None:
-    auto = tmp_path / "autosave.npz"
-    app = MnistApp(HP, data=tiny_mnist, autosave=str(auto))
+    app = new_app(HP, data=tiny_mnist, runs=tmp_path / "runs")
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: app.bridge is not None and app.bridge.trainer.state.step > 5, what="training")
         if where == "field":
@@ -695,7 +696,8 @@ async def test_ctrl_c_quits_from_anywhere_with_the_autosave(tiny_mnist: Any, tmp
             await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), what="help")
         await pilot.press("ctrl+c")
         await wait_for(pilot, lambda: not app.is_running, what="quit")
-    assert app.return_code == 0 and auto.exists()
+    auto = app.live_run.recorder.checkpoint  # the autosave: the run's record keeps its final checkpoint
+    assert app.return_code == 0 and auto is not None and auto.exists() and str(auto) in app.autosave_note
 
 
 async def test_reset_refreshes_the_digits_and_marks_the_gradient_check_stale(tiny_mnist: Any) -> None:
@@ -747,7 +749,7 @@ async def test_a_long_field_error_wraps_whole_and_clears_when_the_field_is_left(
 
 
 async def test_the_longest_variant_name_shows_whole_at_80_columns(tiny_mnist: Any) -> None:
-    app = MnistApp(HP.validated(variant="round-forward-backward"), data=tiny_mnist, start_training=False)
+    app = new_app(HP.validated(variant="round-forward-backward"), data=tiny_mnist, start_training=False)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         field = app.main.controls.field("variant")

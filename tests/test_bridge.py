@@ -11,12 +11,11 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import wait_until
+from conftest import bridge_for, wait_until
 
 from model.config import HyperParams
 from model.data import MNIST
 from model.trainer import make_trainer
-from tui.session.bridge import TrainingBridge
 from tui.session.events import Evaluated, HParamsApplied, Notice, RunReset, TrainProgress, TrainStatus, WorkerEvent
 
 HP = HyperParams(hidden=16, batch_size=32, epochs=10_000, lr=0.05)
@@ -44,7 +43,7 @@ class Recorder:
 @pytest.fixture
 def running(tiny_mnist: MNIST) -> Any:
     posted = Recorder()
-    bridge = TrainingBridge(make_trainer(HP, tiny_mnist), posted, start_paused=True)
+    bridge = bridge_for(make_trainer(HP, tiny_mnist), posted, paused=True)
     bridge.start()
     yield bridge, posted
     assert bridge.stop() and not bridge.alive
@@ -77,7 +76,7 @@ def test_a_field_change_reaches_the_trainer_and_architecture_waits_for_reset(run
     assert posted.of(HParamsApplied)[-1].pending == ("hidden",) and bridge.trainer.model.shape[1] == 16
     bridge.reset()
     posted.wait(lambda: posted.of(RunReset), "reset")
-    assert bridge.trainer.model.shape[1] == 8 and bridge.trainer.pending_architecture == []
+    assert bridge.trainer.model.shape[1] == 8 and bridge.run.pending == ()
 
 
 def test_one_evaluation_gives_the_errors_and_the_mistakes_of_the_same_pass(running: Any, tiny_mnist: MNIST) -> None:
@@ -102,7 +101,7 @@ def test_the_worker_side_imports_no_textual() -> None:
 
 def test_finishing_is_its_own_state_and_continuing_says_how_far(tiny_mnist: MNIST) -> None:
     posted = Recorder()
-    bridge = TrainingBridge(make_trainer(HP.validated(epochs=2), tiny_mnist), posted)
+    bridge = bridge_for(make_trainer(HP.validated(epochs=2), tiny_mnist), posted)
     bridge.start()
     try:
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import wait_until
+from conftest import bridge_for, new_app, wait_until
 from test_bridge import Recorder
 
 from model.config import HyperParams
 from model.data import MNIST
 from model.runs import RunRecorder, list_run_dirs, read_run, summarize
 from model.trainer import make_trainer
-from tui.session.bridge import TrainingBridge
 from tui.session.events import Evaluated, HParamsApplied, Notice, RunReset, TrainProgress
 
 HP = HyperParams(hidden=16, batch_size=32, epochs=10_000, lr=0.05)
@@ -22,7 +21,7 @@ def test_worker_records_changes_with_old_new_and_step(tiny_mnist: MNIST, tmp_pat
     trainer = make_trainer(HP, tiny_mnist)
     recorder = RunRecorder.start(tmp_path, trainer, source="app")
     posted = Recorder()
-    bridge = TrainingBridge(trainer, posted, start_paused=False, recorder=recorder)
+    bridge = bridge_for(trainer, posted, paused=False, recorder=recorder)
     bridge.start()
     try:
         wait_until(lambda: trainer.state.step > 30, what="steps")
@@ -62,7 +61,7 @@ def test_an_unwritable_record_is_one_notice(tiny_mnist: MNIST, tmp_path: Path) -
     trainer = make_trainer(HP, tiny_mnist)
     recorder = RunRecorder.start(blocker / "runs", trainer, source="app")  # cannot be made: warns later
     posted = Recorder()
-    bridge = TrainingBridge(trainer, posted, recorder=recorder)
+    bridge = bridge_for(trainer, posted, recorder=recorder)
     bridge.start()
     try:
         wait_until(lambda: trainer.state.step > 30, what="training goes on")
@@ -78,10 +77,8 @@ async def test_the_app_records_its_run(
     """The real app hands its worker a recorder: quitting leaves a finished record with the pause."""
     from conftest import wait_for
 
-    from tui.app import MnistApp
-
     monkeypatch.setenv("MNIST_TUI_RUNS", str(tmp_path))
-    app = MnistApp(HP, data=tiny_mnist, start_paused=False)
+    app = new_app(HP, data=tiny_mnist, start_paused=False)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: app.bridge is not None and app.bridge.trainer.state.step > 20)
         await pilot.press("space")

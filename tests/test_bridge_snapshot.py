@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from conftest import wait_until
+from conftest import bridge_for, wait_until
 
 from model.config import HyperParams
 from model.trainer import Trainer
@@ -18,7 +18,7 @@ def _bridge(variant: str, posted: list[object]) -> TrainingBridge:
     X = rng.random((64, 20), dtype=np.float32)
     y = rng.integers(0, 10, 64)
     hp = HyperParams(hidden=8, batch_size=16, variant=variant, epochs=50)
-    return TrainingBridge(Trainer((X, y), hp), posted.append, start_paused=True)
+    return bridge_for(Trainer((X, y), hp), posted.append, paused=True)
 
 
 def test_a_snapshot_is_a_copy_of_the_weights_taken_between_steps() -> None:
@@ -51,7 +51,7 @@ def test_a_random_feedback_snapshot_carries_its_matrix() -> None:
         bridge.snapshot()
         wait_until(lambda: any(isinstance(e, WeightsSnapshot) for e in posted), what="a snapshot")
         snap = next(e for e in posted if isinstance(e, WeightsSnapshot))
-        rule: Any = bridge.trainer.rule  # a feedback variant: it carries B
+        rule: Any = bridge.trainer.variant  # a feedback variant: it carries B
         np.testing.assert_array_equal(snap.feedback, rule.feedback)
         assert snap.feedback.shape == snap.params["W2"].shape
     finally:

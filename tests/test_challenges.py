@@ -104,7 +104,7 @@ def test_in_words() -> None:
     assert "400,000 training examples in all" in limits_text(get_challenge("speedrun").limits)
     text = solved_text(c.goal, ev(0.0291, 2.0, total=150_000, dead=0.02, seg=1))
     assert text.startswith("valid 2.91% < 3.00%, dead 2.0% < 5% (test 3.11%) at epoch 2.00")
-    assert "150.0k in all" in text
+    assert "150,000 in all" in text
 
 
 # ---- the tracker --------------------------------------------------------------------------------

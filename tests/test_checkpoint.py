@@ -46,7 +46,7 @@ def good(tmp_path: Path, data: tuple[np.ndarray, np.ndarray]) -> Path:
     t = small_trainer(data)
     for _ in range(7):
         t.step()
-    return save_checkpoint(tmp_path / "good.npz", t)
+    return save_checkpoint(tmp_path / "good.npz", t.run_state())
 
 
 def assert_same_run(a: Trainer, b: Trainer) -> None:
@@ -87,9 +87,9 @@ def test_resume_reproduces_the_uninterrupted_run_bit_for_bit(
     first = small_trainer(data, **changes)
     for _ in range(k):
         first.step()
-    path = save_checkpoint(tmp_path / "run.npz", first)
+    path = save_checkpoint(tmp_path / "run.npz", first.run_state())
     resumed = Trainer(data, HyperParams(hidden=3))  # different architecture: everything comes from the file
-    load_checkpoint(path).apply_to(resumed)
+    resumed.resume(load_checkpoint(path))
     for _ in range(more):
         resumed.step()
     assert_same_run(straight, resumed)
@@ -101,9 +101,9 @@ def test_divergence_right_after_resume_restores_the_resumed_weights(
     t = small_trainer(data)
     for _ in range(12):
         t.step()
-    path = save_checkpoint(tmp_path / "run.npz", t)
+    path = save_checkpoint(tmp_path / "run.npz", t.run_state())
     resumed = small_trainer(data, seed=5)
-    load_checkpoint(path).apply_to(resumed)
+    resumed.resume(load_checkpoint(path))
     saved = {k: v.copy() for k, v in resumed.model.params.items()}
     resumed.update_hparams(lr=1000.0)
     for _ in range(5):
@@ -114,15 +114,15 @@ def test_divergence_right_after_resume_restores_the_resumed_weights(
         np.testing.assert_array_equal(resumed.model.params[name], value)
 
 
-def test_apply_to_other_data_leaves_the_trainer_untouched(good: Path, data: tuple[np.ndarray, np.ndarray]) -> None:
+def test_resuming_on_other_data_leaves_the_trainer_untouched(good: Path, data: tuple[np.ndarray, np.ndarray]) -> None:
     other = Trainer((data[0][:, :100].copy(), data[1]), HyperParams(hidden=4))
     before = other.model.W1.copy()
-    with pytest.raises(CheckpointError, match="inputs"):
-        load_checkpoint(good).apply_to(other)
+    with pytest.raises(ValueError, match="inputs"):
+        other.resume(load_checkpoint(good))
     np.testing.assert_array_equal(other.model.W1, before)
     fewer = Trainer((data[0][:50], data[1][:50]), HyperParams(hidden=4))
-    with pytest.raises(CheckpointError, match="training examples"):
-        load_checkpoint(good).apply_to(fewer)
+    with pytest.raises(ValueError, match="training examples"):
+        fewer.resume(load_checkpoint(good))
 
 
 # ---- SIGKILL while writing ------------------------------------------------------------------
@@ -180,7 +180,7 @@ def bad_files(
     tmp = tmp_path_factory.mktemp("bad")
     t = small_trainer(data)
     t.step()
-    good = save_checkpoint(tmp / "good.npz", t)
+    good = save_checkpoint(tmp / "good.npz", t.run_state())
     raw = good.read_bytes()
     a = _arrays(good)
     out: dict[str, tuple[Path, str]] = {}
@@ -266,7 +266,7 @@ def test_save_into_a_missing_or_blocked_folder_is_one_line(tmp_path: Path, data:
     t = small_trainer(data)  # type: ignore[arg-type]
     (tmp_path / "file").write_text("x")
     with pytest.raises(CheckpointError, match="cannot write checkpoint"):
-        save_checkpoint(tmp_path / "file" / "run.npz", t)
+        save_checkpoint(tmp_path / "file" / "run.npz", t.run_state())
     assert list(tmp_path.iterdir()) == [tmp_path / "file"]  # no temp file left behind
 
 
@@ -313,7 +313,7 @@ def test_commands_refuse_bad_checkpoints(
 def good_bytes(tmp_path_factory: pytest.TempPathFactory, data: tuple[np.ndarray, np.ndarray]) -> bytes:
     t = small_trainer(data, hidden=4)
     t.step()
-    return save_checkpoint(tmp_path_factory.mktemp("ck") / "g.npz", t).read_bytes()
+    return save_checkpoint(tmp_path_factory.mktemp("ck") / "g.npz", t.run_state()).read_bytes()
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -362,7 +362,7 @@ def test_fuzz_run_information_only_raises_checkpoint_error(
         assert "\n" not in str(exc)
         return
     t = Trainer((np.zeros((N, D), np.float32), np.zeros(N, np.int64)), HyperParams(hidden=2))
-    ckpt.apply_to(t)  # whatever loads must also resume
+    t.resume(ckpt)  # whatever loads must also resume
     assert np.isfinite(t.step().loss)
 
 
@@ -376,7 +376,7 @@ def test_saved_checkpoint_follows_the_umask_and_clears_stale_temps(
     fresh.write_bytes(b"a save in progress")
     old = os.umask(0o022)
     try:
-        path = save_checkpoint(tmp_path / "run.npz", small_trainer(data))
+        path = save_checkpoint(tmp_path / "run.npz", small_trainer(data).run_state())
     finally:
         os.umask(old)
     assert path.stat().st_mode & 0o777 == 0o644
@@ -384,12 +384,24 @@ def test_saved_checkpoint_follows_the_umask_and_clears_stale_temps(
     load_checkpoint(path)
 
 
-def test_a_folder_or_a_file_in_the_way_is_refused_in_words(tmp_path: Path) -> None:
+def test_saving_never_touches_the_process_umask(
+    tmp_path: Path, data: tuple[np.ndarray, np.ndarray], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Setting the umask to read it is process-wide: a thread creating a file meanwhile would get 0666."""
+
+    def umask(mask: int) -> int:
+        raise AssertionError(f"os.umask({mask:o}) called while saving")
+
+    monkeypatch.setattr(os, "umask", umask)
+    load_checkpoint(save_checkpoint(tmp_path / "run.npz", small_trainer(data).run_state()))
+
+
+def test_a_folder_means_a_new_file_in_it_and_a_file_in_the_way_is_refused_in_words(tmp_path: Path) -> None:
     t = Trainer((np.zeros((30, 20), np.float32), np.arange(30) % 10), HyperParams(hidden=4))
     (tmp_path / "runs").mkdir()
     (tmp_path / "notes").write_text("x")
-    with pytest.raises(CheckpointError, match=r"runs: it is a folder; name a file in it, e\.g\. .*runs/run\.npz"):
-        save_checkpoint(tmp_path / "runs", t)
+    written = save_checkpoint(tmp_path / "runs", t.run_state())  # the one rule: a folder takes a new file
+    assert written.parent == tmp_path / "runs" and written.name.startswith("mnist-tui-") and written.suffix == ".npz"
     with pytest.raises(CheckpointError, match=r"notes is a file, not a folder"):
-        save_checkpoint(tmp_path / "notes" / "deeper" / "run.npz", t)
+        save_checkpoint(tmp_path / "notes" / "deeper" / "run.npz", t.run_state())
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes", "runs"]  # nothing written beside them

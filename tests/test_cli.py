@@ -48,7 +48,7 @@ def files(tmp_path_factory: pytest.TempPathFactory, tiny_mnist: MNIST) -> dict[s
     np.savez(d / "shapes.npz", x_train=np.zeros((10, 5), np.uint8), y_train=np.zeros(10), x_test=x, y_test=y)
     out["shapes.npz"] = d / "shapes.npz"
     trainer = Trainer((m.train_x, m.train_y), HyperParams(hidden=8))
-    out["checkpoint"] = save_checkpoint(d / "run.npz", trainer)
+    out["checkpoint"] = save_checkpoint(d / "run.npz", trainer.run_state())
     return out
 
 
@@ -213,11 +213,14 @@ def test_bad_save_targets_fail_before_training(
     base = ["train", "--data", str(good), "--epochs", "1", "--hidden", "8"]
     (tmp_path / "folder").mkdir()
     (tmp_path / "plain").write_text("x")
-    run_fails([*base, "--save", str(tmp_path / "folder")], capsys, "is a directory")
-    run_fails([*base, "--save", str(tmp_path / "plain" / "run.npz")], capsys, "is not a directory")
+    run_fails([*base, "--save", str(tmp_path / "plain" / "run.npz")], capsys, "is a file, not a folder")
     run_fails([*base, "--save", str(good)], capsys, "refusing to overwrite")
     assert good.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["folder", "plain"]  # nothing written anywhere
+    assert exit_status([*base, "--save", str(tmp_path / "folder")]) == 0  # a folder: a new file in it, as in the app
+    (saved,) = (tmp_path / "folder").iterdir()
+    assert saved.name.startswith("mnist-tui-") and saved.suffix == ".npz"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder", "plain"]  # never a folder.npz beside it
 
 
 def test_resume_with_preset_is_refused(
@@ -251,7 +254,7 @@ def test_checkpoint_for_other_inputs(
     files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     t = Trainer((np.zeros((30, 100), np.float32), np.arange(30) % 10), HyperParams(hidden=4))
-    ck = save_checkpoint(tmp_path / "small.npz", t)
+    ck = save_checkpoint(tmp_path / "small.npz", t.run_state())
     run_fails(["evaluate", str(ck), "--data", str(files["good"])], capsys, "expects 100 inputs")
     run_fails(["train", "--resume", str(ck), "--data", str(files["good"])], capsys, "training examples")
 

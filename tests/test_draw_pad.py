@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import wait_for
+from conftest import new_app, wait_for
 from textual import events
 from textual.pilot import Pilot
 
@@ -32,7 +32,7 @@ def _fast(fast_pilot: None) -> None:
 
 
 def make_app(tiny: Any, running: bool = False) -> MnistApp:
-    return MnistApp(HP, data=tiny, start_paused=not running)
+    return new_app(HP, data=tiny, start_paused=not running)
 
 
 async def open_pad(pilot: Pilot[Any]) -> DrawPadScreen:
@@ -158,7 +158,7 @@ async def test_the_pad_follows_the_live_model_while_training_goes_on(tiny_mnist:
         pad.canvas.state.stamp_cursor()
         await pilot.press("escape")
         await wait_for(pilot, lambda: app.screen is app.main, what="back on the training screen")
-        assert not app.main.weight_listeners  # the pad unsubscribed
+        assert not app.main.host.weight_listeners  # the pad unsubscribed
         await pilot.press("p")
         await wait_for(pilot, lambda: isinstance(app.screen, DrawPadScreen), what="the pad again")
         again = app.screen
@@ -245,7 +245,7 @@ async def test_digits_evaluated_under_the_pad_are_shown_on_the_way_back(tiny_mni
         first = main.digits.result
         await open_pad(pilot)
         app.bridge.evaluate()
-        await wait_for(pilot, lambda: main._digits_pending is not None, what="new digits while the pad is open")
+        await wait_for(pilot, lambda: main.feed.digits_pending is not None, what="new digits while the pad is open")
         assert main.digits.result is first  # not redrawn under the pad
         await pilot.press("escape")
         await wait_for(pilot, lambda: main.digits.result is not first, what="the new digits shown on return")

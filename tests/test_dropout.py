@@ -166,7 +166,7 @@ def test_resume_with_dropout_reproduces_the_uninterrupted_run(tmp_path: Path) ->
     for _ in range(5):
         first.step()
     resumed = trainer()
-    load_checkpoint(save_checkpoint(tmp_path / "run.npz", first)).apply_to(resumed)
+    resumed.resume(load_checkpoint(save_checkpoint(tmp_path / "run.npz", first.run_state())))
     assert resumed.hp.dropout == 0.5 and resumed.hp.input_dropout == 0.2
     for _ in range(7):
         resumed.step()
@@ -176,7 +176,7 @@ def test_resume_with_dropout_reproduces_the_uninterrupted_run(tmp_path: Path) ->
 
 def test_changing_dropout_keeps_the_variant_and_applies_next_step() -> None:
     t = trainer(variant="stale", stale_k=3)
-    rule = t.rule
+    rule = t.variant
     assert isinstance(rule, StaleWeights)
     masks = record_masks(rule)
     for _ in range(4):
@@ -185,7 +185,7 @@ def test_changing_dropout_keeps_the_variant_and_applies_next_step() -> None:
     ring = rule.ring
     t.update_hparams(dropout=0.5)
     t.step()
-    assert t.rule is rule and rule.dropout == 0.5 and rule.ring is ring  # the stale ring is kept
+    assert t.variant is rule and rule.dropout == 0.5 and rule.ring is ring  # the stale ring is kept
     assert set(masks[-1]) == {"m_h"} and (masks[-1]["m_h"] == 0).any()
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import wait_for
+from conftest import notices, wait_for
 from exercise_code import solution, write
 from rich.console import Console
 from textual.widgets import Static
@@ -26,6 +26,7 @@ from model.mlp import MLP
 from tui.app import MnistApp
 from tui.cli import main
 from tui.screens.exercise import ExerciseScreen
+from tui.session.config import AppConfig
 from tui.session.student import StudentSession
 
 pytestmark = pytest.mark.slow  # every test starts a child process for the student's code
@@ -43,7 +44,7 @@ def _fast(fast_pilot: None) -> None:
 def student_app(tmp_path: Path, tiny: Any, text: str, running: bool = True) -> MnistApp:
     path = write(tmp_path, text)
     student = StudentSession.open(str(path), HP.hidden, HP.batch_size, str(tmp_path / "prints.txt"))
-    return MnistApp(HP, data=tiny, start_paused=not running, student=student)
+    return MnistApp(AppConfig(HP, start_paused=not running), student, data=tiny)
 
 
 def plain(renderable: Any) -> str:
@@ -100,13 +101,14 @@ async def test_a_wrong_gradient_is_seen_on_the_angle_chart_and_a_reload_fixes_it
 
 async def test_a_reload_that_cannot_train_is_refused(tmp_path: Path, tiny_mnist: Any) -> None:
     app = student_app(tmp_path, tiny_mnist, solution(), running=False)
+    said = notices(app)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: app.student.result is not None, timeout=60, what="the first check")
         write(tmp_path, solution().replace("    B = X.shape[0]\n", "    B = X.shape[0]\n    X = X.reshape(16, 784)\n"))
         await pilot.press("u")
-        refused = lambda: any("not reloaded" in n.message for n in app._notifications)  # noqa: E731
+        refused = lambda: any("not reloaded" in n.message for n in said)  # noqa: E731
         await wait_for(pilot, refused, timeout=60, what="the refusal")
-        text = next(n.message for n in app._notifications if "not reloaded" in n.message)
+        text = next(n.message for n in said if "not reloaded" in n.message)
         assert "backprop.py:" in text and "in grads_batch: ValueError" in text and "batch of 1" in text
         assert app.student.source.text == solution()  # the loaded version trains on
 
@@ -139,10 +141,11 @@ async def test_an_exception_in_the_students_code_pauses_training_with_one_line(t
         "    if CALLS[0] > 300:\n        raise ArithmeticError('the 301st call')\n",
     )
     app = student_app(tmp_path, tiny_mnist, text)
+    said = notices(app)
     async with app.run_test(size=SIZE) as pilot:
 
         def told() -> list[str]:
-            return [n.message for n in app._notifications if "ArithmeticError" in n.message]
+            return [n.message for n in said if "ArithmeticError" in n.message]
 
         await wait_for(pilot, told, timeout=60, what="the notice")  # (the app handles notices after the screen)
         await wait_for(pilot, lambda: app.main.status.status.state == "paused", what="the pause")

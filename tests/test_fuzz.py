@@ -30,6 +30,7 @@ from model.config import SPECS, HyperParams, check_value, parse_value
 from model.data import DataError, load_mnist
 from model.data.formats import parse_idx, parse_npz, parse_pickle
 from model.data.validate import Invalid
+from model.run import Change, Run
 from model.trainer import Trainer
 from tui.cli.common import hparams_from_args
 from tui.exitcodes import USAGE
@@ -70,13 +71,13 @@ def field_text(name: str) -> st.SearchStrategy[str]:
 
 
 @pytest.fixture(scope="module")
-def trainer() -> Trainer:
+def run() -> Run:
     rng = np.random.default_rng(0)
-    return Trainer((rng.random((40, 784), dtype=np.float32), rng.integers(0, 10, 40)), HyperParams(hidden=4))
+    return Run(Trainer((rng.random((40, 784), dtype=np.float32), rng.integers(0, 10, 40)), HyperParams(hidden=4)))
 
 
 @pytest.mark.parametrize("name", FIELDS)
-def test_parse_value_accepts_only_valid_values(name: str, trainer: Trainer) -> None:
+def test_parse_value_accepts_only_valid_values(name: str, run: Run) -> None:
     counts = {"accepted": 0, "refused": 0}
 
     @settings(max_examples=EXAMPLES_PER_FIELD, deadline=None, database=None)
@@ -94,14 +95,14 @@ def test_parse_value_accepts_only_valid_values(name: str, trainer: Trainer) -> N
         assert type(value) is SPECS[name].kind
         if isinstance(value, float):
             assert math.isfinite(value)
-        hp = trainer.hp
+        hp = run.desired
         try:
-            trainer.update_hparams(**{name: value})
-            assert getattr(trainer.hp, name) == value
-            m = trainer.step()  # the trainer really runs with it (architecture fields wait for reset)
-            assert all(np.isfinite(v).all() for v in trainer.model.params.values()), m
+            run.apply(Change({name: value}))  # the command the app's fields and a replay give
+            assert getattr(run.desired, name) == value
+            m = run.step()  # the trainer really runs with it (architecture fields wait for reset)
+            assert all(np.isfinite(v).all() for v in run.trainer.model.params.values()), m
         finally:
-            trainer.update_hparams(**hp.to_dict())
+            run.apply(Change(hp.to_dict()))
 
     prop()
     assert counts["accepted"] > 0 and counts["refused"] > 0, counts  # both sides were exercised

@@ -16,15 +16,17 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from conftest import new_app
 from textual.binding import Binding
 from textual.dom import DOMNode
 
 import tui
 from model.config import HyperParams
-from tui.app import BROWSER_ROWS, MnistApp
+from tui.app import BROWSER_ROWS, MnistApp, idle_session
 from tui.screens.help import FIELD_KEYS, key_label
 from tui.screens.main import MainScreen
 from tui.screens.pad import DrawPadScreen
+from tui.session.config import AppConfig
 from tui.widgets.controls import FieldInput
 
 Sections = list[tuple[str, list[tuple[str, str]]]]
@@ -38,9 +40,9 @@ NOT_IN_HELP = {
 }
 #: Bindings the help lists as one hand-written row or section: (class, action prefix) -> where.
 GROUPED = {
-    ("MainScreen", "move_cursor"): "Chart cursor (v)",
-    ("MainScreen", "cursor_end"): "Chart cursor (v)",
-    ("MainScreen", "hide_cursor"): "Chart cursor (v)",
+    ("MainScreen", "cursor('move'"): "Chart cursor (v)",
+    ("MainScreen", "cursor('end'"): "Chart cursor (v)",
+    ("MainScreen", "cursor('hide'"): "Chart cursor (v)",
     ("DrawPadScreen", "move"): "Drawing pad (p)",
 }
 #: Rows written by hand rather than made from a binding.
@@ -76,19 +78,19 @@ def listed(binding: Binding, rows: list[tuple[str, str]]) -> bool:
 
 @pytest.fixture(scope="module")
 def sections() -> Sections:
-    return MnistApp(HyperParams(), data=None, start_training=False).help_sections()
+    return new_app(HyperParams(), start_training=False).help_sections()
 
 
 def student_sections() -> Sections:
     """The help with ``--backprop FILE`` (a stand-in for the student's session: the help only
     asks whether there is one)."""
     student: Any = SimpleNamespace(source=SimpleNamespace(path="backprop.py"))
-    return MnistApp(HyperParams(), data=None, start_training=False, student=student).help_sections()
+    return MnistApp(AppConfig(HyperParams()), student, session=idle_session).help_sections()
 
 
 def student_key(name: str, binding: Binding) -> bool:
     """A key of ``--backprop`` (checking and reloading the student's code), listed only then."""
-    return (name == "MainScreen" and binding.action in MainScreen.STUDENT_ACTIONS) or name == "ExerciseScreen"
+    return (name == "MainScreen" and binding.action.startswith("student(")) or name == "ExerciseScreen"
 
 
 def test_the_walk_finds_the_apps_key_tables() -> None:
@@ -134,6 +136,6 @@ def test_every_row_of_the_help_is_a_key(sections: Sections) -> None:
 
 
 def test_the_browser_rows_come_first_when_served(sections: Sections) -> None:
-    served = MnistApp(HyperParams(), data=None, start_training=False, sandbox="/srv/session").help_sections()
+    served = new_app(HyperParams(), start_training=False, sandbox="/srv/session").help_sections()
     assert served[1] == ("In a browser", BROWSER_ROWS)
     assert [s for s in served if s[0] != "In a browser"] == sections

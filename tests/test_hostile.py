@@ -323,7 +323,7 @@ def checkpoint(tmp_path: Path) -> Path:
     x, y = rng.random((40, 784), dtype=np.float32), rng.integers(0, 10, 40)
     trainer = Trainer((x, y), HyperParams(hidden=8, batch_size=8))
     trainer.step()
-    return save_checkpoint(tmp_path / "run.npz", trainer)
+    return save_checkpoint(tmp_path / "run.npz", trainer.run_state())
 
 
 def _with_member(path: Path, name: str, write: object) -> Path:
@@ -407,7 +407,7 @@ def test_corrupt_variant_state_is_refused_not_redrawn(
     trainer = Trainer((x, y), HyperParams(hidden=8, batch_size=8, variant=variant, stale_k=3))
     for _ in range(4):
         trainer.step()
-    good = save_checkpoint(tmp_path / "run.npz", trainer)
+    good = save_checkpoint(tmp_path / "run.npz", trainer.run_state())
     load_checkpoint(good)  # the genuine state loads
     with pytest.raises(CheckpointError) as err:
         load_checkpoint(_replace_member(good, member, value))
@@ -425,7 +425,7 @@ def test_a_variant_state_that_went_missing_is_refused_not_started_afresh(
     trainer = Trainer((x, y), HyperParams(hidden=8, batch_size=8, variant=variant, stale_k=3))
     for _ in range(4):
         trainer.step()
-    good = save_checkpoint(tmp_path / "run.npz", trainer)
+    good = save_checkpoint(tmp_path / "run.npz", trainer.run_state())
     out = tmp_path / "stripped.npz"
     with zipfile.ZipFile(good) as src, zipfile.ZipFile(out, "w") as dst:
         for info in src.infolist():

@@ -10,14 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import wait_for
+from conftest import new_app, wait_for
 from record_samples import BAD_LINES, BAD_META, OTHER_ID, dumps, lines, replace_file, write_record
 from textual import messages
 from textual.widgets import Label
 
 from model.checkpoint import load_checkpoint
 from model.config import HyperParams
-from tui.app import MnistApp
 from tui.screens.prompt import PathPrompt
 from tui.screens.runs import RunsScreen
 
@@ -55,7 +54,7 @@ def hostile_runs(root: Path) -> list[str]:
 async def test_the_run_list_lists_every_record_whatever_it_holds(tmp_path: Path, tiny_mnist: Any) -> None:
     root = tmp_path / "runs"
     ids = hostile_runs(root)
-    app = MnistApp(HP, data=tiny_mnist, start_training=False, runs=str(root))
+    app = new_app(HP, data=tiny_mnist, start_training=False, runs=root)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: app.main is not None and app.main.bridge is not None, what="main screen")
         await pilot.press("o")
@@ -75,8 +74,7 @@ async def test_the_run_list_lists_every_record_whatever_it_holds(tmp_path: Path,
 
 @pytest.mark.slow  # a training app and four prompts: about 4 s of CPU
 async def test_a_300_character_name_in_the_save_prompt_is_one_line(tmp_path: Path, tiny_mnist: Any) -> None:
-    auto = tmp_path / "autosave.npz"
-    app = MnistApp(HP, data=tiny_mnist, autosave=str(auto))
+    app = new_app(HP, data=tiny_mnist, runs=tmp_path / "runs")
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: app.bridge is not None and app.bridge.trainer.state.step > 5, what="training")
         for name in ("x" * 300, f"{tmp_path}/{'é' * 200}.npz", "bad\x00name", "[/b]" + "y" * 300):
@@ -91,21 +89,22 @@ async def test_a_300_character_name_in_the_save_prompt_is_one_line(tmp_path: Pat
             await pilot.press("escape")
             await wait_for(pilot, lambda: not isinstance(app.screen, PathPrompt), what="the prompt closed")
         await pilot.press("q")
-    assert app.return_code == 0 and load_checkpoint(auto).state.step > 5  # the autosave was not skipped
+    auto = app.live_run.recorder.checkpoint if app.live_run is not None else None  # the autosave: the final checkpoint
+    assert app.return_code == 0 and auto is not None and load_checkpoint(auto).counters.step > 5  # not skipped
 
 
 async def test_an_exit_from_outside_stops_the_worker_before_the_screens_go(tmp_path: Path, tiny_mnist: Any) -> None:
     """textual-serve's "quit" (a closed tab) posts ExitApp: the run stops and is saved as with q,
     and an event the worker posts to a screen that is gone is dropped, not raised in its thread."""
-    auto = tmp_path / "autosave.npz"
-    app = MnistApp(HP, data=tiny_mnist, autosave=str(auto))
+    app = new_app(HP, data=tiny_mnist, runs=tmp_path / "runs")
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: app.bridge is not None and app.bridge.trainer.state.step > 5, what="training")
         main, bridge = app.main, app.bridge
         app.post_message(messages.ExitApp())
         await wait_for(pilot, lambda: not app.is_running, what="exit")
     assert bridge is not None and bridge._thread is not None and not bridge._thread.is_alive()
-    assert load_checkpoint(auto).state.step > 5
+    auto = app.live_run.recorder.checkpoint if app.live_run is not None else None  # the autosave: the final checkpoint
+    assert auto is not None and load_checkpoint(auto).counters.step > 5
     errors: list[BaseException] = []
     thread = threading.Thread(target=lambda: _post_late(main, errors))
     thread.start()

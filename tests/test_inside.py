@@ -9,11 +9,10 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import wait_for
+from conftest import new_app, wait_for
 from textual.widgets import Markdown
 
 from model.config import HyperParams
-from tui.app import MnistApp
 from tui.screens import live
 from tui.screens.math import MathScreen
 from tui.screens.weights import WeightsScreen
@@ -42,7 +41,7 @@ async def open_weights(pilot: Any) -> WeightsView:
 
 
 async def test_w_opens_the_filters_pages_selects_and_switches_scale(tiny_mnist: Any) -> None:
-    app = MnistApp(HP, data=tiny_mnist, start_paused=True)
+    app = new_app(HP, data=tiny_mnist, start_paused=True)
     async with app.run_test(size=(120, 40)) as pilot:
         view = await open_weights(pilot)
         assert view.hidden == 40 and view.data is not None
@@ -76,24 +75,24 @@ async def test_w_opens_the_filters_pages_selects_and_switches_scale(tiny_mnist: 
         assert "W2 out" in str(bars) and "B back" not in str(bars)  # exact backprop: no feedback
         await pilot.press("escape")
         await wait_for(pilot, lambda: app.screen is app.main, what="back to training")
-        assert not app.main.weight_listeners  # unsubscribed on the way out
+        assert not app.main.host.weight_listeners  # unsubscribed on the way out
 
 
 async def test_the_filters_follow_training_live(tiny_mnist: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("tui.screens.live.SNAPSHOT_SECONDS", 0.2)
-    app = MnistApp(HP, data=tiny_mnist, start_paused=True)
+    app = new_app(HP, data=tiny_mnist, start_paused=True)
     async with app.run_test(size=(120, 40)) as pilot:
         view = await open_weights(pilot)
         first = view.data
         assert first is not None and first.examples_seen == 0
         await pilot.press("space")  # training keys are the main screen's: resume from there
-        app.main.action_resume()
+        app.main.action_run("resume")
         await wait_for(pilot, lambda: view.data is not first and view.data.examples_seen > 0, what="new weights")
         assert not np.array_equal(view.data.W2, first.W2)
 
 
 async def test_a_feedback_variant_shows_b_beside_w2(tiny_mnist: Any) -> None:
-    app = MnistApp(HyperParams(hidden=20, batch_size=16, epochs=10_000, variant="feedback-fixed"), data=tiny_mnist,
+    app = new_app(HyperParams(hidden=20, batch_size=16, epochs=10_000, variant="feedback-fixed"), data=tiny_mnist,
                    start_paused=True)  # fmt: skip
     async with app.run_test(size=(160, 48)) as pilot:
         await wait_for(pilot, lambda: app.bridge is not None, what="worker attached")
@@ -106,7 +105,7 @@ async def test_a_feedback_variant_shows_b_beside_w2(tiny_mnist: Any) -> None:
 
 
 async def test_y_in_the_digit_viewer_explains_the_digit(tiny_mnist: Any) -> None:
-    app = MnistApp(HP, data=tiny_mnist, start_paused=True)
+    app = new_app(HP, data=tiny_mnist, start_paused=True)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: app.bridge is not None, what="worker attached")
         await pilot.press("e")
@@ -137,7 +136,7 @@ async def test_y_in_the_digit_viewer_explains_the_digit(tiny_mnist: Any) -> None
 
 @pytest.mark.slow  # the derivation rendered beside a live run: about 2.3 s of CPU
 async def test_m_opens_the_derivation_beside_the_live_numbers(tiny_mnist: Any) -> None:
-    app = MnistApp(HP, data=tiny_mnist, start_paused=True)
+    app = new_app(HP, data=tiny_mnist, start_paused=True)
     async with app.run_test(size=(160, 48)) as pilot:
         await wait_for(pilot, lambda: app.bridge is not None, what="worker attached")
         await pilot.press("m")
@@ -166,7 +165,7 @@ async def test_m_opens_the_derivation_beside_the_live_numbers(tiny_mnist: Any) -
 
 
 async def test_moving_the_selection_repaints_only_the_labels_that_changed(tiny_mnist: Any) -> None:
-    app = MnistApp(HP, data=tiny_mnist, start_paused=True)
+    app = new_app(HP, data=tiny_mnist, start_paused=True)
     async with app.run_test(size=(120, 40)) as pilot:
         view = await open_weights(pilot)
         tiles = app.screen.query_one("#w-tiles", CellLines)
@@ -198,7 +197,7 @@ async def test_new_weights_wait_until_the_keys_pause(tiny_mnist: Any, monkeypatc
     now = [1_000.0]
     monkeypatch.setattr(live, "time", SimpleNamespace(monotonic=lambda: now[0]))
     monkeypatch.setattr(live, "SNAPSHOT_SECONDS", 3600.0)
-    app = MnistApp(HP, data=tiny_mnist, start_paused=True)
+    app = new_app(HP, data=tiny_mnist, start_paused=True)
     async with app.run_test(size=(120, 40)) as pilot:
         await open_weights(pilot)
         screen = app.screen

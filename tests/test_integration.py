@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import train_to_end
 
 from model.config import HyperParams
-from model.fit import fit
 from model.trainer import make_trainer
 from tui.cli import main
 
@@ -28,8 +28,8 @@ def test_real_mnist_shapes(mnist) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_default_training_reaches_under_five_percent_test_error(mnist) -> None:  # type: ignore[no-untyped-def]
-    trainer = make_trainer(HyperParams(), mnist)
-    result = fit(trainer, epochs=1)
+    trainer = make_trainer(HyperParams(epochs=1), mnist)
+    result = train_to_end(trainer)
     assert result.test_error < 0.05, result.to_dict()
 
 
@@ -37,5 +37,13 @@ def test_train_command_json(capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["train", "--epochs", "1", "--hidden", "64", "--json"])
     out = json.loads(capsys.readouterr().out)
     assert code == 0
-    assert {"test_error", "valid_error", "train_loss", "epochs", "seconds", "examples_per_second"} <= out.keys()
+    assert {
+        "test_error",
+        "valid_error",
+        "train_loss",
+        "epochs",
+        "seconds",
+        "examples_per_second",
+        "run_id",
+    } <= out.keys()
     assert out["epochs"] == 1 and out["test_error"] < 0.08

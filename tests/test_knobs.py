@@ -9,19 +9,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import wait_until
+from conftest import bridge_for, wait_until
 from test_bridge import Recorder
 
 from model.checkpoint import load_checkpoint, save_checkpoint
 from model.config import ARCHITECTURE_FIELDS, SPECS, HyperParams, parse_value
 from model.data import MNIST
 from model.mlp import MLP
+from model.run import Change, Reset, Run
+from model.run.replay import replay
 from model.runs import RunRecorder, list_run_dirs, read_run
-from model.runs.replay import replay
 from model.trainer import Trainer, make_trainer
 from model.training_set import training_set
 from tui.cli import main
-from tui.session.bridge import TrainingBridge
 from tui.session.events import RunReset
 
 HP = HyperParams(hidden=16, batch_size=32, epochs=10_000)
@@ -80,27 +80,28 @@ def test_the_trainer_draws_its_training_set_from_the_seed(tiny_mnist: MNIST) -> 
     a.step()
     assert a.state.examples_seen == 32
     # settings change on a reset only; more rows than there are: all of them
-    a.update_hparams(train_size=100_000)
-    assert len(a.train[0]) == 300 and a.pending_architecture == ["train_size"]
-    a.reset()
-    assert len(a.train[0]) == len(tiny_mnist.train_x) and a.pending_architecture == []
+    run = Run(a)
+    run.apply(Change({"train_size": 100_000}))
+    assert len(a.train[0]) == 300 and run.pending == ("train_size",)
+    run.apply(Reset())
+    assert len(a.train[0]) == len(tiny_mnist.train_x) and not run.pending
 
 
 def test_a_checkpoint_keeps_them_and_refuses_other_data(tiny_mnist: MNIST, tmp_path: Path) -> None:
     trainer = make_trainer(HP.validated(train_size=256, label_noise=0.1, init_scale=2.0), tiny_mnist)
     for _ in range(10):
         trainer.step()
-    path = save_checkpoint(tmp_path / "run.npz", trainer)
+    path = save_checkpoint(tmp_path / "run.npz", trainer.run_state())
     ckpt = load_checkpoint(path)
     assert (ckpt.hp.train_size, ckpt.hp.label_noise, ckpt.hp.init_scale) == (256, 0.1, 2.0)
     resumed = make_trainer(HP, tiny_mnist)
-    ckpt.apply_to(resumed)
+    resumed.resume(ckpt)
     assert len(resumed.train[0]) == 256 and np.array_equal(resumed.train[1], trainer.train[1])
     m1, m2 = trainer.step(), resumed.step()
     assert m1.loss == m2.loss
     small = Trainer((tiny_mnist.train_x[:100], tiny_mnist.train_y[:100]), HP)
     with pytest.raises(ValueError, match="256 training examples, not 100"):
-        small.load_state_dict(ckpt.state_dict())
+        small.resume(ckpt)
 
 
 def test_train_takes_the_flags(tiny_npz: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -119,7 +120,7 @@ def test_a_session_that_changes_them_replays_bit_for_bit(tiny_mnist: MNIST, tmp_
     """Start on 500 noisy images, then reset onto all of them at another scale: the replay agrees."""
     trainer = make_trainer(HP.validated(train_size=500, label_noise=0.3), tiny_mnist)
     posted = Recorder()
-    bridge = TrainingBridge(trainer, posted, recorder=RunRecorder.start(tmp_path, trainer, source="app"))
+    bridge = bridge_for(trainer, posted, recorder=RunRecorder.start(tmp_path, trainer, source="app"))
     bridge.start()
     try:
         wait_until(lambda: trainer.state.step > 30, what="steps")

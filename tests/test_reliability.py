@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import wait_for, write_keras_npz
+from conftest import new_app, notices, wait_for, write_keras_npz
 from textual.widgets import Input
 
 from model.checkpoint import CheckpointError, load_checkpoint
@@ -222,7 +222,7 @@ def test_train_resume_epochs_is_the_total(data_file: Path, tmp_path: Path, capsy
     assert main([*base, "--epochs", "1", "--save", str(ck)]) == 0
     assert main(["train", "--data", str(data_file), "--resume", str(ck), "--epochs", "3", "--save", str(ck)]) == 0
     assert "epoch   2" in capsys.readouterr().err  # continues numbering: epochs 2 and 3 ran
-    assert load_checkpoint(ck).state.epoch == 2  # 3 full passes: the third ends at epoch index 2
+    assert load_checkpoint(ck).counters.epoch == 2  # 3 full passes: the third ends at epoch index 2
     assert main(["train", "--data", str(data_file), "--resume", str(ck), "--epochs", "3"]) == 2
     assert "already trained 3 epochs" in capsys.readouterr().err
     assert main(["train", "--data", str(data_file), "--resume", str(ck), "--hidden", "17"]) == 2
@@ -271,7 +271,7 @@ def test_signal_saves_exits_fast_and_resume_matches_the_uninterrupted_run(
     assert last.startswith(f"mnist-tui: {word} at step") and f"saved {part}" in last, rest
     assert "Traceback" not in rest
     stopped = load_checkpoint(part)
-    assert 0 < stopped.state.position < 2000  # mid-epoch, not at a boundary
+    assert 0 < stopped.counters.position < 2000  # mid-epoch, not at a boundary
 
     resumed = subprocess.run(
         _cli("train", "--data", str(data_file), "--resume", str(part), "--save", str(part)),
@@ -285,7 +285,7 @@ def test_signal_saves_exits_fast_and_resume_matches_the_uninterrupted_run(
         np.testing.assert_array_equal(a.params[name], b.params[name])
         np.testing.assert_array_equal(a.velocity[name], b.velocity[name])
     np.testing.assert_array_equal(a.order, b.order)
-    assert vars(a.state) == vars(b.state) and a.rng_states == b.rng_states
+    assert vars(a.counters) == vars(b.counters) and a.rng == b.rng
 
 
 # ---- the data cache -------------------------------------------------------------------------
@@ -328,9 +328,9 @@ def trainer_threads() -> list[Any]:
 
 
 async def test_app_catches_lr_50_restores_and_recovers(tiny_mnist: MNIST, fast_pilot: None) -> None:
-    from tui.app import MnistApp
 
-    app = MnistApp(APP_HP.validated(lr=50.0), data=tiny_mnist, start_paused=True)
+    app = new_app(APP_HP.validated(lr=50.0), data=tiny_mnist, start_paused=True)
+    said = notices(app)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: app.bridge is not None, what="main screen")
         start = params_copy(app.bridge.trainer)
@@ -340,7 +340,7 @@ async def test_app_catches_lr_50_restores_and_recovers(tiny_mnist: MNIST, fast_p
         assert app.bridge.paused and trainer.diverged and trainer.state.step <= 3
         for name, value in start.items():  # the last good weights, not NaN
             np.testing.assert_array_equal(trainer.model.params[name], value)
-        await wait_for(pilot, lambda: any("diverged" in n.message for n in app._notifications), what="the notice")
+        await wait_for(pilot, lambda: any("diverged" in n.message for n in said), what="the notice")
         assert any(m.label == "diverged" for chart in app.main.charts.charts.values() for m in chart.markers)
         app.bridge.set_field("lr", 0.05)  # what typing 0.05 in the field does
         await pilot.press("space")
@@ -368,15 +368,14 @@ async def test_worker_exception_is_shown_logged_and_the_app_stays_usable(
     from textual.widgets import Collapsible
 
     import tui.errorlog
-    from tui.app import MnistApp
     from tui.screens.error import ErrorScreen
     from tui.screens.prompt import PathPrompt
 
     monkeypatch.setattr(tui.errorlog, "log_dirs", lambda: [tmp_path / "logs"])
-    app = MnistApp(APP_HP, data=tiny_mnist, start_paused=True)
+    app = new_app(APP_HP, data=tiny_mnist, start_paused=True)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: app.bridge is not None, what="main screen")
-        app.bridge.trainer.rule = Boom(at=4)  # safe: the worker is paused
+        app.bridge.trainer.use_rule(Boom(at=4))  # safe: the worker is paused
         await pilot.press("space")
         await wait_for(
             pilot, lambda: isinstance(app.screen, ErrorScreen) and app.screen.query(Collapsible), what="error screen"
@@ -397,8 +396,8 @@ async def test_worker_exception_is_shown_logged_and_the_app_stays_usable(
         app.screen.query_one("#prompt-input", Input).value = str(target)
         await pilot.press("enter")
         await wait_for(pilot, target.exists, what="checkpoint written by the worker")
-        assert load_checkpoint(target).state.step == 3
-        app.bridge.trainer.rule = Boom(at=-1)
+        assert load_checkpoint(target).counters.step == 3
+        app.bridge.trainer.use_rule(Boom(at=-1))
         await pilot.press("space")
         await wait_for(pilot, lambda: app.bridge.trainer.state.step > 20, what="training again")
         await pilot.press("q")
@@ -408,10 +407,8 @@ async def test_worker_exception_is_shown_logged_and_the_app_stays_usable(
 async def test_quitting_stops_the_worker_fast_and_autosaves(
     tiny_mnist: MNIST, tmp_path: Path, fast_pilot: None, how: str, code: int
 ) -> None:
-    from tui.app import MnistApp
 
-    auto = tmp_path / "auto" / "autosave.npz"
-    app = MnistApp(APP_HP, data=tiny_mnist, autosave=str(auto), handle_signals=how == "SIGTERM")
+    app = new_app(APP_HP, data=tiny_mnist, runs=tmp_path / "runs", handle_signals=how == "SIGTERM")
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: app.bridge is not None and app.bridge.trainer.state.step > 30, what="training")
         joined: list[bool] = []  # what each stop() returned: False if a thread outlived the join timeout
@@ -431,27 +428,46 @@ async def test_quitting_stops_the_worker_fast_and_autosaves(
         await wait_for(pilot, lambda: not app.is_running, what="exit")
     assert joined and all(joined)  # the worker saw the stop flag between steps and was joined
     assert app.return_code == code
+    auto = app.live_run.recorder.checkpoint  # the autosave: the run's record keeps its final checkpoint
+    assert auto is not None and auto.parent.parent == tmp_path / "runs"
     saved = load_checkpoint(auto)
     live = app.bridge.trainer
-    assert saved.state.step == live.state.step > 30
+    assert saved.counters.step == live.state.step > 30
     for name, value in live.model.params.items():
         np.testing.assert_array_equal(saved.params[name], value)
         np.testing.assert_array_equal(saved.velocity[name], live.velocity[name])
     assert app.autosave_note.startswith(f"saved the run to {auto}")
 
 
-async def test_quitting_an_untouched_run_keeps_the_previous_autosave(
+async def test_quitting_an_untouched_run_says_nothing_of_an_autosave(
     tiny_mnist: MNIST, tmp_path: Path, fast_pilot: None
 ) -> None:
-    from tui.app import MnistApp
 
-    auto = tmp_path / "autosave.npz"
-    auto.write_bytes(b"an earlier session's run")
-    app = MnistApp(APP_HP, data=tiny_mnist, autosave=str(auto), start_paused=True)
+    app = new_app(APP_HP, data=tiny_mnist, runs=tmp_path / "runs", start_paused=True)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: app.bridge is not None, what="main screen")
         await pilot.press("q")
-    assert auto.read_bytes() == b"an earlier session's run" and app.autosave_note == ""
+    assert app.autosave_note == ""  # nothing trained here: the run is where it started
+
+
+async def test_without_a_record_the_autosave_is_a_file_of_its_own_per_run(
+    tiny_mnist: MNIST, tmp_path: Path, fast_pilot: None
+) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")  # the runs folder cannot be made: no record, so no final checkpoint there
+    notes, paths = [], []
+    for _ in range(2):
+        app = new_app(APP_HP, data=tiny_mnist, runs=blocker / "runs", autosave_dir=tmp_path / "auto")
+        async with app.run_test(size=(120, 40)) as pilot:
+
+            def trained(a: Any = app) -> bool:
+                return a.bridge is not None and a.bridge.trainer.state.step > 5
+
+            await wait_for(pilot, trained, what="training")
+            await pilot.press("q")
+        notes.append(app.autosave_note)
+        paths.append(tmp_path / "auto" / f"autosave-{app.live_run.recorder.run_id}.npz")
+    assert paths[0] != paths[1] and all(p.exists() and str(p) in n for p, n in zip(paths, notes, strict=True))
 
 
 async def test_app_resume_continues_bit_for_bit(
@@ -459,17 +475,16 @@ async def test_app_resume_continues_bit_for_bit(
 ) -> None:
     from model.checkpoint import save_checkpoint
     from model.trainer import make_trainer
-    from tui.app import MnistApp
 
     hp = APP_HP.validated(hidden=12, momentum=0.9)
     first = make_trainer(hp, tiny_mnist)
     for _ in range(7):
         first.step()
-    path = save_checkpoint(tmp_path / "run.npz", first)
+    path = save_checkpoint(tmp_path / "run.npz", first.run_state())
     for _ in range(5):  # the uninterrupted run goes on
         first.step()
     monkeypatch.setattr("model.data.load_mnist", lambda *a, **k: tiny_mnist)
-    app = MnistApp(APP_HP, data_path="x", resume=str(path), start_paused=True)
+    app = new_app(APP_HP, data_path="x", resume=str(path), start_paused=True)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: app.bridge is not None, what="main screen")
         for _ in range(5):
@@ -489,23 +504,23 @@ async def test_app_resume_continues_the_clock_and_best_figures_and_takes_flags(
 ) -> None:
     from model.checkpoint import save_checkpoint
     from model.trainer import make_trainer
-    from tui.app import MnistApp
 
     first = make_trainer(APP_HP, tiny_mnist)
     for _ in range(7):
         first.step()
     meta = {"elapsed": 3725.0, "valid_error": 0.081, "best_valid_error": 0.0625, "test_error_at_best": 0.07}
-    path = save_checkpoint(tmp_path / "run.npz", first, meta=meta)
+    path = save_checkpoint(tmp_path / "run.npz", first.run_state(meta))
     monkeypatch.setattr("model.data.load_mnist", lambda *a, **k: tiny_mnist)
-    app = MnistApp(APP_HP, data_path="x", resume=str(path), overrides={"lr": 0.01}, start_paused=True)
+    app = new_app(APP_HP, data_path="x", resume=str(path), overrides={"lr": 0.01}, start_paused=True)
+    said = notices(app)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: app.bridge is not None, what="main screen")
         status = app.main.status.status
         assert status.elapsed >= 3725.0 and status.best_valid_error == 0.0625 and status.test_error_at_best == 0.07
         assert app.bridge.trainer.hp.lr == 0.01 and app.main.controls.value("lr") == 0.01
         # the notice is shown once the main screen is up: wait for it, not for the worker
-        said = "with lr 0.01 from the command line"
-        await wait_for(pilot, lambda: any(said in n.message for n in app._notifications), what="the resume notice")
+        resumed = "with lr 0.01 from the command line"
+        await wait_for(pilot, lambda: any(resumed in n.message for n in said), what="the resume notice")
         text = str(app.main.status.render())
         assert "1:02:05" in text and "6.25%" in text, text
         await pilot.press("q")
@@ -513,9 +528,8 @@ async def test_app_resume_continues_the_clock_and_best_figures_and_takes_flags(
 
 @pytest.mark.slow  # seven layouts of a training app: about 3 s of CPU
 async def test_resizing_to_tiny_and_back_never_crashes(tiny_mnist: MNIST, fast_pilot: None) -> None:
-    from tui.app import MnistApp
 
-    app = MnistApp(APP_HP, data=tiny_mnist)
+    app = new_app(APP_HP, data=tiny_mnist)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: app.bridge is not None and app.bridge.trainer.state.step > 10, what="training")
         for size in [(60, 20), (30, 10), (10, 5), (1, 1), (200, 60), (60, 20), (120, 40)]:
@@ -531,9 +545,8 @@ async def test_resizing_to_tiny_and_back_never_crashes(tiny_mnist: MNIST, fast_p
 
 @pytest.mark.parametrize("size", [(20, 6), (60, 20)])
 async def test_starting_in_a_small_terminal(tiny_mnist: MNIST, fast_pilot: None, size: tuple[int, int]) -> None:
-    from tui.app import MnistApp
 
-    app = MnistApp(APP_HP, data=tiny_mnist)
+    app = new_app(APP_HP, data=tiny_mnist)
     async with app.run_test(size=size) as pilot:
         await wait_for(pilot, lambda: app.bridge is not None and app.bridge.trainer.state.step > 10, what="training")
         assert app.main.compact

@@ -7,15 +7,14 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import wait_until
+from conftest import bridge_for, wait_until
 from test_bridge import Recorder
 
 from model.config import HyperParams
 from model.data import MNIST
+from model.run.replay import replay
 from model.runs import RunRecorder, list_run_dirs, read_run
-from model.runs.replay import replay
 from model.trainer import make_trainer
-from tui.session.bridge import TrainingBridge
 from tui.session.events import HParamsApplied, RunReset
 
 HP = HyperParams(hidden=16, batch_size=32, epochs=10_000, lr=0.05)
@@ -25,7 +24,7 @@ def _session(tiny: MNIST, root: Path, variant: str) -> Path:
     """An app-like session on the worker: train, change lr, switch variant, reset, train on; the record's folder."""
     trainer = make_trainer(HP.validated(variant=variant), tiny)
     posted = Recorder()
-    bridge = TrainingBridge(trainer, posted, recorder=RunRecorder.start(root, trainer, source="app"))
+    bridge = bridge_for(trainer, posted, recorder=RunRecorder.start(root, trainer, source="app"))
     bridge.start()
     try:
         wait_until(lambda: trainer.state.step > 40, what="steps")
@@ -93,7 +92,7 @@ def test_from_at_starts_a_new_run_from_a_recorded_runs_state(
 ) -> None:
     import tui.cli
     from model.checkpoint import load_checkpoint
-    from model.runs.replay import params_hash
+    from model.run.replay import params_hash
 
     monkeypatch.setattr(tui.cli.train, "load_data", lambda path, quiet=False: tiny_mnist)
     flags = ["--hidden", "16", "--batch-size", "32", "--runs", str(tmp_path)]
@@ -105,7 +104,7 @@ def test_from_at_starts_a_new_run_from_a_recorded_runs_state(
     straight = make_trainer(HyperParams(hidden=16, batch_size=32, epochs=2), tiny_mnist)
     for _ in range(50):
         straight.step()
-    assert rewound.state.step == 50 and params_hash(rewound.params) == params_hash(straight.model.params)
+    assert rewound.counters.step == 50 and params_hash(rewound.params) == params_hash(straight.model.params)
     second = next(f for f in list_run_dirs(tmp_path) if f != first)
     meta = read_run(second).meta
     assert meta["start_step"] == 50 and meta["hparams"]["lr"] == 0.01

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import wait_for
+from conftest import new_app, wait_for
 from textual.pilot import Pilot
 from textual_plotext.plot import Plot
 
@@ -21,9 +21,9 @@ from model.config import HyperParams
 from model.runs import RunRecorder, read_run, short_id, summarize
 from model.trainer import make_trainer
 from tui.app import MnistApp
+from tui.format import format_compact, format_count
 from tui.screens.runs import LIVE_MARK, PICKED_MARK, SHOWN_COLUMNS, RunsScreen
 from tui.view.cursor import CanvasAxes, value_at
-from tui.view.format import format_compact, format_count
 from tui.view.runs import (
     LIST_COLUMNS,
     EntryCache,
@@ -195,10 +195,10 @@ async def test_o_lists_runs_and_picked_runs_are_drawn_on_the_charts(
     two_runs: tuple[Path, list[Path]], tiny_mnist: Any
 ) -> None:
     _, (a, b) = two_runs
-    app = MnistApp(HP, data=tiny_mnist, start_paused=True)
+    app = new_app(HP, data=tiny_mnist, start_paused=True)
     async with app.run_test(size=SIZE) as pilot:
         main = await started(pilot)
-        live_id = main.bridge.recorder.run_id
+        live_id = main.bridge.run.recorder.run_id
         screen = await open_runs(pilot)
         table = screen.table
         assert [e.run_id for e in screen.entries] == [live_id, b.name, a.name]  # newest first
@@ -243,10 +243,10 @@ async def test_o_lists_runs_and_picked_runs_are_drawn_on_the_charts(
 
 
 async def test_an_empty_runs_folder_says_so(tmp_path: Path, tiny_mnist: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    app = MnistApp(HP, data=tiny_mnist, start_paused=True)
+    app = new_app(HP, data=tiny_mnist, start_paused=True)
     async with app.run_test(size=SIZE) as pilot:
         main = await started(pilot)
-        app.push_screen(RunsScreen(main, tmp_path / "empty"))
+        app.push_screen(RunsScreen(main.host, tmp_path / "empty"))
         screen = app.screen
         assert isinstance(screen, RunsScreen)
         await wait_for(pilot, lambda: screen.loaded)
@@ -268,7 +268,7 @@ async def test_v_shows_a_cursor_that_reads_live_and_overlaid_curves(
     two_runs: tuple[Path, list[Path]], tiny_mnist: Any
 ) -> None:
     _, (_, b) = two_runs
-    app = MnistApp(HP, data=tiny_mnist, start_paused=True)
+    app = new_app(HP, data=tiny_mnist, start_paused=True)
     async with app.run_test(size=SIZE) as pilot:
         main = await started(pilot)
         charts = main.charts
@@ -338,7 +338,7 @@ async def test_v_shows_a_cursor_that_reads_live_and_overlaid_curves(
 
 
 async def test_the_cursor_at_the_right_end_moves_on_with_the_live_run(tiny_mnist: Any) -> None:
-    app = MnistApp(HP, data=tiny_mnist, start_paused=True)
+    app = new_app(HP, data=tiny_mnist, start_paused=True)
     async with app.run_test(size=SIZE) as pilot:
         main = await started(pilot)
         charts = main.charts

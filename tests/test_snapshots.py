@@ -11,13 +11,15 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import new_app
 from textual.pilot import Pilot
 
 from model.analysis import Misclassified, confusion_matrix
 from model.config import HyperParams
 from model.gradcheck import CheckReport, ParamCheck
 from model.mlp import PARAM_NAMES
-from tui.app import MnistApp
+from tui.app import MnistApp, idle_session
+from tui.session.config import AppConfig
 from tui.session.events import TrainStatus
 
 HP = HyperParams(hidden=64, batch_size=64, epochs=10)
@@ -109,7 +111,7 @@ async def fill_panels(pilot: Pilot[Any], tiny: Any) -> None:
 
 @pytest.mark.parametrize("size", [(120, 40), (80, 24)])
 def test_main_screen(snap_compare: Any, tiny_mnist: Any, size: tuple[int, int]) -> None:
-    app = MnistApp(HP, data=tiny_mnist, start_training=False)
+    app = new_app(HP, data=tiny_mnist, start_training=False)
 
     async def run_before(pilot: Pilot[Any]) -> None:
         await fill_panels(pilot, tiny_mnist)
@@ -139,7 +141,7 @@ async def fill_angles(pilot: Pilot[Any]) -> None:
 
 @pytest.mark.parametrize("size", [(120, 40), (80, 24)])
 def test_main_screen_with_angles(snap_compare: Any, tiny_mnist: Any, size: tuple[int, int]) -> None:
-    app = MnistApp(HP, data=tiny_mnist, start_training=False)
+    app = new_app(HP, data=tiny_mnist, start_training=False)
 
     async def run_before(pilot: Pilot[Any]) -> None:
         await fill_panels(pilot, tiny_mnist)
@@ -167,5 +169,5 @@ class FixedHelpApp(MnistApp):
 
 
 def test_help_screen(snap_compare: Any, tiny_mnist: Any) -> None:
-    app = FixedHelpApp(HP, data=tiny_mnist, start_training=False)
+    app = FixedHelpApp(AppConfig(HP), data=tiny_mnist, session=idle_session)
     assert snap_compare(app, press=["question_mark"], terminal_size=(120, 40))

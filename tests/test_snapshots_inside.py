@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import new_app
 from textual.pilot import Pilot
 
 from model.config import HyperParams
@@ -60,7 +61,7 @@ async def show_weights(pilot: Pilot[Any], tiny: Any, keys: tuple[str, ...] = ())
             break
         await pilot.pause(0.01)
     assert app.main is not None
-    screen = WeightsScreen(app.main, live=False)
+    screen = WeightsScreen(app.main.host, live=False)
     await app.push_screen(screen)
     await pilot.pause()
     screen.query_one(WeightsView).show(build_weights_data(fixed_snapshot(), tiny.valid_x))
@@ -72,7 +73,7 @@ async def show_weights(pilot: Pilot[Any], tiny: Any, keys: tuple[str, ...] = ())
 
 @pytest.mark.parametrize(("size", "keys"), [((120, 40), ("right", "down")), ((80, 24), ("pagedown",))])
 def test_weights_screen(snap_compare: Any, tiny_mnist: Any, size: tuple[int, int], keys: tuple[str, ...]) -> None:
-    app = MnistApp(HP, data=tiny_mnist, start_training=False)
+    app = new_app(HP, data=tiny_mnist, start_training=False)
 
     async def run_before(pilot: Pilot[Any]) -> None:
         await show_weights(pilot, tiny_mnist, keys)

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import new_app
 from textual.pilot import Pilot
 
 from model.config import HyperParams
-from tui.app import MnistApp
 from tui.screens.runs import RunsScreen
 
 HP = HyperParams(hidden=64, batch_size=64, epochs=10)
@@ -57,7 +57,7 @@ def test_run_list(snap_compare: Any, tiny_mnist: Any, tmp_path: Path, monkeypatc
     bad.mkdir()
     (bad / "run.json").write_text("{not json")
     write_record(root, "20261203-080000-0a0b", base, [0.09])
-    app = MnistApp(HP, data=tiny_mnist, start_training=False)
+    app = new_app(HP, data=tiny_mnist, start_training=False)
 
     async def run_before(pilot: Pilot[Any]) -> None:
         for _ in range(500):
@@ -65,7 +65,7 @@ def test_run_list(snap_compare: Any, tiny_mnist: Any, tmp_path: Path, monkeypatc
                 break
             await pilot.pause(0.01)
         assert app.main is not None
-        screen = RunsScreen(app.main, root, live_id="20261203-080000-0a0b")
+        screen = RunsScreen(app.main.host, root, live_id="20261203-080000-0a0b")
         app.push_screen(screen)
         for _ in range(500):
             if screen.is_mounted and screen.loaded:

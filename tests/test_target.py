@@ -1,4 +1,4 @@
-"""Stopping at a target validation error: parsing, ``fit``, ``train --target-error``, its record,
+"""Stopping at a target validation error: parsing, the run core, ``train --target-error``, its record,
 replay, ``compare``, the worker and the app (typing the target into the Controls)."""
 # The running app's optional parts (app.bridge, app.main) are read directly: a None fails the test.
 # mypy: disable-error-code="union-attr"
@@ -10,20 +10,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import headless_env, wait_for, wait_until
+from conftest import bridge_for, headless_env, new_app, notices, wait_for, wait_until
 from test_bridge import Recorder
 
 from model.config import HyperParams, parse_value
 from model.data import MNIST
-from model.fit import fit
+from model.run import Policy, Run, RunOutcome
+from model.run import events as ev
+from model.run.replay import replay
 from model.runs import list_run_dirs, read_run, summarize
-from model.runs.replay import replay
 from model.study.plan import RunConfig, options_of
 from model.study.task import Task
-from model.target import TargetReport, fmt_examples
-from model.trainer import EvalMetrics, make_trainer
+from model.target import TargetReport
+from model.trainer import EvalMetrics, Trainer, make_trainer
 from tui.cli import main
-from tui.session.bridge import TrainingBridge
+from tui.format import format_examples, format_target
 from tui.session.events import Evaluated, HParamsApplied, Notice
 
 HP = HyperParams(hidden=16, batch_size=16, epochs=3, lr=0.05)
@@ -59,9 +60,9 @@ def test_a_bad_target_is_one_line(text: str, needle: str) -> None:
 def test_the_target_text_says_error_time_examples_and_step() -> None:
     ev = EvalMetrics(9_375, 1_200_000, {"valid": (0.1, 0.0195)}, 0.1)
     report = TargetReport.hit(0.02, ev, 24.0, 41.23, 50.0)
-    assert report.text() == "target reached: valid 1.95% < 2.00% after 41.2 s, 1.2M examples (step 9,375)"
-    assert TargetReport(0.02).text() == "target 2.00% not reached"
-    assert [fmt_examples(n) for n in (900, 12_500, 1_200_000)] == ["900", "12.5k", "1.2M"]
+    assert format_target(report) == "target reached: valid 1.95% < 2.00% after 41.2 s, 1.2M examples (step 9,375)"
+    assert format_target(TargetReport(0.02)) == "target 2.00% not reached"
+    assert [format_examples(n) for n in (900, 12_500, 1_200_000)] == ["900", "12.5k", "1.2M"]
 
 
 def test_the_target_field_nudges_by_half_a_point_down_to_off() -> None:
@@ -89,7 +90,7 @@ def test_the_study_run_ids_stay_put_when_a_setting_is_added_at_its_default() -> 
     assert noisy.run_id == "943ff0b145add9c38b5a"
 
 
-# ---- fit -------------------------------------------------------------------------------------
+# ---- the run core ----------------------------------------------------------------------------
 
 
 def _valid_errors(tiny: MNIST, every: int, steps: int) -> list[tuple[int, float]]:
@@ -103,29 +104,40 @@ def _valid_errors(tiny: MNIST, every: int, steps: int) -> list[tuple[int, float]
     return out
 
 
-def test_fit_stops_at_the_first_evaluation_below_the_target(tiny_mnist: MNIST) -> None:
+def _to_target(trainer: Trainer, eval_every: int = 0, seen: list[int] | None = None) -> RunOutcome:
+    """Train through the run core until it halts (a target, or its epochs done); its outcome."""
+    run = Run(trainer, policy=Policy(eval_every=eval_every))
+    if seen is not None:
+        run.listen(lambda e: seen.append(e.metrics.step) if isinstance(e, ev.Evaluated) and not e.epoch_end else None)
+    run.train()
+    return run.close()
+
+
+def test_a_run_stops_at_the_first_evaluation_below_the_target(tiny_mnist: MNIST) -> None:
     errors = _valid_errors(tiny_mnist, 10, 120)
     target = 0.2
     first = next(step for step, err in errors if err < target)
     assert first < 120 and first % 125  # mid-epoch (2,000 rows / 16 = 125 steps an epoch)
-    trainer = make_trainer(HP, tiny_mnist)
+    trainer = make_trainer(HP.validated(target_error=target), tiny_mnist)
     seen: list[int] = []
-    result = fit(trainer, 3, keep_best=False, target_error=target, eval_every=10, on_eval=lambda e: seen.append(e.step))
+    result = _to_target(trainer, eval_every=10, seen=seen)
     t = result.target
     assert t is not None and t.reached and t.step == first and trainer.state.step == first  # nothing trained after
     assert t.valid_error is not None and t.valid_error < target and t.examples == first * 16
     assert t.seconds is not None and t.wall is not None and 0 < t.seconds <= t.wall
     assert t.epoch == pytest.approx(first / 125)
-    assert seen == list(range(10, first, 10))  # the stopping evaluation ends the epoch record instead
-    assert result.epochs == 1 and result.history[-1].errors["valid"] == t.valid_error
+    assert seen == list(range(10, first + 1, 10))
+    # the stop between two epoch ends is a fraction of an epoch, everywhere
+    assert result.epochs == pytest.approx(first / 125, abs=1e-4) and result.best_epoch == result.epochs
+    assert result.history[-1].epoch == result.epochs and result.history[-1].errors["valid"] == t.valid_error
 
 
 def test_without_eval_every_the_target_is_checked_at_epoch_ends(tiny_mnist: MNIST) -> None:
-    result = fit(make_trainer(HP, tiny_mnist), 3, target_error=0.5)
+    result = _to_target(make_trainer(HP.validated(target_error=0.5), tiny_mnist))
     assert result.target is not None and result.target.reached and result.target.step == 125
-    unreached = fit(make_trainer(HP.validated(epochs=1), tiny_mnist), 1, target_error=0.001)
+    unreached = _to_target(make_trainer(HP.validated(epochs=1, target_error=0.001), tiny_mnist))
     assert unreached.target == TargetReport(0.001)  # not reached: no figures
-    assert fit(make_trainer(HP.validated(epochs=1), tiny_mnist), 1).target is None  # no target, no report
+    assert _to_target(make_trainer(HP.validated(epochs=1), tiny_mnist)).target is None  # no target, no report
 
 
 # ---- train --target-error ----------------------------------------------------------------------
@@ -236,7 +248,7 @@ def test_runs_show_and_compare_report_the_time_to_the_runs_own_target(
 def test_the_worker_pauses_at_the_target_and_resuming_trains_on(tiny_mnist: MNIST) -> None:
     posted = Recorder()
     trainer = make_trainer(HP.validated(epochs=10_000, target_error=0.5), tiny_mnist)
-    bridge = TrainingBridge(trainer, posted)
+    bridge = bridge_for(trainer, posted)
     bridge.start()
     try:
         wait_until(lambda: bridge.paused, what="the pause at the target")
@@ -244,13 +256,13 @@ def test_the_worker_pauses_at_the_target_and_resuming_trains_on(tiny_mnist: MNIS
         assert "< 50.00% after " in notice.text and "(step 125)" in notice.text and notice.text.endswith("trains on")
         assert trainer.state.step == 125  # the first epoch end: the first evaluation
         status = posted.of(Evaluated)[-1].status
-        assert status.state == "target" and status.target_reached.startswith("target reached: valid ")
+        assert status.state == "target" and format_target(status.target).startswith("target reached: valid ")
         bridge.resume()
         wait_until(lambda: trainer.state.step > 300, what="training past the target")  # not stopped again
         bridge.pause()
         bridge.set_field("target_error", 0.02)  # a new target clears the old one
         wait_until(lambda: posted.of(HParamsApplied), what="the new target")
-        assert posted.of(Evaluated)[-1].status.target_reached  # (until the next status says otherwise)
+        assert posted.of(Evaluated)[-1].status.target is not None  # (until the next status says otherwise)
     finally:
         assert bridge.stop()
 
@@ -258,7 +270,7 @@ def test_the_worker_pauses_at_the_target_and_resuming_trains_on(tiny_mnist: MNIS
 def test_changing_the_target_while_paused_at_it_trains_on(tiny_mnist: MNIST) -> None:
     posted = Recorder()
     trainer = make_trainer(HP.validated(epochs=10_000, target_error=0.5), tiny_mnist)
-    bridge = TrainingBridge(trainer, posted)
+    bridge = bridge_for(trainer, posted)
     bridge.start()
     try:
         wait_until(lambda: bridge.paused, what="the pause at the target")
@@ -276,9 +288,8 @@ async def test_a_target_typed_into_the_controls_pauses_training_with_a_notice(
 ) -> None:
     from test_app import SIZE, focus_field
 
-    from tui.app import MnistApp
-
-    app = MnistApp(HP.validated(epochs=10_000), data=tiny_mnist, start_paused=True)
+    app = new_app(HP.validated(epochs=10_000), data=tiny_mnist, start_paused=True)
+    said = notices(app)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: app.bridge is not None, what="the worker")
         field = await focus_field(pilot, "target_error")
@@ -290,14 +301,14 @@ async def test_a_target_typed_into_the_controls_pauses_training_with_a_notice(
         assert app.bridge.paused and app.bridge.trainer.state.step == 125
 
         def notice() -> bool:
-            return any(n.message.startswith("target reached: valid ") for n in app._notifications)
+            return any(n.message.startswith("target reached: valid ") for n in said)
 
         await wait_for(pilot, notice, what="the notice")
-        note = next(n.message for n in app._notifications if n.message.startswith("target reached"))
+        note = next(n.message for n in said if n.message.startswith("target reached"))
         assert "< 50.00% after " in note and "(step 125); space trains on" in note
         status = app.main.status
         line = " ".join(str(item) for item in status.items())
         assert "● target" in line and "target reached: valid " in line and "space trains on" in line
         await pilot.press("space")  # resume: trains on past the target
         await wait_for(pilot, lambda: app.bridge.trainer.state.step > 140, what="training on")
-        assert app.main.status.status.target_reached  # still says what the target took
+        assert app.main.status.status.target is not None  # still says what the target took

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import headless_env, wait_until
+from conftest import bridge_for, headless_env, new_app, wait_until
 from tensorboardX.proto import event_pb2
 from tensorboardX.proto.plugin_hparams_pb2 import HParamsPluginData
 from tensorboardX.record_writer import masked_crc32c
@@ -188,13 +188,12 @@ def test_the_apps_worker_writes_changes_and_a_reset_starts_a_part(tiny_mnist: MN
     from test_bridge import Recorder
 
     from model.trainer import make_trainer
-    from tui.session.bridge import TrainingBridge
     from tui.session.events import HParamsApplied, Notice, RunReset
 
     trainer = make_trainer(HyperParams(hidden=16, batch_size=32, epochs=10_000, lr=0.05), tiny_mnist)
     recorder = RunRecorder.start(tmp_path / "runs", trainer, source="app", tensorboard=tmp_path / "tb")
     posted = Recorder()
-    bridge = TrainingBridge(trainer, posted, recorder=recorder)
+    bridge = bridge_for(trainer, posted, recorder=recorder)
     bridge.start()
     try:
         wait_until(lambda: trainer.state.step > 30, what="steps")
@@ -328,11 +327,9 @@ async def test_the_app_writes_its_run(
     """``mnist-tui --tensorboard DIR``: the app hands the folder to its worker's recorder."""
     from conftest import wait_for
 
-    from tui.app import MnistApp
-
     monkeypatch.setenv("MNIST_TUI_RUNS", str(tmp_path / "runs"))
     hp = HyperParams(hidden=16, batch_size=32, epochs=10_000, lr=0.05)
-    app = MnistApp(hp, data=tiny_mnist, start_paused=False, tensorboard=str(tmp_path / "tb"))
+    app = new_app(hp, data=tiny_mnist, start_paused=False, tensorboard=str(tmp_path / "tb"))
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: app.bridge is not None and app.bridge.trainer.state.step > 20)
         await pilot.press("e")  # an evaluation: errors and an image

@@ -6,9 +6,9 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import train_to_end
 
 from model.config import HyperParams, parse_value
-from model.fit import fit
 from model.schedule import lr_at
 from model.trainer import Trainer, cap_row_norms
 
@@ -72,18 +72,19 @@ def test_invalid_change_is_rejected_and_keeps_old_values() -> None:
     assert t.hp.lr == HyperParams().lr
 
 
-def test_architecture_changes_wait_for_reset() -> None:
+def test_architecture_changes_need_new_weights() -> None:
     t = make()
-    assert t.update_hparams(hidden=16, lr=0.01) == ["hidden"]
-    assert t.model.shape[1] == 32 and t.pending_architecture == ["hidden"]
-    t.reset()
-    assert t.model.shape[1] == 16 and t.state.step == 0 and t.pending_architecture == []
+    with pytest.raises(ValueError, match="hidden can only change with new weights"):
+        t.update_hparams(hidden=16, lr=0.01)
+    assert t.model.shape[1] == 32 and t.hp.lr == HyperParams().lr  # nothing changed
+    t.reset(t.hp.validated(hidden=16))
+    assert t.model.shape[1] == 16 and t.state.step == 0 and t.hp.hidden == 16
 
 
 def test_training_reduces_loss_and_error() -> None:
-    t = make(HyperParams(hidden=32, batch_size=32, lr=0.05))
+    t = make(HyperParams(hidden=32, batch_size=32, lr=0.05, epochs=3))
     before = t.evaluate()
-    result = fit(t, epochs=3)
+    result = train_to_end(t)
     assert result.valid_error < 0.1 < before.error("valid")
     assert result.train_loss < before.loss("train")
     assert len(result.history) == 3 and result.best_epoch in (1, 2, 3)
@@ -141,7 +142,7 @@ def test_non_finite_loss_restores_last_good_weights() -> None:
     t = make()
     for _ in range(3):
         t.step()
-    t.load_state_dict(t.state_dict())  # a loaded state is the last good one
+    t.resume(t.run_state())  # a loaded state is the last good one
     good = {k: v.copy() for k, v in t.model.params.items()}
     t.model.W2[0, 0] = np.nan
     m = t.step()
@@ -157,7 +158,7 @@ def test_a_loaded_state_continues_the_run_bit_for_bit(variant: str) -> None:
         straight.step()
         first.step()
     resumed = make(HyperParams(hidden=4, seed=9))  # everything comes from the state
-    resumed.load_state_dict(first.state_dict())
+    resumed.resume(first.run_state())
     ahead, behind = [straight.step() for _ in range(15)], [resumed.step() for _ in range(15)]  # crosses an epoch
     assert [m.loss for m in ahead] == [m.loss for m in behind] and not any(m.diverged for m in ahead)
     for name, value in straight.model.params.items():
@@ -165,11 +166,11 @@ def test_a_loaded_state_continues_the_run_bit_for_bit(variant: str) -> None:
 
 
 def test_a_state_for_other_data_is_refused_and_changes_nothing() -> None:
-    state = make().state_dict()
+    state = make().run_state()
     other = make(n=300)
     before = {k: v.copy() for k, v in other.model.params.items()}
     with pytest.raises(ValueError, match="600 training examples, not 300"):
-        other.load_state_dict(state)
+        other.resume(state)
     assert all(np.array_equal(other.model.params[k], v) for k, v in before.items())
 
 
@@ -183,18 +184,24 @@ def test_a_step_counts_the_rows_its_own_forward_pass_got_right() -> None:
         assert m.correct == int(np.count_nonzero(before == y[idx]))
 
 
-def test_fit_reports_the_running_train_error_without_a_pass_over_the_training_set() -> None:
+def test_a_run_reports_the_running_train_error_without_a_pass_over_the_training_set() -> None:
+    from model.run import Run
+    from model.run.events import Stepped
+
     t = make(HyperParams(hidden=32, batch_size=32, epochs=2))
     evaluated: list[tuple[str, ...]] = []
-    evaluate = t.evaluate
+    evaluate = t.evaluate_with_mistakes
 
-    def recording_evaluate(names: Any = None) -> Any:
+    def recording_evaluate(names: Any = None, mistakes_in: Any = None) -> Any:
         evaluated.append(tuple(names or ()))
-        return evaluate(names)
+        return evaluate(names, mistakes_in)
 
-    t.evaluate = recording_evaluate  # type: ignore[method-assign]
+    t.evaluate_with_mistakes = recording_evaluate  # type: ignore[method-assign]
     steps: list[Any] = []
-    result = fit(t, 2, on_step=steps.append)
+    run = Run(t)
+    run.listen(lambda e: steps.append(e.metrics) if isinstance(e, Stepped) else None)
+    run.train()
+    result = run.close()
     assert evaluated == [("valid",), ("valid",)]  # the training set is never run again
     n = len(t.train[0])
     for record, epoch_steps in zip(result.history, (steps[: len(steps) // 2], steps[len(steps) // 2 :]), strict=True):

@@ -94,7 +94,7 @@ def test_a_stale_gradient_is_the_exact_gradient_at_the_weights_of_k_steps_ago(k:
     X, y = rng.random((256, D), dtype=np.float32), rng.integers(0, K, 256)
     hp = HyperParams(hidden=H, batch_size=16, lr=0.5, momentum=0.0, variant="stale-gradient", stale_k=k)
     trainer = Trainer((X, y), hp, angle_every=0)
-    assert isinstance(trainer.rule, StaleGradient)
+    assert isinstance(trainer.variant, StaleGradient)
     history = []  # the weights before each step
     for t in range(9):
         history.append({n: p.copy() for n, p in trainer.model.params.items()})
@@ -125,9 +125,9 @@ def test_a_stale_gradient_checkpoint_resumes_its_ring(tmp_path) -> None:  # type
     a = Trainer((X, y), hp, angle_every=0)
     for _ in range(5):
         a.step()
-    path = save_checkpoint(tmp_path / "c.npz", a)
+    path = save_checkpoint(tmp_path / "c.npz", a.run_state())
     b = Trainer((X, y), hp, angle_every=0)
-    b.load_state_dict(load_checkpoint(path).state_dict())
+    b.resume(load_checkpoint(path))
     for _ in range(4):
         a.step()
         b.step()

@@ -10,15 +10,16 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import train_to_end
 
 from model.config import HyperParams, parse_value
-from model.fit import fit
 from model.mlp import MLP, backprop_one_example
 from model.trainer import Trainer
 from model.variants import (
     VARIANT_NAMES,
     AlignmentProbe,
     BackwardInputs,
+    CustomRule,
     Exact,
     HiddenNoise,
     RandomFeedback,
@@ -136,7 +137,7 @@ def test_random_feedback_changes_only_the_first_layer_gradient() -> None:
 def test_stale_weights_lag_by_exactly_k_steps(k: int) -> None:
     X, y = prototypes(256, 0)
     trainer = Trainer((X, y), HyperParams(hidden=H, batch_size=16, variant="stale", stale_k=k))
-    rule = trainer.rule
+    rule = trainer.variant
     assert isinstance(rule, StaleWeights)
     fed, history = record_inputs(rule), []
     ring = None
@@ -250,7 +251,7 @@ def test_exact_backprop_measures_zero_degrees_and_the_trainer_reports_what_it_me
     hp = HyperParams(hidden=H, batch_size=32)
     shortcut = Trainer((X, y), hp, angle_every=3)  # exact: the trainer skips the second pass
     measured = Trainer((X, y), hp, angle_every=3, rule=MeasuredExact())  # same run, angles probed
-    assert isinstance(shortcut.rule, Exact) and isinstance(measured.rule, MeasuredExact)
+    assert isinstance(shortcut.variant, Exact) and isinstance(measured.variant, CustomRule)
     reported = [shortcut.step().angles for _ in range(7)]
     probed = [measured.step().angles for _ in range(7)]
     assert [a is not None for a in reported] == [True, False, False, True, False, False, True]
@@ -286,19 +287,19 @@ def test_variant_switches_between_steps_and_keeps_state_when_options_do_not_matt
     t.step()
     t.update_hparams(variant=parse_value("variant", "Feedback-Fixed"))
     t.step()
-    rule = t.rule
+    rule = t.variant
     assert isinstance(rule, RandomFeedback) and rule.feedback is not None
     fb = rule.feedback.copy()
     t.update_hparams(sigma=1.0, lr=0.01)  # irrelevant to feedback-fixed: same matrix
     t.step()
-    assert t.rule is rule and np.array_equal(rule.feedback, fb)
+    assert t.variant is rule and np.array_equal(rule.feedback, fb)
     t.update_hparams(variant="noise-same", sigma=0.3)
     m = t.step()
-    assert isinstance(t.rule, HiddenNoise) and t.rule.sigma == 0.3 and m.finite
+    assert isinstance(t.variant, HiddenNoise) and t.variant.sigma == 0.3 and m.finite
     t.update_hparams(sigma=0.0)
-    assert isinstance(t.rule, HiddenNoise) and t.rule.sigma == 0.0
+    assert isinstance(t.variant, HiddenNoise) and t.variant.sigma == 0.0
     t.reset()
-    assert t.rule is not rule
+    assert t.variant is not rule
 
 
 def test_custom_rule_is_kept() -> None:
@@ -312,14 +313,14 @@ def test_custom_rule_is_kept() -> None:
     t = Trainer((X, y), HyperParams(hidden=H, batch_size=32), rule=rule)
     t.update_hparams(variant="stale")
     t.step()
-    assert t.rule is rule
+    assert isinstance(t.variant, CustomRule) and t.variant.rule is rule  # the custom rule plugs in, and stays
 
 
 def test_random_feedback_still_learns() -> None:
     train, valid = prototypes(2000, 0), prototypes(500, 1)
-    hp = HyperParams(hidden=64, batch_size=32, variant="feedback-fixed", seed=3)
+    hp = HyperParams(hidden=64, batch_size=32, variant="feedback-fixed", seed=3, epochs=3)
     t = Trainer(train, hp, eval_sets={"valid": valid}, angle_every=0)
-    result = fit(t, 3)
+    result = train_to_end(t)
     assert result.valid_error < 0.3  # chance is 0.9
 
 
@@ -367,7 +368,7 @@ def test_random_hidden_per_example_keeps_each_examples_own_draw() -> None:
     X = rng.random((96, 20), dtype=np.float32)
     y = rng.integers(0, K, 96)
     trainer = Trainer((X, y), HyperParams(hidden=8, batch_size=32, variant="random-h-both-example"), angle_every=0)
-    rule = trainer.rule
+    rule = trainer.variant
     assert isinstance(rule, RandomHidden)
     seen: list[tuple[np.ndarray, np.ndarray]] = []  # copies: the rule reuses its buffers
     inputs = rule.inputs

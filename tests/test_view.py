@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
 from model.analysis import Misclassified, confusion_matrix
+from tui.format import format_compact, format_count
 from tui.view.chart import Marker, marker_labels
-from tui.view.format import format_compact, format_count
 from tui.view.selection import MistakeBrowser, cycle_class, relocate, select
 from tui.view.series import GrowingArray, RunningEMA, downsample, ema
 from tui.view.ticks import log_ticks, nice_ticks, stepped_ticks

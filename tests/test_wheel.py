@@ -85,7 +85,7 @@ def test_installed_app_trains_shows_every_panel_and_quits(venv: Path, elsewhere:
         term.write("?")
         assert term.wait_for(lambda s: "Controls fields" in s, 60.0) is not None, term.text()
         assert term.close() == 0
-    assert autosave(tmp_path).exists()
+    assert autosave(tmp_path).exists()  # the run's record keeps its final checkpoint
 
 
 def test_installed_subcommands_work_from_another_folder(venv: Path, elsewhere: Path, tmp_path: Path) -> None:

@@ -1,12 +1,14 @@
 """The interactive app: the Textual shell around the training worker.
 
-``MnistApp`` keeps the lifecycle: a loading screen while a thread worker loads MNIST
-(and the checkpoint to resume), then the main screen; it starts the ``TrainingBridge``
-(the training thread) once that screen is ready and hands it over, and on quit (q,
-ctrl+c, a signal) stops it and autosaves. The main screen (``tui.screens.main``) owns the
-training keys and routes the worker's events to its panels. ``run_app`` is what the
-``mnist-tui`` command calls. Heavy modules (the panels, plotext) are imported
-in the loader thread, so the first frame appears before they are needed.
+``MnistApp`` is built from an ``AppConfig`` (its settings, as values) and a session factory
+(what drives the run: by default a ``TrainingBridge`` whose thread starts at once). It keeps
+the lifecycle: a loading screen while a thread worker loads MNIST and opens the run
+(``model.run.open_run``: fresh, or resumed from a checkpoint), then the main screen; it hands
+the session over once that screen is ready, and on quit (q, ctrl+c, a signal) stops it, which
+closes the run (its record's final checkpoint is the autosave). The main screen
+(``tui.screens.main``) owns the training keys and routes the worker's events to its panels.
+``run_app`` is what the ``mnist-tui`` command calls. Heavy modules (the panels, plotext) are
+imported in the loader thread, so the first frame appears before they are needed.
 Leaves out the math (``model``) and each panel's drawing (``tui.widgets``).
 """
 
@@ -21,6 +23,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -34,13 +37,18 @@ from tui import exitcodes
 from tui.resources import asset
 from tui.screens.help import FIELD_KEYS, HelpScreen, binding_rows
 from tui.screens.loading import DataFailed, DataProgress, DataReady, LoadingScreen
+from tui.session.config import AppConfig
 
 if TYPE_CHECKING:
-    from model.config import HyperParams
-    from model.trainer import Trainer
+    from model.run import Run
     from tui.screens.main import MainScreen
-    from tui.session.bridge import TrainingBridge
+    from tui.session.bridge import GradCheck, TrainingBridge
+    from tui.session.events import WorkerEvent
     from tui.session.student import StudentSession
+
+#: What drives an opened run for the app: given the run, where its events go and what ``g``
+#: checks, a session (its thread started or not).
+SessionFactory = Callable[["Run", Callable[["WorkerEvent"], object], "GradCheck"], "TrainingBridge"]
 
 FAIL_EXIT_SECONDS = 3.0
 #: After a signal, once the run is saved, the process ends within this many seconds even if
@@ -80,11 +88,52 @@ def watch_parent(every: float = 1.0) -> threading.Thread:
     return thread
 
 
-def default_autosave_path() -> Path:
-    """Where quitting saves the run unless --no-autosave: ``<user data dir>/autosave.npz``."""
+def user_data_folder() -> Path:
+    """The user data folder (``~/.local/share/mnist-tui`` on Linux): an autosave without a record goes there."""
     import platformdirs
 
-    return Path(platformdirs.user_data_dir("mnist-tui", appauthor=False)) / "autosave.npz"
+    return Path(platformdirs.user_data_dir("mnist-tui", appauthor=False))
+
+
+def start_session(run: Run, post: Callable[[WorkerEvent], object], gradcheck: GradCheck) -> TrainingBridge:
+    """The app's session: a training thread driving ``run``, started at once."""
+    from tui.session.bridge import TrainingBridge
+
+    bridge = TrainingBridge(run, post, gradcheck=gradcheck)
+    bridge.start()
+    return bridge
+
+
+def idle_session(run: Run, post: Callable[[WorkerEvent], object], gradcheck: GradCheck) -> TrainingBridge:
+    """A session whose thread never starts: everything built, nothing trains (layout snapshots)."""
+    from tui.session.bridge import TrainingBridge
+
+    return TrainingBridge(run, post, gradcheck=gradcheck)
+
+
+def open_app_run(data: Any, config: AppConfig, student: StudentSession | None = None) -> Run:
+    """The app's run on ``data``: fresh from ``config.hp``, or resuming ``config.resume`` with its
+    overrides; recorded (warnings kept until the worker can show them); with ``student``, their
+    rule trains and the record says which file. CheckpointError (one line)."""
+    from model.checkpoint import load_checkpoint
+    from model.run import Policy, Recording, open_run
+    from model.runs import runs_dir
+
+    state = load_checkpoint(config.resume) if config.resume else None
+    recording = Recording(runs_dir(config.runs), "app", config.tensorboard)
+    run = open_run(
+        data,
+        config.hp,
+        resume=state,
+        changes=config.overrides,
+        policy=Policy(mistakes=True),
+        recording=recording,
+        paused=config.start_paused,
+        rule=student.rule if student is not None else None,
+    )
+    if student is not None:  # which code trains from here (a replay uses backprop, and says so)
+        run.note("backprop", file=student.source.absolute, sha256=student.source.sha256)
+    return run
 
 
 class _Cancelled(Exception):
@@ -94,15 +143,9 @@ class _Cancelled(Exception):
 class MnistApp(App[int]):
     """Train a one-hidden-layer MLP on MNIST and watch it learn.
 
-    hp: starting hyperparameters. data: an MNIST-like object (skips the loader; tests).
-    data_path / resume: as the command-line flags; overrides: settings given beside --resume, applied
-    over the checkpoint's (already checked by ``resumed_hparams``). start_paused: begin paused.
-    start_training: False builds everything but never starts the worker thread (snapshots).
-    hide_time: show "--" for examples/s and elapsed. clock: the worker's clock.
-    autosave: quitting (q, ctrl+c, SIGTERM) saves the run there if it trained since it started.
-    handle_signals: SIGTERM/SIGHUP/SIGINT quit like q (stop, autosave) and exit 128 + signal.
-    settle_gc: once training starts, freeze the objects alive and raise the garbage collector's
-    thresholds (``settle_garbage_collector``; process-wide, so only the real app does it).
+    config: the settings (``AppConfig``). data: an MNIST-like object (skips the loader; tests).
+    session: what drives the opened run (``start_session``; ``idle_session`` builds everything
+    but never starts the thread).
     student: ``--backprop FILE``: the student's grads_batch trains (``StudentSession``, loaded and
     tried already), the gradient check checks their code, ``b`` shows its check, ``u`` reloads it.
     """
@@ -123,34 +166,19 @@ class MnistApp(App[int]):
 
     def __init__(
         self,
-        hp: HyperParams,
-        data: Any = None,
-        *,
-        data_path: str | None = None,
-        resume: str | None = None,
-        overrides: dict[str, Any] | None = None,
-        start_paused: bool = False,
-        start_training: bool = True,
-        hide_time: bool = False,
-        clock: Callable[[], float] | None = None,
-        autosave: str | None = None,
-        handle_signals: bool = False,
-        settle_gc: bool = False,
-        sandbox: str | None = None,
-        runs: str | None = None,
-        tensorboard: str | None = None,
+        config: AppConfig | None = None,
         student: StudentSession | None = None,
+        *,
+        data: Any = None,
+        session: SessionFactory = start_session,
     ) -> None:
         super().__init__()
+        self.config = config if config is not None else AppConfig()
+        self.data = data
+        self.session = session
         self.student = student
         if student is not None:
             self.sub_title = f"your backprop: {student.source.path}"
-        self.runs = runs  # the folder of run records (None: $MNIST_TUI_RUNS or the user data folder)
-        self.tensorboard = tensorboard  # also write the run as TensorBoard events in this folder
-        self.sandbox = sandbox  # served to a browser: the save/load prompts stay inside this folder
-        self.autosave = autosave
-        self.handle_signals = handle_signals
-        self.settle_gc = settle_gc
         self.autosave_note = ""  # what quitting did about the autosave (run_app prints it)
         self._exit_code = 0
         self._quitting = False
@@ -160,31 +188,20 @@ class MnistApp(App[int]):
         self._watchdog: threading.Timer | None = None
         self._start_step = 0
         self._signals: list[int] = []
-        self.start_hp = hp  # the settings to start with; the bridge owns them once training starts
-        self.data = data
-        self.data_path = data_path
-        self.resume_path = resume
-        self.overrides = overrides or {}  # flags given beside --resume (valid for its checkpoint)
-        self.start_paused = start_paused
-        self.start_training = start_training
-        self.hide_time = hide_time
-        self.clock = clock
+        self.live_run: Run | None = None
         self.bridge: TrainingBridge | None = None
         self.main: MainScreen | None = None
         self.failed = False
         self.failure = ""  # why the data or checkpoint could not be loaded (one line)
-        self._resumed_meta: dict[str, Any] | None = None  # a resumed run's clock and best figures
 
     # ---- start-up ------------------------------------------------------------------------------
     def get_default_screen(self) -> Screen[Any]:
         if self.data is not None:
-            from model.trainer import make_trainer
-
-            return self._build_main(self.data, make_trainer(self.start_hp, self.data))
+            return self._build_main(open_app_run(self.data, self.config, self.student))
         return LoadingScreen(id="loading")
 
     def on_mount(self) -> None:
-        if self.handle_signals:
+        if self.config.handle_signals:
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
                 with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
@@ -197,44 +214,26 @@ class MnistApp(App[int]):
         self.run_worker(self._load, thread=True, exit_on_error=False, name="load-mnist", group="loader")
 
     def on_main_screen_ready(self) -> None:
-        """The main screen is mounted: start training."""
-        self._start_bridge()
-        if self.settle_gc:
+        """The main screen is mounted: hand it the session that drives the run."""
+        assert self.main is not None and self.live_run is not None
+        self._start_step = self.live_run.trainer.state.step
+        from tui.session.checks import run_gradcheck
+
+        gradcheck = self.student.gradcheck if self.student is not None else run_gradcheck
+        self.bridge = self.session(self.live_run, self.main.post_event, gradcheck)
+        self.main.attach(self.bridge)
+        if self.config.settle_gc:
             self.call_after_refresh(settle_garbage_collector)
 
-    def _build_main(self, data: Any, trainer: Trainer) -> MainScreen:
+    def _build_main(self, run: Run) -> MainScreen:
         from tui.screens.main import MainScreen
 
-        self.data = data
-        self._trainer = trainer
-        if self.student is not None:
-            trainer.rule = self.student.rule  # kept by reset: the trainer rebuilds only its own variants
-        self.main = MainScreen(trainer.hp, hide_time=self.hide_time, student=self.student)
+        self.live_run = run
+        self.main = MainScreen(run, self.config, student=self.student)
         return self.main
 
-    def _start_bridge(self) -> None:
-        from model.runs import start_recorder
-        from tui.session.bridge import TrainingBridge
-
-        kwargs: dict[str, Any] = {"start_paused": self.start_paused, "meta": self._resumed_meta}
-        kwargs["recorder"] = start_recorder(
-            self._trainer, self.data, "app", self.runs, self.resume_path, warn=None, tensorboard=self.tensorboard
-        )
-        if self.clock is not None:
-            kwargs["clock"] = self.clock
-        if self.student is not None:
-            kwargs["gradcheck"] = self.student.gradcheck
-            source = self.student.source
-            kwargs["recorder"].event("backprop", 0, 0, file=source.absolute, sha256=source.sha256)
-        assert self.main is not None
-        self.bridge = TrainingBridge(self._trainer, self.main.post_event, **kwargs)
-        self._start_step = self._trainer.state.step
-        if self.start_training:
-            self.bridge.start()
-        self.main.attach(self.bridge, "paused" if self.start_paused else "running")
-
     def _load(self) -> None:
-        """Thread worker: load MNIST, build the trainer, apply ``--resume``, warm the panel imports."""
+        """Thread worker: load MNIST, open the run (``--resume`` included), warm the panel imports."""
         worker = get_current_worker()
 
         def progress(text: str, fraction: float | None) -> None:
@@ -249,26 +248,22 @@ class MnistApp(App[int]):
         # file reads, which release the GIL, instead of after them.
         panels = threading.Thread(target=_import_panels, name="mnist-tui-imports", daemon=True)
         panels.start()
+        config = self.config
         try:
-            data = load_mnist(self.data_path, progress=progress)
+            data = load_mnist(config.data_path, progress=progress)
             progress("Building the network", None)
-            from model.trainer import make_trainer
-            from tui.session.checkpoints import apply_checkpoint
+            run = open_app_run(data, config, self.student)
+            note = ""
+            if config.resume:
+                from tui.format import format_value
 
-            trainer = make_trainer(self.start_hp, data)
-            note, meta = "", None
-            if self.resume_path:
-                meta = apply_checkpoint(trainer, self.resume_path).meta
-                note = f"resumed {self.resume_path}"
-                if self.overrides:
-                    from tui.widgets.controls import format_value
-
-                    trainer.set_hparams(trainer.hp.validated(**self.overrides))
-                    shown = ", ".join(f"{k} {format_value(v)}" for k, v in self.overrides.items())
+                note = f"resumed {config.resume}"
+                if config.overrides:
+                    shown = ", ".join(f"{k} {format_value(v)}" for k, v in config.overrides.items())
                     note += f" with {shown} from the command line"
             panels.join()
-
-            self.post_message(DataReady(data, trainer, note, meta))
+            self.data = data
+            self.post_message(DataReady(run, note))
         except _Cancelled:
             return
         except (DataError, CheckpointError) as exc:
@@ -290,8 +285,7 @@ class MnistApp(App[int]):
         screen = self.screen
         if isinstance(screen, LoadingScreen):  # it stays below the main screen: stop its animation
             screen.set_progress("Ready", 1.0)
-        self._resumed_meta = message.meta
-        self.push_screen(self._build_main(message.data, message.trainer))
+        self.push_screen(self._build_main(message.run))
         if message.note:
             self.notify(message.note)
         # the help lists every screen's keys, so building it imports them all (the math screen's
@@ -366,20 +360,25 @@ class MnistApp(App[int]):
         self.call_later(self.action_quit)
 
     def _autosave(self) -> None:
-        """Save the run to ``autosave`` (worker already stopped) if it trained since it started here."""
-        trainer = getattr(self, "_trainer", None)
-        if self.autosave is None or self.bridge is None or trainer is None:
+        """Say where the run is kept (the worker has stopped and closed it) if it trained since it
+        started here: its record's final checkpoint, or, with no record or served to a browser,
+        ``autosave-<run id>.npz`` written now in ``autosave_dir`` (the session's folder when served)."""
+        run = self.live_run
+        if not self.config.autosave or self.bridge is None or run is None:
             return
-        if trainer.state.step == self._start_step:
-            return  # nothing new: keep what an earlier session saved there
-        from model.checkpoint import CheckpointError
+        if run.trainer.state.step == self._start_step:
+            return  # nothing new: the run is where it started
+        path = run.recorder.checkpoint
+        if path is None or self.config.sandbox is not None:
+            from model.checkpoint import CheckpointError
 
-        try:
-            path = self.bridge.save_stopped(self.autosave)
-        except (CheckpointError, RuntimeError) as exc:
-            self.autosave_note = f"autosave failed: {exc}"
-        else:
-            self.autosave_note = f"saved the run to {path}; continue it with: mnist-tui --resume {path}"
+            folder = self.config.sandbox or self.config.autosave_dir or user_data_folder()
+            try:
+                path = self.bridge.save_stopped(str(folder / f"autosave-{run.recorder.run_id}.npz"))
+            except (CheckpointError, RuntimeError) as exc:
+                self.autosave_note = f"autosave failed: {exc}"
+                return
+        self.autosave_note = f"saved the run to {path}; continue it with: mnist-tui --resume {path}"
 
     def stop_training(self) -> None:
         """Stop and join the training thread (idempotent); with ``--backprop``, first stop the child
@@ -407,8 +406,8 @@ class MnistApp(App[int]):
         from tui.widgets.digits import MisclassifiedPanel
         from tui.widgets.gradcheck import GradCheckPanel
 
-        cursor_keys = ("move_cursor", "cursor_end", "hide_cursor")  # listed as CURSOR_ROWS, pairs in one row
-        left_out = cursor_keys if self.student is not None else (*cursor_keys, *MainScreen.STUDENT_ACTIONS)
+        cursor_keys = ("cursor('move'", "cursor('end'", "cursor('hide'")  # listed as CURSOR_ROWS, pairs in one row
+        left_out = cursor_keys if self.student is not None else (*cursor_keys, "student(")
         training = [b for b in MainScreen.BINDINGS if isinstance(b, Binding) and not b.action.startswith(left_out)]
         panel_keys = [b for b in training if b.action.startswith("show_panel")]
         ordered = [b for b in training if b not in panel_keys] + list(self.BINDINGS) + panel_keys
@@ -434,8 +433,8 @@ class MnistApp(App[int]):
         if self.student is not None:  # --backprop FILE: the check's own screen
             from tui.screens.exercise import ExerciseScreen
 
-            sections.append(("Your backprop's check (c)", binding_rows(ExerciseScreen.BINDINGS)))
-        if self.sandbox is not None:  # served to a browser by mnist-tui serve: on top of the right column
+            sections.append(("Your backprop's check (b)", binding_rows(ExerciseScreen.BINDINGS)))
+        if self.config.sandbox is not None:  # served to a browser by mnist-tui serve: on top of the right column
             sections.insert(1, ("In a browser", BROWSER_ROWS))
         return sections
 
@@ -487,34 +486,12 @@ def settle_garbage_collector(thresholds: tuple[int, int, int] = GC_THRESHOLDS) -
     gc.set_threshold(*thresholds)
 
 
-def run_app(
-    hp: HyperParams,
-    data_path: str | None,
-    resume: str | None,
-    autosave: str | None = None,
-    overrides: dict[str, Any] | None = None,
-    sandbox: str | None = None,
-    runs: str | None = None,
-    tensorboard: str | None = None,
-    student: StudentSession | None = None,
-) -> int:
+def run_app(config: AppConfig, student: StudentSession | None = None) -> int:
     """Run the app until it quits; returns its exit status (2 when the data cannot be loaded,
-    128 + N after signal N). Says where the run was autosaved, if it was."""
-    app = MnistApp(
-        hp,
-        data_path=data_path,
-        resume=resume,
-        overrides=overrides,
-        autosave=autosave,
-        handle_signals=True,
-        settle_gc=True,
-        sandbox=sandbox,
-        runs=runs,
-        tensorboard=tensorboard,
-        student=student,
-    )
+    128 + N after signal N). Says where the run was kept, if it trained."""
+    app = MnistApp(replace(config, handle_signals=True, settle_gc=True), student)
     app.exit_watchdog = True
-    if sandbox is not None:
+    if config.sandbox is not None:
         watch_parent()
     try:
         app.run()

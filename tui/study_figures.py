@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt
@@ -59,8 +60,39 @@ def _save(fig: Figure, out: Path, name: str) -> list[Path]:
     return paths
 
 
-def _style(variant: str) -> dict[str, object]:
-    return dict(CONTROL_STYLE.get(variant, {"marker": "o", "linewidth": 1.0}))
+def _style(variant: str, color: str | None = None) -> dict[str, object]:
+    style = dict(CONTROL_STYLE.get(variant, {"marker": "o", "linewidth": 1.0}))
+    if color is not None and variant not in CONTROL_STYLE:
+        style["color"] = color
+    return style
+
+
+def _colors(rows: Sequence[SweepRow], prefixes: tuple[str, ...]) -> dict[str, str]:
+    """One colour per variant label of a question, the same in every activation's panel."""
+    labels = list(dict.fromkeys(r.label for r in rows if r.variant.startswith(prefixes)))
+    cmap = plt.get_cmap("tab10" if len(labels) <= 9 else "tab20")
+    grey = (7,) if cmap.N == 10 else (14, 15)  # the shallow control is grey
+    palette = [matplotlib.colors.to_hex(cmap(i)) for i in range(cmap.N) if i not in grey]
+    return {label: palette[i % len(palette)] for i, label in enumerate(labels)}
+
+
+def _plain_log(ax: Axes) -> None:
+    """Log axes with ticks written as plain numbers (3, 10, 30), not 3×10^0."""
+    fmt = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}")
+    for axis in (ax.yaxis,):
+        axis.set_major_formatter(fmt)
+        axis.set_minor_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}" if f"{v:g}"[0] in "25" else ""))
+
+
+def _legend_for_column(fig: Figure, ax: Axes, colors: dict[str, str], controls: bool = True) -> None:
+    """A legend under ``ax`` listing the controls and every variant of the column."""
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], **_style(v)) for v in CONTROL_STYLE] if controls else []  # type: ignore[arg-type]
+    labels = list(CONTROL_STYLE) if controls else []
+    handles += [Line2D([], [], color=c, marker="o", linewidth=1.0) for c in colors.values()]
+    labels += list(colors)
+    ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.22), fontsize=6, frameon=False)
 
 
 def _band(ax: Axes, xs: Sequence[float], series: Sequence[Interval], scale: float, **style: object) -> None:
@@ -97,6 +129,7 @@ def _small(ax: Axes, title: str, xlabel: str, ylabel: str) -> None:
 def error_vs_lr(rows: Sequence[SweepRow], grid: Grid) -> Figure:
     acts = grid.activations
     fig, axes = plt.subplots(len(acts), len(GROUPS), figsize=(3.6 * len(GROUPS), 4.2 * len(acts)), squeeze=False)
+    palette = {prefixes: _colors([r for r in rows if r.entry.section == "sweep"], prefixes) for _, prefixes in GROUPS}
     for i, act in enumerate(acts):
         for j, (title, prefixes) in enumerate(GROUPS):
             ax = axes[i][j]
@@ -110,7 +143,7 @@ def error_vs_lr(rows: Sequence[SweepRow], grid: Grid) -> Figure:
                         markersize=3,
                         capsize=2,
                         label=r.label,
-                        **_style(r.variant),
+                        **_style(r.variant, palette[prefixes].get(r.label)),
                     )
                     chosen = r.by_lr.get(r.state.chosen) if r.state.chosen is not None else None
                     if chosen is not None:
@@ -121,9 +154,10 @@ def error_vs_lr(rows: Sequence[SweepRow], grid: Grid) -> Figure:
                     ax.plot(bad, [60] * len(bad), "x", color="red", markersize=5)
             ax.set_xscale("log")
             ax.set_yscale("log")
+            _plain_log(ax)
             _small(ax, f"{title} · {act}", f"learning rate (μ={grid.momentum:g})", "valid error %")
             if i == len(acts) - 1:
-                _legend_below(ax)
+                _legend_for_column(fig, ax, palette[prefixes])
     fig.suptitle(
         "Validation error against learning rate (selection seeds, mean ± 95% CI; ring: chosen; red x: a seed failed)",
         fontsize=10,
@@ -143,12 +177,14 @@ def learning_curves(rows: Sequence[SweepRow], grid: Grid) -> Figure:
     cols = len(GROUPS) + (1 if extra else 0)
     fig, axes = plt.subplots(1, cols, figsize=(3.6 * cols, 4.0), squeeze=False)
     for ax, (title, prefixes) in zip(axes[0], GROUPS, strict=False):
+        colors = _colors(_rows(rows, act, prefixes), prefixes)
         for r in _rows(rows, act, prefixes):
             c = r.report.get(max(r.report)) if r.report else None
             if c is not None:
                 _band(ax, range(1, len(c.test_curve) + 1), c.test_curve, 100, label=f"{r.label} (lr {c.config.lr:g})",
-                      **_style(r.variant))  # fmt: skip
+                      **_style(r.variant, colors.get(r.label)))  # fmt: skip
         ax.set_yscale("log")
+        _plain_log(ax)
         _small(ax, f"{title} · {act}", "epoch", "test error %")
         _legend_below(ax)
     if extra:
@@ -161,6 +197,7 @@ def learning_curves(rows: Sequence[SweepRow], grid: Grid) -> Figure:
                     style["linestyle"] = ":" if a == extra[-1] else style["linestyle"]
                     _band(ax, range(1, len(c.test_curve) + 1), c.test_curve, 100, label=f"{r.label} {a}", **style)
         ax.set_yscale("log")
+        _plain_log(ax)
         _small(ax, "controls · " + ", ".join(extra), "epoch", "test error %")
         _legend_below(ax)
     fig.suptitle("Test error after each epoch at the chosen rate (report seeds, mean, 95% band)", fontsize=10)
@@ -192,6 +229,7 @@ def diagnostics(rows: Sequence[SweepRow], grid: Grid, names: Sequence[tuple[str,
     """One row of panels per (diagnostic, activation), one column per question."""
     acts = grid.activations
     panels = [(name, label, a) for name, label in names for a in acts]
+    palette = {prefixes: _colors([r for r in rows if r.entry.section == "sweep"], prefixes) for _, prefixes in GROUPS}
     fig, axes = plt.subplots(len(panels), len(GROUPS), figsize=(3.6 * len(GROUPS), 3.3 * len(panels)), squeeze=False)
     for i, (name, label, act) in enumerate(panels):
         for j, (title, prefixes) in enumerate(GROUPS):
@@ -199,10 +237,11 @@ def diagnostics(rows: Sequence[SweepRow], grid: Grid, names: Sequence[tuple[str,
             for r in _rows(rows, act, prefixes):
                 c = r.report.get(max(r.report)) if r.report else None
                 if c is not None:
-                    _band(ax, c.diag_steps, c.diagnostics.get(name, []), scale, label=r.label, **_style(r.variant))
-            _small(ax, f"{title} · {act}", "step", label)
+                    style = _style(r.variant, palette[prefixes].get(r.label))
+                    _band(ax, c.diag_steps, c.diagnostics.get(name, []), scale, label=r.label, **style)
+            _small(ax, f"{title} · {act} · {label}", "step", label)
             if i == len(panels) - 1:
-                _legend_below(ax)
+                _legend_for_column(fig, ax, palette[prefixes])
     fig.tight_layout()
     return fig
 
@@ -275,6 +314,7 @@ def noise_figure(study: Study, grid: Grid) -> Figure | None:
                 ax.axhline(100 * row[0.0].summary.test.mean, color="black", linewidth=1.2, label=None)
         ax.set_xscale("log")
         ax.set_yscale("log")
+        _plain_log(ax)
         _small(ax, f"noise on h · {act} · lr {lr:g} (black line: exact)", "σ", "test error %")
         ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     fig.tight_layout()
@@ -297,6 +337,7 @@ def rounding_figure(study: Study, grid: Grid) -> Figure | None:
                     linestyle="--" if "stochastic" in label else "-",
                 )  # fmt: skip
         ax.set_yscale("log")
+        _plain_log(ax)
         _small(ax, f"rounding · {act} · lr {lr:g}", "b (resolution 2^-b)", "test error %")
         ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     fig.tight_layout()
@@ -320,6 +361,7 @@ def width_figure(study: Study, grid: Grid, main: Sequence[SweepRow]) -> Figure |
                         capsize=2, markersize=3, label=variant, **_style(variant))  # type: ignore[arg-type]  # fmt: skip
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
+    _plain_log(ax)
     _small(ax, f"width · relu · {grid.short_epochs} epochs, each at its chosen rate", "hidden units", "test error %")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     return fig

@@ -16,7 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from model.challenges.catalog import Challenge, Goal, Limits
-from model.target import fmt_examples
 
 #: Epochs are compared with this slack: the evaluation at an epoch's end sits at exactly 1.0,
 #: 2.0 ... (a float sum of batch fractions), and must count as within a limit of that many epochs.
@@ -146,9 +145,9 @@ def _gap(name: str, value: float, bound: float) -> str:
 
 def took_text(ev: Evaluation) -> str:
     """'epoch 0.80, 40,000 examples (step 625)', and the examples in all when resets came before."""
-    text = f"epoch {ev.epoch:.2f}, {fmt_examples(ev.examples)} examples (step {ev.step:,})"
+    text = f"epoch {ev.epoch:.2f}, {ev.examples:,} examples (step {ev.step:,})"
     if ev.total_examples != ev.examples:
-        text += f"; {fmt_examples(ev.total_examples)} in all"
+        text += f"; {ev.total_examples:,} in all"
     return text
 
 

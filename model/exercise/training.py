@@ -24,8 +24,9 @@ from model.exercise.diagnose import Invalid, as_grads, shape_issue
 from model.exercise.report import MISTAKES, StepReport
 from model.exercise.steps import frozen, guarded, readonly, report
 from model.exercise.student import StudentCode, StudentError
-from model.fit import fit
 from model.mlp import MLP, PARAM_NAMES, Grads, StepResult, loss_and_correct
+from model.run import Run
+from model.run import events as ev
 from model.trainer import StepMetrics, Trainer
 
 #: Step 5 passes when the test error after training is below this (the assignment's goal).
@@ -133,7 +134,10 @@ def _train(
             last[0] = now
             progress({"step": m.step, "steps": steps, "epoch": m.epoch, "loss": m.loss})
 
-    result = fit(trainer, hp.epochs, on_step=on_step, keep_best=False)
+    run = Run(trainer)  # the project's own run core: epochs, evaluations, divergence
+    run.listen(lambda e: on_step(e.metrics) if isinstance(e, ev.Stepped) else None)
+    run.train()
+    result = run.close()
     mean_angle = {n: float(np.mean(v)) if v else math.nan for n, v in angles.items()}
     setting = (
         f"{hp.epochs} epochs of a 784-{hp.hidden}-10 {hp.activation} net on the 50,000 training images: "

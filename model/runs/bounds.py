@@ -7,7 +7,7 @@ a replay that would run more steps than the record shows were trained (after a l
 gone, say). ``replay_threads`` is the record's BLAS thread count (``recorded_threads``), capped like
 ``--threads``.
 ``load_digest`` hashes a replayed ``load``'s file through the regular-file reader, size capped.
-Leaves out replaying itself (``model.runs.replay``).
+Leaves out replaying itself (``model.run.replay``).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from model.threads import cpu_count
 
 #: A checkpoint of the largest network with the longest stale ring is about 350 MiB.
 MAX_LOAD_BYTES = 1 << 30
+#: What ran a run, and so how it can be replayed.
 SOURCES = ("app", "train", "experiments")
 
 

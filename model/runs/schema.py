@@ -180,6 +180,13 @@ _STUDY: dict[str, Callable[[Any, str], Any]] = {
     "seed": lambda v, n: count(v, n, 0, 2**32 - 1),
     "task": lambda v, n: text(v, n, 200),
 }
+_POLICY: dict[str, Callable[[Any, str], Any]] = {"eval_every": count, "keep_best": flag, "mistakes": flag}
+#: A resumed run's start: the checkpoint, its sha256 ("" when it was not read from a file), the changes on top.
+_START: dict[str, Callable[[Any, str], Any]] = {
+    "checkpoint": lambda v, n: text(v, n, MAX_PATH),
+    "sha256": lambda v, n: v if v == "" else nullable(hex_digest)(v, n),
+    "changes": hparams,
+}
 _META: dict[str, Callable[[Any, str], Any]] = {
     "id": run_id,
     "started": started,
@@ -198,6 +205,8 @@ _META: dict[str, Callable[[Any, str], Any]] = {
     "angle_every": lambda v, n: count(v, n, 0, MAX_COUNT),
     "resumed_from": lambda v, n: text(v, n, MAX_PATH),
     "study": lambda v, n: _fields(obj(v, n), _STUDY, f"{n}."),
+    "policy": lambda v, n: _fields(obj(v, n), _POLICY, f"{n}."),
+    "start": lambda v, n: _fields(obj(v, n), _START, f"{n}."),
 }
 
 

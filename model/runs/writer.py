@@ -92,7 +92,6 @@ class RunRecorder:
         *,
         warn: Callable[[str], object] | None = None,
         every: int = POINT_EVERY,
-        clock: Callable[[], float] = time.monotonic,
         run_id: str = "",
     ) -> None:
         self.folder = folder
@@ -100,8 +99,8 @@ class RunRecorder:
         self.tensorboard: TensorBoardSink | None = None
         self._warn = warn
         self._every = max(1, every)
-        self._clock = clock
-        self._t0 = clock()
+        self._clock = time.monotonic
+        self._t0 = self._clock()
         self._lock = threading.Lock()
         self._pending: list[str] = []
         self._last_flush = self._t0
@@ -109,6 +108,7 @@ class RunRecorder:
         self._smoothed: float | None = None
         self._finished = False
         self._unsaid: list[str] = []
+        self.checkpoint: Path | None = None  # the final checkpoint, once ``finish`` wrote it
         self.failed = folder is None
         if folder is not None:
             try:
@@ -127,7 +127,6 @@ class RunRecorder:
         warn: Callable[[str], object] | None = None,
         extra: dict[str, Any] | None = None,
         every: int = POINT_EVERY,
-        clock: Callable[[], float] = time.monotonic,
         tensorboard: Path | None = None,
     ) -> RunRecorder:
         """Make ``root/<new id>/`` with its run.json and an empty metrics.jsonl for ``trainer``'s run.
@@ -146,11 +145,11 @@ class RunRecorder:
             text = (json.dumps(meta, indent=2) + "\n").encode()
             atomic_write(folder / "run.json", lambda f: f.write(text))
         except OSError as exc:
-            rec = cls(None, warn=warn, every=every, clock=clock, run_id=folder.name)
+            rec = cls(None, warn=warn, every=every, run_id=folder.name)
             rec.failed = False
             rec._fail(exc, where=root)
         else:
-            rec = cls(folder, warn=warn, every=every, clock=clock)
+            rec = cls(folder, warn=warn, every=every)
         if tensorboard is not None:
             rec._start_tensorboard(tensorboard, meta)
         return rec
@@ -314,7 +313,8 @@ class RunRecorder:
             from model.checkpoint import CheckpointError, save_checkpoint
 
             try:
-                save_checkpoint(self.folder / CHECKPOINT, trainer, meta={"run_id": self.run_id} | (meta or {}))
+                state = trainer.run_state({"run_id": self.run_id} | (meta or {}))
+                self.checkpoint = save_checkpoint(self.folder / CHECKPOINT, state)
                 checkpoint = CHECKPOINT
             except (CheckpointError, OSError) as exc:
                 self._say(f"cannot write the run's checkpoint in {self.folder}: {exc}")
@@ -329,35 +329,6 @@ class RunRecorder:
                     os.close(self._fd)
                 self._fd = None
             self.failed = True  # nothing more after the end
-
-
-def start_recorder(
-    trainer: Trainer,
-    data: Any,
-    source: str,
-    runs: str | os.PathLike[str] | None = None,
-    resumed_from: str | None = None,
-    warn: Callable[[str], object] | None = None,
-    tensorboard: str | None = None,
-) -> RunRecorder:
-    """A run record for ``trainer`` under ``runs`` (None: $MNIST_TUI_RUNS or the user data folder),
-    and TensorBoard events in ``tensorboard/<run id>`` when given; a problem is one warning
-    (through ``warn``, or kept for ``set_warn``) and the run goes on unrecorded."""
-    from model.runs.store import runs_dir
-
-    extra: dict[str, Any] = {}
-    if resumed_from:
-        extra["resumed_from"] = str(Path(resumed_from).resolve())
-    tb = Path(tensorboard).expanduser() if tensorboard else None
-    return RunRecorder.start(
-        runs_dir(runs),
-        trainer,
-        source=source,
-        data=data_tag(data),
-        warn=warn,
-        extra=extra,
-        tensorboard=tb,
-    )
 
 
 def run_meta(run_id: str, trainer: Trainer, source: str, data: str) -> dict[str, Any]:
@@ -382,6 +353,7 @@ def run_meta(run_id: str, trainer: Trainer, source: str, data: str) -> dict[str,
         "start_step": trainer.state.step,
         "start_examples": trainer.state.examples_seen,
         "train_size": len(trainer.order),
+        "angle_every": trainer.angle_every,
         "source_size": len(trainer.source[0]),  # the rows hparams.train_size picks from (replay gives the same)
         "data": data,
         "version": pkg,

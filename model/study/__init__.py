@@ -18,7 +18,7 @@ from model.study.grids import DEFAULT, FULL, GRIDS, QUICK
 from model.study.plan import Entry, Grid, RunConfig, cell, only_variants
 from model.study.records import DIAGNOSTICS, LAYERS, Event, RunResult
 from model.study.report import from_json, markdown, to_json, write_results
-from model.study.run import BACKENDS, choose_backend, data_tag, run_grid, run_tasks
+from model.study.run import BACKENDS, choose_backend, data_key, run_grid, run_tasks
 from model.study.store import ResultStore
 
 __all__ = [
@@ -45,7 +45,7 @@ __all__ = [
     "SweepState",
     "cell",
     "choose_backend",
-    "data_tag",
+    "data_key",
     "environment",
     "from_json",
     "markdown",

@@ -4,14 +4,21 @@ Each worker runs ``_work``: it loads the data into a local (nothing is kept in m
 takes tasks from one queue until it gets None, and sends everything back through another, in
 order: a run's progress events, then its result. One queue per direction keeps a run's "done"
 behind all of its epoch events without any bookkeeping. A worker's exception stops the study
-and is raised here; a worker that dies without a word raises ``BrokenProcessPool``.
+and is raised here; a worker that dies without a word raises ``BrokenProcessPool``. A worker
+ends when the study's process is gone, even killed with SIGKILL (``_die_with_parent``), so none
+is left computing, or blocked holding its memory, with nobody to collect its results.
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
+import os
 import pickle
 import queue
+import signal
+import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -38,8 +45,25 @@ class _Failed:
     error: BaseException
 
 
-def _work(data: Any, tasks: Any, out: Any) -> None:
+def _die_with_parent(parent: int, every: float = 0.5) -> None:
+    """End this process when process ``parent`` is gone: at once on Linux (the kernel sends SIGKILL
+    when the parent dies), and on any system within ``every`` seconds (a thread that watches)."""
+    with contextlib.suppress(Exception):  # Linux only: prctl(PR_SET_PDEATHSIG, SIGKILL)
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every)
+        os._exit(1)  # nobody is left to collect what this worker computes
+
+    threading.Thread(target=watch, name="mnist-tui-parent-watch", daemon=True).start()
+
+
+def _work(data: Any, tasks: Any, out: Any, parent: int) -> None:
     """A worker's whole life: set up, then run tasks until None; results and events go to ``out``."""
+    _die_with_parent(parent)
     set_blas_threads(1)
     try:
         loaded = load_data(data)
@@ -74,7 +98,7 @@ def run_pool(tasks: list[Task], jobs: int, data: Any, emit: Callable[[Event], An
     for _ in range(n):
         todo.put(None)  # one stop sign per worker
     by_index = {t.index: t for t in tasks}
-    workers = [ctx.Process(target=_work, args=(data, todo, out), daemon=True) for _ in range(n)]
+    workers = [ctx.Process(target=_work, args=(data, todo, out, os.getpid()), daemon=True) for _ in range(n)]
     for w in workers:
         w.start()
     results: dict[int, RunResult] = {}

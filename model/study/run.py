@@ -34,9 +34,10 @@ BACKENDS = ("auto", "serial", "pool", "dask")
 MAX_ROUNDS = 30  # a sweep adds a ladder step a round; the ladder has 9 rates
 
 
-def data_tag(data: Any) -> str:
-    """What the store keys the data by: a hash of the arrays' shapes and of a sample of their
-    contents ("mnist" for None or a path, which only the workers load)."""
+def data_key(data: Any) -> str:
+    """What the study's store keys the data by: a hash of the arrays' shapes and of a sample of their
+    contents ("mnist" for None or a path, which only the workers load). Not a run record's data
+    tag (``model.runs.data_tag``, which hashes what a run actually saw)."""
     if data is None or isinstance(data, str | os.PathLike):
         return "mnist"
     h = hashlib.sha256()
@@ -141,7 +142,7 @@ def run_grid(
     """
     base = grid.base()
     backend = choose_backend(backend, jobs, scheduler)
-    tag = tag or data_tag(data)
+    tag = tag or data_key(data)
     session = dask_backend.DaskSession(jobs, scheduler) if backend == "dask" else None
     if session is not None and scheduler is not None:
         session.open()  # a scheduler is checked before anything else is said or done

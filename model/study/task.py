@@ -1,4 +1,4 @@
-"""One run of the study: train a (cell, seed) with ``model.fit.fit``, with diagnostics on the way.
+"""One run of the study: train a (cell, seed) through the run core, with diagnostics on the way.
 
 The same code runs in this process, in a pool worker and on a Dask worker: the data and the
 place progress events go are passed in. Every ``diag_every`` steps it records the alignment
@@ -22,12 +22,13 @@ from typing import Any
 import numpy as np
 
 from model.config import NON_TRAINING_FIELDS, HyperParams
-from model.fit import EpochRecord, fit
-from model.runs import RunRecorder
+from model.run import Policy, Recording, open_run
+from model.run import events as ev
+from model.run.figures import EpochRecord, RunOutcome
 from model.study.plan import RunConfig
 from model.study.records import DIAGNOSTICS, Event, RunResult
 from model.trainer import StepMetrics, Trainer
-from model.variants import Variant, angle_degrees
+from model.variants import angle_degrees
 
 #: Bump when a run's numbers would change for the same cell and seed (the store keys on it).
 RUN_FORMAT = 3
@@ -50,7 +51,7 @@ class Task:
     base: HyperParams
     diag_every: int = 100
     train_size: int | None = None
-    data_tag: str = "mnist"
+    data_key: str = "mnist"  # the store's key for the data (``model.study.run.data_key``)
     record_dir: str | None = None  # write a run record per run under this folder (not part of run_id)
 
     @property
@@ -76,7 +77,7 @@ class Task:
             "hp": hp,
             "diag_every": self.diag_every,
             "train_size": self.train_size,
-            "data": self.data_tag,
+            "data": self.data_key,
         }
         return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:20]
 
@@ -91,7 +92,7 @@ def load_data(data: Any) -> Any:
 
 
 class _Diagnostics:
-    """Collects ``DIAGNOSTICS`` every ``every`` steps of ``trainer`` (through its on_step hook)."""
+    """Collects ``DIAGNOSTICS`` every ``every`` steps of ``trainer`` (a listener of its run's steps)."""
 
     def __init__(self, trainer: Trainer, probe: tuple[np.ndarray, np.ndarray], every: int) -> None:
         self.trainer, self.every = trainer, every
@@ -104,7 +105,7 @@ class _Diagnostics:
     def __call__(self, m: StepMetrics) -> None:
         if (m.step - 1) % self.every or m.diverged:  # the trainer probes angles on these steps
             return
-        t, model, rule = self.trainer, self.trainer.model, self.trainer.rule
+        t, model, rule = self.trainer, self.trainer.model, self.trainer.variant
         angles = m.angles or {}
         row = {"angle_W1": angles.get("W1", math.nan), "angle_W2": angles.get("W2", math.nan)}
         feedback = getattr(rule, "feedback", None)
@@ -129,8 +130,8 @@ class _Diagnostics:
             self.values[name].append(row[name])
 
 
-def _recorder(task: Task, trainer: Trainer) -> RunRecorder | None:
-    """A run record for ``task`` when the study was given a runs folder (warnings on stderr)."""
+def _recording(task: Task) -> Recording | None:
+    """Where ``task``'s run record goes when the study was given a runs folder (warnings on stderr)."""
     if not task.record_dir:
         return None
     from pathlib import Path
@@ -139,54 +140,65 @@ def _recorder(task: Task, trainer: Trainer) -> RunRecorder | None:
         print(f"mnist-tui: run {task.config.key} seed {task.seed}: {text}", file=sys.stderr)
 
     study = {"key": task.config.key, "label": task.config.label, "seed": task.seed, "task": task.run_id}
-    return RunRecorder.start(
-        Path(task.record_dir), trainer, source="experiments", data=task.data_tag, warn=warn, extra={"study": study}
-    )
+    return Recording(Path(task.record_dir), "experiments", extra={"study": study}, warn=warn)
+
+
+class _EpochEnds:
+    """At each epoch's end: the step count and the as-trained test error (the variant's own
+    forward pass, e.g. with its noise, from draws of its own so training's stay as they were);
+    "epoch" events to ``emit``."""
+
+    def __init__(self, task: Task, trainer: Trainer, data: Any, emit: Callable[[Event], Any] | None) -> None:
+        self.task, self.trainer, self.data, self.emit = task, trainer, data, emit
+        self.steps: list[int] = []
+        self.as_trained: list[float] = []
+
+    def __call__(self, record: EpochRecord) -> None:
+        task, trainer, data = self.task, self.trainer, self.data
+        epoch = math.ceil(record.epoch)  # a divergence ends the run inside its epoch
+        self.steps.append(trainer.state.step)
+        rng = np.random.default_rng([task.seed, epoch])
+        logits = trainer.variant.forward_as_trained(trainer.model, data.test_x, rng)
+        self.as_trained.append(math.nan if logits is None else float(np.mean(logits.argmax(axis=1) != data.test_y)))
+        if self.emit is not None:
+            valid = record.errors.get("valid", math.nan)
+            self.emit(Event("epoch", task.config.key, task.seed, epoch, task.epochs, valid))
 
 
 def run_task(task: Task, data: Any, emit: Callable[[Event], Any] | None = None) -> RunResult:
-    """Train ``task`` on ``data`` (train_x/train_y/valid_x/valid_y/test_x/test_y arrays).
+    """Train ``task`` on ``data`` (train_x/train_y/valid_x/valid_y/test_x/test_y arrays) for its
+    epochs, evaluating at each epoch's end, ending on the best validation epoch's weights (the
+    run core with ``keep_best``); a divergence ends the run there.
 
     ``emit`` receives "start" and one "epoch" event per epoch.
     """
-    cfg = task.config
-    hp = task.hparams
-    n = task.train_size or len(data.train_x)
-    trainer = Trainer(
-        (data.train_x[:n], data.train_y[:n]),
-        hp,
-        eval_sets={"valid": (data.valid_x, data.valid_y), "test": (data.test_x, data.test_y)},
+    run = open_run(
+        data,
+        task.hparams,
+        policy=Policy(keep_best=True),
+        recording=_recording(task),
+        train_size=task.train_size,
         angle_every=task.diag_every,
     )
-    diag = _Diagnostics(trainer, (data.valid_x[:PROBE_IMAGES], data.valid_y[:PROBE_IMAGES]), task.diag_every)
-    recorder = _recorder(task, trainer)
-    on_step: Callable[[StepMetrics], Any] = diag
-    if recorder is not None:
+    diag = _Diagnostics(run.trainer, (data.valid_x[:PROBE_IMAGES], data.valid_y[:PROBE_IMAGES]), task.diag_every)
+    ends = _EpochEnds(task, run.trainer, data, emit)
 
-        def on_step(m: StepMetrics) -> None:
-            diag(m)
-            recorder.step(m)
+    def listen(e: ev.RunEvent) -> None:
+        if isinstance(e, ev.Stepped):
+            diag(e.metrics)
+        elif isinstance(e, ev.EpochEnded):
+            ends(e.record)
 
-    as_trained: list[float] = []
-    epoch_steps: list[int] = []
-    rule = trainer.rule
-
-    def on_epoch(r: EpochRecord) -> None:
-        epoch_steps.append(trainer.state.step)
-        rng = np.random.default_rng([task.seed, r.epoch])  # its own draws: training's stay as they were
-        logits = rule.forward_as_trained(trainer.model, data.test_x, rng) if isinstance(rule, Variant) else None
-        as_trained.append(math.nan if logits is None else float(np.mean(logits.argmax(axis=1) != data.test_y)))
-        if recorder is not None:
-            recorder.errors(trainer, r.errors, {"train": r.train_loss})
-        if emit is not None:
-            emit(Event("epoch", cfg.key, task.seed, r.epoch, task.epochs, r.errors.get("valid", math.nan)))
-
+    run.listen(listen)
     if emit is not None:
-        emit(Event("start", cfg.key, task.seed, 0, task.epochs))
-    result = fit(trainer, task.epochs, on_epoch=on_epoch, on_step=on_step)
-    if recorder is not None:  # the weights are those of the best validation epoch, the counters the last
-        recorder.finish(trainer, "diverged" if result.diverged else "finished", {"weights": "best validation epoch"})
-    history = result.history
+        emit(Event("start", task.config.key, task.seed, 0, task.epochs))
+    run.train()
+    return _result(task, run.close(), diag, ends)  # the model holds the best validation epoch's weights
+
+
+def _result(task: Task, result: RunOutcome, diag: _Diagnostics, ends: _EpochEnds) -> RunResult:
+    cfg, history = task.config, result.history
+    best_epoch = math.ceil(result.best_epoch or 0)
     return RunResult(
         key=cfg.key,
         label=cfg.label,
@@ -198,9 +210,9 @@ def run_task(task: Task, data: Any, emit: Callable[[Event], Any] | None = None) 
         activation=cfg.activation,
         valid_error=result.best_valid_error,
         test_error=result.test_error_at_best,
-        test_error_as_trained=as_trained[result.best_epoch - 1] if result.best_epoch else math.nan,
+        test_error_as_trained=ends.as_trained[best_epoch - 1] if best_epoch else math.nan,
         final_test_error=result.test_error,
-        best_epoch=result.best_epoch,
+        best_epoch=best_epoch,
         train_loss=result.train_loss,
         valid_curve=[r.errors.get("valid", math.nan) for r in history],
         test_curve=[r.errors.get("test", math.nan) for r in history],
@@ -210,8 +222,8 @@ def run_task(task: Task, data: Any, emit: Callable[[Event], Any] | None = None) 
         diag_steps=diag.steps,
         diagnostics=diag.values,
         epochs=task.epochs,
-        as_trained_curve=as_trained,
+        as_trained_curve=ends.as_trained,
         train_loss_curve=[r.train_loss for r in history],
-        epoch_steps=epoch_steps,
-        hidden=hp.hidden,
+        epoch_steps=ends.steps,
+        hidden=task.hparams.hidden,
     )

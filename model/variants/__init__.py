@@ -1,6 +1,7 @@
 """Backward-pass variants: named gradient rules that change what backprop is fed.
 
-``base`` holds what the backward pass reads (``BackwardInputs``) and the exact rule; one
+``base`` holds what the backward pass reads (``BackwardInputs``), the exact rule and the
+adapter that lets any ``GradientRule`` plug in (``CustomRule``); one
 module per question holds its perturbing variants: ``feedback`` (random or sign-concordant
 feedback), ``staleness`` (stale feedback weights, stale whole gradients), ``hidden`` (random
 hidden states), ``noise`` (additive or multiplicative noise on h), ``rounding`` (rounded h or
@@ -12,7 +13,7 @@ Leaves out: the training loop (``model.trainer``), the study over all variants
 """
 
 from model.variants.alignment import AlignmentProbe, angle_degrees
-from model.variants.base import BackwardInputs, Exact, Variant
+from model.variants.base import BackwardInputs, CustomRule, Exact, GradientRule, Variant, as_variant
 from model.variants.feedback import RandomFeedback, SignFeedback
 from model.variants.hidden import RandomHidden
 from model.variants.noise import NOISE_KINDS, NOISE_MODES, HiddenNoise
@@ -23,6 +24,7 @@ from model.variants.registry import (
     VariantInfo,
     get_variant,
     make_rule,
+    rule_for,
     variant_key,
 )
 from model.variants.rounding import ROUND_MODES, ROUND_PLACES, GradientRounding, Rounding
@@ -39,9 +41,11 @@ __all__ = [
     "VARIANT_OPTIONS",
     "AlignmentProbe",
     "BackwardInputs",
+    "CustomRule",
     "Exact",
     "FrozenFirstLayer",
     "GradientRounding",
+    "GradientRule",
     "HiddenNoise",
     "RandomFeedback",
     "RandomHidden",
@@ -52,7 +56,9 @@ __all__ = [
     "Variant",
     "VariantInfo",
     "angle_degrees",
+    "as_variant",
     "get_variant",
     "make_rule",
+    "rule_for",
     "variant_key",
 ]

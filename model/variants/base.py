@@ -26,14 +26,18 @@ Training steps only: evaluation goes through ``MLP`` and never drops anything.
 Random numbers come only from the generator the trainer passes in (``rule_rng``), so a
 seed fixes them.
 
-Leaves out: the perturbing variants (``rules.py``), the registry (``registry.py``), the
+Any other object with a ``loss_and_grads`` method (a ``GradientRule``: a student's own rule)
+plugs in through ``CustomRule``, which gives it the variant's interface, so the trainer holds a
+``Variant`` whatever it was given.
+
+Leaves out: the perturbing variants (one module per question), the registry (``registry.py``), the
 angle diagnostics (``alignment.py``) and the training loop (``model.trainer``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -43,6 +47,15 @@ from model.mlp import MLP, StepResult, backward, log_softmax, loss_and_correct
 
 Array = NDArray[np.floating]
 Labels = NDArray[np.integer]
+
+
+class GradientRule(Protocol):
+    """How a step turns a model and a minibatch into (loss, correct, update direction).
+
+    X: (B, D) float32, y: (B,) int; the grads are W1 (H, D), b1 (H,), W2 (K, H), b2 (K,).
+    """
+
+    def loss_and_grads(self, model: MLP, X: Array, y: Labels, rng: np.random.Generator) -> StepResult: ...
 
 
 @dataclass(frozen=True)
@@ -63,6 +76,8 @@ class Variant:
     """
 
     name = "base"  # subclasses name themselves (the registry's name)
+    #: True: the trainer rebuilds the rule when the settings name another variant (see registry.rule_for)
+    follows_settings = True
 
     def __init__(self) -> None:
         self.key: tuple[Any, ...] = (self.name,)
@@ -73,6 +88,16 @@ class Variant:
         # and the training set's size, for variants that keep something per example
         self.rows: NDArray[np.integer] | None = None
         self.n_rows = 0
+
+    @property
+    def true_gradient(self) -> bool:
+        """True when the update is the exact gradient of the clean network (its angle to it is 0)."""
+        return False
+
+    @property
+    def label(self) -> str:
+        """What the status shows for this rule ("" : the settings' variant name)."""
+        return ""
 
     def state(self) -> dict[str, NDArray[Any]]:
         """Arrays this rule carries from step to step (saved in checkpoints); none by default."""
@@ -167,10 +192,41 @@ class Exact(Variant):
 
     name = "exact"
 
+    @property
+    def true_gradient(self) -> bool:
+        return not (self.dropout or self.input_dropout)
+
     def loss_and_grads(self, model: MLP, X: Array, y: Labels, rng: np.random.Generator) -> StepResult:
         if self.dropout or self.input_dropout:
             return super().loss_and_grads(model, X, y, rng)
         return model.loss_and_grads(X, y, reuse_buffers=True)
+
+
+class CustomRule(Variant):
+    """Any ``GradientRule`` (an object with ``loss_and_grads``, e.g. a student's own backward pass)
+    as a variant: the trainer steps with it whatever the settings' variant says, keeps no state for
+    it and applies no dropout masks (the rule does what it does)."""
+
+    name = "custom"
+    follows_settings = False
+
+    def __init__(self, rule: GradientRule) -> None:
+        super().__init__()
+        self.rule = rule
+        self.key = ("custom",)
+
+    @property
+    def label(self) -> str:
+        """The rule's own name when it has one (``label``), e.g. the student's file."""
+        return str(getattr(self.rule, "label", "") or "")
+
+    def loss_and_grads(self, model: MLP, X: Array, y: Labels, rng: np.random.Generator) -> StepResult:
+        return self.rule.loss_and_grads(model, X, y, rng)
+
+
+def as_variant(rule: GradientRule) -> Variant:
+    """``rule`` itself if it is a variant, else wrapped in ``CustomRule``."""
+    return rule if isinstance(rule, Variant) else CustomRule(rule)
 
 
 def clean_hidden(model: MLP, X: Array) -> Array:

@@ -178,6 +178,14 @@ def get_variant(name: str) -> VariantInfo:
         raise ValueError(f"unknown variant {name!r} (choose from {', '.join(VARIANTS)})") from None
 
 
+def rule_for(hp: VariantSettings, current: Variant) -> Variant:
+    """The rule to step with under ``hp``: ``current`` while it still is what ``hp`` asks for (or
+    a custom rule, which stays whatever the settings say), else a fresh one; dropout rates follow ``hp``."""
+    rule = current if not current.follows_settings or current.key == variant_key(hp) else make_rule(hp)
+    rule.dropout, rule.input_dropout = hp.dropout, hp.input_dropout
+    return rule
+
+
 def make_rule(hp: VariantSettings) -> Variant:
     """A fresh gradient rule for ``hp.variant`` with its options (fixed draws happen on first use)."""
     rule = get_variant(hp.variant).make(hp)

@@ -18,8 +18,12 @@ On a loaded machine an app under test also draws more frames and polls more whil
 both limits grow with the load: they are multiplied by the 1-minute load average per CPU when
 that is over 1 (two workers on two otherwise idle cores: 1).
 
-An offender fails with the fix in its message (mark it ``@pytest.mark.slow``, or make it
-cheaper) and the run ends with a list of all of them. ``--budget 0`` turns the check off (for a
+A test that starts a process, or costs more than ``FAIL_FACTOR`` times its limits, fails with the
+fix in its message (mark it ``@pytest.mark.slow``, or make it cheaper): it clearly belongs to the
+slow tier. One between its limits and ``FAIL_FACTOR`` times them only warns, because a test's CPU
+time varies by tens of percent with what shares the cores' caches, and a suite that goes red on a
+busy machine for a test that cost 2.8 s instead of 2.3 s is not one to trust. The run ends with a
+list of both kinds. ``--budget 0`` turns the check off (for a
 profiler or a debugger); ``--budget-report FILE`` writes every test's two costs as TSV.
 """
 
@@ -35,6 +39,7 @@ import pytest
 
 DEFAULT_BUDGET = 2.0
 WALL_FACTOR = 10  # a wall-time limit of 20 s for the default budget
+FAIL_FACTOR = 2.5  # over this many times a limit fails; between 1x and this, a warning
 
 
 def cpu_seconds() -> tuple[float, float]:
@@ -90,21 +95,26 @@ class TimeBudget:
         slow = item.get_closest_marker("slow") is not None
         report.user_properties.append(("cost", (cpu, wall, slow)))
         if self.budget > 0 and report.passed and not slow:
-            over = []
+            over, fails = [], False
             if children > children0 or live_children() - alive0:
                 over.append("started a process")
+                fails = True
             budget = self.budget * load_factor()
             if cpu > budget:
                 over.append(f"took {cpu:.1f} s of CPU (budget {budget:.1f} s)")
+                fails = fails or cpu > FAIL_FACTOR * budget
             if wall > WALL_FACTOR * budget:
                 over.append(f"took {wall:.1f} s of wall time (limit {WALL_FACTOR * budget:.0f} s)")
-            if over:
+                fails = fails or wall > FAIL_FACTOR * WALL_FACTOR * budget
+            if fails:
                 report.outcome = "failed"
                 report.longrepr = (
                     f"{item.nodeid} is not marked slow but {' and '.join(over)}: "
                     "mark it @pytest.mark.slow, or make it cheaper (smaller data, fewer steps, a shared app)"
                 )
-                report.user_properties.append(("over_budget", ", ".join(over)))
+            if over:
+                verdict = "failed" if fails else "warning"
+                report.user_properties.append(("over_budget", f"{verdict}: {', '.join(over)}"))
         return report
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -119,7 +129,7 @@ class TimeBudget:
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         if self.offenders:
-            terminalreporter.section("tests that break the fast tier's rules (mark them slow or make them cheaper)")
+            terminalreporter.section("tests over the fast tier's limits (mark them slow or make them cheaper)")
             for line in self.offenders:
                 terminalreporter.line(line)
 

@@ -21,15 +21,25 @@ MNIST_TUI = [sys.executable, "-m", "tui.cli"]
 
 
 def app_env(home: Path, environ: dict[str, str] | None = None) -> dict[str, str]:
-    """``environ`` (default: this process's) with the app's data and state folders under ``home``
-    (so the autosave is ``home/data/mnist-tui/autosave.npz``) and a 256-colour terminal."""
+    """``environ`` (default: this process's) with the app's data and state folders and its runs
+    folder under ``home`` (so the autosave is in ``home/data/mnist-tui/runs``) and a 256-colour
+    terminal."""
     env = dict(os.environ if environ is None else environ)
-    return env | {"XDG_DATA_HOME": str(home / "data"), "XDG_STATE_HOME": str(home / "state"), "TERM": "xterm-256color"}
+    data = home / "data"
+    return env | {
+        "XDG_DATA_HOME": str(data),
+        "XDG_STATE_HOME": str(home / "state"),
+        "MNIST_TUI_RUNS": str(data / "mnist-tui" / "runs"),
+        "TERM": "xterm-256color",
+    }
 
 
 def autosave(home: Path) -> Path:
-    """Where the app started with ``app_env(home)`` writes its autosave."""
-    return home / "data" / "mnist-tui" / "autosave.npz"
+    """The autosave of the app started with ``app_env(home)``: its run record's final checkpoint
+    (the newest run's; a path that does not exist when there is none)."""
+    runs = home / "data" / "mnist-tui" / "runs"
+    found = sorted(runs.glob("*/final.npz"))
+    return found[-1] if found else runs / "none" / "final.npz"
 
 
 @contextlib.contextmanager

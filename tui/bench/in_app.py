@@ -3,8 +3,9 @@
 ``AppTerminal`` (``tui.bench.terminal``) starts ``mnist-tui`` in a pty of a fixed size and
 timestamps everything it writes. ``measure_app`` trains in the app while pressing the
 keys of ``ROUND`` at random moments and records the time from writing each key to the
-arrival of the output that shows its effect. Separate sessions press no key: the autosave
-the app writes on quitting (ctrl+q) gives their steps and training seconds, compared with
+arrival of the output that shows its effect. Separate sessions press no key: the run's
+record the app finishes on quitting (ctrl+q: its final checkpoint, the autosave) gives their
+steps and training seconds, compared with
 headless training (``Trainer.step`` in a loop, same settings, a child process like the
 app) run alternately with them. Leaves out the table.
 """
@@ -90,7 +91,7 @@ def run_app_session(
     the screen while keys are timed would compete with the reader's timestamps."""
     run = AppRun()
     with tempfile.TemporaryDirectory(prefix="mnist-tui-bench-") as tmp:
-        env = {**env, "XDG_DATA_HOME": tmp, "TERM": "xterm-256color"}
+        env = {**env, "XDG_DATA_HOME": tmp, "MNIST_TUI_RUNS": str(Path(tmp, "runs")), "TERM": "xterm-256color"}
         term = AppTerminal([*command, *settings], env)
         try:
             if term.wait_for(lambda s: TRAINING_MARKER in s, 120.0) is None:
@@ -124,8 +125,9 @@ def run_app_session(
             raise RuntimeError(f"the app exited with status {status}")
         from model.checkpoint import load_checkpoint
 
-        ckpt = load_checkpoint(str(Path(tmp) / "mnist-tui" / "autosave.npz"))
-        run.examples = ckpt.state.examples_seen
+        (final,) = Path(tmp, "runs").glob("*/final.npz")  # the session's record: its autosave
+        ckpt = load_checkpoint(final)
+        run.examples = ckpt.counters.examples_seen
         run.train_seconds = float(ckpt.meta["elapsed"])
     return run
 

@@ -61,8 +61,9 @@ async def _until(predicate: Any, timeout: float, what: str) -> None:
 async def _measure(data: Any, moves: int, gap: float) -> list[float]:
     from tui.app import MnistApp
     from tui.screens.pad import DrawPadScreen
+    from tui.session.config import AppConfig
 
-    app = MnistApp(HyperParams(epochs=1000), data=data, settle_gc=True)  # as run_app starts it
+    app = MnistApp(AppConfig(HyperParams(epochs=1000), settle_gc=True), data=data)  # as run_app starts it
     latencies: list[float] = []
     async with app.run_test(size=SIZE) as pilot:
         await _until(lambda: app.bridge is not None and app.bridge.trainer.state.step > 0, 60, "training")

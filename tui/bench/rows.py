@@ -22,9 +22,10 @@ from threadpoolctl import threadpool_limits
 from model.config import HyperParams
 from model.data import MNIST
 from model.drawing import SIDE, resize, to_mnist
-from model.fit import EpochRecord, fit
 from model.mlp import MLP
 from model.presets import get_preset
+from model.run import Policy, Run, RunOutcome
+from model.run import events as run_events
 from model.trainer import Trainer
 from tui.bench.measure import Samples, child_env, eval_flops, gemm_rate, run_child, run_examples, train_flops
 from tui.bench.table import SKIP, Row, at_least, at_most
@@ -151,13 +152,21 @@ def train_epoch_row(b: Bench) -> list[Row]:
     with threadpool_limits(2):
         for _ in range(2 if b.quick else 3):
             rates.append(gemm_rate(b.scale.gemm_n))
-            s.run(lambda: fit(trainer, trainer.state.examples_seen // len(data.train_y) + 1, keep_best=False))
+            s.run(lambda: train_epochs(trainer, 1))
     bound = work / max(rates)
     text = (
         f"{bound / s.best:.2f}: {s.best:.2f} s per epoch of {len(data.train_y):,} + {n_eval:,} evaluated, "
         f"bound {bound:.2f} s at {max(rates) / 1e9:.0f} GFLOP/s (CPU share {s.cpu_share:.2f} of 2)"
     )
     return [at_least(figure, bound / s.best, 0.60, "≥ 0.60", text, b.quick)]
+
+
+def train_epochs(trainer: Trainer, epochs: int) -> RunOutcome:
+    """``epochs`` more epochs of ``trainer`` through the run core, each evaluated at its end (as ``train``)."""
+    run = Run(trainer)
+    end = run.epochs_done + epochs
+    run.train(stop=lambda: run.epochs_done >= end)
+    return run.close()
 
 
 def step_ceiling_row(b: Bench) -> list[Row]:
@@ -257,7 +266,7 @@ def drawing_row(b: Bench, n: int = 1_000) -> list[Row]:
     figure = f"drawn-digit path, {n:,} test digits: accuracy"
     d = b.data
     trainer = Trainer((d.train_x, d.train_y), HyperParams(), eval_sets={"valid": (d.valid_x, d.valid_y)})
-    fit(trainer, 1 if b.quick else 2, keep_best=False)
+    train_epochs(trainer, 1 if b.quick else 2)
     X, y = d.test_x[:n], d.test_y[:n]
     images = X.reshape(len(X), SIDE, SIDE)
     found: list[np.ndarray] = []
@@ -306,13 +315,19 @@ def best_preset_row(b: Bench, run: bool) -> list[Row]:
     eval_sets = {"valid": (d.valid_x, d.valid_y), "test": (d.test_x, d.test_y)}
     trainer = Trainer((d.train_x, d.train_y), hp, eval_sets=eval_sets)
 
-    def progress(r: EpochRecord) -> None:
-        b.log(f"  best preset: epoch {r.epoch}/{hp.epochs}, valid {r.errors['valid']:.2%}, test {r.errors['test']:.2%}")
+    def progress(e: run_events.RunEvent) -> None:
+        if isinstance(e, run_events.EpochEnded):
+            r = e.record
+            where = f"epoch {r.epoch:g}/{hp.epochs}"
+            b.log(f"  best preset: {where}, valid {r.errors['valid']:.2%}, test {r.errors['test']:.2%}")
 
-    result = fit(trainer, hp.epochs, on_epoch=progress)
+    best = Run(trainer, policy=Policy(keep_best=True))
+    best.listen(progress)
+    best.train()
+    result = best.close()
     err = result.test_error_at_best
     text = (
-        f"{err:.2%} (valid {result.best_valid_error:.2%} at epoch {result.best_epoch}/{result.epochs}), "
+        f"{err:.2%} (valid {result.best_valid_error:.2%} at epoch {result.best_epoch:g}/{result.epochs:g}), "
         f"{result.seconds:.0f} s training"
     )
     return [at_most(figure, err, 0.014, "≤ 1.40%", text)]
@@ -349,16 +364,16 @@ _APP = """
 import time
 t0 = time.perf_counter()
 import asyncio, json, sys
-from model.config import HyperParams
 from tui.app import MnistApp
+from tui.session.config import AppConfig
 quick, path = json.loads(sys.argv[1])
 
 async def main():
     if quick:
         from tui.bench.data import synthetic_mnist
-        app = MnistApp(HyperParams(), synthetic_mnist())
+        app = MnistApp(data=synthetic_mnist())
     else:
-        app = MnistApp(HyperParams(), data_path=path)
+        app = MnistApp(AppConfig(data_path=path))
     async with app.run_test(size=(120, 40)) as pilot:
         while app.main is None or app.screen is not app.main:
             if time.perf_counter() - t0 > 30:

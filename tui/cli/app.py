@@ -33,8 +33,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--no-autosave",
         action="store_true",
-        help="do not save the run when quitting (default: save it to autosave.npz in the user data folder, "
-        "e.g. ~/.local/share/mnist-tui/)",
+        help="write no autosave when quitting (by default the run's record keeps its final checkpoint, named "
+        "when the app ends; without a record, autosave-<run id>.npz goes to the user data folder)",
     )
     p.add_argument(
         "--backprop",
@@ -73,21 +73,21 @@ def run(args: argparse.Namespace) -> int:
         if student is not None:
             student.close()
         raise UserError("the interactive trainer needs a terminal; for a run without one use: mnist-tui train")
-    from tui.app import default_autosave_path, run_app
+    from tui.app import run_app
+    from tui.session.config import AppConfig
 
-    autosave = None if args.no_autosave else str(default_autosave_path())
-    if served:
-        autosave = None if args.no_autosave else str(Path(args.sandbox) / "autosave.npz")
     return run_app(
-        hp,
-        data_path=args.data,
-        resume=args.resume,
-        autosave=autosave,
-        overrides=overrides,
-        sandbox=args.sandbox,
-        runs=args.runs if args.runs and args.runs.strip() else None,
-        tensorboard=args.tensorboard,
-        student=student,
+        AppConfig(
+            hp=hp,
+            data_path=args.data,
+            resume=args.resume,
+            overrides=overrides,
+            autosave=not args.no_autosave,
+            sandbox=Path(args.sandbox) if served else None,
+            runs=Path(args.runs).expanduser() if args.runs and args.runs.strip() else None,
+            tensorboard=Path(args.tensorboard).expanduser() if args.tensorboard else None,
+        ),
+        student,
     )
 
 
@@ -97,7 +97,7 @@ def _resume_overrides(args: argparse.Namespace) -> dict[str, object]:
     if not args.resume:
         return {}
     from model.checkpoint import CheckpointError, load_checkpoint
-    from tui.session.checkpoints import resumed_hparams
+    from model.run import resumed_hparams
 
     try:
         saved = load_checkpoint(args.resume).hp

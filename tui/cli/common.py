@@ -263,8 +263,8 @@ def rewind_to_checkpoint(args: argparse.Namespace, data: MNIST | None = None) ->
     ``args.resume`` point at it (the app and ``train`` then resume it as any checkpoint)."""
     if not check_rewind_flags(args):
         return
+    from model.run.replay import rewind
     from model.runs import RunsError, data_tag, find_run, read_run, runs_dir
-    from model.runs.replay import rewind
     from model.runs.store import writable_folder
 
     data = data if data is not None else load_data(args.data)

@@ -62,7 +62,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
 
 def compare_table(summaries: list[RunSummary], out: TextIO) -> None:
     """Final and best figures, and time / examples to each target validation error."""
-    from tui.view.runs import key_settings, percent, seconds
+    from tui.format import format_percent, format_seconds
+    from tui.view.runs import key_settings
 
     targets = sorted({t for s in summaries for t in s.to_target}, reverse=True)
     head = ["id", "variant", "settings", "steps", "time", "final valid", "final test", "best valid", "test@best"]
@@ -72,11 +73,22 @@ def compare_table(summaries: list[RunSummary], out: TextIO) -> None:
         head.append("to own target (training time)")
     rows = [head]
     for s in summaries:
-        row = [s.run_id, s.variant, key_settings(s), f"{s.steps:,}", seconds(s.duration), percent(s.final_valid)]
-        row += [percent(s.final_test), percent(s.best_valid), percent(s.test_at_best)]
+        row = [
+            s.run_id,
+            s.variant,
+            key_settings(s),
+            f"{s.steps:,}",
+            format_seconds(s.duration),
+            format_percent(s.final_valid, "-"),
+        ]
+        row += [
+            format_percent(s.final_test, "-"),
+            format_percent(s.best_valid, "-"),
+            format_percent(s.test_at_best, "-"),
+        ]
         for t in targets:
             hit = s.to_target.get(t)
-            row.append("not reached" if hit is None else f"{seconds(hit[0])} / {hit[1]:,} ex")
+            row.append("not reached" if hit is None else f"{format_seconds(hit[0])} / {hit[1]:,} ex")
         if own:
             row.append(_own_target(s))
         rows.append(row)
@@ -85,14 +97,14 @@ def compare_table(summaries: list[RunSummary], out: TextIO) -> None:
 
 def _own_target(s: RunSummary) -> str:
     """'< 2.00%: 41.2s / 1,200,000 ex (step 9,375)', '< 2.00%: not reached', or '-' for a run with no target."""
-    from tui.view.runs import percent, seconds
+    from tui.format import format_percent, format_seconds
 
     if s.own_target is None:
         return "-"
     if s.to_own_target is None:
-        return f"< {percent(s.own_target)}: not reached"
+        return f"< {format_percent(s.own_target, '-')}: not reached"
     took, examples, step = s.to_own_target
-    return f"< {percent(s.own_target)}: {seconds(took)} / {examples:,} ex (step {step:,})"
+    return f"< {format_percent(s.own_target, '-')}: {format_seconds(took)} / {examples:,} ex (step {step:,})"
 
 
 def compare_plot(recs: list[RunRecord], width: int = 100, height: int = 20, color: bool = False) -> str:

@@ -253,7 +253,7 @@ def run_experiments(args: argparse.Namespace, data: Any) -> int:
     from rich.console import Console
 
     from model.data import DataError
-    from model.study import ResultStore, data_tag, run_grid
+    from model.study import ResultStore, data_key, run_grid
     from model.study.scheduler import SchedulerError
 
     console = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
@@ -284,7 +284,7 @@ def run_experiments(args: argparse.Namespace, data: Any) -> int:
                 store=store,
                 backend=args.backend,
                 scheduler=args.scheduler,
-                tag=data_tag(data),
+                tag=data_key(data),
                 records=records,
                 on_event=display,
                 on_round=display.round,

@@ -37,15 +37,16 @@ def add_parser(sub: Subcommands) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     """The ``replay`` subcommand; a RunsError (bad id, unreadable record) is one line, exit 2."""
     from model.data.validate import MAX_EXAMPLES
+    from model.run.replay import replay, starting_state
     from model.runs import RunsError, data_tag, find_run, read_run, runs_dir
     from model.runs.bounds import check_replayable, recorded_threads, replay_threads
-    from model.runs.replay import replay
     from model.threads import set_blas_threads
 
     out = out or sys.stdout
     try:
         record = read_run(find_run(runs_dir(args.runs), args.id))
         check_replayable(record, MAX_EXAMPLES)  # before the data loads (again with its size in replay)
+        starting_state(record)  # a start that is gone or changed: one line, before anything else
     except RunsError as exc:
         raise UserError(str(exc)) from None
     data = load_data(args.data)
@@ -74,7 +75,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         print("identical: the replay reproduces the run bit for bit", file=out)
         return 0
     if result.departed_at is not None:
-        after = f" after {result.departed_after}" if result.departed_after else " (before any intervention)"
+        after = f" after {result.departed_after}" if result.departed_after else " (before any command)"
         print(f"departs at step {result.departed_at:,}{after}: its loss differs from the record", file=out)
     else:
         print("differs: every recorded loss matched but the final weights do not", file=out)

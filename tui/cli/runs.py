@@ -156,25 +156,26 @@ def cmd_list(root: Path, out: TextIO | None = None) -> int:
 
 
 def _event_text(e: dict[str, Any]) -> str:
-    from tui.view.runs import percent, seconds
+    from tui.format import format_percent, format_seconds
 
     skip = {"kind", "event", "step", "examples", "time"}
     if e.get("event") == "hparam":
         detail = f"{e.get('field')} {e.get('old')} -> {e.get('new')}"
     elif e.get("event") == "target":
-        detail = (
-            f"valid {percent(e.get('valid_error'))} < {percent(e.get('target'))} after {seconds(e.get('seconds'))} "
-            f"training, {e.get('examples', 0):,} examples"
-        )
+        valid, target = format_percent(e.get("valid_error"), "-"), format_percent(e.get("target"), "-")
+        took = format_seconds(e.get("seconds"))
+        detail = f"valid {valid} < {target} after {took} training, {e.get('examples', 0):,} examples"
     else:
         detail = " ".join(f"{k}={v}" for k, v in e.items() if k not in skip)
-    return f"step {e.get('step', 0):>7}  {seconds(e.get('time')):>7}  {e.get('event', '?'):<10} {detail}".rstrip()
+    return (
+        f"step {e.get('step', 0):>7}  {format_seconds(e.get('time')):>7}  {e.get('event', '?'):<10} {detail}".rstrip()
+    )
 
 
 def cmd_show(root: Path, ident: str, out: TextIO | None = None) -> int:
     """A run's settings, figures, evaluations and events."""
     from model.runs import find_run, read_run, summarize
-    from tui.view.runs import percent, seconds
+    from tui.format import format_percent, format_seconds
 
     out = out or sys.stdout
     rec = read_run(find_run(root, ident))
@@ -194,19 +195,20 @@ def cmd_show(root: Path, ident: str, out: TextIO | None = None) -> int:
     if meta.get("resumed_from"):
         out.write(f"resumed    from {meta['resumed_from']} at step {meta.get('start_step')}\n")
     out.write(
-        f"figures    {s.steps:,} steps, {s.examples:,} examples, {seconds(s.duration)}; best valid "
-        f"{percent(s.best_valid)} (test {percent(s.test_at_best)}) at step "
-        f"{'-' if s.best_step is None else s.best_step}; final valid {percent(s.final_valid)}, "
-        f"test {percent(s.final_test)}\n"
+        f"figures    {s.steps:,} steps, {s.examples:,} examples, {format_seconds(s.duration)}; best valid "
+        f"{format_percent(s.best_valid, '-')} (test {format_percent(s.test_at_best, '-')}) at step "
+        f"{'-' if s.best_step is None else s.best_step}; final valid {format_percent(s.final_valid, '-')}, "
+        f"test {format_percent(s.final_test, '-')}\n"
     )
     out.write(f"checkpoint {printable(str(rec.checkpoint or '-'))}\n")
     evals = rec.evaluations
     if evals:
         out.write("evaluations:\n")
         for p in evals:
+            errors = {k: format_percent(p.get(f"{k}_error"), "-") for k in ("train", "valid", "test")}
             out.write(
-                f"  step {p['step']:>7}  epoch {p.get('epoch', 0):6.2f}  train {percent(p.get('train_error'))}  "
-                f"valid {percent(p.get('valid_error'))}  test {percent(p.get('test_error'))}\n"
+                f"  step {p['step']:>7}  epoch {p.get('epoch', 0):6.2f}  train {errors['train']}  "
+                f"valid {errors['valid']}  test {errors['test']}\n"
             )
     out.write(f"events ({len(rec.events)}):\n" if rec.events else "events: none\n")
     for e in rec.events:

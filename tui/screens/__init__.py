@@ -1,1 +1,4 @@
-"""Screens pushed over the main view: help, a path prompt, and data loading."""
+"""The app's screens: the training screen (``main``, with its panel feed, the student's keys and
+the host the other screens see it through), the screens opened over it (the drawing pad, the
+weights, why, math, the run list, the exercise check) and the small ones (help, a path prompt,
+loading, an error)."""

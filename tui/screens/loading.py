@@ -8,7 +8,7 @@ The loading itself runs in the app's thread worker; this screen only shows the
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
 from textual.containers import Center, Middle, Vertical
@@ -17,7 +17,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Label, ProgressBar
 
 if TYPE_CHECKING:
-    from model.trainer import Trainer
+    from model.run import Run
 
 
 # ---- the app's loader thread -> the app --------------------------------------------------
@@ -33,13 +33,10 @@ class DataProgress(Message):
 
 @dataclass
 class DataReady(Message):
-    """MNIST is loaded and a trainer is built on it (``note`` says e.g. what was resumed;
-    ``meta``: the resumed checkpoint's run figures)."""
+    """MNIST is loaded and the run opened on it (``note`` says e.g. what was resumed)."""
 
-    data: Any
-    trainer: Trainer
+    run: Run
     note: str = ""
-    meta: dict[str, Any] | None = None
 
 
 @dataclass

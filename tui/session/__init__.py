@@ -1,1 +1,3 @@
-"""The worker side of the app: the training thread, its counters and its events (no Textual)."""
+"""The worker side of the app, no Textual: the handle the UI calls (``bridge``), the thread that
+drives the run core (``worker``), its events and status snapshot (``events``, ``stats``), the
+gradient check it runs, the student's session, and the app's settings (``config``)."""

@@ -1,6 +1,6 @@
 """What the training worker reports: plain dataclasses, handed to a callback.
 
-The worker (``tui.session.bridge``) builds these on its own thread and passes each to the
+The worker (``tui.session.worker``) builds these on its own thread and passes each to the
 ``post`` callback it was given; the app wraps them for Textual and the main screen routes
 them to its panels. ``TrainStatus`` is the plain snapshot of counters the status panel draws.
 Nothing here knows about Textual, so the worker runs (and is tested) without an app.
@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from model.analysis import Misclassified
     from model.config import HyperParams
     from model.gradcheck import CheckReport
+    from model.target import TargetReport
     from model.trainer import EvalMetrics
 
 
@@ -43,7 +44,7 @@ class TrainStatus:
     variant: str = "exact"  # backward-pass variant the next step uses
     angles: tuple[tuple[str, float], ...] = ()  # latest (weight, degrees to the true gradient) pairs
     target_error: float = 0.0  # the validation error to stop at (0: none)
-    target_reached: str = ""  # "target reached: valid 1.95% < 2.00% after ..." once it was ("" : not yet)
+    target: TargetReport | None = None  # where the run got below its current target (None: not yet)
 
 
 @dataclass

@@ -160,7 +160,7 @@ class StudentSession:
                 box.close()
             post(StudentFailed(f"{path} not reloaded, the loaded version trains on: {exc}"))
             return
-        changed = box.activation if box.activation and box.activation != self.activation else ""
+        changed = (box.activation or "") if box.activation != self.activation else ""
         self.rule.replace(box)
         self.result = result
         post(StudentChecked(result, reloaded=True, activation=changed))

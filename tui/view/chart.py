@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tui.view.format import format_compact, format_count
+from tui.format import format_compact, format_count
 from tui.view.series import F64, RGB, Series
 from tui.view.ticks import log_ticks, nice_ticks, stepped_ticks
 

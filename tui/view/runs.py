@@ -11,7 +11,6 @@ live run's settings. Drawing and keys are left to ``tui.screens.runs`` and the c
 
 from __future__ import annotations
 
-import math
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,7 +22,7 @@ import numpy as np
 from model.printable import printable
 from model.runs import RunRecord, RunSummary, list_run_dirs, read_run, short_id, summarize
 from model.runs.store import RunsError
-from tui.view.format import format_compact
+from tui.format import format_percent, format_seconds, format_setting
 from tui.view.series import F64
 
 #: The columns of ``mnist-tui runs`` and of the app's run list, one ``list_row`` per run.
@@ -40,18 +39,6 @@ NOT_LABELLED = frozenset({"epochs"})
 LABEL_FIELDS = 2
 
 
-def percent(x: float | None) -> str:
-    """'2.35%', or '-' for a figure not measured (None, NaN)."""
-    return "-" if x is None or not math.isfinite(x) else f"{x:.2%}"
-
-
-def seconds(x: float | None) -> str:
-    """'41.2s' under two minutes, else '3.5m'; '-' for None."""
-    if x is None:
-        return "-"
-    return f"{x:.1f}s" if x < 120 else f"{x / 60:.1f}m"
-
-
 def key_settings(s: RunSummary) -> str:
     """'lr=0.05 B=64 H=256 act=relu mom=0.9': the settings that tell runs apart at a glance."""
     return " ".join(f"{short}={s.hparams.get(name)}" for name, short in KEY_HPARAMS if name in s.hparams)
@@ -65,9 +52,9 @@ def list_row(s: RunSummary) -> list[str]:
         s.source,
         s.variant,
         key_settings(s),
-        percent(s.best_valid),
-        percent(s.test_at_best),
-        seconds(s.duration),
+        format_percent(s.best_valid, "-"),
+        format_percent(s.test_at_best, "-"),
+        format_seconds(s.duration),
         str(s.interventions),
         s.status,
     ]
@@ -136,13 +123,6 @@ def run_curves(rec: RunRecord) -> RunCurves:
 
 def short_name(name: str) -> str:
     return SHORT_NAMES.get(name, name)
-
-
-def format_setting(value: Any) -> str:
-    """A setting's value in a label: floats compact (0.05, 1e-4), others as they are."""
-    if isinstance(value, float):
-        return format_compact(value)
-    return str(value)
 
 
 def differences(hparams: Mapping[str, Any], reference: Mapping[str, Any]) -> list[str]:

@@ -22,9 +22,9 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widget import Widget
 
+from tui.format import format_compact, format_count
 from tui.view.chart import Marker
 from tui.view.cursor import CanvasAxes, value_at
-from tui.view.format import format_compact, format_count
 from tui.view.runs import RunCurves
 from tui.view.series import RGB, GrowingArray, RunningEMA, Series, Values
 from tui.widgets.series_chart import EXTRA_COLORS, SeriesChart

@@ -39,6 +39,7 @@ from textual.widgets import Input, Label
 
 from model.config import ARCHITECTURE_FIELDS, SPECS, HyperParams, check_value, parse_value
 from model.variants import VARIANT_OPTIONS, get_variant
+from tui.format import format_value
 
 #: Display labels; a field without one shows its name with spaces.
 LABELS: dict[str, str] = {
@@ -73,13 +74,6 @@ EDITING_TITLE = "[b $accent]Controls · editing[/]"  # the key bar shows "esc Le
 def label_for(name: str) -> str:
     """The field's label in the panel."""
     return LABELS.get(name, name.replace("_", " "))
-
-
-def format_value(value: Any) -> str:
-    """Text a field shows for ``value`` (floats with up to 6 significant digits)."""
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    return str(value)
 
 
 def _round_sig(x: float, digits: int = 3) -> float:
@@ -235,15 +229,16 @@ class ControlsPanel(Vertical):
 
     def __init__(self, hp: HyperParams, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
-        self._start = hp
+        # the fields hold the values from here on (no copy of ``hp`` is kept to go stale)
+        self._inputs = [FieldInput(name, getattr(hp, name)) for name in SPECS]
         self.border_title = TITLE
 
     def compose(self) -> ComposeResult:
-        for name in SPECS:
+        for name, field in zip(SPECS, self._inputs, strict=True):
             with Vertical(classes="field", id=f"row-{name}"):
                 with Horizontal(classes="field-row"):
                     yield Label(label_for(name), classes="field-label")
-                    yield FieldInput(name, getattr(self._start, name))
+                    yield field
                 yield Label("", classes="field-error", id=f"error-{name}")
                 yield Label(PENDING_NOTE, classes="field-pending", id=f"pending-{name}")
 

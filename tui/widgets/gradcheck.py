@@ -17,32 +17,13 @@ from textual.widget import Widget
 
 from model.gradcheck import CheckReport
 from model.mlp import PARAM_NAMES
+from tui.format import format_error, format_limit, format_ms
 
 HINT = "press g to check backprop against finite differences"
 RUNNING = "checking backprop against finite differences…"
 ERR_W, LIMIT_W, VERDICT_W, TIME_W = 6, 5, 4, 6  # column widths
 #: The narrowest a check's label is cut to.
 LABEL_MIN = 8
-
-
-def fmt_error(value: float) -> str:
-    """At most 6 characters: 3.1e-9, 0.012, 2e-10 (one digit below 1e-9)."""
-    if value == 0.0:
-        return "0"
-    mant, exp = f"{value:.1e}".split("e")
-    if int(exp) <= -10:
-        mant, exp = f"{value:.0e}".split("e")
-    return f"{mant}e{int(exp)}" if int(exp) < -2 else f"{value:.2g}"
-
-
-def fmt_seconds(value: float) -> str:
-    """'12 ms' below a second, else '1.3 s'."""
-    return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.1f} s"
-
-
-def fmt_limit(value: float) -> str:
-    """1e-6 rather than 1.0e-6."""
-    return fmt_error(value).replace(".0e", "e")
 
 
 def _cut(label: str, width: int) -> str:
@@ -81,14 +62,14 @@ def report_table(
             table.add_section()
         errors = {p.name: p.max_rel_error for p in r.params}
         cells = [
-            Text(fmt_error(errors[n]), style="" if errors[n] < r.threshold else "bold red")
+            Text(format_error(errors[n]), style="" if errors[n] < r.threshold else "bold red")
             if n in errors
             else Text("-", style="dim")
             for n in PARAM_NAMES
         ]
         verdict = Text("PASS", style="bold green") if r.passed else Text("FAIL", style="bold red")
         row: list[str | Text] = [_cut(r.label, label_w), *cells]
-        row += [fmt_limit(r.threshold), verdict, fmt_seconds(r.seconds)] if full else [verdict]
+        row += [format_limit(r.threshold), verdict, format_ms(r.seconds)] if full else [verdict]
         table.add_row(*row)
     return table
 
@@ -107,10 +88,10 @@ def summary_line(reports: list[CheckReport], has_live: bool) -> Text:
     """The limits in use and the total time: 'max relative error · limit 1e-6 toy, 1e-4 live · 40 ms'."""
     toy = reports[:-1] if has_live else reports
     limits = sorted({r.threshold for r in toy})
-    parts = [" ".join(fmt_limit(t) for t in limits) + (" toy nets" if has_live and toy else "")] if toy else []
+    parts = [" ".join(format_limit(t) for t in limits) + (" toy nets" if has_live and toy else "")] if toy else []
     if has_live:
-        parts.append(f"{fmt_limit(reports[-1].threshold)} live weights")
-    total = fmt_seconds(sum(r.seconds for r in reports))
+        parts.append(f"{format_limit(reports[-1].threshold)} live weights")
+    total = format_ms(sum(r.seconds for r in reports))
     return Text(f"max relative error · limit {', '.join(parts)} · {total} in all", style="dim")
 
 

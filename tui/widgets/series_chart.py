@@ -24,9 +24,9 @@ from textual_plotext import PlotextPlot
 from textual_plotext.plot import Plot
 
 from tui.errorlog import log_error
+from tui.format import format_compact
 from tui.view.chart import CURSOR_COLOR, MARKER_COLOR, Axis, ChartData, Marker, canvas_width, layout, x_extent
 from tui.view.cursor import CanvasAxes
-from tui.view.format import format_compact
 from tui.view.series import RGB, Series, Values
 
 EXTRA_COLORS: tuple[RGB, ...] = ((120, 220, 120), (230, 100, 200), (200, 200, 90))

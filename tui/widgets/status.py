@@ -3,14 +3,12 @@
 A strip of "label value" items that flows onto as many lines as the width needs
 (two at 120 columns, three at 80), btop style; the border title names the
 backward-pass variant and the latest angles between its update and the true
-gradient (so the strip keeps its height when they appear). ``hide_time`` replaces the
-time-based values (examples/s, elapsed) with "--" so snapshot tests do not depend
-on the clock. The panel only draws what it is given; the worker computes it.
+gradient (so the strip keeps its height when they appear). The panel only draws what it
+is given (numbers as text come from ``tui.format``); the worker computes it.
 """
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -20,6 +18,7 @@ from textual.app import RenderResult
 from textual.geometry import Size
 from textual.widget import Widget
 
+from tui.format import format_degrees, format_duration, format_float, format_percent, format_target
 from tui.session.events import TrainStatus
 
 if TYPE_CHECKING:
@@ -39,24 +38,6 @@ DIVERGED_HINT = "diverged: lower the learning rate, then press space"
 GAP = "   "
 
 
-def fmt_percent(value: float | None) -> str:
-    return "--" if value is None else f"{value:.2%}"
-
-
-def fmt_float(value: float | None, digits: int = 4) -> str:
-    return "--" if value is None else f"{value:.{digits}g}"
-
-
-def fmt_degrees(value: float) -> str:
-    return f"{value:.1f}°" if math.isfinite(value) else "--"
-
-
-def fmt_duration(seconds: float) -> str:
-    """H:MM:SS."""
-    s = int(seconds)
-    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
-
-
 class StatusPanel(Widget):
     """Run state, epoch and step, throughput, time, learning rate, loss and errors."""
 
@@ -64,10 +45,9 @@ class StatusPanel(Widget):
     StatusPanel { height: auto; }
     """
 
-    def __init__(self, *, hide_time: bool = False, id: str | None = None, classes: str | None = None) -> None:
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self.status = TrainStatus()
-        self.hide_time = hide_time
         self._shown: TrainStatus | None = None  # what the screen shows while a redraw waits
         self._last_draw = -1e9
         self._timer: Timer | None = None
@@ -115,39 +95,35 @@ class StatusPanel(Widget):
         s = status if status is not None else self.status
         parts = [f"Status · variant [b]{s.variant}[/b]"]
         if s.angles:
-            parts.append(" ".join(f"∠{name} [b]{fmt_degrees(deg)}[/b]" for name, deg in s.angles))
+            parts.append(" ".join(f"∠{name} [b]{format_degrees(deg)}[/b]" for name, deg in s.angles))
         return " · ".join(parts)
 
     def items(self, status: TrainStatus | None = None) -> list[Text]:
         """One styled "label value" item per counter, in reading order."""
         s = status if status is not None else self.status
-        rate = (
-            "--"
-            if self.hide_time or s.state != "running" or s.examples_per_second is None
-            else f"{s.examples_per_second:,.0f}"
-        )
+        rate = "--" if s.state != "running" or s.examples_per_second is None else f"{s.examples_per_second:,.0f}"
         epoch = f"{s.epoch:.2f}" + (f" / {s.epochs}" if s.epochs else "")
         pairs = [
             ("epoch", epoch),
             ("step", f"{s.step:,}"),
             ("examples", f"{s.examples_seen:,}"),
             ("examples/s", rate),
-            ("elapsed", "--" if self.hide_time else fmt_duration(s.elapsed)),
-            ("lr", fmt_float(s.lr)),
-            ("train loss", fmt_float(s.last_loss)),
-            ("valid error", fmt_percent(s.valid_error)),
-            ("best valid", fmt_percent(s.best_valid_error)),
-            ("test @ best", fmt_percent(s.test_error_at_best)),
+            ("elapsed", format_duration(s.elapsed)),
+            ("lr", format_float(s.lr)),
+            ("train loss", format_float(s.last_loss)),
+            ("valid error", format_percent(s.valid_error)),
+            ("best valid", format_percent(s.best_valid_error)),
+            ("test @ best", format_percent(s.test_error_at_best)),
         ]
         out = [Text(f"● {s.state}", style=STATE_STYLES.get(s.state, "bold"))]
         out += [Text.assemble((f"{label} ", "dim"), (value, "bold")) for label, value in pairs]
-        if s.target_error and not s.target_reached:
-            out.append(Text.assemble(("target ", "dim"), (fmt_percent(s.target_error), "bold")))
+        if s.target_error and s.target is None:
+            out.append(Text.assemble(("target ", "dim"), (format_percent(s.target_error), "bold")))
         if s.state == "diverged":
             out.append(Text(DIVERGED_HINT, style="bold red"))
-        if s.target_reached:  # stays until the run resets or the target changes: the time to target
+        if s.target is not None:  # stays until the run resets or the target changes: the time to target
             hint = "; space trains on" if s.state == "target" else ""
-            out.append(Text(s.target_reached + hint, style="bold green"))
+            out.append(Text(format_target(s.target) + hint, style="bold green"))
         return out
 
     def _lines(self, width: int, status: TrainStatus | None = None) -> list[Text]:
