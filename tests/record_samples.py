@@ -59,6 +59,7 @@ def meta(run_id: str = GOOD_ID, **changes: Any) -> dict[str, Any]:
             "blas_threads": "1",
         },
         "point_every": 10,
+        "policy": {"eval_every": 0, "keep_best": False, "mistakes": False},
     } | changes
 
 
@@ -209,6 +210,12 @@ BAD_META: dict[str, Callable[[], str]] = {
     "id escapes": lambda: json.dumps(meta(run_id="\x1b[2J\x1b]0;pwned\x07")),
     "id a number": lambda: json.dumps(meta(run_id=7)),  # type: ignore[arg-type]
     "source escapes": lambda: json.dumps(meta(source="\x1b[31mred")),
+    "policy a list": lambda: json.dumps(meta(policy=[])),
+    "policy keep_best a string": lambda: json.dumps(meta(policy={"keep_best": "yes"})),
+    "start a string": lambda: json.dumps(meta(start="/etc/passwd")),
+    "start changes lr -5": lambda: json.dumps(meta(start={"checkpoint": "/x.npz", "changes": {"lr": -5}})),
+    "start sha256 not hex": lambda: json.dumps(meta(start={"checkpoint": "/x.npz", "sha256": "../x"})),
+    "start checkpoint 8,000 characters": lambda: json.dumps(meta(start={"checkpoint": "\x1b[2J" * 2000})),
     "nested 200,000": lambda: "[" * 200_000 + "]" * 200_000,
     "a list": lambda: "[]",
     "empty": lambda: "",

@@ -1,7 +1,7 @@
 """Fuzzing the run-record readers: damaged bytes and damaged JSON in run.json and metrics.jsonl.
 
 For every input, every reader (``read_run`` and the figures, the app's list entries and curves,
-``runs`` list/show/export as CSV, JSON and TensorBoard events, ``compare``, the replay's checks)
+``runs`` list/show/export as CSV, JSON and TensorBoard events, ``compare``, the replay itself)
 ends in a foreseen way: a result, or one ``RunsError`` line (exit 2 from the command) with nothing
 a terminal would obey; reading costs memory bounded by the input, and the other run in the
 folder is always listed. Time is bounded by the suite's per-test timeout.
@@ -22,11 +22,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from record_samples import GOOD_ID, OTHER_ID, dumps, lines, meta, write_record
 from test_fuzz import damaged as damaged_bytes
 
+from model.data import MNIST
+from model.run.replay import replay
 from model.runs import RunsError, read_run, summarize
 from model.runs.bounds import check_replayable
 from tui.cli import main
@@ -39,6 +41,8 @@ CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 #: Memory a reader may use beyond the input's own size (the inputs here are a few KiB).
 SMALL_PEAK = 8 << 20
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+#: Replays train: fewer examples for the same campaign length.
+REPLAY_FUZZ = settings(FUZZ, max_examples=max(10, EXAMPLES // 3))
 
 try:
     import tensorboardX  # noqa: F401
@@ -196,11 +200,8 @@ def damage_object(obj: dict[str, Any], draw: Callable[[st.SearchStrategy[Any]], 
     return out
 
 
-@pytest.mark.slow
-@FUZZ
-@given(data=st.data())
-def test_damaged_fields_give_a_result_or_one_line(folders: tuple[Path, Path], data: st.DataObject) -> None:
-    runs, tb = folders
+def write_damaged_fields(runs: Path, data: st.DataObject) -> None:
+    """A good ``OTHER_ID`` and a ``GOOD_ID`` whose run.json and lines had fields damaged."""
     shutil.rmtree(runs, ignore_errors=True)
     write_record(runs, OTHER_ID)
     rows: list[Any] = lines(40)
@@ -218,4 +219,36 @@ def test_damaged_fields_give_a_result_or_one_line(folders: tuple[Path, Path], da
         run_json=json.dumps(the_meta, ensure_ascii=data.draw(st.booleans())),
         metrics="".join(json.dumps(r) + "\n" for r in rows),
     )
+
+
+@pytest.mark.slow
+@FUZZ
+@given(data=st.data())
+def test_damaged_fields_give_a_result_or_one_line(folders: tuple[Path, Path], data: st.DataObject) -> None:
+    runs, tb = folders
+    write_damaged_fields(runs, data)
     read_everything(runs, tb)
+
+
+@pytest.mark.slow  # each example replays up to some 40 steps on the tiny set
+@REPLAY_FUZZ
+@given(data=st.data())
+def test_a_damaged_record_replays_or_is_one_line(
+    folders: tuple[Path, Path], tiny_mnist: MNIST, data: st.DataObject
+) -> None:
+    """Replay (the reader that acts on a record: it opens the files it names, applies its settings
+    and steps as far as it says) ends in a result or one RunsError line, within the steps the
+    record shows were trained."""
+    runs, _ = folders
+    write_damaged_fields(runs, data)
+    try:
+        rec = read_run(runs / GOOD_ID)
+        result = replay(rec, tiny_mnist)
+    except RunsError as exc:
+        message = str(exc)
+        assert message and "\n" not in message and not CONTROL.search(message), message
+        event("refused")
+        return
+    event("replayed")
+    assert re.fullmatch(r"[0-9a-f]{64}", result.replayed_hash)
+    assert all("\n" not in c and not CONTROL.search(c) for c in result.caveats), result.caveats

@@ -291,14 +291,20 @@ def test_rm_of_a_linked_record_removes_the_link_only(tmp_path: Path, capsys: pyt
 def test_the_schema_keeps_every_field_the_recorder_writes(
     tiny_npz: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A field the recorder gains must be added to the schema (which drops what it does not know)."""
-    runs = tmp_path / "runs"
+    """A field the recorder gains must be added to the schema (which drops what it does not know):
+    a fresh run and a resumed one (whose run.json names its start)."""
+    runs, saved = tmp_path / "runs", tmp_path / "start.npz"
     flags = ["--hidden", "8", "--epochs", "1", "--eval-every", "10", "--target-error", "0.9"]
-    assert main(["train", "--data", str(tiny_npz), "--runs", str(runs), *flags]) == OK
+    assert main(["train", "--data", str(tiny_npz), "--runs", str(runs), *flags, "--save", str(saved)]) == OK
+    resume = ["--resume", str(saved), "--epochs", "2", "--lr", "0.2"]
+    assert main(["train", "--data", str(tiny_npz), "--runs", str(runs), *resume]) == OK
     capsys.readouterr()
-    (folder,) = runs.iterdir()
-    rec = read_run(folder)
-    assert rec.complete and set(rec.meta) == set(json.loads((folder / "run.json").read_text()))
-    raw = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
-    assert [set(line) for line in rec.lines] == [set(line) for line in raw]
-    assert {"target", "end"} <= {e["event"] for e in rec.events}
+    fresh, resumed = sorted(runs.iterdir(), key=lambda p: "start" in json.loads((p / "run.json").read_text()))
+    for folder in (fresh, resumed):
+        rec = read_run(folder)
+        written = json.loads((folder / "run.json").read_text())
+        assert rec.complete and rec.meta == written, folder
+        raw = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
+        assert [set(line) for line in rec.lines] == [set(line) for line in raw]
+    assert {"target", "end"} <= {e["event"] for e in read_run(fresh).events}
+    assert {"checkpoint", "sha256", "changes"} <= set(read_run(resumed).meta["start"])

@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import headless_env
@@ -158,3 +159,61 @@ def test_a_rewind_never_writes_through_a_linked_record_folder(
     code = main(["train", "--from", record.name, "--at", "5", "--epochs", "1", *args])
     assert code == USAGE and sorted(p.name for p in elsewhere.iterdir()) == before
     one_line(capsys.readouterr().err, "links out of the runs folder")
+
+
+@pytest.fixture(scope="module")
+def resumed(tiny_npz: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real ``train --resume`` record: run.json names its start (checkpoint, sha256, changes)."""
+    root = tmp_path_factory.mktemp("resumed")
+    first = ["train", "--data", str(tiny_npz), "--hidden", "16", "--epochs", "1", "--batch-size", "64"]
+    assert main([*first, "--runs", str(root / "first"), "--save", str(root / "start.npz")]) == 0
+    again = ["train", "--data", str(tiny_npz), "--resume", str(root / "start.npz"), "--epochs", "2", "--lr", "0.2"]
+    assert main([*again, "--runs", str(root / "runs")]) == 0
+    (folder,) = list_run_dirs(root / "runs")
+    assert json.loads((folder / "run.json").read_text())["start"]["changes"] == {"epochs": 2, "lr": 0.2}
+    return folder
+
+
+#: What a person may find in a resumed record's start, and what each command must say about it.
+HOSTILE_STARTS: dict[str, tuple[Any, str]] = {
+    "a FIFO": ("fifo", "not a regular file"),
+    "a link to /dev/zero": ("dev-zero", "not a regular file"),
+    "a folder": ("dir", "not a regular file"),
+    "not a checkpoint": ("/etc/passwd", "cannot be read now"),
+    "changes lr -5": ({"lr": -5}, "run.json is unreadable"),
+    "changes a list": ([1], "run.json is unreadable"),
+    "changes of the architecture": ({"hidden": 99}, "cannot start as recorded"),
+    "sha256 not hex": ("sha256", "run.json is unreadable"),
+    "checkpoint a number": (7, "run.json is unreadable"),
+}
+
+
+@pytest.mark.parametrize("name", list(HOSTILE_STARTS))
+def test_a_hostile_start_is_one_line_and_exit_2(
+    resumed: Path, tiny_npz: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    """run.json's start names a file to read and settings to apply: each damage is refused in one
+    line by replay and by a rewind, before a step is taken and with nothing written."""
+    folder = tmp_path / "runs" / resumed.name
+    shutil.copytree(resumed, folder)
+    meta = json.loads((folder / "run.json").read_text())
+    value, needle = HOSTILE_STARTS[name]
+    start = meta["start"]
+    if value in ("fifo", "dev-zero", "dir"):
+        start["checkpoint"] = str(tmp_path / "start.npz")
+        replace_file(tmp_path / "start.npz", value)
+    elif value == "sha256":
+        start["sha256"] = "../not-a-digest"
+    elif isinstance(value, str | int):
+        start["checkpoint"] = value
+    else:
+        start["changes"] = value
+    (folder / "run.json").write_text(json.dumps(meta))
+    before = sorted(p.name for p in folder.iterdir())
+    args = ["--data", str(tiny_npz), "--runs", str(folder.parent)]
+    for command in (["replay", folder.name], ["train", "--from", folder.name, "--at", "5", "--epochs", "1"]):
+        code = main([*command, *args])
+        out, err = capsys.readouterr()
+        assert code == USAGE, (command, out, err)
+        one_line(err, needle)
+    assert sorted(p.name for p in folder.iterdir()) == before  # no rewind file, nothing else
