@@ -388,6 +388,16 @@ def _replace_member(path: Path, name: str, value: np.ndarray) -> Path:
     return out
 
 
+def _variant_checkpoint(tmp_path: Path, variant: str) -> Path:
+    """A checkpoint of a tiny net trained 4 steps with ``variant`` (its state included)."""
+    rng = np.random.default_rng(2)
+    x, y = rng.random((40, 784), dtype=np.float32), rng.integers(0, 10, 40)
+    trainer = Trainer((x, y), HyperParams(hidden=8, batch_size=8, variant=variant, stale_k=3))
+    for _ in range(4):
+        trainer.step()
+    return save_checkpoint(tmp_path / "run.npz", trainer.run_state())
+
+
 @pytest.mark.parametrize(
     ("variant", "member", "value", "needle"),
     [
@@ -402,12 +412,7 @@ def _replace_member(path: Path, name: str, value: np.ndarray) -> Path:
 def test_corrupt_variant_state_is_refused_not_redrawn(
     tmp_path: Path, variant: str, member: str, value: np.ndarray, needle: str
 ) -> None:
-    rng = np.random.default_rng(2)
-    x, y = rng.random((40, 784), dtype=np.float32), rng.integers(0, 10, 40)
-    trainer = Trainer((x, y), HyperParams(hidden=8, batch_size=8, variant=variant, stale_k=3))
-    for _ in range(4):
-        trainer.step()
-    good = save_checkpoint(tmp_path / "run.npz", trainer.run_state())
+    good = _variant_checkpoint(tmp_path, variant)
     load_checkpoint(good)  # the genuine state loads
     with pytest.raises(CheckpointError) as err:
         load_checkpoint(_replace_member(good, member, value))
@@ -420,12 +425,7 @@ def test_corrupt_variant_state_is_refused_not_redrawn(
 def test_a_variant_state_that_went_missing_is_refused_not_started_afresh(
     tmp_path: Path, variant: str, member: str
 ) -> None:
-    rng = np.random.default_rng(2)
-    x, y = rng.random((40, 784), dtype=np.float32), rng.integers(0, 10, 40)
-    trainer = Trainer((x, y), HyperParams(hidden=8, batch_size=8, variant=variant, stale_k=3))
-    for _ in range(4):
-        trainer.step()
-    good = save_checkpoint(tmp_path / "run.npz", trainer.run_state())
+    good = _variant_checkpoint(tmp_path, variant)
     out = tmp_path / "stripped.npz"
     with zipfile.ZipFile(good) as src, zipfile.ZipFile(out, "w") as dst:
         for info in src.infolist():
