@@ -17,7 +17,7 @@ from typing import Any
 from model.activations import ACTIVATIONS, DEFAULT_ACTIVATION
 from model.variants import NOISE_KINDS, ROUND_MODES, VARIANT_NAMES
 
-SCHEDULES = ("constant", "step", "exp", "cosine")
+SCHEDULES = ("constant", "step", "exp", "cosine", "linear")
 #: Fields that apply on reset: the weights, or the training set the run draws from, are built from them.
 ARCHITECTURE_FIELDS = frozenset({"hidden", "activation", "seed", "init_scale", "train_size", "label_noise"})
 
@@ -44,7 +44,7 @@ SPECS: dict[str, FieldSpec] = {
     "weight_decay": FieldSpec(float, "L2 weight decay on W1, W2", 0.0, 1.0, high_open=True),
     "schedule": FieldSpec(str, "learning-rate schedule", choices=SCHEDULES),
     "lr_decay": FieldSpec(float, "decay factor per epoch (step/exp)", 0.0, 1.0, low_open=True),
-    "epochs": FieldSpec(int, "epochs (also the cosine schedule's length)", 1, 10_000),
+    "epochs": FieldSpec(int, "epochs (also the cosine and linear schedules' length)", 1, 10_000),
     "target_error": FieldSpec(
         float,
         "stop at the first evaluation whose validation error is below this, e.g. 0.02 or 2% (0: off)",
@@ -89,6 +89,10 @@ SPECS: dict[str, FieldSpec] = {
         high_open=True,
         percent=True,
     ),
+    "warmup": FieldSpec(float, "epochs over which the learning rate rises from 0 at the start (0: off)", 0.0, 100.0),
+    "label_smoothing": FieldSpec(
+        float, "share of each target spread evenly over the classes, e.g. 0.1 (0: one-hot)", 0.0, 1.0, high_open=True
+    ),
 }
 #: Fields that do not change what a step computes: left out of the study's run ids (the study ignores them).
 NON_TRAINING_FIELDS = frozenset({"target_error"})
@@ -125,6 +129,8 @@ class HyperParams:
     train_size: int = 0  # the first N training images (0: all; applies on reset)
     label_noise: float = 0.0  # fraction of training labels flipped to another class (applies on reset)
     target_error: float = 0.0  # a validation error to stop at (0: off); read by the run core
+    warmup: float = 0.0  # epochs of linear warm-up of the learning rate (0: off)
+    label_smoothing: float = 0.0  # targets (1 - e) one-hot + e / K (0: one-hot)
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

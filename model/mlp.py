@@ -76,6 +76,8 @@ def backward(
     W2: Array,
     grads: Grads | None = None,
     delta_h_out: Array | None = None,
+    w1_product: bool = True,
+    smoothing: float = 0.0,
 ) -> Grads:
     """Minibatch backward pass from the softmax output to every parameter.
 
@@ -84,24 +86,26 @@ def backward(
     dact: (B, H) act'(z1) written from h, W2: (K, H) matrix that carries the delta back.
     Exact backprop passes the forward pass's own h, act'(h) and W2; the experiments
     in ``model.variants`` pass replacements. ``grads`` (optional) holds output buffers,
-    ``delta_h_out`` (optional, (B, H)) a scratch buffer for dL/dz1.
+    ``delta_h_out`` (optional, (B, H)) a scratch buffer for dL/dz1. ``w1_product=False``
+    leaves dW1 = delta1^T X to the caller: no "W1" is written (give ``delta_h_out`` to read delta1).
+    ``smoothing`` e > 0: the gradient of the loss against smoothed targets t = (1 - e) onehot(y) + e / K.
     """
     B = X.shape[0]
     if grads is None:
-        grads = {
-            "W1": np.empty((W2.shape[1], X.shape[1]), X.dtype, order="F"),  # like MLP.W1
-            "b1": np.empty(W2.shape[1], X.dtype),
-            "W2": np.empty_like(W2),
-            "b2": np.empty(W2.shape[0], X.dtype),
-        }
-    delta_out = probs.copy()  # dL/dlogits = p - onehot(y), (B, K)
-    delta_out[np.arange(B), y] -= 1.0
+        grads = {"b1": np.empty(W2.shape[1], X.dtype), "W2": np.empty_like(W2), "b2": np.empty(W2.shape[0], X.dtype)}
+        if w1_product:
+            grads["W1"] = np.empty((W2.shape[1], X.shape[1]), X.dtype, order="F")  # like MLP.W1
+    delta_out = probs.copy()  # dL/dlogits = p - t, (B, K); t = onehot(y), or smoothed
+    if smoothing:
+        delta_out -= smoothing / delta_out.shape[1]  # t's e / K on every class
+    delta_out[np.arange(B), y] -= 1.0 - smoothing
     delta_out *= 1.0 / B  # mean over the batch
     np.matmul(delta_out.T, h, out=grads["W2"])  # (K, H)
     np.sum(delta_out, axis=0, out=grads["b2"])  # (K,)
     delta_h = np.matmul(delta_out, W2, out=delta_h_out)  # dL/dh, (B, H)
-    delta_h *= dact  # dL/dz1, (B, H)
-    np.matmul(delta_h.T, X, out=grads["W1"])  # (H, D)
+    delta_h *= dact  # dL/dz1 = delta1, (B, H)
+    if w1_product:
+        np.matmul(delta_h.T, X, out=grads["W1"])  # (H, D)
     np.sum(delta_h, axis=0, out=grads["b1"])  # (H,)
     return grads
 
@@ -252,19 +256,36 @@ class MLP:
         log_probs = log_softmax(logits)
         return h, log_probs, np.exp(log_probs)
 
-    def loss_and_grads(self, X: Array, y: Labels, reuse_buffers: bool = False) -> StepResult:
+    def loss_and_grads(self, X: Array, y: Labels, reuse_buffers: bool = False, smoothing: float = 0.0) -> StepResult:
         """Mean cross-entropy, rows classified right, and the exact gradient for every parameter.
 
         X: (B, D), y: (B,) int. grads: W1 (H, D), b1 (H,), W2 (K, H), b2 (K,).
         With ``reuse_buffers`` the returned arrays are overwritten by the next call
-        (the trainer's hot loop); otherwise they are fresh arrays.
+        (the trainer's hot loop); otherwise they are fresh arrays. ``smoothing`` > 0: the
+        gradient is that of label-smoothed targets (see ``backward``); the loss stays the plain
+        cross-entropy, comparable with and without.
         """
+        return self._loss_and_grads(X, y, reuse_buffers, True, smoothing)
+
+    def loss_and_delta1(self, X: Array, y: Labels, smoothing: float = 0.0) -> tuple[StepResult, Array]:
+        """``loss_and_grads`` into reused buffers, with dW1 left as its two factors.
+
+        X: (B, D), y: (B,) int. Returns the step's result, whose grads hold b1, W2 and b2 but no
+        W1, and delta1 = dL/dz1 (B, H), so that dW1 = delta1^T X. For an update that folds this
+        product into the momentum (``Trainer._apply``): the (H, D) gradient is never written.
+        """
+        result = self._loss_and_grads(X, y, True, False, smoothing)
+        return result, self.workspace(len(X))["delta_h"]
+
+    def _loss_and_grads(
+        self, X: Array, y: Labels, reuse_buffers: bool, w1_product: bool, smoothing: float
+    ) -> StepResult:
         work = self.workspace(len(X)) if reuse_buffers else {}
         h, log_probs, probs = self.forward_for_backprop(X, work)
         loss, correct = loss_and_correct(log_probs, y)
         dact = self.act.grad_from_output(h, out=work.get("dact"))
-        grads = self.grad_buffers() if reuse_buffers else None
-        grads = backward(X, y, probs, h, dact, self.W2, grads, delta_h_out=work.get("delta_h"))
+        grads = self.grad_buffers(w1=w1_product) if reuse_buffers else None
+        grads = backward(X, y, probs, h, dact, self.W2, grads, work.get("delta_h"), w1_product, smoothing)
         return StepResult(loss, correct, grads)
 
     def workspace(self, B: int) -> dict[str, Array]:
@@ -277,6 +298,7 @@ class MLP:
         work["logits"] = self._buffers.get("logits", (B, K), self.dtype)
         return work
 
-    def grad_buffers(self) -> Grads:
-        """Preallocated gradient arrays shaped like the parameters (reused across steps)."""
-        return self._buffers.like(self.params, prefix="d")
+    def grad_buffers(self, w1: bool = True) -> Grads:
+        """Preallocated gradient arrays shaped like the parameters (reused across steps);
+        without one for W1 if ``w1`` is False."""
+        return self._buffers.like({k: v for k, v in self.params.items() if w1 or k != "W1"}, prefix="d")

@@ -32,13 +32,13 @@ FIGURES = (
     "epoch H=800 B=128: bound / time",
     "epoch H=100 B=128: bound / time",
     "epoch H=256 B=64: bound / time (app defaults)",
-    "numpy / PyTorch time, H=800 B=128",
+    "numpy / PyTorch time, H=800 B=128, 1 thread",
+    "numpy / PyTorch time, H=800 B=128, 2 threads",
     "2 vs 1 BLAS threads, H=800 B=128",
     "2 vs 1 BLAS threads, H=256 B=64",
-    "train epoch, 2 threads, H=800 B=128, evaluation included: bound / time",
-    "step ceiling, 2 threads, H=800 B=128: bound / time",
+    "step, 2 threads, H=800 B=128: bound / time",
     "time to < 5% test error (defaults)",
-    "evaluate 1,000 test examples, H=800",
+    "evaluate 1,000 test examples, H=800: time / bound",
     "drawn-digit path, 1,000 test digits: accuracy",
     "drawing pad: mouse move → bars p95",
     "mnist-tui --help (whole process)",
@@ -46,7 +46,11 @@ FIGURES = (
     APP_ROW,
     "in the app, B=16: training rate / headless",
     "in the app, B=16: key → screen p95",
+    "in the app, B=16: first ? → help",
     "max RSS, training H=800 B=128",
+    "speedrun (--preset speedrun), 1 thread: test error",
+    "speedrun, 1 thread: training seconds",
+    "speedrun, 1 thread: mnist-tui / PyTorch time",
     "test error, --preset best",
 )
 
@@ -85,13 +89,20 @@ def test_quick_rows_carry_measured_values(quick_report: dict[str, Any]) -> None:
     rows = {r["figure"]: r for r in quick_report["rows"]}
     epoch = rows["epoch H=800 B=128: bound / time"]
     assert math.isfinite(epoch["margin"]) and epoch["margin"] > 0 and "bound" in epoch["measured"]
-    ceiling = rows["step ceiling, 2 threads, H=800 B=128: bound / time"]["measured"]
-    for part in ("products", "products + W1 update", "whole step"):
-        found = re.search(rf"(?:^|, ){re.escape(part)} {NUMBER}(?:,| \()", ceiling)
-        assert found and 0 < float(found[1]) < math.inf, (part, ceiling)
+    step = rows["step, 2 threads, H=800 B=128: bound / time"]
+    assert math.isfinite(step["margin"]) and step["margin"] > 0
+    for part in ("products", "products + W1 update", "step with numpy's update"):
+        found = re.search(rf"(?:; |, ){re.escape(part)} {NUMBER}(?:,| \()", step["measured"])
+        assert found and 0 < float(found[1]) < math.inf, (part, step["measured"])
+    speedrun = rows["speedrun (--preset speedrun), 1 thread: test error, mean of 3 seeds"]
+    assert re.match(rf"{NUMBER}% \({NUMBER}%\), after [\d,]+ examples", speedrun["measured"]), speedrun
+    seconds = rows["speedrun, 1 thread: training seconds at 100 GFLOP/s"]
+    assert math.isfinite(seconds["margin"]) and seconds["margin"] > 0
+    assert rows["speedrun, 1 thread: mnist-tui / PyTorch time, same recipe"]["status"] == SKIP
     rss = re.fullmatch(rf"{NUMBER} MB after .*", rows["max RSS, training H=800 B=128"]["measured"])
     assert rss and float(rss[1]) > 0
-    assert rows["numpy / PyTorch time, H=800 B=128"]["status"] == SKIP  # torch is never imported in quick mode
+    for threads in ("1 thread", "2 threads"):  # torch is never imported in quick mode
+        assert rows[f"numpy / PyTorch time, H=800 B=128, {threads}"]["status"] == SKIP
     assert rows["test error, --preset best"]["status"] == SKIP
     assert "blas" in quick_report["context"]
 

@@ -30,7 +30,7 @@ def test_best_preset_is_a_wide_decayed_run() -> None:
 
 
 def test_unknown_preset_lists_the_choices() -> None:
-    with pytest.raises(ValueError, match=r"unknown preset 'fastest'.*default, fast, best, best-augment"):
+    with pytest.raises(ValueError, match=r"unknown preset 'fastest'.*default, fast, speedrun, best, best-augment"):
         get_preset("fastest")
 
 

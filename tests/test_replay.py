@@ -18,11 +18,16 @@ from model.trainer import make_trainer
 from tui.session.events import HParamsApplied, RunReset
 
 HP = HyperParams(hidden=16, batch_size=32, epochs=10_000, lr=0.05)
+#: The speedrun's pieces: a one-cycle schedule (linear with warm-up) and label smoothing.
+RECIPE = {"schedule": "linear", "epochs": 12, "warmup": 1.5, "label_smoothing": 0.1}
 
 
-def _session(tiny: MNIST, root: Path, variant: str) -> Path:
-    """An app-like session on the worker: train, change lr, switch variant, reset, train on; the record's folder."""
-    trainer = make_trainer(HP.validated(variant=variant), tiny)
+def _session(
+    tiny: MNIST, root: Path, variant: str, change: tuple[str, object] = ("stale_k", 3), **settings: object
+) -> Path:
+    """An app-like session on the worker: train, change lr, change ``change`` (a variant's option by
+    default), reset, train on; the record's folder. ``settings``: the run's start beside ``HP``."""
+    trainer = make_trainer(HP.validated(variant=variant, **settings), tiny)
     posted = Recorder()
     bridge = bridge_for(trainer, posted, recorder=RunRecorder.start(root, trainer, source="app"))
     bridge.start()
@@ -31,8 +36,8 @@ def _session(tiny: MNIST, root: Path, variant: str) -> Path:
         bridge.set_field("lr", 0.02)
         wait_until(lambda: len(posted.of(HParamsApplied)) == 1, what="lr applied")
         wait_until(lambda: trainer.state.step > 90, what="more steps")
-        bridge.set_field("stale_k", 3)
-        wait_until(lambda: len(posted.of(HParamsApplied)) == 2, what="stale k applied")
+        bridge.set_field(*change)
+        wait_until(lambda: len(posted.of(HParamsApplied)) == 2, what=f"{change[0]} applied")
         wait_until(lambda: trainer.state.step > 140, what="more steps")
         bridge.reset()
         wait_until(lambda: posted.of(RunReset), what="reset")
@@ -49,6 +54,18 @@ def test_a_session_with_interventions_replays_bit_for_bit(tiny_mnist: MNIST, tmp
     folder = _session(tiny_mnist, tmp_path, variant)
     result = replay(read_run(folder), tiny_mnist)
     assert result.interventions >= 3  # lr, stale k, the reset
+    assert result.recorded_hash is not None and result.replayed_hash == result.recorded_hash
+    assert result.identical and result.departed_at is None and not result.caveats
+
+
+def test_the_speedrun_recipe_replays_bit_for_bit(tiny_mnist: MNIST, tmp_path: Path) -> None:
+    """Warm-up, the linear schedule and label smoothing are recorded with the run and replayed,
+    a change of the smoothing mid-run included (the fused W1 update on the way)."""
+    folder = _session(tiny_mnist, tmp_path, "exact", ("label_smoothing", 0.05), **RECIPE)
+    recorded = read_run(folder)
+    assert {k: recorded.meta["hparams"][k] for k in RECIPE} == RECIPE
+    result = replay(recorded, tiny_mnist)
+    assert result.interventions >= 3  # lr, the smoothing, the reset
     assert result.recorded_hash is not None and result.replayed_hash == result.recorded_hash
     assert result.identical and result.departed_at is None and not result.caveats
 

@@ -38,13 +38,13 @@ class AlignmentProbe:
         self.layers = layers
         self._ref = Buffers()
 
-    def exact(self, model: MLP, X: Array, y: Labels) -> Grads:
-        """The true gradient on (X (B, D), y (B,)), in reused buffers."""
+    def exact(self, model: MLP, X: Array, y: Labels, smoothing: float = 0.0) -> Grads:
+        """The true gradient on (X (B, D), y (B,)) (of label-smoothed targets if ``smoothing``), in reused buffers."""
         h, _, probs = model.forward_for_backprop(X)
         dact = model.act.grad_from_output(h)
-        return backward(X, y, probs, h, dact, model.W2, self._ref.like(model.params))
+        return backward(X, y, probs, h, dact, model.W2, self._ref.like(model.params), smoothing=smoothing)
 
-    def __call__(self, model: MLP, X: Array, y: Labels, grads: Grads) -> dict[str, float]:
-        """{"W1": degrees, "W2": degrees} for ``grads`` computed on (X, y)."""
-        ref = self.exact(model, X, y)
+    def __call__(self, model: MLP, X: Array, y: Labels, grads: Grads, smoothing: float = 0.0) -> dict[str, float]:
+        """{"W1": degrees, "W2": degrees} for ``grads`` computed on (X, y) with targets smoothed by ``smoothing``."""
+        ref = self.exact(model, X, y, smoothing)
         return {name: angle_degrees(grads[name], ref[name]) for name in self.layers}

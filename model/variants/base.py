@@ -84,6 +84,7 @@ class Variant:
         self._buf = Buffers()
         self.dropout = 0.0  # probability of dropping a hidden unit (0: off)
         self.input_dropout = 0.0  # probability of dropping an input (0: off)
+        self.label_smoothing = 0.0  # share of each target spread over the classes (0: one-hot)
         # set by the trainer before each step: the minibatch's rows in the training set (B,)
         # and the training set's size, for variants that keep something per example
         self.rows: NDArray[np.integer] | None = None
@@ -184,7 +185,8 @@ class Variant:
         probs = np.exp(log_probs)
         loss, correct = loss_and_correct(log_probs, y)
         grads = self._buf.like(model.params, prefix="grad_")
-        return StepResult(loss, correct, backward(X, y, probs, h_dW2, dact, fed.feedback, grads))
+        grads = backward(X, y, probs, h_dW2, dact, fed.feedback, grads, smoothing=self.label_smoothing)
+        return StepResult(loss, correct, grads)
 
 
 class Exact(Variant):
@@ -199,7 +201,7 @@ class Exact(Variant):
     def loss_and_grads(self, model: MLP, X: Array, y: Labels, rng: np.random.Generator) -> StepResult:
         if self.dropout or self.input_dropout:
             return super().loss_and_grads(model, X, y, rng)
-        return model.loss_and_grads(X, y, reuse_buffers=True)
+        return model.loss_and_grads(X, y, reuse_buffers=True, smoothing=self.label_smoothing)
 
 
 class CustomRule(Variant):

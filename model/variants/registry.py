@@ -42,6 +42,8 @@ class VariantSettings(Protocol):
     def dropout(self) -> float: ...
     @property
     def input_dropout(self) -> float: ...
+    @property
+    def label_smoothing(self) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -180,15 +182,21 @@ def get_variant(name: str) -> VariantInfo:
 
 def rule_for(hp: VariantSettings, current: Variant) -> Variant:
     """The rule to step with under ``hp``: ``current`` while it still is what ``hp`` asks for (or
-    a custom rule, which stays whatever the settings say), else a fresh one; dropout rates follow ``hp``."""
+    a custom rule, which stays whatever the settings say), else a fresh one; dropout rates and label
+    smoothing follow ``hp``."""
     rule = current if not current.follows_settings or current.key == variant_key(hp) else make_rule(hp)
-    rule.dropout, rule.input_dropout = hp.dropout, hp.input_dropout
-    return rule
+    return _follow(rule, hp)
 
 
 def make_rule(hp: VariantSettings) -> Variant:
     """A fresh gradient rule for ``hp.variant`` with its options (fixed draws happen on first use)."""
     rule = get_variant(hp.variant).make(hp)
     rule.key = variant_key(hp)
+    return _follow(rule, hp)
+
+
+def _follow(rule: Variant, hp: VariantSettings) -> Variant:
+    """``rule`` with the settings every variant reads from ``hp`` (dropout rates, label smoothing)."""
     rule.dropout, rule.input_dropout = hp.dropout, hp.input_dropout
+    rule.label_smoothing = hp.label_smoothing
     return rule

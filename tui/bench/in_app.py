@@ -66,6 +66,7 @@ class AppRun:
 
     latencies: dict[str, list[float]] = field(default_factory=dict)  # per key name
     missed: int = 0  # key presses whose change did not show before the next key
+    first_help: float | None = None  # the session's first ? (help opens, built the first time); None: missed
     examples: int = 0
     train_seconds: float = 0.0
 
@@ -114,7 +115,9 @@ def run_app_session(
                         raise RuntimeError(f"{name} did not show: {term.text().strip()[-200:]!r}")
             if not wait_shown:
                 time.sleep(gap[1])  # the last key's effect
-            for timed_name, latency in zip(names, term.replay(presses), strict=True):
+            latencies = term.replay(presses)
+            run.first_help = latencies[0] if latencies and names[0] == ROUND[0][1] else None
+            for timed_name, latency in zip(names, latencies, strict=True):
                 if latency is None:
                     run.missed += 1
                 elif timed_name is not None:
@@ -172,6 +175,7 @@ class AppFigures:
     missed: int
     app_rates: list[float]
     headless_rates: list[float]
+    first_help: list[float] = field(default_factory=list)  # each key session's first ? (inf: missed)
 
     def percentile(self, q: float, key: str | None = None) -> float:
         """Latency quantile ``q`` (s) over every timed key (a missed one counts as infinite),
@@ -194,7 +198,7 @@ def measure_app(
     data_path: str | None = None,
     seconds: float = 8.0,
     pairs: int = 3,
-    key_sessions: int = 2,
+    key_sessions: int = 3,
     key_seconds: float = 20.0,
     log: Callable[[str], None] = lambda message: None,
 ) -> AppFigures:
@@ -214,9 +218,11 @@ def measure_app(
         for name, xs in app.latencies.items():
             figures.latencies.setdefault(name, []).extend(xs)
         figures.missed += app.missed
+        figures.first_help.append(math.inf if app.first_help is None else app.first_help)
         every = [x for xs in app.latencies.values() for x in xs]
         log(
             f"  key session {i + 1}: {len(every)} keys, p50 {percentile(every, 0.5) * 1e3:.0f} ms, "
-            f"p95 {percentile(every, 0.95) * 1e3:.0f} ms, {app.missed} not shown before the next key"
+            f"p95 {percentile(every, 0.95) * 1e3:.0f} ms, first ? {figures.first_help[-1] * 1e3:.0f} ms, "
+            f"{app.missed} not shown before the next key"
         )
     return figures

@@ -3,8 +3,10 @@
 784 -> H relu -> 10, mean cross-entropy, SGD with heavy-ball momentum (PyTorch's
 ``v = mu v + g; W -= lr v`` is the trainer's rule), minibatches gathered from a fixed
 permutation, and the loss read back as a Python float each step like the trainer does.
-The input does not require a gradient, so no dX is computed on either side. PyTorch is
-not a dependency: ``make_torch_step`` returns None when it is not installed.
+The input does not require a gradient, so no dX is computed on either side. ``TorchRun``
+follows a whole ``HyperParams`` recipe (schedule, Nesterov, label smoothing, weight decay on
+the weights only), so a preset can be raced against what a PyTorch user would write.
+PyTorch is not a dependency: ``make_torch_step`` and ``torch_run`` return None without it.
 """
 
 from __future__ import annotations
@@ -15,6 +17,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from model.config import HyperParams
+from model.data import MNIST
+from model.schedule import lr_at
+
 
 def torch_version() -> str | None:
     """The installed PyTorch version, or None."""
@@ -23,6 +29,15 @@ def torch_version() -> str | None:
     except ImportError:
         return None
     return str(torch.__version__)
+
+
+def set_torch_threads(n: int) -> None:
+    """PyTorch's intra-op threads (no-op without PyTorch)."""
+    try:
+        import torch
+    except ImportError:
+        return
+    torch.set_num_threads(n)
 
 
 def make_torch_step(
@@ -39,30 +54,76 @@ def make_torch_step(
 
     X: (N, D) float32, y: (N,) int64, shared with numpy (no copy).
     """
+    hp = HyperParams().validated(hidden=hidden, batch_size=batch_size, lr=lr, momentum=momentum, seed=seed)
+    run = torch_run(X, y, hp, threads)
+    return None if run is None else run.step
+
+
+def torch_run(X: NDArray[np.float32], y: NDArray[np.int64], hp: HyperParams, threads: int) -> TorchRun | None:
+    """A ``TorchRun`` of ``hp`` on (X, y), or None without PyTorch."""
     try:
-        import torch
+        import torch  # noqa: F401
     except ImportError:
         return None
-    torch.set_num_threads(threads)
-    torch.manual_seed(seed)
-    X_t, y_t = torch.from_numpy(X), torch.from_numpy(y)
-    net = torch.nn.Sequential(torch.nn.Linear(X.shape[1], hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, 10))
-    opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=momentum)
-    loss_fn = torch.nn.CrossEntropyLoss()
-    order = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))
-    state: dict[str, Any] = {"pos": 0}
+    return TorchRun(X, y, hp, threads)
 
-    def step() -> float:
-        pos = state["pos"]
-        if pos >= len(order):
-            pos = 0
-        idx = order[pos : pos + batch_size]
-        state["pos"] = pos + batch_size
-        xb, yb = X_t.index_select(0, idx), y_t.index_select(0, idx)  # (B, D), (B,)
-        opt.zero_grad(set_to_none=True)
-        loss = loss_fn(net(xb), yb)
+
+class TorchRun:
+    """``hp``'s recipe in PyTorch: width, batch size, learning rate and its schedule (the trainer's
+    own ``lr_at``, set before each step), momentum (Nesterov's if set), weight decay on the
+    weights, label smoothing. PyTorch's default initialisation and its own shuffling (a new
+    permutation each epoch). X: (N, D) float32, y: (N,) int64, shared with numpy (no copy).
+    """
+
+    def __init__(self, X: NDArray[np.float32], y: NDArray[np.int64], hp: HyperParams, threads: int) -> None:
+        import torch
+
+        torch.set_num_threads(threads)
+        torch.manual_seed(hp.seed)
+        self.hp, self.n, self.torch = hp, len(y), torch
+        self.X, self.y = torch.from_numpy(X), torch.from_numpy(y)
+        self.net = torch.nn.Sequential(
+            torch.nn.Linear(X.shape[1], hp.hidden), torch.nn.ReLU(), torch.nn.Linear(hp.hidden, 10)
+        )
+        weights = [p for name, p in self.net.named_parameters() if name.endswith("weight")]
+        biases = [p for name, p in self.net.named_parameters() if name.endswith("bias")]
+        self.opt = torch.optim.SGD(
+            [{"params": weights, "weight_decay": hp.weight_decay}, {"params": biases, "weight_decay": 0.0}],
+            lr=hp.lr,
+            momentum=hp.momentum,
+            nesterov=getattr(hp, "nesterov", False) and hp.momentum > 0,
+        )
+        self.loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=getattr(hp, "label_smoothing", 0.0))
+        self.generator = torch.Generator().manual_seed(hp.seed)
+        self.order = torch.randperm(self.n, generator=self.generator)
+        self.examples_seen = 0
+        self.pos = 0
+
+    def step(self) -> float:
+        """One SGD step on the next minibatch; returns its loss."""
+        if self.pos >= self.n:
+            self.pos = 0
+            self.order = self.torch.randperm(self.n, generator=self.generator)
+        idx = self.order[self.pos : self.pos + self.hp.batch_size]
+        self.pos += len(idx)
+        lr = lr_at(self.hp, self.examples_seen / self.n)
+        for group in self.opt.param_groups:
+            group["lr"] = lr
+        xb, yb = self.X.index_select(0, idx), self.y.index_select(0, idx)  # (B, D), (B,)
+        self.opt.zero_grad(set_to_none=True)
+        loss = self.loss_fn(self.net(xb), yb)
         loss.backward()
-        opt.step()
+        self.opt.step()
+        self.examples_seen += len(idx)
         return float(loss.item())
 
-    return step
+    def error(self, X: NDArray[np.float32], y: NDArray[np.int64]) -> float:
+        """Error rate on (X (N, D), y (N,))."""
+        with self.torch.no_grad():
+            pred = self.net(self.torch.from_numpy(X)).argmax(dim=1).numpy()
+        return float(np.mean(pred != y))
+
+
+def race_data(data: MNIST) -> dict[str, Any]:
+    """The evaluation sets a race scores: name -> (X, y)."""
+    return {"valid": (data.valid_x, data.valid_y), "test": (data.test_x, data.test_y)}

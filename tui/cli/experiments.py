@@ -261,16 +261,6 @@ def run_experiments(args: argparse.Namespace, data: Any) -> int:
     store = ResultStore(args.out, warn=lambda text: console.print(f"mnist-tui: {text}", highlight=False, markup=False))
     records = _records_folder(getattr(args, "runs", None))
 
-    def banner() -> None:
-        if records:
-            console.print(f"every run trained now also writes a run record in {records}", highlight=False)
-        console.print(
-            f"grid {grid.name} ({grid.note}): {len(grid.entries)} rate sweeps and the sections, about "
-            f"{grid.runs:,} runs in rounds (the sweeps extend themselves); finished runs are kept in "
-            f"{store.folder} and reused",
-            highlight=False,
-        )
-
     progress = _progress(console, args.quiet)
     t0 = time.perf_counter()
     in_process = args.jobs == 1 or args.backend == "serial"
@@ -288,7 +278,7 @@ def run_experiments(args: argparse.Namespace, data: Any) -> int:
                 records=records,
                 on_event=display,
                 on_round=display.round,
-                on_start=banner,
+                on_start=lambda: _banner(console, grid, store.folder, records),
             )
     except SchedulerError as exc:
         warn(str(exc))  # one line: what to check
@@ -308,6 +298,18 @@ def run_experiments(args: argparse.Namespace, data: Any) -> int:
         highlight=False,
     )
     return _write(study, grid, args, command_line(args))
+
+
+def _banner(console: Any, grid: Grid, folder: Path, records: str | None) -> None:
+    """What the study is about to do, said once its backend is ready."""
+    if records:
+        console.print(f"every run trained now also writes a run record in {records}", highlight=False)
+    console.print(
+        f"grid {grid.name} ({grid.note}): {len(grid.entries)} rate sweeps and the sections, about "
+        f"{grid.runs:,} runs in rounds (the sweeps extend themselves); finished runs are kept in "
+        f"{folder} and reused",
+        highlight=False,
+    )
 
 
 def _stored(store: ResultStore) -> int:
