@@ -179,6 +179,7 @@ HOSTILE_STARTS: dict[str, tuple[Any, str]] = {
     "a FIFO": ("fifo", "not a regular file"),
     "a link to /dev/zero": ("dev-zero", "not a regular file"),
     "a folder": ("dir", "not a regular file"),
+    "3 GiB": ("huge", "cannot be read now"),
     "not a checkpoint": ("/etc/passwd", "cannot be read now"),
     "changes lr -5": ({"lr": -5}, "run.json is unreadable"),
     "changes a list": ([1], "run.json is unreadable"),
@@ -202,6 +203,10 @@ def test_a_hostile_start_is_one_line_and_exit_2(
     if value in ("fifo", "dev-zero", "dir"):
         start["checkpoint"] = str(tmp_path / "start.npz")
         replace_file(tmp_path / "start.npz", value)
+    elif value == "huge":
+        start["checkpoint"] = str(tmp_path / "start.npz")
+        with (tmp_path / "start.npz").open("wb") as f:
+            f.truncate(3 << 30)  # sparse: 3 GiB of zeros that cost no disk
     elif value == "sha256":
         start["sha256"] = "../not-a-digest"
     elif isinstance(value, str | int):
@@ -217,3 +222,14 @@ def test_a_hostile_start_is_one_line_and_exit_2(
         assert code == USAGE, (command, out, err)
         one_line(err, needle)
     assert sorted(p.name for p in folder.iterdir()) == before  # no rewind file, nothing else
+
+
+def test_a_rewind_that_cannot_be_saved_is_one_line(
+    record: Path, tiny_npz: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Something in the rewind file's place (a FIFO, say) is one line, exit 2, not an unexpected error."""
+    replace_file(record / "rewind-5.npz", "fifo")
+    args = ["--data", str(tiny_npz), "--runs", str(record.parent)]
+    code = main(["train", "--from", record.name, "--at", "5", "--epochs", "1", *args])
+    assert code == USAGE
+    one_line(capsys.readouterr().err, "rewind-5.npz")

@@ -263,6 +263,7 @@ def rewind_to_checkpoint(args: argparse.Namespace, data: MNIST | None = None) ->
     ``args.resume`` point at it (the app and ``train`` then resume it as any checkpoint)."""
     if not check_rewind_flags(args):
         return
+    from model.checkpoint import CheckpointError
     from model.run.replay import rewind
     from model.runs import RunsError, data_tag, find_run, read_run, runs_dir
     from model.runs.store import writable_folder
@@ -272,7 +273,7 @@ def rewind_to_checkpoint(args: argparse.Namespace, data: MNIST | None = None) ->
         record = read_run(find_run(runs_dir(getattr(args, "runs", None)), args.from_run))
         folder = writable_folder(record.folder)  # the rewound state is saved beside the record
         path, result = rewind(record, data, args.at, folder / f"rewind-{args.at}.npz", data_tag(data))
-    except RunsError as exc:
+    except (RunsError, CheckpointError) as exc:  # a rewind file that cannot be written, too
         raise UserError(str(exc)) from None
     for caveat in result.caveats:
         warn(f"not reproducible: {caveat}")
