@@ -15,17 +15,19 @@ from model.challenges import (
     Attempt,
     ChallengeTracker,
     Evaluation,
+    Verdict,
     check,
     get_challenge,
     progress_file,
     read_progress,
     save_progress,
 )
-from model.challenges.check import Verdict, distance, goal_text, limits_text, solved_text
+from model.challenges.check import distance, goal_text, limits_text, solved_text
+from model.challenges.play import challenge_policy
 from model.challenges.progress import MAX_BYTES, Progress, updated
 from model.config import SPECS, HyperParams
 from model.data import MNIST
-from model.trainer import make_trainer
+from model.trainer import StepMetrics, make_trainer
 
 
 def ev(valid: float, epoch: float = 0.5, total: int = 25_000, dead: float | None = None, seg: int = 0) -> Evaluation:
@@ -155,13 +157,17 @@ def test_a_solve_says_what_it_took() -> None:
     assert not tracker.add(ev(0.04, 0.9), hp)  # only the first solves
     assert tracker.took() == {"changes": {"lr": 0.05}, "resets": 0}  # the epoch count is not a change
     record = tracker.record()
-    assert record["solved"] and record["name"] == "too-hot" and record["changes"] == {"lr": 0.05}
+    assert record["solved"] and record["challenge"] == "too-hot" and record["changes"] == {"lr": 0.05}
 
 
 def test_evaluations_between_epochs_come_every_so_many_examples() -> None:
-    tracker = ChallengeTracker(get_challenge("too-hot"))  # every 10,000 examples
-    assert tracker.due(9_984, 10_048) and not tracker.due(10_048, 10_112)
-    assert not ChallengeTracker(get_challenge("stale")).due(9_984, 10_048)  # epoch ends only
+    def after(examples: int, batch: int = 64) -> StepMetrics:  # the step that ends at ``examples``
+        return StepMetrics(examples // batch, examples / 50_000, examples, 0.1, 0.1, batch)
+
+    policy = challenge_policy(get_challenge("too-hot"))  # every 10,000 examples
+    assert policy.due(after(10_048)) and not policy.due(after(10_112))
+    assert policy.due(after(10_000, batch=100))  # a step that ends on the multiple
+    assert not challenge_policy(get_challenge("stale")).due(after(10_048))  # epoch ends only
 
 
 # ---- progress ------------------------------------------------------------------------------------

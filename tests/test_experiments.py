@@ -306,6 +306,30 @@ def test_an_interrupted_study_goes_on_where_it_stopped_and_loses_no_finished_run
     assert [r.to_dict() | {"seconds": 0} for r in resumed] == [r.to_dict() | {"seconds": 0} for r in straight]
 
 
+def test_a_report_from_the_stored_runs_trains_nothing_and_says_it_is_partial(tmp_path: Path) -> None:
+    g, data = TINY_GRID, tiny_data(400)
+    with pytest.raises(KeyboardInterrupt):  # a study stopped in its first round
+        run_grid(g, jobs=1, data=data, store=ResultStore(tmp_path), backend="serial", on_event=_StopAfter(9))
+    events: list[Any] = []
+    partial = run_grid(
+        g, jobs=1, data=data, store=ResultStore(tmp_path), backend="serial", on_event=events.append, stored_only=True
+    )
+    done = [e for e in events if e.kind == "done"]
+    assert len(done) == 9 and all(e.reused for e in done) and not [e for e in events if e.kind == "start"]
+    assert partial.meta["runs"] == partial.meta["reused"] == 9 and partial.meta["missing"] > 0
+    write_results(partial, g, tmp_path / "partial")
+    md = (tmp_path / "partial" / "results.md").read_text()
+    assert "**Partial results.**" in md and f"at least {partial.meta['missing']:,} runs" in md
+    again, _ = from_json(read_json(tmp_path / "partial" / "results.json", MAX_RESULTS_BYTES))
+    assert again.meta["missing"] == partial.meta["missing"]
+    whole = run_grid(g, jobs=1, data=data, store=ResultStore(tmp_path), backend="serial")
+    assert whole.meta["missing"] == 0 and whole.meta["reused"] == 9
+    final = run_grid(g, jobs=1, data=data, store=ResultStore(tmp_path), backend="serial", stored_only=True)
+    assert final.meta["missing"] == 0 and final.meta["runs"] == final.meta["reused"] == whole.meta["runs"]
+    write_results(final, g, tmp_path / "final")
+    assert "Partial" not in (tmp_path / "final" / "results.md").read_text()
+
+
 def test_a_different_setting_is_not_mistaken_for_a_stored_run(tmp_path: Path) -> None:
     store, data = ResultStore(tmp_path), tiny_data(200)
     run_tasks(tasks([RunConfig("exact", lr=0.05)], 1, 1), jobs=1, data=data, store=store, backend="serial")
@@ -362,6 +386,8 @@ def test_the_experiments_command_runs_resumes_and_redraws(
     again = " ".join(capsys.readouterr().err.split())
     runs = int(again.split(" runs: ")[0].split()[-1])
     assert f"{runs} runs: {runs} reused, 0 trained" in again
+    assert main([*argv, "--stored-only"]) == 0  # the whole study is stored: a report like any other
+    assert "partial" not in capsys.readouterr().err and "Partial" not in (out / "results.md").read_text()
     saved = json.loads((out / "results.json").read_text())
     assert "--variants feedback-fixed" in saved["meta"]["command"]
     (out / "results.md").unlink()

@@ -289,18 +289,26 @@ def test_rm_of_a_linked_record_removes_the_link_only(tmp_path: Path, capsys: pyt
 
 
 def test_the_schema_keeps_every_field_the_recorder_writes(
-    tiny_npz: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tiny_npz: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A field the recorder gains must be added to the schema (which drops what it does not know):
-    a fresh run and a resumed one (whose run.json names its start)."""
+    a fresh run, a resumed one (whose run.json names its start) and one that played a challenge."""
+    monkeypatch.setenv("MNIST_TUI_CHALLENGES", str(tmp_path / "challenges.json"))
     runs, saved = tmp_path / "runs", tmp_path / "start.npz"
+    data = ["--data", str(tiny_npz), "--runs", str(runs)]
     flags = ["--hidden", "8", "--epochs", "1", "--eval-every", "10", "--target-error", "0.9"]
-    assert main(["train", "--data", str(tiny_npz), "--runs", str(runs), *flags, "--save", str(saved)]) == OK
-    resume = ["--resume", str(saved), "--epochs", "2", "--lr", "0.2"]
-    assert main(["train", "--data", str(tiny_npz), "--runs", str(runs), *resume]) == OK
+    assert main(["train", *data, *flags, "--save", str(saved)]) == OK
+    assert main(["train", *data, "--resume", str(saved), "--epochs", "2", "--lr", "0.2"]) == OK
+    main(["train", *data, "--challenge", "too-hot", "--hidden", "16"])  # solved or not: its record is the point
     capsys.readouterr()
-    fresh, resumed = sorted(runs.iterdir(), key=lambda p: "start" in json.loads((p / "run.json").read_text()))
-    for folder in (fresh, resumed):
+
+    def kind(folder: Path) -> str:
+        written = json.loads((folder / "run.json").read_text())
+        return next((k for k in ("start", "challenge") if k in written), "fresh")
+
+    by_kind = {kind(p): p for p in runs.iterdir()}
+    fresh, resumed, played = by_kind["fresh"], by_kind["start"], by_kind["challenge"]
+    for folder in (fresh, resumed, played):
         rec = read_run(folder)
         written = json.loads((folder / "run.json").read_text())
         assert rec.complete and rec.meta == written, folder
@@ -308,3 +316,4 @@ def test_the_schema_keeps_every_field_the_recorder_writes(
         assert [set(line) for line in rec.lines] == [set(line) for line in raw]
     assert {"target", "end"} <= {e["event"] for e in read_run(fresh).events}
     assert {"checkpoint", "sha256", "changes"} <= set(read_run(resumed).meta["start"])
+    assert any(e["event"] == "challenge" for e in read_run(played).events)

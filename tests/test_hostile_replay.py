@@ -233,3 +233,16 @@ def test_a_rewind_that_cannot_be_saved_is_one_line(
     code = main(["train", "--from", record.name, "--at", "5", "--epochs", "1", *args])
     assert code == USAGE
     one_line(capsys.readouterr().err, "rewind-5.npz")
+
+
+def test_an_hparam_event_without_its_old_value_is_replayed(
+    record: Path, tiny_npz: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``old`` is only said, never used: a record without it replays (found by the replay fuzzer:
+    a KeyError here once)."""
+    change = {"kind": "event", "event": "hparam", "step": 2, "examples": 128, "time": 0.1, "field": "lr", "new": 0.2}
+    insert_line(record, dumps(change))
+    code = main(["replay", record.name, "--data", str(tiny_npz), "--runs", str(record.parent)])
+    out, err = capsys.readouterr()
+    assert code == 1 and err == "", err  # the run never made that change: the replay departs after it
+    assert "departs at step" in out and "lr None -> 0.2 after step 2" in out, out

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ from numpy.typing import NDArray
 from model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from model.config import ARCHITECTURE_FIELDS, HyperParams
 from model.printable import printable
-from model.run import Change, Command, Load, Policy, Reset, Run, start_trainer
+from model.run import Change, Command, Evaluate, Load, Policy, Reset, Run, start_trainer
 from model.run import events as ev
 from model.runs.bounds import SOURCES, StepBudget, check_replayable, load_digest
 from model.runs.reader import RunRecord
@@ -43,8 +44,9 @@ from model.state import RunState
 from model.trainer import StepMetrics, Trainer
 
 PARAM_ORDER = ("W1", "b1", "W2", "b2")
-#: Record events that are commands a replay feeds back (the rest change no number).
-COMMAND_EVENTS = ("hparam", "reset", "load")
+#: Record events that are commands a replay feeds back: the ones that change the numbers, and
+#: the evaluations asked for (which change none, but a listener judging the run sees them).
+COMMAND_EVENTS = ("hparam", "reset", "load", "evaluate")
 
 
 class StartChanged(RunsError):
@@ -95,12 +97,14 @@ def _recorded(e: dict[str, Any]) -> Recorded:
     kind = e["event"]
     if kind == "hparam":
         return Recorded(
-            after, Change({e["field"]: e["new"]}), f"{e['field']} {e['old']} -> {e['new']} after step {after}"
+            after, Change({e["field"]: e["new"]}), f"{e['field']} {e.get('old')} -> {e['new']} after step {after}"
         )
     if kind == "reset":
         return Recorded(after, Reset(), f"reset after step {after}")
     if kind == "load":
         return Recorded(after, Load(str(e.get("path", ""))), f"load after step {after}", str(e.get("sha256") or ""))
+    if kind == "evaluate":
+        return Recorded(after, Evaluate(), f"evaluation after step {after}")
     return Recorded(after, None, "end")
 
 
@@ -154,11 +158,20 @@ def starting_state(record: RunRecord) -> tuple[RunState | None, dict[str, Any], 
     return state, changes, caveats
 
 
-def replay(record: RunRecord, data: Any, *, data_tag: str = "", stop_at: int | None = None) -> ReplayResult:
+def replay(
+    record: RunRecord,
+    data: Any,
+    *,
+    data_tag: str = "",
+    stop_at: int | None = None,
+    follow: Callable[[Run], object] | None = None,
+) -> ReplayResult:
     """Re-run ``record`` on ``data`` (train_x/train_y/valid_x/valid_y/test_x/test_y) headless.
 
     ``stop_at``: stop after that many steps (the commands before it applied) and leave the
     trainer in ``ReplayResult.trainer``, to start a new run from there (``rewind``).
+    ``follow``: called with the replayed run before its first step (to listen to it: a
+    challenge judged again on the replay's own evaluations).
     RunsError (one line) for a record that cannot be replayed at all (a line that did not check
     out, an unknown source, more examples than ``data`` has, a rewind past what the record
     reaches, a start that is gone or changed: ``StartChanged``) or that runs past the steps it
@@ -180,17 +193,20 @@ def replay(record: RunRecord, data: Any, *, data_tag: str = "", stop_at: int | N
     run.listen(checker)
     budget = StepBudget(record)  # a load whose file is gone cannot make it run on and on
     run.listen(lambda event: budget() if isinstance(event, ev.Stepped) else None)
+    if follow is not None:
+        follow(run)
     commands = [_recorded(e) for e in lines if e.get("kind") == "event" and e.get("event") in (*COMMAND_EVENTS, "end")]
     for c in _until(record, commands, expected, stop_at):
         while run.trainer.state.step < c.after:
             run.step()
         if c.command is not None:
             _feed(record, run, c, caveats)
-            checker.last_command = c.text
+            if not isinstance(c.command, Evaluate):  # a departure follows what changed the numbers
+                checker.last_command = c.text
     if stop_at is None:
         run.close("replayed")  # a study run ends on its best weights, as it did
     trainer = run.trainer
-    interventions = sum(c.command is not None for c in commands)
+    interventions = sum(c.command is not None and not isinstance(c.command, Evaluate) for c in commands)
     return ReplayResult(
         _recorded_hash(record, caveats if stop_at is None else []),
         params_hash(trainer.model.params),

@@ -180,7 +180,12 @@ _STUDY: dict[str, Callable[[Any, str], Any]] = {
     "seed": lambda v, n: count(v, n, 0, 2**32 - 1),
     "task": lambda v, n: text(v, n, 200),
 }
-_POLICY: dict[str, Callable[[Any, str], Any]] = {"eval_every": count, "keep_best": flag, "mistakes": flag}
+_POLICY: dict[str, Callable[[Any, str], Any]] = {
+    "eval_every": count,
+    "eval_examples": count,
+    "keep_best": flag,
+    "mistakes": flag,
+}
 #: A resumed run's start: the checkpoint, its sha256 ("" when it was not read from a file), the changes on top.
 _START: dict[str, Callable[[Any, str], Any]] = {
     "checkpoint": lambda v, n: text(v, n, MAX_PATH),
@@ -207,6 +212,7 @@ _META: dict[str, Callable[[Any, str], Any]] = {
     "study": lambda v, n: _fields(obj(v, n), _STUDY, f"{n}."),
     "policy": lambda v, n: _fields(obj(v, n), _POLICY, f"{n}."),
     "start": lambda v, n: _fields(obj(v, n), _START, f"{n}."),
+    "challenge": word,  # the challenge the run played (a replay judges it again)
 }
 
 
@@ -285,9 +291,29 @@ _EVENT: dict[str, dict[str, Callable[[Any, str], Any]]] = {
     "resume_from": {"path": lambda v, n: text(v, n, MAX_PATH)},
     "backprop": {"file": lambda v, n: text(v, n, MAX_PATH), "sha256": nullable(hex_digest)},  # --backprop FILE
     "rule_error": {"error": nullable(text)},  # the --backprop rule failed a step
+    "challenge": {  # a challenge solved, a rule broken, or the attempt over unsolved
+        "challenge": word,
+        "solved": flag,
+        "broken": lambda v, n: text(v, n, 200),
+        "best_valid": _error,
+        "best_test": _error,
+        "valid_error": _error,
+        "test_error": _error,
+        "dead_fraction": _error,
+        "epoch": lambda v, n: number(v, n, 0.0, MAX_EPOCHS),
+        "total_examples": count,
+        "segment": count,
+        "resets": count,
+        "changes": hparams,
+    },
 }
 #: Fields an event must carry (beyond step and examples) to mean anything.
-_EVENT_REQUIRED = {"hparam": ("field", "new"), "reset": ("hparams",), "load": ("path", "hparams")}
+_EVENT_REQUIRED = {
+    "hparam": ("field", "new"),
+    "reset": ("hparams",),
+    "load": ("path", "hparams"),
+    "challenge": ("challenge", "solved"),
+}
 
 
 def check_line(value: Any) -> dict[str, Any]:

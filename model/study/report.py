@@ -140,6 +140,7 @@ def _how(study: Study, grid: Grid, command: str) -> list[str]:
         f"{m.get('jobs')} single-threaded workers; {m.get('reused', 0):,} runs were reused from the store "
         f"(an earlier, interrupted invocation of the same command); the last invocation took {wall:.1f} min.",
         "",
+        *_partial(m),
         "## How the study was run",
         "",
         f"- **Network**: one hidden layer of {hp.get('hidden')} units (other widths in section 4), minibatch "
@@ -180,6 +181,21 @@ def _how(study: Study, grid: Grid, command: str) -> list[str]:
         "‖W1 − W1(0)‖/‖W1(0)‖; the validation error.",
         f"- **Machine**: {env.get('cpu')} ({env.get('cores')} cores, shared with other work), Python "
         f"{env.get('python')}, numpy {env.get('numpy')}, {env.get('blas')}.",
+        "",
+    ]
+
+
+def _partial(meta: dict[str, Any]) -> list[str]:
+    """A warning at the top when the report was written from a study that has not finished."""
+    missing = meta.get("missing", 0)
+    if not missing:
+        return []
+    return [
+        f"> **Partial results.** Written from the runs stored so far (`--stored-only`) while the study had not "
+        f"finished: at least {missing:,} runs it calls for are missing (the rest of round {meta.get('rounds', 0)} "
+        "and any rounds after it). A sweep marked 'not settled yet' has no chosen rate, a '—' has no report runs "
+        "yet, and the Holm families hold fewer comparisons than the whole study's will, so its marks can still "
+        "change; the means and intervals shown do not (each is a function of its own runs).",
         "",
     ]
 

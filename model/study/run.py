@@ -130,6 +130,7 @@ def run_grid(
     on_event: Callable[[Event], Any] | None = None,
     on_round: Callable[[int, int], Any] | None = None,
     on_start: Callable[[], Any] | None = None,
+    stored_only: bool = False,
 ) -> Study:
     """Make every run ``grid`` calls for, round by round, and return the Study.
 
@@ -138,9 +139,11 @@ def run_grid(
     ``store`` are not trained again; each new result is stored as it arrives. ``records``: a
     folder where every run trained here also writes a run record (``model.runs``).
     ``on_start()`` hears that the backend is ready (a scheduler passed its checks), ``on_round(round,
-    runs)`` of each round before it starts.
+    runs)`` of each round before it starts. ``stored_only``: train nothing; take the rounds as far as
+    the stored runs go (an interim report of a study still running or interrupted) and count in
+    ``meta["missing"]`` the runs of the first round the store cannot complete (0: the study is whole).
     """
-    backend = choose_backend(backend, jobs, scheduler)
+    backend = "serial" if stored_only else choose_backend(backend, jobs, scheduler)
     session = dask_backend.DaskSession(jobs, scheduler) if backend == "dask" else None
     if session is not None and scheduler is not None:
         session.open()  # a scheduler is checked before anything else is said or done
@@ -158,19 +161,24 @@ def run_grid(
             session=session,
         )  # fmt: skip
         stored = store.load() if store is not None else {}
-        runs, rounds, made, reused = _rounds(grid, stored, make_task, run_round, on_round)
+        runs, rounds, made, reused, missing = _rounds(grid, stored, make_task, run_round, on_round, stored_only)
     finally:
         if session is not None:
             session.close()
     meta = {
         "grid_name": grid.name,
         "jobs": jobs,
-        "backend": backend if scheduler is None else f"dask at {scheduler}",
+        "backend": "none (stored runs only)"
+        if stored_only
+        else backend
+        if scheduler is None
+        else f"dask at {scheduler}",
         "diag_every": diag_every,
         "train_size": grid.train_size,
         "rounds": rounds,
         "runs": made,
         "reused": reused,
+        "missing": missing,
         "hparams": {k: v for k, v in base.to_dict().items() if k not in ("variant", "seed", "lr", "momentum")},
         "wall_seconds": time.perf_counter() - t0,
         "environment": environment(),
@@ -184,16 +192,26 @@ def _rounds(
     make_task: Callable[[int, Job], Task],
     run_round: Callable[..., list[RunResult]],
     on_round: Callable[[int, int], Any] | None,
-) -> tuple[Runs, int, int, int]:
+    stored_only: bool = False,
+) -> tuple[Runs, int, int, int, int]:
     """Ask ``next_jobs`` what the runs so far call for, run that round, until nothing more is needed.
-    Returns the runs and the counts of rounds, runs made and runs found in ``stored``; RuntimeError
-    past ``MAX_ROUNDS``."""
+    Returns the runs and the counts of rounds, runs made, runs found in ``stored`` and runs missing
+    (``stored_only``: the first round the store holds only in part ends the study there, with what
+    it holds); RuntimeError past ``MAX_ROUNDS``."""
     runs, made, trained = Runs(), 0, 0
     for number in range(1, MAX_ROUNDS + 1):
         wanted = next_jobs(grid, runs)
         if not wanted:
-            return runs, number - 1, made, made - trained
+            return runs, number - 1, made, made - trained, 0
         tasks = [make_task(i, job) for i, job in enumerate(wanted)]
+        missing = 0
+        if stored_only:
+            have = [
+                t for t in tasks if t.run_id in stored and config_matches(stored[t.run_id], t.config, t.seed, t.epochs)
+            ]
+            missing, tasks = len(tasks) - len(have), have
+            if not tasks:
+                return runs, number - 1, made, made - trained, missing
         if on_round is not None:
             on_round(number, len(tasks))
         new = sum(t.run_id not in stored for t in tasks)
@@ -201,4 +219,6 @@ def _rounds(
             runs.add(r)
         trained += new
         made += len(tasks)
+        if missing:  # the store holds this round only in part: what follows depends on the rest
+            return runs, number, made, made - trained, missing
     raise RuntimeError(f"the study did not settle in {MAX_ROUNDS} rounds")

@@ -255,6 +255,7 @@ def _meta(d: Any) -> dict[str, Any]:
     out: dict[str, Any] = {"grid": grid_from_dict(d.get("grid"))}
     for name, hi in (("runs", 10**9), ("reused", 10**9), ("rounds", 10**6), ("jobs", 10**6), ("diag_every", 10**9)):
         out[name] = _int(d, name, 0, hi)
+    out["missing"] = _int(d, "missing", 0, 10**9) if "missing" in d else 0  # files before it: a whole study
     out["wall_seconds"] = _num(d.get("wall_seconds"), "wall_seconds", 0.0, 1e9)
     out["backend"] = _str(d, "backend")
     out["command"] = _str(d, "command")

@@ -1,5 +1,6 @@
 """What every subcommand shares: the one-line parser, ``UserError``, the training flags (one per
-``SPECS`` field), BLAS threads, data loading and the ``--from ID --at STEP`` rewind.
+``SPECS`` field), BLAS threads, data loading, the ``--from ID --at STEP`` rewind, and the settings a
+``--challenge NAME`` starts from (the app's and ``train``'s).
 
 Nothing heavy is imported at module level: ``mnist-tui --help`` stays instant and the BLAS thread
 count is set before numpy loads. Leaves out each subcommand's own options (its module).
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from tui.exitcodes import USAGE
 
 if TYPE_CHECKING:
+    from model.challenges import Challenge
     from model.config import HyperParams
     from model.data import MNIST
 
@@ -37,6 +39,7 @@ RUNS_HELP = (
     "folder of run records (default: $MNIST_TUI_RUNS, then runs/ in the user data folder, "
     "e.g. ~/.local/share/mnist-tui/runs)"
 )
+CHALLENGE_HELP = "play a challenge (see: mnist-tui challenges): its starting settings, with any flags given on top"
 TENSORBOARD_HELP = (
     "also write the run as TensorBoard events (scalars, changes, the hyperparameter table, first-layer "
     "weights as images) in DIR/<run id>; needs the tensorboard extra: pip install 'mnist-tui[tensorboard]'"
@@ -279,3 +282,36 @@ def rewind_to_checkpoint(args: argparse.Namespace, data: MNIST | None = None) ->
         warn(f"not reproducible: {caveat}")
     warn(f"replayed {record.run_id} to step {args.at:,}; starting from {path}")
     args.resume = str(path)
+
+
+# ---- challenges ----------------------------------------------------------------------------------
+
+
+def find_challenge(name: str) -> Challenge:
+    """The challenge named ``name``; UserError (one line, listing the names) if there is none."""
+    from model.challenges import get_challenge
+
+    try:
+        return get_challenge(name.strip())
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+
+
+def challenge_hparams(challenge: Challenge, args: argparse.Namespace) -> HyperParams:
+    """The challenge's starting settings with the flags in ``args`` on top; UserError (one line) for
+    a flag that changes a setting it keeps fixed, more epochs than it counts, or a flag that would
+    not start from fresh weights (``--resume``, ``--from``, ``--preset``)."""
+    for flag, dest in (("--resume", "resume"), ("--from", "from_run"), ("--preset", "preset")):
+        if getattr(args, dest, None):
+            raise UserError(f"{flag} cannot be combined with --challenge: a challenge starts from its own settings")
+    given = given_flags(args)
+    for name, value in challenge.fixed_values().items():
+        if name in given and given[name] != value:
+            flag = f"--{name.replace('_', '-')}"
+            raise UserError(f"{flag} {given[name]}: challenge {challenge.name} keeps {name} at {value}")
+    hp = challenge.start_hparams().validated(**given)
+    limit = challenge.limits.epochs
+    if limit is not None and hp.epochs > limit:
+        epochs = f"{limit:g} epoch{'s' * (limit != 1)}"
+        raise UserError(f"--epochs {hp.epochs}: challenge {challenge.name} counts at most {epochs}")
+    return hp

@@ -4,9 +4,10 @@ Shows one bar over all runs (done, running, left, ETA; the total grows round by 
 sweeps extend themselves; runs reused from an interrupted study count as done at once), then
 prints the main table and a terminal plot (validation error against learning rate per question,
 plotext), and writes results.md, results.json, results_plot.txt and (with matplotlib) the
-figures. The study itself (grids, adaptive sweeps, backends, store, analysis) is ``model.study``.
-A ``--scheduler`` that cannot be used, a bad store entry and a bad ``--from-json`` each get one
-line.
+figures; ``--stored-only`` writes them from the runs stored so far, training nothing (an interim,
+labelled partial report of a study still running). The study itself (grids, adaptive sweeps,
+backends, store, analysis) is ``model.study``. A ``--scheduler`` that cannot be used, a bad store
+entry and a bad ``--from-json`` each get one line.
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ def add_parser(sub: Subcommands) -> argparse.ArgumentParser:
             "results.md, results.json and figures. Each finished run is stored under OUT/runs as it "
             "completes; running the same command again reuses them, so an interrupted study goes on "
             "where it stopped. Rates are chosen on selection seeds and reported on fresh ones. "
-            f"Grids ({grid_help}); the default grid took {GRIDS['default'].minutes:g} minutes on a 2-core machine."
+            f"Grids ({grid_help}); {timed(GRIDS['default'])}."
         ),
     )
     p.add_argument("--grid", choices=tuple(GRIDS), default="default", help="which study (default: default)")
@@ -103,12 +104,25 @@ def add_parser(sub: Subcommands) -> argparse.ArgumentParser:
         type=typed_path,
         help="only redraw results.md and the figures from a results.json",
     )
+    p.add_argument(
+        "--stored-only",
+        action="store_true",
+        help="train nothing: write the results from the runs stored in OUT/runs so far (an interim report of a "
+        "study still running or interrupted; results.md says it is partial and how many runs are missing)",
+    )
     add_runs_flag(
         p,
         "also write a run record (see: mnist-tui runs) for every run trained, in DIR; without it the study "
         "writes none, so the default grid does not leave thousands of folders in the runs folder",
     )
     return p
+
+
+def timed(grid: Grid) -> str:
+    """What is known of a grid's wall time on a 2-core machine (``Grid.minutes``; 0: never timed whole)."""
+    if grid.minutes:
+        return f"the {grid.name} grid took {grid.minutes:g} minutes on a 2-core machine"
+    return f"the {grid.name} grid has not yet been timed from start to end on a 2-core machine"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -212,6 +226,8 @@ def command_line(args: argparse.Namespace) -> str:
         value = getattr(args, flag, None)
         if value:
             parts += [f"--{flag}", str(value)]
+    if getattr(args, "stored_only", False):
+        parts.append("--stored-only")
     return " ".join(shlex.quote(p) for p in parts)
 
 
@@ -279,6 +295,7 @@ def run_experiments(args: argparse.Namespace, data: Any) -> int:
                 on_event=display,
                 on_round=display.round,
                 on_start=lambda: _banner(console, grid, store.folder, records),
+                stored_only=getattr(args, "stored_only", False),
             )
     except SchedulerError as exc:
         warn(str(exc))  # one line: what to check
@@ -292,6 +309,12 @@ def run_experiments(args: argparse.Namespace, data: Any) -> int:
         warn(f"the study stopped: {' '.join(str(exc).split()) or type(exc).__name__}")
         print(f"finished runs are kept in {store.folder}; run the same command again to go on", file=sys.stderr)
         return USAGE
+    if study.meta.get("missing"):
+        console.print(
+            f"partial results: {study.meta['runs']:,} stored runs used; at least {study.meta['missing']:,} runs of "
+            f"round {study.meta['rounds']} and any rounds after it are missing",
+            highlight=False,
+        )
     console.print(
         f"{study.meta['runs']} runs: {study.meta['reused']} reused, {study.meta['runs'] - study.meta['reused']} "
         f"trained in {(time.perf_counter() - t0) / 60:.1f} min",

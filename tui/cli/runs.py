@@ -176,11 +176,12 @@ def cmd_show(root: Path, ident: str, out: TextIO | None = None) -> int:
     """A run's settings, figures, evaluations and events."""
     from model.runs import find_run, read_run, summarize
     from tui.format import format_percent, format_seconds
+    from tui.view.runs import source_text
 
     out = out or sys.stdout
     rec = read_run(find_run(root, ident))
     s, meta = summarize(rec), rec.meta
-    out.write(f"run {s.run_id}  ({s.source}, started {s.started}, {s.status})\n")
+    out.write(f"run {s.run_id}  ({source_text(s)}, started {s.started}, {s.status})\n")
     out.write(f"folder     {printable(str(rec.folder))}\n")
     hp = " ".join(f"{k}={v}" for k, v in s.hparams.items())
     out.write(f"settings   {hp}\n")

@@ -14,7 +14,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tui.cli import app
-from tui.cli.common import OneLineParser, UserError, check_tensorboard, positive, typed_path, warn
+from tui.cli.common import (
+    OneLineParser,
+    UserError,
+    challenge_hparams,
+    check_tensorboard,
+    find_challenge,
+    positive,
+    typed_path,
+    warn,
+)
 from tui.exitcodes import OK
 
 if TYPE_CHECKING:
@@ -110,6 +119,8 @@ def confined_app_flags(flags: list[str], root: Path) -> list[str]:
     if parsed.backprop is not None:  # a visitor must never be able to make the server run code
         raise UserError("serve: --backprop is refused: it runs a Python file, which a served app must not do")
     check_tensorboard(parsed.tensorboard)
+    if parsed.challenge:  # a bad name or a flag the challenge refuses: one line here, not in every tab
+        challenge_hparams(find_challenge(parsed.challenge), parsed)
     for flag in ("--data", "--resume"):  # the files every session reads must live in the server's folder
         value = getattr(parsed, flag[2:])
         if value:

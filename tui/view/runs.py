@@ -44,12 +44,19 @@ def key_settings(s: RunSummary) -> str:
     return " ".join(f"{short}={s.hparams.get(name)}" for name, short in KEY_HPARAMS if name in s.hparams)
 
 
+def source_text(s: RunSummary) -> str:
+    """'app', or with the challenge it played: 'app too-hot ✓' (✓: solved)."""
+    if not s.challenge:
+        return s.source
+    return f"{s.source} {s.challenge}{' ✓' if s.challenge_solved else ''}"
+
+
 def list_row(s: RunSummary) -> list[str]:
     """A run's cells under ``LIST_COLUMNS``."""
     return [
         s.run_id,
         s.started[:16].replace("T", " "),
-        s.source,
+        source_text(s),
         s.variant,
         key_settings(s),
         format_percent(s.best_valid, "-"),
