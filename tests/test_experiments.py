@@ -320,6 +320,7 @@ def test_a_report_from_the_stored_runs_trains_nothing_and_says_it_is_partial(tmp
     write_results(partial, g, tmp_path / "partial")
     md = (tmp_path / "partial" / "results.md").read_text()
     assert "**Partial results.**" in md and f"at least {partial.meta['missing']:,} runs" in md
+    assert "nothing was trained" in md
     again, _ = from_json(read_json(tmp_path / "partial" / "results.json", MAX_RESULTS_BYTES))
     assert again.meta["missing"] == partial.meta["missing"]
     whole = run_grid(g, jobs=1, data=data, store=ResultStore(tmp_path), backend="serial")

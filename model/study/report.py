@@ -136,9 +136,7 @@ def _how(study: Study, grid: Grid, command: str) -> list[str]:
         f"Command: `{command}`" if command else "",
         "",
         f"Every table below comes from grid **`{grid.name}`** ({grid.note}), run on this machine: "
-        f"{m.get('runs', 0):,} runs in {m.get('rounds', 0)} rounds on {size}, backend {m.get('backend')} with "
-        f"{m.get('jobs')} single-threaded workers; {m.get('reused', 0):,} runs were reused from the store "
-        f"(an earlier, interrupted invocation of the same command); the last invocation took {wall:.1f} min.",
+        f"{m.get('runs', 0):,} runs in {m.get('rounds', 0)} rounds on {size}, " + _made(m, wall),
         "",
         *_partial(m),
         "## How the study was run",
@@ -183,6 +181,18 @@ def _how(study: Study, grid: Grid, command: str) -> list[str]:
         f"{env.get('python')}, numpy {env.get('numpy')}, {env.get('blas')}.",
         "",
     ]
+
+
+def _made(meta: dict[str, Any], minutes: float) -> str:
+    """How the runs were had: trained on a backend (and how many came from the store), or all read
+    from the store (``--stored-only``)."""
+    if str(meta.get("backend", "")).startswith("none"):
+        return "every one read from the study's store of finished runs (`--stored-only`: nothing was trained)."
+    return (
+        f"backend {meta.get('backend')} with {meta.get('jobs')} single-threaded workers; {meta.get('reused', 0):,} "
+        "runs were reused from the store (an earlier, interrupted invocation of the same command); the last "
+        f"invocation took {minutes:.1f} min."
+    )
 
 
 def _partial(meta: dict[str, Any]) -> list[str]:
