@@ -128,6 +128,16 @@ def test_each_grid_states_its_runs_and_cpu_hours_in_help(capsys: pytest.CaptureF
         assert f"about {g.cpu_hours:g} CPU hours" in text
 
 
+def test_the_report_says_what_each_grid_leaves_out() -> None:
+    from model.study.report import limits
+
+    default = " ".join(limits(DEFAULT))
+    assert "the sigmoid and tanh variants are reported at the short budget (2 epochs) only" in default
+    assert "measured for relu alone (10 epochs)" in default
+    assert "the rounding resolution sweep at relu, sigmoid only (not tanh)" in default
+    assert "Training length" not in " ".join(limits(FULL))  # the full grid trains every variant long
+
+
 def test_a_config_knows_its_label_effective_step_and_hyperparameters() -> None:
     c = RunConfig("stale", options_of({"stale_k": 10}), lr=0.02, momentum=0.5, activation="tanh")
     assert c.effective_step == pytest.approx(0.04)
@@ -259,9 +269,18 @@ def test_a_tiny_study_chooses_reports_and_writes_its_files(tmp_path: Path) -> No
     assert ("exact equal", 2) in fixed.contrasts and ("shallow best", 1) in fixed.contrasts
     paths = write_results(study, g, tmp_path, command="mnist-tui experiments --grid tiny")
     md = (tmp_path / "results.md").read_text()
-    for heading in ("## 1.", "## 2.", "## 3. Stale", "## 5. Noise", "## References"):
+    for heading in (
+        "## What this grid does not measure",
+        "## 1.",
+        "## 2.",
+        "## 3. Stale",
+        "## 5. Noise",
+        "## References",
+    ):
         assert heading in md
     assert "| - | exact |" in md and "stale gradient (the whole gradient" in md and "Holm" in md
+    assert "sweep at relu only" not in md  # the grid's only activation: nothing left out there
+    assert "hours of one core" in md
     again, grid = from_json(read_json(paths[0], MAX_RESULTS_BYTES))  # strict JSON, every field checked
     assert grid == g
     again_rows = sweep(again, grid)
