@@ -438,3 +438,29 @@ class DiesInTheWorker:
 def test_a_worker_that_dies_silently_stops_the_study_as_a_broken_pool() -> None:
     with pytest.raises(BrokenProcessPool):
         run_tasks(tasks([RunConfig("exact")], 2, 1), jobs=2, data=DiesInTheWorker(), store=None, backend="pool")
+
+
+# ---- the committed results ------------------------------------------------------------------
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow  # reads, checks and analyses a few MB of results
+def test_the_committed_results_are_the_default_grids_and_the_readme_tells_them_as_they_are() -> None:
+    from model.study import markdown
+
+    study, grid = from_json(read_json(ROOT / "assets" / "results.json", MAX_RESULTS_BYTES))
+    assert grid.name == "default" and grid.entries == DEFAULT.entries
+    assert replace(grid, cpu_hours=0, minutes=0, note="") == replace(DEFAULT, cpu_hours=0, minutes=0, note="")
+    md = (ROOT / "assets" / "results.md").read_text()
+    tables = md[md.index("## 1.") : md.index("## Figures")]
+    assert markdown(study, grid, study.meta["command"]).find(tables) > 0  # results.md is what results.json gives
+    readme = (ROOT / "README.md").read_text()
+    answers = readme[readme.index("## What happens when") :]
+    answers = answers[: answers.index("\n## ", 5)]
+    partial = study.meta["missing"] > 0
+    assert ("**Partial results.**" in md) == partial and ("**Partial results.**" in answers) == partial
+    assert f"{study.meta['runs']:,} runs" in answers
+    linked = [part.split(")")[0] for part in answers.split("](assets/")[1:]]
+    assert "results.md" in linked and len(linked) > 5
+    for name in linked:
+        assert (ROOT / "assets" / name).is_file(), name
