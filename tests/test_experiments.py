@@ -445,7 +445,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.slow  # reads, checks and analyses a few MB of results
-def test_the_committed_results_are_the_default_grids_and_the_readme_tells_them_as_they_are() -> None:
+def test_the_committed_results_are_the_default_grids_and_the_study_page_tells_them_as_they_are() -> None:
     from model.study import markdown
 
     study, grid = from_json(read_json(ROOT / "assets" / "results.json", MAX_RESULTS_BYTES))
@@ -454,9 +454,7 @@ def test_the_committed_results_are_the_default_grids_and_the_readme_tells_them_a
     md = (ROOT / "assets" / "results.md").read_text()
     tables = md[md.index("## 1.") : md.index("## Figures")]
     assert markdown(study, grid, study.meta["command"]).find(tables) > 0  # results.md is what results.json gives
-    readme = (ROOT / "README.md").read_text()
-    answers = readme[readme.index("## What happens when") :]
-    answers = answers[: answers.index("\n## ", 5)]
+    answers = (ROOT / "docs" / "study.md").read_text()
     partial = study.meta["missing"] > 0
     assert ("**Partial results.**" in md) == partial and ("**Partial results.**" in answers) == partial
     assert f"{study.meta['runs']:,} runs" in answers

@@ -292,8 +292,9 @@ def test_digit_bindings_avoid_app_keys() -> None:
     app_keys = {k for b in bindings for k in b.key.split(",")} | set("+-")
     assert set("nreslgqdhp1234") | {"space", "question_mark"} <= app_keys
     # p is the viewer's "predicted class" while it has focus and the drawing pad elsewhere (esc, then p);
-    # o sorts there and opens the run list elsewhere; the chart cursor's keys act only while it is shown
-    shadowed = {"p", "o", "escape", "left", "right", "home", "end"}
+    # o sorts there and opens the run list elsewhere; c shows the confusion matrix there and the challenge
+    # list elsewhere; the chart cursor's keys act only while it is shown
+    shadowed = {"p", "o", "c", "escape", "left", "right", "home", "end"}
     for b in MisclassifiedPanel.BINDINGS:
         keys = set(b.key.split(","))
         assert not keys & (app_keys - shadowed), b
@@ -312,9 +313,9 @@ async def test_new_results_refresh_the_footer_keys_only_when_they_become_availab
             original()
 
         panel.refresh_bindings = counted  # type: ignore[method-assign]
-        assert panel.check_action("step", (1,)) is None
+        assert panel.check_action("browse", ("step", 1)) is None
         panel.show(make_result())
-        assert len(calls) == 1 and panel.check_action("step", (1,)) is True
+        assert len(calls) == 1 and panel.check_action("browse", ("step", 1)) is True
         for seed in (1, 2, 3):  # later evaluations: the same keys apply, no footer relayout
             panel.show(make_result(seed=seed))
         panel.focus()

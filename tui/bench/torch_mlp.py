@@ -4,7 +4,7 @@
 ``v = mu v + g; W -= lr v`` is the trainer's rule), minibatches gathered from a fixed
 permutation, and the loss read back as a Python float each step like the trainer does.
 The input does not require a gradient, so no dX is computed on either side. ``TorchRun``
-follows a whole ``HyperParams`` recipe (schedule, Nesterov, label smoothing, weight decay on
+follows a whole ``HyperParams`` recipe (schedule and warm-up, label smoothing, weight decay on
 the weights only), so a preset can be raced against what a PyTorch user would write.
 PyTorch is not a dependency: ``make_torch_step`` and ``torch_run`` return None without it.
 """
@@ -70,7 +70,7 @@ def torch_run(X: NDArray[np.float32], y: NDArray[np.int64], hp: HyperParams, thr
 
 class TorchRun:
     """``hp``'s recipe in PyTorch: width, batch size, learning rate and its schedule (the trainer's
-    own ``lr_at``, set before each step), momentum (Nesterov's if set), weight decay on the
+    own ``lr_at``, warm-up included, set before each step), momentum, weight decay on the
     weights, label smoothing. PyTorch's default initialisation and its own shuffling (a new
     permutation each epoch). X: (N, D) float32, y: (N,) int64, shared with numpy (no copy).
     """
@@ -91,9 +91,8 @@ class TorchRun:
             [{"params": weights, "weight_decay": hp.weight_decay}, {"params": biases, "weight_decay": 0.0}],
             lr=hp.lr,
             momentum=hp.momentum,
-            nesterov=getattr(hp, "nesterov", False) and hp.momentum > 0,
         )
-        self.loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=getattr(hp, "label_smoothing", 0.0))
+        self.loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=hp.label_smoothing)
         self.generator = torch.Generator().manual_seed(hp.seed)
         self.order = torch.randperm(self.n, generator=self.generator)
         self.examples_seen = 0
