@@ -192,6 +192,7 @@ class MnistApp(App[int]):
         self.autosave_note = ""  # what quitting did about the autosave (run_app prints it)
         self._exit_code = 0
         self._quitting = False
+        self._exit_called = False  # exit() was called (not an ExitApp posted from outside)
         self._signalled = False
         self.exit_watchdog = False  # run_app: after a signal, end the process if shutdown hangs
         self._watchdog: threading.Timer | None = None
@@ -383,6 +384,19 @@ class MnistApp(App[int]):
             self._watchdog.daemon = True
             self._watchdog.start()
         self.exit(return_code=code)
+
+    def exit(self, result: Any = None, return_code: int = 0, message: Any = None) -> None:
+        self._exit_called = True
+        super().exit(result, return_code, message)
+
+    async def _on_exit_app(self) -> None:
+        """An exit posted from outside, not through ``exit`` (textual-serve's "quit" when a browser
+        tab closes): quit as with q first, so the worker stops before the screens go away (it
+        posts to them from its thread) and the run is saved; ``action_quit``'s own exit ends it."""
+        if not self._exit_called and not self._quitting:
+            await self.action_quit()
+            return
+        await super()._on_exit_app()
 
     def _on_signal(self, signum: int) -> None:
         """SIGTERM, SIGHUP or SIGINT: quit as with q, exit status 128 + the signal number."""

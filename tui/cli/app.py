@@ -24,13 +24,14 @@ from tui.cli.common import (
     given_flags,
     hparams_from_args,
     rewind_to_checkpoint,
+    typed_path,
 )
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The app's flags: every training flag, ``--resume``, the rewind, autosave, runs and TensorBoard."""
     add_training_flags(p)
-    p.add_argument("--resume", metavar="CHECKPOINT", help="continue a saved run")
+    p.add_argument("--resume", metavar="CHECKPOINT", type=typed_path, help="continue a saved run")
     add_rewind_flags(p)
     p.add_argument(
         "--no-autosave",

@@ -51,8 +51,11 @@ class UserError(Exception):
 
 
 def warn(text: str) -> None:
-    """One ``mnist-tui: ...`` line on stderr."""
-    print(f"mnist-tui: {text}", file=sys.stderr)
+    """One ``mnist-tui: ...`` line on stderr (whatever ``text`` holds: control characters from a
+    file's contents or a typed name are escaped, so it stays one line and the terminal obeys nothing)."""
+    from model.printable import printable
+
+    print(f"mnist-tui: {printable(text)}", file=sys.stderr)
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -88,6 +91,19 @@ def hparam_type(name: str):  # type: ignore[no-untyped-def]
     return parse
 
 
+def typed_path(text: str) -> str:
+    """An argparse ``type=`` for every path flag: the one rule for typed paths (``tui.sandbox.check_path``)."""
+    from tui.sandbox import check_path
+
+    try:
+        return check_path(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+typed_path.__name__ = "path"
+
+
 def positive(name: str):  # type: ignore[no-untyped-def]
     """An argparse ``type=`` for a whole number >= 1."""
 
@@ -108,7 +124,12 @@ def positive(name: str):  # type: ignore[no-untyped-def]
 
 
 def add_data_flag(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", metavar="PATH", help="MNIST file or folder (default: $MNIST_TUI_DATA, then the cache)")
+    p.add_argument(
+        "--data",
+        metavar="PATH",
+        type=typed_path,
+        help="MNIST file or folder (default: $MNIST_TUI_DATA, then the cache)",
+    )
 
 
 def add_threads_flag(p: argparse.ArgumentParser) -> None:
@@ -146,12 +167,12 @@ def add_training_flags(p: argparse.ArgumentParser) -> None:
 
 def add_runs_flag(p: argparse.ArgumentParser, help: str = RUNS_HELP) -> None:
     """``--runs DIR``: where run records are written (and read by ``runs``, ``compare``, ``replay``)."""
-    p.add_argument("--runs", metavar="DIR", default=None, help=help)
+    p.add_argument("--runs", metavar="DIR", type=typed_path, default=None, help=help)
 
 
 def add_tensorboard_flag(p: argparse.ArgumentParser) -> None:
     """``--tensorboard DIR``: TensorBoard event files beside the run record (tensorboardX)."""
-    p.add_argument("--tensorboard", metavar="DIR", default=None, help=TENSORBOARD_HELP)
+    p.add_argument("--tensorboard", metavar="DIR", type=typed_path, default=None, help=TENSORBOARD_HELP)
 
 
 def add_rewind_flags(p: argparse.ArgumentParser) -> None:
@@ -245,14 +266,17 @@ def rewind_to_checkpoint(args: argparse.Namespace, data: MNIST | None = None) ->
     ``args.resume`` point at it (the app and ``train`` then resume it as any checkpoint)."""
     if not check_rewind_flags(args):
         return
+    from model.checkpoint import CheckpointError
     from model.run.replay import rewind
     from model.runs import RunsError, data_tag, find_run, read_run, runs_dir
+    from model.runs.store import writable_folder
 
     data = data if data is not None else load_data(args.data)
     try:
         record = read_run(find_run(runs_dir(getattr(args, "runs", None)), args.from_run))
-        path, result = rewind(record, data, args.at, record.folder / f"rewind-{args.at}.npz", data_tag(data))
-    except RunsError as exc:
+        folder = writable_folder(record.folder)  # the rewound state is saved beside the record
+        path, result = rewind(record, data, args.at, folder / f"rewind-{args.at}.npz", data_tag(data))
+    except (RunsError, CheckpointError) as exc:  # a rewind file that cannot be written, too
         raise UserError(str(exc)) from None
     for caveat in result.caveats:
         warn(f"not reproducible: {caveat}")

@@ -23,7 +23,16 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tui.cli.common import UserError, add_data_flag, add_runs_flag, hparam_type, load_data, positive, warn
+from tui.cli.common import (
+    UserError,
+    add_data_flag,
+    add_runs_flag,
+    hparam_type,
+    load_data,
+    positive,
+    typed_path,
+    warn,
+)
 from tui.exitcodes import OK, USAGE
 
 if TYPE_CHECKING:
@@ -67,7 +76,13 @@ def add_parser(sub: Subcommands) -> argparse.ArgumentParser:
     )
     p.add_argument("--grid", choices=tuple(GRIDS), default="default", help="which study (default: default)")
     p.add_argument("--jobs", type=positive("jobs"), default=2, help="worker processes (default 2)")
-    p.add_argument("--out", metavar="DIR", default="experiments-out", help="output folder (default experiments-out)")
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        type=typed_path,
+        default="experiments-out",
+        help="output folder (default experiments-out)",
+    )
     add_data_flag(p)
     p.add_argument("--variants", metavar="A,B", help="only these variants (and the controls)")
     p.add_argument("--seeds", type=positive("seeds"), help="selection seeds per rate, 0..S-1 (default: the grid's)")
@@ -83,7 +98,12 @@ def add_parser(sub: Subcommands) -> argparse.ArgumentParser:
     )
     p.add_argument("--no-figures", action="store_true", help="skip the SVG/PNG figures (they need matplotlib)")
     p.add_argument("--quiet", action="store_true", help="no progress display or plot, just the table")
-    p.add_argument("--from-json", metavar="FILE", help="only redraw results.md and the figures from a results.json")
+    p.add_argument(
+        "--from-json",
+        metavar="FILE",
+        type=typed_path,
+        help="only redraw results.md and the figures from a results.json",
+    )
     p.add_argument(
         "--stored-only",
         action="store_true",

@@ -38,25 +38,32 @@ def add_parser(sub: Subcommands) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     """The ``replay`` subcommand; a RunsError (bad id, unreadable record) is one line, exit 2."""
+    from model.data.validate import MAX_EXAMPLES
     from model.run.replay import replay, starting_state
     from model.runs import RunsError, data_tag, find_run, read_run, runs_dir
+    from model.runs.bounds import check_replayable, recorded_threads, replay_threads
     from model.threads import set_blas_threads
 
     out = out or sys.stdout
     try:
         record = read_run(find_run(runs_dir(args.runs), args.id))
+        check_replayable(record, MAX_EXAMPLES)  # before the data loads (again with its size in replay)
         starting_state(record)  # a start that is gone or changed: one line, before anything else
     except RunsError as exc:
         raise UserError(str(exc)) from None
     data = load_data(args.data)
-    blas = (record.meta.get("machine") or {}).get("blas_threads")
-    threads = int(blas) if blas and str(blas).isdigit() else 1
-    set_blas_threads(threads)  # float sums depend on how BLAS splits them: use the run's count
+    threads = set_blas_threads(replay_threads(record))  # float sums depend on how BLAS splits them: the run's count
     print(
         f"replaying {record.run_id} ({record.meta.get('source')}, seed {record.meta.get('seed')}, "
         f"{threads} BLAS thread{'s' * (threads != 1)})",
         file=out,
     )
+    if threads < recorded_threads(record):  # capped as --threads is: more threads than CPUs only fight
+        print(
+            f"not reproducible: the run used {recorded_threads(record)} BLAS threads; "
+            f"this machine has {threads} CPU{'s' * (threads != 1)}",
+            file=out,
+        )
     judged = None
     try:
         if record.meta.get("challenge"):  # also judge the challenge again on the replayed weights

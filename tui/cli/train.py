@@ -38,6 +38,7 @@ from tui.cli.common import (
     load_data,
     positive,
     rewind_to_checkpoint,
+    typed_path,
     warn,
 )
 
@@ -63,8 +64,8 @@ Trained = tuple["RunOutcome", int | None, "StepMetrics | None"]  # what it came 
 def add_parser(sub: Subcommands) -> argparse.ArgumentParser:
     p = sub.add_parser(NAME, help="train headless and report errors")
     add_training_flags(p)
-    p.add_argument("--save", metavar="PATH", help="write a checkpoint (.npz) at the end")
-    p.add_argument("--resume", metavar="CHECKPOINT", help="continue a saved run")
+    p.add_argument("--save", metavar="PATH", type=typed_path, help="write a checkpoint (.npz) at the end")
+    p.add_argument("--resume", metavar="CHECKPOINT", type=typed_path, help="continue a saved run")
     add_rewind_flags(p)
     p.add_argument(
         "--eval-every",
@@ -293,16 +294,21 @@ def _save(run: Run, save: Path | None, outcome: RunOutcome) -> tuple[bool, str]:
 
 @contextlib.contextmanager
 def _signals_as_flags() -> Iterator[list[int]]:
-    """While active, the ``STOP_SIGNALS`` are only recorded (in the yielded list), not raised."""
+    """While active, the ``STOP_SIGNALS`` are only recorded (in the yielded list), not raised. A
+    signal this process was started ignoring stays ignored: SIGHUP under ``nohup``, SIGINT for
+    ``train &`` in a non-interactive shell (the person asked for the run to outlive them)."""
     caught: list[int] = []
 
     def record(signum: int, frame: object) -> None:
         caught.append(signum)
 
+    previous: dict[signal.Signals, Any] = {}
     try:
-        previous = {s: signal.signal(s, record) for s in STOP_SIGNALS}
+        for s in STOP_SIGNALS:
+            if signal.getsignal(s) is not signal.SIG_IGN:
+                previous[s] = signal.signal(s, record)
     except ValueError:  # not the main thread: leave the handlers alone
-        previous = {}
+        pass
     try:
         yield caught
     finally:

@@ -15,6 +15,7 @@ and stopping the worker, quitting and the autosave).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
@@ -26,6 +27,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Grid, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
+from textual.types import NoActiveAppError
 from textual.widgets import Header, Static, Tab, Tabs
 
 from tui.sandbox import confine
@@ -307,8 +309,10 @@ class MainScreen(Screen[None]):
         self.refresh_bindings()
 
     def post_event(self, event: WorkerEvent) -> None:
-        """The worker's callback (any thread): hand ``event`` to this screen without blocking."""
-        self.post_message(WorkerMessage(event))
+        """The worker's callback (any thread): hand ``event`` to this screen without blocking.
+        Once the app has shut down (its screens gone before the worker stops) the event is dropped."""
+        with contextlib.suppress(NoActiveAppError):  # from the worker's thread, after the app let go of it
+            self.post_message(WorkerMessage(event))
 
     def on_worker_message(self, message: WorkerMessage) -> None:
         if self.is_attached and self.app.is_running:
