@@ -1,5 +1,5 @@
-"""The README's architecture tree matches the code: every package of ``model`` and ``tui`` has its
-line, and every folder or module the tree names exists."""
+"""The architecture page's tree (``docs/architecture.md``) matches the code: every package of
+``model`` and ``tui`` has its line, and every folder or module the tree names exists."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ LINE = re.compile(r"^(?P<indent> *)(?P<name>[\w*]+(?:/|\.py))\s")
 
 
 def named_rooms() -> set[str]:
-    """Paths the README's architecture tree names ("model/run/", "tui/app.py"), wildcards left out."""
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = text.split("\n## Architecture\n", 1)[1]
+    """Paths the architecture page's tree names ("model/run/", "tui/app.py"), wildcards left out."""
+    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    section = text.split("\n## The source tree\n", 1)[1]
     tree = section.split("```", 2)[1]
     rooms, top = set(), ""
     for line in tree.splitlines():
@@ -36,11 +36,11 @@ def test_every_package_has_its_line_in_the_tree() -> None:
     }
     assert packages, "no packages found"
     missing = packages - named_rooms()
-    assert not missing, f"the README's architecture tree leaves out {sorted(missing)}"
+    assert not missing, f"docs/architecture.md's tree leaves out {sorted(missing)}"
 
 
 def test_every_room_the_tree_names_exists() -> None:
     rooms = named_rooms()
     assert {"model/", "tui/", "model/run/", "tui/cli/"} <= rooms
     gone = sorted(r for r in rooms if not (ROOT / r).exists())
-    assert not gone, f"the README's architecture tree names {gone}, which the code no longer has"
+    assert not gone, f"docs/architecture.md's tree names {gone}, which the code no longer has"

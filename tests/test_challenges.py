@@ -3,6 +3,7 @@ tracker that follows a run, and the progress file read as hostile input."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import threading
@@ -15,6 +16,7 @@ from model.challenges import (
     Attempt,
     ChallengeTracker,
     Evaluation,
+    Goal,
     Verdict,
     check,
     get_challenge,
@@ -23,10 +25,12 @@ from model.challenges import (
     save_progress,
 )
 from model.challenges.check import distance, goal_text, limits_text, solved_text
-from model.challenges.play import challenge_policy
+from model.challenges.play import ChallengePlay, challenge_policy
 from model.challenges.progress import MAX_BYTES, Progress, updated
 from model.config import SPECS, HyperParams
 from model.data import MNIST
+from model.run import Change, Recording, Reset, open_run
+from model.runs import list_run_dirs, read_run
 from model.trainer import StepMetrics, make_trainer
 
 
@@ -132,6 +136,33 @@ def test_the_tracker_follows_a_run(tiny_mnist: MNIST) -> None:
     assert second.segment == 1 and second.examples == 5 * 64 and second.total_examples == before + 5 * 64
     assert not tracker.verdict.broken  # dead-units allows resets
     assert first is (tracker.verdict.solved is not None)
+
+
+def test_a_play_follows_the_run_core_and_halts_it_at_the_solve(tiny_mnist: MNIST, tmp_path: Path) -> None:
+    """A play hears the run's settings changes, resets and evaluations as events (dead-units, its
+    goal eased to what tiny data reaches): the examples before a reset counted, the run halted in
+    state "solved" at the solve, the record and the progress file written as the run closes."""
+    eased = dataclasses.replace(get_challenge("dead-units"), goal=Goal(0.6, 1.0))
+    hp = eased.start_hparams().validated(hidden=16, epochs=3)
+    recording = Recording(tmp_path / "runs", "train", extra={"challenge": "dead-units"})
+    run = open_run(tiny_mnist, hp, policy=challenge_policy(eased), recording=recording)
+    play = ChallengePlay(eased, tmp_path / "challenges.json").follow(run)
+    heard: list[bool] = []
+    play.on_update.append(lambda _, solved_now: heard.append(solved_now))
+    for _ in range(5):
+        run.step()
+    run.apply(Change({"lr": 0.05}))
+    run.apply(Reset())
+    assert play.tracker.earlier_examples == 5 * 64 and play.tracker.segment == 1 and not play.tracker.verdict.broken
+    run.train()
+    assert run.state == "solved" and play.tracker.verdict.is_solved and heard.count(True) == 1
+    assert play.tracker.took() == {"changes": {"hidden": 16, "lr": 0.05}, "resets": 1}
+    run.close()
+    record = read_run(list_run_dirs(tmp_path / "runs")[0])
+    (solve,) = [e for e in record.events if e["event"] == "challenge"]
+    assert solve["solved"] is True and solve["segment"] == 1 and record.events[-1]["status"] == "solved"
+    known, _ = read_progress(tmp_path / "challenges.json")
+    assert known["dead-units"].solved and known["dead-units"].attempts == 1  # counted as the run closed
 
 
 def test_the_tracker_breaks_on_a_reset_a_load_or_a_fixed_setting() -> None:

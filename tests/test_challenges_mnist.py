@@ -1,7 +1,7 @@
 """Every challenge on the real MNIST, headless through ``mnist-tui train --challenge``: its starting
 settings do not solve it (exit 1) and its known solution does (exit 0), at seed 0.
 
-Measured at seeds 0, 1 and 2 when the challenges were made (the README's *Challenges* table): no
+Measured at seeds 0, 1 and 2 when the challenges were made (the table in ``docs/challenges.md``): no
 start solved its challenge, every solution did, and each crossed its goal well inside its limits.
 Each run stops at its solve, so a solution costs seconds to a minute; a start trains to its limit.
 """

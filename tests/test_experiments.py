@@ -128,6 +128,16 @@ def test_each_grid_states_its_runs_and_cpu_hours_in_help(capsys: pytest.CaptureF
         assert f"about {g.cpu_hours:g} CPU hours" in text
 
 
+def test_the_report_says_what_each_grid_leaves_out() -> None:
+    from model.study.report import limits
+
+    default = " ".join(limits(DEFAULT))
+    assert "the sigmoid and tanh variants are reported at the short budget (2 epochs) only" in default
+    assert "measured for relu alone (10 epochs)" in default
+    assert "the rounding resolution sweep at relu, sigmoid only (not tanh)" in default
+    assert "Training length" not in " ".join(limits(FULL))  # the full grid trains every variant long
+
+
 def test_a_config_knows_its_label_effective_step_and_hyperparameters() -> None:
     c = RunConfig("stale", options_of({"stale_k": 10}), lr=0.02, momentum=0.5, activation="tanh")
     assert c.effective_step == pytest.approx(0.04)
@@ -259,9 +269,18 @@ def test_a_tiny_study_chooses_reports_and_writes_its_files(tmp_path: Path) -> No
     assert ("exact equal", 2) in fixed.contrasts and ("shallow best", 1) in fixed.contrasts
     paths = write_results(study, g, tmp_path, command="mnist-tui experiments --grid tiny")
     md = (tmp_path / "results.md").read_text()
-    for heading in ("## 1.", "## 2.", "## 3. Stale", "## 5. Noise", "## References"):
+    for heading in (
+        "## What this grid does not measure",
+        "## 1.",
+        "## 2.",
+        "## 3. Stale",
+        "## 5. Noise",
+        "## References",
+    ):
         assert heading in md
     assert "| - | exact |" in md and "stale gradient (the whole gradient" in md and "Holm" in md
+    assert "sweep at relu only" not in md  # the grid's only activation: nothing left out there
+    assert "hours of one core" in md
     again, grid = from_json(read_json(paths[0], MAX_RESULTS_BYTES))  # strict JSON, every field checked
     assert grid == g
     again_rows = sweep(again, grid)
@@ -320,6 +339,7 @@ def test_a_report_from_the_stored_runs_trains_nothing_and_says_it_is_partial(tmp
     write_results(partial, g, tmp_path / "partial")
     md = (tmp_path / "partial" / "results.md").read_text()
     assert "**Partial results.**" in md and f"at least {partial.meta['missing']:,} runs" in md
+    assert "nothing was trained" in md
     again, _ = from_json(read_json(tmp_path / "partial" / "results.json", MAX_RESULTS_BYTES))
     assert again.meta["missing"] == partial.meta["missing"]
     whole = run_grid(g, jobs=1, data=data, store=ResultStore(tmp_path), backend="serial")
@@ -418,3 +438,27 @@ class DiesInTheWorker:
 def test_a_worker_that_dies_silently_stops_the_study_as_a_broken_pool() -> None:
     with pytest.raises(BrokenProcessPool):
         run_tasks(tasks([RunConfig("exact")], 2, 1), jobs=2, data=DiesInTheWorker(), store=None, backend="pool")
+
+
+# ---- the committed results ------------------------------------------------------------------
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow  # reads, checks and analyses a few MB of results
+def test_the_committed_results_are_the_default_grids_and_the_study_page_tells_them_as_they_are() -> None:
+    from model.study import markdown
+
+    study, grid = from_json(read_json(ROOT / "assets" / "results.json", MAX_RESULTS_BYTES))
+    assert grid.name == "default" and grid.entries == DEFAULT.entries
+    assert replace(grid, cpu_hours=0, minutes=0, note="") == replace(DEFAULT, cpu_hours=0, minutes=0, note="")
+    md = (ROOT / "assets" / "results.md").read_text()
+    tables = md[md.index("## 1.") : md.index("## Figures")]
+    assert markdown(study, grid, study.meta["command"]).find(tables) > 0  # results.md is what results.json gives
+    answers = (ROOT / "docs" / "study.md").read_text()
+    partial = study.meta["missing"] > 0
+    assert ("**Partial results.**" in md) == partial and ("**Partial results.**" in answers) == partial
+    assert f"{study.meta['runs']:,} runs" in answers
+    linked = [part.split(")")[0] for part in answers.split("](assets/")[1:]]
+    assert "results.md" in linked and len(linked) > 5
+    for name in linked:
+        assert (ROOT / "assets" / name).is_file(), name

@@ -6,8 +6,8 @@ test error is shown, never used to decide), the ``Limits`` it must meet it withi
 weights being trained, training examples in all, whether a reset is allowed, settings that keep
 their starting value), hints that are revealed one at a time (the last says why), and a known
 solution (settings over the start that meet the goal: ``mnist-tui train --challenge NAME`` with
-them as flags). The numbers each start and solution were measured at are in the README's
-*Challenges* table and in ``tests/test_challenges.py``.
+them as flags). The numbers each start and solution were measured at are in the table of
+``docs/challenges.md`` and in ``tests/test_challenges.py``.
 
 Leaves out the check (``model.challenges.check``) and following a run (``tracker``).
 """
@@ -186,7 +186,7 @@ CHALLENGES: dict[str, Challenge] = {
                 "and learning rate go together.",
                 "Why: a net this size can reach 2% within a few epochs only if each step is as large as is "
                 "stable early on and small at the end, where the valley is narrow: a cosine schedule does "
-                "both. The README's Best error section lists the settings that got furthest.",
+                "both. The documentation's Performance page (Best error) lists the settings that got furthest.",
             ),
             {"hidden": 800, "batch_size": 100, "lr": 0.1, "schedule": "cosine"},
             eval_every=EVAL_EXAMPLES,

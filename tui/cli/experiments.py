@@ -247,7 +247,7 @@ def grid_for(args: argparse.Namespace) -> Grid:
 
 def _records_folder(runs: str | None) -> str | None:
     """The absolute ``--runs`` folder, made and checked writable here (one line if not), or None:
-    the study records runs only when asked, so the default grid does not leave 2,100 folders."""
+    the study records runs only when asked, so the default grid does not leave 3,000 folders."""
     if not runs or not runs.strip():
         return None
     folder = Path(runs).expanduser().resolve()

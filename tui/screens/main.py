@@ -163,7 +163,7 @@ class MainScreen(Screen[None]):
         ("Read the derivation", "backprop.md beside the live shapes, p - t and gradient norms (m)", "open", "math"),
         ("Recorded runs", "List the runs, overlay their curves on the charts (o)", "open", "runs"),
         ("Chart cursor", "A vertical line on the charts reading every curve's value there (v)", "cursor", "toggle"),
-        ("Show every setting", "The initial scale, training-set size and label noise fields too", "all_fields", None),
+        ("Show every setting", "Init scale, train size, label noise, warm-up, label smoothing too", "all_fields", None),
         ("Next hint", "Reveal the challenge's next hint (i)", "hint", None),
         ("Challenges", "Every challenge, solved or not; pick one to play it (c)", "challenges", None),
         ("Check your backprop", "The check's verdict and diagnosis of your --backprop file (b)", "student", "check"),
@@ -456,7 +456,7 @@ class MainScreen(Screen[None]):
 
     def action_all_fields(self) -> None:
         self.controls.show_every_field()
-        self.notify("every setting is in the controls now (init scale, train size, label noise)")
+        self.notify("every setting is in the controls now (the ones most runs leave alone too)")
 
     def action_hint(self) -> None:
         panel = self.challenge_panel

@@ -65,11 +65,11 @@ NUDGE: dict[str, str] = {
     "hidden": "double",
     "target_error": "points",
 }
-#: Settings most runs leave alone (the initial scale, the training set's size and label noise):
-#: their rows show once they differ from the default (a flag, a challenge, a loaded run) or when
-#: asked for (``show_every_field``, the palette's "Show every setting"), so at 120x40 the fields of
-#: exact backprop fit the column without scrolling.
-ON_DEMAND = frozenset({"init_scale", "train_size", "label_noise"})
+#: Settings most runs leave alone (the initial scale, the training set's size, label noise,
+#: warm-up, label smoothing): their rows show once they differ from the default (a flag, a preset,
+#: a challenge, a loaded run) or when asked for (``show_every_field``, the palette's "Show every
+#: setting"), so at 120x40 the fields of exact backprop fit the column without scrolling.
+ON_DEMAND = frozenset({"init_scale", "train_size", "label_noise", "warmup", "label_smoothing"})
 POINT_STEP = 0.005  # half a percentage point
 LOG_STEP = 10**0.25
 #: Smallest nonzero value a nudge up reaches from 0 on a log field that allows 0 (weight decay).
