@@ -1,5 +1,7 @@
 # `make run` (set up and open the app), `make test` (the whole suite), `make test-fast` (the fast
-# tier, while working), `make lint`, and `make browser` (Debian's chromium for the browser tests).
+# tier, while working), `make lint`, `make browser` (Debian's chromium for the browser tests),
+# `make docs` (serve the documentation site), `make docs-build` (build it strictly, as CI does) and
+# `make pictures` (render the screenshots in docs/pictures from the app).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -7,7 +9,7 @@ STAMP := $(VENV)/.installed
 # ruff alone, at the version pinned in pyproject.toml: CI lints in seconds, before the full install
 RUFF_PIN := $(shell grep -o '"ruff==[^"]*"' pyproject.toml | tr -d '"')
 
-.PHONY: run test test-fast test-load lint style browser bench fetch clean
+.PHONY: run test test-fast test-load lint style browser docs docs-build pictures bench fetch clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +64,22 @@ browser:
 	  echo "run as root: apt-get install chromium (without it the browser tests are skipped)"; exit 1; \
 	fi
 
+# The documentation site (mkdocs.yml, docs/): `make docs` serves it with live reload on
+# http://$(DOCS_ADDR); `make docs-build` writes site/ and fails on any warning (a broken link or
+# anchor, a page left out of the navigation, a missing snippet or picture).
+DOCS_ADDR ?= 127.0.0.1:8000
+MKDOCS := NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs
+docs: $(STAMP)
+	$(MKDOCS) serve --dev-addr $(DOCS_ADDR)
+
+docs-build: $(STAMP)
+	$(MKDOCS) build --strict
+
+# The screenshots in docs/pictures, rendered by the app from fixed inputs (tests/test_pictures.py
+# fails when a committed one differs from what this renders now).
+pictures: $(STAMP)
+	$(BIN)/python tests/harness/pictures.py
+
 bench: $(STAMP)
 	$(BIN)/mnist-tui bench $(ARGS)
 
@@ -69,4 +87,4 @@ fetch: $(STAMP)
 	$(BIN)/mnist-tui fetch
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache site

@@ -108,6 +108,7 @@ def save_checkpoint(path: str | os.PathLike[str], state: RunState) -> Path:
         "state": vars(state.counters),
         "rng": state.rng,
         "meta": state.meta,
+        "variant_state": sorted(state.variant_state),  # so a load can tell a piece that went missing
     }
     arrays: dict[str, NDArray[Any]] = dict(state.params)
     arrays.update({f"v_{name}": value for name, value in state.velocity.items()})
@@ -232,7 +233,7 @@ def _validate(arrays: dict[str, NDArray[Any]], where: str) -> RunState:
         order=order.astype(np.int64),
         counters=counters,
         rng=info["rng"],
-        variant_state=_variant_state(arrays, hp, (K, H), where),
+        variant_state=_variant_state(arrays, info, hp, (K, H), where),
         meta=meta,
     )
 
@@ -278,11 +279,22 @@ def _check_weights(arrays: dict[str, NDArray[Any]], where: str) -> tuple[int, in
 
 
 def _variant_state(
-    arrays: dict[str, NDArray[Any]], hp: HyperParams, shape: tuple[int, int], where: str
+    arrays: dict[str, NDArray[Any]], info: dict[str, Any], hp: HyperParams, shape: tuple[int, int], where: str
 ) -> dict[str, NDArray[Any]]:
-    """The variant's arrays (``rule_*`` members), checked by the variant itself for a (K, H) net."""
+    """The variant's arrays (``rule_*`` members), checked by the variant itself for a (K, H) net;
+    every piece ``info`` says was saved must be there."""
     keys = {k for k in arrays if k.startswith(RULE_PREFIX)}
     allowed = {RULE_PREFIX + n for n in make_rule(hp).state_names()}
+    declared = info.get("variant_state")  # (absent in checkpoints written before it was kept)
+    if declared is not None:
+        if not isinstance(declared, list) or not all(isinstance(n, str) for n in declared):
+            raise CheckpointError(f"{where}: bad run information (variant_state is not a list of names)")
+        missing = sorted({RULE_PREFIX + n for n in declared} - keys)
+        if missing:
+            raise CheckpointError(
+                f"{where}: the {hp.variant} variant's state {', '.join(missing)} is missing, so the run cannot "
+                "continue as it trained (start it afresh instead of resuming)"
+            )
     if keys - allowed:
         raise CheckpointError(
             f"{where}: unexpected arrays {', '.join(sorted(keys - allowed))} for variant {hp.variant}"

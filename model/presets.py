@@ -2,13 +2,14 @@
 
 ``default`` is ``HyperParams()`` itself: a 256-unit net that passes 5% test error within
 the first epoch. ``fast`` reaches about 2% in seconds; ``speedrun`` under 2% in about 2 s of
-one core (a narrow net, a one-cycle learning rate, label smoothing; README, "Speedrun").
+one core (a narrow net, a one-cycle learning rate, label smoothing).
 ``best`` is the best one-hidden-layer setting found without augmentation (dropout on
 hidden units and inputs, a max-norm cap on each hidden unit's weights, a cosine schedule; the
 model kept is the one with the best validation error), ``best-augment`` random 2-pixel shifts
-of the training images with weight decay instead of dropout. Error figures are from the README
-(seeds 0-3 for ``best``). A preset only fills in fields; explicit command-line flags override
-it. Leaves out anything that is not a ``HyperParams`` field (threads, data paths).
+of the training images with weight decay instead of dropout. Error figures are in
+docs/performance.md, *Best error* (seeds 0-3 for ``best``). A preset only fills in fields;
+explicit command-line flags override it. Leaves out anything that is not a ``HyperParams``
+field (threads, data paths).
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
-"""Read untrusted files without hanging or over-allocating: regular files only, npz from headers.
+"""Read untrusted files without hanging or over-allocating: regular files only, sizes capped, npz from headers.
 
 ``open_regular`` opens a path only if it is a regular file (a FIFO or device can neither block
-the caller nor stream forever). ``read_npz`` reads every member's zip entry and ``.npy`` header
+the caller nor stream forever). ``read_capped`` reads a whole small file after checking its size;
+``read_lines`` streams a line-based file with a cap on its total and on each line, so a 2 GiB line
+costs no more memory than a short one. ``read_npz`` reads every member's zip entry and ``.npy`` header
 first, hands the declared names, shapes and dtypes to the caller's check, and allocates only after
 that check passes and each member's size is exactly what its header declares. Object, structured
 and sub-array dtypes are refused, so ``allow_pickle`` never comes into it. Leaves out: what a
@@ -14,7 +16,7 @@ import errno
 import os
 import stat
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from math import prod
 from typing import IO, Any, BinaryIO
@@ -30,8 +32,25 @@ MAX_MEMBERS = 64
 MAX_HEADER = 10_000
 
 
+#: Bytes read at a time by ``read_lines``.
+CHUNK = 1 << 20
+
+
 class Refused(ValueError):
     """The archive is not one we read; the message says what it declares (one line)."""
+
+
+class TooBig(ValueError):
+    """A file is larger than its reader accepts (one line with both sizes)."""
+
+
+def size_text(n: int) -> str:
+    """``2.0 GiB``, ``32 MiB``, ``640 KiB``, ``17 bytes``."""
+    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if n >= 1 << shift:
+            value = n / (1 << shift)
+            return f"{value:,.1f} {unit}" if value < 10 and not value.is_integer() else f"{value:,.0f} {unit}"
+    return f"{n:,} byte{'s' * (n != 1)}"
 
 
 @dataclass(frozen=True)
@@ -71,6 +90,54 @@ def open_regular(path: str | os.PathLike[str]) -> BinaryIO:
     except BaseException:
         os.close(fd)
         raise
+
+
+def read_capped(path: str | os.PathLike[str], limit: int, what: str = "the file") -> bytes:
+    """Every byte of a regular file of at most ``limit`` bytes; OSError (not a regular file, cannot
+    be opened) or TooBig, decided from its size before anything is read."""
+    with open_regular(path) as f:
+        size = os.fstat(f.fileno()).st_size
+        if size > limit:
+            raise TooBig(f"{what} is {size_text(size)}, more than the {size_text(limit)} it can be")
+        data = f.read(limit + 1)
+    if len(data) > limit:  # it grew since
+        raise TooBig(f"{what} is more than the {size_text(limit)} it can be")
+    return data
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line of a file: its number (from 1), its bytes without the newline (None: longer than the
+    cap, not kept) and whether a newline ended it (the last line of a torn file has none)."""
+
+    number: int
+    data: bytes | None
+    complete: bool
+
+
+def read_lines(file: BinaryIO, max_line: int, limit: int) -> Iterator[Line]:
+    """The lines of ``file`` (opened by ``open_regular``) up to ``limit`` bytes, each at most
+    ``max_line`` bytes (a longer one is yielded with ``data=None`` and never held in memory)."""
+    number, kept, dropping, left = 1, bytearray(), False, limit
+    while left > 0:
+        chunk = file.read(min(CHUNK, left))
+        if not chunk:
+            break
+        left -= len(chunk)
+        start = 0
+        while (end := chunk.find(b"\n", start)) >= 0:
+            if not dropping and len(kept) + end - start <= max_line:
+                kept += chunk[start:end]
+                yield Line(number, bytes(kept), True)
+            else:
+                yield Line(number, None, True)
+            number, kept, dropping, start = number + 1, bytearray(), False, end + 1
+        if not dropping:
+            kept += chunk[start:]
+            if len(kept) > max_line:
+                kept, dropping = bytearray(), True
+    if kept or dropping:
+        yield Line(number, None if dropping else bytes(kept), False)
 
 
 def _header(fp: IO[bytes], name: str) -> tuple[tuple[int, ...], np.dtype[Any], bool]:

@@ -239,9 +239,12 @@ def wait_until(predicate: Callable[[], object], timeout: float = 60.0, what: str
 
 
 @contextlib.contextmanager
-def serving(root: Path, max_sessions: int) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def serving(
+    root: Path, max_sessions: int, log: Path | None = None, runs: Path | None = None
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """``mnist-tui serve`` on a free loopback port with tiny data in ``root`` (apps that never finish
-    their epochs); yields its URL and process, and stops it (SIGTERM, then SIGKILL) on leaving."""
+    their epochs); yields its URL and process, and stops it (SIGTERM, then SIGKILL) on leaving.
+    ``log``: where its output goes (default nowhere); ``runs``: the operator's $MNIST_TUI_RUNS."""
     d = make_tiny_mnist()
     with gzip.open(root / "tiny.pkl.gz", "wb") as f:
         pickle.dump(((d.train_x, d.train_y), (d.valid_x, d.valid_y), (d.test_x, d.test_y)), f)
@@ -252,7 +255,10 @@ def serving(root: Path, max_sessions: int) -> Iterator[tuple[str, subprocess.Pop
     argv += ["--max-sessions", str(max_sessions), "--data", "tiny.pkl.gz", "--hidden", "16", "--epochs", "10000"]
     argv += ["--no-autosave"]
     env = dict(os.environ, MNIST_TUI_CACHE=str(root / "cache"))
-    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if runs is not None:
+        env["MNIST_TUI_RUNS"] = str(runs)
+    output = open(log, "wb") if log is not None else subprocess.DEVNULL  # noqa: SIM115 (closed below)
+    proc = subprocess.Popen(argv, env=env, stdout=output, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
@@ -271,3 +277,5 @@ def serving(root: Path, max_sessions: int) -> Iterator[tuple[str, subprocess.Pop
                 proc.wait(60)
             except subprocess.TimeoutExpired:
                 proc.kill()
+        if log is not None:
+            output.close()  # type: ignore[union-attr]

@@ -335,7 +335,7 @@ async def test_e_evaluates_and_fills_status_and_digits(tiny_mnist: Any) -> None:
         assert status.valid_error is not None and 0.0 <= status.valid_error <= 1.0
         assert status.best_valid_error == status.valid_error
         assert status.test_error_at_best is not None
-        assert app.main.digits.result is not None and app.main.digits.result.total == 500
+        assert app.main.digits.browser.result is not None and app.main.digits.browser.result.total == 500
         assert app.bridge.trainer.state.step == 0  # evaluating does not train
 
 
@@ -590,26 +590,28 @@ async def test_d_focuses_the_digits_then_j_k_browse_and_escape_leaves(tiny_mnist
     async with app.run_test(size=SIZE) as pilot:
         digits = app.main.digits
         await pilot.press("e")
-        await wait_for(pilot, lambda: digits.result is not None and len(digits.selection) > 2, what="digits")
+        await wait_for(
+            pilot, lambda: digits.browser.result is not None and len(digits.browser.selection) > 2, what="digits"
+        )
         await pilot.press("d")
         await wait_for(pilot, lambda: app.screen.focused is digits, what="digits focused")
-        rows = [digits.current_row]
+        rows = [digits.browser.current_row]
         for key in ("j", "j", "k"):
             await pilot.press(key)
             await pilot.pause()
-            rows.append(digits.current_row)
-        assert digits.position == 1 and rows[1] != rows[0] and rows[3] == rows[1]
+            rows.append(digits.browser.current_row)
+        assert digits.browser.position == 1 and rows[1] != rows[0] and rows[3] == rows[1]
         await pilot.press("t")  # filter keys act on the focused panel
-        await wait_for(pilot, lambda: digits.true_filter == 0)
+        await wait_for(pilot, lambda: digits.browser.true_filter == 0)
         await pilot.press("escape")
         await wait_for(pilot, lambda: app.screen.focused is None, what="escape leaves the panel")
         await pilot.press("t")
         await pilot.pause(0.1)
-        assert digits.true_filter == 0  # unfocused: t is no longer the panel's
+        assert digits.browser.true_filter == 0  # unfocused: t is no longer the panel's
         await pilot.press("n")  # app keys work again
         await wait_for(pilot, lambda: app.bridge.trainer.state.step == 1, what="a step")
         await pilot.press("d", "o")  # typed ahead: o already reaches the viewer
-        await wait_for(pilot, lambda: digits.order == "confident", what="sort order changed")
+        await wait_for(pilot, lambda: digits.browser.order == "confident", what="sort order changed")
         assert app.screen.focused is digits
 
 
@@ -707,12 +709,12 @@ async def test_reset_refreshes_the_digits_and_marks_the_gradient_check_stale(tin
         await pilot.press("g")
         await wait_for(pilot, lambda: main.gradcheck.state == "done", timeout=60, what="gradient check")
         await pilot.press("e")
-        await wait_for(pilot, lambda: main.digits.result is not None, what="digits")
-        before = main.digits.result
+        await wait_for(pilot, lambda: main.digits.browser.result is not None, what="digits")
+        before = main.digits.browser.result
         await pilot.press("r")
         await wait_for(pilot, lambda: main.gradcheck.state == "stale", what="stale mark")
         assert "stale: new weights" in str(main.gradcheck.border_subtitle)
-        await wait_for(pilot, lambda: main.digits.result is not before, what="digits of the new weights")
+        await wait_for(pilot, lambda: main.digits.browser.result is not before, what="digits of the new weights")
         await pilot.press("g")
         await wait_for(pilot, lambda: main.gradcheck.state == "done", timeout=60, what="checked again")
         assert main.gradcheck.border_subtitle == ""

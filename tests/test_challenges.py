@@ -3,6 +3,7 @@ tracker that follows a run, and the progress file read as hostile input."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import threading
@@ -15,17 +16,22 @@ from model.challenges import (
     Attempt,
     ChallengeTracker,
     Evaluation,
+    Goal,
+    Verdict,
     check,
     get_challenge,
     progress_file,
     read_progress,
     save_progress,
 )
-from model.challenges.check import Verdict, distance, goal_text, limits_text, solved_text
+from model.challenges.check import distance, goal_text, limits_text, solved_text
+from model.challenges.play import ChallengePlay, challenge_policy
 from model.challenges.progress import MAX_BYTES, Progress, updated
 from model.config import SPECS, HyperParams
 from model.data import MNIST
-from model.trainer import make_trainer
+from model.run import Change, Recording, Reset, open_run
+from model.runs import list_run_dirs, read_run
+from model.trainer import StepMetrics, make_trainer
 
 
 def ev(valid: float, epoch: float = 0.5, total: int = 25_000, dead: float | None = None, seg: int = 0) -> Evaluation:
@@ -132,6 +138,33 @@ def test_the_tracker_follows_a_run(tiny_mnist: MNIST) -> None:
     assert first is (tracker.verdict.solved is not None)
 
 
+def test_a_play_follows_the_run_core_and_halts_it_at_the_solve(tiny_mnist: MNIST, tmp_path: Path) -> None:
+    """A play hears the run's settings changes, resets and evaluations as events (dead-units, its
+    goal eased to what tiny data reaches): the examples before a reset counted, the run halted in
+    state "solved" at the solve, the record and the progress file written as the run closes."""
+    eased = dataclasses.replace(get_challenge("dead-units"), goal=Goal(0.6, 1.0))
+    hp = eased.start_hparams().validated(hidden=16, epochs=3)
+    recording = Recording(tmp_path / "runs", "train", extra={"challenge": "dead-units"})
+    run = open_run(tiny_mnist, hp, policy=challenge_policy(eased), recording=recording)
+    play = ChallengePlay(eased, tmp_path / "challenges.json").follow(run)
+    heard: list[bool] = []
+    play.on_update.append(lambda _, solved_now: heard.append(solved_now))
+    for _ in range(5):
+        run.step()
+    run.apply(Change({"lr": 0.05}))
+    run.apply(Reset())
+    assert play.tracker.earlier_examples == 5 * 64 and play.tracker.segment == 1 and not play.tracker.verdict.broken
+    run.train()
+    assert run.state == "solved" and play.tracker.verdict.is_solved and heard.count(True) == 1
+    assert play.tracker.took() == {"changes": {"hidden": 16, "lr": 0.05}, "resets": 1}
+    run.close()
+    record = read_run(list_run_dirs(tmp_path / "runs")[0])
+    (solve,) = [e for e in record.events if e["event"] == "challenge"]
+    assert solve["solved"] is True and solve["segment"] == 1 and record.events[-1]["status"] == "solved"
+    known, _ = read_progress(tmp_path / "challenges.json")
+    assert known["dead-units"].solved and known["dead-units"].attempts == 1  # counted as the run closed
+
+
 def test_the_tracker_breaks_on_a_reset_a_load_or_a_fixed_setting() -> None:
     hot = ChallengeTracker(get_challenge("too-hot"))
     hot.reset(1000)
@@ -155,13 +188,17 @@ def test_a_solve_says_what_it_took() -> None:
     assert not tracker.add(ev(0.04, 0.9), hp)  # only the first solves
     assert tracker.took() == {"changes": {"lr": 0.05}, "resets": 0}  # the epoch count is not a change
     record = tracker.record()
-    assert record["solved"] and record["name"] == "too-hot" and record["changes"] == {"lr": 0.05}
+    assert record["solved"] and record["challenge"] == "too-hot" and record["changes"] == {"lr": 0.05}
 
 
 def test_evaluations_between_epochs_come_every_so_many_examples() -> None:
-    tracker = ChallengeTracker(get_challenge("too-hot"))  # every 10,000 examples
-    assert tracker.due(9_984, 10_048) and not tracker.due(10_048, 10_112)
-    assert not ChallengeTracker(get_challenge("stale")).due(9_984, 10_048)  # epoch ends only
+    def after(examples: int, batch: int = 64) -> StepMetrics:  # the step that ends at ``examples``
+        return StepMetrics(examples // batch, examples / 50_000, examples, 0.1, 0.1, batch)
+
+    policy = challenge_policy(get_challenge("too-hot"))  # every 10,000 examples
+    assert policy.due(after(10_048)) and not policy.due(after(10_112))
+    assert policy.due(after(10_000, batch=100))  # a step that ends on the multiple
+    assert not challenge_policy(get_challenge("stale")).due(after(10_048))  # epoch ends only
 
 
 # ---- progress ------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import os
 import pickle
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -148,7 +149,14 @@ def test_experiments_help_says_what_it_does_and_how_long(capsys: pytest.CaptureF
     from model.study import DEFAULT
 
     assert "write results.md, results.json and figures" in out
-    assert f"the default grid took {DEFAULT.minutes:g} minutes on a 2-core machine" in out
+    from tui.cli.experiments import timed
+
+    assert f"{timed(DEFAULT)}." in out
+    said = {timed(replace(DEFAULT, minutes=m)) for m in (0.0, 75.0)}
+    assert said == {
+        "the default grid has not yet been timed from start to end on a 2-core machine",
+        "the default grid took 75 minutes on a 2-core machine",
+    }  # never "took 0 minutes"
 
 
 @pytest.mark.parametrize(

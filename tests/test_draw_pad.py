@@ -241,11 +241,11 @@ async def test_digits_evaluated_under_the_pad_are_shown_on_the_way_back(tiny_mni
         main = app.main
         await wait_for(pilot, lambda: app.bridge is not None, what="the worker attached")
         app.bridge.evaluate()
-        await wait_for(pilot, lambda: main.digits.result is not None, what="the first digits")
-        first = main.digits.result
+        await wait_for(pilot, lambda: main.digits.browser.result is not None, what="the first digits")
+        first = main.digits.browser.result
         await open_pad(pilot)
         app.bridge.evaluate()
         await wait_for(pilot, lambda: main.feed.digits_pending is not None, what="new digits while the pad is open")
-        assert main.digits.result is first  # not redrawn under the pad
+        assert main.digits.browser.result is first  # not redrawn under the pad
         await pilot.press("escape")
-        await wait_for(pilot, lambda: main.digits.result is not first, what="the new digits shown on return")
+        await wait_for(pilot, lambda: main.digits.browser.result is not first, what="the new digits shown on return")

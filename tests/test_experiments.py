@@ -128,6 +128,16 @@ def test_each_grid_states_its_runs_and_cpu_hours_in_help(capsys: pytest.CaptureF
         assert f"about {g.cpu_hours:g} CPU hours" in text
 
 
+def test_the_report_says_what_each_grid_leaves_out() -> None:
+    from model.study.report import limits
+
+    default = " ".join(limits(DEFAULT))
+    assert "the sigmoid and tanh variants are reported at the short budget (2 epochs) only" in default
+    assert "measured for relu alone (10 epochs)" in default
+    assert "the rounding resolution sweep at relu, sigmoid only (not tanh)" in default
+    assert "Training length" not in " ".join(limits(FULL))  # the full grid trains every variant long
+
+
 def test_a_config_knows_its_label_effective_step_and_hyperparameters() -> None:
     c = RunConfig("stale", options_of({"stale_k": 10}), lr=0.02, momentum=0.5, activation="tanh")
     assert c.effective_step == pytest.approx(0.04)
@@ -259,9 +269,18 @@ def test_a_tiny_study_chooses_reports_and_writes_its_files(tmp_path: Path) -> No
     assert ("exact equal", 2) in fixed.contrasts and ("shallow best", 1) in fixed.contrasts
     paths = write_results(study, g, tmp_path, command="mnist-tui experiments --grid tiny")
     md = (tmp_path / "results.md").read_text()
-    for heading in ("## 1.", "## 2.", "## 3. Stale", "## 5. Noise", "## References"):
+    for heading in (
+        "## What this grid does not measure",
+        "## 1.",
+        "## 2.",
+        "## 3. Stale",
+        "## 5. Noise",
+        "## References",
+    ):
         assert heading in md
     assert "| - | exact |" in md and "stale gradient (the whole gradient" in md and "Holm" in md
+    assert "sweep at relu only" not in md  # the grid's only activation: nothing left out there
+    assert "hours of one core" in md
     again, grid = from_json(read_json(paths[0], MAX_RESULTS_BYTES))  # strict JSON, every field checked
     assert grid == g
     again_rows = sweep(again, grid)
@@ -304,6 +323,31 @@ def test_an_interrupted_study_goes_on_where_it_stopped_and_loses_no_finished_run
     assert torn.with_suffix(".bad").exists() and len(said) == 1 and str(torn) in said[0]
     straight = run_tasks(tasks(configs, 2, 1), jobs=1, data=data, store=None, backend="serial")
     assert [r.to_dict() | {"seconds": 0} for r in resumed] == [r.to_dict() | {"seconds": 0} for r in straight]
+
+
+def test_a_report_from_the_stored_runs_trains_nothing_and_says_it_is_partial(tmp_path: Path) -> None:
+    g, data = TINY_GRID, tiny_data(400)
+    with pytest.raises(KeyboardInterrupt):  # a study stopped in its first round
+        run_grid(g, jobs=1, data=data, store=ResultStore(tmp_path), backend="serial", on_event=_StopAfter(9))
+    events: list[Any] = []
+    partial = run_grid(
+        g, jobs=1, data=data, store=ResultStore(tmp_path), backend="serial", on_event=events.append, stored_only=True
+    )
+    done = [e for e in events if e.kind == "done"]
+    assert len(done) == 9 and all(e.reused for e in done) and not [e for e in events if e.kind == "start"]
+    assert partial.meta["runs"] == partial.meta["reused"] == 9 and partial.meta["missing"] > 0
+    write_results(partial, g, tmp_path / "partial")
+    md = (tmp_path / "partial" / "results.md").read_text()
+    assert "**Partial results.**" in md and f"at least {partial.meta['missing']:,} runs" in md
+    assert "nothing was trained" in md
+    again, _ = from_json(read_json(tmp_path / "partial" / "results.json", MAX_RESULTS_BYTES))
+    assert again.meta["missing"] == partial.meta["missing"]
+    whole = run_grid(g, jobs=1, data=data, store=ResultStore(tmp_path), backend="serial")
+    assert whole.meta["missing"] == 0 and whole.meta["reused"] == 9
+    final = run_grid(g, jobs=1, data=data, store=ResultStore(tmp_path), backend="serial", stored_only=True)
+    assert final.meta["missing"] == 0 and final.meta["runs"] == final.meta["reused"] == whole.meta["runs"]
+    write_results(final, g, tmp_path / "final")
+    assert "Partial" not in (tmp_path / "final" / "results.md").read_text()
 
 
 def test_a_different_setting_is_not_mistaken_for_a_stored_run(tmp_path: Path) -> None:
@@ -362,6 +406,8 @@ def test_the_experiments_command_runs_resumes_and_redraws(
     again = " ".join(capsys.readouterr().err.split())
     runs = int(again.split(" runs: ")[0].split()[-1])
     assert f"{runs} runs: {runs} reused, 0 trained" in again
+    assert main([*argv, "--stored-only"]) == 0  # the whole study is stored: a report like any other
+    assert "partial" not in capsys.readouterr().err and "Partial" not in (out / "results.md").read_text()
     saved = json.loads((out / "results.json").read_text())
     assert "--variants feedback-fixed" in saved["meta"]["command"]
     (out / "results.md").unlink()
@@ -392,3 +438,27 @@ class DiesInTheWorker:
 def test_a_worker_that_dies_silently_stops_the_study_as_a_broken_pool() -> None:
     with pytest.raises(BrokenProcessPool):
         run_tasks(tasks([RunConfig("exact")], 2, 1), jobs=2, data=DiesInTheWorker(), store=None, backend="pool")
+
+
+# ---- the committed results ------------------------------------------------------------------
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow  # reads, checks and analyses a few MB of results
+def test_the_committed_results_are_the_default_grids_and_the_study_page_tells_them_as_they_are() -> None:
+    from model.study import markdown
+
+    study, grid = from_json(read_json(ROOT / "assets" / "results.json", MAX_RESULTS_BYTES))
+    assert grid.name == "default" and grid.entries == DEFAULT.entries
+    assert replace(grid, cpu_hours=0, minutes=0, note="") == replace(DEFAULT, cpu_hours=0, minutes=0, note="")
+    md = (ROOT / "assets" / "results.md").read_text()
+    tables = md[md.index("## 1.") : md.index("## Figures")]
+    assert markdown(study, grid, study.meta["command"]).find(tables) > 0  # results.md is what results.json gives
+    answers = (ROOT / "docs" / "study.md").read_text()
+    partial = study.meta["missing"] > 0
+    assert ("**Partial results.**" in md) == partial and ("**Partial results.**" in answers) == partial
+    assert f"{study.meta['runs']:,} runs" in answers
+    linked = [part.split(")")[0] for part in answers.split("](assets/")[1:]]
+    assert "results.md" in linked and len(linked) > 5
+    for name in linked:
+        assert (ROOT / "assets" / name).is_file(), name

@@ -388,6 +388,16 @@ def _replace_member(path: Path, name: str, value: np.ndarray) -> Path:
     return out
 
 
+def _variant_checkpoint(tmp_path: Path, variant: str) -> Path:
+    """A checkpoint of a tiny net trained 4 steps with ``variant`` (its state included)."""
+    rng = np.random.default_rng(2)
+    x, y = rng.random((40, 784), dtype=np.float32), rng.integers(0, 10, 40)
+    trainer = Trainer((x, y), HyperParams(hidden=8, batch_size=8, variant=variant, stale_k=3))
+    for _ in range(4):
+        trainer.step()
+    return save_checkpoint(tmp_path / "run.npz", trainer.run_state())
+
+
 @pytest.mark.parametrize(
     ("variant", "member", "value", "needle"),
     [
@@ -402,16 +412,47 @@ def _replace_member(path: Path, name: str, value: np.ndarray) -> Path:
 def test_corrupt_variant_state_is_refused_not_redrawn(
     tmp_path: Path, variant: str, member: str, value: np.ndarray, needle: str
 ) -> None:
-    rng = np.random.default_rng(2)
-    x, y = rng.random((40, 784), dtype=np.float32), rng.integers(0, 10, 40)
-    trainer = Trainer((x, y), HyperParams(hidden=8, batch_size=8, variant=variant, stale_k=3))
-    for _ in range(4):
-        trainer.step()
-    good = save_checkpoint(tmp_path / "run.npz", trainer.run_state())
+    good = _variant_checkpoint(tmp_path, variant)
     load_checkpoint(good)  # the genuine state loads
     with pytest.raises(CheckpointError) as err:
         load_checkpoint(_replace_member(good, member, value))
     assert needle in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("variant", "member"), [("stale", "rule_ring"), ("stale", "rule_t"), ("feedback-fixed", "rule_feedback")]
+)
+def test_a_variant_state_that_went_missing_is_refused_not_started_afresh(
+    tmp_path: Path, variant: str, member: str
+) -> None:
+    good = _variant_checkpoint(tmp_path, variant)
+    out = tmp_path / "stripped.npz"
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            if info.filename != f"{member}.npy":
+                dst.writestr(info.filename, src.read(info))
+    with pytest.raises(CheckpointError) as err:
+        load_checkpoint(out)
+    assert f"{member} is missing" in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("value", [10**400, True, "12", [1], None, -(10**400)])
+def test_a_checkpoints_figures_that_are_not_numbers_are_left_out(tmp_path: Path, value: Any) -> None:
+    """A checkpoint's meta (its clock and best figures) is hostile input too: a resumed run goes on
+    without a value it cannot use, never with an OverflowError."""
+    from model.run import open_run
+
+    rng = np.random.default_rng(2)
+    x, y = rng.random((40, 784), dtype=np.float32), rng.integers(0, 10, 40)
+    data = type("Data", (), {"train_x": x, "train_y": y, "valid_x": x, "valid_y": y, "test_x": x, "test_y": y})
+    trainer = Trainer((x, y), HyperParams(hidden=8, batch_size=8))
+    trainer.step()
+    meta = {"elapsed": value, "best_valid_error": value, "last_loss": value, "valid_error": 0.5}
+    path = save_checkpoint(tmp_path / "run.npz", trainer.run_state(meta))
+    state = load_checkpoint(path)
+    run = open_run(data, state.hp, resume=state)
+    assert run.figures.valid_error == 0.5 and run.figures.best.valid_error is None
+    run.step()
 
 
 def test_random_bytes_checkpoint_never_advises_unpickling(tmp_path: Path) -> None:

@@ -109,7 +109,7 @@ async def test_y_in_the_digit_viewer_explains_the_digit(tiny_mnist: Any) -> None
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: app.bridge is not None, what="worker attached")
         await pilot.press("e")
-        await wait_for(pilot, lambda: app.main.digits.result is not None, what="misclassified digits")
+        await wait_for(pilot, lambda: app.main.digits.browser.result is not None, what="misclassified digits")
         await pilot.press("d", "j")
         shown = app.main.digits.browser.shown()
         assert shown is not None

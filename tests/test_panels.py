@@ -123,7 +123,7 @@ async def test_digits_empty_state_and_keys_do_nothing() -> None:
         await pilot.press("j", "t", "o", "a", "c")
         await pilot.pause()
         assert NO_EVALUATION in screen_text(pilot.app, panel)
-        assert panel.current is None and panel.true_filter is None
+        assert panel.browser.current is None and panel.browser.true_filter is None
 
 
 async def test_digits_navigation_and_ascii_mode() -> None:
@@ -140,16 +140,16 @@ async def test_digits_navigation_and_ascii_mode() -> None:
         assert "▀" not in text and ASCII_RAMP[-1] * 20 in text  # the bar drawn as '@'
         assert panel.ascii_mode
         await pilot.press("j", "j", "right")
-        assert panel.position == 3 and "4 / 12" in screen_text(pilot.app, panel)
+        assert panel.browser.position == 3 and "4 / 12" in screen_text(pilot.app, panel)
         await pilot.press("k", "left")
-        assert panel.position == 1
+        assert panel.browser.position == 1
         await pilot.press("end")
-        assert panel.position == 11
+        assert panel.browser.position == 11
         await pilot.press("j")
-        assert panel.position == 11  # stays at the end
+        assert panel.browser.position == 11  # stays at the end
         await pilot.press("home", "k")
-        assert panel.position == 0
-        cur = panel.current
+        assert panel.browser.position == 0
+        cur = panel.browser.current
         assert cur is not None
         text = screen_text(pilot.app, panel)
         assert f"true {res.true[cur]}" in text and f"predicted {res.pred[cur]}" in text
@@ -167,31 +167,31 @@ async def test_digits_filters_and_sort_orders() -> None:
         panel.show(res)
         panel.focus()
         await pilot.press("t")
-        assert panel.true_filter == 0
-        assert all(res.true[panel.selection] == 0) and len(panel.selection) == 4
+        assert panel.browser.true_filter == 0
+        assert all(res.true[panel.browser.selection] == 0) and len(panel.browser.selection) == 4
         assert "true 0" in screen_text(pilot.app, panel) and "(of 12)" in screen_text(pilot.app, panel)
         await pilot.press("p")
-        assert panel.pred_filter == 0
-        assert len(panel.selection) == 0
+        assert panel.browser.pred_filter == 0
+        assert len(panel.browser.selection) == 0
         assert NO_MATCH in screen_text(pilot.app, panel)
         await pilot.press("p")  # pred 1: true 0 is predicted 1 for even positions
-        assert panel.pred_filter == 1 and len(panel.selection) > 0
-        assert all(res.pred[panel.selection] == 1)
+        assert panel.browser.pred_filter == 1 and len(panel.browser.selection) > 0
+        assert all(res.pred[panel.browser.selection] == 1)
         for _ in range(9):  # 1 -> 2 ... -> 9 -> all
             await pilot.press("p")
-        assert panel.pred_filter is None
+        assert panel.browser.pred_filter is None
         for _ in range(10):
             await pilot.press("t")
-        assert panel.true_filter is None and len(panel.selection) == 12
+        assert panel.browser.true_filter is None and len(panel.browser.selection) == 12
         conf = res.confidence
         await pilot.press("o")
-        assert panel.order == "confident"
-        assert np.all(np.diff(conf[panel.selection]) <= 0) and panel.position == 0
+        assert panel.browser.order == "confident"
+        assert np.all(np.diff(conf[panel.browser.selection]) <= 0) and panel.browser.position == 0
         assert "most confident" in screen_text(pilot.app, panel)
         await pilot.press("o")
-        assert panel.order == "unsure" and np.all(np.diff(conf[panel.selection]) >= 0)
+        assert panel.browser.order == "unsure" and np.all(np.diff(conf[panel.browser.selection]) >= 0)
         await pilot.press("o")
-        assert panel.order == "index" and list(panel.selection) == list(range(12))
+        assert panel.browser.order == "index" and list(panel.browser.selection) == list(range(12))
 
 
 async def test_digits_keeps_the_image_when_new_results_arrive() -> None:
@@ -201,15 +201,15 @@ async def test_digits_keeps_the_image_when_new_results_arrive() -> None:
         panel.show(res)
         panel.focus()
         await pilot.press("j", "j", "j", "j", "j")  # position 5, set row 35
-        assert panel.current_row == 35
+        assert panel.browser.current_row == 35
         panel.show(subset(res, [0, 2, 5, 9]))  # the next evaluation gets fewer wrong; row 35 still wrong
         await pilot.pause()
-        assert panel.current_row == 35 and panel.position == 2
+        assert panel.browser.current_row == 35 and panel.browser.position == 2
         panel.show(subset(res, [0, 9]))  # row 35 now right: move on to the next wrong one
-        assert panel.current_row == 63
+        assert panel.browser.current_row == 63
         panel.show(subset(res, []))
         await pilot.pause()
-        assert panel.current is None and NO_MATCH in screen_text(pilot.app, panel)
+        assert panel.browser.current is None and NO_MATCH in screen_text(pilot.app, panel)
 
 
 async def test_confusion_matrix_beside_when_wide_behind_when_narrow() -> None:
@@ -240,7 +240,7 @@ async def test_confusion_matrix_beside_when_wide_behind_when_narrow() -> None:
         await pilot.press("c")
         text = screen_text(pilot.app, panel)
         assert panel.has_class("-stacked") and "1 / 12" in text
-        cur = panel.current
+        cur = panel.browser.current
         assert cur is not None
         assert f"predicted {res.pred[cur]} {res.probs[cur, res.pred[cur]]:.2f}" in text
 
@@ -292,8 +292,9 @@ def test_digit_bindings_avoid_app_keys() -> None:
     app_keys = {k for b in bindings for k in b.key.split(",")} | set("+-")
     assert set("nreslgqdhp1234") | {"space", "question_mark"} <= app_keys
     # p is the viewer's "predicted class" while it has focus and the drawing pad elsewhere (esc, then p);
-    # o sorts there and opens the run list elsewhere; the chart cursor's keys act only while it is shown
-    shadowed = {"p", "o", "escape", "left", "right", "home", "end"}
+    # o sorts there and opens the run list elsewhere; c shows the confusion matrix there and the challenge
+    # list elsewhere; the chart cursor's keys act only while it is shown
+    shadowed = {"p", "o", "c", "escape", "left", "right", "home", "end"}
     for b in MisclassifiedPanel.BINDINGS:
         keys = set(b.key.split(","))
         assert not keys & (app_keys - shadowed), b
@@ -312,9 +313,9 @@ async def test_new_results_refresh_the_footer_keys_only_when_they_become_availab
             original()
 
         panel.refresh_bindings = counted  # type: ignore[method-assign]
-        assert panel.check_action("step", (1,)) is None
+        assert panel.check_action("browse", ("step", 1)) is None
         panel.show(make_result())
-        assert len(calls) == 1 and panel.check_action("step", (1,)) is True
+        assert len(calls) == 1 and panel.check_action("browse", ("step", 1)) is True
         for seed in (1, 2, 3):  # later evaluations: the same keys apply, no footer relayout
             panel.show(make_result(seed=seed))
         panel.focus()

@@ -255,15 +255,17 @@ def test_signal_saves_exits_fast_and_resume_matches_the_uninterrupted_run(
     data_file: Path, tmp_path: Path, signum: int, code: int, word: str
 ) -> None:
     env = os.environ | {"MNIST_TUI_THREADS": "1"}
-    flags = ["--data", str(data_file), "--hidden", "128", "--batch-size", "4", "--epochs", "5", "--seed", "3"]
+    # The signal goes out when the evaluation half-way through epoch 1 is printed (batch 1: 2,000
+    # steps an epoch, one evaluation every 1,000), so the stop lands mid-epoch however slow the
+    # machine: the run checks for a stop before its next step, and the epoch's end is 1,000 steps
+    # away. (Sent at an epoch's line, it stopped on the epoch's boundary.)
+    flags = ["--data", str(data_file), "--hidden", "512", "--batch-size", "1", "--epochs", "2", "--seed", "3"]
+    flags += ["--eval-every", "1000"]
     full, part = tmp_path / "full.npz", tmp_path / "part.npz"
     straight = subprocess.run(_cli("train", *flags, "--save", str(full)), capture_output=True, text=True, env=env)
     assert straight.returncode == 0, straight.stderr
 
-    # At once, no sleep: epoch 1's line is printed once the epoch is over, and the signal is
-    # checked after each step, so the run stops after at least one step of epoch 2 however
-    # slow the machine (a sleep could let a fast machine run to the end of the epoch).
-    proc = _run_until(_cli("train", *flags, "--save", str(part)), "epoch   1", env)
+    proc = _run_until(_cli("train", *flags, "--save", str(part)), "epoch   0.50", env)
     proc.send_signal(signum)
     _, rest = proc.communicate(timeout=120)  # how fast it stops is measured by hand, not asserted
     assert proc.returncode == code, rest

@@ -9,6 +9,7 @@ pool workers end when it is killed.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import json
 import os
@@ -16,6 +17,7 @@ import re
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -109,6 +111,27 @@ def _quit_message(term: AppTerminal) -> str:
     return "".join(line.rstrip() for line in term.text().splitlines())
 
 
+def ever_shown(term: AppTerminal, predicate: Callable[[str], bool], timeout: float) -> bool:
+    """Whether the screen satisfied ``predicate`` after any chunk of output so far or arriving within
+    ``timeout`` s: a transient frame (a toast) counts even if a later frame covered it before the
+    test looked (``wait_for`` checks only the newest screen, which a loaded machine reaches late)."""
+    import pyte
+
+    screen = pyte.Screen(*term.size)
+    stream = pyte.Stream(screen)
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    fed, deadline = 0, time.monotonic() + timeout
+    while True:
+        for _, data in term.chunks[fed:]:
+            stream.feed(decoder.decode(data))
+            fed += 1
+            if predicate("\n".join(screen.display)):
+                return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)  # the terminal's reader thread collects more output meanwhile
+
+
 @pytest.mark.slow  # the app in a pseudo-terminal, twice
 def test_every_app_session_names_an_autosave_of_its_own_that_stays(tiny_npz: Path, tmp_path: Path) -> None:
     saved = []
@@ -132,8 +155,9 @@ def test_a_finished_checkpoint_opens_finished_and_space_trains_toward_a_stated_t
     assert train(tiny_npz, "--epochs", "1", "--save", "e1.npz") == 0
     with _app(["--data", str(tiny_npz), "--resume", "e1.npz"], tmp_path) as term:
         assert term.wait_for(lambda s: "finished" in s and "epoch 1.00 / 1 " in s, 120.0) is not None, term.text()
-        said = term.wait_for(lambda s: "finished 1 epoch;" in s and "space trains 1 more (to 2)" in s, 60.0)
-        assert said is not None, term.text()
+        # the notice is a toast that expires: look for it in every frame, not only the newest
+        said = ever_shown(term, lambda s: "finished 1 epoch;" in s and "space trains 1 more (to 2)" in s, 60.0)
+        assert said, term.text()
         term.write(" ")
         assert term.wait_for(lambda s: "epoch 2.00 / 2 " in s and "finished" in s, 120.0) is not None, term.text()
 

@@ -23,7 +23,7 @@ from model.trainer import make_trainer
 from tui.app import MnistApp
 from tui.format import format_compact, format_count
 from tui.screens.runs import LIVE_MARK, PICKED_MARK, SHOWN_COLUMNS, RunsScreen
-from tui.view.cursor import CanvasAxes, value_at
+from tui.view.cursor import CanvasAxes, readout, value_at
 from tui.view.runs import (
     LIST_COLUMNS,
     EntryCache,
@@ -33,6 +33,7 @@ from tui.view.runs import (
     overlay_label,
     run_curves,
 )
+from tui.view.series import Series
 
 SIZE = (120, 40)
 HP = HyperParams(hidden=16, batch_size=16, epochs=10_000, lr=0.05)
@@ -117,6 +118,25 @@ def test_value_at_is_the_newest_finite_point_at_or_before() -> None:
     assert value_at(x, y, 35.0) == (20.0, 2.0)  # the NaN at 30 is skipped
     assert value_at(x, y, 1e9) == (40.0, 4.0)
     assert value_at(np.empty(0), np.empty(0), 1.0) is None
+
+
+def test_the_cursor_reads_the_step_and_every_curve_at_or_before_its_x() -> None:
+    loss = Series("raw", "minibatch", (1, 2, 3))
+    loss.extend([64.0, 128.0, 192.0], [2.0, 1.5, 1.2], 1000)
+    valid = Series("valid", "valid", (4, 5, 6))
+    valid.extend([192.0], [12.5], 1000)
+    old_loss, old_valid = Series("l", "3fa2", (7, 8, 9)), Series("v", "3fa2", (7, 8, 9))
+    old_loss.extend([100.0], [0.9], 1000)
+    steps = (np.array([64.0, 128.0, 192.0]), np.array([1.0, 2.0, 3.0]))
+    items = readout(150.0, steps, [(loss, ""), (valid, "%")], [("3fa2 lr 0.1", old_loss, old_valid)])
+    assert items == [
+        (None, "step 2 · 128 examples"),
+        ((1, 2, 3), "minibatch 1.5"),
+        ((7, 8, 9), "3fa2 lr 0.1: loss 0.9"),
+    ]
+    late = readout(1e6, steps, [(valid, "%")], [])
+    assert late == [(None, "step 3 · 192 examples"), ((4, 5, 6), "valid 12.5%")]
+    assert readout(10.0, (np.empty(0), np.empty(0)), [(loss, "")], []) == [(None, "10 examples")]
 
 
 def test_labels_name_what_differs_from_the_live_run() -> None:

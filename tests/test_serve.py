@@ -108,6 +108,13 @@ class Browserless:
         assert found, self.text
         return int(found.group(1).replace(",", ""))
 
+    async def wait_gone(self, needle: str, timeout: float = 120.0) -> None:
+        """Read until ``needle`` has left the screen (a prompt closed: its text is not stale)."""
+        deadline = time.monotonic() + timeout
+        while needle in self.text:
+            assert time.monotonic() < deadline, f"{needle!r} never went; the screen:\n{self.text}"
+            await self.pump(0.2)
+
     async def wait_for(self, needle: str, timeout: float = 120.0) -> str:
         deadline = time.monotonic() + timeout
         while needle not in self.text:
@@ -160,7 +167,7 @@ async def test_the_save_prompt_stays_inside_the_session_folder(server) -> None: 
         await tab.wait_for("'..' is not allowed here")
         for text, refusal in (("/tmp/escaped.npz", "absolute paths are not allowed here"), ("mine.npz", "")):
             await tab.keys("\x1b")  # cancel and open the prompt again: its text is selected, typing replaces it
-            await asyncio.sleep(0.3)
+            await tab.wait_gone("Save checkpoint")  # else "mine.npz" may land on the training screen (m: math)
             await tab.keys("s")
             await tab.wait_for("Save checkpoint")
             await asyncio.sleep(0.3)

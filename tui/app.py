@@ -40,6 +40,8 @@ from tui.screens.loading import DataFailed, DataProgress, DataReady, LoadingScre
 from tui.session.config import AppConfig
 
 if TYPE_CHECKING:
+    from model.challenges import Challenge
+    from model.challenges.play import ChallengePlay
     from model.run import Run
     from tui.screens.main import MainScreen
     from tui.session.bridge import GradCheck, TrainingBridge
@@ -60,7 +62,7 @@ GC_THRESHOLDS = (5000, 20, 20)
 
 def css_paths() -> list[str | PurePath]:
     """The panels' stylesheet, then the app's, which has the last word on layout."""
-    return [asset("panels.tcss"), asset("pad.tcss"), asset("runs.tcss"), asset("app.tcss")]
+    return [asset("panels.tcss"), asset("pad.tcss"), asset("runs.tcss"), asset("challenges.tcss"), asset("app.tcss")]
 
 
 HELP_PREPARE_SECONDS = 0.5  # after the training screen appears, the help screen is built
@@ -114,19 +116,27 @@ def idle_session(run: Run, post: Callable[[WorkerEvent], object], gradcheck: Gra
 def open_app_run(data: Any, config: AppConfig, student: StudentSession | None = None) -> Run:
     """The app's run on ``data``: fresh from ``config.hp``, or resuming ``config.resume`` with its
     overrides; recorded (warnings kept until the worker can show them); with ``student``, their
-    rule trains and the record says which file. CheckpointError (one line)."""
+    rule trains and the record says which file; with ``config.challenge``, the record names it
+    and evaluations come at its cadence. CheckpointError (one line)."""
     from model.checkpoint import load_checkpoint
     from model.run import Policy, Recording, open_run
     from model.runs import runs_dir
 
     state = load_checkpoint(config.resume) if config.resume else None
-    recording = Recording(runs_dir(config.runs), "app", config.tensorboard)
+    policy = Policy(mistakes=True)
+    extra: dict[str, Any] = {}
+    if config.challenge is not None:
+        from model.challenges.play import challenge_policy
+
+        policy = challenge_policy(config.challenge, policy)
+        extra["challenge"] = config.challenge.name
+    recording = Recording(runs_dir(config.runs), "app", config.tensorboard, extra=extra)
     run = open_run(
         data,
         config.hp,
         resume=state,
         changes=config.overrides,
-        policy=Policy(mistakes=True),
+        policy=policy,
         recording=recording,
         paused=config.start_paused,
         rule=student.rule if student is not None else None,
@@ -182,6 +192,7 @@ class MnistApp(App[int]):
         self.autosave_note = ""  # what quitting did about the autosave (run_app prints it)
         self._exit_code = 0
         self._quitting = False
+        self._exit_called = False  # exit() was called (not an ExitApp posted from outside)
         self._signalled = False
         self.exit_watchdog = False  # run_app: after a signal, end the process if shutdown hangs
         self._watchdog: threading.Timer | None = None
@@ -190,6 +201,7 @@ class MnistApp(App[int]):
         self.live_run: Run | None = None
         self.bridge: TrainingBridge | None = None
         self.main: MainScreen | None = None
+        self.play: ChallengePlay | None = None  # the challenge the live run plays
         self.failed = False
         self.failure = ""  # why the data or checkpoint could not be loaded (one line)
 
@@ -228,8 +240,42 @@ class MnistApp(App[int]):
         from tui.screens.main import MainScreen
 
         self.live_run = run
-        self.main = MainScreen(run, self.config, student=self.student)
+        self.play = self._play(run)
+        self.main = MainScreen(run, self.config, student=self.student, play=self.play)
         return self.main
+
+    def _play(self, run: Run) -> ChallengePlay | None:
+        """The challenge ``config.challenge`` played in ``run`` (before its first step), its progress
+        kept in ``progress_path``; None without one."""
+        if self.config.challenge is None:
+            return None
+        from model.challenges.play import ChallengePlay
+
+        return ChallengePlay(self.config.challenge, self.progress_path).follow(run)
+
+    @property
+    def progress_path(self) -> Path:
+        """Where challenge progress is kept: the session's folder when served, else the user data folder."""
+        from model.challenges import progress_file
+
+        return progress_file(self.config.sandbox)
+
+    def start_challenge(self, challenge: Challenge) -> None:
+        """Stop the run (closed and recorded as on quitting, without the autosave) and open a new one
+        in ``challenge``'s starting state on a new training screen, with its panel."""
+        if self.data is None or self._quitting or self.main is None or self.student is not None:
+            return
+        self.stop_training()
+        self.bridge = None
+        self.config = replace(self.config, hp=challenge.start_hparams(), challenge=challenge, resume=None, overrides={})
+        self.config = replace(self.config, start_paused=False)  # a fresh run from its own settings
+        main = self._build_main(open_app_run(self.data, self.config))
+        self.call_later(self._replace_main, main)  # once the list that picked it has gone
+
+    def _replace_main(self, main: MainScreen) -> None:
+        """``main`` in the old training screen's place (the app's first screen, which cannot be
+        switched away, stays below it, idle)."""
+        (self.switch_screen if len(self.screen_stack) > 1 else self.push_screen)(main)
 
     def _load(self) -> None:
         """Thread worker: load MNIST, open the run (``--resume`` included), warm the panel imports."""
@@ -339,6 +385,19 @@ class MnistApp(App[int]):
             self._watchdog.start()
         self.exit(return_code=code)
 
+    def exit(self, result: Any = None, return_code: int = 0, message: Any = None) -> None:
+        self._exit_called = True
+        super().exit(result, return_code, message)
+
+    async def _on_exit_app(self) -> None:
+        """An exit posted from outside, not through ``exit`` (textual-serve's "quit" when a browser
+        tab closes): quit as with q first, so the worker stops before the screens go away (it
+        posts to them from its thread) and the run is saved; ``action_quit``'s own exit ends it."""
+        if not self._exit_called and not self._quitting:
+            await self.action_quit()
+            return
+        await super()._on_exit_app()
+
     def _on_signal(self, signum: int) -> None:
         """SIGTERM, SIGHUP or SIGINT: quit as with q, exit status 128 + the signal number."""
         self._exit_code = exitcodes.from_signal(signum)
@@ -382,6 +441,7 @@ class MnistApp(App[int]):
 
     def help_sections(self) -> list[tuple[str, list[tuple[str, str]]]]:
         """Every key, grouped by where it works (for the help screen)."""
+        from tui.screens.challenges import ChallengesScreen
         from tui.screens.main import MainScreen
         from tui.screens.math import MathScreen
         from tui.screens.pad import DrawPadScreen
@@ -409,6 +469,7 @@ class MnistApp(App[int]):
             ("Why this prediction (y in the digit viewer)", WhyScreen),
             ("Math screen (m)", MathScreen),
             ("Run list (o)", RunsScreen),
+            ("Challenge list (c)", ChallengesScreen),
         ):
             rows = binding_rows(getattr(cls, "BINDINGS", []))
             if rows:

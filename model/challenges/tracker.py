@@ -1,11 +1,11 @@
-"""Follow one attempt at a challenge as a run trains: the front ends (the app's worker, ``train``,
-``replay``) feed it every evaluation, reset, load and settings change; it keeps the ``Attempt``
-and the ``Verdict``.
+"""Follow one attempt at a challenge as a run trains: it is fed every evaluation, reset, load and
+settings change (``ChallengePlay`` hands it a run's events); it keeps the ``Attempt`` and the
+``Verdict``.
 
 It measures what the goal needs beyond the evaluation itself (the fraction of dead hidden units,
-on the validation set, as the weights screen counts them), decides when a challenge that asks for
-them wants an evaluation between epoch ends, and says what a solve took (the settings changed
-from the start, the resets). It never steps the trainer and keeps no thread of its own.
+on the validation set, as the weights screen counts them) and says what a solve took (the
+settings changed from the start, the resets). It never steps the trainer and keeps no thread of
+its own; ``model.challenges.play`` feeds it a run's events.
 """
 
 from __future__ import annotations
@@ -106,13 +106,6 @@ class ChallengeTracker:
         self.attempt.broken_after = len(self.attempt.evaluations)
         self.verdict = check(self.challenge, self.attempt)
 
-    # ---- when to evaluate --------------------------------------------------------------------
-    def due(self, examples_before: int, examples_after: int) -> bool:
-        """True if the challenge wants an evaluation after a step from ``examples_before`` to
-        ``examples_after`` examples (on the current weights): one every ``eval_every`` examples."""
-        every = self.challenge.eval_every
-        return every > 0 and examples_after // every > examples_before // every
-
     # ---- what it took -------------------------------------------------------------------------
     def took(self) -> dict[str, Any]:
         """The settings changed from the start when it was solved and the resets before it."""
@@ -124,7 +117,7 @@ class ChallengeTracker:
     def record(self) -> dict[str, Any]:
         """The fields of the run record's ``challenge`` event for the solve (or the broken rule)."""
         v = self.verdict
-        out: dict[str, Any] = {"name": self.challenge.name, "solved": v.is_solved}
+        out: dict[str, Any] = {"challenge": self.challenge.name, "solved": v.is_solved}
         if v.solved is not None:
             ev = v.solved
             out |= {

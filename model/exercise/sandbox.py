@@ -25,6 +25,7 @@ from model.exercise.student import LoadError, NotWritten, Source, StudentError
 
 #: Seconds a fresh child may take to start Python, import numpy and run the student's module.
 LOAD_LIMIT = 60.0
+SETUP_LIMIT = 300.0  # the child's own start (interpreter, numpy), before the student's import
 POLL_SECONDS = 0.05
 KILL_WAIT = 2.0
 
@@ -84,6 +85,9 @@ class Sandbox:
             child.close()
             self._proc, self._conn = proc, parent
             try:
+                # Starting Python and numpy is ours, not the student's: on a busy machine it can take
+                # longer than their whole limit, so it has its own, and their limit starts after it.
+                self._wait(SETUP_LIMIT, "starting a process for the checks", None, cancel)
                 activation = self._wait(limit, f"importing {self.source.path}", None, cancel)
             except Timeout as exc:
                 raise LoadError(str(exc)) from None

@@ -25,9 +25,9 @@ from model.exercise.report import MISTAKES, StepReport
 from model.exercise.steps import frozen, guarded, readonly, report
 from model.exercise.student import StudentCode, StudentError
 from model.mlp import MLP, PARAM_NAMES, Grads, StepResult, loss_and_correct
-from model.run import Run
+from model.run import Run, RunOutcome
 from model.run import events as ev
-from model.trainer import StepMetrics, Trainer
+from model.trainer import Trainer
 
 #: Step 5 passes when the test error after training is below this (the assignment's goal).
 TARGET_TEST_ERROR = 0.05
@@ -120,25 +120,41 @@ def _train(
         eval_sets={"valid": (data.valid_x, data.valid_y), "test": (data.test_x, data.test_y)},
         rule=rule,
     )
-    steps = hp.epochs * -(-len(data.train_y) // hp.batch_size)
-    angles: dict[str, list[float]] = {"W1": [], "W2": []}
-    last = [0.0]
-
-    def on_step(m: StepMetrics) -> None:
-        if m.angles:
-            for name, degrees in m.angles.items():
-                if math.isfinite(degrees):
-                    angles[name].append(degrees)
-        now = time.perf_counter()
-        if progress is not None and (now - last[0] >= PROGRESS_SECONDS or m.step == steps):
-            last[0] = now
-            progress({"step": m.step, "steps": steps, "epoch": m.epoch, "loss": m.loss})
-
+    watch = _Watch(hp.epochs * -(-len(data.train_y) // hp.batch_size), progress)
     run = Run(trainer)  # the project's own run core: epochs, evaluations, divergence
-    run.listen(lambda e: on_step(e.metrics) if isinstance(e, ev.Stepped) else None)
+    run.listen(watch.on_event)
     run.train()
-    result = run.close()
-    mean_angle = {n: float(np.mean(v)) if v else math.nan for n, v in angles.items()}
+    return _verdict(hp, run.close(), watch.mean_angles(), t0)
+
+
+class _Watch:
+    """Listens to the run: collects the angle probes and reports progress about every
+    ``PROGRESS_SECONDS`` (and at the last of ``steps``)."""
+
+    def __init__(self, steps: int, progress: Callable[[dict[str, Any]], None] | None) -> None:
+        self.steps, self.progress = steps, progress
+        self.angles: dict[str, list[float]] = {"W1": [], "W2": []}
+        self.last = 0.0
+
+    def on_event(self, e: ev.RunEvent) -> None:
+        if not isinstance(e, ev.Stepped):
+            return
+        m = e.metrics
+        for name, degrees in (m.angles or {}).items():
+            if math.isfinite(degrees):
+                self.angles[name].append(degrees)
+        now = time.perf_counter()
+        if self.progress is not None and (now - self.last >= PROGRESS_SECONDS or m.step == self.steps):
+            self.last = now
+            self.progress({"step": m.step, "steps": self.steps, "epoch": m.epoch, "loss": m.loss})
+
+    def mean_angles(self) -> dict[str, tuple[float, int]]:
+        """Per parameter: the mean angle (NaN without probes) and how many probes it is the mean of."""
+        return {n: (float(np.mean(v)) if v else math.nan, len(v)) for n, v in self.angles.items()}
+
+
+def _verdict(hp: HyperParams, result: RunOutcome, angles: dict[str, tuple[float, int]], t0: float) -> StepReport:
+    """Step 5's report: the setting, the errors against the goal, the angles; fail if it diverged."""
     setting = (
         f"{hp.epochs} epochs of a 784-{hp.hidden}-10 {hp.activation} net on the 50,000 training images: "
         f"batch {hp.batch_size}, lr {hp.lr:g}, momentum {hp.momentum:g}, cosine schedule, seed {hp.seed}"
@@ -148,11 +164,11 @@ def _train(
         f"test error {result.test_error:.2%} (valid {result.valid_error:.2%}; the goal is under "
         f"{TARGET_TEST_ERROR:.0%}) in {result.seconds:.1f} s, {result.examples_per_second:,.0f} examples/s",
         "angle between your grads_batch and the true gradient: "
-        + ", ".join(f"{n} {a:.2g}°" for n, a in mean_angle.items())
-        + f" (mean of {len(angles['W1'])} probes)",
+        + ", ".join(f"{n} {a:.2g}°" for n, (a, _) in angles.items())
+        + f" (mean of {angles['W1'][1]} probes)",
     ]
     figures = {"test_error": result.test_error, "valid_error": result.valid_error, "seconds": result.seconds}
-    figures |= {f"angle_{n}": a for n, a in mean_angle.items()}
+    figures |= {f"angle_{n}": a for n, (a, _) in angles.items()}
     if result.diverged:
         error = (
             f"training diverged at step {result.steps:,}: a gradient was NaN or infinite, or the loss exploded "

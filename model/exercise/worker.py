@@ -143,6 +143,7 @@ def serve(conn: Connection, source: Source, output: str | None) -> None:
     _exit_with_parent()
     if output:
         _redirect(output)
+    conn.send(("ok", None))  # this process is up: the time limit for the student's import starts now
     try:
         code = load_student(source, allow_siblings=True)
     except LoadError as exc:

@@ -10,10 +10,11 @@ run record (every command that changes the numbers is recorded with the step it 
 saving. The app's worker, ``train``, every study run and ``replay`` all drive this one object,
 so a replay is the same code fed the recorded commands.
 
-States: running, paused, and the halts finished, target and diverged. Stepping is ``step()``;
-everything else is a command (``model.run.commands``: each says what it does) given to
-``apply``. Events (``model.run.events``) go to every listener, on the driving thread, between
-two steps. The measuring (clock, evaluations, best, target, epoch lines) is ``Watch``'s
+States: running, paused, and the halts finished, target, diverged and solved (a listener
+playing a challenge sets it: ``set_state``). Stepping is ``step()``; everything else is a
+command (``model.run.commands``: each says what it does) given to ``apply``. Events
+(``model.run.events``) go to every listener, on the driving thread, between two steps (and
+``Closing`` as the run ends). The measuring (clock, evaluations, best, target, epoch lines) is ``Watch``'s
 (``model.run.watch``). Leaves out threads (the app's ``tui.session.bridge``), printing and how
 a run is started (``model.run.start``).
 """
@@ -33,26 +34,39 @@ from model.state import RunState
 from model.target import TargetReport
 from model.trainer import EvalMetrics, StepMetrics, Trainer
 
-HALTS = frozenset({"finished", "target", "diverged"})
+#: States a run stops stepping in by itself ("solved": a listener playing a challenge halted it).
+HALTS = frozenset({"finished", "target", "diverged", "solved"})
 
 
 @dataclass(frozen=True)
 class Policy:
     """How a run is watched: ``eval_every`` steps between evaluations besides the epoch ends (0:
-    epoch ends only); ``keep_best``: closing leaves the weights of the best validation
+    epoch ends only); ``eval_examples``: also evaluate after a step that crosses a multiple of
+    this many examples on the weights being trained (0: never; a challenge's cadence, which a
+    change of batch size keeps); ``keep_best``: closing leaves the weights of the best validation
     evaluation (the study's early stopping); ``mistakes``: evaluations also collect the
     misclassified test digits (the app's viewer). Recorded in run.json; a replay uses the same."""
 
     eval_every: int = 0
     keep_best: bool = False
     mistakes: bool = False
+    eval_examples: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Policy:
-        return cls(int(d.get("eval_every") or 0), bool(d.get("keep_best")), bool(d.get("mistakes")))
+        every = d.get("eval_examples")
+        examples = every if isinstance(every, int) and not isinstance(every, bool) and every > 0 else 0
+        return cls(int(d.get("eval_every") or 0), bool(d.get("keep_best")), bool(d.get("mistakes")), examples)
+
+    def due(self, m: StepMetrics) -> bool:
+        """True if the step ``m`` calls for an evaluation besides an epoch's end."""
+        if self.eval_every and m.step % self.eval_every == 0:
+            return True
+        every = self.eval_examples
+        return every > 0 and m.examples_seen // every > (m.examples_seen - m.batch_size) // every
 
 
 class Command(Protocol):
@@ -184,10 +198,10 @@ class Run:
             self.emit(ev.Diverged(m))
         if trainer.state.position >= len(trainer.order):  # this step finished an epoch
             watch.close_epoch(watch.evaluate(epoch_end=True))
-            if self.finished and self.state not in ("target", "diverged"):
+            if self.finished and self.state in ("running", "paused"):  # not over another halt
                 self.set_state("finished")
                 self.emit(ev.Finished(self.epochs_done, self.budget))
-        elif self.policy.eval_every and m.step % self.policy.eval_every == 0:
+        elif self.policy.due(m):
             watch.evaluate(epoch_end=False)
         watch.clock_on(self.state == "running")
         return m
@@ -200,6 +214,7 @@ class Run:
         the state) is what the record says."""
         status = status or (self.state if self.state in HALTS else "stopped")
         self.watch.close(evaluate=self.state == "diverged")
+        self.emit(ev.Closing(status))
         best = self.figures.best
         if self.policy.keep_best and best.params:
             self.trainer.model.set_params(best.params)

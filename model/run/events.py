@@ -98,6 +98,13 @@ class StateChanged:
 
 
 @dataclass(frozen=True)
+class Closing:
+    """The run is about to end with ``status`` (``Run.close``; its record still takes lines)."""
+
+    status: str
+
+
+@dataclass(frozen=True)
 class Saved:
     """The run was written to ``path``."""
 
@@ -105,5 +112,15 @@ class Saved:
 
 
 RunEvent = (
-    Stepped | Evaluated | EpochEnded | Diverged | Finished | TargetReached | Changed | Restarted | StateChanged | Saved
+    Stepped
+    | Evaluated
+    | EpochEnded
+    | Diverged
+    | Finished
+    | TargetReached
+    | Changed
+    | Restarted
+    | StateChanged
+    | Saved
+    | Closing
 )

@@ -135,11 +135,22 @@ class RunFigures:
 
     @classmethod
     def restore(cls, meta: dict[str, Any], keep_best: bool = False) -> RunFigures:
-        """The figures a checkpoint's ``meta`` carried (a resumed run goes on from them)."""
-        numbers = {k: float(v) for k, v in meta.items() if k in META_KEYS and isinstance(v, int | float)}
-        numbers = {k: v for k, v in numbers.items() if math.isfinite(v)}
+        """The figures a checkpoint's ``meta`` carried (a resumed run goes on from them); a value
+        that is not a finite number (a checkpoint is hostile input: true, 10**400, NaN) is left out."""
+        numbers = {k: v for k, v in ((k, _finite_number(meta.get(k))) for k in META_KEYS) if v is not None}
         best = Best(keep_best, numbers.get("best_valid_error"), numbers.get("test_error_at_best"))
         return cls(numbers.get("elapsed", 0.0), numbers.get("last_loss"), numbers.get("valid_error"), best=best)
+
+
+def _finite_number(value: Any) -> float | None:
+    """``value`` as a float if it is a finite JSON number (not a bool, not past a float's range)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:  # an integer of hundreds of digits
+        return None
+    return number if math.isfinite(number) else None
 
 
 @dataclass

@@ -9,17 +9,21 @@ reproduces by construction. On the way it compares the loss of every recorded pr
 with its own (so a departure is found at the step it happens, after the command it follows) and
 at the end hashes its weights against the recorded checkpoint's.
 
-A start that cannot be reproduced is refused up front (``StartChanged``: the starting checkpoint
-is gone or changed). What else cannot be reproduced is said in ``ReplayResult.caveats``: another
-BLAS thread count, other data, a loaded checkpoint that is missing or changed.
+The record is hostile input: it comes checked from ``model.runs.read_run`` (every field of both
+files), and ``model.runs.bounds`` decides up front what a replay of it may do (every line read,
+a known source, no more examples than the data has, a rewind within the steps it reaches) and
+stops one that runs past the steps the record shows were trained. A start that cannot be
+reproduced is refused up front (``StartChanged``: the starting checkpoint is gone or changed).
+What else cannot be reproduced is said in ``ReplayResult.caveats``: another BLAS thread count,
+other data, a loaded checkpoint that is missing, changed or no longer readable (it is read
+only as a regular file of bounded size).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import math
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,18 +33,20 @@ from numpy.typing import NDArray
 
 from model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from model.config import ARCHITECTURE_FIELDS, HyperParams
-from model.run import Change, Command, Load, Policy, Reset, Run, start_trainer
+from model.printable import printable
+from model.run import Change, Command, Evaluate, Load, Policy, Reset, Run, start_trainer
 from model.run import events as ev
+from model.runs.bounds import SOURCES, StepBudget, check_replayable, load_digest
 from model.runs.reader import RunRecord
 from model.runs.store import RunsError
+from model.safe_read import TooBig
 from model.state import RunState
 from model.trainer import StepMetrics, Trainer
 
 PARAM_ORDER = ("W1", "b1", "W2", "b2")
-#: Record events that are commands a replay feeds back (the rest change no number).
-COMMAND_EVENTS = ("hparam", "reset", "load")
-#: What ran a run, and so how it can be replayed.
-SOURCES = ("app", "train", "experiments")
+#: Record events that are commands a replay feeds back: the ones that change the numbers, and
+#: the evaluations asked for (which change none, but a listener judging the run sees them).
+COMMAND_EVENTS = ("hparam", "reset", "load", "evaluate")
 
 
 class StartChanged(RunsError):
@@ -85,33 +91,20 @@ class Recorded:
     sha256: str = ""  # of the checkpoint a load read
 
 
-def _lines(folder: Path) -> Iterator[dict[str, Any]]:
-    """metrics.jsonl's objects in order (a line that does not parse is skipped, as the reader does)."""
-    try:
-        text = (folder / "metrics.jsonl").read_text()
-    except OSError as exc:
-        raise RunsError(f"{folder.name}: cannot read metrics.jsonl ({exc.strerror or exc})") from None
-    for line in text.splitlines():
-        try:
-            obj = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(obj, dict):
-            yield obj
-
-
 def _recorded(e: dict[str, Any]) -> Recorded:
     """The command an event line records (its ``after_step``, else its ``step``)."""
     after = int(e.get("after_step", e["step"]))
     kind = e["event"]
     if kind == "hparam":
         return Recorded(
-            after, Change({e["field"]: e["new"]}), f"{e['field']} {e['old']} -> {e['new']} after step {after}"
+            after, Change({e["field"]: e["new"]}), f"{e['field']} {e.get('old')} -> {e['new']} after step {after}"
         )
     if kind == "reset":
         return Recorded(after, Reset(), f"reset after step {after}")
     if kind == "load":
         return Recorded(after, Load(str(e.get("path", ""))), f"load after step {after}", str(e.get("sha256") or ""))
+    if kind == "evaluate":
+        return Recorded(after, Evaluate(), f"evaluation after step {after}")
     return Recorded(after, None, "end")
 
 
@@ -165,19 +158,31 @@ def starting_state(record: RunRecord) -> tuple[RunState | None, dict[str, Any], 
     return state, changes, caveats
 
 
-def replay(record: RunRecord, data: Any, *, data_tag: str = "", stop_at: int | None = None) -> ReplayResult:
+def replay(
+    record: RunRecord,
+    data: Any,
+    *,
+    data_tag: str = "",
+    stop_at: int | None = None,
+    follow: Callable[[Run], object] | None = None,
+) -> ReplayResult:
     """Re-run ``record`` on ``data`` (train_x/train_y/valid_x/valid_y/test_x/test_y) headless.
 
     ``stop_at``: stop after that many steps (the commands before it applied) and leave the
     trainer in ``ReplayResult.trainer``, to start a new run from there (``rewind``).
-    RunsError (one line) for a record that cannot be replayed at all (an unknown source, a start
-    that is gone or changed: ``StartChanged``).
+    ``follow``: called with the replayed run before its first step (to listen to it: a
+    challenge judged again on the replay's own evaluations).
+    RunsError (one line) for a record that cannot be replayed at all (a line that did not check
+    out, an unknown source, more examples than ``data`` has, a rewind past what the record
+    reaches, a start that is gone or changed: ``StartChanged``) or that runs past the steps it
+    shows were trained.
     """
+    check_replayable(record, len(data.train_x), stop_at)
     caveats: list[str] = []
     run = _same_start(record, data, caveats)
     if data_tag and record.meta.get("data") and record.meta["data"] != data_tag:
         caveats.append(f"other data: the run saw data {record.meta['data']}, this is {data_tag}")
-    lines = list(_lines(record.folder))
+    lines = record.lines  # every one checked (check_replayable: none was skipped)
     trained_with = next((e for e in lines if e.get("kind") == "event" and e.get("event") == "backprop"), None)
     if trained_with is not None:  # mnist-tui --backprop FILE: the student's gradient is not ours to replay
         caveats.append(f"the run trained with the gradient of {trained_with.get('file')}; the replay uses backprop")
@@ -186,17 +191,22 @@ def replay(record: RunRecord, data: Any, *, data_tag: str = "", stop_at: int | N
     ]
     checker = _Checker(expected)
     run.listen(checker)
+    budget = StepBudget(record)  # a load whose file is gone cannot make it run on and on
+    run.listen(lambda event: budget() if isinstance(event, ev.Stepped) else None)
+    if follow is not None:
+        follow(run)
     commands = [_recorded(e) for e in lines if e.get("kind") == "event" and e.get("event") in (*COMMAND_EVENTS, "end")]
     for c in _until(record, commands, expected, stop_at):
         while run.trainer.state.step < c.after:
             run.step()
         if c.command is not None:
-            _feed(run, c, caveats)
-            checker.last_command = c.text
+            _feed(record, run, c, caveats)
+            if not isinstance(c.command, Evaluate):  # a departure follows what changed the numbers
+                checker.last_command = c.text
     if stop_at is None:
         run.close("replayed")  # a study run ends on its best weights, as it did
     trainer = run.trainer
-    interventions = sum(c.command is not None for c in commands)
+    interventions = sum(c.command is not None and not isinstance(c.command, Evaluate) for c in commands)
     return ReplayResult(
         _recorded_hash(record, caveats if stop_at is None else []),
         params_hash(trainer.model.params),
@@ -223,6 +233,8 @@ def _same_start(record: RunRecord, data: Any, caveats: list[str]) -> Run:
         trainer = start_trainer(data, HyperParams.from_dict(meta["hparams"]), state, changes, **options)
     except CheckpointError as exc:
         raise StartChanged(f"run {record.run_id}: {exc}") from None
+    except ValueError as exc:  # settings that each check out but not together, or changes a resume cannot take
+        raise RunsError(f"run {record.run_id} cannot start as recorded: {exc}") from None
     return Run(trainer, policy=_policy(meta))
 
 
@@ -261,20 +273,31 @@ def _until(
     return [*fed, Recorded(end, None, "end")]
 
 
-def _feed(run: Run, c: Recorded, caveats: list[str]) -> None:
-    """Apply a recorded command; a checkpoint loaded then that is now gone or changed is a caveat
-    (a gone one is skipped: the replay goes on from the weights it has)."""
+def _feed(record: RunRecord, run: Run, c: Recorded, caveats: list[str]) -> None:
+    """Apply a recorded command. A checkpoint loaded then that is now gone, changed or unreadable
+    (read only as a regular file of bounded size) is a caveat, and a gone or unreadable one is
+    skipped: the replay goes on from the weights it has. RunsError for a command the run refuses."""
+    shown = printable(c.command.path) if isinstance(c.command, Load) else ""
     if isinstance(c.command, Load):
         path = Path(c.command.path)
         try:
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        except OSError:
-            caveats.append(f"the run loaded {path}, which is gone: the replay goes on from the weights it had")
+            digest = load_digest(path)
+        except FileNotFoundError:
+            caveats.append(f"the run loaded {shown}, which is gone: the replay goes on from the weights it had")
+            return
+        except (OSError, TooBig) as exc:
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            caveats.append(f"the run loaded {shown}, which cannot be loaded now ({why}): the replay goes on without it")
             return
         if c.sha256 and digest != c.sha256:
-            caveats.append(f"the run loaded {path}, which has changed since")
+            caveats.append(f"the run loaded {shown}, which has changed since")
     assert c.command is not None
-    run.apply(c.command)
+    try:
+        run.apply(c.command)
+    except CheckpointError as exc:
+        caveats.append(f"the run loaded {shown}, which cannot be loaded now ({exc}): the replay goes on without it")
+    except ValueError as exc:  # a change each field of which checks out, but not together
+        raise RunsError(f"{record.run_id}: the record's {c.text} cannot be applied ({printable(str(exc))})") from None
 
 
 def rewind(record: RunRecord, data: Any, step: int, out: Path, data_tag: str = "") -> tuple[Path, ReplayResult]:

@@ -37,6 +37,8 @@ class RunSummary:
     own_target: float | None = None  # the run's own target validation error (hparam target_error; None: none)
     #: (training seconds, examples, step) to the run's own target, from its ``target`` event (None: not reached)
     to_own_target: tuple[float, int, int] | None = None
+    challenge: str = ""  # the challenge the run played (run.json's ``challenge``; "" : none)
+    challenge_solved: bool = False  # its record has a ``challenge`` event that says solved
 
 
 def summarize(rec: RunRecord, targets: tuple[float, ...] = TARGETS) -> RunSummary:
@@ -57,6 +59,10 @@ def summarize(rec: RunRecord, targets: tuple[float, ...] = TARGETS) -> RunSummar
         status=str(end.get("status")) if end else "unfinished",
         final_loss=next((p["smoothed"] for p in reversed(rec.points) if p.get("smoothed") is not None), None),
     )
+    challenge = meta.get("challenge")
+    if isinstance(challenge, str):
+        s.challenge = challenge[:40]
+        s.challenge_solved = any(e.get("event") == "challenge" and e.get("solved") is True for e in rec.events)
     evals = rec.evaluations
     if evals:
         s.final_valid, s.final_test = evals[-1].get("valid_error"), evals[-1].get("test_error")

@@ -49,6 +49,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from model.printable import printable
 from model.runs.reader import RunRecord
 from model.runs.store import RunsError
 
@@ -132,7 +133,8 @@ def event_text(e: dict[str, Any]) -> str | None:
 class TensorBoardSink:
     """Writes one run's event files under ``logdir``; ``meta`` is its run.json.
 
-    ``warn`` gets one line if writing fails (then every call is a no-op). ``clock`` paces the flushes.
+    ``warn`` gets one line if writing fails (then every call is a no-op), ending with
+    ``on_failure`` (what happens next). ``clock`` paces the flushes.
     """
 
     def __init__(
@@ -142,6 +144,7 @@ class TensorBoardSink:
         *,
         warn: Callable[[str], object] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        on_failure: str = "training goes on",
     ) -> None:
         from tensorboardX.proto import event_pb2, summary_pb2
         from tensorboardX.record_writer import masked_crc32c
@@ -150,6 +153,7 @@ class TensorBoardSink:
         self.logdir = logdir
         self.meta = meta
         self._warn = warn or (lambda text: None)
+        self._on_failure = on_failure
         self._clock = clock
         self._lock = threading.Lock()
         self._t0 = _started(meta)
@@ -204,9 +208,8 @@ class TensorBoardSink:
             with contextlib.suppress(OSError):
                 os.close(self._fd)
             self._fd = None
-        self._warn(
-            f"cannot write TensorBoard events in {where or self.folder} ({exc.strerror or exc}); training goes on"
-        )
+        then = f"; {self._on_failure}" if self._on_failure else ""
+        self._warn(f"cannot write TensorBoard events in {where or self.folder} ({exc.strerror or exc}){then}")
 
     def _write(self, event: Any) -> None:
         """Frame one Event as a TFRecord: length, its CRC, the payload, its CRC (little-endian)."""
@@ -355,22 +358,24 @@ class TensorBoardSink:
 
 
 def export(record: RunRecord, tensorboard: Path, warn: Callable[[str], object] | None = None) -> Path:
-    """Write ``record`` (a ``RunRecord``) as TensorBoard events in ``tensorboard/<run id>``: every line
-    of its metrics.jsonl, then its final.npz weights as the last image; returns that folder.
+    """Write ``record`` (a ``RunRecord``) as TensorBoard events in ``tensorboard/<folder name>`` (the
+    record's own folder name, never its run.json's id): every line of its metrics.jsonl, then its
+    final.npz weights as the last image; returns that folder. ``warn`` gets what is left out.
 
-    RunsError (one line) if that folder already holds event files, or if writing fails.
+    RunsError (one line) if that folder already holds event files or is a link, or if writing fails.
     """
-    folder = tensorboard / record.run_id
+    name = record.folder.name
+    if name in ("", ".", "..") or "/" in name:  # a directory entry never is; a Path built by hand could be
+        raise RunsError(f"{printable(name)!r} is not a run folder's name")
+    folder = tensorboard / name
+    if folder.is_symlink():
+        raise RunsError(f"{printable(str(folder))} is a link; remove it or choose another folder")
     if folder.is_dir() and any(folder.rglob("*tfevents*")):
-        raise RunsError(f"{folder} already holds TensorBoard events; remove it or choose another folder")
-    problems: list[str] = []
-
-    def say(text: str) -> None:
-        problems.append(text)
-        if warn is not None:
-            warn(text)
-
-    sink = TensorBoardSink(folder, record.meta, warn=say)
+        raise RunsError(
+            f"{printable(str(folder))} already holds TensorBoard events; remove it or choose another folder"
+        )
+    failures: list[str] = []
+    sink = TensorBoardSink(folder, record.meta, warn=failures.append, on_failure="")
     for obj in record.lines:
         sink.line(obj)
     W1 = None
@@ -380,8 +385,9 @@ def export(record: RunRecord, tensorboard: Path, warn: Callable[[str], object] |
         try:
             W1 = load_checkpoint(record.checkpoint).params["W1"]
         except CheckpointError as exc:
-            say(f"no final weights image: {exc}")
+            if warn is not None:
+                warn(f"no final weights image: {exc}")
     sink.finish(W1)
     if sink.failed:
-        raise RunsError(problems[-1] if problems else f"cannot write TensorBoard events in {folder}")
+        raise RunsError(failures[0] if failures else f"cannot write TensorBoard events in {folder}")
     return folder

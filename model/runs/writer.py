@@ -289,6 +289,7 @@ class RunRecorder:
         """One event line (written at once): ``name`` with the step it happened after and its fields."""
         if self.failed and self.tensorboard is None:
             return
+        fields = {k: _finite(v) if isinstance(v, float) else v for k, v in fields.items()}  # a diverged loss: null
         self._append(
             {"kind": "event", "event": name, "step": step, "examples": examples, "time": self.elapsed()} | fields,
             flush=True,

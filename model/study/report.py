@@ -136,10 +136,10 @@ def _how(study: Study, grid: Grid, command: str) -> list[str]:
         f"Command: `{command}`" if command else "",
         "",
         f"Every table below comes from grid **`{grid.name}`** ({grid.note}), run on this machine: "
-        f"{m.get('runs', 0):,} runs in {m.get('rounds', 0)} rounds on {size}, backend {m.get('backend')} with "
-        f"{m.get('jobs')} single-threaded workers; {m.get('reused', 0):,} runs were reused from the store "
-        f"(an earlier, interrupted invocation of the same command); the last invocation took {wall:.1f} min.",
+        f"{m.get('runs', 0):,} runs in {m.get('rounds', 0)} rounds on {size}, " + _made(m, wall),
         "",
+        *_partial(m),
+        *_training_time(study),
         "## How the study was run",
         "",
         f"- **Network**: one hidden layer of {hp.get('hidden')} units (other widths in section 4), minibatch "
@@ -184,6 +184,92 @@ def _how(study: Study, grid: Grid, command: str) -> list[str]:
     ]
 
 
+def _made(meta: dict[str, Any], minutes: float) -> str:
+    """How the runs were had: trained on a backend (and how many came from the store), or all read
+    from the store (``--stored-only``)."""
+    if str(meta.get("backend", "")).startswith("none"):
+        return "every one read from the study's store of finished runs (`--stored-only`: nothing was trained)."
+    return (
+        f"backend {meta.get('backend')} with {meta.get('jobs')} single-threaded workers; {meta.get('reused', 0):,} "
+        "runs were reused from the store (an earlier, interrupted invocation of the same command); the last "
+        f"invocation took {minutes:.1f} min."
+    )
+
+
+def _training_time(study: Study) -> list[str]:
+    """What the runs' own training took, summed (a machine-independent measure of the grid's size)."""
+    seconds = sum(r.seconds for r in study.results if r.seconds == r.seconds)
+    if not seconds:
+        return []
+    return [
+        f"The runs' training time (evaluation excluded) adds up to {seconds / 3600:.1f} hours of one core, "
+        "measured run by run on a machine shared with other work.",
+        "",
+    ]
+
+
+def limits(grid: Grid) -> list[str]:
+    """What this grid does not measure, derived from the grid itself (so no table claims it)."""
+    short, long = _epochs(grid.short_epochs), _epochs(grid.long_epochs)
+    variants = [e for e in grid.entries if e.section == "sweep" and e.variant not in ("exact", "shallow")]
+    short_only = sorted({e.activation for e in variants if not e.long})
+    long_too = sorted({e.activation for e in variants if e.long})
+    out = []
+    if short_only:
+        measured = f"for {', '.join(long_too)} alone ({long})" if long_too else "for none of them"
+        out.append(
+            f"- **Training length**: the {' and '.join(short_only)} variants are reported at the short budget "
+            f"({short}) only; whether an answer changes with training length is measured {measured}."
+        )
+    out.append(
+        f"- **Sections at one setting**: the stale map, the noise and rounding sections and the feedback "
+        f"alignment width and scale tables are at the short budget ({short}), the first three on "
+        f"{grid.section_seeds} seeds, at {grid.hidden} units unless a table says otherwise."
+    )
+    all_acts = set(grid.activations)
+    sections = (
+        ("the stale map", ("relu",) if grid.stale_ks else ()),
+        ("the noise σ sweep", grid.noise_activations),
+        ("the rounding resolution sweep", grid.round_activations),
+        ("gradient rounding", grid.round_activations[:1] if grid.grad_bits else ()),
+        ("feedback alignment's width and scale of B", {e.activation for e in grid.entries if e.section != "sweep"}),
+    )
+    for what, acts in sections:
+        missing = sorted(all_acts - set(acts))
+        if missing and acts:
+            out.append(f"- **Activations**: {what} at {', '.join(sorted(acts))} only (not {', '.join(missing)}).")
+    if grid.stale_ks:
+        out.append(
+            "- **Staleness in the rate sweeps** is k = 10 only; other lags appear in the stale map at fixed "
+            f"effective steps ({', '.join(f'{s:g}' for s in grid.stale_steps)}), not at a rate chosen per lag."
+        )
+    momenta = f" (μ = {', '.join(f'{m:g}' for m in grid.stale_momenta)})" if grid.stale_momenta else ""
+    out.append(
+        f"- **Optimiser**: heavy-ball momentum μ = {grid.momentum:g} everywhere except the stale map{momenta}; "
+        "a constant rate, no other optimiser, schedule or weight decay."
+    )
+    return out
+
+
+def _epochs(n: int) -> str:
+    return f"{n} epoch" if n == 1 else f"{n} epochs"
+
+
+def _partial(meta: dict[str, Any]) -> list[str]:
+    """A warning at the top when the report was written from a study that has not finished."""
+    missing = meta.get("missing", 0)
+    if not missing:
+        return []
+    return [
+        f"> **Partial results.** Written from the runs stored so far (`--stored-only`) while the study had not "
+        f"finished: at least {missing:,} runs it calls for are missing (the rest of round {meta.get('rounds', 0)} "
+        "and any rounds after it). A sweep marked 'not settled yet' has no chosen rate, a '—' has no report runs "
+        "yet, and the Holm families hold fewer comparisons than the whole study's will, so its marks can still "
+        "change; the means and intervals shown do not (each is a function of its own runs).",
+        "",
+    ]
+
+
 def _seeds(seeds: Sequence[int]) -> str:
     return f"{seeds[0]}–{seeds[-1]}" if len(seeds) > 2 else ", ".join(map(str, seeds))
 
@@ -192,6 +278,7 @@ def markdown(study: Study, grid: Grid, command: str = "", figures: Sequence[str]
     """results.md: how the study was run, then every table."""
     rows = analysis.sweep(study, grid)
     parts = _how(study, grid, command)
+    parts += ["## What this grid does not measure", "", *limits(grid), ""]
     parts += ["## 1. Each variant at its chosen rate", "", *tables.sweep_tables(rows, grid)]
     parts += ["## 2. The equal-rate contrasts the answers lean on", "", *tables.equal_rate_tables(study, grid)]
     parts += ["## 3. Stale weights, both ways (ReLU)", "", *tables.stale_tables(study, grid)]

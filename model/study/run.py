@@ -14,11 +14,11 @@ import hashlib
 import os
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
 
-from model.config import HyperParams
 from model.machine import environment
 from model.study import dask_backend
 from model.study.adaptive import Job, Runs, next_jobs
@@ -130,6 +130,7 @@ def run_grid(
     on_event: Callable[[Event], Any] | None = None,
     on_round: Callable[[int, int], Any] | None = None,
     on_start: Callable[[], Any] | None = None,
+    stored_only: bool = False,
 ) -> Study:
     """Make every run ``grid`` calls for, round by round, and return the Study.
 
@@ -138,48 +139,46 @@ def run_grid(
     ``store`` are not trained again; each new result is stored as it arrives. ``records``: a
     folder where every run trained here also writes a run record (``model.runs``).
     ``on_start()`` hears that the backend is ready (a scheduler passed its checks), ``on_round(round,
-    runs)`` of each round before it starts.
+    runs)`` of each round before it starts. ``stored_only``: train nothing; take the rounds as far as
+    the stored runs go (an interim report of a study still running or interrupted) and count in
+    ``meta["missing"]`` the runs of the first round the store cannot complete (0: the study is whole).
     """
-    base = grid.base()
-    backend = choose_backend(backend, jobs, scheduler)
-    tag = tag or data_key(data)
+    backend = "serial" if stored_only else choose_backend(backend, jobs, scheduler)
     session = dask_backend.DaskSession(jobs, scheduler) if backend == "dask" else None
     if session is not None and scheduler is not None:
         session.open()  # a scheduler is checked before anything else is said or done
+    t0 = time.perf_counter()
     try:
         if on_start is not None:
             on_start()
+        base, tag = grid.base(), tag or data_key(data)
+
+        def make_task(index: int, job: Job) -> Task:
+            return Task(index, job.config, job.seed, job.epochs, base, diag_every, grid.train_size, tag, records)
+
+        run_round = partial(
+            run_tasks, jobs=jobs, data=data, store=store, backend=backend, scheduler=scheduler, on_event=on_event,
+            session=session,
+        )  # fmt: skip
         stored = store.load() if store is not None else {}
-        runs, made, trained, t0 = Runs(), 0, 0, time.perf_counter()
-        for number in range(1, MAX_ROUNDS + 1):
-            wanted = next_jobs(grid, runs)
-            if not wanted:
-                break
-            tasks = [_task(i, j, base, diag_every, grid.train_size, tag, records) for i, j in enumerate(wanted)]
-            if on_round is not None:
-                on_round(number, len(tasks))
-            new = sum(t.run_id not in stored for t in tasks)
-            for r in run_tasks(
-                tasks, jobs=jobs, data=data, store=store, backend=backend, scheduler=scheduler, stored=stored,
-                on_event=on_event, session=session,
-            ):  # fmt: skip
-                runs.add(r)
-            trained += new
-            made += len(tasks)
-        else:
-            raise RuntimeError(f"the study did not settle in {MAX_ROUNDS} rounds")
+        runs, rounds, made, reused, missing = _rounds(grid, stored, make_task, run_round, on_round, stored_only)
     finally:
         if session is not None:
             session.close()
     meta = {
         "grid_name": grid.name,
         "jobs": jobs,
-        "backend": backend if scheduler is None else f"dask at {scheduler}",
+        "backend": "none (stored runs only)"
+        if stored_only
+        else backend
+        if scheduler is None
+        else f"dask at {scheduler}",
         "diag_every": diag_every,
         "train_size": grid.train_size,
-        "rounds": number - 1,
+        "rounds": rounds,
         "runs": made,
-        "reused": made - trained,
+        "reused": reused,
+        "missing": missing,
         "hparams": {k: v for k, v in base.to_dict().items() if k not in ("variant", "seed", "lr", "momentum")},
         "wall_seconds": time.perf_counter() - t0,
         "environment": environment(),
@@ -187,7 +186,39 @@ def run_grid(
     return Study(list(runs), meta)
 
 
-def _task(
-    index: int, job: Job, base: HyperParams, diag_every: int, train_size: int | None, tag: str, records: str | None
-) -> Task:
-    return Task(index, job.config, job.seed, job.epochs, base, diag_every, train_size, tag, records)
+def _rounds(
+    grid: Grid,
+    stored: dict[str, RunResult],
+    make_task: Callable[[int, Job], Task],
+    run_round: Callable[..., list[RunResult]],
+    on_round: Callable[[int, int], Any] | None,
+    stored_only: bool = False,
+) -> tuple[Runs, int, int, int, int]:
+    """Ask ``next_jobs`` what the runs so far call for, run that round, until nothing more is needed.
+    Returns the runs and the counts of rounds, runs made, runs found in ``stored`` and runs missing
+    (``stored_only``: the first round the store holds only in part ends the study there, with what
+    it holds); RuntimeError past ``MAX_ROUNDS``."""
+    runs, made, trained = Runs(), 0, 0
+    for number in range(1, MAX_ROUNDS + 1):
+        wanted = next_jobs(grid, runs)
+        if not wanted:
+            return runs, number - 1, made, made - trained, 0
+        tasks = [make_task(i, job) for i, job in enumerate(wanted)]
+        missing = 0
+        if stored_only:
+            have = [
+                t for t in tasks if t.run_id in stored and config_matches(stored[t.run_id], t.config, t.seed, t.epochs)
+            ]
+            missing, tasks = len(tasks) - len(have), have
+            if not tasks:
+                return runs, number - 1, made, made - trained, missing
+        if on_round is not None:
+            on_round(number, len(tasks))
+        new = sum(t.run_id not in stored for t in tasks)
+        for r in run_round(tasks, stored=stored):
+            runs.add(r)
+        trained += new
+        made += len(tasks)
+        if missing:  # the store holds this round only in part: what follows depends on the rest
+            return runs, number, made, made - trained, missing
+    raise RuntimeError(f"the study did not settle in {MAX_ROUNDS} rounds")

@@ -1,24 +1,25 @@
 """Reading the study's own files as hostile input: store entries (one run each) and results.json.
 
-A file is opened only if it is a regular file, non-blocking (``safe_read.open_regular``), and
-refused past a size cap before it is read; its JSON nesting is measured before it is parsed (so
-deep nesting cannot reach Python's recursion limit), NaN and Infinity are refused, and every
-field is checked for type, finiteness and range. Every failure is a ``BadFile`` whose message is
+A file is opened only if it is a regular file, non-blocking, and refused past a size cap before
+it is read (``safe_read.read_capped``); its JSON nesting is measured before it is parsed (so deep
+nesting cannot reach Python's recursion limit) and NaN, Infinity and overflowing numbers are
+refused (``safe_json.loads``, as for the run records); every field is checked for type,
+finiteness and range. Every failure is a ``BadFile`` whose message is
 one line naming the file. Leaves out: where the files live (``store.py``) and writing them.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
-import re
 from collections.abc import Callable
 from typing import Any
 
 from model.activations import ACTIVATIONS
 from model.config import SPECS, check_value
-from model.safe_read import open_regular
+from model.printable import printable
+from model.safe_json import BadJSON, loads
+from model.safe_read import TooBig, read_capped
 from model.study.aggregate import Study
 from model.study.plan import Entry, Grid, RunConfig
 from model.study.records import DIAGNOSTICS, RunResult
@@ -29,62 +30,22 @@ MAX_RESULTS_BYTES = 256 << 20  # results.json of the default grid is a few MB
 MAX_DEPTH = 8  # a run nests 3 deep, results.json 6
 MAX_POINTS = 1_000_000  # entries of one curve
 MAX_TEXT = 500  # characters of one string field
-_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
 
 
 class BadFile(ValueError):
     """A file of the study that cannot be used; the message is one line naming it."""
 
 
-def _refuse_constant(name: str) -> None:
-    raise ValueError(f"{name} is not a number JSON allows")
-
-
-def loads_bounded(text: str, max_depth: int = MAX_DEPTH) -> Any:
-    """``json.loads`` after checking that arrays and objects nest at most ``max_depth`` deep;
-    NaN, Infinity and -Infinity are refused. ValueError (one line) otherwise."""
-    depth = 0
-    for m in _TOKENS.finditer(text):
-        token = m.group()
-        if token in "[{":
-            depth += 1
-            if depth > max_depth:
-                raise ValueError(f"nested more than {max_depth} deep")
-        elif token in "]}":
-            depth -= 1
-    try:
-        return json.loads(text, parse_constant=_refuse_constant)
-    except RecursionError:  # unreachable after the depth check; kept as a second fence
-        raise ValueError("nested too deep") from None
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
-
-
 def read_json(path: str | os.PathLike[str], max_bytes: int, max_depth: int = MAX_DEPTH) -> Any:
-    """Parse the JSON file at ``path``: a regular file of at most ``max_bytes``. BadFile otherwise."""
-    name = _printable(os.fspath(path))
+    """Parse the JSON file at ``path``: a regular file of at most ``max_bytes``, through the same
+    bounded reader as the run records (``safe_read.read_capped``, ``safe_json.loads``). BadFile otherwise."""
+    name = printable(os.fspath(path))
     try:
-        with open_regular(path) as f:
-            size = os.fstat(f.fileno()).st_size
-            if size > max_bytes:
-                raise BadFile(f"{name}: {size:,} bytes, more than the {max_bytes:,} a file of this kind can hold")
-            raw = f.read(max_bytes + 1)
-        if len(raw) > max_bytes:
-            raise BadFile(f"{name}: more than {max_bytes:,} bytes")
-        return loads_bounded(raw.decode("utf-8"), max_depth)
-    except BadFile:
-        raise
-    except UnicodeDecodeError:
-        raise BadFile(f"{name}: not UTF-8 text") from None
+        return loads(read_capped(path, max_bytes, "it"), max_depth)
     except OSError as exc:
         raise BadFile(f"{name}: {exc.strerror or exc}") from None
-    except ValueError as exc:
+    except (TooBig, BadJSON) as exc:
         raise BadFile(f"{name}: {exc}") from None
-
-
-def _printable(text: str) -> str:
-    """``text`` with control characters escaped, for a one-line message in a terminal."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 # ---- field checks --------------------------------------------------------------------------------
@@ -126,7 +87,7 @@ def _floats(v: Any, name: str, lo: float, hi: float, limit: int = MAX_POINTS) ->
 
 
 def _short(v: Any) -> str:
-    text = _printable(repr(v))
+    text = printable(repr(v))
     return text if len(text) <= 40 else text[:37] + "..."
 
 
@@ -195,7 +156,7 @@ def read_run(path: str | os.PathLike[str]) -> RunResult:
     try:
         return run_from_dict(saved)
     except ValueError as exc:
-        raise BadFile(f"{_printable(os.fspath(path))}: {exc}") from None
+        raise BadFile(f"{printable(os.fspath(path))}: {exc}") from None
 
 
 # ---- results.json ---------------------------------------------------------------------------------
@@ -294,6 +255,7 @@ def _meta(d: Any) -> dict[str, Any]:
     out: dict[str, Any] = {"grid": grid_from_dict(d.get("grid"))}
     for name, hi in (("runs", 10**9), ("reused", 10**9), ("rounds", 10**6), ("jobs", 10**6), ("diag_every", 10**9)):
         out[name] = _int(d, name, 0, hi)
+    out["missing"] = _int(d, "missing", 0, 10**9) if "missing" in d else 0  # files before it: a whole study
     out["wall_seconds"] = _num(d.get("wall_seconds"), "wall_seconds", 0.0, 1e9)
     out["backend"] = _str(d, "backend")
     out["command"] = _str(d, "command")
@@ -305,7 +267,7 @@ def _meta(d: Any) -> dict[str, Any]:
     if not isinstance(env, dict):
         raise ValueError(f"meta.environment must be an object (got {_short(env)})")
     out["environment"] = {
-        k: _printable(str(env[k]))[:MAX_TEXT] for k in ("cpu", "cores", "python", "numpy", "blas") if k in env
+        k: printable(str(env[k]))[:MAX_TEXT] for k in ("cpu", "cores", "python", "numpy", "blas") if k in env
     }
     return out
 

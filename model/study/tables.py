@@ -204,13 +204,15 @@ def equal_rate_tables(study: Study, grid: Grid) -> list[str]:
 
 # ---- 3. stale -----------------------------------------------------------------------------------
 def _map_cell(m: MapCell | None) -> str:
+    """A section cell: test error % (failures counted apart); after ';' the paired difference to
+    exact backprop with its 95% interval and mark."""
     if m is None:
         return ""
     c = m.summary
     if c.all_failed:
         return f"failed {c.failed}/{c.seeds}"
     text = pct(c.test, ci=False) + (f" ({c.failed}/{c.seeds} failed)" if c.failed else "")
-    return text + (f"; {delta(m.vs_exact, ci=False)}" if m.vs_exact is not None else "")
+    return text + (f"; {delta(m.vs_exact)}" if m.vs_exact is not None else "")
 
 
 def stale_tables(study: Study, grid: Grid) -> list[str]:
@@ -221,7 +223,7 @@ def stale_tables(study: Study, grid: Grid) -> list[str]:
              "stale-gradient": "stale gradient (the whole gradient at the weights of k steps ago)"}  # fmt: skip
     out = [
         f"Test error % over report seeds {_seeds(grid.sections())} at {grid.short_epochs} epochs; after ';' the "
-        "paired difference to exact backprop (k = 0) at the same lr and μ, pp (Holm over each table).",
+        "paired difference to exact backprop (k = 0) at the same lr and μ, pp ± 95% interval (Holm over each table).",
         "",
     ]
     for (kind, mu), table in smap.items():
@@ -309,7 +311,7 @@ def noise_tables(study: Study, grid: Grid) -> list[str]:
         out += [
             f"{act} at exact backprop's chosen rate lr {lr:g} (μ {grid.momentum:g}), report seeds "
             f"{_seeds(grid.sections())}, {grid.short_epochs} epochs: test error % of the clean net; after ';' Δ to "
-            "exact backprop (σ = 0), pp (Holm over the table); [∠W1 ° at the end]",
+            "exact backprop (σ = 0), pp ± 95% interval (Holm over the table); [∠W1 ° at the end]",
             "",
             "| variant | " + " | ".join(f"σ={x:g}" for x in sigmas) + " |",
             "|---|" + "---|" * len(sigmas),
@@ -337,7 +339,8 @@ def rounding_tables(study: Study, grid: Grid) -> list[str]:
             bits = sorted({b for row in hidden.values() for b in row})
             out += [
                 f"{act}, h rounded to multiples of 2^-b, at exact backprop's rate lr {lr:g}; test error %; after ';' Δ "
-                "to exact backprop, pp (Holm over the table). round-forward-dw is the straight-through estimator.",
+                "to exact backprop, pp ± 95% interval (Holm over the table). round-forward-dw is the straight-through "
+                "estimator.",
                 "",
                 "| variant | " + " | ".join(f"b={b} (step {2.0**-b:g})" for b in bits) + " |",
                 "|---|" + "---|" * len(bits),
@@ -347,7 +350,8 @@ def rounding_tables(study: Study, grid: Grid) -> list[str]:
         if grad:
             bits = sorted({b for row in grad.values() for b in row})
             out += [
-                f"{act}, every gradient rounded to multiples of 2^-b, at lr {lr:g}; test error %; Δ to exact backprop.",
+                f"{act}, every gradient rounded to multiples of 2^-b, at lr {lr:g}; test error %; after ';' Δ to exact "
+                "backprop, pp ± 95% interval (Holm over the table).",
                 "",
                 "| rounding | " + " | ".join(f"b={b}" for b in bits) + " |",
                 "|---|" + "---|" * len(bits),

@@ -2,6 +2,8 @@
 
     mnist-tui [training flags]          open the interactive trainer (``app``)
     mnist-tui train [training flags]    train headless, print per-epoch lines (or --json)
+    mnist-tui challenges                the challenges: story, goal, solved or not, best result
+    mnist-tui challenge NAME            the app in a challenge's starting state (train --challenge: headless)
     mnist-tui gradcheck [--json]        finite-difference checks on the toy net
     mnist-tui fetch                     get and verify MNIST, print where it is
     mnist-tui evaluate CHECKPOINT       error rates of a saved model
@@ -32,6 +34,8 @@ from types import ModuleType
 from tui.cli import (
     app,
     bench,
+    challenge,
+    challenges,
     compare,
     evaluate,
     exercise,
@@ -49,6 +53,8 @@ from tui.exitcodes import BROKEN_PIPE, INTERNAL, USAGE, from_signal
 #: The subcommands, in the order ``--help`` lists them.
 COMMANDS: tuple[ModuleType, ...] = (
     train,
+    challenges,
+    challenge,
     gradcheck,
     fetch,
     evaluate,

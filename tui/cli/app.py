@@ -12,22 +12,26 @@ import sys
 from pathlib import Path
 
 from tui.cli.common import (
+    CHALLENGE_HELP,
     UserError,
     add_rewind_flags,
     add_runs_flag,
     add_tensorboard_flag,
     add_training_flags,
+    challenge_hparams,
     check_tensorboard,
+    find_challenge,
     given_flags,
     hparams_from_args,
     rewind_to_checkpoint,
+    typed_path,
 )
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The app's flags: every training flag, ``--resume``, the rewind, autosave, runs and TensorBoard."""
     add_training_flags(p)
-    p.add_argument("--resume", metavar="CHECKPOINT", help="continue a saved run")
+    p.add_argument("--resume", metavar="CHECKPOINT", type=typed_path, help="continue a saved run")
     add_rewind_flags(p)
     p.add_argument(
         "--no-autosave",
@@ -45,11 +49,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sandbox", metavar="DIR", help=argparse.SUPPRESS)
     add_runs_flag(p)
     add_tensorboard_flag(p)
+    p.add_argument("--challenge", metavar="NAME", help=CHALLENGE_HELP)
 
 
 def run(args: argparse.Namespace) -> int:
     """Open the app (after every check that can fail in one line); its exit status."""
     check_tensorboard(args.tensorboard)
+    challenge = find_challenge(args.challenge) if args.challenge else None
+    start = challenge_hparams(challenge, args) if challenge else None  # refuses --resume, --from, --preset
+    if challenge is not None and args.backprop is not None:
+        raise UserError("--challenge and --backprop: play one at a time")
     if args.backprop is not None and (args.resume or args.from_run or args.sandbox is not None):
         raise UserError("--backprop starts a fresh run in a terminal: leave out --resume and --from")
     rewind_to_checkpoint(args)
@@ -61,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
             check_source(args.data)
         except DataError as exc:
             raise UserError(str(exc)) from None
-    hp = hparams_from_args(args)
+    hp = start or hparams_from_args(args)
     student = None
     if args.backprop is not None:  # loaded and tried before the screen opens: a bad file is one line
         from tui.cli.exercise import open_backprop
@@ -85,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
             sandbox=Path(args.sandbox) if served else None,
             runs=Path(args.runs).expanduser() if args.runs and args.runs.strip() else None,
             tensorboard=Path(args.tensorboard).expanduser() if args.tensorboard else None,
+            challenge=challenge,
         ),
         student,
     )

@@ -1,5 +1,6 @@
 """What every subcommand shares: the one-line parser, ``UserError``, the training flags (one per
-``SPECS`` field), BLAS threads, data loading and the ``--from ID --at STEP`` rewind.
+``SPECS`` field), BLAS threads, data loading, the ``--from ID --at STEP`` rewind, and the settings a
+``--challenge NAME`` starts from (the app's and ``train``'s).
 
 Nothing heavy is imported at module level: ``mnist-tui --help`` stays instant and the BLAS thread
 count is set before numpy loads. Leaves out each subcommand's own options (its module).
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from tui.exitcodes import USAGE
 
 if TYPE_CHECKING:
+    from model.challenges import Challenge
     from model.config import HyperParams
     from model.data import MNIST
 
@@ -37,6 +39,7 @@ RUNS_HELP = (
     "folder of run records (default: $MNIST_TUI_RUNS, then runs/ in the user data folder, "
     "e.g. ~/.local/share/mnist-tui/runs)"
 )
+CHALLENGE_HELP = "play a challenge (see: mnist-tui challenges): its starting settings, with any flags given on top"
 TENSORBOARD_HELP = (
     "also write the run as TensorBoard events (scalars, changes, the hyperparameter table, first-layer "
     "weights as images) in DIR/<run id>; needs the tensorboard extra: pip install 'mnist-tui[tensorboard]'"
@@ -48,8 +51,11 @@ class UserError(Exception):
 
 
 def warn(text: str) -> None:
-    """One ``mnist-tui: ...`` line on stderr."""
-    print(f"mnist-tui: {text}", file=sys.stderr)
+    """One ``mnist-tui: ...`` line on stderr (whatever ``text`` holds: control characters from a
+    file's contents or a typed name are escaped, so it stays one line and the terminal obeys nothing)."""
+    from model.printable import printable
+
+    print(f"mnist-tui: {printable(text)}", file=sys.stderr)
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -85,6 +91,19 @@ def hparam_type(name: str):  # type: ignore[no-untyped-def]
     return parse
 
 
+def typed_path(text: str) -> str:
+    """An argparse ``type=`` for every path flag: the one rule for typed paths (``tui.sandbox.check_path``)."""
+    from tui.sandbox import check_path
+
+    try:
+        return check_path(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+typed_path.__name__ = "path"
+
+
 def positive(name: str):  # type: ignore[no-untyped-def]
     """An argparse ``type=`` for a whole number >= 1."""
 
@@ -105,7 +124,12 @@ def positive(name: str):  # type: ignore[no-untyped-def]
 
 
 def add_data_flag(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", metavar="PATH", help="MNIST file or folder (default: $MNIST_TUI_DATA, then the cache)")
+    p.add_argument(
+        "--data",
+        metavar="PATH",
+        type=typed_path,
+        help="MNIST file or folder (default: $MNIST_TUI_DATA, then the cache)",
+    )
 
 
 def add_threads_flag(p: argparse.ArgumentParser) -> None:
@@ -143,12 +167,12 @@ def add_training_flags(p: argparse.ArgumentParser) -> None:
 
 def add_runs_flag(p: argparse.ArgumentParser, help: str = RUNS_HELP) -> None:
     """``--runs DIR``: where run records are written (and read by ``runs``, ``compare``, ``replay``)."""
-    p.add_argument("--runs", metavar="DIR", default=None, help=help)
+    p.add_argument("--runs", metavar="DIR", type=typed_path, default=None, help=help)
 
 
 def add_tensorboard_flag(p: argparse.ArgumentParser) -> None:
     """``--tensorboard DIR``: TensorBoard event files beside the run record (tensorboardX)."""
-    p.add_argument("--tensorboard", metavar="DIR", default=None, help=TENSORBOARD_HELP)
+    p.add_argument("--tensorboard", metavar="DIR", type=typed_path, default=None, help=TENSORBOARD_HELP)
 
 
 def add_rewind_flags(p: argparse.ArgumentParser) -> None:
@@ -242,16 +266,52 @@ def rewind_to_checkpoint(args: argparse.Namespace, data: MNIST | None = None) ->
     ``args.resume`` point at it (the app and ``train`` then resume it as any checkpoint)."""
     if not check_rewind_flags(args):
         return
+    from model.checkpoint import CheckpointError
     from model.run.replay import rewind
     from model.runs import RunsError, data_tag, find_run, read_run, runs_dir
+    from model.runs.store import writable_folder
 
     data = data if data is not None else load_data(args.data)
     try:
         record = read_run(find_run(runs_dir(getattr(args, "runs", None)), args.from_run))
-        path, result = rewind(record, data, args.at, record.folder / f"rewind-{args.at}.npz", data_tag(data))
-    except RunsError as exc:
+        folder = writable_folder(record.folder)  # the rewound state is saved beside the record
+        path, result = rewind(record, data, args.at, folder / f"rewind-{args.at}.npz", data_tag(data))
+    except (RunsError, CheckpointError) as exc:  # a rewind file that cannot be written, too
         raise UserError(str(exc)) from None
     for caveat in result.caveats:
         warn(f"not reproducible: {caveat}")
     warn(f"replayed {record.run_id} to step {args.at:,}; starting from {path}")
     args.resume = str(path)
+
+
+# ---- challenges ----------------------------------------------------------------------------------
+
+
+def find_challenge(name: str) -> Challenge:
+    """The challenge named ``name``; UserError (one line, listing the names) if there is none."""
+    from model.challenges import get_challenge
+
+    try:
+        return get_challenge(name.strip())
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+
+
+def challenge_hparams(challenge: Challenge, args: argparse.Namespace) -> HyperParams:
+    """The challenge's starting settings with the flags in ``args`` on top; UserError (one line) for
+    a flag that changes a setting it keeps fixed, more epochs than it counts, or a flag that would
+    not start from fresh weights (``--resume``, ``--from``, ``--preset``)."""
+    for flag, dest in (("--resume", "resume"), ("--from", "from_run"), ("--preset", "preset")):
+        if getattr(args, dest, None):
+            raise UserError(f"{flag} cannot be combined with --challenge: a challenge starts from its own settings")
+    given = given_flags(args)
+    for name, value in challenge.fixed_values().items():
+        if name in given and given[name] != value:
+            flag = f"--{name.replace('_', '-')}"
+            raise UserError(f"{flag} {given[name]}: challenge {challenge.name} keeps {name} at {value}")
+    hp = challenge.start_hparams().validated(**given)
+    limit = challenge.limits.epochs
+    if limit is not None and hp.epochs > limit:
+        epochs = f"{limit:g} epoch{'s' * (limit != 1)}"
+        raise UserError(f"--epochs {hp.epochs}: challenge {challenge.name} counts at most {epochs}")
+    return hp

@@ -110,23 +110,24 @@ def _own_target(s: RunSummary) -> str:
 def compare_plot(recs: list[RunRecord], width: int = 100, height: int = 20, color: bool = False) -> str:
     """Two terminal plots side by side: smoothed minibatch loss and validation error (%), both
     against epochs, one line per run (labelled with the run id)."""
-    import plotext as plt
+    from plotext._figure import _figure_class  # a figure of its own: the module's global one keeps
+    # the series of a subplot that was not the active one at clear_figure, and the next plot's legend breaks
 
-    plt.clear_figure()
-    plt.plot_size(max(width, 40), max(height, 10))
+    fig = _figure_class()
+    fig.plot_size(max(width, 40), max(height, 10))
     if not color:
-        plt.theme("clear")
-    plt.subplots(1, 2)
+        fig.theme("clear")
+    fig.subplots(1, 2)
     panels: tuple[tuple[str, Callable[[dict[str, Any]], bool], str, float], ...] = (
         ("smoothed loss", lambda p: p.get("loss") is not None and p.get("smoothed") is not None, "smoothed", 1.0),
         ("valid error %", lambda p: p.get("valid_error") is not None, "valid_error", 100.0),
     )
     last_epoch = max((float(p.get("epoch", 0.0)) for r in recs for p in r.points), default=1.0)
     for col, (title, keep, key, scale) in enumerate(panels, start=1):
-        plt.subplot(1, col)
-        plt.title(title)
-        plt.xlabel("epoch")
-        plt.xlim(0.0, max(last_epoch, 1e-3))
+        plot = fig.subplot(1, col)
+        plot.title(title)
+        plot.xlabel("epoch")
+        plot.xlim(0.0, max(last_epoch, 1e-3))
         for i, rec in enumerate(recs):
             pts = [p for p in rec.points if keep(p)]
             if len(pts) > 400:  # a few hundred points draw fast and look the same
@@ -135,11 +136,9 @@ def compare_plot(recs: list[RunRecord], width: int = 100, height: int = 20, colo
                 continue
             x = [float(p.get("epoch", 0.0)) for p in pts]
             y = [float(p[key]) * scale for p in pts]
-            marker = PLOT_MARKERS[i % len(PLOT_MARKERS)]  # without colour the markers tell runs apart
-            if col == 1:
-                plt.plot(x, y, label=rec.run_id, marker=marker)
+            if col == 1:  # without colour the markers tell runs apart
+                plot.plot(x, y, label=rec.run_id, marker=PLOT_MARKERS[i % len(PLOT_MARKERS)])
             else:  # evaluations are a few points (one per epoch): show each
-                plt.plot(x, y, label=rec.run_id, marker=EVAL_MARKERS[i % len(EVAL_MARKERS)])
-    text = str(plt.build())
-    plt.clear_figure()
+                plot.plot(x, y, label=rec.run_id, marker=EVAL_MARKERS[i % len(EVAL_MARKERS)])
+    text = str(fig.build())
     return text if color else ANSI.sub("", text)

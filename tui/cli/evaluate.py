@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import TYPE_CHECKING
 
-from tui.cli.common import UserError, add_data_flag, load_data
+from tui.cli.common import UserError, add_data_flag, load_data, typed_path
 from tui.exitcodes import OK
 
 if TYPE_CHECKING:
@@ -17,7 +17,7 @@ NAME = "evaluate"
 
 def add_parser(sub: Subcommands) -> argparse.ArgumentParser:
     p = sub.add_parser(NAME, help="error rates of a saved checkpoint")
-    p.add_argument("checkpoint", metavar="CHECKPOINT")
+    p.add_argument("checkpoint", metavar="CHECKPOINT", type=typed_path)
     add_data_flag(p)
     p.add_argument("--json", action="store_true", help="print JSON")
     return p

@@ -4,9 +4,10 @@ Shows one bar over all runs (done, running, left, ETA; the total grows round by 
 sweeps extend themselves; runs reused from an interrupted study count as done at once), then
 prints the main table and a terminal plot (validation error against learning rate per question,
 plotext), and writes results.md, results.json, results_plot.txt and (with matplotlib) the
-figures. The study itself (grids, adaptive sweeps, backends, store, analysis) is ``model.study``.
-A ``--scheduler`` that cannot be used, a bad store entry and a bad ``--from-json`` each get one
-line.
+figures; ``--stored-only`` writes them from the runs stored so far, training nothing (an interim,
+labelled partial report of a study still running). The study itself (grids, adaptive sweeps,
+backends, store, analysis) is ``model.study``. A ``--scheduler`` that cannot be used, a bad store
+entry and a bad ``--from-json`` each get one line.
 """
 
 from __future__ import annotations
@@ -22,7 +23,16 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tui.cli.common import UserError, add_data_flag, add_runs_flag, hparam_type, load_data, positive, warn
+from tui.cli.common import (
+    UserError,
+    add_data_flag,
+    add_runs_flag,
+    hparam_type,
+    load_data,
+    positive,
+    typed_path,
+    warn,
+)
 from tui.exitcodes import OK, USAGE
 
 if TYPE_CHECKING:
@@ -61,12 +71,18 @@ def add_parser(sub: Subcommands) -> argparse.ArgumentParser:
             "results.md, results.json and figures. Each finished run is stored under OUT/runs as it "
             "completes; running the same command again reuses them, so an interrupted study goes on "
             "where it stopped. Rates are chosen on selection seeds and reported on fresh ones. "
-            f"Grids ({grid_help}); the default grid took {GRIDS['default'].minutes:g} minutes on a 2-core machine."
+            f"Grids ({grid_help}); {timed(GRIDS['default'])}."
         ),
     )
     p.add_argument("--grid", choices=tuple(GRIDS), default="default", help="which study (default: default)")
     p.add_argument("--jobs", type=positive("jobs"), default=2, help="worker processes (default 2)")
-    p.add_argument("--out", metavar="DIR", default="experiments-out", help="output folder (default experiments-out)")
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        type=typed_path,
+        default="experiments-out",
+        help="output folder (default experiments-out)",
+    )
     add_data_flag(p)
     p.add_argument("--variants", metavar="A,B", help="only these variants (and the controls)")
     p.add_argument("--seeds", type=positive("seeds"), help="selection seeds per rate, 0..S-1 (default: the grid's)")
@@ -82,13 +98,31 @@ def add_parser(sub: Subcommands) -> argparse.ArgumentParser:
     )
     p.add_argument("--no-figures", action="store_true", help="skip the SVG/PNG figures (they need matplotlib)")
     p.add_argument("--quiet", action="store_true", help="no progress display or plot, just the table")
-    p.add_argument("--from-json", metavar="FILE", help="only redraw results.md and the figures from a results.json")
+    p.add_argument(
+        "--from-json",
+        metavar="FILE",
+        type=typed_path,
+        help="only redraw results.md and the figures from a results.json",
+    )
+    p.add_argument(
+        "--stored-only",
+        action="store_true",
+        help="train nothing: write the results from the runs stored in OUT/runs so far (an interim report of a "
+        "study still running or interrupted; results.md says it is partial and how many runs are missing)",
+    )
     add_runs_flag(
         p,
         "also write a run record (see: mnist-tui runs) for every run trained, in DIR; without it the study "
         "writes none, so the default grid does not leave thousands of folders in the runs folder",
     )
     return p
+
+
+def timed(grid: Grid) -> str:
+    """What is known of a grid's wall time on a 2-core machine (``Grid.minutes``; 0: never timed whole)."""
+    if grid.minutes:
+        return f"the {grid.name} grid took {grid.minutes:g} minutes on a 2-core machine"
+    return f"the {grid.name} grid has not yet been timed from start to end on a 2-core machine"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -192,6 +226,8 @@ def command_line(args: argparse.Namespace) -> str:
         value = getattr(args, flag, None)
         if value:
             parts += [f"--{flag}", str(value)]
+    if getattr(args, "stored_only", False):
+        parts.append("--stored-only")
     return " ".join(shlex.quote(p) for p in parts)
 
 
@@ -211,7 +247,7 @@ def grid_for(args: argparse.Namespace) -> Grid:
 
 def _records_folder(runs: str | None) -> str | None:
     """The absolute ``--runs`` folder, made and checked writable here (one line if not), or None:
-    the study records runs only when asked, so the default grid does not leave 2,100 folders."""
+    the study records runs only when asked, so the default grid does not leave 3,000 folders."""
     if not runs or not runs.strip():
         return None
     folder = Path(runs).expanduser().resolve()
@@ -241,16 +277,6 @@ def run_experiments(args: argparse.Namespace, data: Any) -> int:
     store = ResultStore(args.out, warn=lambda text: console.print(f"mnist-tui: {text}", highlight=False, markup=False))
     records = _records_folder(getattr(args, "runs", None))
 
-    def banner() -> None:
-        if records:
-            console.print(f"every run trained now also writes a run record in {records}", highlight=False)
-        console.print(
-            f"grid {grid.name} ({grid.note}): {len(grid.entries)} rate sweeps and the sections, about "
-            f"{grid.runs:,} runs in rounds (the sweeps extend themselves); finished runs are kept in "
-            f"{store.folder} and reused",
-            highlight=False,
-        )
-
     progress = _progress(console, args.quiet)
     t0 = time.perf_counter()
     in_process = args.jobs == 1 or args.backend == "serial"
@@ -268,7 +294,8 @@ def run_experiments(args: argparse.Namespace, data: Any) -> int:
                 records=records,
                 on_event=display,
                 on_round=display.round,
-                on_start=banner,
+                on_start=lambda: _banner(console, grid, store.folder, records),
+                stored_only=getattr(args, "stored_only", False),
             )
     except SchedulerError as exc:
         warn(str(exc))  # one line: what to check
@@ -282,12 +309,30 @@ def run_experiments(args: argparse.Namespace, data: Any) -> int:
         warn(f"the study stopped: {' '.join(str(exc).split()) or type(exc).__name__}")
         print(f"finished runs are kept in {store.folder}; run the same command again to go on", file=sys.stderr)
         return USAGE
+    if study.meta.get("missing"):
+        console.print(
+            f"partial results: {study.meta['runs']:,} stored runs used; at least {study.meta['missing']:,} runs of "
+            f"round {study.meta['rounds']} and any rounds after it are missing",
+            highlight=False,
+        )
     console.print(
         f"{study.meta['runs']} runs: {study.meta['reused']} reused, {study.meta['runs'] - study.meta['reused']} "
         f"trained in {(time.perf_counter() - t0) / 60:.1f} min",
         highlight=False,
     )
     return _write(study, grid, args, command_line(args))
+
+
+def _banner(console: Any, grid: Grid, folder: Path, records: str | None) -> None:
+    """What the study is about to do, said once its backend is ready."""
+    if records:
+        console.print(f"every run trained now also writes a run record in {records}", highlight=False)
+    console.print(
+        f"grid {grid.name} ({grid.note}): {len(grid.entries)} rate sweeps and the sections, about "
+        f"{grid.runs:,} runs in rounds (the sweeps extend themselves); finished runs are kept in "
+        f"{folder} and reused",
+        highlight=False,
+    )
 
 
 def _stored(store: ResultStore) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from tui.cli.common import UserError
+from tui.cli.common import UserError, typed_path
 from tui.exitcodes import OK
 
 if TYPE_CHECKING:
@@ -16,7 +16,7 @@ NAME = "fetch"
 
 def add_parser(sub: Subcommands) -> argparse.ArgumentParser:
     p = sub.add_parser(NAME, help="download and verify MNIST, print where it is")
-    p.add_argument("--data", metavar="PATH", help="use and cache this copy instead of downloading")
+    p.add_argument("--data", metavar="PATH", type=typed_path, help="use and cache this copy instead of downloading")
     return p
 
 

@@ -1,6 +1,7 @@
 """``mnist-tui replay ID``: re-run a recorded run headless with every recorded intervention and
-check its final weights against the recorded checkpoint bit for bit (both sha256 printed).
-Exit 0 when identical, 1 when not."""
+check its final weights against the recorded checkpoint bit for bit (both sha256 printed). A run
+that played a challenge is also judged again on the replay's own evaluations.
+Exit 0 when identical (and the challenge's verdict is the record's), 1 when not."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from tui.cli.common import UserError, add_data_flag, add_runs_flag, load_data
 from tui.cli.runs import ID_HELP
 
 if TYPE_CHECKING:
+    from model.challenges.replayed import ChallengeReplay
     from tui.cli.common import Subcommands
 
 NAME = "replay"
@@ -36,27 +38,41 @@ def add_parser(sub: Subcommands) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     """The ``replay`` subcommand; a RunsError (bad id, unreadable record) is one line, exit 2."""
+    from model.data.validate import MAX_EXAMPLES
     from model.run.replay import replay, starting_state
     from model.runs import RunsError, data_tag, find_run, read_run, runs_dir
+    from model.runs.bounds import check_replayable, recorded_threads, replay_threads
     from model.threads import set_blas_threads
 
     out = out or sys.stdout
     try:
         record = read_run(find_run(runs_dir(args.runs), args.id))
+        check_replayable(record, MAX_EXAMPLES)  # before the data loads (again with its size in replay)
         starting_state(record)  # a start that is gone or changed: one line, before anything else
     except RunsError as exc:
         raise UserError(str(exc)) from None
     data = load_data(args.data)
-    blas = (record.meta.get("machine") or {}).get("blas_threads")
-    threads = int(blas) if blas and str(blas).isdigit() else 1
-    set_blas_threads(threads)  # float sums depend on how BLAS splits them: use the run's count
+    threads = set_blas_threads(replay_threads(record))  # float sums depend on how BLAS splits them: the run's count
     print(
         f"replaying {record.run_id} ({record.meta.get('source')}, seed {record.meta.get('seed')}, "
         f"{threads} BLAS thread{'s' * (threads != 1)})",
         file=out,
     )
+    if threads < recorded_threads(record):  # capped as --threads is: more threads than CPUs only fight
+        print(
+            f"not reproducible: the run used {recorded_threads(record)} BLAS threads; "
+            f"this machine has {threads} CPU{'s' * (threads != 1)}",
+            file=out,
+        )
+    judged = None
     try:
-        result = replay(record, data, data_tag=data_tag(data))
+        if record.meta.get("challenge"):  # also judge the challenge again on the replayed weights
+            from model.challenges.replayed import replay_challenge
+
+            judged = replay_challenge(record, data, data_tag=data_tag(data))
+            result = judged.result
+        else:
+            result = replay(record, data, data_tag=data_tag(data))
     except RunsError as exc:
         raise UserError(str(exc)) from None
     for caveat in result.caveats:
@@ -64,12 +80,34 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     print(f"{result.steps:,} steps, {result.interventions} interventions applied", file=out)
     print(f"recorded final weights sha256 {result.recorded_hash or '(none)'}", file=out)
     print(f"replayed final weights sha256 {result.replayed_hash}", file=out)
-    if result.identical:
+    agrees = judged is None or _say_challenge(judged, out)
+    if result.identical and agrees:
         print("identical: the replay reproduces the run bit for bit", file=out)
         return 0
+    if result.identical:
+        return 1
     if result.departed_at is not None:
         after = f" after {result.departed_after}" if result.departed_after else " (before any command)"
         print(f"departs at step {result.departed_at:,}{after}: its loss differs from the record", file=out)
     else:
         print("differs: every recorded loss matched but the final weights do not", file=out)
     return 1
+
+
+def _say_challenge(judged: ChallengeReplay, out: TextIO) -> bool:
+    """The challenge's verdict on the replay's own evaluations, against the record's; True if they agree."""
+    from model.challenges.check import solved_text
+
+    v = judged.tracker.verdict
+    c = judged.tracker.challenge
+    rec = judged.recorded
+    if v.solved is not None:
+        print(f"challenge {c.name}: solved again: {solved_text(c.goal, v.solved)}", file=out)
+    else:
+        print(f"challenge {c.name}: the replay does not solve it{f' ({v.broken})' if v.broken else ''}", file=out)
+    if judged.agrees:
+        print(f"as the record says ({'solved' if rec else 'not solved'})", file=out)
+        return True
+    said = f"solved at valid {rec.get('valid_error')}" if rec else "not solved"
+    print(f"differs from the record, which says {said}", file=out)
+    return False

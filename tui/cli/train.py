@@ -5,7 +5,9 @@ a divergence, or a signal (SIGINT, SIGTERM, SIGHUP stop between two steps). ``--
 before training starts and written at the end, whatever ended the run. ``--resume`` continues a
 checkpoint with the flags given applied over its settings; ``--from ID --at STEP`` resumes a
 recorded run's state at a step. The run's id is printed (and is in ``--json``); every command
-takes its short form. Exit statuses: ``tui.exitcodes``.
+takes its short form. ``--challenge NAME`` plays a challenge headless: its starting settings with
+the flags on top, stopped at the solve or once nothing more can count, solved or not said (exit 0
+or 1). Exit statuses: ``tui.exitcodes``.
 """
 
 from __future__ import annotations
@@ -15,30 +17,37 @@ import contextlib
 import json
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tui import exitcodes
 from tui.cli.common import (
+    CHALLENGE_HELP,
     UserError,
     add_rewind_flags,
     add_runs_flag,
     add_tensorboard_flag,
     add_training_flags,
+    challenge_hparams,
     check_rewind_flags,
     check_tensorboard,
+    find_challenge,
     given_flags,
     hparams_from_args,
     load_data,
     positive,
     rewind_to_checkpoint,
+    typed_path,
     warn,
 )
 
 if TYPE_CHECKING:
     from rich.progress import Progress
 
+    from model.challenges import Challenge
+    from model.challenges.play import ChallengePlay
+    from model.config import HyperParams
     from model.run import Run, RunOutcome
     from model.run.events import RunEvent
     from model.state import RunState
@@ -55,8 +64,8 @@ Trained = tuple["RunOutcome", int | None, "StepMetrics | None"]  # what it came 
 def add_parser(sub: Subcommands) -> argparse.ArgumentParser:
     p = sub.add_parser(NAME, help="train headless and report errors")
     add_training_flags(p)
-    p.add_argument("--save", metavar="PATH", help="write a checkpoint (.npz) at the end")
-    p.add_argument("--resume", metavar="CHECKPOINT", help="continue a saved run")
+    p.add_argument("--save", metavar="PATH", type=typed_path, help="write a checkpoint (.npz) at the end")
+    p.add_argument("--resume", metavar="CHECKPOINT", type=typed_path, help="continue a saved run")
     add_rewind_flags(p)
     p.add_argument(
         "--eval-every",
@@ -68,6 +77,7 @@ def add_parser(sub: Subcommands) -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object at the end instead of text")
     add_runs_flag(p)
     add_tensorboard_flag(p)
+    p.add_argument("--challenge", metavar="NAME", help=f"{CHALLENGE_HELP}; says solved or not (exit 0 solved, 1 not)")
     return p
 
 
@@ -75,11 +85,15 @@ def run(args: argparse.Namespace) -> int:
     """Check everything that can fail before training, train, report; the exit status."""
     check_tensorboard(args.tensorboard)
     check_rewind_flags(args)  # before the data loads
+    challenge = find_challenge(args.challenge) if args.challenge else None
+    start = challenge_hparams(challenge, args) if challenge else None  # refused flags: before the data loads
     save = _save_target(args.save, args.data) if args.save is not None else None
     data = load_data(args.data, quiet=args.json)
     rewind_to_checkpoint(args, data)
-    run_ = _open(args, data)
-    return _report(args, run_, _train(run_, quiet=args.json), save)
+    run_ = _open(args, data, start, challenge)
+    play = _play(challenge, run_) if challenge is not None else None
+    trained = _train(run_, quiet=args.json, done=(lambda: play.over) if play is not None else None)
+    return _report(args, run_, trained, save, play)
 
 
 def _save_target(save: str, data_path: str | None) -> Path:
@@ -98,14 +112,21 @@ def _save_target(save: str, data_path: str | None) -> Path:
     return path
 
 
-def _open(args: argparse.Namespace, data: Any) -> Run:
-    """The run: fresh from the flags, or resuming ``--resume`` with the flags given on top; recorded."""
+def _open(args: argparse.Namespace, data: Any, start: HyperParams | None, challenge: Challenge | None) -> Run:
+    """The run: fresh from the flags (over ``start``: a challenge's settings), or resuming
+    ``--resume`` with the flags given on top; recorded (with the challenge it plays)."""
     from model.checkpoint import CheckpointError, load_checkpoint
     from model.run import Policy, Recording, open_run, resumed_hparams
     from model.runs import runs_dir
 
     state: RunState | None = None
-    hp, changes = hparams_from_args(args), None
+    hp, changes = start or hparams_from_args(args), None
+    policy = Policy(eval_every=args.eval_every or 0)
+    extra = {}
+    if challenge is not None:
+        from model.challenges.play import challenge_policy
+
+        policy, extra = challenge_policy(challenge, policy), {"challenge": challenge.name}
     try:
         if args.resume:
             state = load_checkpoint(args.resume)
@@ -117,10 +138,8 @@ def _open(args: argparse.Namespace, data: Any) -> Run:
                     f"{args.resume} has already trained {done} epochs; --epochs is the total, pass more than {done}"
                 )
         tb = Path(args.tensorboard).expanduser() if args.tensorboard else None
-        recording = Recording(runs_dir(args.runs), "train", tb, warn=warn)
-        return open_run(
-            data, hp, resume=state, changes=changes, policy=Policy(eval_every=args.eval_every or 0), recording=recording
-        )
+        recording = Recording(runs_dir(args.runs), "train", tb, extra=extra, warn=warn)
+        return open_run(data, hp, resume=state, changes=changes, policy=policy, recording=recording)
     except CheckpointError as exc:
         raise UserError(str(exc)) from None
 
@@ -168,8 +187,17 @@ class _Console:
                 )
 
 
-def _train(run: Run, quiet: bool) -> Trained:
-    """Step until the run halts or a signal comes; (what it came to, the signal, a diverged step)."""
+def _play(challenge: Challenge, run: Run) -> ChallengePlay:
+    """``challenge`` played in ``run``, its progress kept in the user data folder."""
+    from model.challenges import progress_file
+    from model.challenges.play import ChallengePlay
+
+    return ChallengePlay(challenge, progress_file(), warn).follow(run)
+
+
+def _train(run: Run, quiet: bool, done: Callable[[], bool] | None = None) -> Trained:
+    """Step until the run halts, ``done()`` says so (a challenge over) or a signal comes; (what it
+    came to, the signal, a diverged step)."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -187,16 +215,21 @@ def _train(run: Run, quiet: bool) -> Trained:
     with progress, _signals_as_flags() as caught:
         shown = _Console(run, progress, quiet)
         run.listen(shown)
-        run.train(stop=lambda: bool(caught))
+        run.train(stop=lambda: bool(caught) or (done is not None and done()))
     signum = caught[0] if caught else None
     outcome = run.close(SIGNAL_STATUS.get(signal.Signals(signum), "stopped") if signum is not None else None)
     return outcome, signum, shown.diverged
 
 
 def _report(
-    args: argparse.Namespace, run: Run, trained: tuple[RunOutcome, int | None, StepMetrics | None], save: Path | None
+    args: argparse.Namespace,
+    run: Run,
+    trained: tuple[RunOutcome, int | None, StepMetrics | None],
+    save: Path | None,
+    play: ChallengePlay | None = None,
 ) -> int:
-    """Save, print the results (text or JSON) and the run's id; the exit status."""
+    """Save, print the results (text or JSON), the challenge's verdict and the run's id; the exit
+    status (a challenge's divergence is one way of not solving it: ``run`` then says which)."""
     outcome, signum, diverged = trained
     run_id = run.recorder.run_id
     saved_ok, saved = _save(run, save, outcome)
@@ -206,20 +239,26 @@ def _report(
         return exitcodes.from_signal(signum)
     if args.json:
         out = outcome.to_dict() | {"run_id": run_id, "hparams": run.trainer.hp.to_dict()}
+        if play is not None:
+            out["challenge"] = play.tracker.record() | {"run": run_id}
         print(json.dumps(out))
     else:
         _print_results(outcome, run_id, saved if saved_ok and save is not None else "")
+        if play is not None:
+            from tui.view.challenge import result_lines
+
+            print(*result_lines(play.challenge, play.tracker, run_id), sep="\n")
     if not saved_ok:
         warn(saved)  # the results are printed first: the run is not thrown away
         return exitcodes.USAGE
-    if diverged is not None and outcome.diverged:
+    if diverged is not None and outcome.diverged and (play is None or not play.tracker.verdict.is_solved):
         kept = f"the last good weights are in {save}" if save else "pass --save PATH to keep the last good weights"
         warn(
             f"training diverged at step {diverged.step} (loss {diverged.loss:.3g} at lr {diverged.lr:.3g}); "
             f"{kept}; lower --lr{f' and continue with --resume {save}' if save else ''}"
         )
-        return exitcodes.DIVERGED
-    return exitcodes.OK
+        return exitcodes.DIVERGED if play is None else exitcodes.NOT_SOLVED
+    return exitcodes.NOT_SOLVED if play is not None and not play.tracker.verdict.is_solved else exitcodes.OK
 
 
 def _print_results(outcome: RunOutcome, run_id: str, saved: str) -> None:
@@ -255,16 +294,21 @@ def _save(run: Run, save: Path | None, outcome: RunOutcome) -> tuple[bool, str]:
 
 @contextlib.contextmanager
 def _signals_as_flags() -> Iterator[list[int]]:
-    """While active, the ``STOP_SIGNALS`` are only recorded (in the yielded list), not raised."""
+    """While active, the ``STOP_SIGNALS`` are only recorded (in the yielded list), not raised. A
+    signal this process was started ignoring stays ignored: SIGHUP under ``nohup``, SIGINT for
+    ``train &`` in a non-interactive shell (the person asked for the run to outlive them)."""
     caught: list[int] = []
 
     def record(signum: int, frame: object) -> None:
         caught.append(signum)
 
+    previous: dict[signal.Signals, Any] = {}
     try:
-        previous = {s: signal.signal(s, record) for s in STOP_SIGNALS}
+        for s in STOP_SIGNALS:
+            if signal.getsignal(s) is not signal.SIG_IGN:
+                previous[s] = signal.signal(s, record)
     except ValueError:  # not the main thread: leave the handlers alone
-        previous = {}
+        pass
     try:
         yield caught
     finally:

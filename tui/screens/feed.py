@@ -3,7 +3,8 @@
 Each event (``tui.session.events``) goes to the panels that show it: losses and angles to the
 charts, evaluations to the charts, the status and (at most every ``DIGITS_SECONDS``) the digit
 viewer, settings to the controls and markers, a reset or load to everything, notices as
-notifications. The weight snapshots go to the screens that watch them (``ScreenHost``). Leaves
+notifications, where a challenge stands to its panel (with a notification at the solve, and when
+nothing more can count). The weight snapshots go to the screens that watch them (``ScreenHost``). Leaves
 out the keys (``tui.screens.main``) and the worker itself.
 """
 
@@ -17,6 +18,7 @@ from model.config import ARCHITECTURE_FIELDS
 from model.variants import VARIANT_OPTIONS
 from tui.format import format_value
 from tui.session.events import (
+    ChallengeUpdate,
     CheckpointSaved,
     Diverged,
     Evaluated,
@@ -38,6 +40,7 @@ if TYPE_CHECKING:
 
     from model.analysis import Misclassified
     from tui.screens.host import ScreenHost
+    from tui.widgets.challenge import ChallengePanel
     from tui.widgets.charts import ChartsPanel
     from tui.widgets.controls import ControlsPanel
     from tui.widgets.digits import MisclassifiedPanel
@@ -63,6 +66,8 @@ class Panels(Protocol):
     @property
     def gradcheck(self) -> GradCheckPanel: ...
     @property
+    def challenge_panel(self) -> ChallengePanel | None: ...
+    @property
     def host(self) -> ScreenHost: ...
     @property
     def angles_always(self) -> bool: ...
@@ -72,7 +77,7 @@ class Panels(Protocol):
     def is_current(self) -> bool: ...
     @property
     def app(self) -> App[Any]: ...
-    def notify(self, message: str, *, severity: Any = ..., timeout: float | None = ...) -> None: ...
+    def notify(self, message: str, *, title: str = ..., severity: Any = ..., timeout: float | None = ...) -> None: ...
     def set_timer(self, delay: float, callback: Callable[[], object]) -> Timer: ...
     def call_after_refresh(self, callback: Callable[[], object]) -> bool: ...
     def refresh_bindings(self) -> None: ...
@@ -98,6 +103,7 @@ class PanelFeed:
             CheckpointSaved: self._saved,
             Notice: self._notice,
             WeightsSnapshot: self._weights_snapshot,
+            ChallengeUpdate: self._challenge,
         }
 
     def route(self, event: WorkerEvent) -> None:
@@ -116,6 +122,9 @@ class PanelFeed:
 
     def _show_status(self, status: TrainStatus) -> None:
         self.screen.status.update_status(status)
+        panel = self.screen.challenge_panel
+        if panel is not None:
+            panel.show_status(status)
         if status.state != self.state:
             self.state = status.state
             self.screen.refresh_bindings()
@@ -220,6 +229,25 @@ class PanelFeed:
 
     def _weights_snapshot(self, snapshot: WeightsSnapshot) -> None:
         self.screen.host.deliver(snapshot)
+
+    def _challenge(self, message: ChallengeUpdate) -> None:
+        from model.challenges.check import solved_text
+        from tui.view.challenge import over_text
+
+        panel = self.screen.challenge_panel
+        if panel is None:
+            return
+        was_over = panel.has_class("-over")
+        panel.show_update(message)
+        challenge = panel.challenge
+        if message.solved_now and message.verdict.solved is not None:
+            self.screen.notify(
+                f"Solved! {solved_text(challenge.goal, message.verdict.solved)}; space trains on",
+                title=f"Challenge {challenge.title}",
+                timeout=15,
+            )
+        elif panel.has_class("-over") and not was_over:
+            self.screen.notify(f"Nothing more counts: {over_text(challenge, message)}", severity="warning")
 
     def _notice(self, message: Notice) -> None:
         self.screen.notify(message.text, severity=message.severity, timeout=message.timeout)

@@ -15,6 +15,7 @@ and stopping the worker, quitting and the autosave).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
@@ -26,6 +27,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Grid, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
+from textual.types import NoActiveAppError
 from textual.widgets import Header, Static, Tab, Tabs
 
 from tui.sandbox import confine
@@ -33,9 +35,8 @@ from tui.screens.coach import StudentCoach, StudentMessage
 from tui.screens.feed import PanelFeed
 from tui.screens.host import ScreenHost
 from tui.screens.prompt import PathPrompt
-from tui.session.events import (
-    WorkerEvent,
-)
+from tui.session.events import ChallengeUpdate, Notice, WorkerEvent
+from tui.widgets.challenge import ChallengePanel
 from tui.widgets.charts import ChartsPanel
 from tui.widgets.controls import ControlsPanel
 from tui.widgets.digits import MisclassifiedPanel
@@ -44,6 +45,7 @@ from tui.widgets.keybar import KeyBar
 from tui.widgets.status import StatusPanel
 
 if TYPE_CHECKING:
+    from model.challenges.play import ChallengePlay
     from model.run import Run
     from tui.session.bridge import TrainingBridge
     from tui.session.config import AppConfig
@@ -112,6 +114,9 @@ class MainScreen(Screen[None]):
         Binding("m", "open('math')", "Math", tooltip="the derivation, live (esc leaves)"),
         Binding("o", "open('runs')", "Runs", tooltip="past runs to overlay (esc leaves)"),
         Binding("v", "cursor('toggle')", "Values", tooltip="chart cursor: read every curve"),
+        Binding("i", "hint", "Hint", tooltip="the challenge's next hint"),
+        # in the help, the palette and the panel's words; not on the key bar, where the training keys come first
+        Binding("c", "challenges", "Challenges", tooltip="the challenges: pick one to play (esc leaves)", show=False),
         Binding("left", "cursor('move', -1)", "Cursor left", show=False),
         Binding("right", "cursor('move', 1)", "Cursor right", show=False),
         Binding("shift+left,pageup", "cursor('move', -10)", "Cursor 10 left", show=False),
@@ -158,6 +163,9 @@ class MainScreen(Screen[None]):
         ("Read the derivation", "backprop.md beside the live shapes, p - t and gradient norms (m)", "open", "math"),
         ("Recorded runs", "List the runs, overlay their curves on the charts (o)", "open", "runs"),
         ("Chart cursor", "A vertical line on the charts reading every curve's value there (v)", "cursor", "toggle"),
+        ("Show every setting", "Init scale, train size, label noise, warm-up, label smoothing too", "all_fields", None),
+        ("Next hint", "Reveal the challenge's next hint (i)", "hint", None),
+        ("Challenges", "Every challenge, solved or not; pick one to play it (c)", "challenges", None),
         ("Check your backprop", "The check's verdict and diagnosis of your --backprop file (b)", "student", "check"),
         ("Reload your backprop", "Read your --backprop file again, check it, train with it (u)", "student", "reload"),
     )
@@ -165,11 +173,17 @@ class MainScreen(Screen[None]):
     class Ready(Message):
         """Every panel is mounted; the app may attach the worker."""
 
-    def __init__(self, run: Run, config: AppConfig, *, student: StudentSession | None = None) -> None:
-        super().__init__(id="main")
+    def __init__(
+        self, run: Run, config: AppConfig, *, student: StudentSession | None = None, play: ChallengePlay | None = None
+    ) -> None:
+        super().__init__()  # no id: a challenge started from the list replaces this screen with another
         self.run = run
         self.config = config
         self.student = student  # --backprop FILE: the student's code trains, ``b`` shows its check
+        self.play = play  # the challenge the run plays: its panel takes the gradient check's place
+        if play is not None:  # where it stands, from the worker thread
+            play.on_update.append(lambda p, solved: self.post_event(ChallengeUpdate.of(p, solved)))
+            play.set_warn(lambda text: self.post_event(Notice(text, "warning")))
         self.coach = StudentCoach(self, student) if student is not None else None
         self.bridge: TrainingBridge | None = None
         self.last_checkpoint = ""
@@ -186,6 +200,8 @@ class MainScreen(Screen[None]):
             yield ChartsPanel(id="charts")
             yield MisclassifiedPanel(id="digits")
             yield GradCheckPanel(id="gradcheck")
+            if self.play is not None:
+                yield ChallengePanel(self.play.challenge, id="challenge")
         yield Static(too_small_text(MIN_SIZE), id="too-small")
         yield KeyBar()
 
@@ -204,7 +220,19 @@ class MainScreen(Screen[None]):
             for name in STUDENT_FIXED:
                 self.controls.query_one(f"#row-{name}").display = False
             self.coach.check()  # its verdict arrives as a notice; b shows it
+        if self.play is not None:
+            self._show_challenge(self.play)
         self.post_message(self.Ready())
+
+    def _show_challenge(self, play: ChallengePlay) -> None:
+        """The challenge's panel in the gradient check's place, its fixed settings locked."""
+        challenge = play.challenge
+        self.add_class("-challenge")
+        self.query_one("#tab-gradcheck", Tab).label = "3 Challenge"
+        self.controls.lock_fields(challenge.fixed_values(), f"fixed by the challenge {challenge.name}")
+        self.show_panel("gradcheck")  # on small screens the challenge's tab comes first
+        assert self.challenge_panel is not None
+        self.challenge_panel.show_update(ChallengeUpdate.of(play))
 
     # ---- panels -----------------------------------------------------------------------------
     @property
@@ -226,6 +254,11 @@ class MainScreen(Screen[None]):
     @property
     def gradcheck(self) -> GradCheckPanel:
         return self.query_one("#gradcheck", GradCheckPanel)
+
+    @property
+    def challenge_panel(self) -> ChallengePanel | None:
+        """The panel of the challenge the run plays (None: it plays none)."""
+        return self.query_one("#challenge", ChallengePanel) if self.play is not None else None
 
     @property
     def angles_always(self) -> bool:
@@ -276,8 +309,10 @@ class MainScreen(Screen[None]):
         self.refresh_bindings()
 
     def post_event(self, event: WorkerEvent) -> None:
-        """The worker's callback (any thread): hand ``event`` to this screen without blocking."""
-        self.post_message(WorkerMessage(event))
+        """The worker's callback (any thread): hand ``event`` to this screen without blocking.
+        Once the app has shut down (its screens gone before the worker stops) the event is dropped."""
+        with contextlib.suppress(NoActiveAppError):  # from the worker's thread, after the app let go of it
+            self.post_message(WorkerMessage(event))
 
     def on_worker_message(self, message: WorkerMessage) -> None:
         if self.is_attached and self.app.is_running:
@@ -305,11 +340,20 @@ class MainScreen(Screen[None]):
             if what == "step":
                 return True if bridge.paused else None
             if what == "gradcheck":
+                if self.play is not None:  # its panel has the gradient check's place
+                    return False
                 return None if bridge.gradcheck_running else True
         if action == "cursor" and what != "toggle":
             return self.charts.cursor_x is not None  # else the keys go on to whatever else takes them
         if action == "student":
             return self.coach is not None  # only with --backprop FILE
+        if action == "hint":
+            panel = self.challenge_panel
+            if panel is None:
+                return False
+            return True if panel.state.hints < len(panel.challenge.hints) else None
+        if action == "challenges":
+            return self.student is None  # a challenge starts its own run: not with your --backprop code
         return True
 
     def palette_commands(self) -> Iterator[SystemCommand]:
@@ -409,6 +453,30 @@ class MainScreen(Screen[None]):
 
     def action_show_panel(self, key: str) -> None:
         self.show_panel(key)
+
+    def action_all_fields(self) -> None:
+        self.controls.show_every_field()
+        self.notify("every setting is in the controls now (the ones most runs leave alone too)")
+
+    def action_hint(self) -> None:
+        panel = self.challenge_panel
+        if panel is not None and panel.next_hint():
+            if self.compact:
+                self.show_panel("gradcheck")
+            self.refresh_bindings()
+
+    def action_challenges(self) -> None:
+        """The challenge list; the one picked starts (the app opens a new run for it)."""
+        from model.challenges import get_challenge
+        from tui.screens.challenges import ChallengesScreen
+
+        def play(name: str | None) -> None:
+            start = getattr(self.app, "start_challenge", None)
+            if name is not None and start is not None:
+                start(get_challenge(name))
+
+        playing = self.play.challenge.name if self.play is not None else None
+        self.app.push_screen(ChallengesScreen(playing), play)
 
     def action_student(self, what: str) -> None:
         """``--backprop FILE``: show the latest check of the student's code (and check again if none

@@ -1,4 +1,7 @@
-"""A one-line path prompt (save / load a checkpoint): Enter accepts, Escape cancels."""
+"""A one-line path prompt (save / load a checkpoint): Enter accepts, Escape cancels.
+
+Every path typed here goes through the one rule for typed paths (``tui.sandbox.check_path``), so a
+300-character name is a line under the field, not a crash."""
 
 from __future__ import annotations
 
@@ -9,14 +12,18 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label
+
+from tui.sandbox import check_path
 
 
 class PathPrompt(ModalScreen[str | None]):
     """Ask for a file path; dismisses with the text (stripped, or as ``check`` rewrote it) or None.
 
-    ``check`` may refuse a path with a ValueError: its text replaces the hint and the prompt stays.
+    The path rule (``check_path``) and then ``check`` may refuse a path with a ValueError: its text
+    replaces the hint and the prompt stays.
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
@@ -45,12 +52,13 @@ class PathPrompt(ModalScreen[str | None]):
         if not text:
             self.query_one("#prompt-hint", Label).update("a path is needed (esc cancels)")
             return
-        if self.check is not None:
-            try:
+        try:
+            text = check_path(text)
+            if self.check is not None:
                 text = self.check(text)
-            except ValueError as exc:
-                self.query_one("#prompt-hint", Label).update(f"{exc} (esc cancels)")
-                return
+        except ValueError as exc:
+            self.query_one("#prompt-hint", Label).update(Content(f"{exc} (esc cancels)"))  # plain text, no markup
+            return
         self.dismiss(text)
 
     def action_cancel(self) -> None:

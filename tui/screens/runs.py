@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
+from rich.markup import escape
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -23,6 +24,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Header, Static
 from textual.worker import get_current_worker
 
+from model.printable import printable
 from tui.view.runs import LIST_COLUMNS, EntryCache, RunEntry, load_entries, overlay_label
 from tui.widgets.charts import OverlayRun
 from tui.widgets.keybar import KeyBar
@@ -85,11 +87,13 @@ class RunsScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(
-            f"Runs in {shown_path(self.root)}   {LIVE_MARK} the live run   {PICKED_MARK} on the charts", id="runs-title"
+            f"Runs in {printable(shown_path(self.root))}   {LIVE_MARK} the live run   {PICKED_MARK} on the charts",
+            id="runs-title",
+            markup=False,
         )
         table: DataTable[str] = DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
         yield table
-        yield Static(self._status, id="runs-note")
+        yield Static(self._status, id="runs-note", markup=False)  # notes quote what a record holds
         yield KeyBar()
 
     @property
@@ -116,7 +120,8 @@ class RunsScreen(Screen[None]):
                     self.post_message(self.Loaded(batch, done=False))
                     batch, last = [], time.monotonic()
         except OSError as exc:
-            self.post_message(self.Loaded(batch, done=True, error=f"cannot read {self.root}: {exc.strerror or exc}"))
+            where = printable(shown_path(self.root))
+            self.post_message(self.Loaded(batch, done=True, error=f"cannot read {where}: {exc.strerror or exc}"))
             return
         self.post_message(self.Loaded(batch, done=True))
 
@@ -124,13 +129,14 @@ class RunsScreen(Screen[None]):
         table = self.table
         for entry in message.entries:
             self.entries.append(entry)
-            table.add_row(self._mark(entry), *shown_cells(entry.cells), key=str(len(self.entries) - 1))
+            cells = [escape(c) for c in shown_cells(entry.cells)]  # the table reads markup: "[/x]" stays text
+            table.add_row(self._mark(entry), *cells, key=str(len(self.entries) - 1))
         if message.done:
             self.loaded = True
         if message.error:
             self._status = message.error
         elif not self.entries and message.done:
-            where = shown_path(self.root)
+            where = printable(shown_path(self.root))
             self._status = f"no recorded runs in {where} yet: every run the app or train makes is recorded there"
         else:
             unreadable = sum(bool(e.note) for e in self.entries)
@@ -178,7 +184,7 @@ class RunsScreen(Screen[None]):
             self.notify("that is the live run: it is on the charts already")
             return
         if not len(entry.curves.loss_x) and not len(entry.curves.valid_x):
-            self.notify(f"run {entry.run_id} has no curves to draw", severity="warning")
+            self.notify(f"run {entry.run_id} has no curves to draw", severity="warning", markup=False)
             return
         overlay = self.host.overlay()
         if entry.run_id in self._picked():

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from model.config import HyperParams
+
+if TYPE_CHECKING:
+    from model.challenges.catalog import Challenge
 
 
 @dataclass(frozen=True)
@@ -27,7 +30,9 @@ class AppConfig:
     folder of run records (None: $MNIST_TUI_RUNS or the user data folder). tensorboard: also
     write TensorBoard events in ``tensorboard/<run id>``. handle_signals: SIGTERM, SIGHUP and
     SIGINT quit like q (exit 128 + n). settle_gc: freeze the objects alive once training starts
-    and raise the collector's thresholds (process-wide: only the real app).
+    and raise the collector's thresholds (process-wide: only the real app). challenge: the
+    challenge the run plays (``hp`` is then its starting settings): its panel shows, its record
+    names it, its progress is kept in ``sandbox`` when served, else in the user data folder.
     """
 
     hp: HyperParams = field(default_factory=HyperParams)
@@ -42,3 +47,4 @@ class AppConfig:
     tensorboard: Path | None = None
     handle_signals: bool = False
     settle_gc: bool = False
+    challenge: Challenge | None = None

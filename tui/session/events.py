@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from model.analysis import Misclassified
+    from model.challenges import Verdict
+    from model.challenges.play import ChallengePlay
     from model.config import HyperParams
     from model.gradcheck import CheckReport
     from model.target import TargetReport
@@ -25,8 +27,9 @@ class TrainStatus:
     """The counters of a run at one moment (None: not known yet).
 
     state: "loading", "running", "paused", "diverged", "finished" (the configured epochs are
-    done), "target" (paused at the first evaluation below the target validation error) or
-    "stopped" (the worker failed or is shutting down).
+    done), "target" (paused at the first evaluation below the target validation error), "solved"
+    (paused at the evaluation that met a challenge's goal) or "stopped" (the worker failed or is
+    shutting down).
     """
 
     state: str = "loading"
@@ -66,6 +69,29 @@ class Evaluated:
     misclassified: Misclassified | None
     status: TrainStatus
     epoch_end: bool = False
+
+
+@dataclass
+class ChallengeUpdate:
+    """Where the challenge the run plays stands, after an evaluation or a broken rule.
+
+    earlier_examples: examples trained on weights a reset replaced (with the status's
+    ``examples_seen``, the examples the attempt has used); solved_now: this evaluation solved it;
+    took: the settings changed from the start and the resets (``ChallengeTracker.took``); spent:
+    nothing the run does from here can count (a rule broken, or the limits used up).
+    """
+
+    verdict: Verdict
+    earlier_examples: int
+    solved_now: bool
+    took: dict[str, Any]
+    spent: bool = False
+
+    @classmethod
+    def of(cls, play: ChallengePlay, solved_now: bool = False) -> ChallengeUpdate:
+        """Where ``play`` stands now (on the thread that drives its run)."""
+        t = play.tracker
+        return cls(t.verdict, t.earlier_examples, solved_now, t.took(), play.spent)
 
 
 @dataclass
@@ -160,4 +186,5 @@ WorkerEvent = (
     | WorkerFailed
     | Notice
     | WeightsSnapshot
+    | ChallengeUpdate
 )

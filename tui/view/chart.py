@@ -2,7 +2,8 @@
 
 ``ChartData`` is what one figure is drawn from, copied on the UI thread; ``layout`` turns
 it into a ``Frame`` of plain lists and numbers that a plotting backend draws as they are.
-It may run off the UI thread: it reads only its arguments.
+It may run off the UI thread: it reads only its arguments. ``legend`` is the markup of the
+chart's border subtitle (each series' colour, label and latest value).
 """
 
 from __future__ import annotations
@@ -185,3 +186,19 @@ def marker_labels(
 def _lines_in(lines: Sequence[float], lo: float, hi: float, own: float) -> bool:
     """True if a marker line other than the one at ``own`` lies within [lo, hi]."""
     return any(lo <= x <= hi and x != own for x in lines)
+
+
+def hex_color(color: RGB) -> str:
+    """``color`` as Rich markup's ``#rrggbb``."""
+    return "#{:02x}{:02x}{:02x}".format(*color)
+
+
+def legend(series: Sequence[Series], unit: str, width: int) -> str:
+    """Border-subtitle markup: a coloured dash, label and latest value per series with a finite
+    one. When that is wider than ``width`` (the border; 0: unknown) allows, the label itself is
+    coloured instead of a dash."""
+    items = [(s, f"{s.label} {format_compact(v)}{unit}") for s in series if (v := s.last_finite()) is not None]
+    need = sum(len(text) + 4 for _, text in items) - 2  # "━ " before each, "  " between
+    if width == 0 or need <= width - 4:  # a dash and a space each side
+        return "  ".join(f"[{hex_color(s.color)}]━[/] {text}" for s, text in items)
+    return "  ".join(f"[{hex_color(s.color)}]{s.label}[/]{text[len(s.label) :]}" for s, text in items)

@@ -4,7 +4,8 @@
 canvas starts after the y tick labels and the frame's left edge, is ``width - labels - 2``
 columns wide, and a value x lands in column ``floor(0.5 + (cols - 1)(x - lo)/(hi - lo))``
 (plotext's ``get_matrix_data``, which draws ``vline`` too). ``value_at`` is the value of a
-curve at x: its newest point at or before x. Nothing here draws.
+curve at x: its newest point at or before x; ``readout`` what the cursor line under the charts
+says there. Nothing here draws.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike
+
+from tui.format import format_compact, format_count
+from tui.view.series import RGB, Series
 
 
 @dataclass(frozen=True)
@@ -73,3 +77,29 @@ def value_at(x: ArrayLike, y: ArrayLike, at: float) -> tuple[float, float] | Non
         return None
     j = int(finite[-1])
     return float(xs[j]), float(ys[j])
+
+
+def readout(
+    x: float,
+    steps: tuple[ArrayLike, ArrayLike],
+    live: Sequence[tuple[Series, str]],
+    overlay: Sequence[tuple[str, Series, Series]],
+) -> list[tuple[RGB | None, str]]:
+    """What the cursor reads at ``x``: the live run's step and examples (``steps``: examples seen
+    and the step count there), then (colour, "label value") for every ``live`` curve (with its
+    unit) and every overlaid run (label, loss, validation error) with a point at or before ``x``."""
+    step = value_at(steps[0], steps[1], x)
+    head = f"step {int(step[1]):,} · {format_count(step[0])} examples" if step else f"{format_count(x)} examples"
+    items: list[tuple[RGB | None, str]] = [(None, head)]
+    for s, unit in live:
+        if (p := value_at(s.x.values, s.y.values, x)) is not None:
+            items.append((s.color, f"{s.label} {format_compact(p[1])}{unit}"))
+    for label, loss, valid in overlay:
+        parts = [
+            f"{name} {format_compact(p[1])}{unit}"
+            for name, s, unit in (("loss", loss, ""), ("valid", valid, "%"))
+            if (p := value_at(s.x.values, s.y.values, x)) is not None
+        ]
+        if parts:
+            items.append((loss.color, f"{label}: {', '.join(parts)}"))
+    return items

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from model.printable import printable
 from model.runs import RunRecord, RunSummary, list_run_dirs, read_run, short_id, summarize
 from model.runs.store import RunsError
 from tui.format import format_percent, format_seconds, format_setting
@@ -43,12 +44,19 @@ def key_settings(s: RunSummary) -> str:
     return " ".join(f"{short}={s.hparams.get(name)}" for name, short in KEY_HPARAMS if name in s.hparams)
 
 
+def source_text(s: RunSummary) -> str:
+    """'app', or with the challenge it played: 'app too-hot ✓' (✓: solved)."""
+    if not s.challenge:
+        return s.source
+    return f"{s.source} {s.challenge}{' ✓' if s.challenge_solved else ''}"
+
+
 def list_row(s: RunSummary) -> list[str]:
     """A run's cells under ``LIST_COLUMNS``."""
     return [
         s.run_id,
         s.started[:16].replace("T", " "),
-        s.source,
+        source_text(s),
         s.variant,
         key_settings(s),
         format_percent(s.best_valid, "-"),
@@ -144,10 +152,14 @@ def entry_of(rec: RunRecord) -> RunEntry:
     return RunEntry(rec.run_id, list_row(summarize(rec)), dict(rec.meta.get("hparams") or {}), run_curves(rec))
 
 
+def unreadable_cells(folder: Path) -> list[str]:
+    """The row of a run whose record cannot be read: its folder name, "?"s, "unreadable"."""
+    return [printable(folder.name)] + ["?"] * (len(LIST_COLUMNS) - 2) + ["unreadable"]
+
+
 def unreadable_entry(folder: Path, reason: str) -> RunEntry:
-    """A run whose run.json could not be read: listed by its folder name with the reason."""
-    cells = [folder.name] + ["?"] * (len(LIST_COLUMNS) - 2) + ["unreadable"]
-    return RunEntry(folder.name, cells, {}, RunCurves(), note=reason)
+    """A run whose record could not be read: listed by its folder name with the reason."""
+    return RunEntry(printable(folder.name), unreadable_cells(folder), {}, RunCurves(), note=printable(reason))
 
 
 def _stamp(folder: Path) -> tuple[int, int]:
@@ -176,13 +188,9 @@ class EntryCache:
         if hit is not None and hit[0] == stamp:
             return hit[1]
         try:
-            rec = read_run(folder)
+            entry = entry_of(rec := read_run(folder))
         except RunsError as exc:
             return unreadable_entry(folder, str(exc))
-        try:
-            entry = entry_of(rec)
-        except (TypeError, ValueError, KeyError, AttributeError) as exc:  # a record with fields of the wrong kind
-            return unreadable_entry(folder, f"{folder}: {type(exc).__name__}: {exc}")
         entry.note = rec.skipped_note()
         with self._lock:
             self._entries[folder] = (stamp, entry)

@@ -22,9 +22,8 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widget import Widget
 
-from tui.format import format_compact, format_count
-from tui.view.chart import Marker
-from tui.view.cursor import CanvasAxes, value_at
+from tui.view.chart import Marker, hex_color
+from tui.view.cursor import CanvasAxes, readout
 from tui.view.runs import RunCurves
 from tui.view.series import RGB, GrowingArray, RunningEMA, Series, Values
 from tui.widgets.series_chart import EXTRA_COLORS, SeriesChart
@@ -50,10 +49,6 @@ def dim(color: RGB, factor: float = 0.7) -> RGB:
     """``color`` darker by ``factor`` (markers of overlaid runs)."""
     r, g, b = (round(c * factor) for c in color)
     return (r, g, b)
-
-
-def _hex(color: RGB) -> str:
-    return "#{:02x}{:02x}{:02x}".format(*color)
 
 
 @dataclass(frozen=True)
@@ -99,7 +94,7 @@ class CursorLine(Widget):
             if i:
                 out.append(" · ", style="dim")
             if color is not None:
-                out.append("━ ", style=_hex(color))
+                out.append("━ ", style=hex_color(color))
             out.append(text)
         return out
 
@@ -363,28 +358,16 @@ class ChartsPanel(Widget):
                 chart.set_cursor(x)
             self._show_readout()
 
-    def readout(self, x: float) -> list[tuple[RGB | None, str]]:
-        """What the cursor reads at ``x``: the live step and examples, then (colour, "label value")
-        for every curve's newest point at or before ``x`` (live first, then each overlaid run)."""
-        step = value_at(self._step_x.values, self._step.values, x)
-        head = f"step {int(step[1]):,} · {format_count(step[0])} examples" if step else f"{format_count(x)} examples"
-        items: list[tuple[RGB | None, str]] = [(None, head)]
-        for chart, unit in ((self.loss_chart, ""), (self.error_chart, "%")):
-            for s in chart.series.values():
-                if (p := value_at(s.x.values, s.y.values, x)) is not None:
-                    items.append((s.color, f"{s.label} {format_compact(p[1])}{unit}"))
-        for run, loss, valid in self._overlay_series:
-            parts = [
-                f"{name} {format_compact(p[1])}{unit}"
-                for name, s, unit in (("loss", loss, ""), ("valid", valid, "%"))
-                if (p := value_at(s.x.values, s.y.values, x)) is not None
-            ]
-            if parts:
-                items.append((loss.color, f"{run.label}: {', '.join(parts)}"))
-        return items
-
     def _show_readout(self) -> None:
-        self.cursor_line.show([] if self.cursor_x is None else self.readout(self.cursor_x))
+        """The cursor line's text: the step and every curve's value at the cursor (nothing while hidden)."""
+        if self.cursor_x is None:
+            self.cursor_line.show([])
+            return
+        live = [
+            (s, unit) for chart, unit in ((self.loss_chart, ""), (self.error_chart, "%")) for s in chart.series.values()
+        ]
+        overlay = [(run.label, loss, valid) for run, loss, valid in self._overlay_series]
+        self.cursor_line.show(readout(self.cursor_x, (self._step_x.values, self._step.values), live, overlay))
 
     def on_series_chart_clicked(self, message: SeriesChart.Clicked) -> None:
         """A click on a chart puts the cursor at that column (and shows it)."""

@@ -16,16 +16,19 @@ Keys inside a field:
 
 A field whose name is in ``SPECS`` appears with no change here; ``LABELS`` and
 ``NUDGE`` only refine the label and the nudge rule. A variant's own options (sigma,
-stale k) show only while the chosen backward-pass variant reads them. Architecture
+stale k) show only while the chosen backward-pass variant reads them, and the settings most runs
+leave alone (``ON_DEMAND``) once they are set or asked for. Architecture
 fields (hidden units, activation, seed) say "applies on r (reset)" while the trainer
 reports them pending (``show_pending``). The panel validates what is typed or nudged,
-once, and posts ``ControlsPanel.Changed`` with the one field that changed; it holds no
+once, and posts ``ControlsPanel.Changed`` with the one field that changed (a field a challenge
+keeps fixed is locked: greyed out and skipped by the focus keys); it holds no
 copy of the hyperparameters (each field shows its committed value) and never talks to
 the trainer itself.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -67,6 +70,11 @@ NUDGE: dict[str, str] = {
     "warmup": "tenth",
     "label_smoothing": "tenth",
 }
+#: Settings most runs leave alone (the initial scale, the training set's size, label noise,
+#: warm-up, label smoothing): their rows show once they differ from the default (a flag, a preset,
+#: a challenge, a loaded run) or when asked for (``show_every_field``, the palette's "Show every
+#: setting"), so at 120x40 the fields of exact backprop fit the column without scrolling.
+ON_DEMAND = frozenset({"init_scale", "train_size", "label_noise", "warmup", "label_smoothing"})
 POINT_STEP = 0.005  # half a percentage point
 LOG_STEP = 10**0.25
 #: Smallest nonzero value a nudge up reaches from 0 on a log field that allows 0 (weight decay).
@@ -210,7 +218,7 @@ class FieldInput(Input):
 
     def action_move(self, step: int) -> None:
         """Focus the previous/next shown field in the panel (wrapping)."""
-        fields = [f for f in self.screen.query(FieldInput) if f is self or f.row_shown]
+        fields = [f for f in self.screen.query(FieldInput) if f is self or (f.row_shown and not f.disabled)]
         if self in fields:
             # at once, not on the next idle moment (as focus() does): a second key pressed meanwhile
             # must move on from the new field
@@ -236,6 +244,7 @@ class ControlsPanel(Vertical):
         super().__init__(id=id, classes=classes)
         # the fields hold the values from here on (no copy of ``hp`` is kept to go stale)
         self._inputs = [FieldInput(name, getattr(hp, name)) for name in SPECS]
+        self._revealed: set[str] = set()  # on-demand fields shown (once shown, a row stays)
         self.border_title = TITLE
 
     def compose(self) -> ComposeResult:
@@ -270,6 +279,21 @@ class ControlsPanel(Vertical):
     def shown_fields(self) -> list[str]:
         """Names of the fields on show, top to bottom."""
         return [n for n in SPECS if self.query_one(f"#row-{n}").display]
+
+    def lock_fields(self, names: Iterable[str], why: str) -> None:
+        """Fields that keep their value (a challenge's fixed settings): greyed out, never focused,
+        ``why`` as their tooltip."""
+        for name in names:
+            field = self.field(name)
+            field.disabled = True
+            field.tooltip = why
+
+    def unlock_fields(self) -> None:
+        """Every field editable again (a new run with no fixed settings)."""
+        for field in self.query(FieldInput):
+            if field.disabled:
+                field.disabled = False
+                field.tooltip = SPECS[field.field_name].help
 
     def focus_first(self) -> None:
         """Focus the first field, ready to type (Escape leaves it)."""
@@ -370,10 +394,22 @@ class ControlsPanel(Vertical):
         if text:
             self.call_after_refresh(label.scroll_visible)  # in a scrolled column, bring it into view
 
+    def show_every_field(self) -> None:
+        """Show the on-demand fields too (``ON_DEMAND``), whatever their values."""
+        self._revealed |= ON_DEMAND
+        self._update_variant_options()
+
     def _update_variant_options(self) -> None:
-        """Show sigma / stale k only while the chosen variant reads them."""
+        """Show sigma / stale k only while the chosen variant reads them, and an on-demand field
+        once its value is not the default (or every field was asked for)."""
         used = get_variant(self.value("variant")).options
         for name in VARIANT_OPTIONS:
             if name in SPECS:
                 for row in self.query(f"#row-{name}"):  # none while the panel is torn down
                     row.display = name in used
+        default = HyperParams()
+        for name in ON_DEMAND & set(SPECS):
+            for row in self.query(f"#row-{name}"):
+                if self.value(name) != getattr(default, name):
+                    self._revealed.add(name)
+                row.display = name in self._revealed

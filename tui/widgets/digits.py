@@ -25,7 +25,7 @@ from textual.widgets import Static
 from model.analysis import Misclassified
 from tui.view.confusion import confusion_text, confusion_width
 from tui.view.digit_render import render_ascii, render_halfblock
-from tui.view.selection import I64, MistakeBrowser, SortOrder
+from tui.view.selection import MistakeBrowser
 
 TRUE_STYLE = "bold green"
 PRED_STYLE = "bold red"
@@ -38,6 +38,8 @@ STACK_BELOW = 41
 SHORT_BELOW = 15
 NO_EVALUATION = "no evaluation yet"
 NO_MATCH = "no misclassified images match this filter"
+#: ``MistakeBrowser`` moves the keys make (``action_browse``); each redraws unless it returns False.
+BROWSE = frozenset({"step", "jump", "cycle_true", "cycle_pred", "cycle_order"})
 
 
 def _bar(fraction: float, width: int) -> str:
@@ -132,13 +134,13 @@ class MisclassifiedPanel(Widget, can_focus=True):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "leave", "Leave"),  # first: the one a narrow key bar must keep
-        Binding("j,right", "step(1)", "Next image", show=False),
-        Binding("k,left", "step(-1)", "Previous image", show=False),
-        Binding("home", "jump('first')", "First image", show=False),
-        Binding("end", "jump('last')", "Last image", show=False),
-        Binding("t", "cycle_true", "True class"),
-        Binding("p", "cycle_pred", "Predicted"),
-        Binding("o", "cycle_order", "Sort"),
+        Binding("j,right", "browse('step', 1)", "Next image", show=False),
+        Binding("k,left", "browse('step', -1)", "Previous image", show=False),
+        Binding("home", "browse('jump', 'first')", "First image", show=False),
+        Binding("end", "browse('jump', 'last')", "Last image", show=False),
+        Binding("t", "browse('cycle_true')", "True class"),
+        Binding("p", "browse('cycle_pred')", "Predicted"),
+        Binding("o", "browse('cycle_order')", "Sort"),  # a new order starts from its first image
         Binding("c", "toggle_confusion", "Confusion"),
         Binding("a", "toggle_ascii", "ASCII"),
         Binding("y", "why", "Why", tooltip="why this prediction: the units behind it"),
@@ -172,49 +174,13 @@ class MisclassifiedPanel(Widget, can_focus=True):
     def on_mount(self) -> None:
         self._redraw()
 
-    # ---- state (kept by ``browser``) ----------------------------------------------------
-    @property
-    def result(self) -> Misclassified | None:
-        return self.browser.result
-
-    @property
-    def true_filter(self) -> int | None:
-        return self.browser.true_filter
-
-    @property
-    def pred_filter(self) -> int | None:
-        return self.browser.pred_filter
-
-    @property
-    def order(self) -> SortOrder:
-        return self.browser.order
-
-    @property
-    def selection(self) -> I64:
-        """Positions into ``result`` matching the filters, in display order."""
-        return self.browser.selection
-
-    @property
-    def position(self) -> int:
-        return self.browser.position
-
-    @property
-    def current(self) -> int | None:
-        """Position into ``result`` of the image on screen, or None."""
-        return self.browser.current
-
-    @property
-    def current_row(self) -> int | None:
-        """Row number in the evaluated set of the image on screen, or None."""
-        return self.browser.current_row
-
     @property
     def confusion_shown(self) -> bool:
         return self.has_class("-show-confusion")
 
     def show(self, result: Misclassified) -> None:
         """Take a new evaluation's misclassified set, staying on the same image if it is still wrong."""
-        had_result = self.result is not None
+        had_result = self.browser.result is not None
         self.browser.show(result)
         self._redraw()
         if not had_result:  # the keys just became available; refreshing them relayouts the footer
@@ -222,10 +188,10 @@ class MisclassifiedPanel(Widget, can_focus=True):
 
     # ---- actions ---------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("step", "jump", "cycle_true", "cycle_pred", "cycle_order", "toggle_ascii"):
-            return True if self.result is not None else None
+        if action in ("browse", "toggle_ascii"):
+            return True if self.browser.result is not None else None
         if action == "why":
-            return True if self.current is not None else None
+            return True if self.browser.current is not None else None
         return True
 
     def on_focus(self) -> None:
@@ -238,25 +204,10 @@ class MisclassifiedPanel(Widget, can_focus=True):
         """Give focus back to the screen, so no panel holds the keys."""
         self.screen.set_focus(None)
 
-    def action_step(self, delta: int) -> None:
-        if self.browser.step(delta):
+    def action_browse(self, move: str, *args: int | str) -> None:
+        """Move through the images: one of ``BROWSE`` (``MistakeBrowser``'s moves) with ``args``."""
+        if move in BROWSE and getattr(self.browser, move)(*args) is not False:  # False: nothing moved
             self._redraw()
-
-    def action_jump(self, where: str) -> None:
-        if self.browser.jump(where):
-            self._redraw()
-
-    def action_cycle_true(self) -> None:
-        self.browser.cycle_true()
-        self._redraw()
-
-    def action_cycle_pred(self) -> None:
-        self.browser.cycle_pred()
-        self._redraw()
-
-    def action_cycle_order(self) -> None:
-        self.browser.cycle_order()  # a new order starts from its first image
-        self._redraw()
 
     def action_toggle_confusion(self) -> None:
         self.confusion_toggled = not self.confusion_toggled
@@ -278,24 +229,20 @@ class MisclassifiedPanel(Widget, can_focus=True):
     def _layout(self) -> None:
         """Set the classes that decide what is visible for the current width and toggles."""
         width = self.size.width
-        matrix = confusion_width(self.result.confusion) if self.result is not None else 59
+        matrix = confusion_width(self.browser.result.confusion) if self.browser.result is not None else 59
         self.wide = width >= DIGIT_VIEW_MIN + matrix
-        has = self.result is not None
+        has = self.browser.result is not None
         show_conf = has and (self.wide != self.confusion_toggled)
         self.set_class(show_conf, "-show-confusion")
         self.set_class(show_conf and not self.wide, "-hide-view")
         self.set_class(width < STACK_BELOW, "-stacked")
         self.query_one(ProbBars).compact = width < STACK_BELOW
         self.set_class(not has, "-no-result")
-        self.set_class(self.current is None, "-empty")
+        self.set_class(self.browser.current is None, "-empty")
         # Only a panel given a fixed height can be short (an auto height grows to fit).
         height = self.styles.height
         fixed = height is not None and not height.is_auto
         self.set_class(fixed and has and not self.has_class("-hide-view") and self.size.height < SHORT_BELOW, "-short")
-
-    def status_line(self, compact: bool = False) -> str:
-        """'i / N' with the filters and order (see ``MistakeBrowser.status_line``)."""
-        return self.browser.status_line(compact)
 
     def _redraw(self) -> None:
         if not self.is_mounted:
@@ -303,17 +250,17 @@ class MisclassifiedPanel(Widget, can_focus=True):
         self._layout()
         message = self.query_one("#mis-message", Static)
         probs = self.query_one("#mis-probs", ProbBars)
-        result, shown = self.result, self.browser.shown()
+        result, shown = self.browser.result, self.browser.shown()
         message.display = shown is None
         if result is None:
             message.update(NO_EVALUATION)
             self.border_subtitle = ""
             return
         if self.has_class("-short"):
-            self.border_subtitle = self.status_line(compact=True)
+            self.border_subtitle = self.browser.status_line(compact=True)
         else:
             self.border_subtitle = f"{len(result)}/{result.total} wrong ({100 * result.error_rate:.2f}%)"
-        self.query_one("#mis-status", Static).update(self.status_line())
+        self.query_one("#mis-status", Static).update(self.browser.status_line())
         highlight = None
         if shown is None:
             message.update(NO_MATCH)

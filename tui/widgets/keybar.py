@@ -19,7 +19,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 
 #: Actions whose keys stay on screen when the bar is too narrow for every key.
-KEEP_ACTIONS = ("help", "quit", "command_palette")
+KEEP_ACTIONS = ("help", "quit", "command_palette", "hint")  # hint: only while a challenge has one to give
 
 
 @dataclass(frozen=True)

@@ -24,16 +24,21 @@ from textual_plotext import PlotextPlot
 from textual_plotext.plot import Plot
 
 from tui.errorlog import log_error
-from tui.format import format_compact
-from tui.view.chart import CURSOR_COLOR, MARKER_COLOR, Axis, ChartData, Marker, canvas_width, layout, x_extent
+from tui.view.chart import (
+    CURSOR_COLOR,
+    MARKER_COLOR,
+    Axis,
+    ChartData,
+    Marker,
+    canvas_width,
+    layout,
+    legend,
+    x_extent,
+)
 from tui.view.cursor import CanvasAxes
 from tui.view.series import RGB, Series, Values
 
 EXTRA_COLORS: tuple[RGB, ...] = ((120, 220, 120), (230, 100, 200), (200, 200, 90))
-
-
-def _hex(color: RGB) -> str:
-    return "#{:02x}{:02x}{:02x}".format(*color)
 
 
 class SeriesChart(PlotextPlot):
@@ -170,11 +175,6 @@ class SeriesChart(PlotextPlot):
         drawing stays under about a fifth of the time."""
         return time.perf_counter() >= self._last_render_end + 4 * self.last_render_seconds
 
-    def replot_if_dirty(self) -> None:
-        """Schedule a redraw, built on the next frame, if data changed since the last one."""
-        if self.dirty and self._replot_due():
-            self.replot()
-
     def replot(self) -> None:
         """Redraw on the next frame whatever the throttle says; updates the legend too."""
         self.dirty = False
@@ -184,22 +184,7 @@ class SeriesChart(PlotextPlot):
 
     def subtitle(self) -> str:
         """The cursor's readout while it is shown, else the legend."""
-        return self.readout or self.legend()
-
-    def legend(self) -> str:
-        """Border-subtitle markup: a coloured dash, label and latest value per series.
-
-        When that is wider than the border has room for, the label itself is coloured instead.
-        """
-        items = [
-            (s, f"{s.label} {format_compact(v)}{self.unit}")
-            for s in [*self.series.values(), *self.overlay]
-            if (v := s.last_finite()) is not None
-        ]
-        width = sum(len(text) + 4 for _, text in items) - 2  # "━ " before each, "  " between
-        if self.size.width == 0 or width <= self.size.width - 4:  # a dash and a space each side
-            return "  ".join(f"[{_hex(s.color)}]━[/] {text}" for s, text in items)
-        return "  ".join(f"[{_hex(s.color)}]{s.label}[/]{text[len(s.label) :]}" for s, text in items)
+        return self.readout or legend([*self.series.values(), *self.overlay], self.unit, self.size.width)
 
     def rebuild(self) -> bool:
         """Rebuild the plotext figure from the raw arrays; False when nothing is drawable."""

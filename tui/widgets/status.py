@@ -31,6 +31,7 @@ STATE_STYLES = {
     "diverged": "bold red",
     "finished": "bold blue",
     "target": "bold green",
+    "solved": "bold green",
     "stopped": "bold magenta",
 }
 REFRESH_SECONDS = 0.25  # counters redraw at most this often (state changes at once)
