@@ -9,6 +9,7 @@ from model.config import HyperParams, parse_value
 from model.mlp import MLP, log_softmax
 from model.schedule import lr_at
 from model.trainer import Trainer
+from tui.widgets.controls import label_for, nudge
 
 
 @pytest.mark.parametrize(("epoch", "factor"), [(0.0, 1.0), (2.5, 0.75), (10.0, 0.0), (12.0, 0.0)])
@@ -77,3 +78,13 @@ def test_label_smoothing_reaches_every_rule_and_leaves_the_loss_plain() -> None:
     assert dropped.variant.label_smoothing == 0.3
     dropped.set_hparams(dropped.hp.validated(label_smoothing=0.1))
     assert dropped.variant.label_smoothing == 0.1
+
+
+def test_the_recipe_fields_nudge_by_tenths_from_off_and_fit_their_labels() -> None:
+    """A log step from 0 would land on 1e-5 epochs of warm-up; tenths reach the useful values."""
+    assert nudge("warmup", 0.0, 1) == 0.1 and nudge("warmup", 0.3, -1) == pytest.approx(0.2)
+    assert nudge("label_smoothing", 0.0, 1) == 0.1 and nudge("label_smoothing", 0.1, -1) == 0.0
+    with pytest.raises(ValueError, match="limit"):
+        nudge("label_smoothing", 0.0, -1)
+    for name in ("warmup", "label_smoothing"):  # the narrow layout's label column is 14 wide, a space included
+        assert len(label_for(name)) <= 13

@@ -52,9 +52,12 @@ LABELS: dict[str, str] = {
     "schedule": "lr schedule",
     "lr_decay": "lr decay",
     "hidden": "hidden units",
+    "warmup": "lr warm-up",
+    "label_smoothing": "smoothing",
 }
 #: Nudge rule per field: "log" (x 10^(1/4)), "gap" (halve/double 1 - v), "double", "step" (+-1),
-#: "points" (+- ``POINT_STEP``, an absolute step for fractions read as percentages).
+#: "points" (+- ``POINT_STEP``, an absolute step for fractions read as percentages), "tenth" (+-0.1,
+#: for fields whose useful values start at 0: a log step from 0 would land on 1e-5).
 #: Fields not listed: choices cycle, whole numbers step by 1, other numbers use "log".
 NUDGE: dict[str, str] = {
     "lr": "log",
@@ -64,6 +67,8 @@ NUDGE: dict[str, str] = {
     "batch_size": "double",
     "hidden": "double",
     "target_error": "points",
+    "warmup": "tenth",
+    "label_smoothing": "tenth",
 }
 #: Settings most runs leave alone (the initial scale, the training set's size, label noise,
 #: warm-up, label smoothing): their rows show once they differ from the default (a flag, a preset,
@@ -107,8 +112,8 @@ def nudge(name: str, value: Any, direction: int) -> Any:
         gap = 1.0 - value
         gap = gap / 2 if direction > 0 else max(gap * 2, 0.01)
         new = round(1.0 - gap, 6)
-    elif mode == "points":
-        new = max(0.0, round(value + direction * POINT_STEP, 6))
+    elif mode in ("points", "tenth"):
+        new = max(0.0, round(value + direction * (POINT_STEP if mode == "points" else 0.1), 6))
     elif mode == "double":
         new = value * 2 if direction > 0 else value // 2
     else:
