@@ -78,7 +78,7 @@ docs-build: $(STAMP)
 # The screenshots in docs/pictures, rendered by the app from fixed inputs (tests/test_pictures.py
 # fails when a committed one differs from what this renders now).
 pictures: $(STAMP)
-	$(BIN)/python tests/harness/pictures.py
+	PYTHONPATH=tests $(BIN)/python tests/harness/pictures.py  # it shares the tests' synthetic digits (conftest)
 
 bench: $(STAMP)
 	$(BIN)/mnist-tui bench $(ARGS)

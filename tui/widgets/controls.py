@@ -54,6 +54,7 @@ LABELS: dict[str, str] = {
     "hidden": "hidden units",
     "warmup": "lr warm-up",
     "label_smoothing": "smoothing",
+    "feedback_scale": "B scale",  # the feedback matrix's scale; "feedback scale" met its value at 80 columns
 }
 #: Nudge rule per field: "log" (x 10^(1/4)), "gap" (halve/double 1 - v), "double", "step" (+-1),
 #: "points" (+- ``POINT_STEP``, an absolute step for fractions read as percentages), "tenth" (+-0.1,
