@@ -233,9 +233,18 @@ def _cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "tui.cli", *args]
 
 
+def _default_signals() -> None:
+    """The child starts as from a terminal: a suite run under nohup, or by a script's ``&``, hands
+    its children SIGHUP or SIGINT ignored, and ``train`` rightly keeps a signal it starts ignoring."""
+    for signum in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_DFL)
+
+
 def _run_until(argv: list[str], needle: str, env: dict[str, str]) -> subprocess.Popen[str]:
     """Start ``argv`` and return once ``needle`` has appeared on its stderr."""
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, preexec_fn=_default_signals
+    )
     assert proc.stderr is not None
     deadline = time.monotonic() + 60
     seen = ""

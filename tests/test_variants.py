@@ -256,7 +256,9 @@ def test_exact_backprop_measures_zero_degrees_and_the_trainer_reports_what_it_me
     probed = [measured.step().angles for _ in range(7)]
     assert [a is not None for a in reported] == [True, False, False, True, False, False, True]
     assert [a is not None for a in probed] == [a is not None for a in reported]
-    np.testing.assert_array_equal(measured.model.W1, shortcut.model.W1)  # the same steps were taken
+    # The same steps were taken: exact backprop folds W1's momentum update into the gradient's
+    # product (one BLAS call), a custom rule updates in separate passes, so float32 rounding differs.
+    np.testing.assert_allclose(measured.model.W1, shortcut.model.W1, rtol=1e-5, atol=1e-7)
     for got, want in zip(reported, probed, strict=True):
         if want is not None:
             assert set(want) == {"W1", "W2"} and all(0.0 <= v < 1e-3 for v in want.values())  # measured ~0

@@ -85,6 +85,12 @@ def usage_text(state: ChallengeState) -> str:
     return " · ".join(parts)
 
 
+def evaluations_text(challenge: Challenge) -> str:
+    """When the run evaluates: 'epoch ends, or e', or 'every 10,000 examples, epoch ends, or e'."""
+    every = f"every {challenge.eval_every:,} examples, " if challenge.eval_every else ""
+    return f"{every}epoch ends, or e"
+
+
 def setting_text(value: Any) -> str:
     """A setting's value as the controls show it: floats to 6 significant digits."""
     return f"{value:.6g}" if isinstance(value, float) else str(value)
@@ -111,7 +117,7 @@ def panel_rows(state: ChallengeState) -> list[Row]:
         rows.append(("Fixed", fixed_text(c), "dim"))
     v, update = state.verdict, state.update
     latest = v.latest if v is not None else None
-    now = distance(c.goal, latest) if latest is not None else "no evaluation yet (epoch ends, or e)"
+    now = distance(c.goal, latest) if latest is not None else f"no evaluation yet ({evaluations_text(c)})"
     if latest is not None and latest.test_error is not None:
         now += f" · test {latest.test_error:.2%}"
     rows.append(("Now", now, ""))

@@ -19,8 +19,8 @@ A field whose name is in ``SPECS`` appears with no change here; ``LABELS`` and
 stale k) show only while the chosen backward-pass variant reads them, and the settings most runs
 leave alone (``ON_DEMAND``) once they are set or asked for. Architecture
 fields (hidden units, activation, seed) say "applies on r (reset)" while the trainer
-reports them pending (``show_pending``). The panel validates what is typed or nudged,
-once, and posts ``ControlsPanel.Changed`` with the one field that changed (a field a challenge
+reports them pending (``show_pending``). Each row (``FieldRow``) validates what is typed or
+nudged, once; the panel posts ``ControlsPanel.Changed`` with the one field that changed (a field a challenge
 keeps fixed is locked: greyed out and skipped by the focus keys); it holds no
 copy of the hyperparameters (each field shows its committed value) and never talks to
 the trainer itself.
@@ -230,8 +230,101 @@ class FieldInput(Input):
         self.screen.set_focus(None)
 
 
+class FieldRow(Vertical):
+    """One field's row: its label and input, the one-line message under it and the "applies on r"
+    note. It turns what is typed or nudged into a valid value, shown and announced (``Set``), or a
+    message under the field while the old value stays."""
+
+    @dataclass
+    class Set(Message):
+        """The user set the row's field ``name`` to ``value`` (valid, and new)."""
+
+        name: str
+        value: Any
+
+    def __init__(self, name: str, value: Any) -> None:
+        super().__init__(classes="field", id=f"row-{name}")
+        self.field = FieldInput(name, value)
+        self._error = Label("", classes="field-error", id=f"error-{name}")
+        self._pending = Label(PENDING_NOTE, classes="field-pending", id=f"pending-{name}")
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(classes="field-row"):
+            yield Label(label_for(self.field.field_name), classes="field-label")
+            yield self.field
+        yield self._error
+        yield self._pending
+
+    @property
+    def error(self) -> str:
+        """The inline message under the field ("" when none)."""
+        return str(self._error.content)
+
+    def set_error(self, text: str) -> None:
+        """Show ``text`` under the field ("" hides the message)."""
+        self._error.update(text)
+        self._error.set_class(bool(text), "-shown")
+        if text and self.is_mounted:
+            self.call_after_refresh(self._error.scroll_visible)  # in a scrolled column, bring it into view
+
+    @property
+    def pending(self) -> bool:
+        """True while the field is marked as waiting for a reset."""
+        return self._pending.has_class("-shown")
+
+    def set_pending(self, waiting: bool) -> None:
+        """Mark (or unmark) the field as waiting for a reset."""
+        self._pending.set_class(waiting, "-shown")
+
+    def commit(self, value: Any) -> None:
+        """Show ``value`` (valid: from ``parse_value`` or ``nudge``) and announce it if it is new."""
+        self.set_error("")
+        changed = value != self.field.committed_value
+        self.field.show_value(value)
+        if changed:
+            self.post_message(self.Set(self.field.field_name, value))
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        field = self.field
+        try:  # the submitted text: an Escape typed right after Enter may have reverted the field already
+            value = parse_value(field.field_name, event.value)
+        except ValueError as exc:
+            self.set_error(str(exc))
+            field.value = field.committed
+            field.select_all()
+            return
+        self.commit(value)
+        field.select_all()
+
+    @on(FieldInput.Nudged)
+    def _nudged(self, event: FieldInput.Nudged) -> None:
+        event.stop()
+        try:
+            value = nudge(self.field.field_name, self.field.committed_value, event.direction)
+        except ValueError as exc:
+            self.set_error(str(exc))
+            return
+        self.commit(value)
+        self.field.select_all()
+
+    @on(Input.Changed)
+    def _edited(self, event: Input.Changed) -> None:
+        event.stop()
+        if self.field.dirty:
+            self.set_error("")
+
+    @on(Input.Blurred)
+    def _blurred(self, event: Input.Blurred) -> None:
+        event.stop()
+        self.field.revert()
+        self.set_error("")  # left: the message has done its job
+
+
 class ControlsPanel(Vertical):
-    """Editable hyperparameters, starting from ``hp``."""
+    """Editable hyperparameters, starting from ``hp``: one ``FieldRow`` per field of ``SPECS``, which
+    rows are on show, which fields are locked, and one ``Changed`` message per change."""
 
     @dataclass
     class Changed(Message):
@@ -243,42 +336,32 @@ class ControlsPanel(Vertical):
     def __init__(self, hp: HyperParams, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         # the fields hold the values from here on (no copy of ``hp`` is kept to go stale)
-        self._inputs = [FieldInput(name, getattr(hp, name)) for name in SPECS]
+        self._rows = {name: FieldRow(name, getattr(hp, name)) for name in SPECS}
         self._revealed: set[str] = set()  # on-demand fields shown (once shown, a row stays)
         self.border_title = TITLE
 
     def compose(self) -> ComposeResult:
-        for name, field in zip(SPECS, self._inputs, strict=True):
-            with Vertical(classes="field", id=f"row-{name}"):
-                with Horizontal(classes="field-row"):
-                    yield Label(label_for(name), classes="field-label")
-                    yield field
-                yield Label("", classes="field-error", id=f"error-{name}")
-                yield Label(PENDING_NOTE, classes="field-pending", id=f"pending-{name}")
+        yield from self._rows.values()
 
     def on_mount(self) -> None:
         self._update_variant_options()
 
-    def on_descendant_focus(self) -> None:
-        self._highlight(True)
-
-    def on_descendant_blur(self) -> None:
-        self._highlight(False)
-
-    def _highlight(self, on: bool) -> None:
+    @on(events.DescendantFocus)
+    @on(events.DescendantBlur)
+    def _highlight(self, event: events.DescendantFocus | events.DescendantBlur) -> None:
         """Mark the panel while a field has focus, in its title. (A ``:focus-within`` border rule
         would make Textual restyle every field, and a border change relayout the screen, on each
         focus change: the slowest part of moving focus while training runs.)"""
-        self.border_title = EDITING_TITLE if on else TITLE
+        self.border_title = EDITING_TITLE if isinstance(event, events.DescendantFocus) else TITLE
 
     # ---- public -------------------------------------------------------------------------
     def field(self, name: str) -> FieldInput:
         """The input of field ``name``."""
-        return self.query_one(f"#field-{name}", FieldInput)
+        return self._rows[name].field
 
     def shown_fields(self) -> list[str]:
         """Names of the fields on show, top to bottom."""
-        return [n for n in SPECS if self.query_one(f"#row-{n}").display]
+        return [n for n, row in self._rows.items() if row.display]
 
     def lock_fields(self, names: Iterable[str], why: str) -> None:
         """Fields that keep their value (a challenge's fixed settings): greyed out, never focused,
@@ -290,10 +373,10 @@ class ControlsPanel(Vertical):
 
     def unlock_fields(self) -> None:
         """Every field editable again (a new run with no fixed settings)."""
-        for field in self.query(FieldInput):
-            if field.disabled:
-                field.disabled = False
-                field.tooltip = SPECS[field.field_name].help
+        for row in self._rows.values():
+            if row.field.disabled:
+                row.field.disabled = False
+                row.field.tooltip = SPECS[row.field.field_name].help
 
     def focus_first(self) -> None:
         """Focus the first field, ready to type (Escape leaves it)."""
@@ -301,7 +384,7 @@ class ControlsPanel(Vertical):
 
     def error_text(self, name: str) -> str:
         """The inline message under field ``name`` ("" when none)."""
-        return str(self.query_one(f"#error-{name}", Label).content)
+        return self._rows[name].error
 
     def value(self, name: str) -> Any:
         """Field ``name``'s committed value."""
@@ -309,9 +392,9 @@ class ControlsPanel(Vertical):
 
     def set_hparams(self, hp: HyperParams) -> None:
         """Show ``hp`` in every field (a loaded run's settings); nothing is pending then."""
-        for name in SPECS:
-            self.field(name).show_value(getattr(hp, name))
-            self._set_error(name, "")
+        for name, row in self._rows.items():
+            row.field.show_value(getattr(hp, name))
+            row.set_error("")
         self.show_pending(())
         self._update_variant_options()
 
@@ -326,78 +409,23 @@ class ControlsPanel(Vertical):
 
     def show_pending(self, names: tuple[str, ...] | list[str]) -> None:
         """Mark the architecture fields ``names`` as waiting for a reset (and no others)."""
-        waiting = set(names)
         for name in ARCHITECTURE_FIELDS & set(SPECS):
-            for label in self.query(f"#pending-{name}").results(Label):
-                label.set_class(name in waiting, "-shown")
+            self._rows[name].set_pending(name in names)
 
     def pending(self) -> list[str]:
         """Architecture fields marked as waiting for a reset."""
-        return [n for n in SPECS if self.query(f"#pending-{n}.-shown")]
-
-    # ---- editing ---------------------------------------------------------------------------
-    def _commit(self, name: str, value: Any) -> None:
-        """Show ``value`` (valid: from ``parse_value`` or ``nudge``) and announce it if it is new."""
-        field = self.field(name)
-        self._set_error(name, "")
-        changed = value != field.committed_value
-        field.show_value(value)
-        if changed:
-            self._update_variant_options()
-            self.post_message(self.Changed(name, value))
-
-    @on(Input.Submitted, ".field-input")
-    def _submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        field = event.input
-        assert isinstance(field, FieldInput)
-        try:  # the submitted text: an Escape typed right after Enter may have reverted the field already
-            value = parse_value(field.field_name, event.value)
-        except ValueError as exc:
-            self._set_error(field.field_name, str(exc))
-            field.value = field.committed
-            field.select_all()
-            return
-        self._commit(field.field_name, value)
-        field.select_all()
-
-    @on(FieldInput.Nudged)
-    def _nudged(self, event: FieldInput.Nudged) -> None:
-        event.stop()
-        name = event.field.field_name
-        try:
-            value = nudge(name, event.field.committed_value, event.direction)
-        except ValueError as exc:
-            self._set_error(name, str(exc))
-            return
-        self._commit(name, value)
-        event.field.select_all()
-
-    @on(Input.Changed, ".field-input")
-    def _edited(self, event: Input.Changed) -> None:
-        event.stop()
-        field = event.input
-        if isinstance(field, FieldInput) and field.dirty:
-            self._set_error(field.field_name, "")
-
-    @on(Input.Blurred, ".field-input")
-    def _blurred(self, event: Input.Blurred) -> None:
-        event.stop()
-        if isinstance(event.input, FieldInput):
-            event.input.revert()
-            self._set_error(event.input.field_name, "")  # left: the message has done its job
-
-    def _set_error(self, name: str, text: str) -> None:
-        label = self.query_one(f"#error-{name}", Label)
-        label.update(text)
-        label.set_class(bool(text), "-shown")
-        if text:
-            self.call_after_refresh(label.scroll_visible)  # in a scrolled column, bring it into view
+        return [n for n, row in self._rows.items() if row.pending]
 
     def show_every_field(self) -> None:
         """Show the on-demand fields too (``ON_DEMAND``), whatever their values."""
         self._revealed |= ON_DEMAND
         self._update_variant_options()
+
+    @on(FieldRow.Set)
+    def _changed(self, event: FieldRow.Set) -> None:
+        event.stop()
+        self._update_variant_options()
+        self.post_message(self.Changed(event.name, event.value))
 
     def _update_variant_options(self) -> None:
         """Show sigma / stale k only while the chosen variant reads them, and an on-demand field
@@ -405,11 +433,9 @@ class ControlsPanel(Vertical):
         used = get_variant(self.value("variant")).options
         for name in VARIANT_OPTIONS:
             if name in SPECS:
-                for row in self.query(f"#row-{name}"):  # none while the panel is torn down
-                    row.display = name in used
+                self._rows[name].display = name in used
         default = HyperParams()
         for name in ON_DEMAND & set(SPECS):
-            for row in self.query(f"#row-{name}"):
-                if self.value(name) != getattr(default, name):
-                    self._revealed.add(name)
-                row.display = name in self._revealed
+            if self.value(name) != getattr(default, name):
+                self._revealed.add(name)
+            self._rows[name].display = name in self._revealed
