@@ -431,7 +431,7 @@ async def test_quitting_stops_the_worker_fast_and_autosaves(
 
         app.bridge.stop = recording_stop  # type: ignore[method-assign]
         if how == "SIGTERM":
-            assert signal.SIGTERM in app._signals  # our handler, not the default (which would end pytest)
+            assert signal.SIGTERM in app.signals.handled  # our handler, not the default (which would end pytest)
             os.kill(os.getpid(), signal.SIGTERM)
         else:
             await pilot.press(how)

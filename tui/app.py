@@ -24,6 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
+from functools import partial
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -150,6 +151,89 @@ class _Cancelled(Exception):
     """The app quit while MNIST was loading."""
 
 
+class RunLoader:
+    """Thread worker: load MNIST, open the app's run (``--resume`` included) and warm the panels'
+    imports meanwhile; it reports through ``post`` (``DataProgress``, ``DataReady``, ``DataFailed``)
+    and keeps the data it loaded in ``data``."""
+
+    def __init__(self, config: AppConfig, student: StudentSession | None, post: Callable[[Any], object]) -> None:
+        self.config = config
+        self.student = student
+        self.post = post
+        self.data: Any = None
+
+    def __call__(self) -> None:
+        worker = get_current_worker()
+
+        def progress(text: str, fraction: float | None) -> None:
+            if worker.is_cancelled:
+                raise _Cancelled
+            self.post(DataProgress(text, fraction))
+
+        from model.checkpoint import CheckpointError
+        from model.data import DataError, load_mnist
+
+        # The panels' imports (plotext, the widgets: ~0.2 s of Python) run beside the data's
+        # file reads, which release the GIL, instead of after them.
+        panels = threading.Thread(target=_import_panels, name="mnist-tui-imports", daemon=True)
+        panels.start()
+        config = self.config
+        try:
+            data = load_mnist(config.data_path, progress=progress)
+            progress("Building the network", None)
+            run = open_app_run(data, config, self.student)
+            note = ""
+            if config.resume:
+                from tui.format import format_value
+
+                note = f"resumed {config.resume}"
+                if config.overrides:
+                    shown = ", ".join(f"{k} {format_value(v)}" for k, v in config.overrides.items())
+                    note += f" with {shown} from the command line"
+            panels.join()
+            self.data = data
+            self.post(DataReady(run, note))
+        except _Cancelled:
+            return
+        except (DataError, CheckpointError) as exc:
+            self.post(DataFailed(str(exc)))
+        except Exception as exc:  # still one line, never a traceback; the traceback goes to the log
+            from tui.errorlog import log_error, summary
+
+            log = log_error("loading", exc)
+            self.post(DataFailed(summary(exc) + (f" (full report: {log})" if log else "")))
+
+
+class SignalQuit:
+    """SIGTERM, SIGHUP and SIGINT quit the app as q does (``quit``); the exit status is then
+    128 + the signal number (``exit_code``)."""
+
+    SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
+
+    def __init__(self, quit: Callable[[], object]) -> None:
+        self.quit = quit
+        self.handled: list[int] = []  # the signals whose handler is ours
+        self.received = False
+        self.exit_code = 0
+
+    def install(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Handle the signals in ``loop`` (where the platform lets us)."""
+        for signum in self.SIGNALS:
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(signum, self._received, signum)
+                self.handled.append(signum)
+
+    def remove(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Give the signals back to their default handlers."""
+        for signum in self.handled:
+            loop.remove_signal_handler(signum)
+
+    def _received(self, signum: int) -> None:
+        self.exit_code = exitcodes.from_signal(signum)
+        self.received = True
+        self.quit()
+
+
 class MnistApp(App[int]):
     """Train a one-hidden-layer MLP on MNIST and watch it learn.
 
@@ -190,14 +274,13 @@ class MnistApp(App[int]):
         if student is not None:
             self.sub_title = f"your backprop: {student.source.path}"
         self.autosave_note = ""  # what quitting did about the autosave (run_app prints it)
-        self._exit_code = 0
+        self.signals = SignalQuit(lambda: self.call_later(self.action_quit))
         self._quitting = False
         self._exit_called = False  # exit() was called (not an ExitApp posted from outside)
-        self._signalled = False
         self.exit_watchdog = False  # run_app: after a signal, end the process if shutdown hangs
         self._watchdog: threading.Timer | None = None
         self._start_step = 0
-        self._signals: list[int] = []
+        self.loader: RunLoader | None = None  # loads MNIST and opens the run (without ``data``)
         self.live_run: Run | None = None
         self.bridge: TrainingBridge | None = None
         self.main: MainScreen | None = None
@@ -213,16 +296,12 @@ class MnistApp(App[int]):
 
     def on_mount(self) -> None:
         if self.config.handle_signals:
-            loop = asyncio.get_running_loop()
-            for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
-                with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                    loop.add_signal_handler(signum, self._on_signal, signum)
-                    self._signals.append(signum)
+            self.signals.install(asyncio.get_running_loop())
         if self.main is None:  # paint the loading screen first, then start loading
-            self.call_after_refresh(self._start_loader)
-
-    def _start_loader(self) -> None:
-        self.run_worker(self._load, thread=True, exit_on_error=False, name="load-mnist", group="loader")
+            self.loader = RunLoader(self.config, self.student, self.post_message)
+            self.call_after_refresh(
+                self.run_worker, self.loader, thread=True, exit_on_error=False, name="load-mnist", group="loader"
+            )
 
     def on_main_screen_ready(self) -> None:
         """The main screen is mounted: hand it the session that drives the run."""
@@ -240,18 +319,13 @@ class MnistApp(App[int]):
         from tui.screens.main import MainScreen
 
         self.live_run = run
-        self.play = self._play(run)
+        self.play = None
+        if self.config.challenge is not None:  # played in ``run`` from before its first step
+            from model.challenges.play import ChallengePlay
+
+            self.play = ChallengePlay(self.config.challenge, self.progress_path).follow(run)
         self.main = MainScreen(run, self.config, student=self.student, play=self.play)
         return self.main
-
-    def _play(self, run: Run) -> ChallengePlay | None:
-        """The challenge ``config.challenge`` played in ``run`` (before its first step), its progress
-        kept in ``progress_path``; None without one."""
-        if self.config.challenge is None:
-            return None
-        from model.challenges.play import ChallengePlay
-
-        return ChallengePlay(self.config.challenge, self.progress_path).follow(run)
 
     @property
     def progress_path(self) -> Path:
@@ -270,54 +344,9 @@ class MnistApp(App[int]):
         self.config = replace(self.config, hp=challenge.start_hparams(), challenge=challenge, resume=None, overrides={})
         self.config = replace(self.config, start_paused=False)  # a fresh run from its own settings
         main = self._build_main(open_app_run(self.data, self.config))
-        self.call_later(self._replace_main, main)  # once the list that picked it has gone
-
-    def _replace_main(self, main: MainScreen) -> None:
-        """``main`` in the old training screen's place (the app's first screen, which cannot be
-        switched away, stays below it, idle)."""
-        (self.switch_screen if len(self.screen_stack) > 1 else self.push_screen)(main)
-
-    def _load(self) -> None:
-        """Thread worker: load MNIST, open the run (``--resume`` included), warm the panel imports."""
-        worker = get_current_worker()
-
-        def progress(text: str, fraction: float | None) -> None:
-            if worker.is_cancelled:
-                raise _Cancelled
-            self.post_message(DataProgress(text, fraction))
-
-        from model.checkpoint import CheckpointError
-        from model.data import DataError, load_mnist
-
-        # The panels' imports (plotext, the widgets: ~0.2 s of Python) run beside the data's
-        # file reads, which release the GIL, instead of after them.
-        panels = threading.Thread(target=_import_panels, name="mnist-tui-imports", daemon=True)
-        panels.start()
-        config = self.config
-        try:
-            data = load_mnist(config.data_path, progress=progress)
-            progress("Building the network", None)
-            run = open_app_run(data, config, self.student)
-            note = ""
-            if config.resume:
-                from tui.format import format_value
-
-                note = f"resumed {config.resume}"
-                if config.overrides:
-                    shown = ", ".join(f"{k} {format_value(v)}" for k, v in config.overrides.items())
-                    note += f" with {shown} from the command line"
-            panels.join()
-            self.data = data
-            self.post_message(DataReady(run, note))
-        except _Cancelled:
-            return
-        except (DataError, CheckpointError) as exc:
-            self.post_message(DataFailed(str(exc)))
-        except Exception as exc:  # still one line, never a traceback; the traceback goes to the log
-            from tui.errorlog import log_error, summary
-
-            log = log_error("loading", exc)
-            self.post_message(DataFailed(summary(exc) + (f" (full report: {log})" if log else "")))
+        # in the old training screen's place, once the list that picked it has gone (the app's
+        # first screen, which cannot be switched away, stays below it, idle)
+        self.call_later(lambda: (self.switch_screen if len(self.screen_stack) > 1 else self.push_screen)(main))
 
     @on(DataProgress)
     def _data_progress(self, message: DataProgress) -> None:
@@ -327,6 +356,8 @@ class MnistApp(App[int]):
 
     @on(DataReady)
     def _data_ready(self, message: DataReady) -> None:
+        if self.loader is not None:
+            self.data = self.loader.data
         screen = self.screen
         if isinstance(screen, LoadingScreen):  # it stays below the main screen: stop its animation
             screen.set_progress("Ready", 1.0)
@@ -351,15 +382,12 @@ class MnistApp(App[int]):
             screen.show_error(message.reason, hint)
         else:
             self.notify(message.reason, severity="error")
-        self.set_timer(FAIL_EXIT_SECONDS, self._exit_failed)
-
-    def _exit_failed(self) -> None:
-        self.exit(return_code=exitcodes.USAGE)
+        self.set_timer(FAIL_EXIT_SECONDS, partial(self.exit, return_code=exitcodes.USAGE))
 
     def on_key(self, event: Any) -> None:
         if self.failed:
             event.stop()
-            self._exit_failed()
+            self.exit(return_code=exitcodes.USAGE)
 
     # ---- actions ------------------------------------------------------------------------------
     def action_help(self) -> None:
@@ -375,9 +403,10 @@ class MnistApp(App[int]):
         self._quitting = True
         self.stop_training()
         self.workers.cancel_group(self, "loader")
-        self._autosave()
-        code = exitcodes.USAGE if self.failed else self._exit_code
-        if self._signalled and self.exit_watchdog:
+        if self.config.autosave and self.bridge is not None and self.live_run is not None:
+            self.autosave_note = autosave(self.live_run, self.bridge, self.config, self._start_step)
+        code = exitcodes.USAGE if self.failed else self.signals.exit_code
+        if self.signals.received and self.exit_watchdog:
             # The run is saved. A closed terminal can leave Textual's shutdown blocked on writes
             # that never drain (measured: 1 in 3 tmux kill-servers), so end the process anyway.
             self._watchdog = threading.Timer(SHUTDOWN_GRACE_SECONDS, os._exit, args=(code,))
@@ -398,33 +427,6 @@ class MnistApp(App[int]):
             return
         await super()._on_exit_app()
 
-    def _on_signal(self, signum: int) -> None:
-        """SIGTERM, SIGHUP or SIGINT: quit as with q, exit status 128 + the signal number."""
-        self._exit_code = exitcodes.from_signal(signum)
-        self._signalled = True
-        self.call_later(self.action_quit)
-
-    def _autosave(self) -> None:
-        """Say where the run is kept (the worker has stopped and closed it) if it trained since it
-        started here: its record's final checkpoint, or, with no record or served to a browser,
-        ``autosave-<run id>.npz`` written now in ``autosave_dir`` (the session's folder when served)."""
-        run = self.live_run
-        if not self.config.autosave or self.bridge is None or run is None:
-            return
-        if run.trainer.state.step == self._start_step:
-            return  # nothing new: the run is where it started
-        path = run.recorder.checkpoint
-        if path is None or self.config.sandbox is not None:
-            from model.checkpoint import CheckpointError
-
-            folder = self.config.sandbox or self.config.autosave_dir or user_data_folder()
-            try:
-                path = self.bridge.save_stopped(str(folder / f"autosave-{run.recorder.run_id}.npz"))
-            except (CheckpointError, RuntimeError) as exc:
-                self.autosave_note = f"autosave failed: {exc}"
-                return
-        self.autosave_note = f"saved the run to {path}; continue it with: mnist-tui --resume {path}"
-
     def stop_training(self) -> None:
         """Stop and join the training thread (idempotent); with ``--backprop``, first stop the child
         running the student's code (a step waiting on it ends at once)."""
@@ -435,9 +437,7 @@ class MnistApp(App[int]):
 
     def on_unmount(self) -> None:
         self.stop_training()
-        loop = asyncio.get_running_loop()
-        for signum in self._signals:
-            loop.remove_signal_handler(signum)
+        self.signals.remove(asyncio.get_running_loop())
 
     def help_sections(self) -> list[tuple[str, list[tuple[str, str]]]]:
         """Every key, grouped by where it works (for the help screen)."""
@@ -505,6 +505,25 @@ class MnistApp(App[int]):
         palette = getattr(screen, "palette_commands", None)
         if palette is not None:
             yield from palette()
+
+
+def autosave(run: Run, bridge: TrainingBridge, config: AppConfig, start_step: int) -> str:
+    """Where ``run`` is kept (the worker has stopped and closed it), if it trained since
+    ``start_step``: its record's final checkpoint, or, with no record or served to a browser,
+    ``autosave-<run id>.npz`` written now in ``config.autosave_dir`` (the session's folder when
+    served). The line quitting prints ("" when the run did not move)."""
+    if run.trainer.state.step == start_step:
+        return ""  # nothing new: the run is where it started
+    path = run.recorder.checkpoint
+    if path is None or config.sandbox is not None:
+        from model.checkpoint import CheckpointError
+
+        folder = config.sandbox or config.autosave_dir or user_data_folder()
+        try:
+            path = bridge.save_stopped(str(folder / f"autosave-{run.recorder.run_id}.npz"))
+        except (CheckpointError, RuntimeError) as exc:
+            return f"autosave failed: {exc}"
+    return f"saved the run to {path}; continue it with: mnist-tui --resume {path}"
 
 
 def _import_panels() -> None:
