@@ -369,8 +369,21 @@ class MnistApp(App[int]):
         self.set_timer(HELP_PREPARE_SECONDS, self._prepare_help)
 
     def _prepare_help(self) -> None:
-        if not self.is_screen_installed("help") and self.is_running:
-            self.install_screen(HelpScreen(self.help_sections()), "help")
+        if self.is_screen_installed("help") or not self.is_running:
+            return
+        self.install_screen(HelpScreen(self.help_sections()), "help")
+        # Mount it and lay it out now, at this size, so that the first "?" only shows it: composing
+        # it and measuring its key tables on that press took most of the 60-90 ms it took to open
+        # while training ran. Textual has no public call for this; these are the ones push_screen
+        # makes (a resize before the first "?" is laid out again then, as usual).
+        screen, mounted = self._get_screen("help")
+
+        async def lay_out() -> None:
+            await mounted
+            if not screen.is_current:
+                screen._refresh_layout(self.size)
+
+        self.call_later(lay_out)
 
     @on(DataFailed)
     def _data_failed(self, message: DataFailed) -> None:

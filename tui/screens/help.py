@@ -9,7 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import ClassVar
 
-from rich.console import Group
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.measure import Measurement
+from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -57,6 +59,31 @@ def binding_rows(bindings: Iterable[BindingType]) -> list[tuple[str, str]]:
     return rows
 
 
+class RenderedOnce:
+    """A Rich renderable whose lines are made once per width and kept.
+
+    The help's key tables are the same every time it opens, and Rich lays out tables slowly:
+    Textual renders a column once to measure its height and again to draw it, some tens of
+    milliseconds on the event loop the first time help opens while training runs.
+    """
+
+    def __init__(self, renderable: RenderableType) -> None:
+        self.renderable = renderable
+        self._lines: dict[int, list[list[Segment]]] = {}
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        lines = self._lines.get(options.max_width)
+        if lines is None:
+            whole = options.update(height=None)  # every line: the caller crops
+            lines = console.render_lines(self.renderable, whole, pad=False, new_lines=True)
+            self._lines[options.max_width] = lines
+        for line in lines:
+            yield from line
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement.get(console, options, self.renderable)
+
+
 class HelpScreen(ModalScreen[None]):
     """A modal list of all keys, grouped by where they work."""
 
@@ -80,7 +107,7 @@ class HelpScreen(ModalScreen[None]):
                 yield Static(self._column(self.sections[half:]), id="help-right", classes="help-column")
 
     @staticmethod
-    def _column(sections: Sequence[tuple[str, list[tuple[str, str]]]]) -> Group:
+    def _column(sections: Sequence[tuple[str, list[tuple[str, str]]]]) -> RenderedOnce:
         parts: list[Text | Table] = []
         for title, rows in sections:
             if parts:
@@ -92,7 +119,7 @@ class HelpScreen(ModalScreen[None]):
             for key, description in rows:
                 table.add_row(key, description)
             parts.append(table)
-        return Group(*parts)
+        return RenderedOnce(Group(*parts))
 
     def action_close(self) -> None:
         self.dismiss(None)
