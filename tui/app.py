@@ -376,12 +376,16 @@ class MnistApp(App[int]):
         # it and measuring its key tables on that press took most of the 60-90 ms it took to open
         # while training ran. Textual has no public call for this; these are the ones push_screen
         # makes (a resize before the first "?" is laid out again then, as usual).
-        screen, mounted = self._get_screen("help")
+        try:
+            screen, mounted = self._get_screen("help")
+        except AttributeError:  # a Textual without it: the first "?" mounts the screen, as always
+            return
 
         async def lay_out() -> None:
             await mounted
-            if not screen.is_current:
-                screen._refresh_layout(self.size)
+            refresh_layout = getattr(screen, "_refresh_layout", None)
+            if refresh_layout is not None and not screen.is_current:
+                refresh_layout(self.size)
 
         self.call_later(lay_out)
 
