@@ -66,7 +66,7 @@ def css_paths() -> list[str | PurePath]:
     return [asset("panels.tcss"), asset("pad.tcss"), asset("runs.tcss"), asset("challenges.tcss"), asset("app.tcss")]
 
 
-HELP_PREPARE_SECONDS = 0.5  # after the training screen appears, the help screen is built
+HELP_RELAYOUT_SECONDS = 0.1  # the prepared help screen is laid out again this long after its first layout
 #: What differs when the app is served to a browser (the help screen's last section there).
 BROWSER_ROWS = [
     ("s / l", "names inside this session's folder only (no absolute paths, no '..')"),
@@ -364,14 +364,21 @@ class MnistApp(App[int]):
         self.push_screen(self._build_main(message.run))
         if message.note:
             self.notify(message.note)
-        # the help lists every screen's keys, so building it imports them all (the math screen's
-        # Markdown alone ~0.1 s): do that once the training screen is up, not on the first "?"
-        self.set_timer(HELP_PREPARE_SECONDS, self._prepare_help)
+        # The help lists every screen's keys, so gathering them imports them all (the math screen's
+        # Markdown alone ~0.1 s): a thread does that now, then the help is built, not on the first "?".
+        threading.Thread(target=self._gather_help, name="mnist-tui-help", daemon=True).start()
 
-    def _prepare_help(self) -> None:
+    def _gather_help(self) -> None:
+        """Off the UI thread: the help's sections (importing every screen), then the help built
+        on the UI thread."""
+        sections = self.help_sections()
+        with contextlib.suppress(RuntimeError):  # the app has closed meanwhile
+            self.call_from_thread(self._prepare_help, sections)
+
+    def _prepare_help(self, sections: list[tuple[str, list[tuple[str, str]]]] | None = None) -> None:
         if self.is_screen_installed("help") or not self.is_running:
             return
-        self.install_screen(HelpScreen(self.help_sections()), "help")
+        self.install_screen(HelpScreen(sections if sections is not None else self.help_sections()), "help")
         # Mount it and lay it out now, at this size, so that the first "?" only shows it: composing
         # it and measuring its key tables on that press took most of the 60-90 ms it took to open
         # while training ran. Textual has no public call for this; these are the ones push_screen
@@ -381,13 +388,19 @@ class MnistApp(App[int]):
         except AttributeError:  # a Textual without it: the first "?" mounts the screen, as always
             return
 
-        async def lay_out() -> None:
-            await mounted
+        def lay_out() -> None:
             refresh_layout = getattr(screen, "_refresh_layout", None)
             if refresh_layout is not None and not screen.is_current:
                 refresh_layout(self.size)
 
-        self.call_later(lay_out)
+        async def lay_out_twice() -> None:
+            await mounted
+            lay_out()
+            # again once its widgets have taken in their sizes: the first pass finds that the key
+            # tables need a scrollbar, which narrows the right column (a width not yet rendered)
+            self.set_timer(HELP_RELAYOUT_SECONDS, lay_out)
+
+        self.call_later(lay_out_twice)
 
     @on(DataFailed)
     def _data_failed(self, message: DataFailed) -> None:
