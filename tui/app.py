@@ -38,6 +38,7 @@ from tui import exitcodes
 from tui.resources import asset
 from tui.screens.help import FIELD_KEYS, HelpScreen, binding_rows
 from tui.screens.loading import DataFailed, DataProgress, DataReady, LoadingScreen
+from tui.screens.palette import palette_commands
 from tui.session.config import AppConfig
 
 if TYPE_CHECKING:
@@ -310,7 +311,7 @@ class MnistApp(App[int]):
         from tui.session.checks import run_gradcheck
 
         gradcheck = self.student.gradcheck if self.student is not None else run_gradcheck
-        self.bridge = self.session(self.live_run, self.main.post_event, gradcheck)
+        self.bridge = self.session(self.live_run, self.main.feed.post, gradcheck)
         self.main.attach(self.bridge)
         if self.config.settle_gc:
             self.call_after_refresh(settle_garbage_collector)
@@ -502,9 +503,7 @@ class MnistApp(App[int]):
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from (command for command in super().get_system_commands(screen) if command.title != "Keys")
         yield SystemCommand("Keys", "Every key binding (?)", self.action_help)  # ours replaces Textual's
-        palette = getattr(screen, "palette_commands", None)
-        if palette is not None:
-            yield from palette()
+        yield from palette_commands(screen)
 
 
 def autosave(run: Run, bridge: TrainingBridge, config: AppConfig, start_step: int) -> str:
