@@ -340,7 +340,7 @@ class MainScreen(Screen[None]):
         elif op == "end":
             charts.cursor_to_end(amount)
         else:  # hide, or toggle off
-            charts.hide_cursor()
+            charts.set_cursor(None)
         self.refresh_bindings()
 
     def action_show_panel(self, key: str) -> None:
