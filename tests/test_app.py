@@ -629,6 +629,20 @@ async def test_d_on_a_small_screen_switches_to_the_digits_tab(tiny_mnist: Any) -
         assert app.screen.focused is None
 
 
+async def test_a_click_on_a_tab_shows_its_panel_on_a_small_screen(tiny_mnist: Any) -> None:
+    """The tab strip itself (a click, not a key) picks the panel; "4 Angles" brings the angle chart."""
+    app = make_app(tiny_mnist)
+    async with app.run_test(size=(80, 24)) as pilot:
+        main = app.main
+        await wait_for(pilot, lambda: main.charts.region.height > 0, what="the charts tab")
+        await pilot.click("#tab-digits")
+        await wait_for(pilot, lambda: main.digits.region.height > 0, what="the digits tab")
+        assert main.charts.region.height == 0 and main.panel_tabs.active == "tab-digits"
+        await pilot.click("#tab-angles")
+        await wait_for(pilot, lambda: main.charts.angle_chart.region.height > 0, what="the angle chart")
+        assert main.digits.region.height == 0 and main.charts.angles_shown
+
+
 async def test_h_focuses_the_controls(tiny_mnist: Any) -> None:
     app = make_app(tiny_mnist)
     async with app.run_test(size=SIZE) as pilot:
