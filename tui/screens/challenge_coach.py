@@ -57,7 +57,7 @@ class ChallengeCoach:
             return
         challenge = play.challenge
         screen.add_class("-challenge")
-        screen.panel_tabs.relabel("gradcheck", "3 Challenge")
+        screen.panel_tabs.relabel("gradcheck", "3 Goal")  # "3 Challenge" ran 2 columns past the strip at 80
         screen.controls.lock_fields(challenge.fixed_values(), f"fixed by the challenge {challenge.name}")
         screen.panel_tabs.show_panel("gradcheck")  # on small screens the challenge's tab comes first
         panel.show_update(ChallengeUpdate.of(play))
