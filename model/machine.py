@@ -10,6 +10,16 @@ from typing import Any
 import numpy as np
 
 
+def package_version() -> str:
+    """This installation's mnist-tui version ("unknown" when run from a folder that was never installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("mnist-tui")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 def environment() -> dict[str, Any]:
     """CPU, core count, Python, numpy and BLAS versions of this machine."""
     cpu = platform.processor() or platform.machine()

@@ -222,7 +222,7 @@ async def test_quick_arrow_keys_each_move_one_field(tiny_mnist: Any) -> None:
         first.action_move(1)
         # at once, not on the next idle moment: a key typed meanwhile must start from the new field
         assert app.screen.focused is controls.field(shown[1])
-        app.main.focus_digits()
+        app.main.action_focus_panel("digits")
         assert app.screen.focused is app.main.digits
         controls.focus_first()
         assert app.screen.focused is first
@@ -619,7 +619,7 @@ async def test_d_on_a_small_screen_switches_to_the_digits_tab(tiny_mnist: Any) -
     app = make_app(tiny_mnist)
     async with app.run_test(size=(80, 24)) as pilot:
         main = app.main
-        assert main.compact
+        assert main.panel_tabs.compact
         assert main.charts.region.height > 0 and main.digits.region.height == 0  # charts tab at start
         await pilot.press("d")
         await wait_for(pilot, lambda: app.screen.focused is main.digits, what="digits focused")
@@ -627,6 +627,20 @@ async def test_d_on_a_small_screen_switches_to_the_digits_tab(tiny_mnist: Any) -
         await pilot.press("1")  # back to the charts: the hidden viewer gives the keys back
         await wait_for(pilot, lambda: main.charts.region.height > 0, what="charts tab")
         assert app.screen.focused is None
+
+
+async def test_a_click_on_a_tab_shows_its_panel_on_a_small_screen(tiny_mnist: Any) -> None:
+    """The tab strip itself (a click, not a key) picks the panel; "4 Angles" brings the angle chart."""
+    app = make_app(tiny_mnist)
+    async with app.run_test(size=(80, 24)) as pilot:
+        main = app.main
+        await wait_for(pilot, lambda: main.charts.region.height > 0, what="the charts tab")
+        await pilot.click("#tab-digits")
+        await wait_for(pilot, lambda: main.digits.region.height > 0, what="the digits tab")
+        assert main.charts.region.height == 0 and main.panel_tabs.active == "tab-digits"
+        await pilot.click("#tab-angles")
+        await wait_for(pilot, lambda: main.charts.angle_chart.region.height > 0, what="the angle chart")
+        assert main.digits.region.height == 0 and main.charts.angles_shown
 
 
 async def test_h_focuses_the_controls(tiny_mnist: Any) -> None:
@@ -677,7 +691,7 @@ async def test_4_shows_the_angle_chart_on_its_own_tab(tiny_mnist: Any) -> None:
         await wait_for(pilot, lambda: charts.loss_chart.region.height > 0, what="charts tab")
         assert charts.angle_chart.region.height == 0  # the charts tab keeps loss and error only
         await pilot.resize_terminal(*SIZE)
-        await wait_for(pilot, lambda: not app.main.compact, what="wide layout")
+        await wait_for(pilot, lambda: not app.main.panel_tabs.compact, what="wide layout")
         await wait_for(pilot, lambda: charts.angle_chart.region.width > 20, what="angle chart beside the error chart")
         assert charts.error_chart.region.y == charts.angle_chart.region.y
 
@@ -725,11 +739,11 @@ async def test_below_the_smallest_layout_a_notice_replaces_the_panels(tiny_mnist
     async with app.run_test(size=SIZE) as pilot:
         notice = app.main.query_one("#too-small")
         await pilot.resize_terminal(60, 20)
-        await wait_for(pilot, lambda: app.main.too_small, what="notice")
+        await wait_for(pilot, lambda: app.main.has_class("-too-small"), what="notice")
         assert notice.display and "need 80x20" in str(notice.render())
         assert not app.main.query_one("#body").display
         await pilot.resize_terminal(80, 24)
-        await wait_for(pilot, lambda: not app.main.too_small, what="panels back")
+        await wait_for(pilot, lambda: not app.main.has_class("-too-small"), what="panels back")
         assert app.main.query_one("#body").display and not notice.display
 
 

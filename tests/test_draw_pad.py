@@ -17,6 +17,7 @@ from model.drawing import to_mnist
 from tui.app import MnistApp
 from tui.screens.help import HelpScreen
 from tui.screens.pad import MIN_SIZE, DrawPadScreen
+from tui.screens.palette import palette_commands
 from tui.screens.prompt import PathPrompt
 from tui.view.digit_render import halfblock_rows, render_halfblock
 from tui.view.pad import PadState, canvas_rows
@@ -185,7 +186,8 @@ async def test_help_and_palette_list_the_pad(tiny_mnist: Any) -> None:
     app = make_app(tiny_mnist)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: app.bridge is not None, what="the worker attached")
-        titles = [c.title for c in app.main.palette_commands()]
+        assert app.main is not None
+        titles = [c.title for c in palette_commands(app.main)]
         assert "Draw a digit" in titles
         await pilot.press("?")
         await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), what="help")

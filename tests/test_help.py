@@ -12,21 +12,20 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import re
-from types import SimpleNamespace
+from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import new_app
+from conftest import new_app, wait_for
 from textual.binding import Binding
 from textual.dom import DOMNode
 
 import tui
 from model.config import HyperParams
-from tui.app import BROWSER_ROWS, MnistApp, idle_session
-from tui.screens.help import FIELD_KEYS, key_label
+from tui.app import MnistApp
+from tui.screens.help import BROWSER_ROWS, FIELD_KEYS, HelpScreen, help_sections, key_label
 from tui.screens.main import MainScreen
 from tui.screens.pad import DrawPadScreen
-from tui.session.config import AppConfig
 from tui.widgets.controls import FieldInput
 
 Sections = list[tuple[str, list[tuple[str, str]]]]
@@ -78,14 +77,12 @@ def listed(binding: Binding, rows: list[tuple[str, str]]) -> bool:
 
 @pytest.fixture(scope="module")
 def sections() -> Sections:
-    return new_app(HyperParams(), start_training=False).help_sections()
+    return help_sections(MnistApp.BINDINGS)
 
 
 def student_sections() -> Sections:
-    """The help with ``--backprop FILE`` (a stand-in for the student's session: the help only
-    asks whether there is one)."""
-    student: Any = SimpleNamespace(source=SimpleNamespace(path="backprop.py"))
-    return MnistApp(AppConfig(HyperParams()), student, session=idle_session).help_sections()
+    """The help with ``--backprop FILE``."""
+    return help_sections(MnistApp.BINDINGS, student=True)
 
 
 def student_key(name: str, binding: Binding) -> bool:
@@ -136,6 +133,17 @@ def test_every_row_of_the_help_is_a_key(sections: Sections) -> None:
 
 
 def test_the_browser_rows_come_first_when_served(sections: Sections) -> None:
-    served = new_app(HyperParams(), start_training=False, sandbox="/srv/session").help_sections()
+    served = help_sections(MnistApp.BINDINGS, served=True)
     assert served[1] == ("In a browser", BROWSER_ROWS)
     assert [s for s in served if s[0] != "In a browser"] == sections
+
+
+async def test_the_app_s_help_is_the_one_for_how_it_runs(tiny_mnist: Any, tmp_path: Path) -> None:
+    """The app hands the help how it runs: served to a browser, its ? lists what differs there."""
+    app = new_app(HyperParams(), tiny_mnist, start_training=False, sandbox=tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), what="the help")
+        shown = app.screen
+        assert isinstance(shown, HelpScreen)
+        assert list(shown.sections) == help_sections(MnistApp.BINDINGS, served=True)

@@ -116,7 +116,7 @@ def _post_late(main: Any, errors: list[BaseException]) -> None:
     from tui.session.events import Notice
 
     try:
-        main.post_event(Notice("late", "warning"))
+        main.feed.post(Notice("late", "warning"))
     except BaseException as exc:
         errors.append(exc)
 

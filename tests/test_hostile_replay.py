@@ -246,3 +246,21 @@ def test_an_hparam_event_without_its_old_value_is_replayed(
     out, err = capsys.readouterr()
     assert code == 1 and err == "", err  # the run never made that change: the replay departs after it
     assert "departs at step" in out and "lr None -> 0.2 after step 2" in out, out
+
+
+def test_a_departing_record_from_another_release_says_so(
+    record: Path, tiny_npz: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A record made by another version that departs names both versions (a release may sum in
+    another order); the record made by this one replays identical without that line."""
+    args = [record.name, "--data", str(tiny_npz), "--runs", str(record.parent)]
+    assert main(["replay", *args]) == 0
+    assert "recorded by mnist-tui" not in capsys.readouterr().out
+    meta = json.loads((record / "run.json").read_text())
+    meta["version"] = "0.0.9"
+    (record / "run.json").write_text(json.dumps(meta))
+    change = {"kind": "event", "event": "hparam", "step": 2, "examples": 128, "time": 0.1, "field": "lr", "new": 0.2}
+    insert_line(record, dumps(change))
+    assert main(["replay", *args]) == 1
+    out = capsys.readouterr().out
+    assert "departs at step" in out and "recorded by mnist-tui 0.0.9 and replayed by" in out, out

@@ -546,7 +546,7 @@ async def test_resizing_to_tiny_and_back_never_crashes(tiny_mnist: MNIST, fast_p
         for size in [(60, 20), (30, 10), (10, 5), (1, 1), (200, 60), (60, 20), (120, 40)]:
             await pilot.resize_terminal(*size)
             compact = size[0] < 100 or size[1] < 32
-            await wait_for(pilot, lambda: app.main.compact == compact, what=f"layout {size}")  # noqa: B023 (awaited here)
+            await wait_for(pilot, lambda: app.main.panel_tabs.compact == compact, what=f"layout {size}")  # noqa: B023 (awaited here)
             assert app.is_running and app.main.is_attached, size
         steps = app.bridge.trainer.state.step
         await wait_for(pilot, lambda: app.bridge.trainer.state.step > steps + 10, what="still training")
@@ -560,9 +560,9 @@ async def test_starting_in_a_small_terminal(tiny_mnist: MNIST, fast_pilot: None,
     app = new_app(APP_HP, data=tiny_mnist)
     async with app.run_test(size=size) as pilot:
         await wait_for(pilot, lambda: app.bridge is not None and app.bridge.trainer.state.step > 10, what="training")
-        assert app.main.compact
+        assert app.main.panel_tabs.compact
         await pilot.resize_terminal(120, 40)
-        await wait_for(pilot, lambda: not app.main.compact, what="the wide layout")
+        await wait_for(pilot, lambda: not app.main.panel_tabs.compact, what="the wide layout")
         await pilot.press("q")
     assert app.return_code == 0
 

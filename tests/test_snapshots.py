@@ -19,6 +19,7 @@ from model.config import HyperParams
 from model.gradcheck import CheckReport, ParamCheck
 from model.mlp import PARAM_NAMES
 from tui.app import MnistApp, idle_session
+from tui.screens.help import HelpScreen
 from tui.session.config import AppConfig
 from tui.session.events import TrainStatus
 
@@ -164,8 +165,9 @@ HELP_LAYOUT: list[tuple[str, list[tuple[str, str]]]] = [
 
 
 class FixedHelpApp(MnistApp):
-    def help_sections(self) -> list[tuple[str, list[tuple[str, str]]]]:
-        return HELP_LAYOUT
+    def _prepare_help(self) -> None:
+        if not self.is_screen_installed("help"):
+            self.install_screen(HelpScreen(HELP_LAYOUT), "help")
 
 
 def test_help_screen(snap_compare: Any, tiny_mnist: Any) -> None:

@@ -36,8 +36,9 @@ from textual.worker import get_current_worker
 
 from tui import exitcodes
 from tui.resources import asset
-from tui.screens.help import FIELD_KEYS, HelpScreen, binding_rows
+from tui.screens.help import HelpScreen, Section, help_sections
 from tui.screens.loading import DataFailed, DataProgress, DataReady, LoadingScreen
+from tui.screens.palette import palette_commands
 from tui.session.config import AppConfig
 
 if TYPE_CHECKING:
@@ -67,13 +68,6 @@ def css_paths() -> list[str | PurePath]:
 
 
 HELP_RELAYOUT_SECONDS = 0.1  # the prepared help screen is laid out again this long after its first layout
-#: What differs when the app is served to a browser (the help screen's last section there).
-BROWSER_ROWS = [
-    ("s / l", "names inside this session's folder only (no absolute paths, no '..')"),
-    ("ctrl+w ctrl+t", "kept by the browser, never reach the app (it binds none of them)"),
-    ("clipboard", "the browser's own: copy and paste go through it, not the app"),
-    ("quit", "q or closing the tab ends this session's app (its folder is kept)"),
-]
 
 
 def watch_parent(every: float = 1.0) -> threading.Thread:
@@ -310,7 +304,7 @@ class MnistApp(App[int]):
         from tui.session.checks import run_gradcheck
 
         gradcheck = self.student.gradcheck if self.student is not None else run_gradcheck
-        self.bridge = self.session(self.live_run, self.main.post_event, gradcheck)
+        self.bridge = self.session(self.live_run, self.main.feed.post, gradcheck)
         self.main.attach(self.bridge)
         if self.config.settle_gc:
             self.call_after_refresh(settle_garbage_collector)
@@ -369,16 +363,19 @@ class MnistApp(App[int]):
         threading.Thread(target=self._gather_help, name="mnist-tui-help", daemon=True).start()
 
     def _gather_help(self) -> None:
-        """Off the UI thread: the help's sections (importing every screen), then the help built
-        on the UI thread."""
-        sections = self.help_sections()
+        """Off the UI thread: import every screen the help lists (what gathering its sections costs:
+        the keys themselves take a fraction of a millisecond), then build the help on the UI thread."""
+        self._help_sections()
         with contextlib.suppress(RuntimeError):  # the app has closed meanwhile
-            self.call_from_thread(self._prepare_help, sections)
+            self.call_from_thread(self._prepare_help)
 
-    def _prepare_help(self, sections: list[tuple[str, list[tuple[str, str]]]] | None = None) -> None:
+    def _help_sections(self) -> list[Section]:
+        return help_sections(self.BINDINGS, student=self.student is not None, served=self.config.sandbox is not None)
+
+    def _prepare_help(self) -> None:
         if self.is_screen_installed("help") or not self.is_running:
             return
-        self.install_screen(HelpScreen(sections if sections is not None else self.help_sections()), "help")
+        self.install_screen(HelpScreen(self._help_sections()), "help")
         # Mount it and lay it out now, at this size, so that the first "?" only shows it: composing
         # it and measuring its key tables on that press took most of the 60-90 ms it took to open
         # while training ran. Textual has no public call for this; these are the ones push_screen
@@ -469,52 +466,6 @@ class MnistApp(App[int]):
         self.stop_training()
         self.signals.remove(asyncio.get_running_loop())
 
-    def help_sections(self) -> list[tuple[str, list[tuple[str, str]]]]:
-        """Every key, grouped by where it works (for the help screen)."""
-        from tui.screens.challenges import ChallengesScreen
-        from tui.screens.main import MainScreen
-        from tui.screens.math import MathScreen
-        from tui.screens.pad import DrawPadScreen
-        from tui.screens.runs import RunsScreen
-        from tui.screens.weights import WeightsScreen
-        from tui.screens.why import WhyScreen
-        from tui.widgets.charts import ChartsPanel
-        from tui.widgets.digits import MisclassifiedPanel
-        from tui.widgets.gradcheck import GradCheckPanel
-
-        cursor_keys = ("cursor('move'", "cursor('end'", "cursor('hide'")  # listed as CURSOR_ROWS, pairs in one row
-        left_out = cursor_keys if self.student is not None else (*cursor_keys, "student(")
-        training = [b for b in MainScreen.BINDINGS if isinstance(b, Binding) and not b.action.startswith(left_out)]
-        panel_keys = [b for b in training if b.action.startswith("show_panel")]
-        ordered = [b for b in training if b not in panel_keys] + list(self.BINDINGS) + panel_keys
-        app_rows = _merge_keys(binding_rows(ordered))
-        app_rows += [("ctrl+p", "command palette (every action)"), ("ctrl+q", "quit")]
-        sections = [("Training (outside a field)", app_rows), ("Controls fields", list(FIELD_KEYS))]
-        sections.append(("Chart cursor (v)", list(MainScreen.CURSOR_ROWS)))
-        for title, cls in (
-            ("Misclassified digits (when focused)", MisclassifiedPanel),
-            ("Charts (when focused)", ChartsPanel),
-            ("Gradient check (when focused)", GradCheckPanel),
-            ("Weights screen (w)", WeightsScreen),
-            ("Why this prediction (y in the digit viewer)", WhyScreen),
-            ("Math screen (m)", MathScreen),
-            ("Run list (o)", RunsScreen),
-            ("Challenge list (c)", ChallengesScreen),
-        ):
-            rows = binding_rows(getattr(cls, "BINDINGS", []))
-            if rows:
-                sections.append((title, rows))
-        pad_keys = [b for b in DrawPadScreen.BINDINGS if isinstance(b, Binding) and not b.action.startswith("move")]
-        pad_rows = DrawPadScreen.MOUSE_ROWS + _merge_keys(binding_rows(pad_keys))  # arrows: one row
-        sections.append(("Drawing pad (p)", pad_rows))
-        if self.student is not None:  # --backprop FILE: the check's own screen
-            from tui.screens.exercise import ExerciseScreen
-
-            sections.append(("Your backprop's check (b)", binding_rows(ExerciseScreen.BINDINGS)))
-        if self.config.sandbox is not None:  # served to a browser by mnist-tui serve: on top of the right column
-            sections.insert(1, ("In a browser", BROWSER_ROWS))
-        return sections
-
     @property
     def _background_screens(self) -> list[Screen[Any]]:
         """Screens visible under the top one: none under an opaque screen (the drawing pad).
@@ -532,9 +483,7 @@ class MnistApp(App[int]):
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from (command for command in super().get_system_commands(screen) if command.title != "Keys")
         yield SystemCommand("Keys", "Every key binding (?)", self.action_help)  # ours replaces Textual's
-        palette = getattr(screen, "palette_commands", None)
-        if palette is not None:
-            yield from palette()
+        yield from palette_commands(screen)
 
 
 def autosave(run: Run, bridge: TrainingBridge, config: AppConfig, start_step: int) -> str:
@@ -559,14 +508,6 @@ def autosave(run: Run, bridge: TrainingBridge, config: AppConfig, start_step: in
 def _import_panels() -> None:
     """Import the main screen's modules (plotext and the panels), off the UI thread."""
     import tui.screens.main  # noqa: F401
-
-
-def _merge_keys(rows: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """Join rows that share a key ("space": "Pause / Resume")."""
-    merged: dict[str, list[str]] = {}
-    for key, description in rows:
-        merged.setdefault(key, []).append(description)
-    return [(key, " / ".join(descriptions)) for key, descriptions in merged.items()]
 
 
 def settle_garbage_collector(thresholds: tuple[int, int, int] = GC_THRESHOLDS) -> None:

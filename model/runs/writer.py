@@ -333,14 +333,8 @@ class RunRecorder:
 
 def run_meta(run_id: str, trainer: Trainer, source: str, data: str) -> dict[str, Any]:
     """run.json: what the run started from (the settings the first step used, its counters)."""
-    from importlib.metadata import PackageNotFoundError, version
+    from model.machine import environment, package_version
 
-    from model.machine import environment
-
-    try:
-        pkg = version("mnist-tui")
-    except PackageNotFoundError:
-        pkg = "unknown"
     hp = trainer.hp
     return {
         "format": FORMAT,
@@ -356,7 +350,7 @@ def run_meta(run_id: str, trainer: Trainer, source: str, data: str) -> dict[str,
         "angle_every": trainer.angle_every,
         "source_size": len(trainer.source[0]),  # the rows hparams.train_size picks from (replay gives the same)
         "data": data,
-        "version": pkg,
+        "version": package_version(),
         "machine": environment() | {"blas_threads": os.environ.get("OPENBLAS_NUM_THREADS")},
         "point_every": POINT_EVERY,
     }

@@ -165,25 +165,29 @@ def run_grid(
     finally:
         if session is not None:
             session.close()
-    meta = {
+    shown = "none (stored runs only)" if stored_only else backend if scheduler is None else f"dask at {scheduler}"
+    counts = {"rounds": rounds, "runs": made, "reused": reused, "missing": missing}
+    meta = _study_meta(grid, jobs=jobs, backend=shown, diag_every=diag_every, counts=counts, t0=t0)
+    return Study(list(runs), meta)
+
+
+def _study_meta(
+    grid: Grid, *, jobs: int, backend: str, diag_every: int, counts: dict[str, int], t0: float
+) -> dict[str, Any]:
+    """How a study was made, for its report: the grid, ``backend`` as shown, the ``counts`` of rounds
+    and runs, the hyperparameters every run shares, the wall time since ``t0`` and the machine."""
+    shared = {k: v for k, v in grid.base().to_dict().items() if k not in ("variant", "seed", "lr", "momentum")}
+    return {
         "grid_name": grid.name,
         "jobs": jobs,
-        "backend": "none (stored runs only)"
-        if stored_only
-        else backend
-        if scheduler is None
-        else f"dask at {scheduler}",
+        "backend": backend,
         "diag_every": diag_every,
         "train_size": grid.train_size,
-        "rounds": rounds,
-        "runs": made,
-        "reused": reused,
-        "missing": missing,
-        "hparams": {k: v for k, v in base.to_dict().items() if k not in ("variant", "seed", "lr", "momentum")},
+        **counts,
+        "hparams": shared,
         "wall_seconds": time.perf_counter() - t0,
         "environment": environment(),
     }
-    return Study(list(runs), meta)
 
 
 def _rounds(

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
     #: What ``add_parser(sub)`` of a subcommand module receives.
     Subcommands = argparse._SubParsersAction[argparse.ArgumentParser]
+    #: Where flags are added: a subcommand's parser or one of its argument groups.
+    Flags = argparse._ActionsContainer
 
 DEFAULT_THREADS = 1
 MAX_THREADS = 256
@@ -123,7 +125,7 @@ def positive(name: str):  # type: ignore[no-untyped-def]
 # ---- flags shared by several subcommands --------------------------------------------------------
 
 
-def add_data_flag(p: argparse.ArgumentParser) -> None:
+def add_data_flag(p: Flags) -> None:
     p.add_argument(
         "--data",
         metavar="PATH",
@@ -165,7 +167,7 @@ def add_training_flags(p: argparse.ArgumentParser) -> None:
     p.set_defaults(**dict.fromkeys(d.to_dict(), None))
 
 
-def add_runs_flag(p: argparse.ArgumentParser, help: str = RUNS_HELP) -> None:
+def add_runs_flag(p: Flags, help: str = RUNS_HELP) -> None:
     """``--runs DIR``: where run records are written (and read by ``runs``, ``compare``, ``replay``)."""
     p.add_argument("--runs", metavar="DIR", type=typed_path, default=None, help=help)
 

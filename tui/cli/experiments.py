@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from rich.progress import Progress
 
     from model.study import Event, Grid, ResultStore, Study, SweepRow
-    from tui.cli.common import Subcommands
+    from tui.cli.common import Flags, Subcommands
 
 NAME = "experiments"
 
@@ -56,66 +56,87 @@ PANELS = (
 
 
 def add_parser(sub: Subcommands) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        NAME,
+        help="the backward-pass study: every variant over learning rates, activations and seeds, with controls",
+        description=_description(),
+    )
+    _add_study_flags(p.add_argument_group("the study"))
+    _add_backend_flags(p.add_argument_group("where it runs"))
+    _add_output_flags(p.add_argument_group("what it writes"))
+    return p
+
+
+def _description() -> str:
     from model.study import GRIDS
 
     grid_help = "; ".join(
         f"{g.name}: {g.runs:,} runs of {g.short_epochs} and {g.long_epochs} epochs, about {g.cpu_hours:g} CPU hours"
         for g in GRIDS.values()
     )
-    p = sub.add_parser(
-        NAME,
-        help="the backward-pass study: every variant over learning rates, activations and seeds, with controls",
-        description=(
-            "Train exact backprop, the shallow control (W1 frozen) and every backward-pass variant over "
-            "learning rates, activations and seeds, on a local Dask cluster (or --scheduler), and write "
-            "results.md, results.json and figures. Each finished run is stored under OUT/runs as it "
-            "completes; running the same command again reuses them, so an interrupted study goes on "
-            "where it stopped. Rates are chosen on selection seeds and reported on fresh ones. "
-            f"Grids ({grid_help}); {timed(GRIDS['default'])}."
-        ),
+    return (
+        "Train exact backprop, the shallow control (W1 frozen) and every backward-pass variant over "
+        "learning rates, activations and seeds, on a local Dask cluster (or --scheduler), and write "
+        "results.md, results.json and figures. Each finished run is stored under OUT/runs as it "
+        "completes; running the same command again reuses them, so an interrupted study goes on "
+        "where it stopped. Rates are chosen on selection seeds and reported on fresh ones. "
+        f"Grids ({grid_help}); {timed(GRIDS['default'])}."
     )
-    p.add_argument("--grid", choices=tuple(GRIDS), default="default", help="which study (default: default)")
-    p.add_argument("--jobs", type=positive("jobs"), default=2, help="worker processes (default 2)")
-    p.add_argument(
+
+
+def _add_study_flags(g: Flags) -> None:
+    """Which runs: the grid, narrowed or shortened, on which data."""
+    from model.study import GRIDS
+
+    g.add_argument("--grid", choices=tuple(GRIDS), default="default", help="which study (default: default)")
+    g.add_argument("--variants", metavar="A,B", help="only these variants (and the controls)")
+    g.add_argument("--seeds", type=positive("seeds"), help="selection seeds per rate, 0..S-1 (default: the grid's)")
+    g.add_argument("--epochs", type=hparam_type("epochs"), help="the short budget, in epochs (default: the grid's)")
+    add_data_flag(g)
+
+
+def _add_backend_flags(g: Flags) -> None:
+    """Where the runs train: how many workers, on which backend or Dask scheduler."""
+    g.add_argument("--jobs", type=positive("jobs"), default=2, help="worker processes (default 2)")
+    g.add_argument(
+        "--backend",
+        choices=("auto", "dask", "pool", "serial"),
+        default="auto",
+        help="auto: a local Dask cluster if dask is installed, else a process pool (default auto)",
+    )
+    g.add_argument(
+        "--scheduler", metavar="ADDRESS", help="run on this Dask scheduler (e.g. tcp://10.0.0.5:8786) instead"
+    )
+
+
+def _add_output_flags(g: Flags) -> None:
+    """What it writes and shows: the output folder, figures, progress, run records, reports from stored runs."""
+    g.add_argument(
         "--out",
         metavar="DIR",
         type=typed_path,
         default="experiments-out",
         help="output folder (default experiments-out)",
     )
-    add_data_flag(p)
-    p.add_argument("--variants", metavar="A,B", help="only these variants (and the controls)")
-    p.add_argument("--seeds", type=positive("seeds"), help="selection seeds per rate, 0..S-1 (default: the grid's)")
-    p.add_argument("--epochs", type=hparam_type("epochs"), help="the short budget, in epochs (default: the grid's)")
-    p.add_argument(
-        "--scheduler", metavar="ADDRESS", help="run on this Dask scheduler (e.g. tcp://10.0.0.5:8786) instead"
-    )
-    p.add_argument(
-        "--backend",
-        choices=("auto", "dask", "pool", "serial"),
-        default="auto",
-        help="auto: a local Dask cluster if dask is installed, else a process pool (default auto)",
-    )
-    p.add_argument("--no-figures", action="store_true", help="skip the SVG/PNG figures (they need matplotlib)")
-    p.add_argument("--quiet", action="store_true", help="no progress display or plot, just the table")
-    p.add_argument(
+    g.add_argument("--no-figures", action="store_true", help="skip the SVG/PNG figures (they need matplotlib)")
+    g.add_argument("--quiet", action="store_true", help="no progress display or plot, just the table")
+    g.add_argument(
         "--from-json",
         metavar="FILE",
         type=typed_path,
         help="only redraw results.md and the figures from a results.json",
     )
-    p.add_argument(
+    g.add_argument(
         "--stored-only",
         action="store_true",
         help="train nothing: write the results from the runs stored in OUT/runs so far (an interim report of a "
         "study still running or interrupted; results.md says it is partial and how many runs are missing)",
     )
     add_runs_flag(
-        p,
+        g,
         "also write a run record (see: mnist-tui runs) for every run trained, in DIR; without it the study "
         "writes none, so the default grid does not leave thousands of folders in the runs folder",
     )
-    return p
 
 
 def timed(grid: Grid) -> str:

@@ -91,7 +91,22 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         print(f"departs at step {result.departed_at:,}{after}: its loss differs from the record", file=out)
     else:
         print("differs: every recorded loss matched but the final weights do not", file=out)
+    _say_version(record.meta.get("version"), out)
     return 1
+
+
+def _say_version(recorded: object, out: TextIO) -> None:
+    """A record from another release: say so beside a departure, since releases may order float sums
+    differently (0.2.0 fuses W1's momentum update into its gradient's product)."""
+    from model.machine import package_version
+
+    ours = package_version()
+    if isinstance(recorded, str) and recorded != ours:
+        print(
+            f"the run was recorded by mnist-tui {recorded} and replayed by {ours}: another release may "
+            "sum in another order, so its bits can differ from the start",
+            file=out,
+        )
 
 
 def _say_challenge(judged: ChallengeReplay, out: TextIO) -> bool:

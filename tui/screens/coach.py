@@ -3,15 +3,14 @@
 ``b`` shows the latest check of the student's code (checking again when no check runs), ``u``
 reloads the edited file (checked before it trains); each check's verdict is a notification, and
 a reload that changed ``ACTIVATION`` resets the weights for it. The check and the reload run in
-``tui.session.student``; their results come back to the screen as ``StudentMessage``s. Leaves out
+``tui.session.student``; their results come back on the screen's UI thread. Leaves out
 the rest of the training screen (``tui.screens.main``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
-
-from textual.message import Message
 
 if TYPE_CHECKING:
     from textual.app import App
@@ -40,16 +39,10 @@ class Screen(Protocol):
     def status(self) -> StatusPanel: ...
     @property
     def gradcheck(self) -> GradCheckPanel: ...
-    def post_message(self, message: Message) -> bool: ...
+    @property
+    def is_attached(self) -> bool: ...
+    def call_later(self, callback: Callable[..., object], *args: Any, **kwargs: Any) -> bool: ...
     def notify(self, message: str, *, severity: Any = ..., timeout: float | None = ...) -> None: ...
-
-
-class StudentMessage(Message):
-    """A check or reload of the student's backprop finished (``--backprop``)."""
-
-    def __init__(self, event: StudentEvent) -> None:
-        super().__init__()
-        self.event = event
 
 
 class StudentCoach:
@@ -61,8 +54,12 @@ class StudentCoach:
         self._exercise: ExerciseScreen | None = None
 
     def post(self, event: StudentEvent) -> None:
-        """The student session's callback (any thread)."""
-        self.screen.post_message(StudentMessage(event))
+        """The student session's callback (any thread): ``received`` runs on the UI thread."""
+        self.screen.call_later(self._arrived, event)
+
+    def _arrived(self, event: StudentEvent) -> None:
+        if self.screen.is_attached and self.screen.app.is_running:
+            self.received(event)
 
     def check(self) -> bool:
         """Check the code that trains (unless a check runs); True if one started."""

@@ -1,6 +1,7 @@
 """``PanelFeed``: the training worker's events, routed to the main screen's panels.
 
-Each event (``tui.session.events``) goes to the panels that show it: losses and angles to the
+``post`` is the worker's callback: from any thread, it hands the event to the UI thread without
+blocking. Each event (``tui.session.events``) goes to the panels that show it: losses and angles to the
 charts, evaluations to the charts, the status and (at most every ``DIGITS_SECONDS``) the digit
 viewer, settings to the controls and markers, a reset or load to everything, notices as
 notifications, where a challenge stands to its panel (with a notification at the solve, and when
@@ -10,9 +11,12 @@ out the keys (``tui.screens.main``) and the worker itself.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
+
+from textual.types import NoActiveAppError
 
 from model.config import ARCHITECTURE_FIELDS
 from model.variants import VARIANT_OPTIONS
@@ -79,6 +83,7 @@ class Panels(Protocol):
     def app(self) -> App[Any]: ...
     def notify(self, message: str, *, title: str = ..., severity: Any = ..., timeout: float | None = ...) -> None: ...
     def set_timer(self, delay: float, callback: Callable[[], object]) -> Timer: ...
+    def call_later(self, callback: Callable[..., object], *args: Any, **kwargs: Any) -> bool: ...
     def call_after_refresh(self, callback: Callable[[], object]) -> bool: ...
     def refresh_bindings(self) -> None: ...
 
@@ -105,6 +110,16 @@ class PanelFeed:
             WeightsSnapshot: self._weights_snapshot,
             ChallengeUpdate: self._challenge,
         }
+
+    def post(self, event: WorkerEvent) -> None:
+        """The worker's callback (any thread): ``event`` is routed on the UI thread, the worker does
+        not wait. Once the app has shut down (its screens gone before the worker stops) it is dropped."""
+        with contextlib.suppress(NoActiveAppError):  # from the worker's thread, after the app let go of it
+            self.screen.call_later(self._arrived, event)
+
+    def _arrived(self, event: WorkerEvent) -> None:
+        if self.screen.is_attached and self.screen.app.is_running:
+            self.route(event)
 
     def route(self, event: WorkerEvent) -> None:
         self._routes[type(event)](event)

@@ -1,7 +1,7 @@
 """The help screen: every key binding of the app, the controls and the panels.
 
-Built from the ``BINDINGS`` of the classes it is given, so it cannot drift from
-the real keys. Escape, ``q`` or ``?`` close it.
+``help_sections`` builds its content from the ``BINDINGS`` of every screen and panel, so it
+cannot drift from the real keys. Escape, ``q`` or ``?`` close it.
 """
 
 from __future__ import annotations
@@ -57,6 +57,75 @@ def binding_rows(bindings: Iterable[BindingType]) -> list[tuple[str, str]]:
         if isinstance(b, Binding) and b.description:
             rows.append((key_label(b.key), b.tooltip or b.description))
     return rows
+
+
+#: One section of the help: its title and its (key, description) rows.
+Section = tuple[str, list[tuple[str, str]]]
+
+#: What differs when the app is served to a browser (the help's second section there).
+BROWSER_ROWS = [
+    ("s / l", "names inside this session's folder only (no absolute paths, no '..')"),
+    ("ctrl+w ctrl+t", "kept by the browser, never reach the app (it binds none of them)"),
+    ("clipboard", "the browser's own: copy and paste go through it, not the app"),
+    ("quit", "q or closing the tab ends this session's app (its folder is kept)"),
+]
+
+
+def help_sections(app_bindings: Sequence[BindingType], *, student: bool = False, served: bool = False) -> list[Section]:
+    """Every key, grouped by where it works: the training screen's with the app's ``app_bindings``,
+    the controls fields', the panels' and every screen's over it. ``student`` (``--backprop FILE``)
+    adds the keys of the student's check; ``served`` (in a browser) what differs there."""
+    from tui.screens.challenges import ChallengesScreen
+    from tui.screens.main import MainScreen
+    from tui.screens.math import MathScreen
+    from tui.screens.pad import DrawPadScreen
+    from tui.screens.runs import RunsScreen
+    from tui.screens.weights import WeightsScreen
+    from tui.screens.why import WhyScreen
+    from tui.widgets.charts import ChartsPanel
+    from tui.widgets.digits import MisclassifiedPanel
+    from tui.widgets.gradcheck import GradCheckPanel
+
+    cursor_keys = ("cursor('move'", "cursor('end'", "cursor('hide'")  # listed as CURSOR_ROWS, pairs in one row
+    left_out = cursor_keys if student else (*cursor_keys, "student(")
+    training = [b for b in MainScreen.BINDINGS if isinstance(b, Binding) and not b.action.startswith(left_out)]
+    panel_keys = [b for b in training if b.action.startswith("show_panel")]
+    ordered = [b for b in training if b not in panel_keys] + list(app_bindings) + panel_keys
+    app_rows = _merge_keys(binding_rows(ordered))
+    app_rows += [("ctrl+p", "command palette (every action)"), ("ctrl+q", "quit")]
+    sections = [("Training (outside a field)", app_rows), ("Controls fields", list(FIELD_KEYS))]
+    sections.append(("Chart cursor (v)", list(MainScreen.CURSOR_ROWS)))
+    for title, cls in (
+        ("Misclassified digits (when focused)", MisclassifiedPanel),
+        ("Charts (when focused)", ChartsPanel),
+        ("Gradient check (when focused)", GradCheckPanel),
+        ("Weights screen (w)", WeightsScreen),
+        ("Why this prediction (y in the digit viewer)", WhyScreen),
+        ("Math screen (m)", MathScreen),
+        ("Run list (o)", RunsScreen),
+        ("Challenge list (c)", ChallengesScreen),
+    ):
+        rows = binding_rows(getattr(cls, "BINDINGS", []))
+        if rows:
+            sections.append((title, rows))
+    pad_keys = [b for b in DrawPadScreen.BINDINGS if isinstance(b, Binding) and not b.action.startswith("move")]
+    pad_rows = DrawPadScreen.MOUSE_ROWS + _merge_keys(binding_rows(pad_keys))  # arrows: one row
+    sections.append(("Drawing pad (p)", pad_rows))
+    if student:  # --backprop FILE: the check's own screen
+        from tui.screens.exercise import ExerciseScreen
+
+        sections.append(("Your backprop's check (b)", binding_rows(ExerciseScreen.BINDINGS)))
+    if served:  # by mnist-tui serve: on top of the right column
+        sections.insert(1, ("In a browser", BROWSER_ROWS))
+    return sections
+
+
+def _merge_keys(rows: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Join rows that share a key ("space": "Pause / Resume")."""
+    merged: dict[str, list[str]] = {}
+    for key, description in rows:
+        merged.setdefault(key, []).append(description)
+    return [(key, " / ".join(descriptions)) for key, descriptions in merged.items()]
 
 
 class RenderedOnce:

@@ -6,42 +6,40 @@ controls and charts below it, digits and gradient check at the bottom. Below tha
 (``-narrow`` / ``-short`` breakpoint classes, see ``assets/app.tcss``) the left
 column scrolls and the right side shows one panel at a time, picked with the tab
 strip or the keys 1, 2, 3, 4 (4: the angle chart on its own).
-The screen owns what happens on it: it turns training keys (and palette entries) into
-calls on the ``TrainingBridge`` the app attaches, and routes the worker's events to the
-panels that show them. The screens opened over it see it through ``TrainingHost``
-(``tui.screens.host``), which it implements. The app keeps the lifecycle (loading, starting
-and stopping the worker, quitting and the autosave).
+The screen owns what happens on it: it builds the panels and turns training keys (and palette
+entries, ``tui.screens.palette``) into calls on the ``TrainingBridge`` the app attaches. Its
+helpers hold the rest: ``PanelFeed`` routes the worker's events to the panels, ``PanelTabs``
+picks the panel shown on small screens, ``ChallengeCoach`` the challenge it plays and
+``StudentCoach`` the student's ``--backprop`` code; the screens opened over it see it through
+``TrainingHost`` (``ScreenHost``). The app keeps the lifecycle (loading, starting and stopping
+the worker, quitting and the autosave).
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
-from functools import partial
-from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import events, on
-from textual.app import ComposeResult, SystemCommand
+from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.types import NoActiveAppError
-from textual.widgets import Header, Static, Tab, Tabs
+from textual.widgets import Header, Static
 
-from tui.sandbox import confine
-from tui.screens.coach import StudentCoach, StudentMessage
+from tui.screens.challenge_coach import ChallengeCoach
+from tui.screens.checkpoints import load_prompt, save_prompt
+from tui.screens.coach import StudentCoach
 from tui.screens.feed import PanelFeed
 from tui.screens.host import ScreenHost
-from tui.screens.prompt import PathPrompt
-from tui.session.events import ChallengeUpdate, Notice, WorkerEvent
+from tui.screens.palette import Entry
 from tui.widgets.challenge import ChallengePanel
 from tui.widgets.charts import ChartsPanel
 from tui.widgets.controls import ControlsPanel
 from tui.widgets.digits import MisclassifiedPanel
 from tui.widgets.gradcheck import GradCheckPanel
 from tui.widgets.keybar import KeyBar
+from tui.widgets.panel_tabs import PanelTabs
 from tui.widgets.status import StatusPanel
 
 if TYPE_CHECKING:
@@ -60,26 +58,9 @@ def too_small_text(need: tuple[int, int]) -> str:
     return f"terminal too small: need {need[0]}x{need[1]}\n(training goes on; q quits)"
 
 
-class WorkerMessage(Message):
-    """A training-worker event on its way to the UI thread."""
-
-    def __init__(self, event: WorkerEvent) -> None:
-        super().__init__()
-        self.event = event
-
-
 #: Controls that the student's file decides (ACTIVATION) or that its grads_batch does not take
 #: (a backward-pass variant, dropout): hidden while it trains.
 STUDENT_FIXED = ("activation", "variant", "dropout", "input_dropout")
-
-
-#: Right-hand panels in tab order: (id, tab label).
-PANELS: tuple[tuple[str, str], ...] = (
-    ("charts", "1 Charts"),
-    ("digits", "2 Digits"),
-    ("gradcheck", "3 Check"),
-    ("angles", "4 Angles"),
-)
 
 
 class MainScreen(Screen[None]):
@@ -137,8 +118,8 @@ class MainScreen(Screen[None]):
         ("click", "the cursor to that column"),
         ("esc, v", "hide the cursor"),
     ]
-    #: Palette entries: (title, help, action, argument).
-    PALETTE: tuple[tuple[str, str, str, str | None], ...] = (
+    #: Palette entries: (title, help, action, argument), offered while ``check_action`` allows them.
+    PALETTE: tuple[Entry, ...] = (
         ("Pause training", "Stop stepping (space)", "run", "pause"),
         ("Resume training", "Continue stepping (space)", "run", "resume"),
         ("Step once", "One minibatch step while paused (n)", "run", "step"),
@@ -173,6 +154,14 @@ class MainScreen(Screen[None]):
     class Ready(Message):
         """Every panel is mounted; the app may attach the worker."""
 
+    #: The panels, built in ``compose`` and kept (the feed reaches them many times a second).
+    status: StatusPanel
+    controls: ControlsPanel
+    charts: ChartsPanel
+    digits: MisclassifiedPanel
+    gradcheck: GradCheckPanel
+    panel_tabs: PanelTabs
+
     def __init__(
         self, run: Run, config: AppConfig, *, student: StudentSession | None = None, play: ChallengePlay | None = None
     ) -> None:
@@ -181,27 +170,35 @@ class MainScreen(Screen[None]):
         self.config = config
         self.student = student  # --backprop FILE: the student's code trains, ``b`` shows its check
         self.play = play  # the challenge the run plays: its panel takes the gradient check's place
-        if play is not None:  # where it stands, from the worker thread
-            play.on_update.append(lambda p, solved: self.post_event(ChallengeUpdate.of(p, solved)))
-            play.set_warn(lambda text: self.post_event(Notice(text, "warning")))
-        self.coach = StudentCoach(self, student) if student is not None else None
+        self.angles_always = student is not None  # the angle chart stays on show: a student's gradient trains
+        self.challenge_panel: ChallengePanel | None = None  # the panel of the challenge the run plays
         self.bridge: TrainingBridge | None = None
         self.last_checkpoint = ""
         self.host = ScreenHost(run, lambda: self.charts, lambda: self.digits)  # what the screens over this see
         self.feed = PanelFeed(self)  # the worker's events to the panels
+        self.coach = StudentCoach(self, student) if student is not None else None
+        self.challenges = ChallengeCoach(self, play, self.feed.post)
 
     def compose(self) -> ComposeResult:
+        self.status = StatusPanel(id="status")
+        self.controls = ControlsPanel(self.run.desired, id="controls")
+        self.charts = ChartsPanel(id="charts")
+        self.digits = MisclassifiedPanel(id="digits")
+        self.gradcheck = GradCheckPanel(id="gradcheck")
+        self.panel_tabs = PanelTabs(self.charts, self.digits, id="panel-tabs")
+        if self.play is not None:
+            self.challenge_panel = ChallengePanel(self.play.challenge, id="challenge")
         yield Header()
-        yield StatusPanel(id="status")
+        yield self.status
         with Grid(id="body", classes="-show-charts"):
             with VerticalScroll(id="left", can_focus=False):
-                yield ControlsPanel(self.run.desired, id="controls")
-            yield Tabs(*(Tab(label, id=f"tab-{key}") for key, label in PANELS), id="panel-tabs")
-            yield ChartsPanel(id="charts")
-            yield MisclassifiedPanel(id="digits")
-            yield GradCheckPanel(id="gradcheck")
-            if self.play is not None:
-                yield ChallengePanel(self.play.challenge, id="challenge")
+                yield self.controls
+            yield self.panel_tabs
+            yield self.charts
+            yield self.digits
+            yield self.gradcheck
+            if self.challenge_panel is not None:
+                yield self.challenge_panel
         yield Static(too_small_text(MIN_SIZE), id="too-small")
         yield KeyBar()
 
@@ -220,107 +217,15 @@ class MainScreen(Screen[None]):
             for name in STUDENT_FIXED:
                 self.controls.query_one(f"#row-{name}").display = False
             self.coach.check()  # its verdict arrives as a notice; b shows it
-        if self.play is not None:
-            self._show_challenge(self.play)
+        self.challenges.show()
         self.post_message(self.Ready())
-
-    def _show_challenge(self, play: ChallengePlay) -> None:
-        """The challenge's panel in the gradient check's place, its fixed settings locked."""
-        challenge = play.challenge
-        self.add_class("-challenge")
-        self.query_one("#tab-gradcheck", Tab).label = "3 Challenge"
-        self.controls.lock_fields(challenge.fixed_values(), f"fixed by the challenge {challenge.name}")
-        self.show_panel("gradcheck")  # on small screens the challenge's tab comes first
-        assert self.challenge_panel is not None
-        self.challenge_panel.show_update(ChallengeUpdate.of(play))
-
-    # ---- panels -----------------------------------------------------------------------------
-    @property
-    def controls(self) -> ControlsPanel:
-        return self.query_one("#controls", ControlsPanel)
-
-    @property
-    def status(self) -> StatusPanel:
-        return self.query_one("#status", StatusPanel)
-
-    @property
-    def charts(self) -> ChartsPanel:
-        return self.query_one("#charts", ChartsPanel)
-
-    @property
-    def digits(self) -> MisclassifiedPanel:
-        return self.query_one("#digits", MisclassifiedPanel)
-
-    @property
-    def gradcheck(self) -> GradCheckPanel:
-        return self.query_one("#gradcheck", GradCheckPanel)
-
-    @property
-    def challenge_panel(self) -> ChallengePanel | None:
-        """The panel of the challenge the run plays (None: it plays none)."""
-        return self.query_one("#challenge", ChallengePanel) if self.play is not None else None
-
-    @property
-    def angles_always(self) -> bool:
-        """The angle chart stays on show: a student's gradient is being trained with."""
-        return self.student is not None
-
-    @property
-    def compact(self) -> bool:
-        """True when the right side shows one panel at a time."""
-        return self.has_class("-narrow") or self.has_class("-short")
-
-    @property
-    def too_small(self) -> bool:
-        """True while the terminal is below ``MIN_SIZE`` (a notice replaces the panels)."""
-        return self.has_class("-too-small")
-
-    def show_panel(self, key: str) -> None:
-        """Make panel ``key`` the one shown on small screens ("angles" also shows that chart when wide)."""
-        self.query_one("#panel-tabs", Tabs).active = f"tab-{key}"
-        self._select(key)
-
-    def focus_digits(self) -> None:
-        """Focus the digit viewer (on small screens, switch to its tab first)."""
-        if self.compact:
-            self.show_panel("digits")
-        self.set_focus(self.digits)  # at once: a key typed right after goes to the viewer
-
-    @on(Tabs.TabActivated, "#panel-tabs")
-    def _tab(self, event: Tabs.TabActivated) -> None:
-        event.stop()
-        if event.tab.id:
-            self._select(event.tab.id.removeprefix("tab-"))
-
-    def _select(self, key: str) -> None:
-        body = self.query_one("#body")
-        for other, _ in PANELS:
-            body.set_class(other == key, f"-show-{other}")
-        if key == "angles":
-            self.charts.show_angles()
-        if self.compact and key != "digits" and self.focused is self.digits:
-            self.set_focus(None)  # a hidden panel must not keep the keys
 
     # ---- the worker ------------------------------------------------------------------------
     def attach(self, bridge: TrainingBridge) -> None:
-        """Drive the run through ``bridge`` from now on."""
+        """Drive the run through ``bridge`` from now on (its events go to ``feed.post``)."""
         self.bridge = self.host.bridge = bridge
         self.feed.state = self.run.state
         self.refresh_bindings()
-
-    def post_event(self, event: WorkerEvent) -> None:
-        """The worker's callback (any thread): hand ``event`` to this screen without blocking.
-        Once the app has shut down (its screens gone before the worker stops) the event is dropped."""
-        with contextlib.suppress(NoActiveAppError):  # from the worker's thread, after the app let go of it
-            self.post_message(WorkerMessage(event))
-
-    def on_worker_message(self, message: WorkerMessage) -> None:
-        if self.is_attached and self.app.is_running:
-            self.feed.route(message.event)
-
-    def on_student_message(self, message: StudentMessage) -> None:
-        if self.coach is not None and self.is_attached and self.app.is_running:
-            self.coach.received(message.event)
 
     def on_screen_resume(self) -> None:
         """Back on top: show the misclassified digits that arrived while another screen was."""
@@ -348,21 +253,10 @@ class MainScreen(Screen[None]):
         if action == "student":
             return self.coach is not None  # only with --backprop FILE
         if action == "hint":
-            panel = self.challenge_panel
-            if panel is None:
-                return False
-            return True if panel.state.hints < len(panel.challenge.hints) else None
+            return self.challenges.can_hint()
         if action == "challenges":
             return self.student is None  # a challenge starts its own run: not with your --backprop code
         return True
-
-    def palette_commands(self) -> Iterator[SystemCommand]:
-        """The palette entries that apply now."""
-        for title, help_text, action, arg in self.PALETTE:
-            params = () if arg is None else (arg,)
-            if self.check_action(action, params):
-                method = getattr(self, f"action_{action}")
-                yield SystemCommand(title, help_text, method if arg is None else partial(method, arg))
 
     def action_run(self, command: str) -> None:
         """Pause, resume, one step, a reset, an evaluation or a gradient check (a key, the palette)."""
@@ -378,8 +272,8 @@ class MainScreen(Screen[None]):
             if bridge.gradcheck_running:
                 return
             self.gradcheck.show_running()
-            if self.compact:
-                self.show_panel("gradcheck")
+            if self.panel_tabs.compact:
+                self.panel_tabs.show_panel("gradcheck")
             self.refresh_bindings()
         if command == "evaluate":
             self.status.border_subtitle = "evaluating"
@@ -388,35 +282,33 @@ class MainScreen(Screen[None]):
         ]()
 
     def action_save(self) -> None:
-        if self.bridge is None:
-            return
+        """Ask where to save the run; the worker writes the checkpoint."""
 
         def save(path: str | None) -> None:
             if path and self.bridge is not None:
                 self.bridge.save(path)
 
-        hint = "written atomically (.npz); a folder: a new file in it"
-        check = save_check(self.config.sandbox)
-        self.app.push_screen(PathPrompt("Save checkpoint", default_save_path(), hint, check), save)
+        if self.bridge is not None:
+            self.app.push_screen(save_prompt(self.config.sandbox), save)
 
     def action_load(self) -> None:
-        if self.bridge is None:
-            return
+        """Ask which checkpoint to continue; the worker loads it in place of the run."""
 
         def load(path: str | None) -> None:
             if path and self.bridge is not None:
                 self.bridge.load(path)
 
-        default = self.last_checkpoint or newest_checkpoint()
-        check = inside_check(self.config.sandbox)
-        self.app.push_screen(PathPrompt("Load checkpoint", default, "replaces the current run", check), load)
+        if self.bridge is not None:
+            self.app.push_screen(load_prompt(self.config.sandbox, self.last_checkpoint), load)
 
     def action_focus_panel(self, target: str) -> None:
-        """Focus the digit viewer or the first controls field (esc leaves)."""
-        if target == "digits":
-            self.focus_digits()
-        else:
+        """Focus the digit viewer (on small screens, its tab first) or the first controls field (esc leaves)."""
+        if target == "controls":
             self.controls.focus_first()
+            return
+        if self.panel_tabs.compact:
+            self.panel_tabs.show_panel("digits")
+        self.set_focus(self.digits)  # at once: a key typed right after goes to the viewer
 
     def action_open(self, name: str) -> None:
         """Open a screen over this one: the drawing pad, the weights, the math or the run list."""
@@ -439,8 +331,8 @@ class MainScreen(Screen[None]):
         """The chart cursor: toggle (at the right end), move a number of columns, go to an end, hide."""
         charts = self.charts
         if op == "toggle" and charts.cursor_x is None:
-            if self.compact:
-                self.show_panel("charts")
+            if self.panel_tabs.compact:
+                self.panel_tabs.show_panel("charts")
             if not charts.show_cursor():
                 self.notify("nothing on the charts yet to read")
         elif op == "move":
@@ -448,35 +340,22 @@ class MainScreen(Screen[None]):
         elif op == "end":
             charts.cursor_to_end(amount)
         else:  # hide, or toggle off
-            charts.hide_cursor()
+            charts.set_cursor(None)
         self.refresh_bindings()
 
     def action_show_panel(self, key: str) -> None:
-        self.show_panel(key)
+        self.panel_tabs.show_panel(key)
 
     def action_all_fields(self) -> None:
         self.controls.show_every_field()
         self.notify("every setting is in the controls now (the ones most runs leave alone too)")
 
     def action_hint(self) -> None:
-        panel = self.challenge_panel
-        if panel is not None and panel.next_hint():
-            if self.compact:
-                self.show_panel("gradcheck")
-            self.refresh_bindings()
+        self.challenges.hint()
 
     def action_challenges(self) -> None:
         """The challenge list; the one picked starts (the app opens a new run for it)."""
-        from model.challenges import get_challenge
-        from tui.screens.challenges import ChallengesScreen
-
-        def play(name: str | None) -> None:
-            start = getattr(self.app, "start_challenge", None)
-            if name is not None and start is not None:
-                start(get_challenge(name))
-
-        playing = self.play.challenge.name if self.play is not None else None
-        self.app.push_screen(ChallengesScreen(playing), play)
+        self.challenges.pick()
 
     def action_student(self, what: str) -> None:
         """``--backprop FILE``: show the latest check of the student's code (and check again if none
@@ -495,42 +374,3 @@ class MainScreen(Screen[None]):
     def _field_changed(self, message: ControlsPanel.Changed) -> None:
         if self.bridge is not None:
             self.bridge.set_field(message.name, message.value)
-
-
-def inside_check(root: Path | None) -> Callable[[str], str] | None:
-    """Served to a browser (``mnist-tui serve``, ``root`` the session's folder): paths stay inside it."""
-    if root is None:
-        return None
-    return lambda text: str(confine(text, root))
-
-
-def save_check(root: Path | None) -> Callable[[str], str]:
-    """Where a save goes (``model.checkpoint.checkpoint_target``: the one rule), inside ``root``
-    when served; a path that cannot be written is the prompt's error line."""
-    from model.checkpoint import CheckpointError, checkpoint_target
-
-    inside = inside_check(root)
-
-    def check(text: str) -> str:
-        try:
-            return str(checkpoint_target(inside(text) if inside else text))
-        except CheckpointError as exc:
-            raise ValueError(str(exc)) from None
-
-    return check
-
-
-def default_save_path() -> str:
-    """./mnist-tui-YYYYmmdd-HHMMSS.npz"""
-    from model.checkpoint import default_name
-
-    return f"./{default_name()}"
-
-
-def newest_checkpoint(folder: Path = Path(".")) -> str:
-    """The most recently written mnist-tui-*.npz in ``folder`` ("" if none)."""
-    try:
-        found = sorted(folder.glob("mnist-tui-*.npz"), key=lambda p: p.stat().st_mtime)
-    except OSError:
-        return ""
-    return f"./{found[-1].name}" if found else ""

@@ -11,18 +11,18 @@ class probabilities as bars and the 28x28 image the network really sees (after
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.segment import Segment
 from textual import events
-from textual.app import ComposeResult, SystemCommand
+from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Header, Static
 
 from model.drawing import SIDE
+from tui.screens.palette import Entry
 from tui.view.digit_render import halfblock_rows, render_ascii
 from tui.view.pad import CELL_W, PadState
 from tui.widgets.keybar import KeyBar
@@ -67,13 +67,13 @@ class DrawPadScreen(Screen[None]):
         ("arrows", "move the keyboard cursor"),
     ]
 
-    #: Palette entries while the pad is open: (title, help, action).
-    PALETTE: ClassVar[tuple[tuple[str, str, str], ...]] = (
-        ("Clear the pad", "Remove all ink (c)", "clear"),
-        ("Eraser on / off", "Paint or erase with the cursor and the left button (x, e)", "toggle_eraser"),
-        ("Paint at the cursor", "One brush stamp where the keyboard cursor is (space)", "stamp"),
-        ("Network's view in ASCII", "Switch the 28x28 view between half blocks and ASCII (a)", "toggle_ascii"),
-        ("Close the drawing pad", "Back to training (esc, p)", "close"),
+    #: Palette entries while the pad is open (``tui.screens.palette``).
+    PALETTE: ClassVar[tuple[Entry, ...]] = (
+        ("Clear the pad", "Remove all ink (c)", "clear", None),
+        ("Eraser on / off", "Paint or erase with the cursor and the left button (x, e)", "toggle_eraser", None),
+        ("Paint at the cursor", "One brush stamp where the keyboard cursor is (space)", "stamp", None),
+        ("Network's view in ASCII", "Switch the 28x28 view between half blocks and ASCII (a)", "toggle_ascii", None),
+        ("Close the drawing pad", "Back to training (esc, p)", "close", None),
     )
 
     def __init__(self, host: TrainingHost) -> None:
@@ -159,11 +159,6 @@ class DrawPadScreen(Screen[None]):
             self.query_one("#pad-info", Static).update(info, layout=False)  # fixed size: no relayout
 
     # ---- actions -----------------------------------------------------------------------------
-    def palette_commands(self) -> Iterator[SystemCommand]:
-        """The pad's entries for the command palette."""
-        for title, help_text, action in self.PALETTE:
-            yield SystemCommand(title, help_text, getattr(self, f"action_{action}"))
-
     def action_close(self) -> None:
         self.dismiss(None)
 

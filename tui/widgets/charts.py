@@ -333,9 +333,6 @@ class ChartsPanel(Widget):
         self.set_cursor(axes.x_at(axes.cols - 1), follow=True)
         return True
 
-    def hide_cursor(self) -> None:
-        self.set_cursor(None)
-
     def move_cursor(self, columns: int) -> None:
         """Move the cursor by ``columns`` canvas columns of the loss chart (kept on the canvas)."""
         axes = self.cursor_axes

@@ -104,10 +104,6 @@ class SeriesChart(PlotextPlot):
         self.last_render_seconds = 0.0
         self._last_render_end = 0.0
 
-    @property
-    def log_y(self) -> bool:
-        return self.axis.log_y
-
     # ---- data --------------------------------------------------------------------------
     def add_series(self, name: str, label: str, color: RGB, density: float = 2.0, mark_last: bool = False) -> Series:
         """Register a series (drawn in registration order, later ones on top)."""
@@ -195,7 +191,7 @@ class SeriesChart(PlotextPlot):
     def _snapshot(self) -> ChartData:
         """Everything a figure is drawn from, copied (on the UI thread, where data is appended)."""
         width = canvas_width(self.size.width)
-        lines = [(s, *s.visible(width, self.log_y)) for s in [*self.overlay, *self.series.values()]]
+        lines = [(s, *s.visible(width, self.axis.log_y)) for s in [*self.overlay, *self.series.values()]]
         return ChartData(
             inputs=self._inputs(),
             theme=self._get_plotext_theme_name(self.app.theme),
