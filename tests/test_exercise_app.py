@@ -17,10 +17,12 @@ import pytest
 from conftest import notices, wait_for
 from exercise_code import solution, write
 from rich.console import Console
+from textual.app import App
 from textual.widgets import Static
 
 from model.config import HyperParams
 from model.exercise import Sandbox, StudentError, read_source
+from model.exercise.check import CheckResult
 from model.exercise.rule import StudentRule
 from model.mlp import MLP
 from tui.app import MnistApp
@@ -28,6 +30,7 @@ from tui.cli import main
 from tui.screens.exercise import ExerciseScreen
 from tui.session.config import AppConfig
 from tui.session.student import StudentSession
+from tui.view.exercise import check_text
 
 pytestmark = pytest.mark.slow  # every test starts a child process for the student's code
 
@@ -214,3 +217,20 @@ def test_serve_refuses_backprop(tmp_path: Path, capsys: pytest.CaptureFixture[st
     path = write(tmp_path, solution())
     assert main(["serve", "--port", "18401", "--backprop", str(path)]) == 2
     assert "--backprop is refused" in capsys.readouterr().err
+
+
+async def test_a_result_that_arrives_while_the_check_screen_mounts_is_shown() -> None:
+    """The check's result can come from the worker between the screen's compose and the end of its
+    mounting (seen on a busy machine: the screen said "checking…" with the result already in)."""
+    result = CheckResult("backprop.py", "relu")
+
+    class ResultDuringMount(ExerciseScreen):
+        def on_mount(self) -> None:  # runs before ExerciseScreen's own, while still mounting
+            self.show(result, checking=False)
+
+    screen = ResultDuringMount("backprop.py", None, True, None, lambda: None, lambda: None)
+    async with App[None]().run_test() as pilot:
+        await pilot.app.push_screen(screen)
+        await wait_for(pilot, lambda: pilot.app.screen is screen and screen.is_mounted, what="the check screen")
+        body = plain(screen.query_one("#exercise-body", Static).content)
+        assert "checking your backprop" not in body and plain(check_text(result)).strip() in body, body

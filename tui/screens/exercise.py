@@ -74,11 +74,19 @@ class ExerciseScreen(ModalScreen[None]):
             parts.append(Text(f"\nwhat your code prints goes to {self.output}", style="dim"))
         return Group(*parts)
 
+    def on_mount(self) -> None:
+        self._show_body()  # what arrived after compose while the screen was still being mounted
+
     def show(self, result: CheckResult | None, checking: bool) -> None:
         """A new result (or a check that started) arrived."""
         self.result, self.checking = result, checking
-        if self.is_mounted:
-            self.query_one("#exercise-body", Static).update(self._body())
+        self._show_body()
+
+    def _show_body(self) -> None:
+        # Not gated on is_mounted: a result that came between compose and the end of mounting was
+        # dropped that way, and the screen said "checking…" until the next check.
+        for body in self.query("#exercise-body").results(Static):
+            body.update(self._body())
 
     def action_close(self) -> None:
         self.dismiss(None)
