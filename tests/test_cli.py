@@ -155,7 +155,7 @@ def test_experiments_help_says_what_it_does_and_how_long(capsys: pytest.CaptureF
     said = {timed(replace(DEFAULT, minutes=m)) for m in (0.0, 75.0)}
     assert said == {
         "the default grid has not yet been timed from start to end on a 2-core machine",
-        "the default grid took 75 minutes on a 2-core machine",
+        "the default grid took 75 minutes on a 2-core machine shared with other work",
     }  # never "took 0 minutes"
 
 

@@ -146,7 +146,10 @@ DEFAULT = Grid(
     section_seeds=3,
     **_SECTIONS,
     note="128 units; rates chosen on 3 seeds at 2 epochs, reported on 5 others at 10 epochs (ReLU) or 2",
-    cpu_hours=2.4,
+    # Timed whole once (2026-12-06, --jobs 2): 103 minutes on a 2-core box shared with other work
+    # (load average 4-6), 2.06 CPU hours in all: about an hour of two busy cores.
+    cpu_hours=2.1,
+    minutes=103,
 )
 FULL = Grid(
     "full",

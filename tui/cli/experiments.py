@@ -142,7 +142,7 @@ def _add_output_flags(g: Flags) -> None:
 def timed(grid: Grid) -> str:
     """What is known of a grid's wall time on a 2-core machine (``Grid.minutes``; 0: never timed whole)."""
     if grid.minutes:
-        return f"the {grid.name} grid took {grid.minutes:g} minutes on a 2-core machine"
+        return f"the {grid.name} grid took {grid.minutes:g} minutes on a 2-core machine shared with other work"
     return f"the {grid.name} grid has not yet been timed from start to end on a 2-core machine"
 
 
