@@ -10,7 +10,7 @@ from conftest import train_to_end
 
 from model.config import HyperParams, parse_value
 from model.schedule import lr_at
-from model.trainer import Trainer, cap_row_norms
+from model.trainer import FLUSH_EVERY, Trainer, cap_row_norms, flush_subnormals
 
 
 def blobs(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -163,6 +163,57 @@ def test_a_loaded_state_continues_the_run_bit_for_bit(variant: str) -> None:
     assert [m.loss for m in ahead] == [m.loss for m in behind] and not any(m.diverged for m in ahead)
     for name, value in straight.model.params.items():
         np.testing.assert_array_equal(resumed.model.params[name], value)
+
+
+def test_flush_subnormals_zeroes_only_what_is_below_the_smallest_normal() -> None:
+    tiny = np.finfo(np.float32).tiny
+    sub = np.float32(tiny) / np.float32(8)  # subnormal
+    v = np.array([sub, -sub, np.float32(1.4e-45), -0.0, tiny, -tiny, 1e-30, -2.5, 0.0], np.float32)
+    want = np.array([0, 0, 0, 0, tiny, -tiny, 1e-30, -2.5, 0], np.float32)
+    flush_subnormals(v, work=np.empty_like(v))
+    np.testing.assert_array_equal(v, want)
+    assert not np.signbit(v[:4]).any()  # exactly +0
+    v64 = np.array([np.finfo(np.float64).tiny / 4, 1e-300], np.float64)
+    flush_subnormals(v64, work=np.empty_like(v64))
+    np.testing.assert_array_equal(v64, [0.0, 1e-300])
+
+
+def test_momentum_subnormals_are_flushed_on_the_step_counter_and_weights_do_not_change() -> None:
+    """A blank pixel leaves its W1 column's gradient exactly 0, so its velocity only decays: seeded
+    with subnormals (and a small normal value), they stay until the step count reaches a multiple
+    of FLUSH_EVERY, then are exactly 0; the normal value is untouched; the weights match a run
+    that never flushes, bit for bit. A run resumed mid-way flushes on the same steps."""
+    X, y = blobs(600)
+    X[:, 0] = 0.0  # pixel 0 is blank in every image
+    hp = HyperParams(hidden=16, batch_size=32, momentum=0.9)
+    flushed, kept = Trainer((X, y), hp), Trainer((X, y), hp)
+    kept.flush_every = 0
+    tiny = np.finfo(np.float32).tiny
+    seed = np.zeros(16, np.float32)
+    seed[:8] = np.float32(tiny) / np.float32(3)  # subnormal
+    seed[8] = 1e-20  # normal, and still normal after 2 * FLUSH_EVERY steps of decay
+    for t in (flushed, kept):
+        t.velocity["W1"][:, 0] = seed
+    for step in range(1, 2 * FLUSH_EVERY + 1):
+        for t in (flushed, kept):
+            t.step()
+        if step == 7:  # a run resumed here keeps counting from its state's step
+            resumed = Trainer((X, y), hp)
+            resumed.resume(flushed.run_state())
+        elif step > 7:
+            resumed.step()
+            np.testing.assert_array_equal(resumed.velocity["W1"], flushed.velocity["W1"])
+        col, col_kept = flushed.velocity["W1"][:, 0], kept.velocity["W1"][:, 0]
+        assert col_kept[:8].all() and (np.abs(col_kept[:8]) < tiny).all()  # never flushed: still subnormal
+        if step < FLUSH_EVERY:
+            np.testing.assert_array_equal(flushed.velocity["W1"], kept.velocity["W1"])
+        else:  # flushed at FLUSH_EVERY; from then on 0, and everything else as in the run that keeps them
+            assert not col[:8].any()
+            np.testing.assert_array_equal(col[8:], col_kept[8:])
+            np.testing.assert_array_equal(flushed.velocity["W1"][:, 1:], kept.velocity["W1"][:, 1:])
+        assert col[8] > tiny  # the normal value is untouched
+        for name, value in kept.model.params.items():
+            np.testing.assert_array_equal(flushed.model.params[name], value)
 
 
 def test_a_state_for_other_data_is_refused_and_changes_nothing() -> None:
