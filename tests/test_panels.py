@@ -604,7 +604,7 @@ async def test_every_change_is_numbered_on_its_marker_and_listed_under_the_chart
 # ---- updates that arrive while a panel is being mounted ------------------------------------
 # Textual sets is_mounted only after the Mount handlers have run, so an update that comes
 # between compose and the end of mounting meets a panel that is not "mounted" yet. Each test
-# delivers its update from inside the panel's own Mount handler (which runs before the panel's).
+# delivers its update from a subclass's Mount handler (which runs before the panel's own, if any).
 
 
 async def test_a_chart_added_before_or_while_the_panel_mounts_is_shown() -> None:
