@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import threading
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -17,14 +18,20 @@ from textual.containers import Horizontal, Vertical
 from textual.widget import Widget
 
 from model.analysis import Misclassified, confusion_matrix, misclassified
+from model.config import HyperParams
 from model.gradcheck import CheckReport, ParamCheck, toy_suite
 from model.mlp import MLP
 from tui.view.confusion import confusion_text, confusion_width
 from tui.view.digit_render import ASCII_RAMP, render_ascii, render_halfblock
+from tui.view.weights import build_weights_data
+from tui.view.why import build_why_data
+from tui.widgets.cells import CellLines
 from tui.widgets.charts import ChartsPanel
 from tui.widgets.digits import NO_EVALUATION, NO_MATCH, MisclassifiedPanel
 from tui.widgets.gradcheck import HINT, GradCheckPanel
 from tui.widgets.series_chart import SeriesChart
+from tui.widgets.weights import WeightsView
+from tui.widgets.why import WhyView
 
 PANELS_CSS = Path(__file__).resolve().parents[1] / "assets" / "panels.tcss"
 SIZE = (120, 40)
@@ -405,9 +412,10 @@ async def test_charts_many_points_are_downsampled_and_replotted_by_the_timer() -
         x, _ = raw.visible(110, log_y=True)
         assert len(x) <= 2 * 110 and x[-1] == 100_000 * 64
         assert "no training steps yet" in screen_text(pilot.app, panel.loss_chart)  # not drawn yet
-        await pilot.pause(SeriesChart.REPLOT_SECONDS * 2.5)  # the timer notices the new data
-        text = screen_text(pilot.app, panel.loss_chart)
-        assert "no training steps yet" not in text and ("6.4M" in text or "6M" in text)
+        loss = panel.loss_chart  # the timer notices the new data (no replot() here)
+        await wait_for(pilot, lambda: "no training steps yet" not in screen_text(pilot.app, loss), what="drawn")
+        text = screen_text(pilot.app, loss)
+        assert "6.4M" in text or "6M" in text
 
 
 async def test_an_unchanged_chart_is_reused_and_new_data_is_drawn_off_the_event_loop() -> None:
@@ -591,3 +599,61 @@ async def test_every_change_is_numbered_on_its_marker_and_listed_under_the_chart
         panel.clear()
         await pilot.pause()
         assert panel.changes.entries == [] and not panel.changes.display
+
+
+# ---- updates that arrive while a panel is being mounted ------------------------------------
+# Textual sets is_mounted only after the Mount handlers have run, so an update that comes
+# between compose and the end of mounting meets a panel that is not "mounted" yet. Each test
+# delivers its update from a subclass's Mount handler (which runs before the panel's own, if any).
+
+
+async def test_a_chart_added_before_or_while_the_panel_mounts_is_shown() -> None:
+    early = SeriesChart("Early", id="early-chart")
+    during = SeriesChart("During", id="during-chart")
+
+    class AddsWhileMounting(ChartsPanel):
+        def on_mount(self) -> None:
+            self.add_chart("during", during)
+
+    panel = AddsWhileMounting()
+    panel.add_chart("early", early)
+    async with PanelApp(panel).run_test(size=(120, 50)) as pilot:
+        await wait_for(pilot, lambda: early.is_mounted and during.is_mounted, what="both charts mounted")
+        assert list(panel.children)[-2:] == [early, during]  # below the others, in order
+        await wait_for(pilot, lambda: during.region.height > 0, what="laid out")
+        text = screen_text(pilot.app)
+        assert "Early" in text and "During" in text
+
+
+def snapshot(hidden: int = 16) -> SimpleNamespace:
+    """What the weights and why views read from a worker's ``WeightsSnapshot``."""
+    model = MLP(784, hidden, 10, "relu", np.random.default_rng(0))
+    return SimpleNamespace(params=model.params, hp=HyperParams(hidden=hidden), examples_seen=0, feedback=None)
+
+
+async def test_panels_draw_what_arrived_while_they_were_mounting() -> None:
+    """The digit, weights and why panels skip drawing until mounted and draw again on their first
+    Resize (which comes after mounting): what arrived during mounting is drawn then, not lost."""
+    result, image = make_result(), np.linspace(0, 1, 784, dtype=np.float32)
+
+    class Digits(MisclassifiedPanel):
+        def on_mount(self) -> None:
+            self.show(result)
+
+    class Weights(WeightsView):
+        def on_mount(self) -> None:
+            self.show(build_weights_data(snapshot(), image[None, :]))
+
+    class Why(WhyView):
+        def on_mount(self) -> None:
+            self.show(build_why_data(snapshot(), image, 3))
+
+    digits, weights, why = Digits(), Weights(), Why(image)
+    async with PanelApp(digits, weights, why).run_test(size=(200, 60)) as pilot:
+        await wait_for(pilot, lambda: digits.browser.shown() is not None, what="a digit in the viewer")
+        await wait_for(pilot, lambda: "wrong" in str(digits.border_subtitle), what="the digits drawn")
+        await wait_for(pilot, lambda: NO_EVALUATION not in screen_text(pilot.app, digits), what="no empty state")
+        tiles = weights.query_one("#w-tiles", CellLines)
+        await wait_for(pilot, lambda: "▀" in tiles.plain, what="the weights drawn")
+        pred = why.query_one("#why-pred", CellLines)
+        await wait_for(pilot, lambda: "▀" in pred.plain, what="the why units drawn")

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import new_app
+from conftest import new_app, wait_for
 from textual.pilot import Pilot
 
 from model.analysis import Misclassified, confusion_matrix
@@ -85,10 +85,7 @@ async def fill_panels(pilot: Pilot[Any], tiny: Any) -> None:
     """Set every panel's values directly, as the worker's messages would."""
     app = pilot.app
     assert isinstance(app, MnistApp)
-    for _ in range(500):  # the main screen says Ready once its panels are mounted
-        if app.bridge is not None:
-            break
-        await pilot.pause(0.01)
+    await wait_for(pilot, lambda: app.bridge is not None, what="the worker attached")  # the panels are mounted
     main = app.main
     assert main is not None and app.bridge is not None
     main.status.update_status(STATUS)

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import new_app
+from conftest import new_app, wait_for
 from textual.pilot import Pilot
 
 from model.config import HyperParams
@@ -56,10 +56,7 @@ def fixed_snapshot() -> SimpleNamespace:
 async def show_weights(pilot: Pilot[Any], tiny: Any, keys: tuple[str, ...] = ()) -> None:
     app = pilot.app
     assert isinstance(app, MnistApp)
-    for _ in range(500):
-        if app.main is not None and app.bridge is not None:
-            break
-        await pilot.pause(0.01)
+    await wait_for(pilot, lambda: app.main is not None and app.bridge is not None, what="the main screen")
     assert app.main is not None
     screen = WeightsScreen(app.main.host, live=False)
     await app.push_screen(screen)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import new_app
+from conftest import new_app, wait_for
 from textual.pilot import Pilot
 
 from model.config import HyperParams
@@ -60,17 +60,11 @@ def test_run_list(snap_compare: Any, tiny_mnist: Any, tmp_path: Path, monkeypatc
     app = new_app(HP, data=tiny_mnist, start_training=False)
 
     async def run_before(pilot: Pilot[Any]) -> None:
-        for _ in range(500):
-            if app.main is not None and app.bridge is not None:
-                break
-            await pilot.pause(0.01)
+        await wait_for(pilot, lambda: app.main is not None and app.bridge is not None, what="the main screen")
         assert app.main is not None
         screen = RunsScreen(app.main.host, root, live_id="20261203-080000-0a0b")
         app.push_screen(screen)
-        for _ in range(500):
-            if screen.is_mounted and screen.loaded:
-                break
-            await pilot.pause(0.01)
+        await wait_for(pilot, lambda: screen.is_mounted and screen.loaded, what="the runs listed")
         await pilot.press("down", "down", "down", "space", "up")  # pick c3d4, highlight the torn e5f6
         await pilot.pause()
 

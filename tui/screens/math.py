@@ -98,7 +98,7 @@ class MathScreen(LiveScreen):
         self._redraw()
 
     def _redraw(self) -> None:
-        if self.data is not None and self.is_mounted:
+        if self.data is not None and self.is_mounted:  # else the screen's first Resize, after mounting, draws
             live = self.query_one("#math-live")
             self.query_one("#math-numbers", Static).update(math_text(self.data, live.content_size.width))
 

@@ -194,6 +194,7 @@ class ChartsPanel(Widget):
         self.cursor_x: float | None = None  # the cursor's x (examples seen) while shown
         self.cursor_follows = False  # at the right end: it moves on with the live run's newest point
         self._step_x, self._step = GrowingArray(), GrowingArray()  # the live run's step at each loss point
+        self._added: list[SeriesChart] = []  # charts given to add_chart, below the others
         self._register("loss", self.loss_chart)
         self._register("error", self.error_chart)
         self._register("angles", self.angle_chart)
@@ -211,12 +212,24 @@ class ChartsPanel(Widget):
             yield self.angle_chart
         yield self.changes
         yield self.cursor_line
+        yield from self._added  # given before the panel was composed
+
+    def on_mount(self) -> None:
+        # A chart given after compose but before the end of mounting could not be mounted then
+        # (is_mounted turns true only after the Mount handlers): mount it once the panel is.
+        self.call_later(self._mount_added)
+
+    def _mount_added(self) -> None:
+        waiting = [chart for chart in self._added if chart.parent is None]
+        if waiting:
+            self.mount_all(waiting)
 
     def add_chart(self, key: str, chart: SeriesChart) -> SeriesChart:
         """Mount another chart below the others; markers reach it too. Returns ``chart``."""
         for m in self.loss_chart.markers:
             chart.add_marker(m.x, m.label, m.color, m.short)
         self._register(key, chart)
+        self._added.append(chart)
         if self.is_mounted:
             self.mount(chart)
         return chart

@@ -171,9 +171,6 @@ class MisclassifiedPanel(Widget, can_focus=True):
                 yield Static(id="mis-status")
             yield Static(id="mis-confusion")
 
-    def on_mount(self) -> None:
-        self._redraw()
-
     @property
     def confusion_shown(self) -> bool:
         return self.has_class("-show-confusion")
@@ -245,7 +242,7 @@ class MisclassifiedPanel(Widget, can_focus=True):
         self.set_class(fixed and has and not self.has_class("-hide-view") and self.size.height < SHORT_BELOW, "-short")
 
     def _redraw(self) -> None:
-        if not self.is_mounted:
+        if not self.is_mounted:  # also while the Mount handlers run: the first Resize, after them, draws
             return
         self._layout()
         message = self.query_one("#mis-message", Static)

@@ -76,9 +76,6 @@ class WeightsView(Widget):
                 yield CellLines(id="w-unit-filter")
                 yield Static(id="w-unit-bars")
 
-    def on_mount(self) -> None:
-        self._redraw()
-
     def on_resize(self, event: events.Resize) -> None:
         self.set_class(event.size.width < 110, "-narrow")
         self.call_after_refresh(self._redraw)  # the boxes have their new sizes after the layout
@@ -132,7 +129,7 @@ class WeightsView(Widget):
 
     # ---- drawing ------------------------------------------------------------------------------
     def _redraw(self) -> None:
-        if not self.is_mounted:
+        if not self.is_mounted:  # also while the Mount handlers run: the first Resize, after them, draws
             return
         box = self.query_one("#w-grid-box")
         size = box.content_size

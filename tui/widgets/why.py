@@ -58,9 +58,6 @@ class WhyView(Widget):
             yield Static(id="why-true-title", classes="why-title")
             yield CellLines(id="why-true")
 
-    def on_mount(self) -> None:
-        self._redraw()
-
     def on_resize(self, event: events.Resize) -> None:
         self.call_after_refresh(self._redraw)
 
@@ -73,7 +70,7 @@ class WhyView(Widget):
         self._redraw()
 
     def _redraw(self) -> None:
-        if not self.is_mounted:
+        if not self.is_mounted:  # also while the Mount handlers run: the first Resize, after them, draws
             return
         digit = render_ascii(self.image) if self.ascii_mode else render_halfblock(self.image)
         self.query_one("#why-digit", Static).update(digit)
