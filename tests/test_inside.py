@@ -14,6 +14,7 @@ from textual.widgets import Markdown
 
 from model.config import HyperParams
 from tui.screens import live
+from tui.screens.host import ScreenHost
 from tui.screens.math import MathScreen
 from tui.screens.weights import WeightsScreen
 from tui.screens.why import WhyScreen
@@ -143,6 +144,10 @@ async def test_m_opens_the_derivation_beside_the_live_numbers(tiny_mnist: Any) -
         await wait_for(pilot, lambda: isinstance(app.screen, MathScreen), what="math screen")
         screen = app.screen
         assert isinstance(screen, MathScreen)
+        host = screen.host
+        assert isinstance(host, ScreenHost)
+        # Textual runs each class's on_mount along the MRO: the live screen's must run once, not twice
+        assert host.weight_listeners.count(screen._received) == 1
         await wait_for(pilot, lambda: screen.data is not None, what="live numbers")
         markdown = screen.query_one(Markdown)
         await wait_for(pilot, lambda: markdown.children, what="markdown rendered")
@@ -162,6 +167,7 @@ async def test_m_opens_the_derivation_beside_the_live_numbers(tiny_mnist: Any) -
         await wait_for(pilot, lambda: screen.query_one("#math-doc").scroll_y > 0, what="scrolled")
         await pilot.press("escape")
         await wait_for(pilot, lambda: app.screen is app.main, what="back to training")
+        assert screen._received not in host.weight_listeners  # closed: it no longer listens
 
 
 async def test_moving_the_selection_repaints_only_the_labels_that_changed(tiny_mnist: Any) -> None:

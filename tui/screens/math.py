@@ -72,7 +72,8 @@ class MathScreen(LiveScreen):
                 yield Static(WAITING, id="math-numbers")
 
     def on_mount(self) -> None:
-        super().on_mount()
+        # no super().on_mount(): Textual calls each class's handler along the MRO, so the live
+        # screen's runs anyway (calling it here watched the weights twice and leaked one watcher)
         self.query_one("#math-doc").focus()
 
     def on_resize(self) -> None:
