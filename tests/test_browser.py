@@ -33,6 +33,7 @@ RECORD = """
   window.WebSocket = class extends Native {
     constructor(...args) {
       super(...args);
+      this.addEventListener("close", (e) => { window.__closed = e.code; });
       this.addEventListener("message", (e) => {
         if (typeof e.data === "string") return;
         const bytes = new Uint8Array(e.data);
@@ -96,6 +97,9 @@ class Tab:
     def wait_for(self, needle: str, timeout: float = 120.0) -> str:
         deadline = time.monotonic() + timeout
         while needle not in (text := self.text):
+            closed = self.page.evaluate("() => window.__closed ?? null")
+            if closed is not None:  # nothing more can come: say so now, not at the deadline
+                raise AssertionError(f"the server closed the page's websocket (code {closed}) before {needle!r}")
             if time.monotonic() > deadline:
                 raise AssertionError(f"{needle!r} never appeared in the browser; its screen:\n{text}")
             self.page.wait_for_timeout(100)

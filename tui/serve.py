@@ -32,6 +32,11 @@ from textual_serve.server import Server, to_int
 
 log = logging.getLogger("mnist-tui.serve")
 QUIT_GRACE = 3.0  # seconds an app has to quit by itself before it is terminated, then killed
+#: Seconds between the server's pings on a tab's websocket; a tab that has not answered within half
+#: of it is taken for gone, and its session ends. A ping waits behind every frame already sent, so a
+#: browser that draws slower than the app paints (a loaded machine, a slow link) answers late: at 15 s
+#: (7.5 s to answer) a 2-core box under load ended sessions whose tabs were still open.
+HEARTBEAT = 60.0
 #: The largest terminal a visitor gets (a 4K screen at a small font is about 480 x 135 cells).
 MAX_COLS, MAX_ROWS = 500, 200
 #: A session's run records, relative to its folder (its working directory).
@@ -106,7 +111,7 @@ class MnistServer(Server):
         return await super().handle_index(request)
 
     async def handle_websocket(self, request: web.Request) -> web.WebSocketResponse:
-        websocket = web.WebSocketResponse(heartbeat=15)
+        websocket = web.WebSocketResponse(heartbeat=HEARTBEAT)
         await websocket.prepare(request)
         if self.full:
             await websocket.close(code=1013, message=b"mnist-tui is busy: every session is in use")
