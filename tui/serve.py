@@ -34,9 +34,9 @@ log = logging.getLogger("mnist-tui.serve")
 QUIT_GRACE = 3.0  # seconds an app has to quit by itself before it is terminated, then killed
 #: Seconds between the server's pings on a tab's websocket; a tab that has not answered within half
 #: of it is taken for gone, and its session ends. A ping waits behind every frame already sent, so a
-#: browser that draws slower than the app paints (a loaded machine, a slow link) answers late: at 15 s
-#: (7.5 s to answer) a 2-core box under load ended sessions whose tabs were still open.
-HEARTBEAT = 60.0
+#: browser that draws slower than the app paints (a loaded machine, a slow link) answers late: on a
+#: 2-core box under load, 7.5 s to answer ended open tabs' sessions at load 5-10, and 30 s at 20+.
+HEARTBEAT = 120.0
 #: The largest terminal a visitor gets (a 4K screen at a small font is about 480 x 135 cells).
 MAX_COLS, MAX_ROWS = 500, 200
 #: A session's run records, relative to its folder (its working directory).
