@@ -66,7 +66,10 @@ class SeriesChart(PlotextPlot):
         min-width: 24;
     }
     """
-    REPLOT_SECONDS = 0.5
+    #: Once a second: each new figure repaints the whole chart on the UI thread, and at batch 16
+    #: the panel's charts redrawn twice a second held the GIL about a fifth of the time, which the
+    #: training worker waits for (py-spy --gil in a pty: UI thread 18-22% -> 8-9% at once a second).
+    REPLOT_SECONDS = 1.0
     #: Points kept per series; past it the series is thinned to half by min/max buckets,
     #: so memory and redraw time stay bounded over hours (the screen shows far fewer).
     MAX_STORED = 200_000
