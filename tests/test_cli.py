@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import os
 import pickle
+import tomllib
 from dataclasses import replace
 from pathlib import Path
 
@@ -129,6 +130,12 @@ def test_bad_threads_environment(
 def test_help_is_not_an_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert exit_status(["train", "--help"]) == 0
     assert "--resume" in capsys.readouterr().out
+
+
+def test_version_prints_the_installed_version(capsys: pytest.CaptureFixture[str]) -> None:
+    pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text(encoding="utf-8"))
+    assert exit_status(["--version"]) == 0
+    assert capsys.readouterr().out == f"mnist-tui {pyproject['project']['version']}\n"
 
 
 @pytest.mark.parametrize("kind", ["missing", "junk"])

@@ -30,6 +30,7 @@ import signal
 import sys
 from collections.abc import Sequence
 from types import ModuleType
+from typing import Any
 
 from tui.cli import (
     app,
@@ -72,12 +73,26 @@ PASS_THROUGH = frozenset({serve.NAME})
 __all__ = ["COMMANDS", "UserError", "build_parser", "main"]
 
 
+class VersionAction(argparse.Action):
+    """``--version``: print this installation's version and exit 0 (looked up only when asked)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, help: str | None = None) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
+        from model.machine import package_version  # numpy, which the thread cap must precede: only here
+
+        print(f"{parser.prog} {package_version()}")
+        parser.exit(0)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The app's flags at the top, and one subparser per module of ``COMMANDS``."""
     parser = OneLineParser(
         prog="mnist-tui",
         description="Watch backprop learn: an interactive trainer for a one-hidden-layer MLP on MNIST.",
     )
+    parser.add_argument("--version", action=VersionAction, help="print the installed version and exit")
     app.add_arguments(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for command in COMMANDS:
