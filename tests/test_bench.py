@@ -87,8 +87,12 @@ def test_quick_rows_carry_measured_values(quick_report: dict[str, Any]) -> None:
     """Each row is produced and well formed, its figures finite and positive; how large they
     are (a speed) is not checked: the box is shared."""
     rows = {r["figure"]: r for r in quick_report["rows"]}
-    epoch = rows["epoch H=800 B=128: bound / time"]
-    assert math.isfinite(epoch["margin"]) and epoch["margin"] > 0 and "bound" in epoch["measured"]
+    for figure in ("epoch H=800 B=128: bound / time", "epoch H=256 B=64: bound / time (app defaults)"):
+        epoch = rows[figure]
+        assert "bound" in epoch["measured"]
+        assert figure.endswith("(app defaults)") or (math.isfinite(epoch["margin"]) and epoch["margin"] > 0)
+        ceiling = re.search(rf"; the two large products alone {NUMBER}$", epoch["measured"])
+        assert ceiling and 0 < float(ceiling[1]) < math.inf, epoch["measured"]
     step = rows["step, 2 threads, H=800 B=128: bound / time"]
     assert math.isfinite(step["margin"]) and step["margin"] > 0
     for part in ("products", "products + W1 update", "step with numpy's update"):

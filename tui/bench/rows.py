@@ -93,25 +93,51 @@ def _steps(step: Callable[[], object], n: int) -> Callable[[], None]:
     return run
 
 
+def _large_products(trainer: Trainer, update: bool = False) -> Callable[[], None]:
+    """The two large products of a step of ``trainer`` (its minibatch X (B, D) and W1 (H, D)),
+    on copies: forward X W1^T (B, H) and dW1 = delta1^T X (H, D); with ``update``, also W1's fused
+    momentum update (v = mu v + dW1 in the product, W1 -= lr v in one axpy)."""
+    X, W1 = trainer._batch_x.copy(), trainer.model.W1.copy(order="K")
+    delta = np.random.default_rng(0).standard_normal((X.shape[0], W1.shape[0]), dtype=np.float32)
+    z, v = np.empty_like(delta), np.zeros_like(W1)
+
+    def products() -> None:
+        np.matmul(X, W1.T, out=z)  # forward: (B, D) x (D, H)
+        if update:
+            blas.gemm(delta.T, X, out=v, beta=0.9)  # v = mu v + dW1: (H, B) x (B, D)
+            blas.axpy(-1e-6, v, W1)  # W1 -= lr v
+        else:
+            blas.gemm(delta.T, X, out=v)  # dW1: (H, B) x (B, D)
+
+    return products
+
+
 # ---- speed against the hardware bound ------------------------------------------------------
 
 
 def epoch_rows(b: Bench) -> list[Row]:
-    """Epoch time vs the GEMM bound at H=800 and H=100 (B=128), and the app's defaults (H=256, B=64)."""
+    """Epoch time vs the GEMM bound at H=800 and H=100 (B=128), and the app's defaults (H=256, B=64),
+    each beside the same ratio for the step's two large products alone, alternating: the share of
+    the bound this machine's BLAS leaves for the rest of a step (a memory-bound part)."""
     configs = [(800, 128, 0.75), (100, 128, 0.5), (256, 64, None)]
-    n = b.scale.epoch_examples
+    n, steps = b.scale.epoch_examples, b.scale.compare_steps
     trainers = {c: b.trainer(c[0], c[1]) for c in configs}
+    products = {c: _steps(_large_products(trainers[c]), steps) for c in configs}
     samples = {c: Samples() for c in configs}
+    ceilings = {c: Samples() for c in configs}
     for _ in range(b.scale.repeats):
         for c in configs:
             b.gemm_rates.append(gemm_rate(b.scale.gemm_n))  # alternate: the bound drifts with the load too
             samples[c].run(_epoch(trainers[c], n))
+            ceilings[c].run(products[c])
     th = f"{b.threads} thread{'s' if b.threads > 1 else ''}"
     rows = [Row(f"float32 GEMM rate ({b.scale.gemm_n}³, {th})", "info", f"{b.peak / 1e9:.0f} GFLOP/s")]
     for (H, B, target), s in samples.items():
         bound = train_flops(n, H) / b.peak
+        ceiling = train_flops(B * steps, H) / b.peak / ceilings[H, B, target].best
         ratio, figure = bound / s.best, f"epoch H={H} B={B}: bound / time"
-        text = f"{ratio:.2f}: {s.best:.2f} s per {n:,} examples, bound {bound:.2f} s (CPU share {s.cpu_share:.2f})"
+        text = f"{ratio:.2f}: {s.best:.2f} s per {n:,} examples, bound {bound:.2f} s (CPU share {s.cpu_share:.2f}); "
+        text += f"the two large products alone {ceiling:.2f}"
         if target is None:
             rows.append(Row(figure + " (app defaults)", "info", text))
         else:
@@ -146,24 +172,10 @@ def step_row(b: Bench) -> list[Row]:
     if (os.cpu_count() or 1) < 2:
         return [Row(figure, "≥ 0.65", "one CPU: nothing to compare", status=SKIP)]
     trainer, numpy_update = b.trainer(H, B), b.trainer(H, B, fused_update=False)
-    X, W1 = trainer._batch_x.copy(), trainer.model.W1.copy(order="K")
-    rng = np.random.default_rng(0)
-    delta = rng.standard_normal((B, H), dtype=np.float32)
-    z, v = np.empty((B, H), np.float32), np.zeros_like(W1)
-
-    def products() -> None:
-        np.matmul(X, W1.T, out=z)  # forward: (B, D) x (D, H)
-        blas.gemm(delta.T, X, out=v)  # dW1: (H, B) x (B, D)
-
-    def products_and_update() -> None:
-        np.matmul(X, W1.T, out=z)
-        blas.gemm(delta.T, X, out=v, beta=0.9)  # v = mu v + dW1
-        blas.axpy(-1e-6, v, W1)  # W1 -= lr v
-
     n = b.scale.compare_steps
     parts = {
-        "products": products,
-        "products + W1 update": products_and_update,
+        "products": _large_products(trainer),
+        "products + W1 update": _large_products(trainer, update=True),
         "step with numpy's update": numpy_update.step,
         "whole step": trainer.step,
     }
