@@ -57,9 +57,7 @@ class SharedArrays:
     def __init__(self, layout: Layout, buffer: mmap.mmap) -> None:
         self.layout = layout
         self._buffer = buffer
-        self.arrays: dict[str, NDArray[Any]] = {
-            s.name: np.ndarray(s.shape, np.dtype(s.dtype), buffer=buffer, offset=s.offset) for s in layout.slots
-        }
+        self.arrays: dict[str, NDArray[Any]] = {s.name: _array(buffer, s) for s in layout.slots}
 
     @classmethod
     def create(cls, specs: list[tuple[str, tuple[int, ...], Any]]) -> SharedArrays:
@@ -95,6 +93,17 @@ class SharedArrays:
             os.unlink(self.layout.path)
 
     def close(self) -> None:
+        """Unmap the file, or, while an array of it is still in use (another thread's step), leave
+        the mapping to go with the last such array."""
         self.arrays = {}
-        with contextlib.suppress(BufferError):  # a view is still held somewhere: the mapping goes with it
+        with contextlib.suppress(BufferError):  # an array still holds the buffer
             self._buffer.close()
+
+
+def _array(buffer: mmap.mmap, slot: Slot) -> NDArray[Any]:
+    """``slot``'s array in ``buffer``. ``np.frombuffer`` holds the buffer while the array or any
+    view of it lives, so ``buffer.close()`` raises BufferError then. An ``np.ndarray(buffer=...)``
+    does not hold it: closing would unmap memory the array still points at, and the next access
+    would crash the process."""
+    count = int(np.prod(slot.shape, dtype=np.int64))
+    return np.frombuffer(buffer, np.dtype(slot.dtype), count, slot.offset).reshape(slot.shape)
